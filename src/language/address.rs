@@ -1,0 +1,393 @@
+//! Addresses as socket rules write them: `HOST:PORT`, the port being what follows the last colon.
+//!
+//! ```text
+//! address ::= "[" IPV6 ("/" PREFIX)? "]" ":" port
+//!           | HOST ":" port              -- HOST: IPv4, bare IPv6, CIDR or hostname
+//! port    ::= N | N "-" M                -- N 0..=65535 (0: any); range 1 <= N <= M <= 65535
+//! ```
+
+use super::diagnostic::DiagnosticKind;
+use super::model::{AddressPattern, HostPattern, IpFamily, PortPattern};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+/// Where an address stands: what a host may be depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressContext {
+    /// `bind(client:)` / `bind(server:)`: a local IP address only.
+    Bind,
+    /// `accept` / `connect`: a remote IP address, CIDR block or hostname.
+    Remote,
+}
+
+/// A parsed address with the places of its parts, for messages about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedAddress {
+    pub pattern: AddressPattern,
+    /// Byte range of the host in the text (inside brackets, when bracketed).
+    pub host: Range<usize>,
+    /// Byte range of the port in the text.
+    pub port: Range<usize>,
+}
+
+/// What is wrong with an address, and which bytes of its text are at fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddressError {
+    pub kind: DiagnosticKind,
+    pub at: Range<usize>,
+}
+
+fn err<T>(kind: DiagnosticKind, at: Range<usize>) -> Result<T, AddressError> {
+    Err(AddressError { kind, at })
+}
+
+/// Parses `text` as the address of a rule in `context`.
+pub fn parse_address(text: &str, context: AddressContext) -> Result<ParsedAddress, AddressError> {
+    let (host, port) = if let Some(inner) = text.strip_prefix('[') {
+        let Some(close) = inner.find(']') else {
+            return err(DiagnosticKind::BadIpv6 { text: text.into() }, 0..text.len());
+        };
+        let after = &inner[close + 1..];
+        if !after.starts_with(':') {
+            return err(
+                DiagnosticKind::MissingPort {
+                    address: text.into(),
+                },
+                0..text.len(),
+            );
+        }
+        (1..1 + close, close + 3..text.len())
+    } else {
+        let Some(colon) = text.rfind(':') else {
+            return err(
+                DiagnosticKind::MissingPort {
+                    address: text.into(),
+                },
+                0..text.len(),
+            );
+        };
+        (0..colon, colon + 1..text.len())
+    };
+    let bracketed = text.starts_with('[');
+    let port_pattern = parse_port(&text[port.clone()]).map_err(|kind| AddressError {
+        kind,
+        at: port.clone(),
+    })?;
+    let host_text = &text[host.clone()];
+    if host_text.is_empty() {
+        return err(DiagnosticKind::MissingHost, host);
+    }
+    let host_pattern = parse_host(host_text, bracketed, context).map_err(|kind| AddressError {
+        kind,
+        at: host.clone(),
+    })?;
+    Ok(ParsedAddress {
+        pattern: AddressPattern {
+            host: host_pattern,
+            port: port_pattern,
+        },
+        host,
+        port,
+    })
+}
+
+fn parse_port(text: &str) -> Result<PortPattern, DiagnosticKind> {
+    let number = |s: &str| -> Result<u16, DiagnosticKind> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DiagnosticKind::BadPort { text: text.into() });
+        }
+        s.parse::<u16>()
+            .map_err(|_| DiagnosticKind::PortOutOfRange { text: s.into() })
+    };
+    match text.split_once('-') {
+        None => Ok(match number(text)? {
+            0 => PortPattern::Any,
+            p => PortPattern::Exact(p),
+        }),
+        Some((start, end)) => {
+            let (start, end) = (number(start)?, number(end)?);
+            if start == 0 || end == 0 {
+                Err(DiagnosticKind::PortRangeWithZero)
+            } else if end < start {
+                Err(DiagnosticKind::PortRangeReversed { start, end })
+            } else {
+                Ok(PortPattern::Range(start, end))
+            }
+        }
+    }
+}
+
+fn parse_host(
+    text: &str,
+    bracketed: bool,
+    context: AddressContext,
+) -> Result<HostPattern, DiagnosticKind> {
+    if let Some((addr, prefix)) = text.split_once('/') {
+        if context == AddressContext::Bind {
+            return Err(DiagnosticKind::CidrInBind { text: text.into() });
+        }
+        return parse_cidr(text, addr, prefix, bracketed);
+    }
+    if bracketed || text.contains(':') {
+        let ip: Ipv6Addr = text
+            .parse()
+            .map_err(|_| DiagnosticKind::BadIpv6 { text: text.into() })?;
+        return Ok(if ip.is_unspecified() {
+            HostPattern::Any(IpFamily::V6)
+        } else {
+            HostPattern::Ip(ip.into())
+        });
+    }
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let ip: Ipv4Addr = text
+            .parse()
+            .map_err(|_| DiagnosticKind::BadIpv4 { text: text.into() })?;
+        return Ok(if ip.is_unspecified() {
+            HostPattern::Any(IpFamily::V4)
+        } else {
+            HostPattern::Ip(ip.into())
+        });
+    }
+    if context == AddressContext::Bind {
+        return Err(DiagnosticKind::HostnameInBind { text: text.into() });
+    }
+    if !is_hostname(text) {
+        return Err(DiagnosticKind::BadHostname { text: text.into() });
+    }
+    Ok(HostPattern::Name(
+        text.trim_end_matches('.').to_ascii_lowercase(),
+    ))
+}
+
+fn parse_cidr(
+    text: &str,
+    addr: &str,
+    prefix: &str,
+    bracketed: bool,
+) -> Result<HostPattern, DiagnosticKind> {
+    let network: IpAddr = if bracketed || addr.contains(':') {
+        IpAddr::V6(
+            addr.parse()
+                .map_err(|_| DiagnosticKind::BadIpv6 { text: addr.into() })?,
+        )
+    } else {
+        IpAddr::V4(
+            addr.parse()
+                .map_err(|_| DiagnosticKind::BadIpv4 { text: addr.into() })?,
+        )
+    };
+    let max: u8 = if network.is_ipv4() { 32 } else { 128 };
+    let prefix_len = match prefix.parse::<u8>() {
+        Ok(p) if p <= max && prefix.bytes().all(|b| b.is_ascii_digit()) => p,
+        _ => {
+            return Err(DiagnosticKind::BadCidrPrefix {
+                text: prefix.into(),
+                max,
+            });
+        }
+    };
+    let masked = mask(network, prefix_len);
+    if masked != network {
+        let suggestion = match masked {
+            IpAddr::V4(a) => format!("{a}/{prefix_len}"),
+            IpAddr::V6(a) => format!("{a}/{prefix_len}"),
+        };
+        return Err(DiagnosticKind::CidrHostBits {
+            text: text.into(),
+            network: suggestion,
+        });
+    }
+    Ok(HostPattern::Cidr {
+        network,
+        prefix_len,
+    })
+}
+
+/// `addr` with every bit after the first `prefix_len` cleared.
+pub fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix_len))
+                .unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(bits & m))
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix_len))
+                .unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(bits & m))
+        }
+    }
+}
+
+/// Letters, digits and `-` in dot-separated labels of 1 to 63 characters, none starting or
+/// ending with `-`, at most 253 characters in all (a final `.` allowed).
+fn is_hostname(text: &str) -> bool {
+    let name = text.strip_suffix('.').unwrap_or(text);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AddressContext::*;
+
+    fn ok(text: &str, context: AddressContext) -> AddressPattern {
+        parse_address(text, context)
+            .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+            .pattern
+    }
+
+    fn fails(text: &str, context: AddressContext) -> (DiagnosticKind, Range<usize>) {
+        let e = parse_address(text, context).unwrap_err();
+        (e.kind, e.at)
+    }
+
+    #[test]
+    fn every_host_form() {
+        assert_eq!(ok("0.0.0.0:0", Bind).host, HostPattern::Any(IpFamily::V4));
+        assert_eq!(ok(":::0", Remote).host, HostPattern::Any(IpFamily::V6));
+        assert_eq!(ok("[::]:80", Remote).host, HostPattern::Any(IpFamily::V6));
+        assert_eq!(
+            ok("::1:8080", Remote).host,
+            HostPattern::Ip("::1".parse().unwrap())
+        );
+        assert_eq!(ok("::1:8080", Remote).port, PortPattern::Exact(8080));
+        assert_eq!(
+            ok("[::ffff:10.1.2.3]:1", Remote).host,
+            HostPattern::Ip("::ffff:10.1.2.3".parse().unwrap())
+        );
+        assert_eq!(
+            ok("10.0.0.0/8:443", Remote).host,
+            HostPattern::Cidr {
+                network: "10.0.0.0".parse().unwrap(),
+                prefix_len: 8
+            }
+        );
+        assert_eq!(
+            ok("[fd00::/8]:0", Remote).host,
+            HostPattern::Cidr {
+                network: "fd00::".parse().unwrap(),
+                prefix_len: 8
+            }
+        );
+        assert_eq!(
+            ok("DB.Internal.:5432", Remote).host,
+            HostPattern::Name("db.internal".into())
+        );
+        assert_eq!(
+            ok("127.0.0.1:5000-5010", Remote).port,
+            PortPattern::Range(5000, 5010)
+        );
+    }
+
+    #[test]
+    fn every_mistake_points_at_its_part() {
+        assert_eq!(
+            fails("1.2.3.4", Remote),
+            (
+                DiagnosticKind::MissingPort {
+                    address: "1.2.3.4".into()
+                },
+                0..7
+            )
+        );
+        assert_eq!(fails(":80", Remote), (DiagnosticKind::MissingHost, 0..0));
+        assert_eq!(
+            fails("1.2.3.4:70000", Remote),
+            (
+                DiagnosticKind::PortOutOfRange {
+                    text: "70000".into()
+                },
+                8..13
+            )
+        );
+        assert_eq!(
+            fails("1.2.3.4:http", Remote).0,
+            DiagnosticKind::BadPort {
+                text: "http".into()
+            }
+        );
+        assert_eq!(
+            fails("1.2.3.4:0-10", Remote).0,
+            DiagnosticKind::PortRangeWithZero
+        );
+        assert_eq!(
+            fails("1.2.3.4:9-1", Remote).0,
+            DiagnosticKind::PortRangeReversed { start: 9, end: 1 }
+        );
+        assert_eq!(
+            fails("1.2.3.256:1", Remote),
+            (
+                DiagnosticKind::BadIpv4 {
+                    text: "1.2.3.256".into()
+                },
+                0..9
+            )
+        );
+        assert_eq!(
+            fails("010.0.0.1:1", Remote).0,
+            DiagnosticKind::BadIpv4 {
+                text: "010.0.0.1".into()
+            }
+        );
+        assert_eq!(
+            fails("[::g]:1", Remote),
+            (DiagnosticKind::BadIpv6 { text: "::g".into() }, 1..4)
+        );
+        assert_eq!(
+            fails("db_1:1", Remote).0,
+            DiagnosticKind::BadHostname {
+                text: "db_1".into()
+            }
+        );
+        assert_eq!(
+            fails("localhost:1", Bind).0,
+            DiagnosticKind::HostnameInBind {
+                text: "localhost".into()
+            }
+        );
+        assert_eq!(
+            fails("10.0.0.0/8:1", Bind).0,
+            DiagnosticKind::CidrInBind {
+                text: "10.0.0.0/8".into()
+            }
+        );
+        assert_eq!(
+            fails("10.0.0.0/33:1", Remote).0,
+            DiagnosticKind::BadCidrPrefix {
+                text: "33".into(),
+                max: 32
+            }
+        );
+        assert_eq!(
+            fails("10.1.0.0/8:1", Remote).0,
+            DiagnosticKind::CidrHostBits {
+                text: "10.1.0.0/8".into(),
+                network: "10.0.0.0/8".into()
+            }
+        );
+    }
+
+    #[test]
+    fn display_is_canonical() {
+        assert_eq!(ok(":::0", Remote).to_string(), "[::]:0");
+        assert_eq!(ok("[fd00::/8]:0", Remote).to_string(), "[fd00::/8]:0");
+        assert_eq!(
+            ok("127.0.0.1:5000-5010", Remote).to_string(),
+            "127.0.0.1:5000-5010"
+        );
+    }
+}

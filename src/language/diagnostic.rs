@@ -1,0 +1,693 @@
+//! Errors, warnings and notes about a rules file, and their compiler-style rendering:
+//!
+//! ```text
+//! rules/web.armr:4:23: error: port 70000 is above 65535
+//!   4 |     connect("10.0.0.1:70000")
+//!     |                       ^^^^^
+//!   = hint: a port is 0 (any port) or a number from 1 to 65535
+//! ```
+//!
+//! Every message and hint lives in [`DiagnosticKind::message`] and [`DiagnosticKind::hint`], so
+//! that `docs/rules.md` and the tests can list them all.
+
+use super::source::SourceFile;
+use std::fmt::Write as _;
+
+/// A byte range in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span {
+            start,
+            end: end.max(start),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Level {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "note",
+        }
+    }
+}
+
+/// One finding, tied to a place in a file (or to the whole file when `span` is `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub level: Level,
+    pub kind: DiagnosticKind,
+    pub span: Option<Span>,
+}
+
+impl Diagnostic {
+    pub fn error(kind: DiagnosticKind, span: Span) -> Diagnostic {
+        Diagnostic {
+            level: Level::Error,
+            kind,
+            span: Some(span),
+        }
+    }
+
+    pub fn warning(kind: DiagnosticKind, span: Span) -> Diagnostic {
+        Diagnostic {
+            level: Level::Warning,
+            kind,
+            span: Some(span),
+        }
+    }
+
+    pub fn note(kind: DiagnosticKind, span: Span) -> Diagnostic {
+        Diagnostic {
+            level: Level::Note,
+            kind,
+            span: Some(span),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.level == Level::Error
+    }
+
+    /// The first line alone: `FILE:LINE:COL: error: WHAT` (or `FILE: error: WHAT`).
+    pub fn headline(&self, file: &SourceFile) -> String {
+        let place = match self.span {
+            Some(span) => {
+                let (line, column) = file.line_column(span.start);
+                format!("{}:{line}:{column}", file.name)
+            }
+            None => file.name.to_string(),
+        };
+        format!("{place}: {}: {}", self.level.as_str(), self.kind.message())
+    }
+
+    /// The headline, the source line with a caret under the offending text, and the hint.
+    pub fn render(&self, file: &SourceFile) -> String {
+        let mut out = self.headline(file);
+        out.push('\n');
+        if let Some(span) = self.span {
+            let (line, _) = file.line_column(span.start);
+            let text = file.line_text(line);
+            let line_start = file.line_start(line);
+            let gutter = line.to_string();
+            let pad = " ".repeat(gutter.len());
+            let _ = writeln!(out, "  {gutter} | {}", printable(text));
+            // The caret line copies tabs from the source so that it lines up in any terminal.
+            let before = &text[..(span.start - line_start).min(text.len())];
+            let indent: String = before
+                .chars()
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let underlined = &file.text[span.start..span.end.min(line_start + text.len())];
+            let width = underlined.chars().count().max(1);
+            let _ = writeln!(out, "  {pad} | {indent}{}", "^".repeat(width));
+        }
+        if let Some(hint) = self.kind.hint() {
+            let _ = writeln!(out, "  = hint: {hint}");
+        }
+        out
+    }
+}
+
+/// A source line made safe for a terminal: control characters other than tab are shown as `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .collect()
+}
+
+/// Quotes user text for a message: control characters are escaped so that no file can write to
+/// the terminal through armr's diagnostics.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('`');
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// What went wrong, or what armr wants the author to know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiagnosticKind {
+    // --- reading the file ---
+    /// The file could not be read.
+    Unreadable {
+        reason: String,
+    },
+    /// The file is not UTF-8 text.
+    NotUtf8 {
+        line: u32,
+        column: u32,
+    },
+
+    // --- lexical and block structure ---
+    UnterminatedString,
+    InvalidEscape {
+        escape: String,
+    },
+    UnterminatedComment,
+    UnexpectedCharacter {
+        found: char,
+    },
+    /// `expected` says what the grammar wanted here, `found` what stands there.
+    Expected {
+        expected: &'static str,
+        found: String,
+    },
+    NumberOutOfRange {
+        text: String,
+    },
+    NestingTooDeep {
+        limit: usize,
+    },
+    /// A block (`app`, a rule, `code`) that reaches the end of the file without its `end...`.
+    UnterminatedBlock {
+        keyword: String,
+    },
+    /// An `end...` that does not close the block it stands in.
+    MismatchedEnd {
+        expected: String,
+        found: String,
+    },
+    /// An `end...` with no open block of that kind.
+    StrayEnd {
+        found: String,
+    },
+    /// A keyword in the wrong case: `ApP`, `Socket`, `EndSocket`.
+    KeywordCase {
+        found: String,
+        keyword: String,
+    },
+    /// Something other than `app(...)` at the top of the file.
+    ExpectedApp {
+        found: String,
+    },
+    /// A rule or app header not followed by `:`.
+    MissingColon {
+        keyword: String,
+    },
+
+    // --- app level ---
+    MissingAppName,
+    MissingRequires {
+        app: String,
+    },
+    RequiresAfterRule,
+    UnknownRequiresKey {
+        key: String,
+    },
+    UnknownLanguage {
+        text: String,
+    },
+    UnsupportedVersion {
+        version: String,
+    },
+    FeatureNeedsVersion {
+        feature: &'static str,
+        needs: String,
+        have: String,
+    },
+    UnknownDeclaration {
+        name: String,
+    },
+    UnknownRuleKind {
+        kind: String,
+    },
+    EmptyApp {
+        app: String,
+    },
+    DuplicateApp {
+        app: String,
+        version: u32,
+    },
+    /// A second app of the same name with a lower version: ignored.
+    AppReplaced {
+        app: String,
+        version: u32,
+        winner: u32,
+    },
+    BadAppVersion {
+        text: String,
+    },
+    DuplicateRule {
+        rule: String,
+    },
+    MissingRuleName {
+        kind: String,
+    },
+    UnknownRuleParameter {
+        name: String,
+    },
+    UnknownOs {
+        name: String,
+    },
+    /// A well-formed rule of a kind armr does not enforce: skipped.
+    SkippedRuleKind {
+        kind: String,
+        rule: String,
+    },
+    /// A rule whose `os:` list leaves Linux out: skipped.
+    SkippedForOs {
+        rule: String,
+    },
+
+    // --- socket rules ---
+    UnknownStatement {
+        name: String,
+    },
+    DuplicateStatement {
+        name: String,
+    },
+    TwoConditions {
+        first: String,
+        second: String,
+    },
+    TwoActions {
+        first: String,
+        second: String,
+    },
+    NoCondition {
+        rule: String,
+    },
+    NoAction {
+        rule: String,
+    },
+    UnexpectedBlock {
+        name: String,
+    },
+    DuplicateParameter {
+        name: String,
+    },
+    UnexpectedArgument {
+        statement: String,
+    },
+    ExpectedString {
+        what: &'static str,
+    },
+    BindWithoutKey,
+    UnknownBindKey {
+        key: String,
+    },
+    DetectWithoutMessage,
+    UnknownActionParameter {
+        name: String,
+    },
+    BadSeverity {
+        text: String,
+    },
+    BadStacktrace {
+        text: String,
+    },
+    Unsupported {
+        feature: &'static str,
+    },
+
+    // --- metadata ---
+    MetadataLogNotDictionary,
+    DuplicateMetadataKey {
+        key: String,
+    },
+    ReservedMetadataKey {
+        key: String,
+    },
+    BadMetadataKey {
+        key: String,
+    },
+    BadMetadataValue {
+        key: String,
+    },
+
+    // --- addresses ---
+    MissingPort {
+        address: String,
+    },
+    MissingHost,
+    BadPort {
+        text: String,
+    },
+    PortOutOfRange {
+        text: String,
+    },
+    PortRangeWithZero,
+    PortRangeReversed {
+        start: u16,
+        end: u16,
+    },
+    BadIpv4 {
+        text: String,
+    },
+    BadIpv6 {
+        text: String,
+    },
+    BadHostname {
+        text: String,
+    },
+    BadCidrPrefix {
+        text: String,
+        max: u8,
+    },
+    CidrHostBits {
+        text: String,
+        network: String,
+    },
+    HostnameInBind {
+        text: String,
+    },
+    CidrInBind {
+        text: String,
+    },
+}
+
+impl DiagnosticKind {
+    /// The one-line message after `error:`.
+    pub fn message(&self) -> String {
+        use DiagnosticKind::*;
+        match self {
+            Unreadable { reason } => format!("cannot read the rules file: {reason}"),
+            NotUtf8 { line, column } => {
+                format!(
+                    "the file is not UTF-8 text (first bad byte at line {line}, column {column})"
+                )
+            }
+            UnterminatedString => "unterminated string".into(),
+            InvalidEscape { escape } => format!("invalid escape {} in a string", quoted(escape)),
+            UnterminatedComment => "unterminated block comment".into(),
+            UnexpectedCharacter { found } => {
+                format!("unexpected character {}", quoted(&found.to_string()))
+            }
+            Expected { expected, found } => format!("expected {expected}, found {found}"),
+            NumberOutOfRange { text } => format!("number {} is too large", quoted(text)),
+            NestingTooDeep { limit } => format!("nesting deeper than {limit} levels"),
+            UnterminatedBlock { keyword } => {
+                format!("{} block is never closed", quoted(keyword))
+            }
+            MismatchedEnd { expected, found } => {
+                format!(
+                    "expected {} here, found {}",
+                    quoted(expected),
+                    quoted(found)
+                )
+            }
+            StrayEnd { found } => format!("{} closes no open block", quoted(found)),
+            KeywordCase { found, keyword } => {
+                format!(
+                    "{} is not a keyword: keywords are lowercase ({})",
+                    quoted(found),
+                    quoted(keyword)
+                )
+            }
+            ExpectedApp { found } => format!("expected `app(...)`, found {found}"),
+            MissingColon { keyword } => {
+                format!(
+                    "expected `:` after {} to open its block",
+                    quoted(&format!("{keyword}(...)"))
+                )
+            }
+            MissingAppName => "app has no name".into(),
+            MissingRequires { app } => {
+                format!(
+                    "app {} has no `requires(version: ...)` declaration",
+                    quoted(app)
+                )
+            }
+            RequiresAfterRule => "`requires` must come before the first rule of the app".into(),
+            UnknownRequiresKey { key } => {
+                format!("unknown `requires` parameter {}", quoted(key))
+            }
+            UnknownLanguage { text } => format!("unknown language version {}", quoted(text)),
+            UnsupportedVersion { version } => {
+                format!("language version {} is not supported", quoted(version))
+            }
+            FeatureNeedsVersion {
+                feature,
+                needs,
+                have,
+            } => {
+                format!(
+                    "{feature} need {} or later, but the app requires {}",
+                    quoted(needs),
+                    quoted(have)
+                )
+            }
+            UnknownDeclaration { name } => format!("unrecognised declaration {}", quoted(name)),
+            UnknownRuleKind { kind } => format!("unknown rule kind {}", quoted(kind)),
+            EmptyApp { app } => format!("app {} holds no rules", quoted(app)),
+            DuplicateApp { app, version } => {
+                format!("app {} version {version} is defined twice", quoted(app))
+            }
+            AppReplaced {
+                app,
+                version,
+                winner,
+            } => format!(
+                "app {} version {version} is ignored: version {winner} of the same app replaces it",
+                quoted(app)
+            ),
+            BadAppVersion { text } => {
+                format!(
+                    "app version {} is not a positive whole number",
+                    quoted(text)
+                )
+            }
+            DuplicateRule { rule } => {
+                format!("rule name {} is used twice in this app", quoted(rule))
+            }
+            MissingRuleName { kind } => format!("{} rule has no name", quoted(kind)),
+            UnknownRuleParameter { name } => format!("unknown rule parameter {}", quoted(name)),
+            UnknownOs { name } => format!("unknown operating system {}", quoted(name)),
+            SkippedRuleKind { kind, rule } => format!(
+                "{} rule {} skipped: armr enforces socket rules only",
+                quoted(kind),
+                quoted(rule)
+            ),
+            SkippedForOs { rule } => {
+                format!(
+                    "rule {} skipped: its `os` list does not include linux",
+                    quoted(rule)
+                )
+            }
+            UnknownStatement { name } => {
+                format!("{} is not a statement of a socket rule", quoted(name))
+            }
+            DuplicateStatement { name } => {
+                format!("{} appears twice in this rule", quoted(name))
+            }
+            TwoConditions { first, second } => format!(
+                "a socket rule has one condition, but this one has {} and {}",
+                quoted(first),
+                quoted(second)
+            ),
+            TwoActions { first, second } => format!(
+                "a socket rule has one action, but this one has {} and {}",
+                quoted(first),
+                quoted(second)
+            ),
+            NoCondition { rule } => format!("socket rule {} has no condition", quoted(rule)),
+            NoAction { rule } => format!("socket rule {} has no action", quoted(rule)),
+            UnexpectedBlock { name } => {
+                format!("{} cannot open a block inside a socket rule", quoted(name))
+            }
+            DuplicateParameter { name } => format!("parameter {} is given twice", quoted(name)),
+            UnexpectedArgument { statement } => {
+                format!("unexpected argument to {}", quoted(statement))
+            }
+            ExpectedString { what } => format!("{what} must be a quoted string"),
+            BindWithoutKey => "`bind` needs `client:` or `server:` before its address".into(),
+            UnknownBindKey { key } => format!("unknown `bind` parameter {}", quoted(key)),
+            DetectWithoutMessage => "`detect` needs a `message`".into(),
+            UnknownActionParameter { name } => {
+                format!("unknown action parameter {}", quoted(name))
+            }
+            BadSeverity { text } => format!("invalid severity {}", quoted(text)),
+            BadStacktrace { text } => {
+                format!(
+                    "invalid stacktrace {}: the only value is \"full\"",
+                    quoted(text)
+                )
+            }
+            Unsupported { feature } => format!("{feature} is not supported by armr"),
+            MetadataLogNotDictionary => {
+                "metadata `log` must be a dictionary `{key: value, ...}`".into()
+            }
+            DuplicateMetadataKey { key } => format!("metadata key {} is given twice", quoted(key)),
+            ReservedMetadataKey { key } => format!(
+                "metadata log key {} is a field armr writes itself",
+                quoted(key)
+            ),
+            BadMetadataKey { key } => format!("metadata log key {} is not a CEF key", quoted(key)),
+            BadMetadataValue { key } => format!(
+                "metadata log value of {} must be a string, number, boolean or constant",
+                quoted(key)
+            ),
+            MissingPort { address } => format!("address {} has no port", quoted(address)),
+            MissingHost => "address has no host before the port".into(),
+            BadPort { text } => format!("invalid port {}", quoted(text)),
+            PortOutOfRange { text } => format!("port {} is above 65535", quoted(text)),
+            PortRangeWithZero => "a port range cannot include port 0".into(),
+            PortRangeReversed { start, end } => {
+                format!("port range `{start}-{end}` ends below its start")
+            }
+            BadIpv4 { text } => format!("invalid IPv4 address {}", quoted(text)),
+            BadIpv6 { text } => format!("invalid IPv6 address {}", quoted(text)),
+            BadHostname { text } => format!("invalid hostname {}", quoted(text)),
+            BadCidrPrefix { text, max } => {
+                format!(
+                    "CIDR prefix length {} is not between 0 and {max}",
+                    quoted(text)
+                )
+            }
+            CidrHostBits { text, .. } => {
+                format!("CIDR block {} has bits set after the prefix", quoted(text))
+            }
+            HostnameInBind { text } => {
+                format!("hostname {} where `bind` needs an IP address", quoted(text))
+            }
+            CidrInBind { text } => {
+                format!(
+                    "CIDR block {} where `bind` needs an IP address",
+                    quoted(text)
+                )
+            }
+        }
+    }
+
+    /// How to fix it, where there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        use DiagnosticKind::*;
+        Some(match self {
+            Unreadable { .. } => "check the path given to armr (ARMR_RULES or the command line)".into(),
+            NotUtf8 { .. } => "save the rules file as UTF-8 text".into(),
+            UnterminatedString => "close the string with `\"` on the line where it starts".into(),
+            InvalidEscape { .. } => {
+                "the only escapes are `\\\"` and `\\\\`; write a backslash as `\\\\`".into()
+            }
+            UnterminatedComment => "close the comment with `*/`".into(),
+            UnexpectedCharacter { .. } => {
+                "strings are written in double quotes; comments start with `#` or `//`".into()
+            }
+            NumberOutOfRange { .. } => return None,
+            NestingTooDeep { .. } => "flatten the nested lists, dictionaries or blocks".into(),
+            UnterminatedBlock { keyword } => {
+                format!("close it with {}", quoted(&format!("end{keyword}")))
+            }
+            MismatchedEnd { expected, .. } => {
+                format!("every block ends with `end` and its own keyword: close this one with {}", quoted(expected))
+            }
+            StrayEnd { .. } => "remove it, or open the block it is meant to close".into(),
+            KeywordCase { keyword, .. } => format!("write {}", quoted(keyword)),
+            ExpectedApp { .. } => {
+                "a rules file holds apps: `app(\"NAME\"): requires(version: ARMR/2.11) ... endapp`".into()
+            }
+            MissingColon { keyword } => {
+                format!("write {}", quoted(&format!("{keyword}(...):")))
+            }
+            MissingAppName => "name it: `app(\"My service\"):`".into(),
+            MissingRequires { .. } => {
+                "add `requires(version: ARMR/2.11)` before the first rule".into()
+            }
+            RequiresAfterRule => "move `requires(...)` to the top of the app".into(),
+            UnknownRequiresKey { .. } => "write `requires(version: ARMR/X.Y)`".into(),
+            UnknownLanguage { .. } => {
+                "write `ARMR/X.Y` or `Rampart/X.Y`, with a version from 2.0 to 2.11".into()
+            }
+            UnsupportedVersion { .. } => "armr supports language versions 2.0 to 2.11".into(),
+            FeatureNeedsVersion { needs, .. } => {
+                format!("raise the app to `requires(version: {needs})` or later")
+            }
+            UnknownDeclaration { .. } => {
+                "an app holds `requires(...)`, `version(...)`, `metadata(...)` and rules".into()
+            }
+            UnknownRuleKind { .. } => "rule kinds are socket, dns, filesystem, http, library, \
+                marshal, patch, process, sanitization, sql and api"
+                .into(),
+            EmptyApp { .. } => "add a rule, or remove the app".into(),
+            DuplicateApp { .. } => {
+                "give one of them another name, or a higher `version(N)` to replace the other".into()
+            }
+            AppReplaced { .. } => return None,
+            BadAppVersion { .. } => "write `version(N)` with N of 1 or more".into(),
+            DuplicateRule { .. } => "give each rule of an app its own name".into(),
+            MissingRuleName { kind } => format!("name it: `{kind}(\"what the rule does\"):`"),
+            UnknownRuleParameter { .. } => "a rule takes its name and `os: [...]`".into(),
+            UnknownOs { .. } => "use linux, windows, aix, solaris or any".into(),
+            SkippedRuleKind { .. } | SkippedForOs { .. } => return None,
+            UnknownStatement { .. } => "a socket rule holds one condition (`accept`, `connect`, \
+                `bind`), one action (`protect`, `allow`, `detect`) and optionally `metadata`"
+                .into(),
+            DuplicateStatement { .. } => "remove one of them".into(),
+            TwoConditions { .. } => "write one socket rule for each condition".into(),
+            TwoActions { .. } => "keep one of `protect`, `allow` and `detect`".into(),
+            NoCondition { .. } => {
+                "add `accept(\"ADDR\")`, `connect(\"ADDR\")` or `bind(client: \"ADDR\")`/`bind(server: \"ADDR\")`".into()
+            }
+            NoAction { .. } => "add `protect(...)`, `allow(...)` or `detect(message: \"...\")`".into(),
+            UnexpectedBlock { .. } => "remove the `:` after it".into(),
+            DuplicateParameter { .. } => "remove one of them".into(),
+            UnexpectedArgument { .. } => "remove it".into(),
+            ExpectedString { .. } => "put it in double quotes".into(),
+            BindWithoutKey | UnknownBindKey { .. } => {
+                "write `bind(client: \"ADDR\")`, `bind(server: \"ADDR\")` or both".into()
+            }
+            DetectWithoutMessage => {
+                "detect only logs, so it must say what: `detect(message: \"...\")`".into()
+            }
+            UnknownActionParameter { .. } => {
+                "an action takes `message`, `severity` and `stacktrace`".into()
+            }
+            BadSeverity { .. } => {
+                "use a number from 0 to 10 or Low, Medium, High, Very-High or Unknown".into()
+            }
+            BadStacktrace { .. } => "write `stacktrace: \"full\"` or leave it out".into(),
+            Unsupported { .. } => {
+                "armr enforces socket rules with protect, allow and detect; remove it".into()
+            }
+            MetadataLogNotDictionary => "write `metadata(log: {key: \"value\"})`".into(),
+            DuplicateMetadataKey { .. } => "remove one of them".into(),
+            ReservedMetadataKey { .. } => "rename the key: rt, dvchost, procid, appVersion, \
+                ruleType, securityFeature, act, msg, stacktrace and the address fields are armr's"
+                .into(),
+            BadMetadataKey { .. } => "use letters, digits and `_` only".into(),
+            BadMetadataValue { .. } => "write the value as a quoted string".into(),
+            MissingPort { .. } => "write `HOST:PORT`; port 0 means any port".into(),
+            MissingHost => "write `HOST:PORT`; 0.0.0.0 means any address".into(),
+            BadPort { .. } | PortOutOfRange { .. } => {
+                "a port is 0 (any port), a number from 1 to 65535, or a range `N-M`".into()
+            }
+            PortRangeWithZero => "start the range at 1, or use port 0 alone for any port".into(),
+            PortRangeReversed { start, end } => format!("write `{end}-{start}`"),
+            BadIpv4 { .. } => "an IPv4 address is four numbers from 0 to 255: `10.0.0.1`".into(),
+            BadIpv6 { .. } => {
+                "write an IPv6 address bare (`::1:80`) or in brackets (`[::1]:80`)".into()
+            }
+            BadHostname { .. } => {
+                "a hostname holds letters, digits, `-` and `.`: `db.internal:5432`".into()
+            }
+            BadCidrPrefix { .. } => "write the block as `10.0.0.0/8` or `[fd00::/8]`".into(),
+            CidrHostBits { network, .. } => format!("did you mean {}?", quoted(network)),
+            HostnameInBind { .. } | CidrInBind { .. } => {
+                "bind names a local address: an IP address, or 0.0.0.0 for all of them".into()
+            }
+            Expected { .. } => return None,
+        })
+    }
+}

@@ -1,0 +1,823 @@
+//! The shape of a rules file, before any meaning is given to it.
+//!
+//! Every ARMR construct has one syntactic form, a *node*: a word, an argument list, and, when a
+//! `:` follows, a body that ends with `end` and the same word. This module reads that tree with
+//! `nom`; `validate` then gives the nodes their meaning (apps, rules, conditions, actions).
+//!
+//! ```text
+//! file    ::= trivia (node trivia)* EOF
+//! node    ::= WORD trivia args (trivia ":" body)?
+//! body    ::= (trivia node)* trivia "end" WORD      -- the node's own WORD
+//!           | RAW "endcode"                          -- when WORD is `code`: opaque text
+//! args    ::= "(" trivia (arg (trivia "," trivia arg)* (trivia ",")?)? trivia ")"
+//! arg     ::= WORD trivia ":" trivia value | value
+//! value   ::= STRING | NUMBER | WORD | list | dict   -- WORD true/false (any case) is a boolean,
+//!                                                     -- any other WORD a constant
+//! list    ::= "[" trivia (value (trivia "," trivia value)* (trivia ",")?)? trivia "]"
+//! dict    ::= "{" trivia (key trivia ":" trivia value (trivia "," trivia key ...)*)? trivia "}"
+//! key     ::= WORD | STRING
+//! WORD    ::= [A-Za-z_] [A-Za-z0-9_./-]*              -- never containing `//` or `/*`
+//! STRING  ::= '"' ( [^"\\\r\n] | '\"' | '\\' )* '"'   -- one line; `\"` and `\\` only
+//! NUMBER  ::= "-"? [0-9]+ ("." [0-9]+)?
+//! trivia  ::= ( whitespace | "#" ... EOL | "//" ... EOL | "/*" ... "*/" )*
+//! ```
+//!
+//! Errors do not stop the parse: the broken statement is reported, skipped up to its closing `)`
+//! (or to the next line that starts a statement or an `end...`), and reading goes on, so that one
+//! run reports every independent mistake. The containing block is marked `broken` so that checks
+//! for missing statements do not pile on. Recursion is bounded by [`MAX_BLOCK_DEPTH`] and
+//! [`MAX_VALUE_DEPTH`].
+
+use super::diagnostic::{Diagnostic, DiagnosticKind, Span, quoted};
+use nom::branch::alt;
+use nom::bytes::complete::{take_until, take_while, take_while1};
+use nom::character::complete::{char, digit1, multispace1, not_line_ending};
+use nom::combinator::{opt, recognize};
+use nom::error::{ErrorKind, ParseError};
+use nom::sequence::{pair, preceded};
+use nom::{Err as NomErr, IResult, Parser};
+use std::borrow::Cow;
+
+/// Blocks nest app > rule > `code`; anything deeper than this is an error, not recursion.
+pub const MAX_BLOCK_DEPTH: usize = 8;
+/// Lists and dictionaries inside arguments.
+pub const MAX_VALUE_DEPTH: usize = 16;
+
+/// Words that open a block: a header without its `:` is reported and read as a block anyway.
+const BLOCK_KEYWORDS: &[&str] = &[
+    "app",
+    "socket",
+    "dns",
+    "filesystem",
+    "http",
+    "library",
+    "marshal",
+    "patch",
+    "process",
+    "sanitization",
+    "sql",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node<'a> {
+    /// The word, a slice of the source.
+    pub name: &'a str,
+    pub args: Vec<Arg<'a>>,
+    /// From `(` to `)` inclusive.
+    pub args_text: &'a str,
+    pub body: Option<Body<'a>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body<'a> {
+    Nodes {
+        nodes: Vec<Node<'a>>,
+        /// True when a statement of this block failed to parse and was skipped.
+        broken: bool,
+    },
+    /// The opaque text of a `code(...): ... endcode` block.
+    Raw(&'a str),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg<'a> {
+    pub key: Option<&'a str>,
+    pub value: Value<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value<'a> {
+    pub kind: ValueKind<'a>,
+    /// The value as written, a slice of the source (with the quotes, for a string).
+    pub text: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueKind<'a> {
+    /// Unescaped content; borrowed when the string holds no escape, so that its characters map
+    /// one to one onto the source after the opening quote.
+    Str(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Const(&'a str),
+    List(Vec<Value<'a>>),
+    Dict(Vec<(Key<'a>, Value<'a>)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key<'a> {
+    pub name: Cow<'a, str>,
+    pub text: &'a str,
+}
+
+impl<'a> Value<'a> {
+    /// The text of a string value, or `None` for any other kind.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            ValueKind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The text of a string or constant value.
+    pub fn as_str_or_const(&self) -> Option<&str> {
+        match &self.kind {
+            ValueKind::Str(s) => Some(s),
+            ValueKind::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// A syntax error at `at` (a suffix of the source) covering `len` bytes.
+#[derive(Debug)]
+pub struct SyntaxError<'a> {
+    at: &'a str,
+    len: usize,
+    kind: DiagnosticKind,
+}
+
+impl<'a> SyntaxError<'a> {
+    fn expected(at: &'a str, expected: &'static str) -> Self {
+        let (found, len) = describe(at);
+        SyntaxError {
+            at,
+            len,
+            kind: DiagnosticKind::Expected { expected, found },
+        }
+    }
+}
+
+impl<'a> ParseError<&'a str> for SyntaxError<'a> {
+    /// Cheap on purpose: nom makes these while trying alternatives, and `describe` itself runs
+    /// parsers. Errors that reach the user are rebuilt with [`SyntaxError::expected`].
+    fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
+        SyntaxError {
+            at: input,
+            len: 0,
+            kind: DiagnosticKind::Expected {
+                expected: "a value",
+                found: String::new(),
+            },
+        }
+    }
+
+    fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+type PResult<'a, T> = IResult<&'a str, T, SyntaxError<'a>>;
+
+/// Replaces a recoverable nom error by "expected WHAT, found ...".
+fn expect<'a, T>(
+    what: &'static str,
+    mut parser: impl Parser<&'a str, Output = T, Error = SyntaxError<'a>>,
+) -> impl FnMut(&'a str) -> PResult<'a, T> {
+    move |i| match parser.parse(i) {
+        Err(NomErr::Error(_)) => Err(NomErr::Failure(SyntaxError::expected(i, what))),
+        other => other,
+    }
+}
+
+/// Names what stands at `at` for an "expected X, found Y" message, with its length in bytes.
+fn describe(at: &str) -> (String, usize) {
+    if at.is_empty() {
+        return ("the end of the file".into(), 0);
+    }
+    if at.starts_with('"') {
+        return ("a string".into(), 1);
+    }
+    if let Ok((_, w)) = word(at) {
+        return (quoted(w), w.len());
+    }
+    if let Ok((_, n)) = number_text(at) {
+        return (quoted(n), n.len());
+    }
+    let c = at.chars().next().unwrap_or(' ');
+    if c == '\n' || c == '\r' {
+        return ("the end of the line".into(), 0);
+    }
+    (quoted(&c.to_string()), c.len_utf8())
+}
+
+/// Whitespace and comments. An unterminated `/*` is a failure.
+fn trivia(mut i: &str) -> PResult<'_, ()> {
+    loop {
+        let before = i.len();
+        if let Ok((rest, _)) = multispace1::<_, SyntaxError>(i) {
+            i = rest;
+        }
+        if let Some(rest) = i.strip_prefix('#').or_else(|| i.strip_prefix("//")) {
+            i = not_line_ending::<_, SyntaxError>(rest).map_or("", |(rest, _)| rest);
+        } else if let Some(rest) = i.strip_prefix("/*") {
+            match take_until::<_, _, SyntaxError>("*/").parse(rest) {
+                Ok((rest, _)) => i = &rest[2..],
+                Err(_) => {
+                    return Err(NomErr::Failure(SyntaxError {
+                        at: i,
+                        len: 2,
+                        kind: DiagnosticKind::UnterminatedComment,
+                    }));
+                }
+            }
+        }
+        if i.len() == before {
+            return Ok((i, ()));
+        }
+    }
+}
+
+fn is_word_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-')
+}
+
+/// A word: keyword, key or constant (`ARMR/2.8`, `Very-High`). A `//` or `/*` ends it, since a
+/// comment may follow a word without a space.
+fn word(i: &str) -> PResult<'_, &str> {
+    let (_, w) = recognize(pair(
+        take_while1(|c: char| is_word_start(c)),
+        take_while(is_word_char),
+    ))
+    .parse(i)?;
+    let end = [w.find("//"), w.find("/*")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(w.len());
+    Ok((&i[end..], &i[..end]))
+}
+
+fn number_text(i: &str) -> PResult<'_, &str> {
+    recognize((opt(char('-')), digit1, opt(pair(char('.'), digit1)))).parse(i)
+}
+
+fn number(i: &str) -> PResult<'_, ValueKind<'_>> {
+    let (rest, text) = number_text(i)?;
+    let kind = if text.contains('.') {
+        text.parse().ok().map(ValueKind::Float)
+    } else {
+        text.parse().ok().map(ValueKind::Int)
+    };
+    match kind {
+        Some(kind) => Ok((rest, kind)),
+        None => Err(NomErr::Failure(SyntaxError {
+            at: i,
+            len: text.len(),
+            kind: DiagnosticKind::NumberOutOfRange {
+                text: text.to_string(),
+            },
+        })),
+    }
+}
+
+/// A double-quoted string on one line, with `\"` and `\\` as its only escapes.
+fn string(i: &str) -> PResult<'_, Cow<'_, str>> {
+    let (body, _) = char('"').parse(i)?;
+    let mut owned: Option<String> = None;
+    let mut chars = body.char_indices();
+    let unterminated = || {
+        NomErr::Failure(SyntaxError {
+            at: i,
+            len: 1,
+            kind: DiagnosticKind::UnterminatedString,
+        })
+    };
+    loop {
+        match chars.next() {
+            None | Some((_, '\n' | '\r')) => return Err(unterminated()),
+            Some((k, '"')) => {
+                let text = owned.map_or(Cow::Borrowed(&body[..k]), Cow::Owned);
+                return Ok((&body[k + 1..], text));
+            }
+            Some((k, '\\')) => match chars.next() {
+                Some((_, c @ ('"' | '\\'))) => {
+                    owned.get_or_insert_with(|| body[..k].to_string()).push(c)
+                }
+                Some((_, c)) if c != '\n' && c != '\r' => {
+                    return Err(NomErr::Failure(SyntaxError {
+                        at: &body[k..],
+                        len: 1 + c.len_utf8(),
+                        kind: DiagnosticKind::InvalidEscape {
+                            escape: format!("\\{c}"),
+                        },
+                    }));
+                }
+                _ => return Err(unterminated()),
+            },
+            Some((_, c)) => {
+                if let Some(s) = owned.as_mut() {
+                    s.push(c)
+                }
+            }
+        }
+    }
+}
+
+/// The source text from `start` up to (not including) `rest`.
+fn consumed<'a>(start: &'a str, rest: &'a str) -> &'a str {
+    &start[..start.len() - rest.len()]
+}
+
+fn too_deep(at: &str) -> NomErr<SyntaxError<'_>> {
+    NomErr::Failure(SyntaxError {
+        at,
+        len: 1,
+        kind: DiagnosticKind::NestingTooDeep {
+            limit: MAX_VALUE_DEPTH,
+        },
+    })
+}
+
+fn value(i: &str, depth: usize) -> PResult<'_, Value<'_>> {
+    let (rest, kind) = alt((
+        |i| string(i).map(|(r, s)| (r, ValueKind::Str(s))),
+        number,
+        |i| list(i, depth),
+        |i| dict(i, depth),
+        |i| {
+            word(i).map(|(r, w)| {
+                let kind = if w.eq_ignore_ascii_case("true") {
+                    ValueKind::Bool(true)
+                } else if w.eq_ignore_ascii_case("false") {
+                    ValueKind::Bool(false)
+                } else {
+                    ValueKind::Const(w)
+                };
+                (r, kind)
+            })
+        },
+    ))
+    .parse(i)
+    .map_err(|e| match e {
+        NomErr::Error(_) => NomErr::Failure(SyntaxError::expected(i, "a value")),
+        other => other,
+    })?;
+    Ok((
+        rest,
+        Value {
+            kind,
+            text: consumed(i, rest),
+        },
+    ))
+}
+
+/// `open item (, item)* ,? close`, the shape shared by argument lists, lists and dictionaries.
+fn separated<'a, T>(
+    i: &'a str,
+    open: char,
+    close: char,
+    expected_after_item: &'static str,
+    mut item: impl FnMut(&'a str) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let (mut i, _) = char(open).parse(i)?;
+    let mut items = Vec::new();
+    loop {
+        i = trivia(i)?.0;
+        if let Some(rest) = i.strip_prefix(close) {
+            return Ok((rest, items));
+        }
+        let (rest, it) = item(i)?;
+        items.push(it);
+        i = trivia(rest)?.0;
+        if let Some(rest) = i.strip_prefix(',') {
+            i = rest;
+        } else if !i.starts_with(close) {
+            return Err(NomErr::Failure(SyntaxError::expected(
+                i,
+                expected_after_item,
+            )));
+        }
+    }
+}
+
+fn list(i: &str, depth: usize) -> PResult<'_, ValueKind<'_>> {
+    if depth >= MAX_VALUE_DEPTH && i.starts_with('[') {
+        return Err(too_deep(i));
+    }
+    separated(i, '[', ']', "`,` or `]`", |i| value(i, depth + 1))
+        .map(|(r, v)| (r, ValueKind::List(v)))
+}
+
+fn dict(i: &str, depth: usize) -> PResult<'_, ValueKind<'_>> {
+    if depth >= MAX_VALUE_DEPTH && i.starts_with('{') {
+        return Err(too_deep(i));
+    }
+    separated(i, '{', '}', "`,` or `}`", |i| {
+        let (rest, name) = expect(
+            "a key",
+            alt((string, |i| word(i).map(|(r, w)| (r, Cow::Borrowed(w))))),
+        )(i)?;
+        let key = Key {
+            name,
+            text: consumed(i, rest),
+        };
+        let (rest, _) = preceded(trivia, expect("`:`", char(':'))).parse(rest)?;
+        let (rest, _) = trivia(rest)?;
+        let (rest, v) = value(rest, depth + 1)?;
+        Ok((rest, (key, v)))
+    })
+    .map(|(r, v)| (r, ValueKind::Dict(v)))
+}
+
+fn arg(i: &str) -> PResult<'_, Arg<'_>> {
+    let keyed = |i| -> PResult<'_, &str> {
+        let (rest, key) = word(i)?;
+        let (rest, _) = trivia(rest)?;
+        let (rest, _) = char(':').parse(rest)?;
+        let (rest, _) = trivia(rest)?;
+        Ok((rest, key))
+    };
+    let (rest, key) = opt(keyed).parse(i)?;
+    let (rest, value) = value(rest, 0)?;
+    Ok((rest, Arg { key, value }))
+}
+
+fn args(i: &str) -> PResult<'_, Vec<Arg<'_>>> {
+    separated(i, '(', ')', "`,` or `)`", arg)
+}
+
+/// A word standing where a statement may start, with what follows it (comments skipped).
+fn statement_word(i: &str) -> Option<(&str, &str)> {
+    let (rest, w) = word(i).ok()?;
+    let after = trivia(rest).map_or(rest, |(r, _)| r);
+    Some((w, after))
+}
+
+/// An `end...` keyword in any case, when it is not the start of a call such as `endpoint(...)`.
+fn end_keyword(i: &str) -> Option<(&str, &str)> {
+    let (w, after) = statement_word(i)?;
+    let is_end = w.len() > 3 && w.as_bytes()[..3].eq_ignore_ascii_case(b"end");
+    (is_end && !after.starts_with('(')).then(|| (w, &i[w.len()..]))
+}
+
+/// Skips a statement that failed to parse: up to and including the `)` that closes it, but never
+/// past a line that starts a new statement or an `end...` keyword.
+fn skip_statement(i: &str) -> &str {
+    let mut depth = 0usize;
+    let mut rest = i;
+    let mut line_start = false;
+    while let Some(c) = rest.chars().next() {
+        if line_start {
+            let t = rest.trim_start_matches([' ', '\t', '\r']);
+            if let Some((_, after)) = statement_word(t)
+                && (after.starts_with('(') || end_keyword(t).is_some())
+            {
+                return t;
+            }
+            line_start = false;
+        }
+        let next = &rest[c.len_utf8()..];
+        rest = match c {
+            '(' => {
+                depth += 1;
+                next
+            }
+            ')' if depth == 0 => return next,
+            ')' => {
+                depth -= 1;
+                next
+            }
+            '"' => {
+                // A string, even a broken one, ends at its quote or at the end of the line.
+                let mut s = next;
+                loop {
+                    match s.chars().next() {
+                        None | Some('\n') => break,
+                        Some('"') => {
+                            s = &s[1..];
+                            break;
+                        }
+                        Some('\\') if s[1..].starts_with(['"', '\\']) => s = &s[2..],
+                        Some(c) => s = &s[c.len_utf8()..],
+                    }
+                }
+                s
+            }
+            '#' => not_line_ending::<_, SyntaxError>(next).map_or("", |(r, _)| r),
+            '/' if next.starts_with('/') => {
+                not_line_ending::<_, SyntaxError>(next).map_or("", |(r, _)| r)
+            }
+            '/' if next.starts_with('*') => next.find("*/").map_or("", |k| &next[k + 2..]),
+            '\n' => {
+                line_start = true;
+                next
+            }
+            _ => next,
+        };
+    }
+    rest
+}
+
+/// Finds the `endcode` that closes a raw code block: the word alone, not part of a longer one.
+fn raw_code(i: &str) -> Option<(&str, &str)> {
+    let mut from = 0;
+    while let Some(k) = i[from..].find("endcode") {
+        let at = from + k;
+        let before_ok = i[..at].chars().next_back().is_none_or(|c| !is_word_char(c));
+        let after_ok = i[at + 7..].chars().next().is_none_or(|c| !is_word_char(c));
+        if before_ok && after_ok {
+            return Some((&i[at + 7..], &i[..at]));
+        }
+        from = at + 7;
+    }
+    None
+}
+
+/// Reads a whole file into nodes, with every syntax error found along the way.
+pub fn parse(src: &str) -> (Vec<Node<'_>>, Vec<Diagnostic>) {
+    let mut reader = Reader {
+        src,
+        diagnostics: Vec::new(),
+        recovering: false,
+        aborted: false,
+    };
+    let mut open = Vec::new();
+    let (_, nodes, _) = reader.nodes(src, &mut open);
+    (nodes, reader.diagnostics)
+}
+
+struct Reader<'a> {
+    src: &'a str,
+    diagnostics: Vec<Diagnostic>,
+    /// Set after an error until a statement parses again, so that one mistake reports once.
+    recovering: bool,
+    /// Set when reading cannot go on (nesting too deep): nothing more is reported.
+    aborted: bool,
+}
+
+/// The closing word of a block opened by `keyword` (lowercase even when the opener was not, whose
+/// case is reported on its own).
+fn end_of(keyword: &str) -> String {
+    format!("end{}", keyword.to_ascii_lowercase())
+}
+
+impl<'a> Reader<'a> {
+    fn report(&mut self, mut e: SyntaxError<'a>) {
+        if let DiagnosticKind::Expected { expected, found } = &e.kind
+            && found.is_empty()
+        {
+            e = SyntaxError::expected(e.at, expected);
+        }
+        if !self.recovering && !self.aborted {
+            let start = e.at.as_ptr() as usize - self.src.as_ptr() as usize;
+            let len = e.len.min(e.at.len());
+            self.diagnostics
+                .push(Diagnostic::error(e.kind, Span::new(start, start + len)));
+        }
+        self.recovering = true;
+    }
+
+    fn report_at(&mut self, kind: DiagnosticKind, text: &'a str) {
+        let e = SyntaxError {
+            at: text,
+            len: text.len(),
+            kind,
+        };
+        self.report(e);
+    }
+
+    /// Reads nodes until the `end...` of the innermost block in `open` (or the end of the file at
+    /// the top). Returns the rest after that keyword, the nodes, and whether any statement broke.
+    fn nodes(&mut self, mut i: &'a str, open: &mut Vec<&'a str>) -> (&'a str, Vec<Node<'a>>, bool) {
+        let mut nodes = Vec::new();
+        let mut broken = false;
+        loop {
+            i = match trivia(i) {
+                Ok((rest, _)) => rest,
+                Err(NomErr::Failure(e) | NomErr::Error(e)) => {
+                    self.report(e);
+                    ""
+                }
+                Err(NomErr::Incomplete(_)) => "",
+            };
+            if i.is_empty() || self.aborted {
+                if let Some(&opener) = open.last() {
+                    self.report_at(
+                        DiagnosticKind::UnterminatedBlock {
+                            keyword: opener.into(),
+                        },
+                        opener,
+                    );
+                }
+                return ("", nodes, broken);
+            }
+            if let Some((found, rest)) = end_keyword(i) {
+                let lower = found.to_ascii_lowercase();
+                if lower != found {
+                    self.report_at(
+                        DiagnosticKind::KeywordCase {
+                            found: found.into(),
+                            keyword: lower.clone(),
+                        },
+                        found,
+                    );
+                    self.recovering = false;
+                }
+                match open.last() {
+                    Some(&kw) if lower == end_of(kw) => return (rest, nodes, broken),
+                    Some(&kw) if open.iter().any(|k| lower == end_of(k)) => {
+                        // Closes an outer block: this one was left open. Let the outer one close.
+                        self.report_at(
+                            DiagnosticKind::MismatchedEnd {
+                                expected: end_of(kw),
+                                found: found.into(),
+                            },
+                            found,
+                        );
+                        return (i, nodes, true);
+                    }
+                    Some(&kw) => {
+                        self.report_at(
+                            DiagnosticKind::MismatchedEnd {
+                                expected: end_of(kw),
+                                found: found.into(),
+                            },
+                            found,
+                        );
+                        broken = true;
+                    }
+                    None => self.report_at(
+                        DiagnosticKind::StrayEnd {
+                            found: found.into(),
+                        },
+                        found,
+                    ),
+                }
+                i = rest;
+                continue;
+            }
+            match self.node(i, open) {
+                Ok((rest, node)) => {
+                    nodes.push(node);
+                    i = rest;
+                    self.recovering = false;
+                }
+                Err(e) => {
+                    let at = e.at;
+                    self.report(e);
+                    broken = true;
+                    let from = if at.as_ptr() == i.as_ptr() {
+                        &i[i.chars().next().map_or(0, char::len_utf8)..]
+                    } else {
+                        at
+                    };
+                    i = skip_statement(from);
+                }
+            }
+        }
+    }
+
+    /// One node: `WORD(args)`, and its body when a `:` follows.
+    fn node(
+        &mut self,
+        i: &'a str,
+        open: &mut Vec<&'a str>,
+    ) -> Result<(&'a str, Node<'a>), SyntaxError<'a>> {
+        let fail = |e: NomErr<SyntaxError<'a>>| match e {
+            NomErr::Error(e) | NomErr::Failure(e) => e,
+            NomErr::Incomplete(_) => SyntaxError::expected("", "more input"),
+        };
+        let (rest, name) = expect("a statement", word)(i).map_err(fail)?;
+        let (rest, _) = trivia(rest).map_err(fail)?;
+        let (after_args, args) = expect("`(`", args)(rest).map_err(fail)?;
+        let args_text = consumed(rest, after_args);
+        let (after, _) = trivia(after_args).map_err(fail)?;
+        let mut node = Node {
+            name,
+            args,
+            args_text,
+            body: None,
+        };
+        let body_start = if let Some(body) = after.strip_prefix(':') {
+            body
+        } else if (name == "app" && open.is_empty())
+            || (open.len() == 1 && BLOCK_KEYWORDS[1..].contains(&name))
+        {
+            // A rule or app header without its colon: say so, and read the block all the same.
+            self.report_at(
+                DiagnosticKind::MissingColon {
+                    keyword: name.into(),
+                },
+                name,
+            );
+            self.recovering = false;
+            after_args
+        } else {
+            return Ok((after_args, node));
+        };
+        if name == "code" {
+            return match raw_code(body_start) {
+                Some((rest, raw)) => {
+                    node.body = Some(Body::Raw(raw));
+                    Ok((rest, node))
+                }
+                None => Err(SyntaxError {
+                    at: name,
+                    len: name.len(),
+                    kind: DiagnosticKind::UnterminatedBlock {
+                        keyword: name.into(),
+                    },
+                }),
+            };
+        }
+        if open.len() >= MAX_BLOCK_DEPTH {
+            let e = SyntaxError {
+                at: name,
+                len: name.len(),
+                kind: DiagnosticKind::NestingTooDeep {
+                    limit: MAX_BLOCK_DEPTH,
+                },
+            };
+            self.report(e);
+            self.aborted = true;
+            return Ok(("", node));
+        }
+        open.push(name);
+        let (rest, nodes, broken) = self.nodes(body_start, open);
+        open.pop();
+        node.body = Some(Body::Nodes { nodes, broken });
+        Ok((rest, node))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(src: &str) -> Vec<Node<'_>> {
+        let (nodes, diags) = parse(src);
+        assert!(diags.is_empty(), "{diags:?}");
+        nodes
+    }
+
+    #[test]
+    fn strings_unescape_and_stay_borrowed_without_escapes() {
+        assert_eq!(
+            string(r#""a\"b\\c" x"#).unwrap(),
+            (" x", Cow::Owned::<str>("a\"b\\c".into()))
+        );
+        assert!(matches!(
+            string(r#""plain""#).unwrap().1,
+            Cow::Borrowed("plain")
+        ));
+    }
+
+    #[test]
+    fn words_stop_at_comments() {
+        assert_eq!(word("endapp//x").unwrap(), ("//x", "endapp"));
+        assert_eq!(word("ARMR/2.8)").unwrap(), (")", "ARMR/2.8"));
+        assert_eq!(word("Very-High,").unwrap(), (",", "Very-High"));
+    }
+
+    #[test]
+    fn values_of_every_kind() {
+        let nodes =
+            parse_ok(r#"f(1, -2, 2.5, TRUE, false, K/1.0, "s", [a, [b]], {k: "v", "q": 1})"#);
+        let kinds: Vec<_> = nodes[0].args.iter().map(|a| a.value.kind.clone()).collect();
+        assert_eq!(kinds[0], ValueKind::Int(1));
+        assert_eq!(kinds[1], ValueKind::Int(-2));
+        assert_eq!(kinds[2], ValueKind::Float(2.5));
+        assert_eq!(kinds[3], ValueKind::Bool(true));
+        assert_eq!(kinds[4], ValueKind::Bool(false));
+        assert_eq!(kinds[5], ValueKind::Const("K/1.0"));
+        assert!(matches!(&kinds[7], ValueKind::List(v) if v.len() == 2));
+        assert!(matches!(&kinds[8], ValueKind::Dict(v) if v[1].0.name == "q"));
+    }
+
+    #[test]
+    fn code_blocks_are_opaque() {
+        let nodes = parse_ok(
+            "patch(\"p\"): code(language: java): if (a) { x(\"endcoder\"); y.endcode2(); } endcode endpatch",
+        );
+        let Some(Body::Nodes { nodes, .. }) = &nodes[0].body else {
+            panic!()
+        };
+        assert!(matches!(nodes[0].body, Some(Body::Raw(r)) if r.contains("y.endcode2()")));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("f({}{})", "[".repeat(100_000), "]".repeat(100_000));
+        let (_, diags) = parse(&deep);
+        assert_eq!(
+            diags[0].kind,
+            DiagnosticKind::NestingTooDeep {
+                limit: MAX_VALUE_DEPTH
+            }
+        );
+        let blocks = "a(): ".repeat(10_000);
+        let (_, diags) = parse(&blocks);
+        assert_eq!(
+            diags[0].kind,
+            DiagnosticKind::NestingTooDeep {
+                limit: MAX_BLOCK_DEPTH
+            }
+        );
+    }
+}

@@ -1,0 +1,923 @@
+//! Gives the syntax tree its meaning: apps, socket rules, conditions and actions, with every
+//! rule of the language checked and each violation reported once, where it was written.
+
+use super::address::{AddressContext, parse_address};
+use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
+use super::model::*;
+use super::source::SourceFile;
+use super::syntax::{Arg, Body, Node, Value, ValueKind};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The newest language version armr knows; also assumed when `requires` is missing or broken,
+/// so that one mistake there does not turn every feature of the app into an error.
+pub const LATEST: LanguageVersion = LanguageVersion::armr(2, 11);
+
+/// Rule kinds of the language that armr reads but does not enforce.
+const OTHER_RULE_KINDS: &[&str] = &[
+    "dns",
+    "filesystem",
+    "http",
+    "library",
+    "marshal",
+    "patch",
+    "process",
+    "sanitization",
+    "sql",
+    "api",
+];
+
+const OPERATING_SYSTEMS: &[&str] = &["linux", "windows", "aix", "solaris", "any"];
+
+/// CEF fields armr writes itself: a metadata `log` key may not reuse them.
+const RESERVED_LOG_KEYS: &[&str] = &[
+    "rt",
+    "dvchost",
+    "procid",
+    "appVersion",
+    "ruleType",
+    "securityFeature",
+    "act",
+    "msg",
+    "stacktrace",
+    "localIpAddress",
+    "localPort",
+    "remoteIpAddress",
+    "remotePort",
+];
+
+/// An app read from a file, with where its name was written (for duplicate-app messages).
+#[derive(Debug)]
+pub struct ValidatedApp {
+    pub app: App,
+    pub name_span: Span,
+}
+
+/// What one file yields.
+#[derive(Debug, Default)]
+pub struct FileContents {
+    pub apps: Vec<ValidatedApp>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Rules of other kinds, and rules whose `os` leaves Linux out.
+    pub skipped_rules: usize,
+}
+
+pub fn validate(file: &SourceFile, nodes: &[Node<'_>]) -> FileContents {
+    let mut v = Validator {
+        file,
+        out: FileContents::default(),
+        errors: 0,
+    };
+    for node in nodes {
+        v.top_level(node);
+    }
+    v.out
+}
+
+struct Validator<'f> {
+    file: &'f SourceFile,
+    out: FileContents,
+    /// Errors reported so far, so that a rule with any error yields no model.
+    errors: usize,
+}
+
+/// What an app's rules need to know of the app.
+struct AppContext {
+    language: LanguageVersion,
+    log_metadata: Vec<(String, String)>,
+}
+
+impl Validator<'_> {
+    fn span(&self, text: &str) -> Span {
+        let start = text.as_ptr() as usize - self.file.text.as_ptr() as usize;
+        Span::new(start, start + text.len())
+    }
+
+    fn error(&mut self, kind: DiagnosticKind, text: &str) {
+        let span = self.span(text);
+        self.errors += 1;
+        self.out.diagnostics.push(Diagnostic::error(kind, span));
+    }
+
+    fn location(&self, text: &str) -> Location {
+        let (line, column) = self.file.line_column(self.span(text).start);
+        Location {
+            file: self.file.name.clone(),
+            line,
+            column,
+        }
+    }
+
+    /// Reports a feature that the app's language version is too old for.
+    fn needs(&mut self, language: LanguageVersion, feature: &'static str, minor: u8, text: &str) {
+        if !language.at_least(2, minor) {
+            let needs = LanguageVersion {
+                minor,
+                major: 2,
+                ..language
+            }
+            .to_string();
+            let kind = DiagnosticKind::FeatureNeedsVersion {
+                feature,
+                needs,
+                have: language.to_string(),
+            };
+            self.error(kind, text);
+        }
+    }
+
+    /// Reports a word that is a keyword in another case, or else `otherwise`.
+    fn unknown_word(&mut self, word: &str, keywords: &[&str], otherwise: DiagnosticKind) {
+        let lower = word.to_ascii_lowercase();
+        let kind = if lower != word && keywords.contains(&lower.as_str()) {
+            DiagnosticKind::KeywordCase {
+                found: word.into(),
+                keyword: lower,
+            }
+        } else {
+            otherwise
+        };
+        self.error(kind, word);
+    }
+
+    fn top_level(&mut self, node: &Node<'_>) {
+        match (node.name, &node.body) {
+            ("app", Some(Body::Nodes { nodes, broken })) => self.app(node, nodes, *broken),
+            ("app", _) => {} // a missing colon is reported by the syntax reader
+            (name, _) => {
+                let found = super::diagnostic::quoted(&format!("{name}(...)"));
+                self.unknown_word(name, &["app"], DiagnosticKind::ExpectedApp { found })
+            }
+        }
+    }
+
+    /// The first positional string of a rule or app header: its name. Reports what is wrong with
+    /// the arguments it does not know (`os` is left to the caller).
+    fn header_name<'a>(
+        &mut self,
+        node: &'a Node<'_>,
+        missing: DiagnosticKind,
+        what: &'static str,
+    ) -> Option<&'a str> {
+        let mut name = None;
+        let mut seen_positional = false;
+        for arg in &node.args {
+            match arg.key {
+                None if !seen_positional => {
+                    seen_positional = true;
+                    match arg.value.as_str() {
+                        Some(s) => name = Some(s),
+                        None => self.error(DiagnosticKind::ExpectedString { what }, arg.value.text),
+                    }
+                }
+                None => self.error(
+                    DiagnosticKind::UnexpectedArgument {
+                        statement: node.name.into(),
+                    },
+                    arg.value.text,
+                ),
+                Some(_) => {}
+            }
+        }
+        if !seen_positional {
+            self.error(missing, node.args_text);
+        }
+        name
+    }
+
+    fn app(&mut self, node: &Node<'_>, body: &[Node<'_>], broken: bool) {
+        let name = self.header_name(node, DiagnosticKind::MissingAppName, "an app name");
+        for arg in node.args.iter().filter(|a| a.key.is_some()) {
+            let key = arg.key.unwrap_or_default();
+            self.error(
+                DiagnosticKind::UnexpectedArgument {
+                    statement: "app".into(),
+                },
+                key,
+            );
+        }
+        let name_text = node.args.first().map_or(node.name, |a| a.value.text);
+
+        // `requires` first: every feature check below depends on the version it gives.
+        let mut language = None;
+        let mut requires_seen: Option<&str> = None;
+        let mut rule_seen = false;
+        for n in body {
+            if n.body.is_some() {
+                rule_seen = true;
+            } else if n.name == "requires" {
+                if requires_seen.is_some() {
+                    self.error(
+                        DiagnosticKind::DuplicateStatement {
+                            name: "requires".into(),
+                        },
+                        n.name,
+                    );
+                    continue;
+                }
+                requires_seen = Some(n.name);
+                if rule_seen {
+                    self.error(DiagnosticKind::RequiresAfterRule, n.name);
+                }
+                language = self.requires(n);
+            }
+        }
+        if requires_seen.is_none() && !broken {
+            let app = name.unwrap_or_default().to_string();
+            self.error(DiagnosticKind::MissingRequires { app }, name_text);
+        }
+        let lang = language.unwrap_or(LATEST);
+
+        let mut version: Option<u32> = None;
+        let mut version_seen = false;
+        let mut ctx = AppContext {
+            language: lang,
+            log_metadata: Vec::new(),
+        };
+        let mut metadata_seen = false;
+        let mut rules = Vec::new();
+        let mut rule_names: HashMap<String, ()> = HashMap::new();
+        let mut rule_count = 0;
+        for n in body {
+            match (&n.body, n.name) {
+                (None, "requires") => {}
+                (None, "version") => {
+                    if std::mem::replace(&mut version_seen, true) {
+                        self.error(
+                            DiagnosticKind::DuplicateStatement {
+                                name: "version".into(),
+                            },
+                            n.name,
+                        );
+                        continue;
+                    }
+                    self.needs(lang, "`version(...)` declarations", 3, n.name);
+                    version = self.app_version(n);
+                }
+                (None, "metadata") => {
+                    if std::mem::replace(&mut metadata_seen, true) {
+                        self.error(
+                            DiagnosticKind::DuplicateStatement {
+                                name: "metadata".into(),
+                            },
+                            n.name,
+                        );
+                        continue;
+                    }
+                    self.needs(lang, "`metadata(...)` declarations", 6, n.name);
+                    ctx.log_metadata = self.metadata(n);
+                }
+                (None, "input" | "api") => self.unsupported(n.name),
+                (None, other) => self.unknown_word(
+                    other,
+                    &["requires", "version", "metadata"],
+                    DiagnosticKind::UnknownDeclaration { name: other.into() },
+                ),
+                (Some(rule_body), written_kind) => {
+                    rule_count += 1;
+                    // A kind in the wrong case is reported, then read as the kind it spells.
+                    let lower = written_kind.to_ascii_lowercase();
+                    let kind = match lower.as_str() {
+                        k if k == written_kind => written_kind,
+                        k if k == "socket" || OTHER_RULE_KINDS.contains(&k) => {
+                            let kind = DiagnosticKind::KeywordCase {
+                                found: written_kind.into(),
+                                keyword: lower.clone(),
+                            };
+                            self.error(kind, written_kind);
+                            lower.as_str()
+                        }
+                        _ => written_kind,
+                    };
+                    let rule_name = self.rule_header(n, kind);
+                    if let Some(rule_name) = rule_name
+                        && rule_names.insert(rule_name.to_string(), ()).is_some() {
+                            let text = n.args.first().map_or(n.name, |a| a.value.text);
+                            self.error(
+                                DiagnosticKind::DuplicateRule {
+                                    rule: rule_name.into(),
+                                },
+                                text,
+                            );
+                        }
+                    let applies = self.os_applies(n);
+                    let rule_name = rule_name.unwrap_or_default();
+                    match (kind, rule_body) {
+                        ("socket", Body::Nodes { nodes, broken }) => {
+                            let rule = self.socket_rule(n, rule_name, nodes, *broken, &ctx);
+                            if !applies {
+                                let span = self.span(n.name);
+                                self.out.diagnostics.push(Diagnostic::note(
+                                    DiagnosticKind::SkippedForOs {
+                                        rule: rule_name.into(),
+                                    },
+                                    span,
+                                ));
+                                self.out.skipped_rules += 1;
+                            } else if let Some(rule) = rule {
+                                rules.push(rule);
+                            }
+                        }
+                        (k, _) if OTHER_RULE_KINDS.contains(&k) => {
+                            let span = self.span(n.name);
+                            self.out.diagnostics.push(Diagnostic::warning(
+                                DiagnosticKind::SkippedRuleKind {
+                                    kind: k.into(),
+                                    rule: rule_name.into(),
+                                },
+                                span,
+                            ));
+                            self.out.skipped_rules += 1;
+                        }
+                        (k, _) => {
+                            self.error(DiagnosticKind::UnknownRuleKind { kind: k.into() }, n.name)
+                        }
+                    }
+                }
+            }
+        }
+        if rule_count == 0 && !broken {
+            let app = name.unwrap_or_default().to_string();
+            self.error(DiagnosticKind::EmptyApp { app }, name_text);
+        }
+        if let Some(name) = name {
+            let app = App {
+                name: name.to_string(),
+                language: lang,
+                version: version.unwrap_or(1),
+                log_metadata: ctx.log_metadata,
+                rules,
+                location: self.location(node.name),
+            };
+            let name_span = self.span(name_text);
+            self.out.apps.push(ValidatedApp { app, name_span });
+        }
+    }
+
+    fn unsupported(&mut self, word: &str) {
+        let feature = match word {
+            "input" => "the API Protect statement `input()`",
+            _ => "the API Protect statement `api()`",
+        };
+        self.error(DiagnosticKind::Unsupported { feature }, word);
+    }
+
+    /// `requires(version: ARMR/X.Y)` or `requires(version: "ARMR/X.Y")`.
+    fn requires(&mut self, node: &Node<'_>) -> Option<LanguageVersion> {
+        let mut found = None;
+        let mut seen = false;
+        for arg in &node.args {
+            match arg.key {
+                Some("version") if !seen => {
+                    seen = true;
+                    found = self.language_version(&arg.value);
+                }
+                Some("version") => self.error(
+                    DiagnosticKind::DuplicateParameter {
+                        name: "version".into(),
+                    },
+                    arg.value.text,
+                ),
+                Some(key) => {
+                    self.error(DiagnosticKind::UnknownRequiresKey { key: key.into() }, key)
+                }
+                None => self.error(
+                    DiagnosticKind::UnexpectedArgument {
+                        statement: "requires".into(),
+                    },
+                    arg.value.text,
+                ),
+            }
+        }
+        if !seen {
+            self.error(
+                DiagnosticKind::UnknownRequiresKey { key: String::new() },
+                node.args_text,
+            );
+        }
+        found
+    }
+
+    fn language_version(&mut self, value: &Value<'_>) -> Option<LanguageVersion> {
+        let unknown = |text: &str| DiagnosticKind::UnknownLanguage { text: text.into() };
+        let Some(text) = value.as_str_or_const() else {
+            self.error(unknown(value.text), value.text);
+            return None;
+        };
+        let parsed = text.split_once('/').and_then(|(prefix, number)| {
+            let dialect = match prefix {
+                "ARMR" => Dialect::Armr,
+                "Rampart" => Dialect::Rampart,
+                _ => return None,
+            };
+            let (major, minor) = number.split_once('.')?;
+            let digits =
+                |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+            if !digits(major) || !digits(minor) {
+                return None;
+            }
+            Some(LanguageVersion {
+                dialect,
+                major: major.parse().ok()?,
+                minor: minor.parse().ok()?,
+            })
+        });
+        let Some(version) = parsed else {
+            self.error(unknown(text), value.text);
+            return None;
+        };
+        if version.major != 2 || version.minor > LATEST.minor {
+            self.error(
+                DiagnosticKind::UnsupportedVersion {
+                    version: text.into(),
+                },
+                value.text,
+            );
+            return None;
+        }
+        Some(version)
+    }
+
+    /// `version(N)`: a positive whole number.
+    fn app_version(&mut self, node: &Node<'_>) -> Option<u32> {
+        let mut result = None;
+        for (i, arg) in node.args.iter().enumerate() {
+            if i > 0 || arg.key.is_some() {
+                let text = arg.key.unwrap_or(arg.value.text);
+                self.error(
+                    DiagnosticKind::UnexpectedArgument {
+                        statement: "version".into(),
+                    },
+                    text,
+                );
+                continue;
+            }
+            match arg.value.kind {
+                ValueKind::Int(n) if n >= 1 && n <= i64::from(u32::MAX) => result = Some(n as u32),
+                _ => self.error(
+                    DiagnosticKind::BadAppVersion {
+                        text: arg.value.text.into(),
+                    },
+                    arg.value.text,
+                ),
+            }
+        }
+        if node.args.is_empty() {
+            self.error(
+                DiagnosticKind::BadAppVersion {
+                    text: String::new(),
+                },
+                node.args_text,
+            );
+        }
+        result
+    }
+
+    /// `metadata(log: {key: value, ...}, ...)`: returns the `log` entries. Other keys are read and
+    /// ignored.
+    fn metadata(&mut self, node: &Node<'_>) -> Vec<(String, String)> {
+        let mut keys: Vec<&str> = Vec::new();
+        let mut log = Vec::new();
+        for arg in &node.args {
+            let Some(key) = arg.key else {
+                self.error(
+                    DiagnosticKind::UnexpectedArgument {
+                        statement: "metadata".into(),
+                    },
+                    arg.value.text,
+                );
+                continue;
+            };
+            if keys.contains(&key) {
+                self.error(
+                    DiagnosticKind::DuplicateMetadataKey { key: key.into() },
+                    key,
+                );
+                continue;
+            }
+            keys.push(key);
+            if key != "log" {
+                continue;
+            }
+            let ValueKind::Dict(entries) = &arg.value.kind else {
+                self.error(DiagnosticKind::MetadataLogNotDictionary, arg.value.text);
+                continue;
+            };
+            for (k, v) in entries {
+                let name = k.name.as_ref();
+                if log.iter().any(|(seen, _): &(String, String)| seen == name) {
+                    self.error(
+                        DiagnosticKind::DuplicateMetadataKey { key: name.into() },
+                        k.text,
+                    );
+                } else if name.is_empty()
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    self.error(DiagnosticKind::BadMetadataKey { key: name.into() }, k.text);
+                } else if RESERVED_LOG_KEYS
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(name))
+                {
+                    self.error(
+                        DiagnosticKind::ReservedMetadataKey { key: name.into() },
+                        k.text,
+                    );
+                } else {
+                    let text = match &v.kind {
+                        ValueKind::Str(s) => s.to_string(),
+                        ValueKind::Int(n) => n.to_string(),
+                        ValueKind::Float(f) => f.to_string(),
+                        ValueKind::Bool(b) => b.to_string(),
+                        ValueKind::Const(c) => c.to_string(),
+                        ValueKind::List(_) | ValueKind::Dict(_) => {
+                            self.error(
+                                DiagnosticKind::BadMetadataValue { key: name.into() },
+                                v.text,
+                            );
+                            continue;
+                        }
+                    };
+                    log.push((name.to_string(), text));
+                }
+            }
+        }
+        log
+    }
+
+    /// The rule's name (reported when missing), and its parameters other than `os` checked.
+    fn rule_header<'a>(&mut self, node: &'a Node<'_>, kind: &str) -> Option<&'a str> {
+        let name = self.header_name(
+            node,
+            DiagnosticKind::MissingRuleName { kind: kind.into() },
+            "a rule name",
+        );
+        let mut os_seen = false;
+        for arg in &node.args {
+            match arg.key {
+                Some(key @ "os") if std::mem::replace(&mut os_seen, true) => self.error(
+                    DiagnosticKind::DuplicateParameter { name: "os".into() },
+                    key,
+                ),
+                Some("os") | None => {}
+                Some(key) if kind == "socket" => self.error(
+                    DiagnosticKind::UnknownRuleParameter { name: key.into() },
+                    key,
+                ),
+                Some(_) => {} // other rule kinds have parameters of their own
+            }
+        }
+        name
+    }
+
+    /// False when the rule's `os:` list names neither linux nor any.
+    fn os_applies(&mut self, node: &Node<'_>) -> bool {
+        let Some(arg) = node.args.iter().find(|a| a.key == Some("os")) else {
+            return true;
+        };
+        let values: Vec<&Value<'_>> = match &arg.value.kind {
+            ValueKind::List(items) => items.iter().collect(),
+            _ => vec![&arg.value],
+        };
+        let mut applies = false;
+        let mut valid = true;
+        for value in values {
+            match value.as_str_or_const().map(str::to_ascii_lowercase) {
+                Some(os) if OPERATING_SYSTEMS.contains(&os.as_str()) => {
+                    applies |= os == "linux" || os == "any";
+                }
+                _ => {
+                    valid = false;
+                    self.error(
+                        DiagnosticKind::UnknownOs {
+                            name: value.text.into(),
+                        },
+                        value.text,
+                    );
+                }
+            }
+        }
+        applies || !valid
+    }
+
+    fn socket_rule(
+        &mut self,
+        node: &Node<'_>,
+        name: &str,
+        body: &[Node<'_>],
+        broken: bool,
+        app: &AppContext,
+    ) -> Option<SocketRule> {
+        let lang = app.language;
+        self.needs(lang, "socket rules", 1, node.name);
+        let errors_before = self.errors;
+        let mut seen: Vec<&str> = Vec::new();
+        let mut condition: Option<(&str, Option<Condition>)> = None;
+        let mut action: Option<(&str, ActionParams)> = None;
+        let mut rule_metadata: Option<Vec<(String, String)>> = None;
+        for statement in body {
+            let word = statement.name;
+            if statement.body.is_some() {
+                self.error(DiagnosticKind::UnexpectedBlock { name: word.into() }, word);
+                continue;
+            }
+            let known = matches!(
+                word,
+                "accept" | "connect" | "bind" | "protect" | "allow" | "detect" | "metadata"
+            );
+            if known && seen.contains(&word) {
+                self.error(
+                    DiagnosticKind::DuplicateStatement { name: word.into() },
+                    word,
+                );
+                continue;
+            }
+            match word {
+                "accept" | "connect" | "bind" => {
+                    seen.push(word);
+                    if let Some((first, _)) = condition {
+                        let kind = DiagnosticKind::TwoConditions {
+                            first: first.into(),
+                            second: word.into(),
+                        };
+                        self.error(kind, word);
+                        continue;
+                    }
+                    condition = Some((word, self.condition(statement, lang)));
+                }
+                "protect" | "allow" | "detect" => {
+                    seen.push(word);
+                    if let Some((first, _)) = action {
+                        let kind = DiagnosticKind::TwoActions {
+                            first: first.into(),
+                            second: word.into(),
+                        };
+                        self.error(kind, word);
+                        continue;
+                    }
+                    action = Some((word, self.action(statement, lang)));
+                }
+                "metadata" => {
+                    seen.push(word);
+                    self.needs(lang, "`metadata(...)` declarations", 6, word);
+                    rule_metadata = Some(self.metadata(statement));
+                }
+                "input" | "api" => self.unsupported(word),
+                other => self.unknown_word(
+                    other,
+                    &[
+                        "accept", "connect", "bind", "protect", "allow", "detect", "metadata",
+                    ],
+                    DiagnosticKind::UnknownStatement { name: other.into() },
+                ),
+            }
+        }
+        if !broken {
+            if condition.is_none() {
+                self.error(DiagnosticKind::NoCondition { rule: name.into() }, node.name);
+            }
+            if action.is_none() {
+                self.error(DiagnosticKind::NoAction { rule: name.into() }, node.name);
+            }
+        }
+        if let Some(("detect", params)) = &action
+            && params.message.is_none() {
+                let word = body
+                    .iter()
+                    .find(|s| s.name == "detect")
+                    .map_or(node.name, |s| s.name);
+                self.error(DiagnosticKind::DetectWithoutMessage, word);
+            }
+        let errors = self.errors - errors_before;
+        let (Some((_, Some(condition))), Some((word, params))) = (condition, action) else {
+            return None;
+        };
+        if errors > 0 || name.is_empty() {
+            return None;
+        }
+        let mut log_metadata = app.log_metadata.clone();
+        for (key, value) in rule_metadata.unwrap_or_default() {
+            match log_metadata.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 = value,
+                None => log_metadata.push((key, value)),
+            }
+        }
+        Some(SocketRule {
+            name: name.into(),
+            condition,
+            action: match word {
+                "protect" => Action::Protect,
+                "allow" => Action::Allow,
+                _ => Action::Detect,
+            },
+            message: params.message,
+            severity: params.severity,
+            stacktrace: params.stacktrace,
+            log_metadata,
+            location: self.location(node.name),
+        })
+    }
+
+    /// `accept("ADDR")`, `connect("ADDR")`, `bind(client: "ADDR", server: "ADDR")`.
+    fn condition(&mut self, node: &Node<'_>, lang: LanguageVersion) -> Option<Condition> {
+        if node.name != "bind" {
+            let mut address = None;
+            for (i, arg) in node.args.iter().enumerate() {
+                if i > 0 || arg.key.is_some() {
+                    let text = arg.key.unwrap_or(arg.value.text);
+                    self.error(
+                        DiagnosticKind::UnexpectedArgument {
+                            statement: node.name.into(),
+                        },
+                        text,
+                    );
+                } else {
+                    address = self.address(&arg.value, AddressContext::Remote, lang);
+                }
+            }
+            if node.args.is_empty() {
+                self.error(
+                    DiagnosticKind::ExpectedString { what: "an address" },
+                    node.args_text,
+                );
+            }
+            let address = address?;
+            return Some(if node.name == "accept" {
+                Condition::Accept(address)
+            } else {
+                Condition::Connect(address)
+            });
+        }
+        let (mut client, mut server) = (None, None);
+        let mut ok = true;
+        for arg in &node.args {
+            let slot = match arg.key {
+                Some("client") => &mut client,
+                Some("server") => &mut server,
+                Some(key) => {
+                    self.error(DiagnosticKind::UnknownBindKey { key: key.into() }, key);
+                    ok = false;
+                    continue;
+                }
+                None => {
+                    self.error(DiagnosticKind::BindWithoutKey, arg.value.text);
+                    ok = false;
+                    continue;
+                }
+            };
+            let key = arg.key.unwrap_or_default();
+            if slot.is_some() {
+                self.error(DiagnosticKind::DuplicateParameter { name: key.into() }, key);
+                ok = false;
+                continue;
+            }
+            let parsed = self.address(&arg.value, AddressContext::Bind, lang);
+            ok &= parsed.is_some();
+            *slot = Some(parsed);
+        }
+        if node.args.is_empty() {
+            self.error(DiagnosticKind::BindWithoutKey, node.args_text);
+            ok = false;
+        }
+        ok.then(|| Condition::Bind {
+            client: client.flatten(),
+            server: server.flatten(),
+        })
+    }
+
+    fn address(
+        &mut self,
+        value: &Value<'_>,
+        context: AddressContext,
+        lang: LanguageVersion,
+    ) -> Option<AddressPattern> {
+        let Some(text) = value.as_str() else {
+            self.error(
+                DiagnosticKind::ExpectedString { what: "an address" },
+                value.text,
+            );
+            return None;
+        };
+        // Inside a string without escapes, byte k of the content is byte k + 1 of the source.
+        let borrowed = matches!(value.kind, ValueKind::Str(Cow::Borrowed(_)));
+        let part = |range: std::ops::Range<usize>| -> &str {
+            if borrowed {
+                &value.text[1 + range.start..1 + range.end]
+            } else {
+                value.text
+            }
+        };
+        match parse_address(text, context) {
+            Ok(parsed) => {
+                if matches!(parsed.pattern.port, PortPattern::Range(..)) {
+                    self.needs(lang, "port ranges", 2, part(parsed.port.clone()));
+                }
+                if matches!(parsed.pattern.host, HostPattern::Cidr { .. }) {
+                    self.needs(lang, "CIDR blocks", 10, part(parsed.host.clone()));
+                }
+                Some(parsed.pattern)
+            }
+            Err(e) => {
+                let at = if e.at.is_empty() {
+                    e.at.start..e.at.start + 1
+                } else {
+                    e.at
+                };
+                let at =
+                    at.start.min(text.len())..at.end.min(text.len()).max(at.start.min(text.len()));
+                let spot = if at.is_empty() { value.text } else { part(at) };
+                self.error(e.kind, spot);
+                None
+            }
+        }
+    }
+
+    /// The action's valid parameters; the others are reported.
+    fn action(&mut self, node: &Node<'_>, lang: LanguageVersion) -> ActionParams {
+        let mut params = ActionParams {
+            message: None,
+            severity: Severity::Unknown,
+            stacktrace: false,
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for Arg { key, value } in &node.args {
+            let Some(key) = *key else {
+                self.error(
+                    DiagnosticKind::UnexpectedArgument {
+                        statement: node.name.into(),
+                    },
+                    value.text,
+                );
+                continue;
+            };
+            if seen.contains(&key) {
+                self.error(DiagnosticKind::DuplicateParameter { name: key.into() }, key);
+                continue;
+            }
+            seen.push(key);
+            match key {
+                "message" => match value.as_str() {
+                    Some(m) => params.message = Some(m.to_string()),
+                    None => {
+                        self.error(
+                            DiagnosticKind::ExpectedString { what: "a message" },
+                            value.text,
+                        );
+                    }
+                },
+                "severity" => {
+                    let severity = match &value.kind {
+                        ValueKind::Int(n) => Severity::from_number(*n),
+                        ValueKind::Str(s) => Severity::from_name(s),
+                        ValueKind::Const(c) => Severity::from_name(c),
+                        _ => None,
+                    };
+                    match severity {
+                        Some(s) => params.severity = s,
+                        None => {
+                            self.error(
+                                DiagnosticKind::BadSeverity {
+                                    text: value.text.into(),
+                                },
+                                value.text,
+                            );
+                        }
+                    }
+                }
+                "stacktrace" => {
+                    self.needs(lang, "stack traces", 3, key);
+                    if value.as_str_or_const() == Some("full") {
+                        params.stacktrace = true;
+                    } else {
+                        self.error(
+                            DiagnosticKind::BadStacktrace {
+                                text: value.text.into(),
+                            },
+                            value.text,
+                        );
+                    }
+                }
+                "connection" => {
+                    self.error(
+                        DiagnosticKind::Unsupported {
+                            feature: "the TLS parameter `connection:`",
+                        },
+                        key,
+                    );
+                }
+                other => {
+                    self.error(
+                        DiagnosticKind::UnknownActionParameter { name: other.into() },
+                        other,
+                    );
+                }
+            }
+        }
+        params
+    }
+}
+
+struct ActionParams {
+    message: Option<String>,
+    severity: Severity,
+    stacktrace: bool,
+}

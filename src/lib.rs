@@ -1,0 +1,8 @@
+//! armr: ARMR socket rules, read, judged and logged in safe Rust.
+//!
+//! This crate is the part of armr that needs no libc: the rule [`language`] (parser, validation,
+//! diagnostics and the typed model). The `armr` command is built on it.
+
+#![forbid(unsafe_code)]
+
+pub mod language;
