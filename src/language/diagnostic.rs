@@ -166,9 +166,6 @@ pub enum DiagnosticKind {
         escape: String,
     },
     UnterminatedComment,
-    UnexpectedCharacter {
-        found: char,
-    },
     /// `expected` says what the grammar wanted here, `found` what stands there.
     Expected {
         expected: &'static str,
@@ -216,6 +213,7 @@ pub enum DiagnosticKind {
     UnknownRequiresKey {
         key: String,
     },
+    RequiresWithoutVersion,
     UnknownLanguage {
         text: String,
     },
@@ -392,9 +390,6 @@ impl DiagnosticKind {
             UnterminatedString => "unterminated string".into(),
             InvalidEscape { escape } => format!("invalid escape {} in a string", quoted(escape)),
             UnterminatedComment => "unterminated block comment".into(),
-            UnexpectedCharacter { found } => {
-                format!("unexpected character {}", quoted(&found.to_string()))
-            }
             Expected { expected, found } => format!("expected {expected}, found {found}"),
             NumberOutOfRange { text } => format!("number {} is too large", quoted(text)),
             NestingTooDeep { limit } => format!("nesting deeper than {limit} levels"),
@@ -434,6 +429,7 @@ impl DiagnosticKind {
             UnknownRequiresKey { key } => {
                 format!("unknown `requires` parameter {}", quoted(key))
             }
+            RequiresWithoutVersion => "`requires` does not say which language version".into(),
             UnknownLanguage { text } => format!("unknown language version {}", quoted(text)),
             UnsupportedVersion { version } => {
                 format!("language version {} is not supported", quoted(version))
@@ -582,9 +578,6 @@ impl DiagnosticKind {
                 "the only escapes are `\\\"` and `\\\\`; write a backslash as `\\\\`".into()
             }
             UnterminatedComment => "close the comment with `*/`".into(),
-            UnexpectedCharacter { .. } => {
-                "strings are written in double quotes; comments start with `#` or `//`".into()
-            }
             NumberOutOfRange { .. } => return None,
             NestingTooDeep { .. } => "flatten the nested lists, dictionaries or blocks".into(),
             UnterminatedBlock { keyword } => {
@@ -606,7 +599,9 @@ impl DiagnosticKind {
                 "add `requires(version: ARMR/2.11)` before the first rule".into()
             }
             RequiresAfterRule => "move `requires(...)` to the top of the app".into(),
-            UnknownRequiresKey { .. } => "write `requires(version: ARMR/X.Y)`".into(),
+            UnknownRequiresKey { .. } | RequiresWithoutVersion => {
+                "write `requires(version: ARMR/X.Y)`".into()
+            }
             UnknownLanguage { .. } => {
                 "write `ARMR/X.Y` or `Rampart/X.Y`, with a version from 2.0 to 2.11".into()
             }

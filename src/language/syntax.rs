@@ -65,6 +65,8 @@ pub struct Node<'a> {
     pub args: Vec<Arg<'a>>,
     /// From `(` to `)` inclusive.
     pub args_text: &'a str,
+    /// True when the argument list failed to parse (and `args` is empty): the error is reported.
+    pub broken_header: bool,
     pub body: Option<Body<'a>>,
 }
 
@@ -685,20 +687,35 @@ impl<'a> Reader<'a> {
         };
         let (rest, name) = expect("a statement", word)(i).map_err(fail)?;
         let (rest, _) = trivia(rest).map_err(fail)?;
-        let (after_args, args) = expect("`(`", args)(rest).map_err(fail)?;
+        let opens_block = (name == "app" && open.is_empty())
+            || (open.len() == 1 && BLOCK_KEYWORDS[1..].contains(&name));
+        let (after_args, args, broken_header) = match expect("`(`", args)(rest) {
+            Ok((after_args, args)) => (after_args, args, false),
+            Err(e) if opens_block => {
+                // A broken app or rule header: report it and read the block all the same, so that
+                // its contents are checked and its `end...` is not taken for a stray one.
+                let e = fail(e);
+                let at = e.at;
+                self.report(e);
+                self.recovering = false;
+                (skip_statement(at), Vec::new(), true)
+            }
+            Err(e) => return Err(fail(e)),
+        };
         let args_text = consumed(rest, after_args);
         let (after, _) = trivia(after_args).map_err(fail)?;
         let mut node = Node {
             name,
             args,
             args_text,
+            broken_header,
             body: None,
         };
         let body_start = if let Some(body) = after.strip_prefix(':') {
             body
-        } else if (name == "app" && open.is_empty())
-            || (open.len() == 1 && BLOCK_KEYWORDS[1..].contains(&name))
-        {
+        } else if broken_header {
+            after
+        } else if opens_block {
             // A rule or app header without its colon: say so, and read the block all the same.
             self.report_at(
                 DiagnosticKind::MissingColon {
@@ -741,7 +758,10 @@ impl<'a> Reader<'a> {
         open.push(name);
         let (rest, nodes, broken) = self.nodes(body_start, open);
         open.pop();
-        node.body = Some(Body::Nodes { nodes, broken });
+        node.body = Some(Body::Nodes {
+            nodes,
+            broken: broken || broken_header,
+        });
         Ok((rest, node))
     }
 }

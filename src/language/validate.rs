@@ -179,7 +179,7 @@ impl Validator<'_> {
                 Some(_) => {}
             }
         }
-        if !seen_positional {
+        if !seen_positional && !node.broken_header {
             self.error(missing, node.args_text);
         }
         name
@@ -391,7 +391,7 @@ impl Validator<'_> {
         }
         if !seen {
             self.error(
-                DiagnosticKind::UnknownRequiresKey { key: String::new() },
+                DiagnosticKind::RequiresWithoutVersion,
                 node.args_text,
             );
         }
@@ -618,7 +618,6 @@ impl Validator<'_> {
             let word = statement.name;
             if statement.body.is_some() {
                 self.error(DiagnosticKind::UnexpectedBlock { name: word.into() }, word);
-                continue;
             }
             let known = matches!(
                 word,

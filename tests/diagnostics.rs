@@ -1,0 +1,568 @@
+//! Every diagnostic armr can give about a rules file, pinned: its exact message, line and column.
+//!
+//! Each case is a small file with one mistake and the headline (`FILE:LINE:COL: level: WHAT`) it
+//! must produce. `every_kind_is_pinned` fails when a new kind of diagnostic has no case, and
+//! `docs_list_every_message` fails when docs/rules.md does not show a case's message.
+
+use armr::language::{self, DiagnosticKind, Level, SourceFile};
+
+/// An app around `body` (which starts on line 3).
+fn app(body: &str) -> String {
+    format!("app(\"A\"):\n  requires(version: ARMR/2.11)\n  {body}\nendapp\n")
+}
+
+/// A socket rule around `statements` (which start on line 4, column 5).
+fn rule(statements: &str) -> String {
+    app(&format!("socket(\"r\"):\n    {statements}\n  endsocket"))
+}
+
+/// A socket rule with a valid action around `condition` (line 4, column 5).
+fn condition(condition: &str) -> String {
+    rule(&format!("{condition}\n    protect(message: \"m\")"))
+}
+
+/// A socket rule with a valid condition around `action` (line 4, column 5).
+fn action(action: &str) -> String {
+    rule(&format!("{action}\n    connect(\"10.0.0.1:80\")"))
+}
+
+/// Headlines of every diagnostic of `text`, loaded as the file `t.armr`.
+fn headlines(text: &str) -> Vec<String> {
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    let file = &load.files[0];
+    file.diagnostics.iter().map(|d| d.headline(&file.source)).collect()
+}
+
+/// The kind of every diagnostic of `text`.
+fn kinds(text: &str) -> Vec<DiagnosticKind> {
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    load.files[0].diagnostics.iter().map(|d| d.kind.clone()).collect()
+}
+
+/// Each kind of diagnostic with a file that gives it, and the one headline that file must give.
+fn cases() -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        // --- lexical and block structure ---
+        (
+            "UnterminatedString",
+            "app(\"A):\n  requires(version: ARMR/2.11)\nendapp\n".into(),
+            "t.armr:1:5: error: unterminated string",
+        ),
+        (
+            "InvalidEscape",
+            action(r#"protect(message: "C:\temp")"#),
+            r"t.armr:4:25: error: invalid escape `\t` in a string",
+        ),
+        (
+            "UnterminatedComment",
+            app("/* socket(\"r\"): ..."),
+            "t.armr:3:3: error: unterminated block comment",
+        ),
+        (
+            "Expected",
+            action("protect(message: \"m\" severity: 8)"),
+            "t.armr:4:26: error: expected `,` or `)`, found `severity`",
+        ),
+        (
+            "NumberOutOfRange",
+            action("protect(severity: 99999999999999999999)"),
+            "t.armr:4:23: error: number `99999999999999999999` is too large",
+        ),
+        (
+            "NestingTooDeep",
+            action(&format!("protect(message: {}{})", "[".repeat(40), "]".repeat(40))),
+            "t.armr:4:38: error: nesting deeper than 16 levels",
+        ),
+        (
+            "UnterminatedBlock",
+            "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"):\n    connect(\"10.0.0.1:80\")\n    protect()\n  endsocket\n".into(),
+            "t.armr:1:1: error: `app` block is never closed",
+        ),
+        (
+            "MismatchedEnd",
+            app("socket(\"r\"):\n    connect(\"10.0.0.1:80\")\n    protect()\n  endhttp\n  endsocket"),
+            "t.armr:6:3: error: expected `endsocket` here, found `endhttp`",
+        ),
+        (
+            "StrayEnd",
+            format!("{}endsocket\n", app("socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket")),
+            "t.armr:5:1: error: `endsocket` closes no open block",
+        ),
+        (
+            "KeywordCase",
+            "ApP(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:1:1: error: `ApP` is not a keyword: keywords are lowercase (`app`)",
+        ),
+        (
+            "ExpectedApp",
+            "socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\n".into(),
+            "t.armr:1:1: error: expected `app(...)`, found `socket(...)`",
+        ),
+        (
+            "MissingColon",
+            app("socket(\"r\")\n    connect(\"10.0.0.1:80\")\n    protect()\n  endsocket"),
+            "t.armr:3:3: error: expected `:` after `socket(...)` to open its block",
+        ),
+        // --- app level ---
+        (
+            "MissingAppName",
+            "app():\n  requires(version: ARMR/2.11)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:1:4: error: app has no name",
+        ),
+        (
+            "MissingRequires",
+            "app(\"A\"):\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:1:5: error: app `A` has no `requires(version: ...)` declaration",
+        ),
+        (
+            "RequiresAfterRule",
+            "app(\"A\"):\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\n  requires(version: ARMR/2.11)\nendapp\n".into(),
+            "t.armr:3:3: error: `requires` must come before the first rule of the app",
+        ),
+        (
+            "UnknownRequiresKey",
+            "app(\"A\"):\n  requires(version: ARMR/2.11, vendor: X)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:2:32: error: unknown `requires` parameter `vendor`",
+        ),
+        (
+            "RequiresWithoutVersion",
+            "app(\"A\"):\n  requires()\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:2:11: error: `requires` does not say which language version",
+        ),
+        (
+            "UnknownLanguage",
+            "app(\"A\"):\n  requires(version: ARM/2.8)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:2:21: error: unknown language version `ARM/2.8`",
+        ),
+        (
+            "UnsupportedVersion",
+            "app(\"A\"):\n  requires(version: \"ARMR/2.12\")\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:2:21: error: language version `ARMR/2.12` is not supported",
+        ),
+        (
+            "FeatureNeedsVersion",
+            "app(\"A\"):\n  requires(version: ARMR/2.1)\n  socket(\"r\"): connect(\"10.0.0.1:80-90\") protect() endsocket\nendapp\n".into(),
+            "t.armr:3:34: error: port ranges need `ARMR/2.2` or later, but the app requires `ARMR/2.1`",
+        ),
+        (
+            "UnknownDeclaration",
+            app("log(\"x\")\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:3: error: unrecognised declaration `log`",
+        ),
+        (
+            "UnknownRuleKind",
+            app("firewall(\"r\"): connect(\"10.0.0.1:80\") endfirewall"),
+            "t.armr:3:3: error: unknown rule kind `firewall`",
+        ),
+        (
+            "EmptyApp",
+            "app(\"A\"):\n  requires(version: ARMR/2.11)\nendapp\n".into(),
+            "t.armr:1:5: error: app `A` holds no rules",
+        ),
+        (
+            "DuplicateApp",
+            format!("{0}{0}", app("socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket")),
+            "t.armr:5:5: error: app `A` version 1 is defined twice",
+        ),
+        (
+            "AppReplaced",
+            format!(
+                "{}{}",
+                app("socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+                app("version(2) socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket")
+            ),
+            "t.armr:1:5: warning: app `A` version 1 is ignored: version 2 of the same app replaces it",
+        ),
+        (
+            "BadAppVersion",
+            app("version(0)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:11: error: app version `0` is not a positive whole number",
+        ),
+        (
+            "DuplicateRule",
+            app("socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\n  socket(\"r\"): connect(\"10.0.0.2:80\") protect() endsocket"),
+            "t.armr:4:10: error: rule name `r` is used twice in this app",
+        ),
+        (
+            "MissingRuleName",
+            app("socket(): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:9: error: `socket` rule has no name",
+        ),
+        (
+            "UnknownRuleParameter",
+            app("socket(\"r\", level: 2): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:15: error: unknown rule parameter `level`",
+        ),
+        (
+            "UnknownOs",
+            app("socket(\"r\", os: [linux, beos]): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:27: error: unknown operating system `beos`",
+        ),
+        (
+            "SkippedRuleKind",
+            app("http(\"h\"): request() protect(message: \"m\") endhttp"),
+            "t.armr:3:3: warning: `http` rule `h` skipped: armr enforces socket rules only",
+        ),
+        (
+            "SkippedForOs",
+            app("socket(\"r\", os: windows): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:3: note: rule `r` skipped: its `os` list does not include linux",
+        ),
+        // --- socket rules ---
+        (
+            "UnknownStatement",
+            rule("connect(\"10.0.0.1:80\")\n    block()\n    protect()"),
+            "t.armr:5:5: error: `block` is not a statement of a socket rule",
+        ),
+        (
+            "DuplicateStatement",
+            rule("connect(\"10.0.0.1:80\")\n    connect(\"10.0.0.2:80\")\n    protect()"),
+            "t.armr:5:5: error: `connect` appears twice in this rule",
+        ),
+        (
+            "TwoConditions",
+            rule("connect(\"10.0.0.1:80\")\n    accept(\"10.0.0.2:80\")\n    protect()"),
+            "t.armr:5:5: error: a socket rule has one condition, but this one has `connect` and `accept`",
+        ),
+        (
+            "TwoActions",
+            rule("connect(\"10.0.0.1:80\")\n    protect()\n    allow()"),
+            "t.armr:6:5: error: a socket rule has one action, but this one has `protect` and `allow`",
+        ),
+        ("NoCondition", rule("protect()"), "t.armr:3:3: error: socket rule `r` has no condition"),
+        ("NoAction", rule("connect(\"10.0.0.1:80\")"), "t.armr:3:3: error: socket rule `r` has no action"),
+        (
+            "UnexpectedBlock",
+            rule("connect(\"10.0.0.1:80\")\n    protect(): endprotect"),
+            "t.armr:5:5: error: `protect` cannot open a block inside a socket rule",
+        ),
+        (
+            "DuplicateParameter",
+            action("protect(severity: 1, severity: 2)"),
+            "t.armr:4:26: error: parameter `severity` is given twice",
+        ),
+        (
+            "UnexpectedArgument",
+            condition("connect(\"10.0.0.1:80\", \"10.0.0.2:80\")"),
+            "t.armr:4:28: error: unexpected argument to `connect`",
+        ),
+        (
+            "ExpectedString",
+            condition("connect(localhost)"),
+            "t.armr:4:13: error: an address must be a quoted string",
+        ),
+        (
+            "BindWithoutKey",
+            condition("bind(\"10.0.0.1:80\")"),
+            "t.armr:4:10: error: `bind` needs `client:` or `server:` before its address",
+        ),
+        (
+            "UnknownBindKey",
+            condition("bind(local: \"10.0.0.1:80\")"),
+            "t.armr:4:10: error: unknown `bind` parameter `local`",
+        ),
+        (
+            "DetectWithoutMessage",
+            action("detect(severity: High)"),
+            "t.armr:4:5: error: `detect` needs a `message`",
+        ),
+        (
+            "UnknownActionParameter",
+            action("protect(msg: \"m\")"),
+            "t.armr:4:13: error: unknown action parameter `msg`",
+        ),
+        (
+            "BadSeverity",
+            action("protect(severity: 11)"),
+            "t.armr:4:23: error: invalid severity `11`",
+        ),
+        (
+            "BadStacktrace",
+            action("protect(stacktrace: \"short\")"),
+            "t.armr:4:25: error: invalid stacktrace `\"short\"`: the only value is \"full\"",
+        ),
+        (
+            "Unsupported",
+            action("protect(connection: upgrade-tls)"),
+            "t.armr:4:13: error: the TLS parameter `connection:` is not supported by armr",
+        ),
+        // --- metadata ---
+        (
+            "MetadataLogNotDictionary",
+            app("metadata(log: \"team=web\")\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:17: error: metadata `log` must be a dictionary `{key: value, ...}`",
+        ),
+        (
+            "DuplicateMetadataKey",
+            app("metadata(log: {team: \"a\", team: \"b\"})\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:29: error: metadata key `team` is given twice",
+        ),
+        (
+            "ReservedMetadataKey",
+            app("metadata(log: {act: \"allow\"})\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:18: error: metadata log key `act` is a field armr writes itself",
+        ),
+        (
+            "BadMetadataKey",
+            app("metadata(log: {\"a b\": \"c\"})\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:18: error: metadata log key `a b` is not a CEF key",
+        ),
+        (
+            "BadMetadataValue",
+            app("metadata(log: {team: [a, b]})\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:24: error: metadata log value of `team` must be a string, number, boolean or constant",
+        ),
+        // --- addresses ---
+        (
+            "MissingPort",
+            condition("connect(\"10.0.0.1\")"),
+            "t.armr:4:14: error: address `10.0.0.1` has no port",
+        ),
+        ("MissingHost", condition("connect(\":80\")"), "t.armr:4:14: error: address has no host before the port"),
+        ("BadPort", condition("connect(\"10.0.0.1:http\")"), "t.armr:4:22: error: invalid port `http`"),
+        (
+            "PortOutOfRange",
+            condition("connect(\"10.0.0.1:65536\")"),
+            "t.armr:4:22: error: port `65536` is above 65535",
+        ),
+        (
+            "PortRangeWithZero",
+            condition("connect(\"10.0.0.1:0-80\")"),
+            "t.armr:4:22: error: a port range cannot include port 0",
+        ),
+        (
+            "PortRangeReversed",
+            condition("connect(\"10.0.0.1:90-80\")"),
+            "t.armr:4:22: error: port range `90-80` ends below its start",
+        ),
+        (
+            "BadIpv4",
+            condition("connect(\"10.0.0.256:80\")"),
+            "t.armr:4:14: error: invalid IPv4 address `10.0.0.256`",
+        ),
+        (
+            "BadIpv6",
+            condition("connect(\"[fe80::1%eth0]:80\")"),
+            "t.armr:4:15: error: invalid IPv6 address `fe80::1%eth0`",
+        ),
+        (
+            "BadHostname",
+            condition("connect(\"db_1.internal:5432\")"),
+            "t.armr:4:14: error: invalid hostname `db_1.internal`",
+        ),
+        (
+            "BadCidrPrefix",
+            condition("connect(\"10.0.0.0/33:80\")"),
+            "t.armr:4:14: error: CIDR prefix length `33` is not between 0 and 32",
+        ),
+        (
+            "CidrHostBits",
+            condition("connect(\"10.1.0.0/8:80\")"),
+            "t.armr:4:14: error: CIDR block `10.1.0.0/8` has bits set after the prefix",
+        ),
+        (
+            "HostnameInBind",
+            condition("bind(server: \"localhost:80\")"),
+            "t.armr:4:19: error: hostname `localhost` where `bind` needs an IP address",
+        ),
+        (
+            "CidrInBind",
+            condition("bind(client: \"10.0.0.0/8:0\")"),
+            "t.armr:4:19: error: CIDR block `10.0.0.0/8` where `bind` needs an IP address",
+        ),
+    ]
+}
+
+/// The name of a kind, from an exhaustive match: a new kind fails to compile here until it is
+/// named, and then fails `every_kind_is_pinned` until it has a case.
+fn kind_name(kind: &DiagnosticKind) -> &'static str {
+    use DiagnosticKind::*;
+    match kind {
+        Unreadable { .. } => "Unreadable",
+        NotUtf8 { .. } => "NotUtf8",
+        UnterminatedString => "UnterminatedString",
+        InvalidEscape { .. } => "InvalidEscape",
+        UnterminatedComment => "UnterminatedComment",
+        Expected { .. } => "Expected",
+        NumberOutOfRange { .. } => "NumberOutOfRange",
+        NestingTooDeep { .. } => "NestingTooDeep",
+        UnterminatedBlock { .. } => "UnterminatedBlock",
+        MismatchedEnd { .. } => "MismatchedEnd",
+        StrayEnd { .. } => "StrayEnd",
+        KeywordCase { .. } => "KeywordCase",
+        ExpectedApp { .. } => "ExpectedApp",
+        MissingColon { .. } => "MissingColon",
+        MissingAppName => "MissingAppName",
+        MissingRequires { .. } => "MissingRequires",
+        RequiresAfterRule => "RequiresAfterRule",
+        UnknownRequiresKey { .. } => "UnknownRequiresKey",
+        RequiresWithoutVersion => "RequiresWithoutVersion",
+        UnknownLanguage { .. } => "UnknownLanguage",
+        UnsupportedVersion { .. } => "UnsupportedVersion",
+        FeatureNeedsVersion { .. } => "FeatureNeedsVersion",
+        UnknownDeclaration { .. } => "UnknownDeclaration",
+        UnknownRuleKind { .. } => "UnknownRuleKind",
+        EmptyApp { .. } => "EmptyApp",
+        DuplicateApp { .. } => "DuplicateApp",
+        AppReplaced { .. } => "AppReplaced",
+        BadAppVersion { .. } => "BadAppVersion",
+        DuplicateRule { .. } => "DuplicateRule",
+        MissingRuleName { .. } => "MissingRuleName",
+        UnknownRuleParameter { .. } => "UnknownRuleParameter",
+        UnknownOs { .. } => "UnknownOs",
+        SkippedRuleKind { .. } => "SkippedRuleKind",
+        SkippedForOs { .. } => "SkippedForOs",
+        UnknownStatement { .. } => "UnknownStatement",
+        DuplicateStatement { .. } => "DuplicateStatement",
+        TwoConditions { .. } => "TwoConditions",
+        TwoActions { .. } => "TwoActions",
+        NoCondition { .. } => "NoCondition",
+        NoAction { .. } => "NoAction",
+        UnexpectedBlock { .. } => "UnexpectedBlock",
+        DuplicateParameter { .. } => "DuplicateParameter",
+        UnexpectedArgument { .. } => "UnexpectedArgument",
+        ExpectedString { .. } => "ExpectedString",
+        BindWithoutKey => "BindWithoutKey",
+        UnknownBindKey { .. } => "UnknownBindKey",
+        DetectWithoutMessage => "DetectWithoutMessage",
+        UnknownActionParameter { .. } => "UnknownActionParameter",
+        BadSeverity { .. } => "BadSeverity",
+        BadStacktrace { .. } => "BadStacktrace",
+        Unsupported { .. } => "Unsupported",
+        MetadataLogNotDictionary => "MetadataLogNotDictionary",
+        DuplicateMetadataKey { .. } => "DuplicateMetadataKey",
+        ReservedMetadataKey { .. } => "ReservedMetadataKey",
+        BadMetadataKey { .. } => "BadMetadataKey",
+        BadMetadataValue { .. } => "BadMetadataValue",
+        MissingPort { .. } => "MissingPort",
+        MissingHost => "MissingHost",
+        BadPort { .. } => "BadPort",
+        PortOutOfRange { .. } => "PortOutOfRange",
+        PortRangeWithZero => "PortRangeWithZero",
+        PortRangeReversed { .. } => "PortRangeReversed",
+        BadIpv4 { .. } => "BadIpv4",
+        BadIpv6 { .. } => "BadIpv6",
+        BadHostname { .. } => "BadHostname",
+        BadCidrPrefix { .. } => "BadCidrPrefix",
+        CidrHostBits { .. } => "CidrHostBits",
+        HostnameInBind { .. } => "HostnameInBind",
+        CidrInBind { .. } => "CidrInBind",
+    }
+}
+
+#[test]
+fn each_case_gives_exactly_its_diagnostic() {
+    let mut failures = Vec::new();
+    for (name, text, expected) in cases() {
+        let got = headlines(&text);
+        let got_kinds: Vec<&str> = kinds(&text).iter().map(kind_name).collect();
+        if got != [expected] || got_kinds != [name] {
+            failures.push(format!("{name}:\n  want {expected}\n  got  {got:?} {got_kinds:?}\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_kind_is_pinned() {
+    let pinned: std::collections::BTreeSet<&str> = cases()
+        .iter()
+        .map(|(name, _, _)| *name)
+        .chain(["Unreadable", "NotUtf8"]) // pinned by the tests below
+        .collect();
+    // One value of each kind, through the exhaustive `kind_name`.
+    let all = all_kinds();
+    let missing: Vec<&str> = all.iter().map(kind_name).filter(|n| !pinned.contains(n)).collect();
+    assert!(missing.is_empty(), "kinds without a case: {missing:?}");
+}
+
+/// One value of every kind, for `every_kind_is_pinned`; `kind_name` keeps it complete.
+fn all_kinds() -> Vec<DiagnosticKind> {
+    cases()
+        .iter()
+        .flat_map(|(_, text, _)| kinds(text))
+        .chain([
+            DiagnosticKind::Unreadable { reason: String::new() },
+            DiagnosticKind::NotUtf8 { line: 1, column: 1 },
+        ])
+        .collect()
+}
+
+#[test]
+fn docs_list_every_message() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
+        .expect("docs/rules.md");
+    let mut missing = Vec::new();
+    for (name, _, expected) in cases() {
+        let message = expected.splitn(3, ": ").nth(2).unwrap_or(expected);
+        if !docs.contains(message) {
+            missing.push(format!("{name}: {message}"));
+        }
+    }
+    assert!(missing.is_empty(), "docs/rules.md does not show:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn unreadable_and_non_utf8_files_are_errors_not_empty_policies() {
+    let load = language::load_paths(&["/nonexistent/rules.armr"]);
+    assert!(!load.is_ok());
+    let file = &load.files[0];
+    assert_eq!(
+        file.diagnostics[0].headline(&file.source),
+        "/nonexistent/rules.armr: error: cannot read the rules file: no such file"
+    );
+    let err = SourceFile::from_bytes("bin.armr".into(), b"app(\"A\"):\n  \xff\xfe".to_vec()).unwrap_err();
+    assert_eq!(
+        err.headline(&SourceFile::new("bin.armr", "")),
+        "bin.armr: error: the file is not UTF-8 text (first bad byte at line 2, column 3)"
+    );
+}
+
+#[test]
+fn rendering_shows_the_line_a_caret_and_the_hint() {
+    let text = "app(\"A\"):\n  requires(version: ARMR/2.1)\n\tsocket(\"r\"): connect(\"10.0.0.1:80-90\") protect() endsocket\nendapp\n";
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    assert_eq!(
+        load.files[0].render(),
+        "t.armr:3:33: error: port ranges need `ARMR/2.2` or later, but the app requires `ARMR/2.1`\n\
+         \x20 3 | \tsocket(\"r\"): connect(\"10.0.0.1:80-90\") protect() endsocket\n\
+         \x20   | \t                               ^^^^^\n\
+         \x20 = hint: raise the app to `requires(version: ARMR/2.2)` or later\n"
+    );
+}
+
+#[test]
+fn rendering_never_writes_control_characters_to_the_terminal() {
+    let text = app("socket(\"\x1b[31mr\"): connect(\"10.0.0.1:80\") protect() endsocket\n  bogus(\"\x1b]0;x\x07\")");
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    let rendered = load.files[0].render();
+    assert!(rendered.contains("unrecognised declaration `bogus`"), "{rendered}");
+    assert!(!rendered.contains('\x1b') && !rendered.contains('\x07'), "{rendered:?}");
+}
+
+#[test]
+fn every_independent_error_is_reported() {
+    let text = "app(\"A\"):\n  requires(version: ARMR/2.8)\n  socket(\"one\"):\n    connect(\"10.0.0.1:70000\")\n    protect(severity: 11)\n  endsocket\n  socket(\"two\"):\n    bind(server: \"localhost:80\")\n    detect()\n  endsocket\n  socket(\"three\"):\n    accept(\"10.0.0.0/8:0\")\n    allow(message: \"unterminated)\n  endsocket\n  socket(\"four\"):\n    connect(\"[::1]:99999\")\n    protect()\n  endsocket\nendapp\n";
+    assert_eq!(
+        headlines(text),
+        [
+            "t.armr:4:23: error: port `70000` is above 65535",
+            "t.armr:5:23: error: invalid severity `11`",
+            "t.armr:8:19: error: hostname `localhost` where `bind` needs an IP address",
+            "t.armr:9:5: error: `detect` needs a `message`",
+            "t.armr:12:13: error: CIDR blocks need `ARMR/2.10` or later, but the app requires `ARMR/2.8`",
+            "t.armr:13:20: error: unterminated string",
+            "t.armr:16:20: error: port `99999` is above 65535",
+        ]
+    );
+}
+
+#[test]
+fn warnings_and_notes_do_not_fail_a_load() {
+    let text = app("http(\"h\"): request() endhttp\n  socket(\"w\", os: [windows, aix]): connect(\"10.0.0.1:80\") protect() endsocket\n  socket(\"r\", os: [linux]): connect(\"10.0.0.1:80\") protect() endsocket");
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    assert!(load.is_ok());
+    let levels: Vec<Level> = load.files[0].diagnostics.iter().map(|d| d.level).collect();
+    assert_eq!(levels, [Level::Warning, Level::Note]);
+    assert_eq!(load.files[0].summary(), "t.armr: 1 app, 1 socket rule, 2 rules skipped");
+}
