@@ -319,21 +319,21 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "t.armr:4:14: error: address `10.0.0.1` has no port",
         ),
         ("MissingHost", condition("connect(\":80\")"), "t.armr:4:14: error: address has no host before the port"),
-        ("BadPort", condition("connect(\"10.0.0.1:http\")"), "t.armr:4:22: error: invalid port `http`"),
+        ("BadPort", condition("connect(\"10.0.0.1:http\")"), "t.armr:4:23: error: invalid port `http`"),
         (
             "PortOutOfRange",
             condition("connect(\"10.0.0.1:65536\")"),
-            "t.armr:4:22: error: port `65536` is above 65535",
+            "t.armr:4:23: error: port `65536` is above 65535",
         ),
         (
             "PortRangeWithZero",
             condition("connect(\"10.0.0.1:0-80\")"),
-            "t.armr:4:22: error: a port range cannot include port 0",
+            "t.armr:4:23: error: a port range cannot include port 0",
         ),
         (
             "PortRangeReversed",
             condition("connect(\"10.0.0.1:90-80\")"),
-            "t.armr:4:22: error: port range `90-80` ends below its start",
+            "t.armr:4:23: error: port range `90-80` ends below its start",
         ),
         (
             "BadIpv4",

@@ -47,9 +47,9 @@ examples! {
     block_connects_stacktrace: "rules/reference/block-connects-stacktrace.armr", "1 app, 1 socket rule, 0 rules skipped";
     block_connect_localhost: "rules/reference/block-connect-localhost.armr", "1 app, 1 socket rule, 0 rules skipped";
     block_accept_localhost: "rules/reference/block-accept-localhost.armr", "1 app, 1 socket rule, 0 rules skipped";
-    web: "rules/web.armr", "1 app, 7 socket rules, 0 rules skipped";
-    client_one_host: "rules/client-one-host.armr", "1 app, 5 socket rules, 0 rules skipped";
-    monitor_everything: "rules/monitor-everything.armr", "1 app, 8 socket rules, 0 rules skipped";
+    web: "rules/web.armr", "1 app, 5 socket rules, 0 rules skipped";
+    client_one_host: "rules/client-one-host.armr", "1 app, 3 socket rules, 0 rules skipped";
+    monitor_everything: "rules/monitor-everything.armr", "1 app, 4 socket rules, 0 rules skipped";
 }
 
 /// Loads `path` on its own and compares everything the loader reports with what is expected.
@@ -125,7 +125,7 @@ fn starting_policies_load_together() {
         names,
         ["Web Server", "Single Host Client", "Monitor Everything"]
     );
-    assert_eq!(load.rules.socket_rules().count(), 7 + 5 + 8);
+    assert_eq!(load.rules.socket_rules().count(), 5 + 3 + 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,13 +183,6 @@ fn msg(text: &str) -> Option<String> {
 fn any4(port: PortPattern) -> AddressPattern {
     AddressPattern {
         host: HostPattern::Any(IpFamily::V4),
-        port,
-    }
-}
-
-fn any6(port: PortPattern) -> AddressPattern {
-    AddressPattern {
-        host: HostPattern::Any(IpFamily::V6),
         port,
     }
 }
@@ -447,7 +440,7 @@ fn web(x: &In) -> Vec<App> {
                 "listen on 8080",
                 bind_server(any4(Exact(8080))),
                 Allow,
-                x.at(18, 5),
+                x.at(19, 5),
             ),
             SocketRule {
                 message: msg(blocked_listen),
@@ -456,30 +449,20 @@ fn web(x: &In) -> Vec<App> {
                     "no other listeners",
                     bind_server(any4(Any)),
                     Protect,
-                    x.at(25, 5),
-                )
-            },
-            SocketRule {
-                message: msg(blocked_listen),
-                severity: High,
-                ..rule(
-                    "no IPv6 listeners",
-                    bind_server(any6(Any)),
-                    Protect,
-                    x.at(31, 5),
+                    x.at(26, 5),
                 )
             },
             rule(
                 "clients from anywhere",
                 accept(any4(Any)),
                 Allow,
-                x.at(38, 5),
+                x.at(33, 5),
             ),
             rule(
                 "database",
                 connect(ip("127.0.0.1", Exact(5432))),
                 Allow,
-                x.at(45, 5),
+                x.at(40, 5),
             ),
             SocketRule {
                 message: msg(blocked_connect),
@@ -488,21 +471,11 @@ fn web(x: &In) -> Vec<App> {
                     "no other outgoing connections",
                     connect(any4(Any)),
                     Protect,
-                    x.at(52, 5),
-                )
-            },
-            SocketRule {
-                message: msg(blocked_connect),
-                severity: VeryHigh,
-                ..rule(
-                    "no IPv6 outgoing connections",
-                    connect(any6(Any)),
-                    Protect,
-                    x.at(58, 5),
+                    x.at(47, 5),
                 )
             },
         ],
-        ..app("Web Server", ARMR_2_11, x.at(12, 1))
+        ..app("Web Server", ARMR_2_11, x.at(13, 1))
     }]
 }
 
@@ -515,40 +488,20 @@ fn client_one_host(x: &In) -> Vec<App> {
                 "the service",
                 connect(ip("127.0.0.1", Exact(8443))),
                 Allow,
-                x.at(13, 5),
+                x.at(14, 5),
             ),
             SocketRule {
                 message: msg(blocked_connect),
                 severity: High,
-                ..rule("nowhere else", connect(any4(Any)), Protect, x.at(19, 5))
-            },
-            SocketRule {
-                message: msg(blocked_connect),
-                severity: High,
-                ..rule(
-                    "nowhere else over IPv6",
-                    connect(any6(Any)),
-                    Protect,
-                    x.at(25, 5),
-                )
+                ..rule("nowhere else", connect(any4(Any)), Protect, x.at(20, 5))
             },
             SocketRule {
                 message: msg(blocked_listen),
                 severity: VeryHigh,
-                ..rule("no listening", bind_server(any4(Any)), Protect, x.at(31, 5))
-            },
-            SocketRule {
-                message: msg(blocked_listen),
-                severity: VeryHigh,
-                ..rule(
-                    "no listening over IPv6",
-                    bind_server(any6(Any)),
-                    Protect,
-                    x.at(37, 5),
-                )
+                ..rule("no listening", bind_server(any4(Any)), Protect, x.at(26, 5))
             },
         ],
-        ..app("Single Host Client", ARMR_2_11, x.at(8, 1))
+        ..app("Single Host Client", ARMR_2_11, x.at(9, 1))
     }]
 }
 
@@ -569,58 +522,30 @@ fn monitor_everything(x: &In) -> Vec<App> {
                 connect(any4(Any)),
                 "outgoing connection",
                 Low,
-                16,
-            ),
-            watch(
-                "watch IPv6 connects",
-                connect(any6(Any)),
-                "outgoing connection",
-                Low,
-                20,
+                17,
             ),
             watch(
                 "watch accepts",
                 accept(any4(Any)),
                 "incoming connection",
                 Low,
-                26,
-            ),
-            watch(
-                "watch IPv6 accepts",
-                accept(any6(Any)),
-                "incoming connection",
-                Low,
-                30,
+                23,
             ),
             watch(
                 "watch server binds",
                 bind_server(any4(Any)),
                 "listening socket bound",
                 Medium,
-                37,
-            ),
-            watch(
-                "watch IPv6 server binds",
-                bind_server(any6(Any)),
-                "listening socket bound",
-                Medium,
-                41,
+                30,
             ),
             watch(
                 "watch client binds",
                 bind_client(any4(Any)),
                 "client socket bound to a local address",
                 Low,
-                48,
-            ),
-            watch(
-                "watch IPv6 client binds",
-                bind_client(any6(Any)),
-                "client socket bound to a local address",
-                Low,
-                52,
+                37,
             ),
         ],
-        ..app("Monitor Everything", ARMR_2_11, x.at(8, 1))
+        ..app("Monitor Everything", ARMR_2_11, x.at(9, 1))
     }]
 }
