@@ -1,0 +1,111 @@
+//! `armr check` as a user runs it: exit codes, the summary on stdout, diagnostics on stderr.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+const ARMR: &str = env!("CARGO_BIN_EXE_armr");
+
+fn armr(args: &[&str]) -> Output {
+    Command::new(ARMR)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run armr")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("armr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::File::create(&path).unwrap().write_all(contents.as_bytes()).unwrap();
+    path
+}
+
+#[test]
+fn valid_files_exit_0_with_one_summary_line_each() {
+    let out = armr(&["check", "rules/web.armr", "rules/reference/block-connects.armr"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "rules/web.armr: 1 app, 5 socket rules, 0 rules skipped\n\
+         rules/reference/block-connects.armr: 1 app, 1 socket rule, 0 rules skipped\n"
+    );
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn errors_exit_1_with_compiler_style_diagnostics_on_stderr() {
+    let path = temp_file(
+        "bad.armr",
+        "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"):\n    connect(\"10.0.0.1:70000\")\n    detect(severity: 3)\n  endsocket\nendapp\n",
+    );
+    let path = path.to_str().unwrap();
+    let out = armr(&["check", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{path}:4:23: error: port `70000` is above 65535\n\
+             \x20 4 |     connect(\"10.0.0.1:70000\")\n\
+             \x20   |                       ^^^^^\n\
+             \x20 = hint: a port is 0 (any port), a number from 1 to 65535, or a range `N-M`\n\
+             {path}:5:5: error: `detect` needs a `message`\n\
+             \x20 5 |     detect(severity: 3)\n\
+             \x20   |     ^^^^^^\n\
+             \x20 = hint: detect only logs, so it must say what: `detect(message: \"...\")`\n\
+             armr: 2 errors found\n"
+        )
+    );
+    assert_eq!(text(&out.stdout), format!("{path}: 1 app, 0 socket rules, 0 rules skipped\n"));
+}
+
+#[test]
+fn warnings_never_fail_a_check() {
+    let path = temp_file(
+        "mixed.armr",
+        "app(\"A\"): requires(version: ARMR/2.11)\n  http(\"h\"): request() endhttp\n  socket(\"r\"): connect(\"10.0.0.1:1\") protect() endsocket\nendapp\n",
+    );
+    let out = armr(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains(":2:3: warning: `http` rule `h` skipped"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).ends_with(": 1 app, 1 socket rule, 1 rule skipped\n"));
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let out = armr(&["check", "rules/does-not-exist.armr"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with(
+        "rules/does-not-exist.armr: error: cannot read the rules file: no such file\n"
+    ));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&[][..], &["check"][..], &["frobnicate"][..], &["check", "--strict", "x"][..]] {
+        let out = armr(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("usage: armr check FILE..."), "{args:?}");
+    }
+    let help = armr(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help.stdout).contains("check FILE..."));
+}
+
+/// The `armr` binary is built without the LD_PRELOAD hooks, so its own socket calls are never
+/// judged: it defines none of the intercepted functions.
+#[test]
+fn the_armr_binary_does_not_define_socket_functions() {
+    let out = Command::new("nm").args(["--defined-only", ARMR]).output().expect("nm (binutils) is installed");
+    assert!(out.status.success());
+    let symbols = text(&out.stdout);
+    assert!(symbols.lines().count() > 100, "nm read the symbol table");
+    for hooked in ["connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg"] {
+        let defined = symbols.lines().any(|l| l.split_whitespace().last() == Some(hooked));
+        assert!(!defined, "armr defines {hooked}");
+    }
+}
