@@ -1,8 +1,9 @@
 //! armr: ARMR socket rules, read, judged and logged in safe Rust.
 //!
 //! This crate is the part of armr that needs no libc: the rule [`language`] (parser, validation,
-//! diagnostics and the typed model). The `armr` command is built on it.
+//! diagnostics and the typed model) and the [`policy`] engine that picks the rule for each event. The `armr` command is built on it.
 
 #![forbid(unsafe_code)]
 
 pub mod language;
+pub mod policy;

@@ -1,16 +1,25 @@
-//! `armr`: the command-line tool. `armr check FILE...` validates rules files.
+//! `armr`: the command-line tool. `armr check FILE...` validates rules files; `armr explain`
+//! shows which rule decides an event, and why.
 
 use armr::language;
+use armr::policy::{EventKind, Mode, Policy};
 use std::io::Write;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: armr check FILE...
+       armr explain [--json] [--detect-only] FILE... KIND ADDRESS
 
 Commands:
   check FILE...   Read ARMR rules files and report every error, warning and note, compiler
                   style. Prints one summary line per file on stdout. Exits 0 when every file is
                   valid (warnings never fail), 1 when any file has an error, 2 on a usage error.
+  explain FILE... KIND ADDRESS
+                  Load the rules and show the decision for one event: the winning rule (name,
+                  app, file:line) and every other matching rule with the reason it lost.
+                  KIND is bind-server, bind-client, connect or accept; ADDRESS is 10.0.0.1:443
+                  or [::1]:443. --json prints one JSON object; --detect-only judges as
+                  ARMR_MODE=detect-only does (protect acts as detect).
 
 Options:
   -h, --help      Show this help.
@@ -23,6 +32,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("check") => check(&args[1..]),
+        Some("explain") => explain(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -71,4 +81,52 @@ fn check(files: &[String]) -> ExitCode {
         );
         ExitCode::FAILURE
     }
+}
+
+fn explain(args: &[String]) -> ExitCode {
+    let (mut json, mut mode) = (false, Mode::Enforce);
+    let mut positional = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--detect-only" => mode = Mode::DetectOnly,
+            option if option.starts_with("--") => {
+                return usage_error(&format!("unknown option `{option}` for `armr explain`"));
+            }
+            _ => positional.push(arg.as_str()),
+        }
+    }
+    let [files @ .., kind, address] = positional.as_slice() else {
+        return usage_error("`armr explain` needs rules files, an event kind and an address");
+    };
+    if files.is_empty() {
+        return usage_error("`armr explain` needs at least one rules file");
+    }
+    let kind: EventKind = match kind.parse() {
+        Ok(kind) => kind,
+        Err(message) => return usage_error(&message),
+    };
+    let Ok(address) = address.parse() else {
+        return usage_error(&format!(
+            "`{address}` is not an address: write 10.0.0.1:443 or [::1]:443"
+        ));
+    };
+    let load = language::load_paths(files);
+    let mut stderr = std::io::stderr().lock();
+    for file in &load.files {
+        let _ = stderr.write_all(file.render().as_bytes());
+    }
+    if !load.is_ok() {
+        let errors = load.errors();
+        let _ = writeln!(stderr, "armr: {errors} error{} found", if errors == 1 { "" } else { "s" });
+        return ExitCode::FAILURE;
+    }
+    let policy = Policy::new(load.rules, mode);
+    let explanation = policy.explain(kind, address);
+    if json {
+        println!("{}", policy.explain_json(&explanation));
+    } else {
+        print!("{}", policy.explain_text(&explanation));
+    }
+    ExitCode::SUCCESS
 }

@@ -1,0 +1,240 @@
+//! `armr explain`: which rule wins for an event, and why each other matching rule loses.
+//!
+//! The decision comes from the compiled index, as in a guarded process; the list of matching rules
+//! comes from a plain scan of the rules, and the two are checked against each other.
+
+use super::index::Entry;
+use super::rank::action_priority;
+use super::{Decision, EventKind, Mode, Policy, Rank, Target, entries};
+use crate::language::{Action, HostPattern};
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+/// A rule that matches the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub rule: u32,
+    pub rank: Rank,
+    /// Why it loses to the winner; `None` for the winner itself.
+    pub lost_because: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub kind: EventKind,
+    pub address: SocketAddr,
+    pub decision: Option<Decision>,
+    /// Every matching rule, best first: the first is the winner.
+    pub candidates: Vec<Candidate>,
+    /// How the address was read (normalisations, hostname resolution, the mode).
+    pub notes: Vec<String>,
+}
+
+fn host_matches(host: &HostPattern, ip: IpAddr, resolved: &[(String, Vec<IpAddr>)]) -> bool {
+    match host {
+        HostPattern::Any(_) => true,
+        HostPattern::Ip(a) => *a == ip,
+        HostPattern::Cidr { network, prefix_len } => {
+            let as_v6 = |ip: IpAddr| match ip {
+                IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+                IpAddr::V6(v6) => u128::from(v6),
+            };
+            match (network, ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => {
+                    let shift = 32 - u32::from(*prefix_len);
+                    u32::from(*n).checked_shr(shift) == u32::from(a).checked_shr(shift)
+                }
+                (IpAddr::V6(n), a) => {
+                    let shift = 128 - u32::from(*prefix_len);
+                    u128::from(*n).checked_shr(shift) == as_v6(a).checked_shr(shift)
+                }
+                (IpAddr::V4(_), IpAddr::V6(_)) => false,
+            }
+        }
+        HostPattern::Name(name) => resolved.iter().any(|(n, ips)| n == name && ips.contains(&ip)),
+    }
+}
+
+fn entry_matches(entry: &Entry, target: Target, resolved: &[(String, Vec<IpAddr>)]) -> bool {
+    let (lo, hi) = entry.ports;
+    match target {
+        Target::Address(ip, port) => (lo..=hi).contains(&port) && host_matches(&entry.host, ip, resolved),
+        Target::AllLocal { ipv6, port } => {
+            (lo..=hi).contains(&port)
+                && match &entry.host {
+                    HostPattern::Any(_) => true,
+                    HostPattern::Ip(a) => !entry.allow && (ipv6 || a.is_ipv4()),
+                    _ => false,
+                }
+        }
+    }
+}
+
+/// Why `loser` ranks below `winner`.
+fn reason(loser: Rank, winner: Rank) -> String {
+    let (la, wa) = (loser.action(), winner.action());
+    if loser.wildcard() && !winner.wildcard() {
+        "it has a wildcard (any-address, CIDR block or port 0) and the winner does not".into()
+    } else if action_priority(la) > action_priority(wa) {
+        format!("{la} ranks below {wa} (allow, then protect, then detect)")
+    } else {
+        "the winner is defined before it".into()
+    }
+}
+
+impl Policy {
+    /// Explains the decision for an event.
+    pub fn explain(&self, kind: EventKind, address: SocketAddr) -> Explanation {
+        let target = Target::of(kind, address);
+        let resolved = self.resolved_names(kind);
+        let mut candidates: Vec<Candidate> = entries(self.rules(), kind)
+            .into_iter()
+            .filter(|(_, e)| entry_matches(e, target, resolved))
+            .map(|(rule, e)| Candidate { rule, rank: e.rank, lost_because: None })
+            .collect();
+        candidates.sort_by_key(|c| c.rank);
+        if let Some(winner) = candidates.first().map(|c| c.rank) {
+            for c in candidates.iter_mut().skip(1) {
+                c.lost_because = Some(reason(c.rank, winner));
+            }
+        }
+        let decision = self.decide(kind, address);
+        debug_assert_eq!(decision.map(|d| d.rule), candidates.first().map(|c| c.rule));
+
+        let mut notes = Vec::new();
+        let ip = address.ip();
+        if super::normalize_ip(ip) != ip && !ip.is_unspecified() {
+            notes.push(format!("{ip} is an IPv4-mapped IPv6 address: judged as {}", super::normalize_ip(ip)));
+        }
+        match target {
+            Target::Address(judged, _) if judged != super::normalize_ip(ip) => notes.push(format!(
+                "a connect to the unspecified address {} reaches this host: judged as {judged}",
+                super::normalize_ip(ip)
+            )),
+            Target::AllLocal { ipv6, .. } => notes.push(format!(
+                "a bind to {} listens on every local {} address: rules naming one address with this \
+                 port apply too, except allow rules",
+                super::normalize_ip(ip),
+                if ipv6 { "IPv6 and IPv4" } else { "IPv4" }
+            )),
+            _ => {}
+        }
+        for (name, ips) in resolved {
+            let list: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+            notes.push(if ips.is_empty() {
+                format!("hostname {name} does not resolve: its rules match nothing")
+            } else {
+                format!("hostname {name} resolves to {}", list.join(", "))
+            });
+        }
+        if self.mode() == Mode::DetectOnly && decision.is_some_and(|d| d.selected == Action::Protect) {
+            notes.push("detect-only mode: the protect rule acts as detect (logged, not refused)".into());
+        }
+        Explanation { kind, address, decision, candidates, notes }
+    }
+
+    /// The explanation as text for a person.
+    pub fn explain_text(&self, e: &Explanation) -> String {
+        let mut out = String::new();
+        let verdict = e.decision.map_or("none", |d| d.action.as_str());
+        let _ = writeln!(out, "{} {}: {verdict}", e.kind, e.address);
+        match e.decision {
+            None => {
+                let _ = writeln!(out, "no rule matches: the call proceeds and nothing is logged");
+            }
+            Some(d) => {
+                let (app, rule) = self.rule(d.rule);
+                let _ = writeln!(
+                    out,
+                    "rule: \"{}\" in app \"{}\" ({}:{})",
+                    rule.name.escape_debug(),
+                    app.name.escape_debug(),
+                    rule.location.file,
+                    rule.location.line
+                );
+            }
+        }
+        for note in &e.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        if !e.candidates.is_empty() {
+            let _ = writeln!(out, "matching rules, best first:");
+            for c in &e.candidates {
+                let (app, rule) = self.rule(c.rule);
+                let _ = writeln!(
+                    out,
+                    "  {} \"{}\" ({}:{}, app \"{}\"): {}",
+                    rule.action,
+                    rule.name.escape_debug(),
+                    rule.location.file,
+                    rule.location.line,
+                    app.name.escape_debug(),
+                    c.lost_because.as_deref().unwrap_or("wins")
+                );
+            }
+        }
+        out
+    }
+
+    /// The explanation as one JSON object.
+    pub fn explain_json(&self, e: &Explanation) -> String {
+        let located = |order: u32| {
+            let (app, rule) = self.rule(order);
+            (
+                json_string(&rule.name),
+                json_string(&app.name),
+                json_string(&format!("{}:{}", rule.location.file, rule.location.line)),
+                rule.action,
+            )
+        };
+        let mut out = String::from("{");
+        let _ = write!(out, "\"decision\": \"{}\"", e.decision.map_or("none", |d| d.action.as_str()));
+        match e.decision.map(|d| located(d.rule)) {
+            Some((rule, app, location, _)) => {
+                let _ = write!(out, ", \"rule\": {rule}, \"app\": {app}, \"location\": {location}");
+            }
+            None => out.push_str(", \"rule\": null, \"app\": null, \"location\": null"),
+        }
+        let _ = write!(out, ", \"event\": {{\"kind\": \"{}\", \"address\": \"{}\"}}", e.kind, e.address);
+        out.push_str(", \"candidates\": [");
+        for (i, c) in e.candidates.iter().enumerate() {
+            let (rule, app, location, action) = located(c.rule);
+            let reason = c.lost_because.as_deref().map_or("null".to_string(), json_string);
+            let _ = write!(
+                out,
+                "{}{{\"rule\": {rule}, \"app\": {app}, \"location\": {location}, \"action\": \"{action}\", \
+                 \"wildcard\": {}, \"wins\": {}, \"lost_because\": {reason}}}",
+                if i == 0 { "" } else { ", " },
+                c.rank.wildcard(),
+                i == 0,
+            );
+        }
+        out.push_str("], \"notes\": [");
+        for (i, note) in e.notes.iter().enumerate() {
+            let _ = write!(out, "{}{}", if i == 0 { "" } else { ", " }, json_string(note));
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
+/// A JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,294 @@
+//! The compiled index of one condition kind: every lookup is a handful of hash probes and binary
+//! searches, whatever the number of rules.
+//!
+//! Rules are split by the shape of their host:
+//! - one address: a hash map from address to [`PortSegments`];
+//! - the any-address: one [`PortSegments`];
+//! - CIDR blocks: per prefix length, a hash map from network to [`PortSegments`], so a lookup
+//!   costs one probe per distinct prefix length (at most 33 + 129), not per rule;
+//! - hostnames: resolved on first use into a map like the first one.
+//!
+//! Each probe yields the best [`Rank`] it holds for the port; the smallest rank wins.
+
+use super::ports::PortSegments;
+use super::rank::Rank;
+use super::resolve::Resolve;
+use crate::language::{HostPattern, PortPattern};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
+
+/// One rule of this kind, its host normalised (see [`normalize_host`]).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub host: HostPattern,
+    pub ports: (u16, u16),
+    pub rank: Rank,
+    pub allow: bool,
+}
+
+pub fn port_interval(port: PortPattern) -> (u16, u16) {
+    match port {
+        PortPattern::Any => (0, u16::MAX),
+        PortPattern::Exact(p) => (p, p),
+        PortPattern::Range(lo, hi) => (lo, hi),
+    }
+}
+
+/// An IPv4-mapped IPv6 address is the IPv4 address.
+pub fn normalize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Rule hosts in the same terms as event addresses: mapped addresses and mapped CIDR blocks
+/// (`::ffff:10.0.0.0/104`) become IPv4.
+pub fn normalize_host(host: &HostPattern) -> HostPattern {
+    match host {
+        HostPattern::Ip(ip) => HostPattern::Ip(normalize_ip(*ip)),
+        HostPattern::Cidr { network: IpAddr::V6(v6), prefix_len } if *prefix_len >= 96 => {
+            match v6.to_ipv4_mapped() {
+                Some(v4) => HostPattern::Cidr { network: IpAddr::V4(v4), prefix_len: prefix_len - 96 },
+                None => host.clone(),
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// FxHash: addresses are not attacker-chosen keys of a growing table here (the table is built
+/// once from the rules), so a fast non-keyed hash is safe.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A map from key to the port intervals of its rules, compiled into segments.
+fn compile<K: std::hash::Hash + Eq>(groups: FxMap<K, Vec<(u16, u16, Rank)>>) -> FxMap<K, PortSegments> {
+    groups.into_iter().map(|(k, v)| (k, PortSegments::build(&v))).collect()
+}
+
+/// CIDR groups by prefix length, longest first, each compiled.
+fn by_prefix<K: std::hash::Hash + Eq>(
+    groups: FxMap<u8, FxMap<K, Vec<(u16, u16, Rank)>>>,
+) -> Vec<(u8, FxMap<K, PortSegments>)> {
+    let mut v: Vec<(u8, FxMap<K, PortSegments>)> =
+        groups.into_iter().map(|(len, g)| (len, compile(g))).collect();
+    v.sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
+    v
+}
+
+fn mask_v4(a: u32, len: u8) -> u32 {
+    a & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
+}
+
+fn mask_v6(a: u128, len: u8) -> u128 {
+    a & u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)
+}
+
+/// Hostname rules, before and after resolution.
+#[derive(Debug)]
+struct Names {
+    rules: Vec<(String, (u16, u16), Rank)>,
+    resolved: OnceLock<Resolved>,
+}
+
+#[derive(Debug)]
+pub struct KindIndex {
+    exact: FxMap<IpAddr, PortSegments>,
+    any: PortSegments,
+    cidr_v4: Vec<(u8, FxMap<u32, PortSegments>)>,
+    cidr_v6: Vec<(u8, FxMap<u128, PortSegments>)>,
+    names: Option<Names>,
+    /// For binds to 0.0.0.0 and `::`: every rule whose port matches, except allow rules naming
+    /// one address (an allow for one address does not permit listening on all of them).
+    unspecified_v4: PortSegments,
+    unspecified_v6: PortSegments,
+    empty: bool,
+}
+
+impl KindIndex {
+    /// Compiles the entries of one kind. `binds` adds the structures for unspecified binds.
+    pub fn build(entries: &[Entry], binds: bool) -> KindIndex {
+        let mut exact: FxMap<IpAddr, Vec<(u16, u16, Rank)>> = FxMap::default();
+        let mut any = Vec::new();
+        let mut cidr_v4: FxMap<u8, FxMap<u32, Vec<(u16, u16, Rank)>>> = FxMap::default();
+        let mut cidr_v6: FxMap<u8, FxMap<u128, Vec<(u16, u16, Rank)>>> = FxMap::default();
+        let mut names = Vec::new();
+        let (mut unspecified_v4, mut unspecified_v6) = (Vec::new(), Vec::new());
+        for e in entries {
+            let interval = (e.ports.0, e.ports.1, e.rank);
+            match &e.host {
+                HostPattern::Any(_) => {
+                    any.push(interval);
+                    unspecified_v4.push(interval);
+                    unspecified_v6.push(interval);
+                }
+                HostPattern::Ip(ip) => {
+                    exact.entry(*ip).or_default().push(interval);
+                    if !e.allow {
+                        unspecified_v6.push(interval);
+                        if ip.is_ipv4() {
+                            unspecified_v4.push(interval);
+                        }
+                    }
+                }
+                HostPattern::Cidr { network: IpAddr::V4(n), prefix_len } => cidr_v4
+                    .entry(*prefix_len)
+                    .or_default()
+                    .entry(u32::from(*n))
+                    .or_default()
+                    .push(interval),
+                HostPattern::Cidr { network: IpAddr::V6(n), prefix_len } => cidr_v6
+                    .entry(*prefix_len)
+                    .or_default()
+                    .entry(u128::from(*n))
+                    .or_default()
+                    .push(interval),
+                HostPattern::Name(name) => names.push((name.clone(), e.ports, e.rank)),
+            }
+        }
+        let (unspecified_v4, unspecified_v6) = if binds {
+            (PortSegments::build(&unspecified_v4), PortSegments::build(&unspecified_v6))
+        } else {
+            Default::default()
+        };
+        KindIndex {
+            exact: compile(exact),
+            any: PortSegments::build(&any),
+            cidr_v4: by_prefix(cidr_v4),
+            cidr_v6: by_prefix(cidr_v6),
+            names: (!names.is_empty()).then(|| Names { rules: names, resolved: OnceLock::new() }),
+            unspecified_v4,
+            unspecified_v6,
+            empty: entries.is_empty(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    /// The best rank among rules matching a remote or specific local address. `ip` is normalised.
+    pub fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
+        let mut best = self.any.best(port);
+        if let Some(s) = self.exact.get(&ip) {
+            best = best.min(s.best(port));
+        }
+        match ip {
+            IpAddr::V4(v4) => {
+                let a = u32::from(v4);
+                for (len, map) in &self.cidr_v4 {
+                    if let Some(s) = map.get(&mask_v4(a, *len)) {
+                        best = best.min(s.best(port));
+                    }
+                }
+                if !self.cidr_v6.is_empty() {
+                    best = best.min(self.best_v6_cidr(u128::from(v4.to_ipv6_mapped()), port));
+                }
+            }
+            IpAddr::V6(v6) => best = best.min(self.best_v6_cidr(u128::from(v6), port)),
+        }
+        if let Some(names) = &self.names {
+            let resolved = names.resolved.get_or_init(|| resolve_names(&names.rules, resolver));
+            if let Some(s) = resolved.by_ip.get(&ip) {
+                best = best.min(s.best(port));
+            }
+        }
+        best
+    }
+
+    fn best_v6_cidr(&self, a: u128, port: u16) -> Rank {
+        let mut best = Rank::NONE;
+        for (len, map) in &self.cidr_v6 {
+            if let Some(s) = map.get(&mask_v6(a, *len)) {
+                best = best.min(s.best(port));
+            }
+        }
+        best
+    }
+
+    /// The best rank for a bind to the unspecified address of a family.
+    pub fn best_unspecified(&self, ipv6: bool, port: u16) -> Rank {
+        if ipv6 { self.unspecified_v6.best(port) } else { self.unspecified_v4.best(port) }
+    }
+
+    /// What each hostname resolved to (empty when it did not), resolving now if no lookup has.
+    pub fn resolved_names(&self, resolver: &dyn Resolve) -> &[(String, Vec<IpAddr>)] {
+        match &self.names {
+            Some(names) => &names.resolved.get_or_init(|| resolve_names(&names.rules, resolver)).names,
+            None => &[],
+        }
+    }
+}
+
+/// Hostname rules once resolved.
+#[derive(Debug)]
+struct Resolved {
+    by_ip: FxMap<IpAddr, PortSegments>,
+    names: Vec<(String, Vec<IpAddr>)>,
+}
+
+fn resolve_names(rules: &[(String, (u16, u16), Rank)], resolver: &dyn Resolve) -> Resolved {
+    let mut names: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    let mut by_ip: FxMap<IpAddr, Vec<(u16, u16, Rank)>> = FxMap::default();
+    let mut seen: FxMap<&str, usize> = FxMap::default();
+    for (name, (lo, hi), rank) in rules {
+        let i = *seen.entry(name.as_str()).or_insert_with(|| {
+            let ips = match resolver.resolve(name) {
+                Ok(ips) => ips.into_iter().map(normalize_ip).collect(),
+                Err(reason) => {
+                    resolver.unresolved(name, &reason);
+                    Vec::new()
+                }
+            };
+            names.push((name.clone(), ips));
+            names.len() - 1
+        });
+        for ip in &names[i].1 {
+            by_ip.entry(*ip).or_default().push((*lo, *hi, *rank));
+        }
+    }
+    Resolved { by_ip: compile(by_ip), names }
+}
+
+/// The loopback address of the same family: what a connect to the unspecified address reaches.
+pub fn loopback_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}

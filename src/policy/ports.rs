@@ -1,0 +1,101 @@
+//! The port axis cut into segments, each knowing the best rule that covers it.
+//!
+//! Built once by a sweep over the rules' port intervals; a lookup is one binary search.
+
+use super::rank::Rank;
+use std::collections::BTreeSet;
+
+/// Sorted segments of the port range 0..=65535: segment `i` covers ports from `starts[i]` up to
+/// the next start, and `best[i]` is the best rank among the rules covering it.
+#[derive(Debug, Clone, Default)]
+pub struct PortSegments {
+    starts: Vec<u16>,
+    best: Vec<Rank>,
+}
+
+impl PortSegments {
+    /// From `(first port, last port, rank)` intervals, in any order.
+    pub fn build(intervals: &[(u16, u16, Rank)]) -> PortSegments {
+        // Sweep over interval boundaries; `end` is exclusive, so it may be 65536.
+        let mut events: Vec<(u32, bool, Rank)> = Vec::with_capacity(intervals.len() * 2);
+        for &(lo, hi, rank) in intervals {
+            events.push((u32::from(lo), true, rank));
+            events.push((u32::from(hi) + 1, false, rank));
+        }
+        events.sort_unstable_by_key(|&(pos, _, _)| pos);
+        let mut active: BTreeSet<Rank> = BTreeSet::new();
+        let mut segments = PortSegments { starts: vec![0], best: vec![Rank::NONE] };
+        let mut i = 0;
+        while i < events.len() {
+            let pos = events[i].0;
+            while i < events.len() && events[i].0 == pos {
+                let (_, start, rank) = events[i];
+                if start {
+                    active.insert(rank);
+                } else {
+                    active.remove(&rank);
+                }
+                i += 1;
+            }
+            if pos > u32::from(u16::MAX) {
+                break;
+            }
+            let best = active.first().copied().unwrap_or(Rank::NONE);
+            let last = segments.best.len() - 1;
+            if segments.starts[last] == pos as u16 {
+                segments.best[last] = best;
+            } else if segments.best[last] != best {
+                segments.starts.push(pos as u16);
+                segments.best.push(best);
+            }
+        }
+        // Merge a first segment that ended up equal to its successor.
+        if segments.best.len() > 1 && segments.best[0] == segments.best[1] {
+            segments.starts.remove(1);
+            segments.best.remove(1);
+        }
+        segments.starts.shrink_to_fit();
+        segments.best.shrink_to_fit();
+        segments
+    }
+
+    /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does).
+    #[inline]
+    pub fn best(&self, port: u16) -> Rank {
+        let i = self.starts.partition_point(|&s| s <= port);
+        // starts[0] == 0, so i >= 1.
+        self.best.get(i.wrapping_sub(1)).copied().unwrap_or(Rank::NONE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(order: u32) -> Rank {
+        Rank::new(false, crate::language::Action::Protect, order)
+    }
+
+    #[test]
+    fn overlapping_intervals_keep_the_best_rank_per_port() {
+        let s = PortSegments::build(&[(0, 65535, r(5)), (80, 90, r(2)), (85, 100, r(1)), (443, 443, r(9))]);
+        assert_eq!(s.best(0), r(5));
+        assert_eq!(s.best(79), r(5));
+        assert_eq!(s.best(80), r(2));
+        assert_eq!(s.best(85), r(1));
+        assert_eq!(s.best(100), r(1));
+        assert_eq!(s.best(101), r(5));
+        assert_eq!(s.best(443), r(5));
+        assert_eq!(s.best(65535), r(5));
+    }
+
+    #[test]
+    fn uncovered_ports_have_no_rank() {
+        let s = PortSegments::build(&[(443, 443, r(1)), (65535, 65535, r(2))]);
+        assert_eq!(s.best(442), Rank::NONE);
+        assert_eq!(s.best(443), r(1));
+        assert_eq!(s.best(444), Rank::NONE);
+        assert_eq!(s.best(65535), r(2));
+        assert_eq!(PortSegments::build(&[]).best(80), Rank::NONE);
+    }
+}
