@@ -109,3 +109,52 @@ fn the_armr_binary_does_not_define_socket_functions() {
         assert!(!defined, "armr defines {hooked}");
     }
 }
+
+#[test]
+fn explain_names_the_winner_and_why_the_others_lose() {
+    let out = armr(&["explain", "rules/web.armr", "connect", "127.0.0.1:5432"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "connect 127.0.0.1:5432: allow\n\
+         rule: \"database\" in app \"Web Server\" (rules/web.armr:40)\n\
+         matching rules, best first:\n\
+         \x20 allow \"database\" (rules/web.armr:40, app \"Web Server\"): wins\n\
+         \x20 protect \"no other outgoing connections\" (rules/web.armr:47, app \"Web Server\"): it has a wildcard (any-address, CIDR block or port 0) and the winner does not\n"
+    );
+}
+
+#[test]
+fn explain_json_is_one_object() {
+    let out = armr(&["explain", "--json", "--detect-only", "rules/web.armr", "connect", "[::ffff:10.9.9.9]:80"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"decision\": \"detect\", \"rule\": \"no other outgoing connections\", \"app\": \"Web Server\", \
+         \"location\": \"rules/web.armr:47\", \"event\": {\"kind\": \"connect\", \"address\": \"[::ffff:10.9.9.9]:80\"}, \
+         \"candidates\": [{\"rule\": \"no other outgoing connections\", \"app\": \"Web Server\", \"location\": \"rules/web.armr:47\", \
+         \"action\": \"protect\", \"wildcard\": true, \"wins\": true, \"lost_because\": null}], \
+         \"notes\": [\"::ffff:10.9.9.9 is an IPv4-mapped IPv6 address: judged as 10.9.9.9\", \
+         \"detect-only mode: the protect rule acts as detect (logged, not refused)\"]}\n"
+    );
+    let none = armr(&["explain", "--json", "rules/reference/block-connects.armr", "accept", "10.0.0.1:80"]);
+    assert_eq!(
+        text(&none.stdout),
+        "{\"decision\": \"none\", \"rule\": null, \"app\": null, \"location\": null, \
+         \"event\": {\"kind\": \"accept\", \"address\": \"10.0.0.1:80\"}, \"candidates\": [], \"notes\": []}\n"
+    );
+}
+
+#[test]
+fn explain_refuses_bad_input_clearly() {
+    let out = armr(&["explain", "rules/web.armr", "listen", "10.0.0.1:80"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown event kind `listen`: use bind-server, bind-client, connect or accept"));
+    let out = armr(&["explain", "rules/web.armr", "connect", "::1:80"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`::1:80` is not an address: write 10.0.0.1:443 or [::1]:443"));
+    let out = armr(&["explain", "rules/does-not-exist.armr", "connect", "10.0.0.1:80"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read the rules file"));
+    assert_eq!(text(&out.stdout), "");
+}
