@@ -6,4 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod language;
+pub mod config;
+pub mod event;
 pub mod policy;

@@ -132,10 +132,11 @@ fn parse_host(
         let ip: Ipv6Addr = text
             .parse()
             .map_err(|_| DiagnosticKind::BadIpv6 { text: text.into() })?;
-        return Ok(if ip.is_unspecified() {
-            HostPattern::Any(IpFamily::V6)
-        } else {
-            HostPattern::Ip(ip.into())
+        return Ok(match ip.to_ipv4_mapped() {
+            // `::ffff:0.0.0.0` is the IPv4 any-address written as IPv6.
+            Some(v4) if v4.is_unspecified() => HostPattern::Any(IpFamily::V4),
+            _ if ip.is_unspecified() => HostPattern::Any(IpFamily::V6),
+            _ => HostPattern::Ip(ip.into()),
         });
     }
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -260,6 +261,7 @@ mod tests {
         assert_eq!(ok("0.0.0.0:0", Bind).host, HostPattern::Any(IpFamily::V4));
         assert_eq!(ok(":::0", Remote).host, HostPattern::Any(IpFamily::V6));
         assert_eq!(ok("[::]:80", Remote).host, HostPattern::Any(IpFamily::V6));
+        assert_eq!(ok("[::ffff:0.0.0.0]:80", Bind).host, HostPattern::Any(IpFamily::V4));
         assert_eq!(
             ok("::1:8080", Remote).host,
             HostPattern::Ip("::1".parse().unwrap())

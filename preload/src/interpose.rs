@@ -1,0 +1,331 @@
+//! What armr does around each intercepted call: decode the address, ask the policy, log, and
+//! either refuse or forward to the real function. `hooks` exports these under libc's names.
+//!
+//! Every path that forwards leaves errno exactly as the real call leaves it; a refusal sets the
+//! documented errno and returns -1.
+
+use crate::guard::Guard;
+use crate::state::{self, State};
+use crate::{log, real, sockaddr};
+use armr_core::language::Action;
+use armr_core::policy::{Decision, EventKind};
+use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn errno() -> c_int {
+    // SAFETY: __errno_location returns this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// The rule deciding an event. An internal failure (a panic) decides nothing: the call proceeds.
+fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+    catch_unwind(AssertUnwindSafe(|| state.policy.decide(kind, address))).ok().flatten()
+}
+
+/// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
+/// into a forward.
+fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
+    let _ = catch_unwind(AssertUnwindSafe(|| log::decision(state, kind, address, decision)));
+    decision.action == Action::Protect
+}
+
+fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
+    judge(state, kind, address).is_some_and(|d| enforce(state, kind, address, d))
+}
+
+/// The policy, when armr is active and this call is not armr's own.
+fn active() -> Option<(Guard, &'static State)> {
+    let guard = Guard::enter()?;
+    let state = state::get()?;
+    Some((guard, state))
+}
+
+// --- explicit binds of TCP sockets, so that connect can tell a client bind from an automatic one.
+
+const TRACKED_FDS: usize = 65536;
+/// Per descriptor: the inode of the TCP socket bound explicitly on it, plus one (0: none). The
+/// inode tells a socket from a later one that reuses the descriptor number.
+static EXPLICIT_BINDS: [AtomicU64; TRACKED_FDS] = [const { AtomicU64::new(0) }; TRACKED_FDS];
+
+fn inode(fd: c_int) -> Option<u64> {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a writable stat buffer.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino as u64 + 1)
+}
+
+fn slot(fd: c_int) -> Option<&'static AtomicU64> {
+    usize::try_from(fd).ok().and_then(|i| EXPLICIT_BINDS.get(i))
+}
+
+fn remember_explicit_bind(fd: c_int) {
+    if let (Some(slot), Some(ino)) = (slot(fd), inode(fd)) {
+        slot.store(ino, Ordering::Relaxed);
+    }
+}
+
+fn explicitly_bound(fd: c_int) -> bool {
+    match slot(fd) {
+        Some(slot) => {
+            let stored = slot.load(Ordering::Relaxed);
+            stored != 0 && inode(fd) == Some(stored)
+        }
+        None => false,
+    }
+}
+
+fn forget_explicit_bind(fd: c_int) {
+    if let Some(slot) = slot(fd) {
+        slot.store(0, Ordering::Relaxed);
+    }
+}
+
+// --- the calls
+
+/// `bind`: a UDP socket bound is a server (`bind(server:)` rules, refused with EACCES). A TCP
+/// socket is judged later: by `listen` as a server, by `connect` as a client.
+///
+/// # Safety
+/// libc's contract for `bind`.
+pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    let Some((_guard, state)) = active() else { return unsafe { real::bind(fd, addr, len) } };
+    let (servers, clients) =
+        (state.policy.has_rules(EventKind::BindServer), state.policy.has_rules(EventKind::BindClient));
+    let saved = errno();
+    let local = if servers || clients { unsafe { sockaddr::decode(addr, len) } } else { None };
+    let Some(local) = local else { return unsafe { real::bind(fd, addr, len) } };
+    let kind = sockaddr::socket_type(fd);
+    if servers && kind == Some(libc::SOCK_DGRAM) && refused(state, EventKind::BindServer, local) {
+        set_errno(libc::EACCES);
+        return -1;
+    }
+    set_errno(saved);
+    let result = unsafe { real::bind(fd, addr, len) };
+    if result == 0 && clients && kind == Some(libc::SOCK_STREAM) {
+        let after = errno();
+        remember_explicit_bind(fd);
+        set_errno(after);
+    }
+    result
+}
+
+/// `listen`: the socket's local address is judged by `bind(server:)` rules; refused with EACCES,
+/// so that the port never accepts a connection.
+///
+/// # Safety
+/// libc's contract for `listen`.
+pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
+    let Some((_guard, state)) = active() else { return unsafe { real::listen(fd, backlog) } };
+    if state.policy.has_rules(EventKind::BindServer) {
+        let saved = errno();
+        if let Some(local) = sockaddr::local_address(fd) {
+            if refused(state, EventKind::BindServer, local) {
+                set_errno(libc::EACCES);
+                return -1;
+            }
+        }
+        set_errno(saved);
+    }
+    unsafe { real::listen(fd, backlog) }
+}
+
+/// `connect`: an explicitly bound TCP socket is first judged by `bind(client:)` rules on its
+/// local address (EACCES), then the remote address by `connect` rules (ECONNREFUSED, without
+/// making the system call). Non-blocking connects are forwarded untouched (EINPROGRESS included).
+///
+/// # Safety
+/// libc's contract for `connect`.
+pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    let Some((_guard, state)) = active() else { return unsafe { real::connect(fd, addr, len) } };
+    let saved = errno();
+    if state.policy.has_rules(EventKind::BindClient) && explicitly_bound(fd) {
+        if let Some(local) = sockaddr::local_address(fd) {
+            if refused(state, EventKind::BindClient, local) {
+                set_errno(libc::EACCES);
+                return -1;
+            }
+            forget_explicit_bind(fd);
+        }
+    }
+    if state.policy.has_rules(EventKind::Connect) {
+        if let Some(remote) = unsafe { sockaddr::decode(addr, len) } {
+            if refused(state, EventKind::Connect, remote) {
+                set_errno(libc::ECONNREFUSED);
+                return -1;
+            }
+        }
+    }
+    set_errno(saved);
+    unsafe { real::connect(fd, addr, len) }
+}
+
+/// Ends a refused connection with a reset, so that the client sees it at once.
+fn reset(fd: c_int) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: linger is a valid option value; fd is the connection armr accepted.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as socklen_t,
+        );
+        libc::close(fd);
+    }
+}
+
+/// `accept` and `accept4` (`flags` is `None` for `accept`): the peer is judged by `accept` rules.
+/// A refused connection is reset and never returned; armr accepts the next one instead, so a
+/// blocking server waits for its next client and a non-blocking one gets EAGAIN when no other is
+/// pending.
+///
+/// # Safety
+/// libc's contract for `accept`/`accept4`.
+pub unsafe fn accept(fd: c_int, addr: *mut SockAddr, len: *mut socklen_t, flags: Option<c_int>) -> c_int {
+    let call = |addr, len| unsafe {
+        match flags {
+            None => real::accept(fd, addr, len),
+            Some(flags) => real::accept4(fd, addr, len, flags),
+        }
+    };
+    let Some((_guard, state)) = active() else { return call(addr, len) };
+    if !state.policy.has_rules(EventKind::Accept) {
+        return call(addr, len);
+    }
+    let room = if addr.is_null() || len.is_null() { 0 } else { unsafe { *len } };
+    loop {
+        if room != 0 {
+            unsafe { *len = room };
+        }
+        let conn = call(addr, len);
+        if conn < 0 {
+            return conn;
+        }
+        let after = errno();
+        let given = if room != 0 { unsafe { sockaddr::decode(addr, (*len).min(room)) } } else { None };
+        let Some(peer) = given.or_else(|| sockaddr::peer_address(conn)) else {
+            set_errno(after);
+            return conn;
+        };
+        if !refused(state, EventKind::Accept, peer) {
+            set_errno(after);
+            return conn;
+        }
+        reset(conn);
+    }
+}
+
+/// True when sending with an explicit destination on this socket reaches that destination:
+/// datagram sockets, and TCP Fast Open. (A connected stream socket ignores the address.)
+fn sends_to_address(fd: c_int, flags: c_int) -> bool {
+    match sockaddr::socket_type(fd) {
+        Some(libc::SOCK_STREAM) => flags & libc::MSG_FASTOPEN != 0,
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Judges a send to `dest`: true when it is refused (EACCES is set).
+///
+/// # Safety
+/// `dest` is null or points to `len` readable bytes.
+unsafe fn send_refused(state: &State, fd: c_int, flags: c_int, dest: *const SockAddr, len: socklen_t) -> bool {
+    let Some(remote) = (unsafe { sockaddr::decode(dest, len) }) else { return false };
+    let Some(decision) = judge(state, EventKind::Connect, remote) else { return false };
+    if !sends_to_address(fd, flags) {
+        return false;
+    }
+    if enforce(state, EventKind::Connect, remote, decision) {
+        set_errno(libc::EACCES);
+        return true;
+    }
+    false
+}
+
+/// `sendto` with a destination: a datagram (or TCP Fast Open) to it is a connect, judged by
+/// `connect` rules and refused with EACCES.
+///
+/// # Safety
+/// libc's contract for `sendto`.
+pub unsafe fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    n: size_t,
+    flags: c_int,
+    dest: *const SockAddr,
+    len: socklen_t,
+) -> ssize_t {
+    let forward = || unsafe { real::sendto(fd, buf, n, flags, dest, len) };
+    if dest.is_null() {
+        return forward();
+    }
+    let Some((_guard, state)) = active() else { return forward() };
+    if !state.policy.has_rules(EventKind::Connect) {
+        return forward();
+    }
+    let saved = errno();
+    if unsafe { send_refused(state, fd, flags, dest, len) } {
+        return -1;
+    }
+    set_errno(saved);
+    forward()
+}
+
+/// `sendmsg` with a destination (`msg_name`): as `sendto`.
+///
+/// # Safety
+/// libc's contract for `sendmsg`.
+pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    let forward = || unsafe { real::sendmsg(fd, msg, flags) };
+    if msg.is_null() || unsafe { (*msg).msg_name.is_null() } {
+        return forward();
+    }
+    let Some((_guard, state)) = active() else { return forward() };
+    if !state.policy.has_rules(EventKind::Connect) {
+        return forward();
+    }
+    let saved = errno();
+    let (dest, len) = unsafe { ((*msg).msg_name as *const SockAddr, (*msg).msg_namelen) };
+    if unsafe { send_refused(state, fd, flags, dest, len) } {
+        return -1;
+    }
+    set_errno(saved);
+    forward()
+}
+
+/// `sendmmsg`: each message with a destination is judged; the messages before the first refused
+/// one are sent (the call returns how many), and a call whose first message is refused fails with
+/// EACCES, as the kernel reports a failure of the first message.
+///
+/// # Safety
+/// libc's contract for `sendmmsg`.
+pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
+    let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
+    if msgs.is_null() {
+        return forward(vlen);
+    }
+    let Some((_guard, state)) = active() else { return forward(vlen) };
+    if !state.policy.has_rules(EventKind::Connect) {
+        return forward(vlen);
+    }
+    let saved = errno();
+    for i in 0..vlen as usize {
+        let hdr = unsafe { &(*msgs.add(i)).msg_hdr };
+        if unsafe { send_refused(state, fd, flags, hdr.msg_name as *const SockAddr, hdr.msg_namelen) } {
+            if i == 0 {
+                return -1;
+            }
+            set_errno(saved);
+            return forward(i as c_uint);
+        }
+    }
+    set_errno(saved);
+    forward(vlen)
+}

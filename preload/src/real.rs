@@ -1,0 +1,63 @@
+//! The real libc functions behind the hooks, found once with `dlsym(RTLD_NEXT)`.
+//!
+//! Each address is looked up on first use and kept in an atomic: no lock, no allocation, and it
+//! works in a hook that runs before armr's constructor. Two threads may race to look one up; both
+//! find the same address.
+
+use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Looks up `name` in the libraries loaded after this one.
+fn resolve(slot: &AtomicUsize, name: &std::ffi::CStr) -> usize {
+    let known = slot.load(Ordering::Acquire);
+    if known != 0 {
+        return known;
+    }
+    // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other precondition.
+    let found = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+    slot.store(found, Ordering::Release);
+    found
+}
+
+/// Sets errno to ENOSYS: the real function could not be found (no libc after armr).
+fn missing() -> c_int {
+    // SAFETY: __errno_location returns this thread's errno.
+    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    -1
+}
+
+macro_rules! real_functions {
+    ($( $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty; )*) => {
+        $(
+            /// The real libc function.
+            ///
+            /// # Safety
+            /// The caller's arguments must satisfy the libc function's contract.
+            pub unsafe fn $name($($arg: $ty),*) -> $ret {
+                static SLOT: AtomicUsize = AtomicUsize::new(0);
+                let name = const { match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+                    Ok(name) => name,
+                    Err(_) => panic!("symbol name"),
+                } };
+                let address = resolve(&SLOT, name);
+                if address == 0 {
+                    return missing() as $ret;
+                }
+                // SAFETY: the symbol is libc's function of this exact signature.
+                let real: unsafe extern "C" fn($($ty),*) -> $ret = unsafe { std::mem::transmute(address) };
+                unsafe { real($($arg),*) }
+            }
+        )*
+    };
+}
+
+real_functions! {
+    bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int;
+    listen(fd: c_int, backlog: c_int) -> c_int;
+    connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int;
+    accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int;
+    accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int;
+    sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t;
+    sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t;
+    sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int;
+}

@@ -1,0 +1,100 @@
+//! Decoding of C socket addresses: the one place that reads `sockaddr` memory.
+
+use libc::{AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage, socklen_t};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
+/// netlink, ...) or a length too short for the family.
+///
+/// # Safety
+/// `addr` is null or points to at least `len` readable bytes.
+pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr> {
+    if addr.is_null() || (len as usize) < std::mem::size_of::<sa_family_t>() {
+        return None;
+    }
+    // SAFETY: at least the family field is readable; unaligned reads as the caller's buffer may
+    // be any byte array.
+    let family = unsafe { std::ptr::addr_of!((*addr).sa_family).read_unaligned() };
+    match c_int::from(family) {
+        AF_INET if len as usize >= std::mem::size_of::<sockaddr_in>() => {
+            let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+        }
+        AF_INET6 if len as usize >= std::mem::size_of::<sockaddr_in6>() => {
+            let sin6 = unsafe { (addr as *const sockaddr_in6).read_unaligned() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// The local address of a socket (`getsockname`), when it is IPv4 or IPv6.
+pub fn local_address(fd: c_int) -> Option<SocketAddr> {
+    let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
+    // SAFETY: storage is a writable sockaddr_storage and len its size.
+    let r = unsafe { libc::getsockname(fd, &mut storage as *mut _ as *mut sockaddr, &mut len) };
+    if r != 0 {
+        return None;
+    }
+    unsafe { decode(&storage as *const _ as *const sockaddr, len) }
+}
+
+/// The remote address of a connected socket (`getpeername`), when it is IPv4 or IPv6.
+pub fn peer_address(fd: c_int) -> Option<SocketAddr> {
+    let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
+    // SAFETY: as above.
+    let r = unsafe { libc::getpeername(fd, &mut storage as *mut _ as *mut sockaddr, &mut len) };
+    if r != 0 {
+        return None;
+    }
+    unsafe { decode(&storage as *const _ as *const sockaddr, len) }
+}
+
+/// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...), or `None` when `fd` is not a socket.
+pub fn socket_type(fd: c_int) -> Option<c_int> {
+    let mut ty: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: ty is a writable int and len its size.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut ty as *mut _ as *mut _, &mut len) };
+    (r == 0).then_some(ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_both_families_and_refuses_the_rest() {
+        let a: SocketAddr = "10.1.2.3:443".parse().unwrap();
+        let mut sin: sockaddr_in = unsafe { std::mem::zeroed() };
+        sin.sin_family = AF_INET as sa_family_t;
+        sin.sin_port = 443u16.to_be();
+        sin.sin_addr.s_addr = u32::from(Ipv4Addr::new(10, 1, 2, 3)).to_be();
+        let p = &sin as *const _ as *const sockaddr;
+        assert_eq!(unsafe { decode(p, std::mem::size_of::<sockaddr_in>() as socklen_t) }, Some(a));
+        assert_eq!(unsafe { decode(p, 4) }, None, "too short");
+        assert_eq!(unsafe { decode(std::ptr::null(), 16) }, None);
+
+        let mut sin6: sockaddr_in6 = unsafe { std::mem::zeroed() };
+        sin6.sin6_family = AF_INET6 as sa_family_t;
+        sin6.sin6_port = 80u16.to_be();
+        sin6.sin6_addr.s6_addr = "::ffff:127.0.0.1".parse::<Ipv6Addr>().unwrap().octets();
+        let p = &sin6 as *const _ as *const sockaddr;
+        let got = unsafe { decode(p, std::mem::size_of::<sockaddr_in6>() as socklen_t) }.unwrap();
+        assert_eq!(got.to_string(), "[::ffff:127.0.0.1]:80");
+
+        let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        un.sun_family = libc::AF_UNIX as sa_family_t;
+        let p = &un as *const _ as *const sockaddr;
+        assert_eq!(unsafe { decode(p, std::mem::size_of::<libc::sockaddr_un>() as socklen_t) }, None);
+    }
+}

@@ -1,0 +1,150 @@
+//! The process's loaded policy: built once, when the library loads (or by the first hook, if one
+//! runs before armr's constructor), then only read.
+
+use armr_core::config::{self, LogTarget, OnError};
+use armr_core::policy::Policy;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+
+pub struct State {
+    pub policy: Policy,
+    /// Where event lines are written.
+    pub log_fd: libc::c_int,
+    pub hostname: String,
+    /// The program's name, as syslog APP-NAME.
+    pub process: String,
+}
+
+const UNLOADED: u8 = 0;
+const LOADING: u8 = 1;
+const READY: u8 = 2;
+/// No rules (ARMR_RULES unset), or rules that failed to load with ARMR_ON_ERROR=open.
+const DISABLED: u8 = 3;
+
+static PHASE: AtomicU8 = AtomicU8::new(UNLOADED);
+static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The policy, loading it on first use. `None`: armr is off in this process.
+/// Must be called with the reentrancy guard held.
+#[inline]
+pub fn get() -> Option<&'static State> {
+    loop {
+        match PHASE.load(Ordering::Acquire) {
+            // SAFETY: STATE is set before READY is published and never freed.
+            READY => return unsafe { STATE.load(Ordering::Acquire).as_ref() },
+            DISABLED => return None,
+            UNLOADED => {
+                if PHASE.compare_exchange(UNLOADED, LOADING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    let phase = match load() {
+                        Some(state) => {
+                            STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
+                            READY
+                        }
+                        None => DISABLED,
+                    };
+                    PHASE.store(phase, Ordering::Release);
+                }
+            }
+            // Another thread is loading: wait for it (only at process start).
+            _ => std::thread::yield_now(),
+        }
+    }
+}
+
+/// Writes text to standard error with plain `write` calls.
+pub fn say(text: &str) {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        // SAFETY: rest is a valid buffer of rest.len() bytes.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            break;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+fn process_name() -> String {
+    std::fs::read_to_string("/proc/self/comm")
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_else(|_| "-".into())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "-".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Reports a load failure, then stops the process (closed) or lets it run unprotected (open).
+fn fail(on_error: OnError, what: &str) {
+    let process = process_name();
+    say(what);
+    match on_error {
+        OnError::Closed => {
+            say(&format!(
+                "armr: the rules could not be loaded: stopping {process} before it starts \
+                 (ARMR_ON_ERROR=closed; set ARMR_ON_ERROR=open to run it unprotected)\n"
+            ));
+            // SAFETY: ends the process without running anything more of it.
+            unsafe { libc::_exit(1) }
+        }
+        OnError::Open => say(&format!(
+            "armr: the rules could not be loaded: {process} runs WITHOUT armr's protection \
+             (ARMR_ON_ERROR=open)\n"
+        )),
+    }
+}
+
+fn load() -> Option<State> {
+    let config = match config::from_env(|k| std::env::var(k).ok()) {
+        Ok(None) => return None,
+        Ok(Some(config)) => config,
+        Err((on_error, errors)) => {
+            fail(on_error, &errors.iter().map(|e| format!("armr: error: {e}\n")).collect::<String>());
+            return None;
+        }
+    };
+    let load = match config::load_rules(&config.rules) {
+        Ok(load) => load,
+        Err(e) => {
+            fail(config.on_error, &format!("armr: error: ARMR_RULES={e}\n"));
+            return None;
+        }
+    };
+    if !load.is_ok() {
+        let mut text: String = load.files.iter().map(|f| f.render()).collect();
+        let errors = load.errors();
+        text.push_str(&format!("armr: {errors} error{} in the rules\n", if errors == 1 { "" } else { "s" }));
+        fail(config.on_error, &text);
+        return None;
+    }
+    let log_fd = match &config.log {
+        LogTarget::Stderr => 2,
+        LogTarget::File(path) => {
+            let fd = CString::new(path.as_os_str().as_encoded_bytes())
+                .map(|p| unsafe {
+                    // SAFETY: p is NUL-terminated.
+                    libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o640)
+                })
+                .unwrap_or(-1);
+            if fd < 0 {
+                let e = std::io::Error::last_os_error();
+                fail(config.on_error, &format!("armr: error: ARMR_LOG=file:{}: cannot open: {e}\n", path.display()));
+                return None;
+            }
+            fd
+        }
+    };
+    Some(State {
+        policy: Policy::new(load.rules, config.mode),
+        log_fd,
+        hostname: hostname(),
+        process: process_name(),
+    })
+}

@@ -1,0 +1,382 @@
+//! Security events: an RFC 5424 syslog header followed by a CEF record, formatted into a caller's
+//! buffer (no allocation), one line per event.
+//!
+//! ```text
+//! <10>1 2021-03-22T11:05:20.332Z host nc 6442 - - CEF:0|ARMR:My App|My App|2.8|Block web|Execute Rule|High|rt=Mar 22 2021 11:05:20.332 +0000 dvchost=host procid=6442 appVersion=1 ruleType=socket securityFeature=socket connect act=protect msg=connections blocked remoteIpAddress=74.125.193.105 remotePort=80
+//! ```
+//!
+//! Every value a rule author or a remote peer controls is escaped so that it cannot end the line
+//! or forge a field: in CEF header fields `\` and `|` are escaped, in extension values `\` and `=`
+//! are escaped and line breaks written `\n`/`\r`; syslog header fields keep printable ASCII only.
+
+use crate::language::{Action, App, Severity, SocketRule};
+use crate::policy::EventKind;
+use std::fmt::{self, Write};
+use std::net::SocketAddr;
+
+/// Everything an event line says.
+pub struct Event<'a> {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub unix_millis: u64,
+    /// This host's name (`dvchost` and the syslog HOSTNAME).
+    pub hostname: &'a str,
+    /// The process's name (syslog APP-NAME).
+    pub process: &'a str,
+    pub pid: u32,
+    pub app: &'a App,
+    pub rule: &'a SocketRule,
+    pub kind: EventKind,
+    /// What armr did: the rule's action, or detect for a protect in detect-only mode.
+    pub action: Action,
+    /// The local address (binds) or the remote address (connect, accept).
+    pub address: SocketAddr,
+    /// Stack frames, innermost first, when the rule asks for `stacktrace: "full"`.
+    pub stacktrace: Option<&'a [&'a str]>,
+}
+
+/// The syslog severity for a rule severity: Very-High 1, High 2, Medium 4, Unknown 5, Low 6.
+pub fn syslog_severity(severity: Severity) -> u8 {
+    match severity {
+        Severity::VeryHigh => 1,
+        Severity::High => 2,
+        Severity::Medium => 4,
+        Severity::Unknown => 5,
+        Severity::Low => 6,
+    }
+}
+
+/// The CEF `securityFeature` of an event kind.
+pub fn security_feature(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::BindClient => "socket bind",
+        EventKind::BindServer => "socket serverbind",
+        EventKind::Connect => "socket connect",
+        EventKind::Accept => "socket accept",
+    }
+}
+
+/// A `fmt::Write` over a byte buffer that keeps what fits and drops the rest.
+pub struct LineBuffer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    truncated: bool,
+}
+
+impl<'b> LineBuffer<'b> {
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        LineBuffer { buf, len: 0, truncated: false }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let room = self.buf.len() - self.len;
+        let n = if bytes.len() <= room {
+            bytes.len()
+        } else {
+            self.truncated = true;
+            // Cut on a character boundary.
+            let mut n = room;
+            while n > 0 && (bytes[n] & 0xC0) == 0x80 {
+                n -= 1;
+            }
+            n
+        };
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    /// Ends the line: a newline, replacing the last byte when the buffer is full.
+    fn end_line(&mut self) {
+        if self.len == self.buf.len() && self.len > 0 {
+            self.len -= 1;
+            while self.len > 0 && (self.buf[self.len] & 0xC0) == 0x80 {
+                self.len -= 1;
+            }
+        }
+        if self.len < self.buf.len() {
+            self.buf[self.len] = b'\n';
+            self.len += 1;
+        }
+    }
+}
+
+impl Write for LineBuffer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes `s` with CEF header escaping: `\` and `|` escaped; line breaks become spaces.
+fn header_field(out: &mut LineBuffer<'_>, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_bytes(b"\\\\"),
+            '|' => out.push_bytes(b"\\|"),
+            '\n' | '\r' => out.push_bytes(b" "),
+            c => {
+                let mut b = [0u8; 4];
+                out.push_bytes(c.encode_utf8(&mut b).as_bytes())
+            }
+        }
+    }
+}
+
+/// Writes `s` with CEF extension escaping: `\` and `=` escaped, line breaks as `\n` and `\r`.
+fn extension_value(out: &mut LineBuffer<'_>, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_bytes(b"\\\\"),
+            '=' => out.push_bytes(b"\\="),
+            '\n' => out.push_bytes(b"\\n"),
+            '\r' => out.push_bytes(b"\\r"),
+            c => {
+                let mut b = [0u8; 4];
+                out.push_bytes(c.encode_utf8(&mut b).as_bytes())
+            }
+        }
+    }
+}
+
+/// Writes `s` as an RFC 5424 header field: printable ASCII without spaces, at most `max` bytes,
+/// `-` when empty.
+fn syslog_field(out: &mut LineBuffer<'_>, s: &str, max: usize) {
+    let mut written = 0;
+    for b in s.bytes().take(max) {
+        out.push_bytes(&[if (33..=126).contains(&b) { b } else { b'_' }]);
+        written += 1;
+    }
+    if written == 0 {
+        out.push_bytes(b"-");
+    }
+}
+
+/// Calendar date and time of a Unix time in milliseconds, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub millis: u32,
+}
+
+impl UtcTime {
+    pub fn from_unix_millis(ms: u64) -> UtcTime {
+        let secs = ms / 1000;
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        UtcTime {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: (rem % 3600 / 60) as u32,
+            second: (rem % 60) as u32,
+            millis: (ms % 1000) as u32,
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer
+/// than the buffer is cut (still ending in `\n`).
+pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
+    let mut out = LineBuffer::new(buf);
+    let t = UtcTime::from_unix_millis(event.unix_millis);
+    let pri = 8 + u32::from(syslog_severity(event.rule.severity));
+    let _ = write!(
+        out,
+        "<{pri}>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z ",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
+    );
+    syslog_field(&mut out, event.hostname, 255);
+    out.push_bytes(b" ");
+    syslog_field(&mut out, event.process, 48);
+    let _ = write!(out, " {} - - CEF:0|ARMR:", event.pid);
+    header_field(&mut out, &event.app.name);
+    out.push_bytes(b"|");
+    header_field(&mut out, &event.app.name);
+    let _ = write!(out, "|{}|", event.app.language.number());
+    header_field(&mut out, &event.rule.name);
+    let _ = write!(
+        out,
+        "|Execute Rule|{}|rt={} {:02} {:04} {:02}:{:02}:{:02}.{:03} +0000 dvchost=",
+        event.rule.severity.name(),
+        MONTHS[(t.month - 1) as usize],
+        t.day,
+        t.year,
+        t.hour,
+        t.minute,
+        t.second,
+        t.millis
+    );
+    extension_value(&mut out, event.hostname);
+    let _ = write!(
+        out,
+        " procid={} appVersion={} ruleType=socket securityFeature={} act={}",
+        event.pid,
+        event.app.version,
+        security_feature(event.kind),
+        event.action
+    );
+    if let Some(message) = &event.rule.message {
+        out.push_bytes(b" msg=");
+        extension_value(&mut out, message);
+    }
+    if let Some(frames) = event.stacktrace {
+        out.push_bytes(b" stacktrace=");
+        for (i, frame) in frames.iter().enumerate() {
+            if i > 0 {
+                out.push_bytes(b"\\n");
+            }
+            extension_value(&mut out, frame);
+        }
+    }
+    for (key, value) in &event.rule.log_metadata {
+        let _ = write!(out, " {key}=");
+        extension_value(&mut out, value);
+    }
+    let side = match event.kind {
+        EventKind::BindClient | EventKind::BindServer => "local",
+        EventKind::Connect | EventKind::Accept => "remote",
+    };
+    let _ = write!(
+        out,
+        " {side}IpAddress={} {side}Port={}",
+        event.address.ip(),
+        event.address.port()
+    );
+    out.end_line();
+    out.len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::language::{Condition, LanguageVersion, Location};
+
+    fn app_and_rule(message: &str) -> (App, SocketRule) {
+        let location = Location { file: "t.armr".into(), line: 1, column: 1 };
+        let rule = SocketRule {
+            name: "Socket rule protect".into(),
+            condition: Condition::Bind { client: None, server: None },
+            action: Action::Protect,
+            message: Some(message.into()),
+            severity: Severity::High,
+            stacktrace: false,
+            log_metadata: vec![],
+            location: location.clone(),
+        };
+        let app = App {
+            name: "Walter".into(),
+            language: LanguageVersion::armr(2, 8),
+            version: 1,
+            log_metadata: vec![],
+            rules: vec![],
+            location,
+        };
+        (app, rule)
+    }
+
+    #[test]
+    fn the_reference_pages_connect_event() {
+        let (app, rule) = app_and_rule("Socket rule protect 0.0.0.0:80");
+        // 2021-03-22T11:05:20.331Z
+        let event = Event {
+            unix_millis: 1_616_411_120_331,
+            hostname: "jenkins-qa-slave-centos.aws.waratek.lan",
+            process: "java",
+            pid: 6442,
+            app: &app,
+            rule: &rule,
+            kind: EventKind::Connect,
+            action: Action::Protect,
+            address: "74.125.193.105:80".parse().unwrap(),
+            stacktrace: None,
+        };
+        let mut buf = [0u8; 1024];
+        let n = format_event(&event, &mut buf);
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            "<10>1 2021-03-22T11:05:20.331Z jenkins-qa-slave-centos.aws.waratek.lan java 6442 - - CEF:0|ARMR:Walter|Walter|2.8|Socket rule protect|Execute Rule|High|rt=Mar 22 2021 11:05:20.331 +0000 dvchost=jenkins-qa-slave-centos.aws.waratek.lan procid=6442 appVersion=1 ruleType=socket securityFeature=socket connect act=protect msg=Socket rule protect 0.0.0.0:80 remoteIpAddress=74.125.193.105 remotePort=80\n"
+        );
+    }
+
+    #[test]
+    fn nothing_a_rule_or_peer_controls_can_split_a_line_or_forge_a_field() {
+        let (mut app, mut rule) = app_and_rule("a=b\\c\nact=allow\r|x");
+        app.name = "My|App\\\nx".into();
+        rule.name = "r|1\nr".into();
+        rule.log_metadata = vec![("team".into(), "x=y\nz".into())];
+        let event = Event {
+            unix_millis: 0,
+            hostname: "h o\nst",
+            process: "pro cess\u{e9}",
+            pid: 1,
+            app: &app,
+            rule: &rule,
+            kind: EventKind::BindServer,
+            action: Action::Detect,
+            address: "[::1]:5".parse().unwrap(),
+            stacktrace: Some(&["f (m+0x1)", "g=h\n"]),
+        };
+        let mut buf = [0u8; 1024];
+        let n = format_event(&event, &mut buf);
+        let line = std::str::from_utf8(&buf[..n]).unwrap();
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(
+            line,
+            "<10>1 1970-01-01T00:00:00.000Z h_o_st pro_cess__ 1 - - CEF:0|ARMR:My\\|App\\\\ x|My\\|App\\\\ x|2.8|r\\|1 r|Execute Rule|High|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h o\\nst procid=1 appVersion=1 ruleType=socket securityFeature=socket serverbind act=detect msg=a\\=b\\\\c\\nact\\=allow\\r|x stacktrace=f (m+0x1)\\ng\\=h\\n team=x\\=y\\nz localIpAddress=::1 localPort=5\n"
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_and_still_ends_the_line() {
+        let (app, rule) = app_and_rule(&"é".repeat(1000));
+        let event = Event {
+            unix_millis: 0,
+            hostname: "h",
+            process: "p",
+            pid: 1,
+            app: &app,
+            rule: &rule,
+            kind: EventKind::Accept,
+            action: Action::Protect,
+            address: "10.0.0.1:1".parse().unwrap(),
+            stacktrace: None,
+        };
+        let mut buf = [0u8; 300];
+        let n = format_event(&event, &mut buf);
+        assert!((298..=300).contains(&n), "{n}");
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().ends_with("é\n"));
+    }
+
+    #[test]
+    fn dates_across_eras() {
+        let t = UtcTime::from_unix_millis(951_782_400_123); // 2000-02-29T00:00:00.123Z
+        assert_eq!((t.year, t.month, t.day, t.millis), (2000, 2, 29, 123));
+        let t = UtcTime::from_unix_millis(4_102_444_799_999); // 2099-12-31T23:59:59.999Z
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2099, 12, 31, 23, 59, 59));
+    }
+}
