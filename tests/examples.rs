@@ -50,6 +50,7 @@ examples! {
     web: "rules/web.armr", "1 app, 5 socket rules, 0 rules skipped";
     client_one_host: "rules/client-one-host.armr", "1 app, 3 socket rules, 0 rules skipped";
     monitor_everything: "rules/monitor-everything.armr", "1 app, 4 socket rules, 0 rules skipped";
+    demo: "rules/demo.armr", "1 app, 2 socket rules, 0 rules skipped";
 }
 
 /// Loads `path` on its own and compares everything the loader reports with what is expected.
@@ -547,5 +548,23 @@ fn monitor_everything(x: &In) -> Vec<App> {
             ),
         ],
         ..app("Monitor Everything", ARMR_2_11, x.at(9, 1))
+    }]
+}
+
+fn demo(x: &In) -> Vec<App> {
+    vec![App {
+        rules: vec![
+            SocketRule {
+                message: msg("connection to the demo service allowed"),
+                severity: Low,
+                ..rule("demo service", connect(ip("127.0.0.1", Exact(47100))), Allow, x.at(6, 5))
+            },
+            SocketRule {
+                message: msg("outgoing connection blocked"),
+                severity: High,
+                ..rule("no other connections", connect(any4(Any)), Protect, x.at(12, 5))
+            },
+        ],
+        ..app("armr demo", ARMR_2_11, x.at(2, 1))
     }]
 }
