@@ -3,7 +3,7 @@
 //! | variable | values | default |
 //! | --- | --- | --- |
 //! | `ARMR_RULES` | a rules file, or a directory (its `*.armr` files in name order) | unset: armr does nothing |
-//! | `ARMR_LOG` | `stderr`, `file:PATH` | `stderr` |
+//! | `ARMR_LOG` | `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT`, `tcp://HOST:PORT` | `stderr` |
 //! | `ARMR_MODE` | `enforce`, `detect-only` | `enforce` |
 //! | `ARMR_ON_ERROR` | `closed`, `open` | `closed` |
 
@@ -17,6 +17,60 @@ pub enum LogTarget {
     Stderr,
     /// Appended, one event per line, one `write` per event (safe with several writers).
     File(PathBuf),
+    /// A local syslog datagram socket: `/dev/log` for `syslog`, or the path of `syslog:PATH`.
+    Syslog(PathBuf),
+    /// Syslog over UDP, one event per datagram.
+    Udp(String, u16),
+    /// Syslog over TCP with RFC 6587 octet-counted framing.
+    Tcp(String, u16),
+}
+
+impl LogTarget {
+    /// Parses an `ARMR_LOG` value.
+    pub fn parse(value: &str) -> Result<LogTarget, String> {
+        let bad = |why: &str| {
+            Err(format!(
+                "ARMR_LOG={}: {why}; expected `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, \
+                 `udp://HOST:PORT` or `tcp://HOST:PORT`",
+                value.escape_debug()
+            ))
+        };
+        let host_port = |rest: &str| -> Option<(String, u16)> {
+            let (host, port) = rest.rsplit_once(':')?;
+            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+            (!host.is_empty() && !host.contains(['/', ' '])).then(|| (host.to_string(), port))
+        };
+        match value {
+            "" | "stderr" => Ok(LogTarget::Stderr),
+            "syslog" => Ok(LogTarget::Syslog(PathBuf::from("/dev/log"))),
+            _ => {
+                if let Some(path) = value.strip_prefix("file:") {
+                    if path.is_empty() {
+                        return bad("no file after `file:`");
+                    }
+                    Ok(LogTarget::File(PathBuf::from(path)))
+                } else if let Some(path) = value.strip_prefix("syslog:") {
+                    if path.is_empty() {
+                        return bad("no socket after `syslog:`");
+                    }
+                    Ok(LogTarget::Syslog(PathBuf::from(path)))
+                } else if let Some(rest) = value.strip_prefix("udp://") {
+                    match host_port(rest) {
+                        Some((h, p)) => Ok(LogTarget::Udp(h, p)),
+                        None => bad("a UDP destination is `udp://HOST:PORT` with a port from 1 to 65535"),
+                    }
+                } else if let Some(rest) = value.strip_prefix("tcp://") {
+                    match host_port(rest) {
+                        Some((h, p)) => Ok(LogTarget::Tcp(h, p)),
+                        None => bad("a TCP destination is `tcp://HOST:PORT` with a port from 1 to 65535"),
+                    }
+                } else {
+                    bad("unknown destination")
+                }
+            }
+        }
+    }
 }
 
 /// What to do when the rules cannot be loaded.
@@ -63,14 +117,10 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Config>, 
             Mode::Enforce
         }
     };
-    let log = match var("ARMR_LOG").as_deref() {
-        None | Some("") | Some("stderr") => LogTarget::Stderr,
-        Some(file) if file.starts_with("file:") && file.len() > 5 => LogTarget::File(PathBuf::from(&file[5..])),
-        Some(other) => {
-            errors.push(format!(
-                "ARMR_LOG={}: expected `stderr` or `file:PATH`",
-                other.escape_debug()
-            ));
+    let log = match LogTarget::parse(var("ARMR_LOG").as_deref().unwrap_or("")) {
+        Ok(log) => log,
+        Err(e) => {
+            errors.push(e);
             LogTarget::Stderr
         }
     };
@@ -137,10 +187,23 @@ mod tests {
     }
 
     #[test]
+    fn every_log_destination() {
+        use LogTarget::*;
+        assert_eq!(LogTarget::parse("syslog"), Ok(Syslog("/dev/log".into())));
+        assert_eq!(LogTarget::parse("syslog:/run/x.sock"), Ok(Syslog("/run/x.sock".into())));
+        assert_eq!(LogTarget::parse("udp://127.0.0.1:514"), Ok(Udp("127.0.0.1".into(), 514)));
+        assert_eq!(LogTarget::parse("tcp://[::1]:6514"), Ok(Tcp("::1".into(), 6514)));
+        assert_eq!(LogTarget::parse("tcp://loghost:601"), Ok(Tcp("loghost".into(), 601)));
+        for bad in ["udp://host", "tcp://:514", "udp://h:0", "udp://h:99999", "file:", "syslog:", "http://x:1", "/var/log/x"] {
+            assert!(LogTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_errors_that_name_the_variable() {
         let (on_error, errors) = from_env(env(&[
             ("ARMR_RULES", "r.armr"),
-            ("ARMR_LOG", "syslog:x"),
+            ("ARMR_LOG", "syslog://x"),
             ("ARMR_MODE", "audit"),
             ("ARMR_ON_ERROR", "open"),
         ]))
@@ -150,7 +213,8 @@ mod tests {
             errors,
             [
                 "ARMR_MODE=audit: expected `enforce` or `detect-only`",
-                "ARMR_LOG=syslog:x: expected `stderr` or `file:PATH`",
+                "ARMR_LOG=syslog://x: unknown destination; expected `stderr`, `file:PATH`, `syslog`, \
+                 `syslog:SOCKET`, `udp://HOST:PORT` or `tcp://HOST:PORT`",
             ]
         );
         let (on_error, errors) = from_env(env(&[("ARMR_RULES", "r"), ("ARMR_ON_ERROR", "maybe")])).unwrap_err();

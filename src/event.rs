@@ -30,8 +30,9 @@ pub struct Event<'a> {
     pub action: Action,
     /// The local address (binds) or the remote address (connect, accept).
     pub address: SocketAddr,
-    /// Stack frames, innermost first, when the rule asks for `stacktrace: "full"`.
-    pub stacktrace: Option<&'a [&'a str]>,
+    /// Stack frames, innermost first, one per line, when the rule asks for `stacktrace: "full"`.
+    /// The line breaks are written as the CEF escape `\n`.
+    pub stacktrace: Option<&'a str>,
 }
 
 /// The syslog severity for a rule severity: Very-High 1, High 2, Medium 4, Unknown 5, Low 6.
@@ -246,12 +247,7 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
     }
     if let Some(frames) = event.stacktrace {
         out.push_bytes(b" stacktrace=");
-        for (i, frame) in frames.iter().enumerate() {
-            if i > 0 {
-                out.push_bytes(b"\\n");
-            }
-            extension_value(&mut out, frame);
-        }
+        extension_value(&mut out, frames);
     }
     for (key, value) in &event.rule.log_metadata {
         let _ = write!(out, " {key}=");
@@ -266,6 +262,39 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
         " {side}IpAddress={} {side}Port={}",
         event.address.ip(),
         event.address.port()
+    );
+    out.end_line();
+    out.len
+}
+
+/// The line that reports events lost while the destination was down or too slow.
+pub fn format_dropped(unix_millis: u64, hostname: &str, process: &str, pid: u32, count: u64, buf: &mut [u8]) -> usize {
+    let mut out = LineBuffer::new(buf);
+    let t = UtcTime::from_unix_millis(unix_millis);
+    let _ = write!(
+        out,
+        "<12>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z ",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
+    );
+    syslog_field(&mut out, hostname, 255);
+    out.push_bytes(b" ");
+    syslog_field(&mut out, process, 48);
+    let _ = write!(
+        out,
+        " {pid} - - CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|rt={} {:02} {:04} {:02}:{:02}:{:02}.{:03} +0000 dvchost=",
+        env!("CARGO_PKG_VERSION"),
+        MONTHS[(t.month - 1) as usize],
+        t.day,
+        t.year,
+        t.hour,
+        t.minute,
+        t.second,
+        t.millis
+    );
+    extension_value(&mut out, hostname);
+    let _ = write!(
+        out,
+        " procid={pid} cnt={count} msg={count} events were dropped: the log destination was unavailable or too slow"
     );
     out.end_line();
     out.len
@@ -339,7 +368,7 @@ mod tests {
             kind: EventKind::BindServer,
             action: Action::Detect,
             address: "[::1]:5".parse().unwrap(),
-            stacktrace: Some(&["f (m+0x1)", "g=h\n"]),
+            stacktrace: Some("f (m+0x1)\ng=h"),
         };
         let mut buf = [0u8; 1024];
         let n = format_event(&event, &mut buf);
@@ -347,7 +376,7 @@ mod tests {
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(
             line,
-            "<10>1 1970-01-01T00:00:00.000Z h_o_st pro_cess__ 1 - - CEF:0|ARMR:My\\|App\\\\ x|My\\|App\\\\ x|2.8|r\\|1 r|Execute Rule|High|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h o\\nst procid=1 appVersion=1 ruleType=socket securityFeature=socket serverbind act=detect msg=a\\=b\\\\c\\nact\\=allow\\r|x stacktrace=f (m+0x1)\\ng\\=h\\n team=x\\=y\\nz localIpAddress=::1 localPort=5\n"
+            "<10>1 1970-01-01T00:00:00.000Z h_o_st pro_cess__ 1 - - CEF:0|ARMR:My\\|App\\\\ x|My\\|App\\\\ x|2.8|r\\|1 r|Execute Rule|High|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h o\\nst procid=1 appVersion=1 ruleType=socket securityFeature=socket serverbind act=detect msg=a\\=b\\\\c\\nact\\=allow\\r|x stacktrace=f (m+0x1)\\ng\\=h team=x\\=y\\nz localIpAddress=::1 localPort=5\n"
         );
     }
 
@@ -370,6 +399,16 @@ mod tests {
         let n = format_event(&event, &mut buf);
         assert!((298..=300).contains(&n), "{n}");
         assert!(std::str::from_utf8(&buf[..n]).unwrap().ends_with("é\n"));
+    }
+
+    #[test]
+    fn the_dropped_events_report() {
+        let mut buf = [0u8; 512];
+        let n = format_dropped(0, "h", "p", 7, 42, &mut buf);
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            format!("<12>1 1970-01-01T00:00:00.000Z h p 7 - - CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7 cnt=42 msg=42 events were dropped: the log destination was unavailable or too slow\n", env!("CARGO_PKG_VERSION"))
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod sink;
 mod sockaddr;
+mod stack;
 mod state;
 
 /// Loads the rules when the library is loaded, before the program's `main`, so that a broken
@@ -18,8 +20,32 @@ mod state;
 extern "C" fn load_at_start() {
     if let Some(_guard) = guard::Guard::enter() {
         let _ = std::panic::catch_unwind(state::get);
+        // SAFETY: registers a plain function.
+        unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
     }
 }
+
+/// In a forked child: nothing the parent's other threads were doing is the child's.
+extern "C" fn in_forked_child() {
+    if let Some(state) = state::loaded() {
+        state.sink.after_fork();
+    }
+}
+
+/// At exit: reports events that could not be delivered.
+extern "C" fn report_at_exit() {
+    if let Some(_guard) = guard::Guard::enter() {
+        let _ = std::panic::catch_unwind(|| {
+            if let Some(state) = state::loaded() {
+                log::at_exit(state);
+            }
+        });
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static REPORT_AT_EXIT: extern "C" fn() = report_at_exit;
 
 #[used]
 #[unsafe(link_section = ".init_array")]

@@ -1,10 +1,24 @@
-//! Writes event lines: formatted into a stack buffer, written with one `write` call.
+//! Writes event lines: formatted into a stack buffer, handed to the sink as one write.
 
+use crate::sink::Sent;
 use crate::state::State;
-use armr_core::event::{Event, format_event};
+use crate::stack;
+use armr_core::event::{Event, format_dropped, format_event};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
 use std::net::SocketAddr;
+
+fn unix_millis() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: now is a writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
+}
+
+fn pid() -> u32 {
+    // SAFETY: no preconditions. Asked per event, so that a forked child logs its own pid.
+    unsafe { libc::getpid() as u32 }
+}
 
 /// Logs the event of a decision when the rule asks for it: a rule with a message, or any rule
 /// acting as detect (detect-only mode logs every call a protect rule would refuse).
@@ -13,32 +27,54 @@ pub fn decision(state: &State, kind: EventKind, address: SocketAddr, decision: D
     if rule.message.is_none() && decision.action != Action::Detect {
         return;
     }
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: now is a writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    let unix_millis = (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000;
+    let mut frames = [0u8; 4096];
+    let stacktrace = if rule.stacktrace {
+        let n = stack::capture(&mut frames);
+        std::str::from_utf8(&frames[..n]).ok()
+    } else {
+        None
+    };
     let event = Event {
-        unix_millis,
+        unix_millis: unix_millis(),
         hostname: &state.hostname,
         process: &state.process,
-        // SAFETY: getpid has no preconditions. Called per event so that a forked child logs its own.
-        pid: unsafe { libc::getpid() } as u32,
+        pid: pid(),
         app,
         rule,
         kind,
         action: decision.action,
         address,
-        stacktrace: None,
+        stacktrace,
     };
     let mut buf = [0u8; 8192];
     let n = format_event(&event, &mut buf);
-    let mut rest = &buf[..n];
-    while !rest.is_empty() {
-        // SAFETY: rest is a valid buffer.
-        let w = unsafe { libc::write(state.log_fd, rest.as_ptr().cast(), rest.len()) };
-        if w <= 0 {
-            break;
+    if let Sent::Written { dropped } = state.sink.send(&buf[..n]) {
+        if dropped > 0 {
+            report_dropped(state, dropped);
         }
-        rest = &rest[w as usize..];
     }
+}
+
+/// Sends the line that counts events lost while the destination was unavailable.
+pub fn report_dropped(state: &State, count: u64) {
+    let mut buf = [0u8; 1024];
+    let n = format_dropped(unix_millis(), &state.hostname, &state.process, pid(), count, &mut buf);
+    if let Sent::Dropped = state.sink.send(&buf[..n]) {
+        // Still unreachable: the report itself will be counted with the next recovery.
+    }
+}
+
+/// At exit: events still unreported are reported to the destination if it takes them, and on
+/// standard error in any case.
+pub fn at_exit(state: &State) {
+    let dropped = state.sink.take_dropped();
+    if dropped == 0 {
+        return;
+    }
+    report_dropped(state, dropped);
+    crate::state::say(&format!(
+        "armr: {dropped} event{} could not be delivered to ARMR_LOG={}: it was unavailable or too slow\n",
+        if dropped == 1 { "" } else { "s" },
+        state.log_name
+    ));
 }

@@ -1,15 +1,17 @@
 //! The process's loaded policy: built once, when the library loads (or by the first hook, if one
 //! runs before armr's constructor), then only read.
 
-use armr_core::config::{self, LogTarget, OnError};
+use crate::sink::Sink;
+use armr_core::config::{self, OnError};
 use armr_core::policy::Policy;
-use std::ffi::CString;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 pub struct State {
     pub policy: Policy,
     /// Where event lines are written.
-    pub log_fd: libc::c_int,
+    pub sink: Sink,
+    /// The `ARMR_LOG` value, for messages about it.
+    pub log_name: String,
     pub hostname: String,
     /// The program's name, as syslog APP-NAME.
     pub process: String,
@@ -49,6 +51,15 @@ pub fn get() -> Option<&'static State> {
             _ => std::thread::yield_now(),
         }
     }
+}
+
+/// The policy if it is loaded, without loading it.
+pub fn loaded() -> Option<&'static State> {
+    if PHASE.load(Ordering::Acquire) != READY {
+        return None;
+    }
+    // SAFETY: as in `get`.
+    unsafe { STATE.load(Ordering::Acquire).as_ref() }
 }
 
 /// Writes text to standard error with plain `write` calls.
@@ -124,26 +135,17 @@ fn load() -> Option<State> {
         fail(config.on_error, &text);
         return None;
     }
-    let log_fd = match &config.log {
-        LogTarget::Stderr => 2,
-        LogTarget::File(path) => {
-            let fd = CString::new(path.as_os_str().as_encoded_bytes())
-                .map(|p| unsafe {
-                    // SAFETY: p is NUL-terminated.
-                    libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o640)
-                })
-                .unwrap_or(-1);
-            if fd < 0 {
-                let e = std::io::Error::last_os_error();
-                fail(config.on_error, &format!("armr: error: ARMR_LOG=file:{}: cannot open: {e}\n", path.display()));
-                return None;
-            }
-            fd
+    let sink = match Sink::open(&config.log) {
+        Ok(sink) => sink,
+        Err(e) => {
+            fail(config.on_error, &format!("armr: error: ARMR_LOG: {e}\n"));
+            return None;
         }
     };
     Some(State {
         policy: Policy::new(load.rules, config.mode),
-        log_fd,
+        sink,
+        log_name: std::env::var("ARMR_LOG").unwrap_or_else(|_| "stderr".into()),
         hostname: hostname(),
         process: process_name(),
     })

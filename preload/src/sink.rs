@@ -1,0 +1,355 @@
+//! Where event lines go, without ever holding the program up for more than a few milliseconds.
+//!
+//! One system call per event and no lock: a line is written whole or not at all. A destination
+//! that is down, full or slow makes armr drop the event and count it; the count is reported once
+//! the destination takes events again, or at exit.
+//!
+//! armr's descriptor can be closed by the program (daemons close every descriptor they did not
+//! open) and its number reused for a file of the program's. Before each write the descriptor's
+//! identity (device and inode) is checked, so that armr never writes into someone else's file; a
+//! lost descriptor is reopened.
+
+use armr_core::config::LogTarget;
+use libc::{c_int, sockaddr, socklen_t};
+use std::ffi::CString;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+
+/// How long a write to a slow standard error may wait before the event is dropped.
+const STDERR_WAIT_MS: c_int = 5;
+/// How long a TCP connect may wait for the handshake before the event is dropped.
+const CONNECT_WAIT_MS: c_int = 5;
+/// At most one reconnection attempt per this many milliseconds while the destination is down.
+const RETRY_EVERY_MS: u64 = 1000;
+
+#[derive(Debug)]
+enum Reopen {
+    /// The program's own standard error: never reopened, never identity-checked.
+    Stderr,
+    File(CString),
+    Unix(CString),
+    Udp(SocketAddr),
+    Tcp(SocketAddr),
+}
+
+#[derive(Debug)]
+pub struct Sink {
+    reopen: Reopen,
+    fd: AtomicI32,
+    /// Device and inode of `fd` when armr opened it (0: unknown).
+    identity: AtomicU64,
+    reopening: AtomicBool,
+    /// Set when the connection failed: the next event (at most once a second) reconnects.
+    broken: AtomicBool,
+    last_attempt_ms: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// What became of a line.
+pub enum Sent {
+    /// Written; `dropped` events were lost before it (now reported by the caller).
+    Written { dropped: u64 },
+    Dropped,
+}
+
+fn errno() -> c_int {
+    // SAFETY: this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn now_ms() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: t is writable.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
+fn identity_of(fd: c_int) -> u64 {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return 0;
+    }
+    (st.st_dev as u64).rotate_left(40) ^ (st.st_ino as u64) | 1
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{host}` has no address"))
+}
+
+/// The C form of an IP socket address.
+fn c_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, socklen_t) {
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in.
+            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above.
+            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as socklen_t)
+}
+
+fn unix_sockaddr(path: &CString) -> Option<(libc::sockaddr_un, socklen_t)> {
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_bytes();
+    if bytes.len() >= sun.sun_path.len() {
+        return None;
+    }
+    for (d, s) in sun.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    Some((sun, std::mem::size_of::<libc::sockaddr_un>() as socklen_t))
+}
+
+impl Sink {
+    /// Prepares the destination. Only a value that can never work is an error (a hostname that
+    /// does not resolve, a file that cannot be opened); a syslog daemon that is down is not.
+    pub fn open(target: &LogTarget) -> Result<Sink, String> {
+        let cstring = |p: &std::path::Path| {
+            CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: a NUL byte in the path", p.display()))
+        };
+        let reopen = match target {
+            LogTarget::Stderr => Reopen::Stderr,
+            LogTarget::File(p) => Reopen::File(cstring(p)?),
+            LogTarget::Syslog(p) => {
+                let c = cstring(p)?;
+                if unix_sockaddr(&c).is_none() {
+                    return Err(format!("{}: the socket path is too long", p.display()));
+                }
+                Reopen::Unix(c)
+            }
+            LogTarget::Udp(h, p) => Reopen::Udp(resolve(h, *p)?),
+            LogTarget::Tcp(h, p) => Reopen::Tcp(resolve(h, *p)?),
+        };
+        let sink = Sink {
+            reopen,
+            fd: AtomicI32::new(-1),
+            identity: AtomicU64::new(0),
+            reopening: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            last_attempt_ms: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        };
+        match &sink.reopen {
+            Reopen::Stderr => sink.fd.store(2, Ordering::Relaxed),
+            Reopen::File(path) => {
+                let fd = sink.connect();
+                if fd < 0 {
+                    return Err(format!(
+                        "{}: cannot open: {}",
+                        path.to_string_lossy(),
+                        std::io::Error::from_raw_os_error(errno())
+                    ));
+                }
+            }
+            _ => {
+                sink.connect();
+            }
+        }
+        Ok(sink)
+    }
+
+    /// Takes the count of dropped events, to report it.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
+
+    /// After `fork`, in the child: a reconnection the parent was making is not the child's.
+    pub fn after_fork(&self) {
+        self.reopening.store(false, Ordering::Relaxed);
+    }
+
+    /// Opens or connects a new descriptor and makes it the sink's; returns it, or -1.
+    fn connect(&self) -> c_int {
+        let fd = match &self.reopen {
+            Reopen::Stderr => return 2,
+            // SAFETY: path is NUL-terminated.
+            Reopen::File(path) => unsafe {
+                libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o640)
+            },
+            Reopen::Unix(path) => {
+                let Some((sun, len)) = unix_sockaddr(path) else { return -1 };
+                // SAFETY: plain socket calls on a socket armr owns.
+                unsafe {
+                    let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+                    if fd >= 0 && libc::connect(fd, &sun as *const _ as *const sockaddr, len) != 0 {
+                        libc::close(fd);
+                        -1
+                    } else {
+                        fd
+                    }
+                }
+            }
+            Reopen::Udp(addr) | Reopen::Tcp(addr) => {
+                let stream = matches!(self.reopen, Reopen::Tcp(_));
+                let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+                let kind = if stream { libc::SOCK_STREAM } else { libc::SOCK_DGRAM };
+                let (sa, len) = c_sockaddr(addr);
+                // SAFETY: plain socket calls on a socket armr owns. armr's own connect is called
+                // with the reentrancy guard held, so no rule judges it.
+                unsafe {
+                    let fd = libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+                    if fd < 0 {
+                        return -1;
+                    }
+                    let r = libc::connect(fd, &sa as *const _ as *const sockaddr, len);
+                    let connected = r == 0 || (errno() == libc::EINPROGRESS && {
+                        let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                        libc::poll(&mut p, 1, CONNECT_WAIT_MS) == 1 && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
+                    });
+                    if !connected {
+                        libc::close(fd);
+                        return -1;
+                    }
+                    fd
+                }
+            }
+        };
+        if fd < 0 {
+            return -1;
+        }
+        // Keep the descriptor number the sink had when it is still armr's; otherwise take the new
+        // one (the old number belongs to the program now).
+        let old = self.fd.load(Ordering::Relaxed);
+        let mine = old >= 0 && identity_of(old) == self.identity.load(Ordering::Relaxed);
+        let fd = if mine {
+            // SAFETY: both descriptors are armr's.
+            unsafe {
+                libc::dup3(fd, old, libc::O_CLOEXEC);
+                libc::close(fd);
+            }
+            old
+        } else {
+            fd
+        };
+        self.identity.store(identity_of(fd), Ordering::Relaxed);
+        self.fd.store(fd, Ordering::Relaxed);
+        fd
+    }
+
+    /// The descriptor to write to, reopening a lost or broken one at most once a second.
+    fn current(&self) -> c_int {
+        let fd = self.fd.load(Ordering::Relaxed);
+        let broken = self.broken.load(Ordering::Relaxed);
+        if matches!(self.reopen, Reopen::Stderr) {
+            return fd;
+        }
+        if !broken && fd >= 0 && identity_of(fd) == self.identity.load(Ordering::Relaxed) {
+            return fd;
+        }
+        if !broken && fd >= 0 {
+            // The program closed armr's descriptor, and may have reused the number: forget it.
+            self.fd.store(-1, Ordering::Relaxed);
+        }
+        let now = now_ms();
+        let last = self.last_attempt_ms.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < RETRY_EVERY_MS {
+            return -1;
+        }
+        if self.reopening.swap(true, Ordering::Acquire) {
+            return -1;
+        }
+        self.last_attempt_ms.store(now.max(1), Ordering::Relaxed);
+        let fd = self.connect();
+        if fd >= 0 {
+            self.last_attempt_ms.store(0, Ordering::Relaxed);
+            self.broken.store(false, Ordering::Relaxed);
+        }
+        self.reopening.store(false, Ordering::Release);
+        fd
+    }
+
+    fn drop_one(&self) -> Sent {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        Sent::Dropped
+    }
+
+    /// Writes one line (ending in `\n`) in one system call, or drops it.
+    pub fn send(&self, line: &[u8]) -> Sent {
+        let fd = self.current();
+        if fd < 0 {
+            return self.drop_one();
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let ok = match &self.reopen {
+            Reopen::Stderr => {
+                // A full pipe would block the program: wait a few milliseconds at most.
+                let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                // SAFETY: p is a valid pollfd; line is a valid buffer.
+                unsafe {
+                    libc::poll(&mut p, 1, STDERR_WAIT_MS) == 1
+                        && p.revents & libc::POLLOUT != 0
+                        && libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize
+                }
+            }
+            // O_APPEND: each line lands whole at the end, whatever other writers do.
+            Reopen::File(_) => unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize },
+            Reopen::Unix(_) | Reopen::Udp(_) => {
+                // SAFETY: body is a valid buffer.
+                let n = unsafe { libc::send(fd, body.as_ptr().cast(), body.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+                if n < 0 && matches!(errno(), libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF) {
+                    self.broken.store(true, Ordering::Relaxed);
+                }
+                n == body.len() as isize
+            }
+            Reopen::Tcp(_) => {
+                // RFC 6587 octet counting: "LENGTH SP MESSAGE", sent with one sendmsg.
+                let mut prefix = [0u8; 24];
+                let mut w = armr_core::event::LineBuffer::new(&mut prefix);
+                let _ = std::fmt::Write::write_fmt(&mut w, format_args!("{} ", body.len()));
+                let prefix_len = w.as_bytes().len();
+                let mut iov = [
+                    libc::iovec { iov_base: prefix.as_mut_ptr().cast(), iov_len: prefix_len },
+                    libc::iovec { iov_base: body.as_ptr() as *mut _, iov_len: body.len() },
+                ];
+                let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                msg.msg_iov = iov.as_mut_ptr();
+                msg.msg_iovlen = 2;
+                // SAFETY: msg describes two valid buffers.
+                let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+                let total = (prefix_len + body.len()) as isize;
+                if n == total {
+                    true
+                } else {
+                    // Nothing sent (full buffer): the stream is intact, the event is dropped. Part
+                    // sent, or an error: the stream is broken; reconnect later.
+                    if n > 0 || (n < 0 && errno() != libc::EAGAIN) {
+                        // SAFETY: fd is armr's socket; shutdown keeps the number reserved.
+                        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+                        self.broken.store(true, Ordering::Relaxed);
+                    }
+                    false
+                }
+            }
+        };
+        if ok {
+            Sent::Written { dropped: self.take_dropped() }
+        } else {
+            self.drop_one()
+        }
+    }
+}
