@@ -203,7 +203,7 @@ mod tests {
     fn bad_values_are_errors_that_name_the_variable() {
         let (on_error, errors) = from_env(env(&[
             ("ARMR_RULES", "r.armr"),
-            ("ARMR_LOG", "syslog://x"),
+            ("ARMR_LOG", "journald"),
             ("ARMR_MODE", "audit"),
             ("ARMR_ON_ERROR", "open"),
         ]))
@@ -213,7 +213,7 @@ mod tests {
             errors,
             [
                 "ARMR_MODE=audit: expected `enforce` or `detect-only`",
-                "ARMR_LOG=syslog://x: unknown destination; expected `stderr`, `file:PATH`, `syslog`, \
+                "ARMR_LOG=journald: unknown destination; expected `stderr`, `file:PATH`, `syslog`, \
                  `syslog:SOCKET`, `udp://HOST:PORT` or `tcp://HOST:PORT`",
             ]
         );

@@ -20,7 +20,7 @@ fn condition(out: &mut String, a: usize, i: usize) {
     let port = 1 + (i * 7919) % 65_000;
     match i % 10 {
         0 => write!(out, r#"connect("10.{}.{b2}.{b3}:{port}")"#, a % 256),
-        1 => write!(out, r#"accept("[fd00::{a:x}:{i:x}]:{port}")"#),
+        1 => write!(out, r#"accept("[fd00::{a:x}:{:x}:{:x}]:{port}")"#, i >> 16, i & 0xffff),
         2 => write!(out, r#"connect("10.{}.0.0/16:443")"#, i % 256),
         3 => write!(out, r#"accept("192.168.{b2}.{b3}:5000-5100")"#),
         4 => write!(out, r#"connect("svc-{i}.app{a}.internal:5432")"#),
