@@ -12,7 +12,6 @@ use armr_core::policy::{Decision, EventKind};
 use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 fn errno() -> c_int {
     // SAFETY: __errno_location returns this thread's errno.
@@ -47,45 +46,6 @@ fn active() -> Option<(Guard, &'static State)> {
     Some((guard, state))
 }
 
-// --- explicit binds of TCP sockets, so that connect can tell a client bind from an automatic one.
-
-const TRACKED_FDS: usize = 65536;
-/// Per descriptor: the inode of the TCP socket bound explicitly on it, plus one (0: none). The
-/// inode tells a socket from a later one that reuses the descriptor number.
-static EXPLICIT_BINDS: [AtomicU64; TRACKED_FDS] = [const { AtomicU64::new(0) }; TRACKED_FDS];
-
-fn inode(fd: c_int) -> Option<u64> {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is a writable stat buffer.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino as u64 + 1)
-}
-
-fn slot(fd: c_int) -> Option<&'static AtomicU64> {
-    usize::try_from(fd).ok().and_then(|i| EXPLICIT_BINDS.get(i))
-}
-
-fn remember_explicit_bind(fd: c_int) {
-    if let (Some(slot), Some(ino)) = (slot(fd), inode(fd)) {
-        slot.store(ino, Ordering::Relaxed);
-    }
-}
-
-fn explicitly_bound(fd: c_int) -> bool {
-    match slot(fd) {
-        Some(slot) => {
-            let stored = slot.load(Ordering::Relaxed);
-            stored != 0 && inode(fd) == Some(stored)
-        }
-        None => false,
-    }
-}
-
-fn forget_explicit_bind(fd: c_int) {
-    if let Some(slot) = slot(fd) {
-        slot.store(0, Ordering::Relaxed);
-    }
-}
-
 // --- the calls
 
 /// `bind`: a UDP socket bound is a server (`bind(server:)` rules, refused with EACCES). A TCP
@@ -95,24 +55,15 @@ fn forget_explicit_bind(fd: c_int) {
 /// libc's contract for `bind`.
 pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     let Some((_guard, state)) = active() else { return unsafe { real::bind(fd, addr, len) } };
-    let (servers, clients) =
-        (state.policy.has_rules(EventKind::BindServer), state.policy.has_rules(EventKind::BindClient));
     let saved = errno();
-    let local = if servers || clients { unsafe { sockaddr::decode(addr, len) } } else { None };
+    let local = if state.policy.has_rules(EventKind::BindServer) { unsafe { sockaddr::decode(addr, len) } } else { None };
     let Some(local) = local else { return unsafe { real::bind(fd, addr, len) } };
-    let kind = sockaddr::socket_type(fd);
-    if servers && kind == Some(libc::SOCK_DGRAM) && refused(state, EventKind::BindServer, local) {
+    if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM) && refused(state, EventKind::BindServer, local) {
         set_errno(libc::EACCES);
         return -1;
     }
     set_errno(saved);
-    let result = unsafe { real::bind(fd, addr, len) };
-    if result == 0 && clients && kind == Some(libc::SOCK_STREAM) {
-        let after = errno();
-        remember_explicit_bind(fd);
-        set_errno(after);
-    }
-    result
+    unsafe { real::bind(fd, addr, len) }
 }
 
 /// `listen`: the socket's local address is judged by `bind(server:)` rules; refused with EACCES,
@@ -144,13 +95,12 @@ pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     let Some((_guard, state)) = active() else { return unsafe { real::connect(fd, addr, len) } };
     let saved = errno();
-    if state.policy.has_rules(EventKind::BindClient) && explicitly_bound(fd) {
-        if let Some(local) = sockaddr::local_address(fd) {
+    if state.policy.has_rules(EventKind::BindClient) {
+        if let Some(local) = sockaddr::explicit_client_bind(fd) {
             if refused(state, EventKind::BindClient, local) {
                 set_errno(libc::EACCES);
                 return -1;
             }
-            forget_explicit_bind(fd);
         }
     }
     if state.policy.has_rules(EventKind::Connect) {

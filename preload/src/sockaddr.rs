@@ -68,6 +68,25 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
     (r == 0).then_some(ty)
 }
 
+/// The local address of a TCP socket that the program bound itself and has not yet connected:
+/// what `bind(client:)` rules judge at `connect`.
+///
+/// Such a socket is in state CLOSE with a local port (or, with `IP_BIND_ADDRESS_NO_PORT`, a local
+/// address) already set. A socket the kernel binds automatically gets its port only during its
+/// connect, and is then no longer CLOSE (or, after a failed connect, has its port back at 0). The
+/// test asks the socket itself, so it holds through `dup`, `dup2` and `fcntl(F_DUPFD)`.
+pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as socklen_t;
+    // SAFETY: info is writable for len bytes.
+    let r = unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info as *mut _ as *mut _, &mut len) };
+    const TCP_CLOSE: u8 = 7;
+    if r != 0 || info.tcpi_state != TCP_CLOSE {
+        return None;
+    }
+    local_address(fd).filter(|a| a.port() != 0 || !a.ip().is_unspecified())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
