@@ -32,9 +32,13 @@ fn parse(c: &mut Criterion) {
         let text = common::rules_file(n);
         check(&text, n);
         if n >= 10_000 {
-            group.sample_size(20).measurement_time(Duration::from_secs(10));
+            group
+                .sample_size(20)
+                .measurement_time(Duration::from_secs(10));
         } else {
-            group.sample_size(100).measurement_time(Duration::from_secs(5));
+            group
+                .sample_size(100)
+                .measurement_time(Duration::from_secs(5));
         }
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {

@@ -5,8 +5,9 @@
 //! language has (accept, connect, `bind(server:)`, `bind(client:)`, both bind keys at once) and
 //! every address shape that is legal where it stands: exact IPv4, bracketed IPv6, CIDR blocks and
 //! hostnames (accept/connect only), port ranges, the `0.0.0.0` / port 0 wildcards. Actions cycle
-//! through protect, allow and detect (always with a message); some rules carry a severity (as a
-//! number or a name) and `stacktrace: "full"`. Rule names are unique within their app.
+//! through protect, allow and detect (detect always with a message, a third of the protect rules
+//! without one); some rules carry a severity (a number, a name or a quoted name) and
+//! `stacktrace: "full"`. Rule names are unique within their app; every other app has `version(N)`.
 
 use std::fmt::Write as _;
 
@@ -20,13 +21,21 @@ fn condition(out: &mut String, a: usize, i: usize) {
     let port = 1 + (i * 7919) % 65_000;
     match i % 10 {
         0 => write!(out, r#"connect("10.{}.{b2}.{b3}:{port}")"#, a % 256),
-        1 => write!(out, r#"accept("[fd00::{a:x}:{:x}:{:x}]:{port}")"#, i >> 16, i & 0xffff),
+        1 => write!(
+            out,
+            r#"accept("[fd00::{a:x}:{:x}:{:x}]:{port}")"#,
+            i >> 16,
+            i & 0xffff
+        ),
         2 => write!(out, r#"connect("10.{}.0.0/16:443")"#, i % 256),
         3 => write!(out, r#"accept("192.168.{b2}.{b3}:5000-5100")"#),
         4 => write!(out, r#"connect("svc-{i}.app{a}.internal:5432")"#),
         5 => write!(out, r#"bind(server: "0.0.0.0:{port}")"#),
         6 => write!(out, r#"bind(client: "127.0.0.{}:0")"#, 1 + i % 254),
-        7 => write!(out, r#"bind(server: "[::1]:9000-9100", client: "0.0.0.0:0")"#),
+        7 => write!(
+            out,
+            r#"bind(server: "[::1]:9000-9100", client: "0.0.0.0:0")"#
+        ),
         8 => write!(out, r#"accept("[fd00:{:x}::/32]:0")"#, i % 0xffff),
         _ => write!(out, r#"connect("0.0.0.0:8080-8090")"#),
     }
@@ -38,7 +47,7 @@ fn action(out: &mut String, i: usize) {
     let kind = ["protect", "allow", "detect"][i % 3];
     let mut params: Vec<String> = Vec::new();
     // detect must have a message; one protect rule in three logs nothing.
-    if kind != "protect" || i % 9 != 0 {
+    if kind != "protect" || !i.is_multiple_of(9) {
         params.push(format!(r#"message: "rule {i}: {kind} by the benchmark""#));
     }
     match i % 5 {
@@ -47,7 +56,7 @@ fn action(out: &mut String, i: usize) {
         2 => params.push(r#"severity: "Very-High""#.into()),
         _ => {}
     }
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         params.push(r#"stacktrace: "full""#.into());
     }
     write!(out, "{kind}({})", params.join(", ")).unwrap();
