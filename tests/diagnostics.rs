@@ -42,6 +42,7 @@ fn kinds(text: &str) -> Vec<DiagnosticKind> {
 /// Each kind of diagnostic with a file that gives it, and the one headline that file must give.
 fn cases() -> Vec<(&'static str, String, &'static str)> {
     vec![
+        ("NoApps", "# only a comment\n".into(), "t.armr: error: the file holds no app, so no rules"),
         // --- lexical and block structure ---
         (
             "UnterminatedString",
@@ -380,6 +381,7 @@ fn kind_name(kind: &DiagnosticKind) -> &'static str {
     match kind {
         Unreadable { .. } => "Unreadable",
         NotUtf8 { .. } => "NotUtf8",
+        NoApps => "NoApps",
         UnterminatedString => "UnterminatedString",
         InvalidEscape { .. } => "InvalidEscape",
         UnterminatedComment => "UnterminatedComment",

@@ -235,3 +235,27 @@ fn ten_megabyte_files() {
         assert!(load.files[0].diagnostics.len() < 1000, "{}", load.files[0].diagnostics.len());
     }
 }
+
+/// Inputs the fuzzer found (fuzz/regressions/): each gives its diagnostics, rendered, without a
+/// panic, and a comment ended by a lone `\r` does not swallow the rest of the file.
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/regressions") {
+        let path = entry.unwrap().path();
+        let load = language::load_paths(&[&path]);
+        for file in &load.files {
+            let _ = file.render();
+            for d in &file.diagnostics {
+                if let Some(span) = d.span {
+                    assert!(span.start <= span.end && span.end <= file.source.text.len(), "{path:?}");
+                }
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3);
+    let rules = load_ok("# note\rapp(\"A\"): requires(version: ARMR/2.11) socket(\"r\"): connect(\"10.0.0.1:1\") protect() endsocket endapp");
+    assert_eq!(rules.socket_rules().count(), 1);
+}

@@ -7,6 +7,7 @@ use armr_core::event::{Event, format_dropped, format_event};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 fn unix_millis() -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -15,9 +16,24 @@ fn unix_millis() -> u64 {
     (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
 }
 
+/// The process id, cached: one system call less per event. Reset in a forked child.
+static PID: AtomicU32 = AtomicU32::new(0);
+
 fn pid() -> u32 {
-    // SAFETY: no preconditions. Asked per event, so that a forked child logs its own pid.
-    unsafe { libc::getpid() as u32 }
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: no preconditions.
+            let pid = unsafe { libc::getpid() } as u32;
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+/// In a forked child: the child logs its own pid.
+pub fn after_fork() {
+    PID.store(0, Ordering::Relaxed);
 }
 
 /// Logs the event of a decision when the rule asks for it: a rule with a message, or any rule

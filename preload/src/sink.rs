@@ -36,8 +36,9 @@ enum Reopen {
 pub struct Sink {
     reopen: Reopen,
     fd: AtomicI32,
-    /// Device and inode of `fd` when armr opened it (0: unknown).
-    identity: AtomicU64,
+    /// Device and inode of `fd` when armr opened it (device `u64::MAX`: unknown).
+    device: AtomicU64,
+    inode: AtomicU64,
     reopening: AtomicBool,
     /// Set when the connection failed: the next event (at most once a second) reconnects.
     broken: AtomicBool,
@@ -64,13 +65,11 @@ fn now_ms() -> u64 {
     t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
 }
 
-fn identity_of(fd: c_int) -> u64 {
+/// Device and inode of an open descriptor, in full: no two open files share both.
+fn identity_of(fd: c_int) -> Option<(u64, u64)> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: st is writable.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return 0;
-    }
-    (st.st_dev as u64).rotate_left(40) ^ (st.st_ino as u64) | 1
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev as u64, st.st_ino as u64))
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -148,7 +147,8 @@ impl Sink {
         let sink = Sink {
             reopen,
             fd: AtomicI32::new(-1),
-            identity: AtomicU64::new(0),
+            device: AtomicU64::new(u64::MAX),
+            inode: AtomicU64::new(0),
             reopening: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
@@ -178,9 +178,17 @@ impl Sink {
         self.dropped.swap(0, Ordering::Relaxed)
     }
 
-    /// After `fork`, in the child: a reconnection the parent was making is not the child's.
+    /// After `fork`, in the child: a reconnection the parent was making, and the events the
+    /// parent dropped, are not the child's.
     pub fn after_fork(&self) {
         self.reopening.store(false, Ordering::Relaxed);
+        self.dropped.store(0, Ordering::Relaxed);
+    }
+
+    /// True when `fd` is still the file or socket armr opened.
+    fn is_mine(&self, fd: c_int) -> bool {
+        let device = self.device.load(Ordering::Relaxed);
+        device != u64::MAX && identity_of(fd) == Some((device, self.inode.load(Ordering::Relaxed)))
     }
 
     /// Opens or connects a new descriptor and makes it the sink's; returns it, or -1.
@@ -235,7 +243,7 @@ impl Sink {
         // Keep the descriptor number the sink had when it is still armr's; otherwise take the new
         // one (the old number belongs to the program now).
         let old = self.fd.load(Ordering::Relaxed);
-        let mine = old >= 0 && identity_of(old) == self.identity.load(Ordering::Relaxed);
+        let mine = old >= 0 && self.is_mine(old);
         let fd = if mine {
             // SAFETY: both descriptors are armr's.
             unsafe {
@@ -246,7 +254,9 @@ impl Sink {
         } else {
             fd
         };
-        self.identity.store(identity_of(fd), Ordering::Relaxed);
+        let (device, inode) = identity_of(fd).unwrap_or((u64::MAX, 0));
+        self.device.store(device, Ordering::Relaxed);
+        self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
         fd
     }
@@ -258,7 +268,7 @@ impl Sink {
         if matches!(self.reopen, Reopen::Stderr) {
             return fd;
         }
-        if !broken && fd >= 0 && identity_of(fd) == self.identity.load(Ordering::Relaxed) {
+        if !broken && fd >= 0 && self.is_mine(fd) {
             return fd;
         }
         if !broken && fd >= 0 {

@@ -107,12 +107,15 @@ impl Diagnostic {
             let pad = " ".repeat(gutter.len());
             let _ = writeln!(out, "  {gutter} | {}", printable(text));
             // The caret line copies tabs from the source so that it lines up in any terminal.
-            let before = &text[..(span.start - line_start).min(text.len())];
+            // The span may start after the text shown (at a stripped `\r`, or at the end).
+            let line_end = line_start + text.len();
+            let (start, end) = (span.start.min(line_end), span.end.min(line_end));
+            let before = text.get(..start - line_start).unwrap_or(text);
             let indent: String = before
                 .chars()
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let underlined = &file.text[span.start..span.end.min(line_start + text.len())];
+            let underlined = file.text.get(start..end.max(start)).unwrap_or("");
             let width = underlined.chars().count().max(1);
             let _ = writeln!(out, "  {pad} | {indent}{}", "^".repeat(width));
         }
@@ -159,6 +162,8 @@ pub enum DiagnosticKind {
         line: u32,
         column: u32,
     },
+    /// A file without a single app: no rules, surely not what the user meant to enforce.
+    NoApps,
 
     // --- lexical and block structure ---
     UnterminatedString,
@@ -387,6 +392,7 @@ impl DiagnosticKind {
                     "the file is not UTF-8 text (first bad byte at line {line}, column {column})"
                 )
             }
+            NoApps => "the file holds no app, so no rules".into(),
             UnterminatedString => "unterminated string".into(),
             InvalidEscape { escape } => format!("invalid escape {} in a string", quoted(escape)),
             UnterminatedComment => "unterminated block comment".into(),
@@ -573,6 +579,7 @@ impl DiagnosticKind {
         Some(match self {
             Unreadable { .. } => "check the path given to armr (ARMR_RULES or the command line)".into(),
             NotUtf8 { .. } => "save the rules file as UTF-8 text".into(),
+            NoApps => "write `app(\"NAME\"): requires(version: ARMR/2.11) ... endapp`; to run without rules, unset ARMR_RULES".into(),
             UnterminatedString => "close the string with `\"` on the line where it starts".into(),
             InvalidEscape { .. } => {
                 "the only escapes are `\\\"` and `\\\\`; write a backslash as `\\\\`".into()

@@ -115,6 +115,11 @@ pub fn load(sources: Vec<SourceFile>) -> Load {
     for (index, source) in sources.into_iter().enumerate() {
         let (nodes, mut diagnostics) = syntax::parse(&source.text);
         let contents = validate::validate(&source, &nodes);
+        if nodes.is_empty() && diagnostics.is_empty() {
+            // Not a syntax error: an empty (or comments-only) file. Enforcing nothing from a file
+            // the user named is never what they meant.
+            diagnostics.push(Diagnostic { level: Level::Error, kind: DiagnosticKind::NoApps, span: None });
+        }
         drop(nodes);
         diagnostics.extend(contents.diagnostics);
         files.push(FileReport {

@@ -31,7 +31,7 @@
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span, quoted};
 use nom::branch::alt;
 use nom::bytes::complete::{take_until, take_while, take_while1};
-use nom::character::complete::{char, digit1, multispace1, not_line_ending};
+use nom::character::complete::{char, digit1};
 use nom::combinator::{opt, recognize};
 use nom::error::{ErrorKind, ParseError};
 use nom::sequence::{pair, preceded};
@@ -204,15 +204,19 @@ fn describe(at: &str) -> (String, usize) {
     (quoted(&c.to_string()), c.len_utf8())
 }
 
+/// The rest of the text after the current line's content: from its `\n` (or a lone `\r`, an old
+/// Mac line break), or the empty end. Always a slice of `i`, so that offsets stay computable.
+fn to_line_end(i: &str) -> &str {
+    &i[i.find(['\n', '\r']).unwrap_or(i.len())..]
+}
+
 /// Whitespace and comments. An unterminated `/*` is a failure.
 fn trivia(mut i: &str) -> PResult<'_, ()> {
     loop {
         let before = i.len();
-        if let Ok((rest, _)) = multispace1::<_, SyntaxError>(i) {
-            i = rest;
-        }
+        i = i.trim_start_matches([' ', '\t', '\n', '\r']);
         if let Some(rest) = i.strip_prefix('#').or_else(|| i.strip_prefix("//")) {
-            i = not_line_ending::<_, SyntaxError>(rest).map_or("", |(rest, _)| rest);
+            i = to_line_end(rest);
         } else if let Some(rest) = i.strip_prefix("/*") {
             match take_until::<_, _, SyntaxError>("*/").parse(rest) {
                 Ok((rest, _)) => i = &rest[2..],
@@ -247,10 +251,10 @@ fn word(i: &str) -> PResult<'_, &str> {
         take_while(is_word_char),
     ))
     .parse(i)?;
-    let end = [w.find("//"), w.find("/*")]
-        .into_iter()
-        .flatten()
-        .min()
+    let end = w
+        .as_bytes()
+        .windows(2)
+        .position(|p| p[0] == b'/' && (p[1] == b'/' || p[1] == b'*'))
         .unwrap_or(w.len());
     Ok((&i[end..], &i[..end]))
 }
@@ -453,6 +457,9 @@ fn statement_word(i: &str) -> Option<(&str, &str)> {
 
 /// An `end...` keyword in any case, when it is not the start of a call such as `endpoint(...)`.
 fn end_keyword(i: &str) -> Option<(&str, &str)> {
+    if !i.as_bytes().get(..3).is_some_and(|b| b.eq_ignore_ascii_case(b"end")) {
+        return None;
+    }
     let (w, after) = statement_word(i)?;
     let is_end = w.len() > 3 && w.as_bytes()[..3].eq_ignore_ascii_case(b"end");
     (is_end && !after.starts_with('(')).then(|| (w, &i[w.len()..]))
@@ -501,11 +508,11 @@ fn skip_statement(i: &str) -> &str {
                 }
                 s
             }
-            '#' => not_line_ending::<_, SyntaxError>(next).map_or("", |(r, _)| r),
+            '#' => to_line_end(next),
             '/' if next.starts_with('/') => {
-                not_line_ending::<_, SyntaxError>(next).map_or("", |(r, _)| r)
+                to_line_end(next)
             }
-            '/' if next.starts_with('*') => next.find("*/").map_or("", |k| &next[k + 2..]),
+            '/' if next.starts_with('*') => next.find("*/").map_or(&next[next.len()..], |k| &next[k + 2..]),
             '\n' => {
                 line_start = true;
                 next
@@ -555,6 +562,11 @@ struct Reader<'a> {
 
 /// The closing word of a block opened by `keyword` (lowercase even when the opener was not, whose
 /// case is reported on its own).
+/// True when the lowercase `end...` word closes a block opened by `keyword`.
+fn closes(end_word: &str, keyword: &str) -> bool {
+    end_word.len() == keyword.len() + 3 && end_word[3..].eq_ignore_ascii_case(keyword)
+}
+
 fn end_of(keyword: &str) -> String {
     format!("end{}", keyword.to_ascii_lowercase())
 }
@@ -622,8 +634,8 @@ impl<'a> Reader<'a> {
                     self.recovering = false;
                 }
                 match open.last() {
-                    Some(&kw) if lower == end_of(kw) => return (rest, nodes, broken),
-                    Some(&kw) if open.iter().any(|k| lower == end_of(k)) => {
+                    Some(&kw) if closes(&lower, kw) => return (rest, nodes, broken),
+                    Some(&kw) if open.iter().any(|k| closes(&lower, k)) => {
                         // Closes an outer block: this one was left open. Let the outer one close.
                         self.report_at(
                             DiagnosticKind::MismatchedEnd {

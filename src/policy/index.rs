@@ -59,7 +59,7 @@ pub fn normalize_host(host: &HostPattern) -> HostPattern {
     }
 }
 
-/// FxHash: addresses are not attacker-chosen keys of a growing table here (the table is built
+/// FxHash with a final mix: addresses are not attacker-chosen keys of a growing table here (the table is built
 /// once from the rules), so a fast non-keyed hash is safe.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
@@ -89,8 +89,16 @@ impl Hasher for FxHasher {
         self.write_u64(i as u64);
     }
 
+    /// Ends with murmur3's fmix64: a multiply only carries bits upward, so without a final mix
+    /// the bucket (the low bits) would depend on the low bits of the last word alone, which are
+    /// constant for masked CIDR networks and for addresses of one subnet.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 

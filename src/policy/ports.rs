@@ -16,6 +16,22 @@ pub struct PortSegments {
 impl PortSegments {
     /// From `(first port, last port, rank)` intervals, in any order.
     pub fn build(intervals: &[(u16, u16, Rank)]) -> PortSegments {
+        // One interval (most addresses have one rule): no sweep needed.
+        if let [(lo, hi, rank)] = *intervals {
+            let mut starts = vec![0u16];
+            let mut best = vec![Rank::NONE];
+            if lo == 0 {
+                best[0] = rank;
+            } else {
+                starts.push(lo);
+                best.push(rank);
+            }
+            if hi < u16::MAX {
+                starts.push(hi + 1);
+                best.push(Rank::NONE);
+            }
+            return PortSegments { starts, best };
+        }
         // Sweep over interval boundaries; `end` is exclusive, so it may be 65536.
         let mut events: Vec<(u32, bool, Rank)> = Vec::with_capacity(intervals.len() * 2);
         for &(lo, hi, rank) in intervals {
@@ -87,6 +103,17 @@ mod tests {
         assert_eq!(s.best(101), r(5));
         assert_eq!(s.best(443), r(5));
         assert_eq!(s.best(65535), r(5));
+    }
+
+    #[test]
+    fn one_interval_without_a_sweep() {
+        for (lo, hi) in [(0, 65535), (0, 10), (10, 65535), (443, 443)] {
+            let one = PortSegments::build(&[(lo, hi, r(3))]);
+            for port in [0, 9, 10, 11, 442, 443, 444, 65534, 65535] {
+                let want = if (lo..=hi).contains(&port) { r(3) } else { Rank::NONE };
+                assert_eq!(one.best(port), want, "{lo}-{hi} at {port}");
+            }
+        }
     }
 
     #[test]
