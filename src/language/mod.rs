@@ -113,14 +113,18 @@ pub fn load(sources: Vec<SourceFile>) -> Load {
     let mut files = Vec::new();
     let mut apps = Vec::new(); // (file index, validated app)
     for (index, source) in sources.into_iter().enumerate() {
-        let (nodes, mut diagnostics) = syntax::parse(&source.text);
-        let contents = validate::validate(&source, &nodes);
-        if nodes.is_empty() && diagnostics.is_empty() {
+        let mut validator = validate::Validator::new(&source);
+        let mut any_node = false;
+        let mut diagnostics = syntax::parse_each(&source.text, |node| {
+            any_node = true;
+            validator.top_level(&node);
+        });
+        let contents = validator.finish();
+        if !any_node && diagnostics.is_empty() {
             // Not a syntax error: an empty (or comments-only) file. Enforcing nothing from a file
             // the user named is never what they meant.
             diagnostics.push(Diagnostic { level: Level::Error, kind: DiagnosticKind::NoApps, span: None });
         }
-        drop(nodes);
         diagnostics.extend(contents.diagnostics);
         files.push(FileReport {
             apps: contents.apps.len(),

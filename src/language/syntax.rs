@@ -30,7 +30,7 @@
 
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span, quoted};
 use nom::branch::alt;
-use nom::bytes::complete::{take_until, take_while, take_while1};
+use nom::bytes::complete::take_until;
 use nom::character::complete::{char, digit1};
 use nom::combinator::{opt, recognize};
 use nom::error::{ErrorKind, ParseError};
@@ -214,7 +214,8 @@ fn to_line_end(i: &str) -> &str {
 fn trivia(mut i: &str) -> PResult<'_, ()> {
     loop {
         let before = i.len();
-        i = i.trim_start_matches([' ', '\t', '\n', '\r']);
+        let spaces = i.bytes().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+        i = &i[spaces..];
         if let Some(rest) = i.strip_prefix('#').or_else(|| i.strip_prefix("//")) {
             i = to_line_end(rest);
         } else if let Some(rest) = i.strip_prefix("/*") {
@@ -246,16 +247,18 @@ fn is_word_char(c: char) -> bool {
 /// A word: keyword, key or constant (`ARMR/2.8`, `Very-High`). A `//` or `/*` ends it, since a
 /// comment may follow a word without a space.
 fn word(i: &str) -> PResult<'_, &str> {
-    let (_, w) = recognize(pair(
-        take_while1(|c: char| is_word_start(c)),
-        take_while(is_word_char),
-    ))
-    .parse(i)?;
-    let end = w
-        .as_bytes()
-        .windows(2)
-        .position(|p| p[0] == b'/' && (p[1] == b'/' || p[1] == b'*'))
-        .unwrap_or(w.len());
+    let bytes = i.as_bytes();
+    if !bytes.first().is_some_and(|&b| is_word_start(b as char)) {
+        return Err(NomErr::Error(SyntaxError::from_error_kind(i, ErrorKind::Alpha)));
+    }
+    // Word characters are ASCII, so a byte index is a character boundary.
+    let mut end = 1;
+    while end < bytes.len() && is_word_char(bytes[end] as char) {
+        if bytes[end] == b'/' && matches!(bytes.get(end + 1), Some(b'/' | b'*')) {
+            break;
+        }
+        end += 1;
+    }
     Ok((&i[end..], &i[..end]))
 }
 
@@ -540,6 +543,15 @@ fn raw_code(i: &str) -> Option<(&str, &str)> {
 
 /// Reads a whole file into nodes, with every syntax error found along the way.
 pub fn parse(src: &str) -> (Vec<Node<'_>>, Vec<Diagnostic>) {
+    let mut nodes = Vec::new();
+    let diagnostics = parse_each(src, |node| nodes.push(node));
+    (nodes, diagnostics)
+}
+
+/// Reads a file and hands each top-level node to `each` as soon as it is read, so that a caller
+/// can check one app while its text is still in the cache and drop it before reading the next.
+/// Returns the syntax errors.
+pub fn parse_each<'a>(src: &'a str, mut each: impl FnMut(Node<'a>)) -> Vec<Diagnostic> {
     let mut reader = Reader {
         src,
         diagnostics: Vec::new(),
@@ -547,8 +559,8 @@ pub fn parse(src: &str) -> (Vec<Node<'_>>, Vec<Diagnostic>) {
         aborted: false,
     };
     let mut open = Vec::new();
-    let (_, nodes, _) = reader.nodes(src, &mut open);
-    (nodes, reader.diagnostics)
+    reader.nodes(src, &mut open, &mut each);
+    reader.diagnostics
 }
 
 struct Reader<'a> {
@@ -597,9 +609,9 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads nodes until the `end...` of the innermost block in `open` (or the end of the file at
-    /// the top). Returns the rest after that keyword, the nodes, and whether any statement broke.
-    fn nodes(&mut self, mut i: &'a str, open: &mut Vec<&'a str>) -> (&'a str, Vec<Node<'a>>, bool) {
-        let mut nodes = Vec::new();
+    /// the top), handing each to `emit`. Returns the rest after that keyword and whether any
+    /// statement broke.
+    fn nodes(&mut self, mut i: &'a str, open: &mut Vec<&'a str>, emit: &mut dyn FnMut(Node<'a>)) -> (&'a str, bool) {
         let mut broken = false;
         loop {
             i = match trivia(i) {
@@ -619,7 +631,7 @@ impl<'a> Reader<'a> {
                         opener,
                     );
                 }
-                return ("", nodes, broken);
+                return ("", broken);
             }
             if let Some((found, rest)) = end_keyword(i) {
                 let lower = found.to_ascii_lowercase();
@@ -634,7 +646,7 @@ impl<'a> Reader<'a> {
                     self.recovering = false;
                 }
                 match open.last() {
-                    Some(&kw) if closes(&lower, kw) => return (rest, nodes, broken),
+                    Some(&kw) if closes(&lower, kw) => return (rest, broken),
                     Some(&kw) if open.iter().any(|k| closes(&lower, k)) => {
                         // Closes an outer block: this one was left open. Let the outer one close.
                         self.report_at(
@@ -644,7 +656,7 @@ impl<'a> Reader<'a> {
                             },
                             found,
                         );
-                        return (i, nodes, true);
+                        return (i, true);
                     }
                     Some(&kw) => {
                         self.report_at(
@@ -668,7 +680,7 @@ impl<'a> Reader<'a> {
             }
             match self.node(i, open) {
                 Ok((rest, node)) => {
-                    nodes.push(node);
+                    emit(node);
                     i = rest;
                     self.recovering = false;
                 }
@@ -768,7 +780,8 @@ impl<'a> Reader<'a> {
             return Ok(("", node));
         }
         open.push(name);
-        let (rest, nodes, broken) = self.nodes(body_start, open);
+        let mut nodes = Vec::new();
+        let (rest, broken) = self.nodes(body_start, open, &mut |n| nodes.push(n));
         open.pop();
         node.body = Some(Body::Nodes {
             nodes,

@@ -63,18 +63,15 @@ pub struct FileContents {
 }
 
 pub fn validate(file: &SourceFile, nodes: &[Node<'_>]) -> FileContents {
-    let mut v = Validator {
-        file,
-        out: FileContents::default(),
-        errors: 0,
-    };
+    let mut v = Validator::new(file);
     for node in nodes {
         v.top_level(node);
     }
-    v.out
+    v.finish()
 }
 
-struct Validator<'f> {
+/// Checks a file's top-level nodes one at a time (see `syntax::parse_each`).
+pub struct Validator<'f> {
     file: &'f SourceFile,
     out: FileContents,
     /// Errors reported so far, so that a rule with any error yields no model.
@@ -87,7 +84,15 @@ struct AppContext {
     log_metadata: Vec<(String, String)>,
 }
 
-impl Validator<'_> {
+impl<'f> Validator<'f> {
+    pub fn new(file: &'f SourceFile) -> Self {
+        Validator { file, out: FileContents::default(), errors: 0 }
+    }
+
+    pub fn finish(self) -> FileContents {
+        self.out
+    }
+
     fn span(&self, text: &str) -> Span {
         let start = text.as_ptr() as usize - self.file.text.as_ptr() as usize;
         Span::new(start, start + text.len())
@@ -140,7 +145,7 @@ impl Validator<'_> {
         self.error(kind, word);
     }
 
-    fn top_level(&mut self, node: &Node<'_>) {
+    pub fn top_level(&mut self, node: &Node<'_>) {
         match (node.name, &node.body) {
             ("app", Some(Body::Nodes { nodes, broken })) => self.app(node, nodes, *broken),
             ("app", _) => {} // a missing colon is reported by the syntax reader
