@@ -16,7 +16,12 @@ test: build
 demo: build
 	scripts/demo
 
-bench:
+# The overhead suite (scripts/bench: instructions per call, start-up, memory, nginx, logging;
+# updates docs/performance.md), then the criterion benchmarks of the parser and the policy index.
+bench: build
+	scripts/install-test-deps
+	scripts/install-bench-deps
+	scripts/bench
 	$(CARGO) bench
 
 clean:

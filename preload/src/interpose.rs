@@ -5,7 +5,7 @@
 //! documented errno and returns -1.
 
 use crate::guard::Guard;
-use crate::state::{self, State};
+use crate::state::{self, State, kind_bit, may_judge};
 use crate::{log, real, sockaddr};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
@@ -54,6 +54,9 @@ fn active() -> Option<(Guard, &'static State)> {
 /// # Safety
 /// libc's contract for `bind`.
 pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    if !may_judge(kind_bit(EventKind::BindServer)) {
+        return unsafe { real::bind(fd, addr, len) };
+    }
     let Some((_guard, state)) = active() else { return unsafe { real::bind(fd, addr, len) } };
     let saved = errno();
     let local = if state.policy.has_rules(EventKind::BindServer) { unsafe { sockaddr::decode(addr, len) } } else { None };
@@ -72,6 +75,9 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
 /// # Safety
 /// libc's contract for `listen`.
 pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
+    if !may_judge(kind_bit(EventKind::BindServer)) {
+        return unsafe { real::listen(fd, backlog) };
+    }
     let Some((_guard, state)) = active() else { return unsafe { real::listen(fd, backlog) } };
     if state.policy.has_rules(EventKind::BindServer) {
         let saved = errno();
@@ -93,6 +99,9 @@ pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
 /// # Safety
 /// libc's contract for `connect`.
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect)) {
+        return unsafe { real::connect(fd, addr, len) };
+    }
     let Some((_guard, state)) = active() else { return unsafe { real::connect(fd, addr, len) } };
     let saved = errno();
     if state.policy.has_rules(EventKind::BindClient) {
@@ -145,6 +154,9 @@ pub unsafe fn accept(fd: c_int, addr: *mut SockAddr, len: *mut socklen_t, flags:
             Some(flags) => real::accept4(fd, addr, len, flags),
         }
     };
+    if !may_judge(kind_bit(EventKind::Accept)) {
+        return call(addr, len);
+    }
     let Some((_guard, state)) = active() else { return call(addr, len) };
     if !state.policy.has_rules(EventKind::Accept) {
         return call(addr, len);
@@ -213,7 +225,7 @@ pub unsafe fn sendto(
     len: socklen_t,
 ) -> ssize_t {
     let forward = || unsafe { real::sendto(fd, buf, n, flags, dest, len) };
-    if dest.is_null() {
+    if dest.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward();
     }
     let Some((_guard, state)) = active() else { return forward() };
@@ -234,7 +246,7 @@ pub unsafe fn sendto(
 /// libc's contract for `sendmsg`.
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
-    if msg.is_null() || unsafe { (*msg).msg_name.is_null() } {
+    if msg.is_null() || !may_judge(kind_bit(EventKind::Connect)) || unsafe { (*msg).msg_name.is_null() } {
         return forward();
     }
     let Some((_guard, state)) = active() else { return forward() };
@@ -258,7 +270,7 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
 /// libc's contract for `sendmmsg`.
 pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
     let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
-    if msgs.is_null() {
+    if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
     }
     let Some((_guard, state)) = active() else { return forward(vlen) };

@@ -38,11 +38,20 @@ pub fn after_fork() {
 
 /// Logs the event of a decision when the rule asks for it: a rule with a message, or any rule
 /// acting as detect (detect-only mode logs every call a protect rule would refuse).
+#[inline]
 pub fn decision(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
-    let (app, rule) = state.policy.rule(decision.rule);
-    if rule.message.is_none() && decision.action != Action::Detect {
-        return;
+    let (_, rule) = state.policy.rule(decision.rule);
+    if rule.message.is_some() || decision.action == Action::Detect {
+        write_event(state, kind, address, decision);
     }
+}
+
+/// Formats and sends one event. Out of line: its buffers are on the stack only when an event is
+/// written, not on every judged call.
+#[cold]
+#[inline(never)]
+fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+    let (app, rule) = state.policy.rule(decision.rule);
     let mut frames = [0u8; 4096];
     let stacktrace = if rule.stacktrace {
         let n = stack::capture(&mut frames);

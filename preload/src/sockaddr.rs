@@ -76,15 +76,14 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
 /// connect, and is then no longer CLOSE (or, after a failed connect, has its port back at 0). The
 /// test asks the socket itself, so it holds through `dup`, `dup2` and `fcntl(F_DUPFD)`.
 pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
+    // An unbound socket (the common case) needs no second question.
+    let local = local_address(fd).filter(|a| a.port() != 0 || !a.ip().is_unspecified())?;
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as socklen_t;
     // SAFETY: info is writable for len bytes.
     let r = unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info as *mut _ as *mut _, &mut len) };
     const TCP_CLOSE: u8 = 7;
-    if r != 0 || info.tcpi_state != TCP_CLOSE {
-        return None;
-    }
-    local_address(fd).filter(|a| a.port() != 0 || !a.ip().is_unspecified())
+    (r == 0 && info.tcpi_state == TCP_CLOSE).then_some(local)
 }
 
 #[cfg(test)]

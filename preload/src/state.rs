@@ -3,6 +3,7 @@
 
 use crate::sink::Sink;
 use armr_core::config::{self, OnError};
+use armr_core::policy::EventKind;
 use armr_core::policy::Policy;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
@@ -24,6 +25,27 @@ const READY: u8 = 2;
 const DISABLED: u8 = 3;
 
 static PHASE: AtomicU8 = AtomicU8::new(UNLOADED);
+
+/// Bit per event kind (see [`kind_bit`]) that some rule judges; `NOT_LOADED` until the rules are
+/// loaded. Lets a hook go straight to libc, before any other work, when no rule can judge its call.
+static JUDGED_KINDS: AtomicU8 = AtomicU8::new(NOT_LOADED);
+const NOT_LOADED: u8 = 0x80;
+
+pub const fn kind_bit(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::BindServer => 1,
+        EventKind::BindClient => 2,
+        EventKind::Connect => 4,
+        EventKind::Accept => 8,
+    }
+}
+
+/// False when armr is off or no rule judges any of the `kinds` bits: the call goes straight to
+/// libc. True also before the rules are loaded, so that the first call loads them.
+#[inline(always)]
+pub fn may_judge(kinds: u8) -> bool {
+    JUDGED_KINDS.load(Ordering::Relaxed) & (kinds | NOT_LOADED) != 0
+}
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The policy, loading it on first use. `None`: armr is off in this process.
@@ -37,14 +59,19 @@ pub fn get() -> Option<&'static State> {
             DISABLED => return None,
             UNLOADED => {
                 if PHASE.compare_exchange(UNLOADED, LOADING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                    let phase = match load() {
+                    let (phase, kinds) = match load() {
                         Some(state) => {
+                            let kinds = EventKind::ALL
+                                .into_iter()
+                                .filter(|k| state.policy.has_rules(*k))
+                                .fold(0, |bits, k| bits | kind_bit(k));
                             STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
-                            READY
+                            (READY, kinds)
                         }
-                        None => DISABLED,
+                        None => (DISABLED, 0),
                     };
                     PHASE.store(phase, Ordering::Release);
+                    JUDGED_KINDS.store(kinds, Ordering::Release);
                 }
             }
             // Another thread is loading: wait for it (only at process start).

@@ -345,6 +345,7 @@ impl<'f> Validator<'f> {
             let app = name.unwrap_or_default().to_string();
             self.error(DiagnosticKind::EmptyApp { app }, name_text);
         }
+        rules.shrink_to_fit();
         if let Some(name) = name {
             let app = App {
                 name: name.to_string(),

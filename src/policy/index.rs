@@ -138,6 +138,9 @@ struct Names {
 pub struct KindIndex {
     exact: FxMap<IpAddr, PortSegments>,
     any: PortSegments,
+    /// IPv6 blocks wide enough to hold every IPv4-mapped address (`::/0`, `::/64`, ...): they
+    /// match every IPv4 address, so an IPv4 lookup needs no IPv6 probe.
+    all_v4: PortSegments,
     cidr_v4: Vec<(u8, FxMap<u32, PortSegments>)>,
     cidr_v6: Vec<(u8, FxMap<u128, PortSegments>)>,
     names: Option<Names>,
@@ -153,6 +156,7 @@ impl KindIndex {
     pub fn build(entries: &[Entry], binds: bool) -> KindIndex {
         let mut exact: FxMap<IpAddr, Vec<(u16, u16, Rank)>> = FxMap::default();
         let mut any = Vec::new();
+        let mut all_v4 = Vec::new();
         let mut cidr_v4: FxMap<u8, FxMap<u32, Vec<(u16, u16, Rank)>>> = FxMap::default();
         let mut cidr_v6: FxMap<u8, FxMap<u128, Vec<(u16, u16, Rank)>>> = FxMap::default();
         let mut names = Vec::new();
@@ -180,12 +184,13 @@ impl KindIndex {
                     .entry(u32::from(*n))
                     .or_default()
                     .push(interval),
-                HostPattern::Cidr { network: IpAddr::V6(n), prefix_len } => cidr_v6
-                    .entry(*prefix_len)
-                    .or_default()
-                    .entry(u128::from(*n))
-                    .or_default()
-                    .push(interval),
+                HostPattern::Cidr { network: IpAddr::V6(n), prefix_len } => {
+                    let mapped_space = u128::from(Ipv4Addr::UNSPECIFIED.to_ipv6_mapped());
+                    if *prefix_len < 96 && mask_v6(mapped_space, *prefix_len) == u128::from(*n) {
+                        all_v4.push(interval);
+                    }
+                    cidr_v6.entry(*prefix_len).or_default().entry(u128::from(*n)).or_default().push(interval)
+                }
                 HostPattern::Name(name) => names.push((name.clone(), e.ports, e.rank)),
             }
         }
@@ -197,6 +202,7 @@ impl KindIndex {
         KindIndex {
             exact: compile(exact),
             any: PortSegments::build(&any),
+            all_v4: PortSegments::build(&all_v4),
             cidr_v4: by_prefix(cidr_v4),
             cidr_v6: by_prefix(cidr_v6),
             names: (!names.is_empty()).then(|| Names { rules: names, resolved: OnceLock::new() }),
@@ -224,9 +230,7 @@ impl KindIndex {
                         best = best.min(s.best(port));
                     }
                 }
-                if !self.cidr_v6.is_empty() {
-                    best = best.min(self.best_v6_cidr(u128::from(v4.to_ipv6_mapped()), port));
-                }
+                best = best.min(self.all_v4.best(port));
             }
             IpAddr::V6(v6) => best = best.min(self.best_v6_cidr(u128::from(v6), port)),
         }
