@@ -12,6 +12,7 @@ use armr_core::policy::{Decision, EventKind};
 use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn errno() -> c_int {
     // SAFETY: __errno_location returns this thread's errno.
@@ -23,15 +24,28 @@ fn set_errno(e: c_int) {
     unsafe { *libc::__errno_location() = e }
 }
 
+/// Says once per process that armr failed inside a call, and what it did about it.
+fn internal_error(what: &str) {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        state::say(&format!("armr: internal error while {what}; the program goes on (reported once)\n"));
+    }
+}
+
 /// The rule deciding an event. An internal failure (a panic) decides nothing: the call proceeds.
 fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-    catch_unwind(AssertUnwindSafe(|| state.policy.decide(kind, address))).ok().flatten()
+    catch_unwind(AssertUnwindSafe(|| state.policy.decide(kind, address))).unwrap_or_else(|_| {
+        internal_error("judging a socket call: the call was forwarded");
+        None
+    })
 }
 
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
 /// into a forward.
 fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
-    let _ = catch_unwind(AssertUnwindSafe(|| log::decision(state, kind, address, decision)));
+    if catch_unwind(AssertUnwindSafe(|| log::decision(state, kind, address, decision))).is_err() {
+        internal_error("logging an event: the event was lost, the decision stands");
+    }
     decision.action == Action::Protect
 }
 
