@@ -7,7 +7,11 @@ use super::model::*;
 use super::source::SourceFile;
 use super::syntax::{Arg, Body, Node, Value, ValueKind};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use crate::policy::FxHasher;
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+
+type FxSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 
 /// The newest language version armr knows; also assumed when `requires` is missing or broken,
 /// so that one mistake there does not turn every feature of the app into an error.
@@ -241,7 +245,7 @@ impl<'f> Validator<'f> {
         };
         let mut metadata_seen = false;
         let mut rules = Vec::new();
-        let mut rule_names: HashMap<String, ()> = HashMap::new();
+        let mut rule_names: FxSet<&str> = FxSet::with_capacity_and_hasher(body.len(), Default::default());
         let mut rule_count = 0;
         for n in body {
             match (&n.body, n.name) {
@@ -296,7 +300,7 @@ impl<'f> Validator<'f> {
                     };
                     let rule_name = self.rule_header(n, kind);
                     if let Some(rule_name) = rule_name
-                        && rule_names.insert(rule_name.to_string(), ()).is_some() {
+                        && !rule_names.insert(rule_name) {
                             let text = n.args.first().map_or(n.name, |a| a.value.text);
                             self.error(
                                 DiagnosticKind::DuplicateRule {
