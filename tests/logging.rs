@@ -20,6 +20,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod support;
+use support::{TempDir, text};
+
 /// How long a test waits for rsyslog to start or for events to arrive before it fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -33,40 +36,6 @@ fn library() -> PathBuf {
     lib
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh directory for one test, removed when the test passes (kept for a look when it fails).
-/// Under /tmp: a unix socket path must stay short.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("armr-logging-{}-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.join(name);
-        fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// A port on 127.0.0.1 that nothing listens on (free a moment ago).
 fn free_tcp_port() -> u16 {
@@ -625,7 +594,7 @@ fn run_bash_severities(rules: &Path, log: &str, low: u16) -> u32 {
 }
 
 fn severities_through(input: &str) {
-    let dir = TempDir::new(&format!("severities-{input}"));
+    let dir = TempDir::new("logging", &format!("severities-{input}"));
     let rsyslog = Rsyslog::start(&dir);
     let low = free_tcp_port();
     let rules = severities_rules(&dir, low);
@@ -651,7 +620,7 @@ fn unix_socket_events_are_parsed_by_rsyslog_as_rfc5424() {
 
 #[test]
 fn file_events_are_whole_rfc5424_lines() {
-    let dir = TempDir::new("severities-file");
+    let dir = TempDir::new("logging", "severities-file");
     let low = free_tcp_port();
     let rules = severities_rules(&dir, low);
     let log = dir.join("events.log");
@@ -705,7 +674,7 @@ fn run_odd(rules: &Path, log: &str) -> u32 {
 
 #[test]
 fn escaping_survives_the_file_destination_and_rsyslog() {
-    let dir = TempDir::new("escaping");
+    let dir = TempDir::new("logging", "escaping");
     let rules = dir.write("odd.armr", ODD_RULES);
     // The file: the line as armr wrote it.
     let log = dir.join("events.log");
@@ -728,7 +697,7 @@ fn escaping_survives_the_file_destination_and_rsyslog() {
 fn concurrent_writers_to_one_file_leave_whole_lines() {
     const WRITERS: usize = 8;
     const EVENTS: usize = 200;
-    let dir = TempDir::new("concurrent");
+    let dir = TempDir::new("logging", "concurrent");
     let rules = dir.write(
         "rules.armr",
         "app(\"Many\"):\n requires(version: ARMR/2.11)\n socket(\"no egress\"):\n  connect(\"0.0.0.0:0\")\n  protect(message: \"outgoing connection blocked\", severity: High)\n endsocket\nendapp\n",
@@ -795,14 +764,14 @@ fn down_destination(log: &str, rules: &Path) {
 
 #[test]
 fn a_dead_tcp_destination_drops_and_counts_without_holding_the_program_up() {
-    let dir = TempDir::new("dead-tcp");
+    let dir = TempDir::new("logging", "dead-tcp");
     let rules = dir.write("rules.armr", LOGGED_RULES);
     down_destination(&format!("tcp://127.0.0.1:{}", free_tcp_port()), &rules);
 }
 
 #[test]
 fn a_missing_syslog_socket_drops_and_counts() {
-    let dir = TempDir::new("dead-unix");
+    let dir = TempDir::new("logging", "dead-unix");
     let rules = dir.write("rules.armr", LOGGED_RULES);
     down_destination(&format!("syslog:{}", dir.join("nobody.sock").display()), &rules);
 }
@@ -811,7 +780,7 @@ fn a_missing_syslog_socket_drops_and_counts() {
 fn a_tcp_destination_that_comes_up_gets_the_count_of_what_was_dropped() {
     const BEFORE: u64 = 25;
     const AFTER: usize = 5;
-    let dir = TempDir::new("recovery");
+    let dir = TempDir::new("logging", "recovery");
     let rules = dir.write("rules.armr", LOGGED_RULES);
     let port = free_tcp_port();
     let log = format!("tcp://127.0.0.1:{port}");
@@ -861,7 +830,7 @@ fn a_tcp_destination_that_comes_up_gets_the_count_of_what_was_dropped() {
 
 #[test]
 fn a_full_stacktrace_names_the_programs_frames_and_none_of_armrs() {
-    let dir = TempDir::new("stacktrace");
+    let dir = TempDir::new("logging", "stacktrace");
     let rules = dir.write(
         "rules.armr",
         "app(\"Stack\"):\n requires(version: ARMR/2.11)\n metadata(log: {team: \"red\"})\n socket(\"traced\"):\n  connect(\"0.0.0.0:0\")\n  protect(message: \"traced\", severity: High, stacktrace: \"full\")\n endsocket\nendapp\n",
@@ -929,7 +898,7 @@ print(os.getpid(), child, open("/proc/self/comm").read().strip())
 
 #[test]
 fn a_forked_child_logs_its_own_pid() {
-    let dir = TempDir::new("fork");
+    let dir = TempDir::new("logging", "fork");
     let rules = dir.write("rules.armr", LOGGED_RULES);
     let rsyslog = Rsyslog::start(&dir);
     // Over TCP the child shares the parent's connection; each frame still arrives whole.
@@ -979,7 +948,7 @@ fn undelivered(stderr: &[u8]) -> u64 {
 /// then report at exit (and the child would report in its first recovery line).
 #[test]
 fn dropped_events_are_counted_once_across_fork() {
-    let dir = TempDir::new("fork-drops");
+    let dir = TempDir::new("logging", "fork-drops");
     let rules = dir.write("rules.armr", LOGGED_RULES);
     let log = format!("tcp://127.0.0.1:{}", free_tcp_port());
     let (_, out, _) = run(armr(Command::new(python()).args(["-c", FORK_DROPS_PY, "9"]), &rules, &log));
@@ -1022,7 +991,7 @@ fn file_whose_inode(dir: &TempDir, wanted: impl Fn(u64) -> bool) -> PathBuf {
 /// The program's file and armr's log file, both existing before the program starts; `pair` says
 /// whether their inode numbers differ only in the lowest bit.
 fn closed_file_descriptor(test: &str, pair: bool) {
-    let dir = TempDir::new(test);
+    let dir = TempDir::new("logging", test);
     let log = dir.join("events.log");
     fs::write(&log, "").unwrap();
     let log_inode = fs::metadata(&log).unwrap().ino();
@@ -1047,7 +1016,7 @@ fn a_program_closing_armrs_file_descriptor() {
 
 #[test]
 fn a_program_closing_armrs_tcp_connection() {
-    let dir = TempDir::new("closefds-tcp");
+    let dir = TempDir::new("logging", "closefds-tcp");
     let rsyslog = Rsyslog::start(&dir);
     let pid = closed_descriptor(&dir, &format!("tcp://127.0.0.1:{}", rsyslog.tcp), &dir.join("own.txt"));
     check_received(&rsyslog, "imtcp", &[closed_descriptor_event(pid), closed_descriptor_event(pid)]);

@@ -19,6 +19,9 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::{TempDir, text};
+
 const NC: &str = "/usr/bin/nc";
 /// The longest any single wait may take: a process to exit, a port to listen, a line to appear.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -66,40 +69,6 @@ fn require_nc() {
     });
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh directory for one test: its rules, logs and nc's captured output. Removed when the test
-/// passes, kept (for reading) when it fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("armr-netcat-{}-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.path(name);
-        fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// A port free on `ip` for TCP and UDP alike, never handed out twice in this run: bound to port 0
 /// here, then released for nc to take.
@@ -653,7 +622,7 @@ fn preload_env(rules: &Path, more: &[(&'static str, &str)]) -> Vec<(&'static str
 /// without a connection being made, though a server listens there.
 #[test]
 fn outgoing_connection_refused_and_allowed() {
-    let dir = TempDir::new("connect");
+    let dir = TempDir::new("netcat", "connect");
     let (allowed, allowed_port) = test_listener(localhost());
     let (other, other_port) = test_listener(localhost());
     let rules = dir.write(
@@ -709,7 +678,7 @@ fn outgoing_connection_refused_and_allowed() {
 /// default log.
 #[test]
 fn plain_ld_preload_environment_logs_to_stderr() {
-    let dir = TempDir::new("plain-env");
+    let dir = TempDir::new("netcat", "plain-env");
     let (listener, port) = test_listener(localhost());
     let rules = dir.write(
         "rules.armr",
@@ -743,7 +712,7 @@ fn plain_ld_preload_environment_logs_to_stderr() {
 
 #[test]
 fn listening_server_refused() {
-    let dir = TempDir::new("server-refused");
+    let dir = TempDir::new("netcat", "server-refused");
     let port = free_port(localhost());
     let rules = dir.write(
         "rules.armr",
@@ -783,7 +752,7 @@ fn listening_server_refused() {
 
 #[test]
 fn listening_server_allowed() {
-    let dir = TempDir::new("server-allowed");
+    let dir = TempDir::new("netcat", "server-allowed");
     let port = free_port(localhost());
     let rules = dir.write(
         "rules.armr",
@@ -831,7 +800,7 @@ fn listening_server_allowed() {
 
 #[test]
 fn client_bind_refused() {
-    let dir = TempDir::new("client-bind-refused");
+    let dir = TempDir::new("netcat", "client-bind-refused");
     let (listener, server_port) = test_listener(localhost());
     let local_port = free_port(localhost());
     let rules = dir.write(
@@ -872,7 +841,7 @@ fn client_bind_refused() {
 
 #[test]
 fn client_bind_rules_do_not_judge_a_server() {
-    let dir = TempDir::new("client-bind-vs-server");
+    let dir = TempDir::new("netcat", "client-bind-vs-server");
     let port = free_port(localhost());
     let rules = dir.write(
         "rules.armr",
@@ -907,7 +876,7 @@ fn client_bind_rules_do_not_judge_a_server() {
 
 #[test]
 fn server_bind_rules_do_not_judge_a_client() {
-    let dir = TempDir::new("server-bind-vs-client");
+    let dir = TempDir::new("netcat", "server-bind-vs-client");
     let (listener, server_port) = test_listener(localhost());
     let local_port = free_port(localhost());
     let rules = dir.write(
@@ -944,7 +913,7 @@ fn server_bind_rules_do_not_judge_a_client() {
 /// server, which goes on serving the next client, from 127.0.0.1.
 #[test]
 fn accept_refused_by_peer_address_while_another_peer_is_served() {
-    let dir = TempDir::new("accept");
+    let dir = TempDir::new("netcat", "accept");
     let port = free_port(localhost());
     let refused_port = free_port(localhost());
     let rules = dir.write(
@@ -1042,7 +1011,7 @@ fn accept_refused_by_peer_address_while_another_peer_is_served() {
 #[test]
 fn reference_client_binds_blocked_but_one_allowed() {
     const ALLOWED: u16 = 5000;
-    let dir = TempDir::new("reference-client-binds");
+    let dir = TempDir::new("netcat", "reference-client-binds");
     if let Err(e) = TcpListener::bind((Ipv4Addr::LOCALHOST, ALLOWED)) {
         panic!(
             "port {ALLOWED} on 127.0.0.1 is in use on this machine ({e}): the reference rule names port \
@@ -1142,7 +1111,7 @@ fn reference_client_binds_blocked_but_one_allowed() {
 /// `connect("0.0.0.0:0")` (an IPv4 wildcard) refuses a connect to [::1] as well.
 #[test]
 fn ipv6_connect_refused_by_an_ipv4_wildcard_rule() {
-    let dir = TempDir::new("ipv6");
+    let dir = TempDir::new("netcat", "ipv6");
     let ipv6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
     let (listener, port) = test_listener(ipv6);
     let rules = dir.write(
@@ -1185,7 +1154,7 @@ fn ipv6_connect_refused_by_an_ipv4_wildcard_rule() {
 /// make one on this machine (checked first, without armr).
 #[test]
 fn ipv4_mapped_connect_judged_by_an_ipv4_rule() {
-    let dir = TempDir::new("ipv4-mapped");
+    let dir = TempDir::new("netcat", "ipv4-mapped");
     let (listener, port) = test_listener(localhost());
     let p = port.to_string();
     let mut plain =
@@ -1240,7 +1209,7 @@ fn ipv4_mapped_connect_judged_by_an_ipv4_rule() {
 /// datagram leaves; an allowed one gets the datagram.
 #[test]
 fn udp_client_refused_and_allowed() {
-    let dir = TempDir::new("udp-client");
+    let dir = TempDir::new("netcat", "udp-client");
     let refused_rx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let allowed_rx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let refused_port = refused_rx.local_addr().unwrap().port();
@@ -1303,7 +1272,7 @@ fn udp_client_refused_and_allowed() {
 /// A UDP server (`nc -u -l`) is judged at bind() as a server bind: EACCES.
 #[test]
 fn udp_server_bind_refused() {
-    let dir = TempDir::new("udp-server");
+    let dir = TempDir::new("netcat", "udp-server");
     let port = free_port(localhost());
     let rules = dir.write(
         "rules.armr",
@@ -1341,7 +1310,7 @@ fn udp_server_bind_refused() {
 
 #[test]
 fn detect_only_lets_the_connection_through_and_logs_detect() {
-    let dir = TempDir::new("detect-only");
+    let dir = TempDir::new("netcat", "detect-only");
     let (listener, port) = test_listener(localhost());
     let rules = dir.write(
         "rules.armr",
@@ -1388,7 +1357,7 @@ fn assert_diagnostics(stderr: &str, rules: &Path) {
 
 #[test]
 fn broken_rules_fail_closed_nc_does_not_run() {
-    let dir = TempDir::new("on-error-closed");
+    let dir = TempDir::new("netcat", "on-error-closed");
     let (listener, port) = test_listener(localhost());
     let rules = dir.write("broken.armr", BROKEN);
     let env = preload_env(&rules, &[("ARMR_ON_ERROR", "closed")]);
@@ -1411,7 +1380,7 @@ fn broken_rules_fail_closed_nc_does_not_run() {
 
 #[test]
 fn broken_rules_fail_open_nc_runs_unprotected() {
-    let dir = TempDir::new("on-error-open");
+    let dir = TempDir::new("netcat", "on-error-open");
     let (listener, port) = test_listener(localhost());
     let rules = dir.write("broken.armr", BROKEN);
     let env = preload_env(&rules, &[("ARMR_ON_ERROR", "open")]);
