@@ -118,12 +118,25 @@ fn condition(shape: Shape, k: usize) -> String {
             let ip = Ipv4Addr::new(172, 16 + ((k >> 16) & 15) as u8, (k >> 8) as u8, k as u8);
             format!(r#"connect("{ip}:{}-{}")"#, range_lo(k), range_lo(k) + 100)
         }
-        Shape::RangeV6 => format!(r#"connect("[{}]:{}-{}")"#, v6(0xfd01, k), range_lo(k), range_lo(k) + 100),
+        Shape::RangeV6 => format!(
+            r#"connect("[{}]:{}-{}")"#,
+            v6(0xfd01, k),
+            range_lo(k),
+            range_lo(k) + 100
+        ),
         Shape::Cidr8 => format!(r#"connect("{}.0.0.0/8:{}")"#, 30 + k % 60, 1000 + k),
-        Shape::Cidr16 => format!(r#"connect("{}.{}.0.0/16:5000-5100")"#, 100 + (k >> 8) % 50, k & 0xff),
+        Shape::Cidr16 => format!(
+            r#"connect("{}.{}.0.0/16:5000-5100")"#,
+            100 + (k >> 8) % 50,
+            k & 0xff
+        ),
         Shape::Cidr24 => {
-            let port = if k % 2 == 0 { 443 } else { 0 };
-            format!(r#"connect("12.{}.{}.0/24:{port}")"#, (k >> 8) & 0xff, k & 0xff)
+            let port = if k.is_multiple_of(2) { 443 } else { 0 };
+            format!(
+                r#"connect("12.{}.{}.0/24:{port}")"#,
+                (k >> 8) & 0xff,
+                k & 0xff
+            )
         }
         Shape::Cidr48V6 => {
             let net = Ipv6Addr::new(0xfd10, (k >> 16) as u16, k as u16, 0, 0, 0, 0, 0);
@@ -141,13 +154,19 @@ fn condition(shape: Shape, k: usize) -> String {
         }
         Shape::AnyPort => format!(r#"connect("{}:0")"#, v4(10, k | 0x02_0000)),
         Shape::AcceptExact => format!(r#"accept("{}:{}")"#, v4(192, k | 0xa8_0000), exact_port(k)),
-        Shape::AcceptCidr16 => format!(r#"accept("{}.{}.0.0/16:0")"#, 150 + (k >> 8) % 50, k & 0xff),
+        Shape::AcceptCidr16 => {
+            format!(r#"accept("{}.{}.0.0/16:0")"#, 150 + (k >> 8) % 50, k & 0xff)
+        }
         Shape::AcceptCidr48V6 => {
             let net = Ipv6Addr::new(0xfd30, (k >> 16) as u16, k as u16, 0, 0, 0, 0, 0);
             format!(r#"accept("[{net}/48]:0")"#)
         }
         Shape::AcceptAny => format!(r#"accept("0.0.0.0:{any_port}")"#),
-        Shape::BindServerExact => format!(r#"bind(server: "{}:{}")"#, v4(127, k | 0x01_0000), 8000 + k % 1000),
+        Shape::BindServerExact => format!(
+            r#"bind(server: "{}:{}")"#,
+            v4(127, k | 0x01_0000),
+            8000 + k % 1000
+        ),
         Shape::BindServerAny => format!(r#"bind(server: "0.0.0.0:{any_port}")"#),
         Shape::BindClientAnyPort => format!(r#"bind(client: "{}:0")"#, v4(10, k | 0x03_0000)),
     }
@@ -167,12 +186,21 @@ const RULES_PER_APP: usize = 100;
 fn rules_text(n: usize) -> String {
     let mut out = String::with_capacity(n * 120);
     for a in 0..n.div_ceil(RULES_PER_APP) {
-        writeln!(out, "app(\"policy bench {a}\"):\n    requires(version: ARMR/2.11)").unwrap();
+        writeln!(
+            out,
+            "app(\"policy bench {a}\"):\n    requires(version: ARMR/2.11)"
+        )
+        .unwrap();
         for i in a * RULES_PER_APP..n.min((a + 1) * RULES_PER_APP) {
             let shape = SHAPES[i % SHAPES.len()];
             let k = i / SHAPES.len();
-            writeln!(out, "    socket(\"r{i}\"):\n        {}\n        {}\n    endsocket", condition(shape, k), action(i))
-                .unwrap();
+            writeln!(
+                out,
+                "    socket(\"r{i}\"):\n        {}\n        {}\n    endsocket",
+                condition(shape, k),
+                action(i)
+            )
+            .unwrap();
         }
         out.push_str("endapp\n");
     }
@@ -181,7 +209,11 @@ fn rules_text(n: usize) -> String {
 
 fn rule_set(n: usize) -> RuleSet {
     let loaded = load(vec![SourceFile::new("policy-bench.armr", rules_text(n))]);
-    assert!(loaded.is_ok(), "generated rules have errors:\n{}", loaded.files[0].render());
+    assert!(
+        loaded.is_ok(),
+        "generated rules have errors:\n{}",
+        loaded.files[0].render()
+    );
     let count: usize = loaded.rules.apps.iter().map(|a| a.rules.len()).sum();
     assert_eq!(count, n);
     loaded.rules
@@ -211,12 +243,16 @@ fn hit(shape: Shape, k: usize) -> SocketAddr {
     match shape {
         Shape::ExactV4 => sa(v4(10, k | 0x01_0000), exact_port(k)),
         Shape::ExactV6 => sa(v6(0xfd00, k), exact_port(k)),
-        Shape::RangeV4 => {
-            sa(Ipv4Addr::new(172, 16 + ((k >> 16) & 15) as u8, (k >> 8) as u8, k as u8), range_lo(k) + 50)
-        }
+        Shape::RangeV4 => sa(
+            Ipv4Addr::new(172, 16 + ((k >> 16) & 15) as u8, (k >> 8) as u8, k as u8),
+            range_lo(k) + 50,
+        ),
         Shape::RangeV6 => sa(v6(0xfd01, k), range_lo(k) + 50),
         Shape::Cidr24 => sa(Ipv4Addr::new(12, (k >> 8) as u8, k as u8, 77), 443),
-        Shape::Cidr48V6 => sa(Ipv6Addr::new(0xfd10, (k >> 16) as u16, k as u16, 0x1234, 0, 0, 0, 9), 443),
+        Shape::Cidr48V6 => sa(
+            Ipv6Addr::new(0xfd10, (k >> 16) as u16, k as u16, 0x1234, 0, 0, 0, 9),
+            443,
+        ),
         Shape::AnyHostV4 => sa(Ipv4Addr::new(198, 51, 100, 7), 20_000 + (k % 10_000) as u16),
         other => unreachable!("no query for {other:?}"),
     }
@@ -233,7 +269,12 @@ fn cases(n: usize) -> Vec<Case> {
         ("wildcard_only", Shape::AnyHostV4),
     ] {
         let (k, i) = middle(shape, n);
-        out.push(Case { name, kind: EventKind::Connect, addr: hit(shape, k), expect: Some(i) });
+        out.push(Case {
+            name,
+            kind: EventKind::Connect,
+            addr: hit(shape, k),
+            expect: Some(i),
+        });
     }
     out.push(Case {
         name: "miss_v4",
@@ -269,7 +310,10 @@ fn spread(n: usize) -> Vec<(SocketAddr, Option<u32>)> {
                 6 => (sa(Ipv4Addr::new(203, 0, 113, q as u8), 65_000), None),
                 s => {
                     let shape = shapes[s];
-                    (hit(shape, k), Some((k * SHAPES.len() + shape_index(shape)) as u32))
+                    (
+                        hit(shape, k),
+                        Some((k * SHAPES.len() + shape_index(shape)) as u32),
+                    )
                 }
             }
         })
@@ -278,41 +322,62 @@ fn spread(n: usize) -> Vec<(SocketAddr, Option<u32>)> {
 
 fn decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(100);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(100);
     for n in SIZES {
         let policy = Policy::new(rule_set(n), Mode::Enforce);
         for case in cases(n) {
             let got = policy.decide(case.kind, case.addr).map(|d| d.rule);
-            assert_eq!(got, case.expect, "{} at {n} rules decided by the wrong rule", case.name);
+            assert_eq!(
+                got, case.expect,
+                "{} at {n} rules decided by the wrong rule",
+                case.name
+            );
             group.bench_with_input(BenchmarkId::new(case.name, n), &case, |b, case| {
                 b.iter(|| policy.decide(black_box(case.kind), black_box(case.addr)))
             });
         }
         let queries = spread(n);
         for (addr, expect) in &queries {
-            assert_eq!(policy.decide(EventKind::Connect, *addr).map(|d| d.rule), *expect, "spread query {addr}");
+            assert_eq!(
+                policy.decide(EventKind::Connect, *addr).map(|d| d.rule),
+                *expect,
+                "spread query {addr}"
+            );
         }
         // One lookup per iteration, walking the 1024 queries in turn.
-        group.bench_with_input(BenchmarkId::new("spread_1024", n), &queries, |b, queries| {
-            let mut q = 0usize;
-            b.iter(|| {
-                let (addr, _) = queries[q & 1023];
-                q = q.wrapping_add(1);
-                policy.decide(EventKind::Connect, black_box(addr))
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("spread_1024", n),
+            &queries,
+            |b, queries| {
+                let mut q = 0usize;
+                b.iter(|| {
+                    let (addr, _) = queries[q & 1023];
+                    q = q.wrapping_add(1);
+                    policy.decide(EventKind::Connect, black_box(addr))
+                })
+            },
+        );
     }
     group.finish();
 }
 
 fn build(c: &mut Criterion) {
     let mut group = c.benchmark_group("build");
-    group.sample_size(50).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(10));
     let n = 10_000;
     let rules = rule_set(n);
     group.bench_with_input(BenchmarkId::from_parameter(n), &rules, |b, rules| {
         // The clone is setup; the policy is dropped outside the timed section.
-        b.iter_batched(|| rules.clone(), |rules| Policy::new(black_box(rules), Mode::Enforce), BatchSize::PerIteration)
+        b.iter_batched(
+            || rules.clone(),
+            |rules| Policy::new(black_box(rules), Mode::Enforce),
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

@@ -37,7 +37,10 @@ impl LogTarget {
         };
         let host_port = |rest: &str| -> Option<(String, u16)> {
             let (host, port) = rest.rsplit_once(':')?;
-            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
             let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
             (!host.is_empty() && !host.contains(['/', ' '])).then(|| (host.to_string(), port))
         };
@@ -58,12 +61,16 @@ impl LogTarget {
                 } else if let Some(rest) = value.strip_prefix("udp://") {
                     match host_port(rest) {
                         Some((h, p)) => Ok(LogTarget::Udp(h, p)),
-                        None => bad("a UDP destination is `udp://HOST:PORT` with a port from 1 to 65535"),
+                        None => bad(
+                            "a UDP destination is `udp://HOST:PORT` with a port from 1 to 65535",
+                        ),
                     }
                 } else if let Some(rest) = value.strip_prefix("tcp://") {
                     match host_port(rest) {
                         Some((h, p)) => Ok(LogTarget::Tcp(h, p)),
-                        None => bad("a TCP destination is `tcp://HOST:PORT` with a port from 1 to 65535"),
+                        None => bad(
+                            "a TCP destination is `tcp://HOST:PORT` with a port from 1 to 65535",
+                        ),
                     }
                 } else {
                     bad("unknown destination")
@@ -93,7 +100,9 @@ pub struct Config {
 /// Reads the settings through `var` (the environment, or a map in tests).
 /// `Ok(None)`: `ARMR_RULES` is unset or empty, so armr stays out of the way. `Err`: the messages
 /// for every setting that is wrong; `on_error` still says what to do about them.
-pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Config>, (OnError, Vec<String>)> {
+pub fn from_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Config>, (OnError, Vec<String>)> {
     let mut errors = Vec::new();
     let on_error = match var("ARMR_ON_ERROR").as_deref() {
         None | Some("") | Some("closed") => OnError::Closed,
@@ -107,13 +116,20 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Config>, 
         }
     };
     let Some(rules) = var("ARMR_RULES").filter(|r| !r.is_empty()) else {
-        return if errors.is_empty() { Ok(None) } else { Err((on_error, errors)) };
+        return if errors.is_empty() {
+            Ok(None)
+        } else {
+            Err((on_error, errors))
+        };
     };
     let mode = match var("ARMR_MODE").as_deref() {
         None | Some("") | Some("enforce") => Mode::Enforce,
         Some("detect-only") => Mode::DetectOnly,
         Some(other) => {
-            errors.push(format!("ARMR_MODE={}: expected `enforce` or `detect-only`", other.escape_debug()));
+            errors.push(format!(
+                "ARMR_MODE={}: expected `enforce` or `detect-only`",
+                other.escape_debug()
+            ));
             Mode::Enforce
         }
     };
@@ -125,7 +141,12 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Config>, 
         }
     };
     if errors.is_empty() {
-        Ok(Some(Config { rules: PathBuf::from(rules), log, mode, on_error }))
+        Ok(Some(Config {
+            rules: PathBuf::from(rules),
+            log,
+            mode,
+            on_error,
+        }))
     } else {
         Err((on_error, errors))
     }
@@ -136,7 +157,8 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(path).map_err(|e| format!("{}: cannot read the directory: {e}", path.display()))?;
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| format!("{}: cannot read the directory: {e}", path.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -144,7 +166,10 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(format!("{}: the directory holds no *.armr file", path.display()));
+        return Err(format!(
+            "{}: the directory holds no *.armr file",
+            path.display()
+        ));
     }
     Ok(files)
 }
@@ -160,20 +185,29 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn unset_rules_mean_armr_stays_out_of_the_way() {
         assert_eq!(from_env(env(&[])), Ok(None));
-        assert_eq!(from_env(env(&[("ARMR_RULES", ""), ("ARMR_MODE", "bogus")])), Ok(None));
+        assert_eq!(
+            from_env(env(&[("ARMR_RULES", ""), ("ARMR_MODE", "bogus")])),
+            Ok(None)
+        );
     }
 
     #[test]
     fn defaults_and_every_value() {
         let c = from_env(env(&[("ARMR_RULES", "r.armr")])).unwrap().unwrap();
-        assert_eq!((c.log, c.mode, c.on_error), (LogTarget::Stderr, Mode::Enforce, OnError::Closed));
+        assert_eq!(
+            (c.log, c.mode, c.on_error),
+            (LogTarget::Stderr, Mode::Enforce, OnError::Closed)
+        );
         let c = from_env(env(&[
             ("ARMR_RULES", "r.armr"),
             ("ARMR_LOG", "file:/var/log/armr.log"),
@@ -190,11 +224,32 @@ mod tests {
     fn every_log_destination() {
         use LogTarget::*;
         assert_eq!(LogTarget::parse("syslog"), Ok(Syslog("/dev/log".into())));
-        assert_eq!(LogTarget::parse("syslog:/run/x.sock"), Ok(Syslog("/run/x.sock".into())));
-        assert_eq!(LogTarget::parse("udp://127.0.0.1:514"), Ok(Udp("127.0.0.1".into(), 514)));
-        assert_eq!(LogTarget::parse("tcp://[::1]:6514"), Ok(Tcp("::1".into(), 6514)));
-        assert_eq!(LogTarget::parse("tcp://loghost:601"), Ok(Tcp("loghost".into(), 601)));
-        for bad in ["udp://host", "tcp://:514", "udp://h:0", "udp://h:99999", "file:", "syslog:", "http://x:1", "/var/log/x"] {
+        assert_eq!(
+            LogTarget::parse("syslog:/run/x.sock"),
+            Ok(Syslog("/run/x.sock".into()))
+        );
+        assert_eq!(
+            LogTarget::parse("udp://127.0.0.1:514"),
+            Ok(Udp("127.0.0.1".into(), 514))
+        );
+        assert_eq!(
+            LogTarget::parse("tcp://[::1]:6514"),
+            Ok(Tcp("::1".into(), 6514))
+        );
+        assert_eq!(
+            LogTarget::parse("tcp://loghost:601"),
+            Ok(Tcp("loghost".into(), 601))
+        );
+        for bad in [
+            "udp://host",
+            "tcp://:514",
+            "udp://h:0",
+            "udp://h:99999",
+            "file:",
+            "syslog:",
+            "http://x:1",
+            "/var/log/x",
+        ] {
             assert!(LogTarget::parse(bad).is_err(), "{bad}");
         }
     }
@@ -217,7 +272,8 @@ mod tests {
                  `syslog:SOCKET`, `udp://HOST:PORT` or `tcp://HOST:PORT`",
             ]
         );
-        let (on_error, errors) = from_env(env(&[("ARMR_RULES", "r"), ("ARMR_ON_ERROR", "maybe")])).unwrap_err();
+        let (on_error, errors) =
+            from_env(env(&[("ARMR_RULES", "r"), ("ARMR_ON_ERROR", "maybe")])).unwrap_err();
         assert_eq!(on_error, OnError::Closed);
         assert!(errors[0].starts_with("ARMR_ON_ERROR=maybe: expected `closed`"));
     }

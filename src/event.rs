@@ -65,7 +65,11 @@ pub struct LineBuffer<'b> {
 
 impl<'b> LineBuffer<'b> {
     pub fn new(buf: &'b mut [u8]) -> Self {
-        LineBuffer { buf, len: 0, truncated: false }
+        LineBuffer {
+            buf,
+            len: 0,
+            truncated: false,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -198,7 +202,9 @@ impl UtcTime {
     }
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer
 /// than the buffer is cut (still ending in `\n`).
@@ -268,7 +274,14 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
 }
 
 /// The line that reports events lost while the destination was down or too slow.
-pub fn format_dropped(unix_millis: u64, hostname: &str, process: &str, pid: u32, count: u64, buf: &mut [u8]) -> usize {
+pub fn format_dropped(
+    unix_millis: u64,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+    count: u64,
+    buf: &mut [u8],
+) -> usize {
     let mut out = LineBuffer::new(buf);
     let t = UtcTime::from_unix_millis(unix_millis);
     let _ = write!(
@@ -306,10 +319,17 @@ mod tests {
     use crate::language::{Condition, LanguageVersion, Location};
 
     fn app_and_rule(message: &str) -> (App, SocketRule) {
-        let location = Location { file: "t.armr".into(), line: 1, column: 1 };
+        let location = Location {
+            file: "t.armr".into(),
+            line: 1,
+            column: 1,
+        };
         let rule = SocketRule {
             name: "Socket rule protect".into(),
-            condition: Condition::Bind { client: None, server: None },
+            condition: Condition::Bind {
+                client: None,
+                server: None,
+            },
             action: Action::Protect,
             message: Some(message.into()),
             severity: Severity::High,
@@ -407,7 +427,10 @@ mod tests {
         let n = format_dropped(0, "h", "p", 7, 42, &mut buf);
         assert_eq!(
             std::str::from_utf8(&buf[..n]).unwrap(),
-            format!("<12>1 1970-01-01T00:00:00.000Z h p 7 - - CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7 cnt=42 msg=42 events were dropped: the log destination was unavailable or too slow\n", env!("CARGO_PKG_VERSION"))
+            format!(
+                "<12>1 1970-01-01T00:00:00.000Z h p 7 - - CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7 cnt=42 msg=42 events were dropped: the log destination was unavailable or too slow\n",
+                env!("CARGO_PKG_VERSION")
+            )
         );
     }
 
@@ -416,6 +439,9 @@ mod tests {
         let t = UtcTime::from_unix_millis(951_782_400_123); // 2000-02-29T00:00:00.123Z
         assert_eq!((t.year, t.month, t.day, t.millis), (2000, 2, 29, 123));
         let t = UtcTime::from_unix_millis(4_102_444_799_999); // 2099-12-31T23:59:59.999Z
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2099, 12, 31, 23, 59, 59));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second),
+            (2099, 12, 31, 23, 59, 59)
+        );
     }
 }

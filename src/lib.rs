@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod language;
 pub mod config;
 pub mod event;
+pub mod language;
 pub mod policy;

@@ -118,7 +118,11 @@ fn explain(args: &[String]) -> ExitCode {
     }
     if !load.is_ok() {
         let errors = load.errors();
-        let _ = writeln!(stderr, "armr: {errors} error{} found", if errors == 1 { "" } else { "s" });
+        let _ = writeln!(
+            stderr,
+            "armr: {errors} error{} found",
+            if errors == 1 { "" } else { "s" }
+        );
         return ExitCode::FAILURE;
     }
     let policy = Policy::new(load.rules, mode);

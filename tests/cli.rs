@@ -21,13 +21,20 @@ fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("armr-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    std::fs::File::create(&path).unwrap().write_all(contents.as_bytes()).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(contents.as_bytes())
+        .unwrap();
     path
 }
 
 #[test]
 fn valid_files_exit_0_with_one_summary_line_each() {
-    let out = armr(&["check", "rules/web.armr", "rules/reference/block-connects.armr"]);
+    let out = armr(&[
+        "check",
+        "rules/web.armr",
+        "rules/reference/block-connects.armr",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
@@ -60,7 +67,10 @@ fn errors_exit_1_with_compiler_style_diagnostics_on_stderr() {
              armr: 2 errors found\n"
         )
     );
-    assert_eq!(text(&out.stdout), format!("{path}: 1 app, 0 socket rules, 0 rules skipped\n"));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{path}: 1 app, 0 socket rules, 0 rules skipped\n")
+    );
 }
 
 #[test]
@@ -71,7 +81,11 @@ fn warnings_never_fail_a_check() {
     );
     let out = armr(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stderr).contains(":2:3: warning: `http` rule `h` skipped"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":2:3: warning: `http` rule `h` skipped"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(text(&out.stdout).ends_with(": 1 app, 1 socket rule, 1 rule skipped\n"));
 }
 
@@ -86,10 +100,18 @@ fn a_missing_file_is_an_error() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["check"][..], &["frobnicate"][..], &["check", "--strict", "x"][..]] {
+    for args in [
+        &[][..],
+        &["check"][..],
+        &["frobnicate"][..],
+        &["check", "--strict", "x"][..],
+    ] {
         let out = armr(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(text(&out.stderr).contains("usage: armr check FILE..."), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("usage: armr check FILE..."),
+            "{args:?}"
+        );
     }
     let help = armr(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
@@ -100,12 +122,19 @@ fn usage_errors_exit_2() {
 /// judged: it defines none of the intercepted functions.
 #[test]
 fn the_armr_binary_does_not_define_socket_functions() {
-    let out = Command::new("nm").args(["--defined-only", ARMR]).output().expect("nm (binutils) is installed");
+    let out = Command::new("nm")
+        .args(["--defined-only", ARMR])
+        .output()
+        .expect("nm (binutils) is installed");
     assert!(out.status.success());
     let symbols = text(&out.stdout);
     assert!(symbols.lines().count() > 100, "nm read the symbol table");
-    for hooked in ["connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg"] {
-        let defined = symbols.lines().any(|l| l.split_whitespace().last() == Some(hooked));
+    for hooked in [
+        "connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg",
+    ] {
+        let defined = symbols
+            .lines()
+            .any(|l| l.split_whitespace().last() == Some(hooked));
         assert!(!defined, "armr defines {hooked}");
     }
 }
@@ -126,7 +155,14 @@ fn explain_names_the_winner_and_why_the_others_lose() {
 
 #[test]
 fn explain_json_is_one_object() {
-    let out = armr(&["explain", "--json", "--detect-only", "rules/web.armr", "connect", "[::ffff:10.9.9.9]:80"]);
+    let out = armr(&[
+        "explain",
+        "--json",
+        "--detect-only",
+        "rules/web.armr",
+        "connect",
+        "[::ffff:10.9.9.9]:80",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
@@ -137,7 +173,13 @@ fn explain_json_is_one_object() {
          \"notes\": [\"::ffff:10.9.9.9 is an IPv4-mapped IPv6 address: judged as 10.9.9.9\", \
          \"detect-only mode: the protect rule acts as detect (logged, not refused)\"]}\n"
     );
-    let none = armr(&["explain", "--json", "rules/reference/block-connects.armr", "accept", "10.0.0.1:80"]);
+    let none = armr(&[
+        "explain",
+        "--json",
+        "rules/reference/block-connects.armr",
+        "accept",
+        "10.0.0.1:80",
+    ]);
     assert_eq!(
         text(&none.stdout),
         "{\"decision\": \"none\", \"rule\": null, \"app\": null, \"location\": null, \
@@ -149,11 +191,22 @@ fn explain_json_is_one_object() {
 fn explain_refuses_bad_input_clearly() {
     let out = armr(&["explain", "rules/web.armr", "listen", "10.0.0.1:80"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown event kind `listen`: use bind-server, bind-client, connect or accept"));
+    assert!(
+        text(&out.stderr).contains(
+            "unknown event kind `listen`: use bind-server, bind-client, connect or accept"
+        )
+    );
     let out = armr(&["explain", "rules/web.armr", "connect", "::1:80"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("`::1:80` is not an address: write 10.0.0.1:443 or [::1]:443"));
-    let out = armr(&["explain", "rules/does-not-exist.armr", "connect", "10.0.0.1:80"]);
+    assert!(
+        text(&out.stderr).contains("`::1:80` is not an address: write 10.0.0.1:443 or [::1]:443")
+    );
+    let out = armr(&[
+        "explain",
+        "rules/does-not-exist.armr",
+        "connect",
+        "10.0.0.1:80",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read the rules file"));
     assert_eq!(text(&out.stdout), "");

@@ -30,13 +30,20 @@ fn action(action: &str) -> String {
 fn headlines(text: &str) -> Vec<String> {
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
     let file = &load.files[0];
-    file.diagnostics.iter().map(|d| d.headline(&file.source)).collect()
+    file.diagnostics
+        .iter()
+        .map(|d| d.headline(&file.source))
+        .collect()
 }
 
 /// The kind of every diagnostic of `text`.
 fn kinds(text: &str) -> Vec<DiagnosticKind> {
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
-    load.files[0].diagnostics.iter().map(|d| d.kind.clone()).collect()
+    load.files[0]
+        .diagnostics
+        .iter()
+        .map(|d| d.kind.clone())
+        .collect()
 }
 
 /// Each kind of diagnostic with a file that gives it, and the one headline that file must give.
@@ -459,7 +466,9 @@ fn each_case_gives_exactly_its_diagnostic() {
         let got = headlines(&text);
         let got_kinds: Vec<&str> = kinds(&text).iter().map(kind_name).collect();
         if got != [expected] || got_kinds != [name] {
-            failures.push(format!("{name}:\n  want {expected}\n  got  {got:?} {got_kinds:?}\n{text}"));
+            failures.push(format!(
+                "{name}:\n  want {expected}\n  got  {got:?} {got_kinds:?}\n{text}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -474,7 +483,11 @@ fn every_kind_is_pinned() {
         .collect();
     // One value of each kind, through the exhaustive `kind_name`.
     let all = all_kinds();
-    let missing: Vec<&str> = all.iter().map(kind_name).filter(|n| !pinned.contains(n)).collect();
+    let missing: Vec<&str> = all
+        .iter()
+        .map(kind_name)
+        .filter(|n| !pinned.contains(n))
+        .collect();
     assert!(missing.is_empty(), "kinds without a case: {missing:?}");
 }
 
@@ -484,7 +497,9 @@ fn all_kinds() -> Vec<DiagnosticKind> {
         .iter()
         .flat_map(|(_, text, _)| kinds(text))
         .chain([
-            DiagnosticKind::Unreadable { reason: String::new() },
+            DiagnosticKind::Unreadable {
+                reason: String::new(),
+            },
             DiagnosticKind::NotUtf8 { line: 1, column: 1 },
         ])
         .collect()
@@ -501,7 +516,11 @@ fn docs_list_every_message() {
             missing.push(format!("{name}: {message}"));
         }
     }
-    assert!(missing.is_empty(), "docs/rules.md does not show:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "docs/rules.md does not show:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -513,7 +532,8 @@ fn unreadable_and_non_utf8_files_are_errors_not_empty_policies() {
         file.diagnostics[0].headline(&file.source),
         "/nonexistent/rules.armr: error: cannot read the rules file: no such file"
     );
-    let err = SourceFile::from_bytes("bin.armr".into(), b"app(\"A\"):\n  \xff\xfe".to_vec()).unwrap_err();
+    let err =
+        SourceFile::from_bytes("bin.armr".into(), b"app(\"A\"):\n  \xff\xfe".to_vec()).unwrap_err();
     assert_eq!(
         err.headline(&SourceFile::new("bin.armr", "")),
         "bin.armr: error: the file is not UTF-8 text (first bad byte at line 2, column 3)"
@@ -535,11 +555,19 @@ fn rendering_shows_the_line_a_caret_and_the_hint() {
 
 #[test]
 fn rendering_never_writes_control_characters_to_the_terminal() {
-    let text = app("socket(\"\x1b[31mr\"): connect(\"10.0.0.1:80\") protect() endsocket\n  bogus(\"\x1b]0;x\x07\")");
+    let text = app(
+        "socket(\"\x1b[31mr\"): connect(\"10.0.0.1:80\") protect() endsocket\n  bogus(\"\x1b]0;x\x07\")",
+    );
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
     let rendered = load.files[0].render();
-    assert!(rendered.contains("unrecognised declaration `bogus`"), "{rendered}");
-    assert!(!rendered.contains('\x1b') && !rendered.contains('\x07'), "{rendered:?}");
+    assert!(
+        rendered.contains("unrecognised declaration `bogus`"),
+        "{rendered}"
+    );
+    assert!(
+        !rendered.contains('\x1b') && !rendered.contains('\x07'),
+        "{rendered:?}"
+    );
 }
 
 #[test]
@@ -561,10 +589,15 @@ fn every_independent_error_is_reported() {
 
 #[test]
 fn warnings_and_notes_do_not_fail_a_load() {
-    let text = app("http(\"h\"): request() endhttp\n  socket(\"w\", os: [windows, aix]): connect(\"10.0.0.1:80\") protect() endsocket\n  socket(\"r\", os: [linux]): connect(\"10.0.0.1:80\") protect() endsocket");
+    let text = app(
+        "http(\"h\"): request() endhttp\n  socket(\"w\", os: [windows, aix]): connect(\"10.0.0.1:80\") protect() endsocket\n  socket(\"r\", os: [linux]): connect(\"10.0.0.1:80\") protect() endsocket",
+    );
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
     assert!(load.is_ok());
     let levels: Vec<Level> = load.files[0].diagnostics.iter().map(|d| d.level).collect();
     assert_eq!(levels, [Level::Warning, Level::Note]);
-    assert_eq!(load.files[0].summary(), "t.armr: 1 app, 1 socket rule, 2 rules skipped");
+    assert_eq!(
+        load.files[0].summary(),
+        "t.armr: 1 app, 1 socket rule, 2 rules skipped"
+    );
 }

@@ -557,12 +557,22 @@ fn demo(x: &In) -> Vec<App> {
             SocketRule {
                 message: msg("connection to the demo service allowed"),
                 severity: Low,
-                ..rule("demo service", connect(ip("127.0.0.1", Exact(47100))), Allow, x.at(6, 5))
+                ..rule(
+                    "demo service",
+                    connect(ip("127.0.0.1", Exact(47100))),
+                    Allow,
+                    x.at(6, 5),
+                )
             },
             SocketRule {
                 message: msg("outgoing connection blocked"),
                 severity: High,
-                ..rule("no other connections", connect(any4(Any)), Protect, x.at(12, 5))
+                ..rule(
+                    "no other connections",
+                    connect(any4(Any)),
+                    Protect,
+                    x.at(12, 5),
+                )
             },
         ],
         ..app("armr demo", ARMR_2_11, x.at(2, 1))

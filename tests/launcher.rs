@@ -45,7 +45,11 @@ fn cc(args: &[&str]) {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run `cc` ({e}): the launcher tests build stand-in binaries with a C compiler (gcc)"));
-    assert!(out.status.success(), "cc {args:?} failed:\n{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cc {args:?} failed:\n{}",
+        text(&out.stderr)
+    );
 }
 
 /// Shared objects built once: an empty library that stands in for libarmr.so, and two more to put
@@ -62,10 +66,21 @@ fn stubs() -> &'static Stubs {
         let dir = temp_dir("stubs");
         let build = |name: &str| {
             let path = dir.join(name);
-            cc(&["-shared", "-o", path.to_str().unwrap(), "-x", "c", "/dev/null"]);
+            cc(&[
+                "-shared",
+                "-o",
+                path.to_str().unwrap(),
+                "-x",
+                "c",
+                "/dev/null",
+            ]);
             path
         };
-        Stubs { lib: build("libstub.so"), other: build("libother.so"), other2: build("libother2.so") }
+        Stubs {
+            lib: build("libstub.so"),
+            other: build("libother.so"),
+            other2: build("libother2.so"),
+        }
     })
 }
 
@@ -80,15 +95,31 @@ fn launcher(args: &[&str]) -> Command {
 /// The launcher's working directory and a clean armr environment.
 fn clean(command: &mut Command) {
     let armr = manifest().join("target/release/armr");
-    assert!(armr.is_file(), "{} does not exist: run cargo build --release first", armr.display());
-    command.current_dir(manifest()).env("ARMR_LIB", &stubs().lib);
-    for var in ["ARMR_RULES", "ARMR_LOG", "ARMR_MODE", "ARMR_ON_ERROR", "ARMR_BIN", "LD_PRELOAD"] {
+    assert!(
+        armr.is_file(),
+        "{} does not exist: run cargo build --release first",
+        armr.display()
+    );
+    command
+        .current_dir(manifest())
+        .env("ARMR_LIB", &stubs().lib);
+    for var in [
+        "ARMR_RULES",
+        "ARMR_LOG",
+        "ARMR_MODE",
+        "ARMR_ON_ERROR",
+        "ARMR_BIN",
+        "LD_PRELOAD",
+    ] {
         command.env_remove(var);
     }
 }
 
 fn run(command: &mut Command) -> Output {
-    command.stdin(Stdio::null()).output().expect("run scripts/armr-run")
+    command
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scripts/armr-run")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -116,20 +147,38 @@ fn sets_absolute_rules_and_preloads_the_library() {
     let rules = &env["ARMR_RULES"];
     assert!(rules.starts_with('/'), "ARMR_RULES is absolute: {rules}");
     assert!(rules.ends_with("/rules/web.armr"), "{rules}");
-    assert!(same_file(rules, &manifest().join("rules/web.armr")), "{rules}");
+    assert!(
+        same_file(rules, &manifest().join("rules/web.armr")),
+        "{rules}"
+    );
     assert_eq!(env["LD_PRELOAD"], stubs().lib.to_str().unwrap());
     assert!(!env.contains_key("ARMR_LOG"), "no -l, no ARMR_LOG");
-    assert_eq!(env["ARMR_MODE"], "enforce", "an existing ARMR_MODE is kept without --detect-only");
+    assert_eq!(
+        env["ARMR_MODE"], "enforce",
+        "an existing ARMR_MODE is kept without --detect-only"
+    );
     // Nothing of armr check's summary reaches the program's stdout, and a valid file warns nothing.
-    assert!(!text(&out.stdout).contains("web.armr: 1 app"), "armr check's summary leaked");
+    assert!(
+        !text(&out.stdout).contains("web.armr: 1 app"),
+        "armr check's summary leaked"
+    );
     assert_eq!(text(&out.stderr), "");
 }
 
 #[test]
 fn the_library_really_is_loaded_into_the_program() {
-    let out = run(&mut launcher(&["-r", "rules/web.armr", "cat", "/proc/self/maps"]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        "cat",
+        "/proc/self/maps",
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains(stubs().lib.to_str().unwrap()), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(stubs().lib.to_str().unwrap()),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -137,16 +186,33 @@ fn an_existing_ld_preload_is_kept_after_armrs_library() {
     let s = stubs();
     let existing = format!("{}:{}", s.other.display(), s.other2.display());
     let out = run(launcher(&["-r", "rules/web.armr", "env"]).env("LD_PRELOAD", &existing));
-    assert_eq!(env_of(&out)["LD_PRELOAD"], format!("{} {existing}", s.lib.display()));
-    assert!(!text(&out.stderr).contains("cannot be preloaded"), "{}", text(&out.stderr));
+    assert_eq!(
+        env_of(&out)["LD_PRELOAD"],
+        format!("{} {existing}", s.lib.display())
+    );
+    assert!(
+        !text(&out.stderr).contains("cannot be preloaded"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn detect_only_and_log() {
-    let out = run(&mut launcher(&["-r", "rules/web.armr", "-l", "/var/log/armr.log", "--detect-only", "env"]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        "-l",
+        "/var/log/armr.log",
+        "--detect-only",
+        "env",
+    ]));
     let env = env_of(&out);
     assert_eq!(env["ARMR_MODE"], "detect-only");
-    assert_eq!(env["ARMR_LOG"], "file:/var/log/armr.log", "a path is the library's `file:PATH`");
+    assert_eq!(
+        env["ARMR_LOG"], "file:/var/log/armr.log",
+        "a path is the library's `file:PATH`"
+    );
     // A relative path is made absolute; `file:PATH` is accepted too; `stderr` is kept.
     let here = manifest().to_str().unwrap();
     for (given, expected) in [
@@ -157,7 +223,8 @@ fn detect_only_and_log() {
         ("stderr", "stderr".to_string()),
     ] {
         // -l replaces an ARMR_LOG given by the environment.
-        let out = run(launcher(&["-r", "rules/web.armr", "-l", given, "env"]).env("ARMR_LOG", "file:/old.log"));
+        let out = run(launcher(&["-r", "rules/web.armr", "-l", given, "env"])
+            .env("ARMR_LOG", "file:/old.log"));
         assert_eq!(env_of(&out)["ARMR_LOG"], expected, "-l {given}");
     }
     // Without -l, the environment's ARMR_LOG is kept.
@@ -167,13 +234,22 @@ fn detect_only_and_log() {
 
 #[test]
 fn settings_the_library_would_reject_stop_early() {
-    for (var, value) in [("ARMR_MODE", "audit"), ("ARMR_ON_ERROR", "maybe"), ("ARMR_LOG", "/var/log/x.log")] {
+    for (var, value) in [
+        ("ARMR_MODE", "audit"),
+        ("ARMR_ON_ERROR", "maybe"),
+        ("ARMR_LOG", "/var/log/x.log"),
+    ] {
         let out = run(launcher(&["-r", "rules/web.armr", "true"]).env(var, value));
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
-        assert!(text(&out.stderr).contains(&format!("{var}={value}: expected")), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!("{var}={value}: expected")),
+            "{}",
+            text(&out.stderr)
+        );
     }
     // --detect-only overrides whatever ARMR_MODE was.
-    let out = run(launcher(&["-r", "rules/web.armr", "--detect-only", "env"]).env("ARMR_MODE", "audit"));
+    let out =
+        run(launcher(&["-r", "rules/web.armr", "--detect-only", "env"]).env("ARMR_MODE", "audit"));
     assert_eq!(env_of(&out)["ARMR_MODE"], "detect-only");
     let out = run(launcher(&["-r", "rules/web.armr", "env"]).env("ARMR_ON_ERROR", "open"));
     assert_eq!(env_of(&out)["ARMR_ON_ERROR"], "open", "passed through");
@@ -190,13 +266,26 @@ fn the_program_keeps_the_pid_and_its_exit_status_is_returned() {
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), pid.to_string(), "exec: the program is the launcher's process");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        pid.to_string(),
+        "exec: the program is the launcher's process"
+    );
 }
 
 #[test]
 fn arguments_after_the_command_are_the_commands() {
     let out = run(&mut launcher(&[
-        "-r", "rules/web.armr", "sh", "-c", "printf '%s|' \"$@\"; printf '%s' \"${ARMR_MODE-unset}\"", "sh", "--detect-only", "-l", "x", "--",
+        "-r",
+        "rules/web.armr",
+        "sh",
+        "-c",
+        "printf '%s|' \"$@\"; printf '%s' \"${ARMR_MODE-unset}\"",
+        "sh",
+        "--detect-only",
+        "-l",
+        "x",
+        "--",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "--detect-only|-l|x|--|unset");
@@ -207,11 +296,22 @@ fn rules_with_errors_stop_before_the_program_runs() {
     let dir = temp_dir("broken");
     let rules = write(&dir.join("broken.armr"), BROKEN);
     let marker = dir.join("ran");
-    let out = run(&mut launcher(&["-r", rules.to_str().unwrap(), "touch", marker.to_str().unwrap()]));
+    let out = run(&mut launcher(&[
+        "-r",
+        rules.to_str().unwrap(),
+        "touch",
+        marker.to_str().unwrap(),
+    ]));
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("broken.armr:4:23: error: port `70000` is above 65535"), "{stderr}");
-    assert!(stderr.contains("armr-run: the rules have errors"), "{stderr}");
+    assert!(
+        stderr.contains("broken.armr:4:23: error: port `70000` is above 65535"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("armr-run: the rules have errors"),
+        "{stderr}"
+    );
     assert!(!marker.exists(), "the command ran");
     assert_eq!(text(&out.stdout), "");
 }
@@ -220,7 +320,11 @@ fn rules_with_errors_stop_before_the_program_runs() {
 fn a_missing_rules_file_stops_too() {
     let out = run(&mut launcher(&["-r", "rules/no-such.armr", "true"]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("rules/no-such.armr"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rules/no-such.armr"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -230,17 +334,29 @@ fn warnings_are_shown_and_do_not_stop() {
         &dir.join("w.armr"),
         "app(\"A\"): requires(version: ARMR/2.11)\n  http(\"h\"): request() endhttp\n  socket(\"r\"): connect(\"10.0.0.1:1\") protect() endsocket\nendapp\n",
     );
-    let out = run(&mut launcher(&["-r", rules.to_str().unwrap(), "echo", "ran"]));
+    let out = run(&mut launcher(&[
+        "-r",
+        rules.to_str().unwrap(),
+        "echo",
+        "ran",
+    ]));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "ran\n");
-    assert!(text(&out.stderr).contains("warning: `http` rule `h` skipped"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning: `http` rule `h` skipped"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn a_directory_of_rules() {
     let dir = temp_dir("directory");
     for name in ["b.armr", "a.armr", "B.armr"] {
-        write(&dir.join(name), &VALID.replace("\"A\"", &format!("\"{name}\"")));
+        write(
+            &dir.join(name),
+            &VALID.replace("\"A\"", &format!("\"{name}\"")),
+        );
     }
     write(&dir.join("notes.txt"), "not rules at all");
     let out = run(&mut launcher(&["-r", dir.to_str().unwrap(), "env"]));
@@ -252,11 +368,18 @@ fn a_directory_of_rules() {
     write(&dir.join("c.armr"), BROKEN);
     let out = run(&mut launcher(&["-r", dir.to_str().unwrap(), "true"]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("c.armr:4:23: error"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("c.armr:4:23: error"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A relative directory becomes absolute.
     let out = run(&mut launcher(&["-r", "rules", "env"]));
-    assert_eq!(env_of(&out)["ARMR_RULES"], manifest().join("rules").to_str().unwrap());
+    assert_eq!(
+        env_of(&out)["ARMR_RULES"],
+        manifest().join("rules").to_str().unwrap()
+    );
 }
 
 #[test]
@@ -267,21 +390,51 @@ fn a_directory_is_checked_file_by_file_in_name_order() {
     let dir = temp_dir("order");
     let rules = dir.join("rules");
     fs::create_dir(&rules).unwrap();
-    for name in ["b.armr", "a.armr", "B.armr", "9.armr", "10.armr", ".hidden.armr", ".armr", "notes.txt", "x.armr.bak"] {
+    for name in [
+        "b.armr",
+        "a.armr",
+        "B.armr",
+        "9.armr",
+        "10.armr",
+        ".hidden.armr",
+        ".armr",
+        "notes.txt",
+        "x.armr.bak",
+    ] {
         write(&rules.join(name), VALID);
     }
     fs::create_dir(rules.join("sub.armr")).unwrap();
     let record = dir.join("args");
     let fake = write_executable(
         &dir.join("fake-armr"),
-        &format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", record.display()),
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
+            record.display()
+        ),
     );
     let out = run(launcher(&["-r", rules.to_str().unwrap(), "true"]).env("ARMR_BIN", &fake));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let given = |name: &str| format!("{}/{name}", rules.display());
-    let expected: Vec<String> =
-        ["check".to_string()].into_iter().chain([".hidden.armr", "10.armr", "9.armr", "B.armr", "a.armr", "b.armr"].map(given)).collect();
-    assert_eq!(text(&fs::read(&record).unwrap()).lines().collect::<Vec<_>>(), expected);
+    let expected: Vec<String> = ["check".to_string()]
+        .into_iter()
+        .chain(
+            [
+                ".hidden.armr",
+                "10.armr",
+                "9.armr",
+                "B.armr",
+                "a.armr",
+                "b.armr",
+            ]
+            .map(given),
+        )
+        .collect();
+    assert_eq!(
+        text(&fs::read(&record).unwrap())
+            .lines()
+            .collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]
@@ -290,7 +443,11 @@ fn an_empty_rules_directory_is_an_error() {
     write(&dir.join("README"), "no rules here");
     let out = run(&mut launcher(&["-r", dir.to_str().unwrap(), "true"]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("has no *.armr file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no *.armr file"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -298,37 +455,73 @@ fn without_rules_it_is_a_usage_error_and_armr_rules_is_the_default() {
     let out = run(&mut launcher(&["true"]));
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("no rules") && stderr.contains("-r RULES") && stderr.contains("ARMR_RULES"), "{stderr}");
+    assert!(
+        stderr.contains("no rules") && stderr.contains("-r RULES") && stderr.contains("ARMR_RULES"),
+        "{stderr}"
+    );
 
     let out = run(launcher(&["env"]).env("ARMR_RULES", "rules/web.armr"));
-    assert_eq!(env_of(&out)["ARMR_RULES"], manifest().join("rules/web.armr").to_str().unwrap());
+    assert_eq!(
+        env_of(&out)["ARMR_RULES"],
+        manifest().join("rules/web.armr").to_str().unwrap()
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["-r", "rules/web.armr", "--frobnicate", "true"][..], &["-r", "rules/web.armr"][..], &["-r"][..], &[][..]] {
+    for args in [
+        &["-r", "rules/web.armr", "--frobnicate", "true"][..],
+        &["-r", "rules/web.armr"][..],
+        &["-r"][..],
+        &[][..],
+    ] {
         let out = run(&mut launcher(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(text(&out.stderr).contains("usage: armr-run"), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("usage: armr-run"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
 }
 
 #[test]
 fn a_missing_build_says_how_to_build() {
-    let out = run(launcher(&["-r", "rules/web.armr", "true"]).env("ARMR_LIB", "/nonexistent/libarmr.so"));
+    let out =
+        run(launcher(&["-r", "rules/web.armr", "true"]).env("ARMR_LIB", "/nonexistent/libarmr.so"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("build armr first: cargo build --release (or make build)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("build armr first: cargo build --release (or make build)"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(launcher(&["-r", "rules/web.armr", "true"]).env("ARMR_BIN", "/nonexistent/armr"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("build armr first: cargo build --release (or make build)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("build armr first: cargo build --release (or make build)"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn an_unknown_command_exits_127() {
-    let out = run(&mut launcher(&["-r", "rules/web.armr", "armr-no-such-command"]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        "armr-no-such-command",
+    ]));
     assert_eq!(out.status.code(), Some(127));
-    assert!(text(&out.stderr).contains("armr-no-such-command: command not found"), "{}", text(&out.stderr));
-    let out = run(&mut launcher(&["-r", "rules/web.armr", "./no/such/program"]));
+    assert!(
+        text(&out.stderr).contains("armr-no-such-command: command not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        "./no/such/program",
+    ]));
     assert_eq!(out.status.code(), Some(127));
     let out = run(&mut launcher(&["-r", "rules/web.armr", "README.md"]));
     assert_eq!(out.status.code(), Some(127), "not in PATH");
@@ -344,7 +537,12 @@ fn static_program(dir: &Path) -> PathBuf {
     );
     let source = write(&dir.join("static.c"), "int main(void) { return 42; }\n");
     let program = dir.join("static-program");
-    cc(&["-static", "-o", program.to_str().unwrap(), source.to_str().unwrap()]);
+    cc(&[
+        "-static",
+        "-o",
+        program.to_str().unwrap(),
+        source.to_str().unwrap(),
+    ]);
     program
 }
 
@@ -354,14 +552,24 @@ fn a_static_program_is_refused_unless_forced() {
     let program = static_program(&dir);
     let program = program.to_str().unwrap();
     let out = run(&mut launcher(&["-r", "rules/web.armr", program]));
-    assert_eq!(out.status.code(), Some(1), "refused, not run (it would exit 42)");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "refused, not run (it would exit 42)"
+    );
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("is statically linked") && stderr.contains("no dynamic loader"), "{stderr}");
+    assert!(
+        stderr.contains("is statically linked") && stderr.contains("no dynamic loader"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--force"), "{stderr}");
 
     let out = run(&mut launcher(&["-r", "rules/web.armr", "--force", program]));
     assert_eq!(out.status.code(), Some(42), "forced: it ran");
-    assert!(text(&out.stderr).contains("is statically linked"), "still warned");
+    assert!(
+        text(&out.stderr).contains("is statically linked"),
+        "still warned"
+    );
 }
 
 #[test]
@@ -369,13 +577,25 @@ fn a_script_whose_interpreter_is_static_is_refused() {
     let dir = temp_dir("script");
     let program = static_program(&dir);
     let script = write_executable(&dir.join("script"), &format!("#!{}\n", program.display()));
-    let out = run(&mut launcher(&["-r", "rules/web.armr", script.to_str().unwrap()]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        script.to_str().unwrap(),
+    ]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("(the interpreter of"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(the interpreter of"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A script run by a dynamically linked shell is fine.
     let script = write_executable(&dir.join("ok"), "#!/bin/sh\nexit 5\n");
-    let out = run(&mut launcher(&["-r", "rules/web.armr", script.to_str().unwrap()]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        script.to_str().unwrap(),
+    ]));
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
 }
 
@@ -386,7 +606,10 @@ fn without_readelf_the_program_headers_are_read_with_od() {
     let bin = dir.join("bin");
     fs::create_dir(&bin).unwrap();
     for tool in ["od", "sort", "readlink", "sed", "getcap"] {
-        let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let out = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
         let found = text(&out.stdout).trim().to_string();
         if out.status.success() && found.starts_with('/') {
             std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
@@ -394,7 +617,10 @@ fn without_readelf_the_program_headers_are_read_with_od() {
     }
     assert!(bin.join("od").exists(), "od (coreutils) is installed");
     let program = static_program(&dir);
-    let bash = ["/bin/bash", "/usr/bin/bash"].into_iter().find(|b| Path::new(b).exists()).expect("bash");
+    let bash = ["/bin/bash", "/usr/bin/bash"]
+        .into_iter()
+        .find(|b| Path::new(b).exists())
+        .expect("bash");
     let launch = |target: &str| {
         let mut command = Command::new(bash);
         command.arg(SCRIPT).args(["-r", "rules/web.armr", target]);
@@ -403,7 +629,11 @@ fn without_readelf_the_program_headers_are_read_with_od() {
     };
     let out = launch(program.to_str().unwrap());
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("is statically linked"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is statically linked"),
+        "{}",
+        text(&out.stderr)
+    );
     let dynamic = fs::canonicalize("/bin/true").unwrap();
     let out = launch(dynamic.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -416,20 +646,51 @@ fn a_setuid_program_is_refused_unless_forced() {
     fs::copy(fs::canonicalize("/bin/sh").unwrap(), &program).unwrap();
     fs::set_permissions(&program, fs::Permissions::from_mode(0o4755)).unwrap();
     let program = program.to_str().unwrap();
-    let out = run(&mut launcher(&["-r", "rules/web.armr", program, "-c", "exit 5"]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        program,
+        "-c",
+        "exit 5",
+    ]));
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("is setuid") && stderr.contains("secure-execution") && stderr.contains("ignores LD_PRELOAD"), "{stderr}");
+    assert!(
+        stderr.contains("is setuid")
+            && stderr.contains("secure-execution")
+            && stderr.contains("ignores LD_PRELOAD"),
+        "{stderr}"
+    );
 
-    let out = run(&mut launcher(&["-r", "rules/web.armr", "--force", program, "-c", "exit 5"]));
-    assert_eq!(out.status.code(), Some(5), "forced: it ran: {}", text(&out.stderr));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        "--force",
+        program,
+        "-c",
+        "exit 5",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "forced: it ran: {}",
+        text(&out.stderr)
+    );
 
     let group = dir.join("setgid-true");
     fs::copy(fs::canonicalize("/bin/true").unwrap(), &group).unwrap();
     fs::set_permissions(&group, fs::Permissions::from_mode(0o2755)).unwrap();
-    let out = run(&mut launcher(&["-r", "rules/web.armr", group.to_str().unwrap()]));
+    let out = run(&mut launcher(&[
+        "-r",
+        "rules/web.armr",
+        group.to_str().unwrap(),
+    ]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("is setgid"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is setgid"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -437,13 +698,21 @@ fn a_program_for_another_machine_than_the_library_is_refused() {
     // The stand-in library relabelled as AArch64 (e_machine 183): the loader would skip it.
     let dir = temp_dir("machine");
     let mut bytes = fs::read(&stubs().lib).unwrap();
-    let machine = if cfg!(target_arch = "aarch64") { 62u16 } else { 183u16 };
+    let machine = if cfg!(target_arch = "aarch64") {
+        62u16
+    } else {
+        183u16
+    };
     bytes[18..20].copy_from_slice(&machine.to_le_bytes());
     let lib = dir.join("libforeign.so");
     fs::write(&lib, bytes).unwrap();
     let out = run(launcher(&["-r", "rules/web.armr", "true"]).env("ARMR_LIB", &lib));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("wrong ELF class"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("wrong ELF class"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -453,9 +722,28 @@ fn help_explains_everything() {
     let help = text(&out.stdout);
     for needle in [
         "usage: armr-run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
-        "ARMR_RULES", "ARMR_LOG", "stderr", "file:PATH", "ARMR_MODE", "enforce", "detect-only", "ARMR_ON_ERROR", "closed",
-        "open", "LD_PRELOAD", "ARMR_BIN", "ARMR_LIB", "--force", "*.armr", "statically linked", "PT_INTERP",
-        "system calls directly", "io_uring", "setuid", "secure-execution", "127",
+        "ARMR_RULES",
+        "ARMR_LOG",
+        "stderr",
+        "file:PATH",
+        "ARMR_MODE",
+        "enforce",
+        "detect-only",
+        "ARMR_ON_ERROR",
+        "closed",
+        "open",
+        "LD_PRELOAD",
+        "ARMR_BIN",
+        "ARMR_LIB",
+        "--force",
+        "*.armr",
+        "statically linked",
+        "PT_INTERP",
+        "system calls directly",
+        "io_uring",
+        "setuid",
+        "secure-execution",
+        "127",
     ] {
         assert!(help.contains(needle), "--help does not mention {needle}");
     }
@@ -478,23 +766,42 @@ fn armr_and_the_library_are_found_next_to_the_script_by_default() {
     let out = launch(&script);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("no armr command at {}/target/release/armr", repo.display())), "{stderr}");
-    assert!(stderr.contains("build armr first: cargo build --release (or make build)"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "no armr command at {}/target/release/armr",
+            repo.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("build armr first: cargo build --release (or make build)"),
+        "{stderr}"
+    );
 
     let release = repo.join("target/release");
     fs::create_dir_all(&release).unwrap();
-    std::os::unix::fs::symlink(manifest().join("target/release/armr"), release.join("armr")).unwrap();
+    std::os::unix::fs::symlink(manifest().join("target/release/armr"), release.join("armr"))
+        .unwrap();
     let out = launch(&script);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains(&format!("no armr library at {}/target/release/libarmr.so", repo.display())));
+    assert!(text(&out.stderr).contains(&format!(
+        "no armr library at {}/target/release/libarmr.so",
+        repo.display()
+    )));
 
     fs::copy(&stubs().lib, release.join("libarmr.so")).unwrap();
     let out = launch(&script);
-    assert_eq!(env_of(&out)["LD_PRELOAD"], format!("{}/target/release/libarmr.so", repo.display()));
+    assert_eq!(
+        env_of(&out)["LD_PRELOAD"],
+        format!("{}/target/release/libarmr.so", repo.display())
+    );
 
     // Through a symlink to the script (an install in a bin directory), the same repository.
     let link = temp_dir("default-build-link").join("armr-run");
     std::os::unix::fs::symlink(&script, &link).unwrap();
     let out = launch(&link);
-    assert_eq!(env_of(&out)["LD_PRELOAD"], format!("{}/target/release/libarmr.so", repo.display()));
+    assert_eq!(
+        env_of(&out)["LD_PRELOAD"],
+        format!("{}/target/release/libarmr.so", repo.display())
+    );
 }

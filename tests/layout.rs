@@ -16,7 +16,10 @@ fn load_ok(text: &str) -> RuleSet {
 const ONE_RULE: &str = "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"):\n    connect(\"10.0.0.1:443\")\n    protect(message: \"m\", severity: 8)\n  endsocket\nendapp\n";
 
 fn any_port_any_host() -> AddressPattern {
-    AddressPattern { host: HostPattern::Any(IpFamily::V4), port: PortPattern::Any }
+    AddressPattern {
+        host: HostPattern::Any(IpFamily::V4),
+        port: PortPattern::Any,
+    }
 }
 
 #[test]
@@ -25,8 +28,14 @@ fn a_whole_app_on_one_line_is_the_same_app() {
     let one_line = load_ok(
         "app(\"A\"): requires(version: ARMR/2.11) socket(\"r\"): connect(\"10.0.0.1:443\") protect(message: \"m\", severity: 8) endsocket endapp",
     );
-    assert_eq!(one_line.apps[0].rules[0].condition, spread.apps[0].rules[0].condition);
-    assert_eq!(one_line.apps[0].rules[0].message, spread.apps[0].rules[0].message);
+    assert_eq!(
+        one_line.apps[0].rules[0].condition,
+        spread.apps[0].rules[0].condition
+    );
+    assert_eq!(
+        one_line.apps[0].rules[0].message,
+        spread.apps[0].rules[0].message
+    );
     assert_eq!(one_line.apps[0].rules[0].location.line, 1);
     assert_eq!(one_line.apps[0].rules[0].location.column, 40);
 }
@@ -54,7 +63,10 @@ fn statements_in_any_order_and_arguments_in_any_order() {
 fn comments_of_all_three_kinds_anywhere() {
     let text = "# file comment\napp(\"A\"): # after the header\n  // a line comment\n  requires(version: /* inline */ ARMR/2.11)\n  /* a block\n     over lines */ socket(\"r\"):\n    connect(\"10.0.0.1:443\")//no space before it\n    protect(message: \"# not a comment\", severity: 8) # trailing\n  endsocket\nendapp# last line, no newline";
     let rules = load_ok(text);
-    assert_eq!(rules.apps[0].rules[0].message.as_deref(), Some("# not a comment"));
+    assert_eq!(
+        rules.apps[0].rules[0].message.as_deref(),
+        Some("# not a comment")
+    );
     assert!(load_ok("app(\"A\"): requires(version: ARMR/2.11) socket(\"r\"): connect(\"10.0.0.1:443\") protect() endsocket endapp // last").apps.len() == 1);
 }
 
@@ -65,7 +77,10 @@ fn escapes_in_strings() {
     );
     assert_eq!(rules.apps[0].name, "say \"hi\"");
     assert_eq!(rules.apps[0].rules[0].name, "back\\slash");
-    assert_eq!(rules.apps[0].rules[0].message.as_deref(), Some("a \"quoted\" \\ path"));
+    assert_eq!(
+        rules.apps[0].rules[0].message.as_deref(),
+        Some("a \"quoted\" \\ path")
+    );
 }
 
 #[test]
@@ -76,8 +91,16 @@ fn crlf_line_endings_load_and_report_the_right_columns() {
     let broken = crlf.replace("10.0.0.1:443", "10.0.0.1:99999");
     let load = language::load(vec![SourceFile::new("t.armr", broken)]);
     let file = &load.files[0];
-    assert_eq!(file.diagnostics[0].headline(&file.source), "t.armr:4:23: error: port `99999` is above 65535");
-    assert!(file.render().contains("  4 |     connect(\"10.0.0.1:99999\")\n"), "{}", file.render());
+    assert_eq!(
+        file.diagnostics[0].headline(&file.source),
+        "t.armr:4:23: error: port `99999` is above 65535"
+    );
+    assert!(
+        file.render()
+            .contains("  4 |     connect(\"10.0.0.1:99999\")\n"),
+        "{}",
+        file.render()
+    );
 }
 
 #[test]
@@ -99,7 +122,10 @@ fn both_language_names_and_a_quoted_version() {
     ] {
         let text = ONE_RULE.replace("ARMR/2.11", requires);
         let rules = load_ok(&text);
-        assert_eq!((rules.apps[0].language.dialect, rules.apps[0].language.minor), (dialect, minor));
+        assert_eq!(
+            (rules.apps[0].language.dialect, rules.apps[0].language.minor),
+            (dialect, minor)
+        );
     }
 }
 
@@ -176,8 +202,19 @@ endapp
         .iter()
         .map(|d| (d.level, file.source.line_column(d.span.unwrap().start).0))
         .collect();
-    assert_eq!(levels, [(Level::Warning, 7), (Level::Warning, 13), (Level::Warning, 19), (Level::Note, 27)]);
-    assert_eq!(file.summary(), "mixed.armr: 1 app, 1 socket rule, 4 rules skipped");
+    assert_eq!(
+        levels,
+        [
+            (Level::Warning, 7),
+            (Level::Warning, 13),
+            (Level::Warning, 19),
+            (Level::Note, 27)
+        ]
+    );
+    assert_eq!(
+        file.summary(),
+        "mixed.armr: 1 app, 1 socket rule, 4 rules skipped"
+    );
     let app = &load.rules.apps[0];
     assert_eq!(app.version, 3);
     let rule = &app.rules[0];
@@ -186,24 +223,45 @@ endapp
     assert_eq!(rule.condition, Condition::Connect(any_port_any_host()));
     assert_eq!(
         rule.log_metadata,
-        [("owner".to_string(), "payments".to_string()), ("tier".into(), "0".into()), ("rule".into(), "egress".into())]
+        [
+            ("owner".to_string(), "payments".to_string()),
+            ("tier".into(), "0".into()),
+            ("rule".into(), "egress".into())
+        ]
     );
 }
 
 #[test]
 fn a_higher_app_version_in_another_file_replaces_the_lower() {
-    let v1 = SourceFile::new("a.armr", ONE_RULE.replace("requires(version: ARMR/2.11)", "requires(version: ARMR/2.11) version(1)"));
+    let v1 = SourceFile::new(
+        "a.armr",
+        ONE_RULE.replace(
+            "requires(version: ARMR/2.11)",
+            "requires(version: ARMR/2.11) version(1)",
+        ),
+    );
     let v2 = SourceFile::new(
         "b.armr",
-        ONE_RULE.replace("requires(version: ARMR/2.11)", "requires(version: ARMR/2.11) version(2)").replace("10.0.0.1", "10.0.0.2"),
+        ONE_RULE
+            .replace(
+                "requires(version: ARMR/2.11)",
+                "requires(version: ARMR/2.11) version(2)",
+            )
+            .replace("10.0.0.1", "10.0.0.2"),
     );
     let load = language::load(vec![v1, v2]);
     assert!(load.is_ok());
     assert_eq!(load.rules.apps.len(), 1);
     assert_eq!(load.rules.apps[0].version, 2);
     assert_eq!(&*load.rules.apps[0].location.file, "b.armr");
-    assert_eq!(load.files[0].summary(), "a.armr: 1 app, 0 socket rules, 0 rules skipped");
-    assert_eq!(load.files[1].summary(), "b.armr: 1 app, 1 socket rule, 0 rules skipped");
+    assert_eq!(
+        load.files[0].summary(),
+        "a.armr: 1 app, 0 socket rules, 0 rules skipped"
+    );
+    assert_eq!(
+        load.files[1].summary(),
+        "b.armr: 1 app, 1 socket rule, 0 rules skipped"
+    );
     assert_eq!(load.files[0].diagnostics[0].level, Level::Warning);
 }
 
@@ -214,7 +272,9 @@ fn ten_megabyte_files() {
     let mut text = String::with_capacity(10 << 20);
     let mut n = 0;
     while text.len() < 10 << 20 {
-        text.push_str(&format!("app(\"app {n}\"):\n  requires(version: ARMR/2.11)\n"));
+        text.push_str(&format!(
+            "app(\"app {n}\"):\n  requires(version: ARMR/2.11)\n"
+        ));
         for r in 0..100 {
             text.push_str(&format!(
                 "  socket(\"rule {r}\"):\n    connect(\"10.{}.{}.1:{}\")\n    protect(message: \"blocked\", severity: 8)\n  endsocket\n",
@@ -229,10 +289,19 @@ fn ten_megabyte_files() {
     let rules = load_ok(&text);
     assert_eq!(rules.socket_rules().count(), n * 100);
 
-    for hostile in ["[".repeat(10 << 20), "\"".repeat(10 << 20), "app(".repeat(2 << 20), "/*".repeat(5 << 20)] {
+    for hostile in [
+        "[".repeat(10 << 20),
+        "\"".repeat(10 << 20),
+        "app(".repeat(2 << 20),
+        "/*".repeat(5 << 20),
+    ] {
         let load = language::load(vec![SourceFile::new("h.armr", hostile)]);
         assert!(!load.is_ok());
-        assert!(load.files[0].diagnostics.len() < 1000, "{}", load.files[0].diagnostics.len());
+        assert!(
+            load.files[0].diagnostics.len() < 1000,
+            "{}",
+            load.files[0].diagnostics.len()
+        );
     }
 }
 
@@ -249,13 +318,18 @@ fn fuzzer_findings_stay_fixed() {
             let _ = file.render();
             for d in &file.diagnostics {
                 if let Some(span) = d.span {
-                    assert!(span.start <= span.end && span.end <= file.source.text.len(), "{path:?}");
+                    assert!(
+                        span.start <= span.end && span.end <= file.source.text.len(),
+                        "{path:?}"
+                    );
                 }
             }
         }
         seen += 1;
     }
     assert!(seen >= 3);
-    let rules = load_ok("# note\rapp(\"A\"): requires(version: ARMR/2.11) socket(\"r\"): connect(\"10.0.0.1:1\") protect() endsocket endapp");
+    let rules = load_ok(
+        "# note\rapp(\"A\"): requires(version: ARMR/2.11) socket(\"r\"): connect(\"10.0.0.1:1\") protect() endsocket endapp",
+    );
     assert_eq!(rules.socket_rules().count(), 1);
 }

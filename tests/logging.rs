@@ -32,25 +32,42 @@ fn manifest() -> &'static Path {
 
 fn library() -> PathBuf {
     let lib = manifest().join("target/release/libarmr.so");
-    assert!(lib.is_file(), "{} does not exist: run `cargo build --release` first (`make test` does)", lib.display());
+    assert!(
+        lib.is_file(),
+        "{} does not exist: run `cargo build --release` first (`make test` does)",
+        lib.display()
+    );
     lib
 }
 
-
 /// A port on 127.0.0.1 that nothing listens on (free a moment ago).
 fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn hostname() -> String {
-    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
     // The expected lines below write the host name as is: it must need no escaping.
     assert!(
-        !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
         "this test expects a plain host name, not {host:?}"
     );
     host
@@ -155,7 +172,11 @@ fn programs() -> &'static Programs {
             .arg(&connector)
             .arg(&source)
             .output()
-            .unwrap_or_else(|e| panic!("cannot run `cc` ({e}): these tests build a C client (`make test` installs gcc)"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `cc` ({e}): these tests build a C client (`make test` installs gcc)"
+                )
+            });
         assert!(out.status.success(), "cc failed:\n{}", text(&out.stderr));
         let odd = dir.join(ODD_PROGRAM);
         fs::copy(&connector, &odd).unwrap();
@@ -200,7 +221,11 @@ fn run(command: &mut Command) -> (u32, Output, Duration) {
 
 /// Standard error without the lines of the program itself (bash's "Connection refused").
 fn armr_lines(stderr: &[u8]) -> Vec<String> {
-    text(stderr).lines().filter(|l| l.starts_with("armr:") || l.starts_with('<')).map(String::from).collect()
+    text(stderr)
+        .lines()
+        .filter(|l| l.starts_with("armr:") || l.starts_with('<'))
+        .map(String::from)
+        .collect()
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -225,7 +250,11 @@ impl Record {
     /// A line of rsyslog's `armr_parsed` template.
     fn from_rsyslog(line: &str) -> Record {
         let f: Vec<&str> = line.splitn(9, '\t').collect();
-        assert_eq!(f.len(), 9, "not a line of the armr_parsed template: {line:?}");
+        assert_eq!(
+            f.len(),
+            9,
+            "not a line of the armr_parsed template: {line:?}"
+        );
         Record {
             input: f[0].into(),
             pri: f[1].parse().unwrap_or_else(|_| panic!("PRI in {line:?}")),
@@ -263,7 +292,17 @@ impl Record {
 
     /// The line armr sent, rebuilt from the parsed fields.
     fn line(&self) -> String {
-        format!("<{}>1 {} {} {} {} {} {} {}", self.pri, self.time, self.hostname, self.app, self.procid, self.msgid, self.sd, self.msg)
+        format!(
+            "<{}>1 {} {} {} {} {} {} {}",
+            self.pri,
+            self.time,
+            self.hostname,
+            self.app,
+            self.procid,
+            self.msgid,
+            self.sd,
+            self.msg
+        )
     }
 }
 
@@ -307,7 +346,8 @@ impl Rsyslog {
         let socket = work.join("log.sock");
         let parsed = work.join("parsed.log");
         let raw = work.join("raw.log");
-        let template = fs::read_to_string(manifest().join("tests/rsyslog/rsyslog.conf.in")).unwrap();
+        let template =
+            fs::read_to_string(manifest().join("tests/rsyslog/rsyslog.conf.in")).unwrap();
         let conf = template
             .replace("@WORKDIR@", work.to_str().unwrap())
             .replace("@UDP_PORT@", &udp.to_string())
@@ -330,7 +370,15 @@ impl Rsyslog {
             .stderr(fs::File::create(work.join("stderr")).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut rsyslog = Rsyslog { child, udp, tcp, socket, parsed, raw, work };
+        let mut rsyslog = Rsyslog {
+            child,
+            udp,
+            tcp,
+            socket,
+            parsed,
+            raw,
+            work,
+        };
         rsyslog.wait_until_ready();
         rsyslog
     }
@@ -339,7 +387,12 @@ impl Rsyslog {
     fn diagnostics(&self) -> String {
         ["stdout", "stderr", "internal.log"]
             .iter()
-            .map(|f| format!("--- rsyslog {f}:\n{}", fs::read_to_string(self.work.join(f)).unwrap_or_default()))
+            .map(|f| {
+                format!(
+                    "--- rsyslog {f}:\n{}",
+                    fs::read_to_string(self.work.join(f)).unwrap_or_default()
+                )
+            })
             .collect()
     }
 
@@ -351,7 +404,10 @@ impl Rsyslog {
         let unix = UnixDatagram::unbound().unwrap();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("rsyslogd exited at start ({status}):\n{}", self.diagnostics());
+                panic!(
+                    "rsyslogd exited at start ({status}):\n{}",
+                    self.diagnostics()
+                );
             }
             let lines = fs::read_to_string(&self.parsed).unwrap_or_default();
             for (i, name) in ["udp", "tcp", "unix"].iter().enumerate() {
@@ -360,12 +416,18 @@ impl Rsyslog {
             if seen.iter().all(|s| *s) {
                 return;
             }
-            assert!(start.elapsed() < DEADLINE, "rsyslogd did not take messages within {DEADLINE:?} (udp, tcp, unix: {seen:?}):\n{}", self.diagnostics());
+            assert!(
+                start.elapsed() < DEADLINE,
+                "rsyslogd did not take messages within {DEADLINE:?} (udp, tcp, unix: {seen:?}):\n{}",
+                self.diagnostics()
+            );
             let probe = |name: &str| format!("<13>1 - - armr-probe - - - ready {name}");
             if !seen[0] {
                 let _ = udp.send_to(probe("udp").as_bytes(), ("127.0.0.1", self.udp));
             }
-            if !seen[1] && let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.tcp)) {
+            if !seen[1]
+                && let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.tcp))
+            {
                 let p = probe("tcp");
                 let _ = s.write_all(format!("{} {p}", p.len()).as_bytes());
             }
@@ -390,13 +452,22 @@ impl Rsyslog {
     /// and checks that no more arrive.
     fn wait_for(&self, pid: u32, count: usize) -> Vec<Record> {
         let start = Instant::now();
-        let of_pid = || -> Vec<Record> { self.records().into_iter().filter(|r| r.procid == pid.to_string()).collect() };
+        let of_pid = || -> Vec<Record> {
+            self.records()
+                .into_iter()
+                .filter(|r| r.procid == pid.to_string())
+                .collect()
+        };
         loop {
             let got = of_pid();
             if got.len() >= count {
                 std::thread::sleep(Duration::from_millis(300));
                 let again = of_pid();
-                assert_eq!(again.len(), count, "rsyslog received more messages of {pid} than expected: {again:#?}");
+                assert_eq!(
+                    again.len(),
+                    count,
+                    "rsyslog received more messages of {pid} than expected: {again:#?}"
+                );
                 return again;
             }
             assert!(
@@ -412,7 +483,11 @@ impl Rsyslog {
 
     /// The lines exactly as rsyslog received them (`%rawmsg%`).
     fn raw_lines(&self) -> Vec<String> {
-        fs::read_to_string(&self.raw).unwrap_or_default().lines().map(String::from).collect()
+        fs::read_to_string(&self.raw)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
     }
 
     /// `ARMR_LOG` values for each of this daemon's inputs, with rsyslog's name of the input.
@@ -452,17 +527,44 @@ fn rt_of(timestamp: &str) -> String {
     let b = timestamp.as_bytes();
     let shape = "dddd-dd-ddTdd:dd:dd.dddZ";
     assert!(
-        b.len() == shape.len() && shape.bytes().zip(b).all(|(s, c)| if s == b'd' { c.is_ascii_digit() } else { s == *c }),
+        b.len() == shape.len()
+            && shape.bytes().zip(b).all(|(s, c)| if s == b'd' {
+                c.is_ascii_digit()
+            } else {
+                s == *c
+            }),
         "timestamp {timestamp:?} is not UTC with milliseconds"
     );
     let n = |r: std::ops::Range<usize>| -> i64 { timestamp[r].parse().unwrap() };
     let (year, month, day) = (n(0..4), n(5..7), n(8..10));
-    assert!((1..=12).contains(&month) && (1..=31).contains(&day), "{timestamp}");
-    let millis = (days_from_civil(year, month, day) * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)) * 1000 + n(20..23);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
-    assert!((now - millis).abs() < 120_000, "timestamp {timestamp} is not now (now: {now} ms since the epoch)");
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("{} {} {} {} +0000", MONTHS[month as usize - 1], &timestamp[8..10], &timestamp[0..4], &timestamp[11..23])
+    assert!(
+        (1..=12).contains(&month) && (1..=31).contains(&day),
+        "{timestamp}"
+    );
+    let millis = (days_from_civil(year, month, day) * 86_400
+        + n(11..13) * 3600
+        + n(14..16) * 60
+        + n(17..19))
+        * 1000
+        + n(20..23);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        (now - millis).abs() < 120_000,
+        "timestamp {timestamp} is not now (now: {now} ms since the epoch)"
+    );
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {} {} +0000",
+        MONTHS[month as usize - 1],
+        &timestamp[8..10],
+        &timestamp[0..4],
+        &timestamp[11..23]
+    )
 }
 
 /// One expected event.
@@ -482,7 +584,16 @@ impl Want {
     /// the line (`ARMR:App|App|2.11|rule|Execute Rule|High`); `fields` the escaped extension fields
     /// between `act` and the address (` msg=... key=value`).
     #[allow(clippy::too_many_arguments)]
-    fn connect(pri: u32, app: &str, pid: u32, cef: &str, version: u32, act: &str, fields: &str, port: u16) -> Want {
+    fn connect(
+        pri: u32,
+        app: &str,
+        pid: u32,
+        cef: &str,
+        version: u32,
+        act: &str,
+        fields: &str,
+        port: u16,
+    ) -> Want {
         Want {
             pri,
             app: app.into(),
@@ -501,7 +612,10 @@ impl Want {
             pri: 12,
             app: app.into(),
             pid,
-            head: format!("CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|", env!("CARGO_PKG_VERSION")),
+            head: format!(
+                "CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|",
+                env!("CARGO_PKG_VERSION")
+            ),
             tail: format!(
                 " dvchost={} procid={pid} cnt={count} msg={count} events were dropped: the log destination was unavailable or too slow",
                 hostname()
@@ -517,7 +631,11 @@ impl Want {
         assert_eq!(got.app, self.app, "APP-NAME: {context}");
         assert_eq!(got.procid, self.pid.to_string(), "PROCID: {context}");
         assert_eq!(got.hostname, hostname(), "HOSTNAME: {context}");
-        assert_eq!((got.msgid.as_str(), got.sd.as_str()), ("-", "-"), "MSGID and STRUCTURED-DATA: {context}");
+        assert_eq!(
+            (got.msgid.as_str(), got.sd.as_str()),
+            ("-", "-"),
+            "MSGID and STRUCTURED-DATA: {context}"
+        );
         let expected = format!("{}rt={}{}", self.head, rt_of(&got.time), self.tail);
         assert_eq!(got.msg, expected, "MSG");
     }
@@ -531,7 +649,10 @@ fn check_received(rsyslog: &Rsyslog, input: &str, wants: &[Want]) {
     for (want, record) in wants.iter().zip(&got) {
         want.check(record, input);
         let line = record.line();
-        assert!(raw.contains(&line), "rsyslog did not receive this line as such:\n{line}\nraw: {raw:#?}");
+        assert!(
+            raw.contains(&line),
+            "rsyslog did not receive this line as such:\n{line}\nraw: {raw:#?}"
+        );
     }
 }
 
@@ -573,11 +694,40 @@ endapp
 }
 
 fn severities_wanted(pid: u32, low: u16) -> Vec<Want> {
-    let cef = |rule: &str, severity: &str| format!("ARMR:Logging Test|Logging Test|2.11|{rule}|Execute Rule|{severity}");
+    let cef = |rule: &str, severity: &str| {
+        format!("ARMR:Logging Test|Logging Test|2.11|{rule}|Execute Rule|{severity}")
+    };
     vec![
-        Want::connect(10, "bash", pid, &cef("high rule", "High"), 3, "protect", " msg=blocked high team=blue env=test", 9),
-        Want::connect(14, "bash", pid, &cef("low rule", "Low"), 3, "detect", " msg=seen low team=blue env=prod owner=secops", low),
-        Want::connect(9, "bash", pid, &cef("very high rule", "Very-High"), 3, "protect", " msg=blocked very high team=blue env=test", 7),
+        Want::connect(
+            10,
+            "bash",
+            pid,
+            &cef("high rule", "High"),
+            3,
+            "protect",
+            " msg=blocked high team=blue env=test",
+            9,
+        ),
+        Want::connect(
+            14,
+            "bash",
+            pid,
+            &cef("low rule", "Low"),
+            3,
+            "detect",
+            " msg=seen low team=blue env=prod owner=secops",
+            low,
+        ),
+        Want::connect(
+            9,
+            "bash",
+            pid,
+            &cef("very high rule", "Very-High"),
+            3,
+            "protect",
+            " msg=blocked very high team=blue env=test",
+            7,
+        ),
     ]
 }
 
@@ -589,7 +739,11 @@ fn run_bash_severities(rules: &Path, log: &str, low: u16) -> u32 {
     );
     let (pid, out, _) = run(armr(Command::new("bash").args(["-c", &script]), rules, log));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(armr_lines(&out.stderr), Vec::<String>::new(), "nothing of armr's on stderr with ARMR_LOG={log}");
+    assert_eq!(
+        armr_lines(&out.stderr),
+        Vec::<String>::new(),
+        "nothing of armr's on stderr with ARMR_LOG={log}"
+    );
     pid
 }
 
@@ -598,7 +752,11 @@ fn severities_through(input: &str) {
     let rsyslog = Rsyslog::start(&dir);
     let low = free_tcp_port();
     let rules = severities_rules(&dir, low);
-    let (log, _) = rsyslog.destinations().into_iter().find(|(_, i)| *i == input).unwrap();
+    let (log, _) = rsyslog
+        .destinations()
+        .into_iter()
+        .find(|(_, i)| *i == input)
+        .unwrap();
     let pid = run_bash_severities(&rules, &log, low);
     check_received(&rsyslog, input, &severities_wanted(pid, low));
 }
@@ -665,7 +823,11 @@ fn odd_wanted(pid: u32) -> Want {
 }
 
 fn run_odd(rules: &Path, log: &str) -> u32 {
-    let (pid, out, _) = run(armr(Command::new(&programs().odd).args(["count", "127.0.0.1", "9", "1"]), rules, log));
+    let (pid, out, _) = run(armr(
+        Command::new(&programs().odd).args(["count", "127.0.0.1", "9", "1"]),
+        rules,
+        log,
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "refused=1 other=0\n");
     assert_eq!(text(&out.stderr), "", "ARMR_LOG={log}");
@@ -706,9 +868,18 @@ fn concurrent_writers_to_one_file_leave_whole_lines() {
     let target = format!("file:{}", log.display());
     let children: Vec<Child> = (0..WRITERS)
         .map(|_| {
-            armr(Command::new(&programs().connector).args(["count", "127.0.0.1", "9", &EVENTS.to_string()]), &rules, &target)
-                .spawn()
-                .unwrap()
+            armr(
+                Command::new(&programs().connector).args([
+                    "count",
+                    "127.0.0.1",
+                    "9",
+                    &EVENTS.to_string(),
+                ]),
+                &rules,
+                &target,
+            )
+            .spawn()
+            .unwrap()
         })
         .collect();
     let mut pids = Vec::new();
@@ -734,7 +905,11 @@ fn concurrent_writers_to_one_file_leave_whole_lines() {
             " msg=outgoing connection blocked",
             9,
         );
-        let mine: Vec<Record> = lines.iter().map(|l| Record::from_line(l)).filter(|r| r.procid == pid.to_string()).collect();
+        let mine: Vec<Record> = lines
+            .iter()
+            .map(|l| Record::from_line(l))
+            .filter(|r| r.procid == pid.to_string())
+            .collect();
         assert_eq!(mine.len(), EVENTS, "events of {pid}");
         for record in &mine {
             want.check(record, "file");
@@ -751,15 +926,24 @@ const LOGGED_RULES: &str = "app(\"Down\"):\n requires(version: ARMR/2.11)\n sock
 /// at exit standard error counts every event (the report that armr then tries to send is not
 /// counted in that line).
 fn down_destination(log: &str, rules: &Path) {
-    let (_, out, elapsed) = run(armr(Command::new(&programs().connector).args(["count", "127.0.0.1", "9", "1000"]), rules, log));
+    let (_, out, elapsed) = run(armr(
+        Command::new(&programs().connector).args(["count", "127.0.0.1", "9", "1000"]),
+        rules,
+        log,
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "refused=1000 other=0\n");
     assert_eq!(
         text(&out.stderr),
-        format!("armr: 1000 events could not be delivered to ARMR_LOG={log}: it was unavailable or too slow\n")
+        format!(
+            "armr: 1000 events could not be delivered to ARMR_LOG={log}: it was unavailable or too slow\n"
+        )
     );
     // A sanity bound, not a benchmark: nothing waits on the dead destination.
-    assert!(elapsed < Duration::from_secs(5), "1000 connects took {elapsed:?} with ARMR_LOG={log}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "1000 connects took {elapsed:?} with ARMR_LOG={log}"
+    );
 }
 
 #[test]
@@ -773,7 +957,10 @@ fn a_dead_tcp_destination_drops_and_counts_without_holding_the_program_up() {
 fn a_missing_syslog_socket_drops_and_counts() {
     let dir = TempDir::new("logging", "dead-unix");
     let rules = dir.write("rules.armr", LOGGED_RULES);
-    down_destination(&format!("syslog:{}", dir.join("nobody.sock").display()), &rules);
+    down_destination(
+        &format!("syslog:{}", dir.join("nobody.sock").display()),
+        &rules,
+    );
 }
 
 #[test]
@@ -785,7 +972,13 @@ fn a_tcp_destination_that_comes_up_gets_the_count_of_what_was_dropped() {
     let port = free_tcp_port();
     let log = format!("tcp://127.0.0.1:{port}");
     let mut child = armr(
-        Command::new(&programs().connector).args(["pause", "127.0.0.1", "9", &BEFORE.to_string(), &AFTER.to_string()]),
+        Command::new(&programs().connector).args([
+            "pause",
+            "127.0.0.1",
+            "9",
+            &BEFORE.to_string(),
+            &AFTER.to_string(),
+        ]),
         &rules,
         &log,
     )
@@ -807,8 +1000,15 @@ fn a_tcp_destination_that_comes_up_gets_the_count_of_what_was_dropped() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(rest, format!("refused={} other=0\n", BEFORE as usize + AFTER));
-    assert_eq!(text(&out.stderr), "", "every drop was reported to the destination");
+    assert_eq!(
+        rest,
+        format!("refused={} other=0\n", BEFORE as usize + AFTER)
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "every drop was reported to the destination"
+    );
     // The first event that gets through, then the report of the ones before it, then the others.
     let event = Want::connect(
         10,
@@ -843,32 +1043,64 @@ fn a_full_stacktrace_names_the_programs_frames_and_none_of_armrs() {
     ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let contents = fs::read_to_string(&log).unwrap();
-    assert_eq!(contents.matches('\n').count(), 1, "the stack trace stays on the event's line: {contents}");
+    assert_eq!(
+        contents.matches('\n').count(),
+        1,
+        "the stack trace stays on the event's line: {contents}"
+    );
     let record = Record::from_line(contents.trim_end());
-    let fields = format!(" dvchost={} procid={pid} appVersion=1 ruleType=socket securityFeature=socket connect act=protect msg=traced stacktrace=", hostname());
-    let after = record.msg.split_once(&fields).unwrap_or_else(|| panic!("{}", record.msg)).1;
+    let fields = format!(
+        " dvchost={} procid={pid} appVersion=1 ruleType=socket securityFeature=socket connect act=protect msg=traced stacktrace=",
+        hostname()
+    );
+    let after = record
+        .msg
+        .split_once(&fields)
+        .unwrap_or_else(|| panic!("{}", record.msg))
+        .1;
     // Metadata and the address come after the stack trace.
-    let (trace, end) = after.split_once(" team=").unwrap_or_else(|| panic!("{after}"));
+    let (trace, end) = after
+        .split_once(" team=")
+        .unwrap_or_else(|| panic!("{after}"));
     assert_eq!(end, "red remoteIpAddress=127.0.0.1 remotePort=9");
     // Frames, innermost first, joined by the two characters `\n`.
     assert!(!trace.contains('\n'));
     let frames: Vec<&str> = trace.split("\\n").collect();
     for frame in &frames {
-        let (name, place) = frame.split_once(" (").unwrap_or_else(|| panic!("frame {frame:?} in {trace}"));
+        let (name, place) = frame
+            .split_once(" (")
+            .unwrap_or_else(|| panic!("frame {frame:?} in {trace}"));
         assert!(!name.is_empty() && !name.contains(' '), "frame {frame:?}");
-        let place = place.strip_suffix(')').unwrap_or_else(|| panic!("frame {frame:?}"));
+        let place = place
+            .strip_suffix(')')
+            .unwrap_or_else(|| panic!("frame {frame:?}"));
         let offset = match place.rsplit_once("+0x") {
             Some((module, offset)) => {
                 assert!(!module.is_empty(), "frame {frame:?}");
                 offset
             }
-            None => place.strip_prefix("0x").unwrap_or_else(|| panic!("frame {frame:?}")),
+            None => place
+                .strip_prefix("0x")
+                .unwrap_or_else(|| panic!("frame {frame:?}")),
         };
-        assert!(!offset.is_empty() && offset.bytes().all(|b| b.is_ascii_hexdigit()), "frame {frame:?}");
-        assert!(!frame.contains("libarmr"), "a frame of armr itself: {frame:?} in {trace}");
+        assert!(
+            !offset.is_empty() && offset.bytes().all(|b| b.is_ascii_hexdigit()),
+            "frame {frame:?}"
+        );
+        assert!(
+            !frame.contains("libarmr"),
+            "a frame of armr itself: {frame:?} in {trace}"
+        );
     }
-    let names: Vec<&str> = frames.iter().map(|f| f.split_once(" (").unwrap().0).collect();
-    assert_eq!(&names[..3], ["connect_once", "connect_many", "main"], "{trace}");
+    let names: Vec<&str> = frames
+        .iter()
+        .map(|f| f.split_once(" (").unwrap().0)
+        .collect();
+    assert_eq!(
+        &names[..3],
+        ["connect_once", "connect_many", "main"],
+        "{trace}"
+    );
     for frame in &frames[..3] {
         assert!(frame.contains(" (connector+0x"), "{frame:?}");
     }
@@ -903,15 +1135,29 @@ fn a_forked_child_logs_its_own_pid() {
     let rsyslog = Rsyslog::start(&dir);
     // Over TCP the child shares the parent's connection; each frame still arrives whole.
     let log = format!("tcp://127.0.0.1:{}", rsyslog.tcp);
-    let (_, out, _) = run(armr(Command::new(python()).args(["-c", FORK_PY, "9"]), &rules, &log));
+    let (_, out, _) = run(armr(
+        Command::new(python()).args(["-c", FORK_PY, "9"]),
+        &rules,
+        &log,
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "");
     let stdout = text(&out.stdout);
     let f: Vec<&str> = stdout.split_whitespace().collect();
-    let (parent, child, comm): (u32, u32, &str) = (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2]);
+    let (parent, child, comm): (u32, u32, &str) =
+        (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2]);
     assert_ne!(parent, child);
     for (pid, count) in [(parent, 2), (child, 2)] {
-        let event = Want::connect(10, comm, pid, "ARMR:Down|Down|2.11|no egress|Execute Rule|High", 1, "protect", " msg=outgoing connection blocked", 9);
+        let event = Want::connect(
+            10,
+            comm,
+            pid,
+            "ARMR:Down|Down|2.11|no egress|Execute Rule|High",
+            1,
+            "protect",
+            " msg=outgoing connection blocked",
+            9,
+        );
         check_received(&rsyslog, "imtcp", &vec![event; count]);
     }
 }
@@ -951,7 +1197,11 @@ fn dropped_events_are_counted_once_across_fork() {
     let dir = TempDir::new("logging", "fork-drops");
     let rules = dir.write("rules.armr", LOGGED_RULES);
     let log = format!("tcp://127.0.0.1:{}", free_tcp_port());
-    let (_, out, _) = run(armr(Command::new(python()).args(["-c", FORK_DROPS_PY, "9"]), &rules, &log));
+    let (_, out, _) = run(armr(
+        Command::new(python()).args(["-c", FORK_DROPS_PY, "9"]),
+        &rules,
+        &log,
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(undelivered(&out.stderr), 10, "{}", text(&out.stderr));
 }
@@ -961,19 +1211,37 @@ fn dropped_events_are_counted_once_across_fork() {
 fn closed_descriptor(dir: &TempDir, log: &str, own: &Path) -> u32 {
     let rules = dir.write("rules.armr", LOGGED_RULES);
     let (pid, out, _) = run(armr(
-        Command::new(&programs().connector).args(["closefds", "127.0.0.1", "9", own.to_str().unwrap()]),
+        Command::new(&programs().connector).args([
+            "closefds",
+            "127.0.0.1",
+            "9",
+            own.to_str().unwrap(),
+        ]),
         &rules,
         log,
     ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "refused=2 other=0\n");
     assert_eq!(text(&out.stderr), "");
-    assert_eq!(fs::read_to_string(own).unwrap(), "program data\nmore program data\n", "ARMR_LOG={log}");
+    assert_eq!(
+        fs::read_to_string(own).unwrap(),
+        "program data\nmore program data\n",
+        "ARMR_LOG={log}"
+    );
     pid
 }
 
 fn closed_descriptor_event(pid: u32) -> Want {
-    Want::connect(10, "connector", pid, "ARMR:Down|Down|2.11|no egress|Execute Rule|High", 1, "protect", " msg=outgoing connection blocked", 9)
+    Want::connect(
+        10,
+        "connector",
+        pid,
+        "ARMR:Down|Down|2.11|no egress|Execute Rule|High",
+        1,
+        "protect",
+        " msg=outgoing connection blocked",
+        9,
+    )
 }
 
 /// A new empty file in `dir` whose inode number `wanted` accepts.
@@ -995,9 +1263,15 @@ fn closed_file_descriptor(test: &str, pair: bool) {
     let log = dir.join("events.log");
     fs::write(&log, "").unwrap();
     let log_inode = fs::metadata(&log).unwrap().ino();
-    let own = file_whose_inode(&dir, |ino| (ino ^ log_inode == 1) == pair && ino != log_inode);
+    let own = file_whose_inode(&dir, |ino| {
+        (ino ^ log_inode == 1) == pair && ino != log_inode
+    });
     let pid = closed_descriptor(&dir, &format!("file:{}", log.display()), &own);
-    let records: Vec<Record> = fs::read_to_string(&log).unwrap().lines().map(Record::from_line).collect();
+    let records: Vec<Record> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(Record::from_line)
+        .collect();
     assert_eq!(records.len(), 2, "{records:#?}");
     for record in &records {
         closed_descriptor_event(pid).check(record, "file");
@@ -1018,6 +1292,14 @@ fn a_program_closing_armrs_file_descriptor() {
 fn a_program_closing_armrs_tcp_connection() {
     let dir = TempDir::new("logging", "closefds-tcp");
     let rsyslog = Rsyslog::start(&dir);
-    let pid = closed_descriptor(&dir, &format!("tcp://127.0.0.1:{}", rsyslog.tcp), &dir.join("own.txt"));
-    check_received(&rsyslog, "imtcp", &[closed_descriptor_event(pid), closed_descriptor_event(pid)]);
+    let pid = closed_descriptor(
+        &dir,
+        &format!("tcp://127.0.0.1:{}", rsyslog.tcp),
+        &dir.join("own.txt"),
+    );
+    check_received(
+        &rsyslog,
+        "imtcp",
+        &[closed_descriptor_event(pid), closed_descriptor_event(pid)],
+    );
 }

@@ -12,7 +12,9 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::net::{
+    IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -69,14 +71,14 @@ fn require_nc() {
     });
 }
 
-
 /// A port free on `ip` for TCP and UDP alike, never handed out twice in this run: bound to port 0
 /// here, then released for nc to take.
 fn free_port(ip: IpAddr) -> u16 {
     static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     for _ in 0..100 {
-        let listener = TcpListener::bind((ip, 0))
-            .unwrap_or_else(|e| panic!("cannot bind a TCP socket to {ip} (is the loopback interface up?): {e}"));
+        let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| {
+            panic!("cannot bind a TCP socket to {ip} (is the loopback interface up?): {e}")
+        });
         let port = listener.local_addr().unwrap().port();
         let udp_free = UdpSocket::bind((ip, port)).is_ok();
         drop(listener);
@@ -98,7 +100,10 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(value) = f() {
             return value;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for {what}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
         sleep(TICK);
     }
 }
@@ -123,7 +128,11 @@ fn rule(name: &str, condition: &str, action: &str) -> String {
 /// How nc is started.
 enum Launch<'a> {
     /// `scripts/armr-run -r RULES -l file:LOG [--detect-only] -- /usr/bin/nc ARGS`.
-    ArmrRun { rules: &'a Path, log: &'a Path, detect_only: bool },
+    ArmrRun {
+        rules: &'a Path,
+        log: &'a Path,
+        detect_only: bool,
+    },
     /// `/usr/bin/nc ARGS` with exactly these environment variables set (armr's removed otherwise).
     Env(&'a [(&'a str, String)]),
     /// `/usr/bin/nc ARGS` without armr.
@@ -144,9 +153,17 @@ fn nc(dir: &TempDir, name: &str, launch: Launch<'_>, args: &[&str], stdin: Optio
     require_nc();
     let lib = library();
     let mut command = match launch {
-        Launch::ArmrRun { rules, log, detect_only } => {
+        Launch::ArmrRun {
+            rules,
+            log,
+            detect_only,
+        } => {
             let mut command = Command::new(manifest().join("scripts/armr-run"));
-            command.arg("-r").arg(rules).arg("-l").arg(format!("file:{}", log.display()));
+            command
+                .arg("-r")
+                .arg(rules)
+                .arg("-l")
+                .arg(format!("file:{}", log.display()));
             if detect_only {
                 command.arg("--detect-only");
             }
@@ -156,7 +173,15 @@ fn nc(dir: &TempDir, name: &str, launch: Launch<'_>, args: &[&str], stdin: Optio
         Launch::Env(_) | Launch::Plain => Command::new(NC),
     };
     command.args(args).current_dir(&dir.0);
-    for var in ["ARMR_RULES", "ARMR_LOG", "ARMR_MODE", "ARMR_ON_ERROR", "ARMR_BIN", "ARMR_LIB", "LD_PRELOAD"] {
+    for var in [
+        "ARMR_RULES",
+        "ARMR_LOG",
+        "ARMR_MODE",
+        "ARMR_ON_ERROR",
+        "ARMR_BIN",
+        "ARMR_LIB",
+        "LD_PRELOAD",
+    ] {
         command.env_remove(var);
     }
     if let Launch::Env(vars) = launch {
@@ -166,13 +191,23 @@ fn nc(dir: &TempDir, name: &str, launch: Launch<'_>, args: &[&str], stdin: Optio
     }
     let stdout = dir.path(&format!("{name}.stdout"));
     let stderr = dir.path(&format!("{name}.stderr"));
-    command.stdout(File::create(&stdout).unwrap()).stderr(File::create(&stderr).unwrap());
+    command
+        .stdout(File::create(&stdout).unwrap())
+        .stderr(File::create(&stderr).unwrap());
     match stdin {
         Some(data) => command.stdin(File::open(dir.write(&format!("{name}.stdin"), data)).unwrap()),
         None => command.stdin(Stdio::null()),
     };
-    let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {command:?}: {e}"));
-    Proc { name: name.to_string(), child, stdout, stderr, status: None }
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {command:?}: {e}"));
+    Proc {
+        name: name.to_string(),
+        child,
+        stdout,
+        stderr,
+        status: None,
+    }
 }
 
 impl Proc {
@@ -202,12 +237,20 @@ impl Proc {
         loop {
             if let Some(status) = self.exited() {
                 return status.code().unwrap_or_else(|| {
-                    panic!("{} was killed by a signal ({status}); stderr:\n{}", self.name, self.stderr())
+                    panic!(
+                        "{} was killed by a signal ({status}); stderr:\n{}",
+                        self.name,
+                        self.stderr()
+                    )
                 });
             }
             if start.elapsed() > DEADLINE {
                 self.kill();
-                panic!("{} did not exit within {DEADLINE:?}; stderr:\n{}", self.name, self.stderr());
+                panic!(
+                    "{} did not exit within {DEADLINE:?}; stderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
             }
             sleep(TICK);
         }
@@ -216,7 +259,14 @@ impl Proc {
     /// Waits for it to exit with `code`.
     fn expect_exit(&mut self, code: i32) {
         let got = self.wait();
-        assert_eq!(got, code, "{} exit status\nstdout:\n{}\nstderr:\n{}", self.name, self.stdout(), self.stderr());
+        assert_eq!(
+            got,
+            code,
+            "{} exit status\nstdout:\n{}\nstderr:\n{}",
+            self.name,
+            self.stdout(),
+            self.stderr()
+        );
     }
 
     fn kill(&mut self) {
@@ -239,7 +289,11 @@ impl Proc {
             }
             if start.elapsed() > DEADLINE {
                 self.kill();
-                panic!("{} did not listen on port {port} within {DEADLINE:?}; stderr:\n{}", self.name, self.stderr());
+                panic!(
+                    "{} did not listen on port {port} within {DEADLINE:?}; stderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
             }
             sleep(TICK);
         }
@@ -256,12 +310,20 @@ impl Drop for Proc {
 /// that checking never takes a connection from the server (an `nc -l` serves one only).
 fn tcp_listening(port: u16) -> bool {
     ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        fs::read_to_string(table).unwrap_or_default().lines().skip(1).any(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.len() > 3
-                && fields[3] == "0A"
-                && fields[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
-        })
+        fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.len() > 3
+                    && fields[3] == "0A"
+                    && fields[1]
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| u16::from_str_radix(p, 16).ok())
+                        == Some(port)
+            })
     })
 }
 
@@ -270,7 +332,8 @@ fn tcp_listening(port: u16) -> bool {
 
 /// A TCP listener of the test, on a port the system picks.
 fn test_listener(ip: IpAddr) -> (TcpListener, u16) {
-    let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("cannot listen on {ip}: {e}"));
+    let listener =
+        TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("cannot listen on {ip}: {e}"));
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     (listener, port)
@@ -278,10 +341,12 @@ fn test_listener(ip: IpAddr) -> (TcpListener, u16) {
 
 /// The next connection to `listener`, waiting at most DEADLINE.
 fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
-    let (stream, peer) = eventually("a connection to the test listener", || match listener.accept() {
-        Ok(conn) => Some(conn),
-        Err(e) if e.kind() == ErrorKind::WouldBlock => None,
-        Err(e) => panic!("accept: {e}"),
+    let (stream, peer) = eventually("a connection to the test listener", || {
+        match listener.accept() {
+            Ok(conn) => Some(conn),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => None,
+            Err(e) => panic!("accept: {e}"),
+        }
     });
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -293,7 +358,9 @@ fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
 fn receive_all(listener: &TcpListener) -> (String, SocketAddr) {
     let (mut stream, peer) = accept(listener);
     let mut data = Vec::new();
-    stream.read_to_end(&mut data).unwrap_or_else(|e| panic!("reading from the client {peer}: {e}"));
+    stream
+        .read_to_end(&mut data)
+        .unwrap_or_else(|e| panic!("reading from the client {peer}: {e}"));
     (text(&data), peer)
 }
 
@@ -309,7 +376,9 @@ fn assert_no_connection(listener: &TcpListener, why: &str) {
 
 /// A client of the test connecting to an nc server: retries while the port refuses.
 fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = eventually(&format!("a connection to {addr}"), || TcpStream::connect(addr).ok());
+    let stream = eventually(&format!("a connection to {addr}"), || {
+        TcpStream::connect(addr).ok()
+    });
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     stream.set_write_timeout(Some(DEADLINE)).unwrap();
     stream
@@ -408,8 +477,10 @@ fn parse_line(raw: &str) -> Line {
     let mut header = raw.splitn(8, ' ');
     let mut next = |what: &str| header.next().unwrap_or_else(|| bad(&format!("no {what}")));
     let pri_version = next("PRI");
-    let (pri, version) =
-        pri_version.strip_prefix('<').and_then(|s| s.split_once('>')).unwrap_or_else(|| bad("PRI is not <N>"));
+    let (pri, version) = pri_version
+        .strip_prefix('<')
+        .and_then(|s| s.split_once('>'))
+        .unwrap_or_else(|| bad("PRI is not <N>"));
     let pri: u32 = pri.parse().unwrap_or_else(|_| bad("PRI is not a number"));
     if version != "1" {
         bad("the syslog version is not 1");
@@ -417,7 +488,9 @@ fn parse_line(raw: &str) -> Line {
     let timestamp = next("TIMESTAMP").to_string();
     let host = next("HOSTNAME").to_string();
     let app_name = next("APP-NAME").to_string();
-    let procid: u32 = next("PROCID").parse().unwrap_or_else(|_| bad("PROCID is not a number"));
+    let procid: u32 = next("PROCID")
+        .parse()
+        .unwrap_or_else(|_| bad("PROCID is not a number"));
     if next("MSGID") != "-" || next("STRUCTURED-DATA") != "-" {
         bad("MSGID and STRUCTURED-DATA are not `-`");
     }
@@ -435,7 +508,10 @@ fn parse_line(raw: &str) -> Line {
     let mut ext: Vec<(String, String)> = Vec::new();
     for word in cef[7].split(' ') {
         match word.split_once('=') {
-            Some((key, value)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some((key, value))
+                if !key.is_empty()
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
                 ext.push((key.to_string(), value.to_string()))
             }
             _ => match ext.last_mut() {
@@ -447,17 +523,34 @@ fn parse_line(raw: &str) -> Line {
             },
         }
     }
-    Line { raw: raw.to_string(), pri, timestamp, host, app_name, procid, cef, ext }
+    Line {
+        raw: raw.to_string(),
+        pri,
+        timestamp,
+        host,
+        app_name,
+        procid,
+        cef,
+        ext,
+    }
 }
 
 /// The event lines of a log file (none when it does not exist).
 fn log_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The event lines within a process's stderr (armr logs to stderr by default).
 fn stderr_events(stderr: &str) -> Vec<String> {
-    stderr.lines().filter(|l| l.starts_with('<')).map(str::to_string).collect()
+    stderr
+        .lines()
+        .filter(|l| l.starts_with('<'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Waits until the log holds `n` lines, then returns them (failing if it holds more).
@@ -466,12 +559,21 @@ fn wait_log(path: &Path, n: usize) -> Vec<String> {
         let lines = log_lines(path);
         (lines.len() >= n).then_some(lines)
     });
-    assert_eq!(lines.len(), n, "event lines in {}:\n{}", path.display(), lines.join("\n"));
+    assert_eq!(
+        lines.len(),
+        n,
+        "event lines in {}:\n{}",
+        path.display(),
+        lines.join("\n")
+    );
     lines
 }
 
 fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string()
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 /// The spec's syslog PRI for each severity name: facility 1 (user), then the severity.
@@ -513,7 +615,13 @@ struct Expect<'a> {
 
 impl<'a> Expect<'a> {
     /// An event of the test's usual app `Demo` (ARMR/2.11).
-    fn demo(rule: &'a str, severity: &'a str, feature: &'a str, act: &'a str, msg: &'a str) -> Self {
+    fn demo(
+        rule: &'a str,
+        severity: &'a str,
+        feature: &'a str,
+        act: &'a str,
+        msg: &'a str,
+    ) -> Self {
         Expect {
             app: "Demo",
             language: "2.11",
@@ -522,7 +630,11 @@ impl<'a> Expect<'a> {
             feature,
             act,
             msg: Some(msg),
-            side: if feature.contains("bind") { Side::Local } else { Side::Remote },
+            side: if feature.contains("bind") {
+                Side::Local
+            } else {
+                Side::Remote
+            },
             ips: &["127.0.0.1"],
             port: None,
             pid: 0,
@@ -545,7 +657,13 @@ impl<'a> Expect<'a> {
 fn check_line(raw: &str, want: &Expect<'_>) {
     let line = parse_line(raw);
     let ctx = || format!("in the event line:\n{raw}");
-    assert_eq!(line.pri, pri_of(want.severity), "PRI for severity {} {}", want.severity, ctx());
+    assert_eq!(
+        line.pri,
+        pri_of(want.severity),
+        "PRI for severity {} {}",
+        want.severity,
+        ctx()
+    );
     check_timestamp(&line);
     assert_eq!(line.host, hostname(), "HOSTNAME {}", ctx());
     assert_eq!(line.app_name, "nc", "APP-NAME {}", ctx());
@@ -553,7 +671,15 @@ fn check_line(raw: &str, want: &Expect<'_>) {
     let header: Vec<&str> = line.cef[..7].iter().map(String::as_str).collect();
     assert_eq!(
         header,
-        ["CEF:0", &format!("ARMR:{}", want.app), want.app, want.language, want.rule, "Execute Rule", want.severity],
+        [
+            "CEF:0",
+            &format!("ARMR:{}", want.app),
+            want.app,
+            want.language,
+            want.rule,
+            "Execute Rule",
+            want.severity
+        ],
         "CEF header {}",
         ctx()
     );
@@ -561,7 +687,15 @@ fn check_line(raw: &str, want: &Expect<'_>) {
         Side::Local => "local",
         Side::Remote => "remote",
     };
-    let mut keys = vec!["rt", "dvchost", "procid", "appVersion", "ruleType", "securityFeature", "act"];
+    let mut keys = vec![
+        "rt",
+        "dvchost",
+        "procid",
+        "appVersion",
+        "ruleType",
+        "securityFeature",
+        "act",
+    ];
     if want.msg.is_some() {
         keys.push("msg");
     }
@@ -570,18 +704,41 @@ fn check_line(raw: &str, want: &Expect<'_>) {
     keys.push(&port_key);
     let got_keys: Vec<&str> = line.ext.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(got_keys, keys, "extension keys {}", ctx());
-    assert_eq!(line.get("dvchost"), line.host, "dvchost is the HOSTNAME {}", ctx());
-    assert_eq!(line.get("procid"), line.procid.to_string(), "procid is the PROCID {}", ctx());
+    assert_eq!(
+        line.get("dvchost"),
+        line.host,
+        "dvchost is the HOSTNAME {}",
+        ctx()
+    );
+    assert_eq!(
+        line.get("procid"),
+        line.procid.to_string(),
+        "procid is the PROCID {}",
+        ctx()
+    );
     assert_eq!(line.get("appVersion"), "1", "{}", ctx());
     assert_eq!(line.get("ruleType"), "socket", "{}", ctx());
-    assert_eq!(line.get("securityFeature"), want.feature, "securityFeature {}", ctx());
+    assert_eq!(
+        line.get("securityFeature"),
+        want.feature,
+        "securityFeature {}",
+        ctx()
+    );
     assert_eq!(line.get("act"), want.act, "act {}", ctx());
     if let Some(msg) = want.msg {
         assert_eq!(line.get("msg"), msg, "msg {}", ctx());
     }
     let ip = line.get(&ip_key);
-    assert!(want.ips.contains(&ip), "{ip_key}={ip}, expected one of {:?} {}", want.ips, ctx());
-    let port: u16 = line.get(&port_key).parse().unwrap_or_else(|_| panic!("{port_key} is not a port {}", ctx()));
+    assert!(
+        want.ips.contains(&ip),
+        "{ip_key}={ip}, expected one of {:?} {}",
+        want.ips,
+        ctx()
+    );
+    let port: u16 = line
+        .get(&port_key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{port_key} is not a port {}", ctx()));
     match want.port {
         Some(expected) => assert_eq!(port, expected, "{port_key} {}", ctx()),
         None => assert_ne!(port, 0, "{port_key} {}", ctx()),
@@ -600,17 +757,32 @@ fn check_timestamp(line: &Line) {
             23 => c == 'Z',
             _ => c.is_ascii_digit(),
         });
-    assert!(shape_ok, "TIMESTAMP `{t}` is not YYYY-MM-DDTHH:MM:SS.mmmZ in:\n{}", line.raw);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    assert!(
+        shape_ok,
+        "TIMESTAMP `{t}` is not YYYY-MM-DDTHH:MM:SS.mmmZ in:\n{}",
+        line.raw
+    );
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month: usize = t[5..7].parse().unwrap();
     assert!((1..=12).contains(&month), "month in `{t}`");
-    let rt = format!("{} {} {} {} +0000", MONTHS[month - 1], &t[8..10], &t[0..4], &t[11..23]);
+    let rt = format!(
+        "{} {} {} {} +0000",
+        MONTHS[month - 1],
+        &t[8..10],
+        &t[0..4],
+        &t[11..23]
+    );
     assert_eq!(line.get("rt"), rt, "rt is the TIMESTAMP in:\n{}", line.raw);
 }
 
 /// An `Env` launch: nc under armr's library with these rules, without armr-run.
 fn preload_env(rules: &Path, more: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
-    let mut env = vec![("LD_PRELOAD", "{lib}".to_string()), ("ARMR_RULES", rules.display().to_string())];
+    let mut env = vec![
+        ("LD_PRELOAD", "{lib}".to_string()),
+        ("ARMR_RULES", rules.display().to_string()),
+    ];
     env.extend(more.iter().map(|(k, v)| (*k, v.to_string())));
     env
 }
@@ -641,13 +813,25 @@ fn outgoing_connection_refused_and_allowed() {
         ),
     );
     let log = dir.path("events.log");
-    let launch = || Launch::ArmrRun { rules: &rules, log: &log, detect_only: false };
+    let launch = || Launch::ArmrRun {
+        rules: &rules,
+        log: &log,
+        detect_only: false,
+    };
 
     let port = other_port.to_string();
-    let mut refused = nc(&dir, "refused", launch(), &["-v", "-N", "-w", "2", "127.0.0.1", &port], Some("secret\n"));
+    let mut refused = nc(
+        &dir,
+        "refused",
+        launch(),
+        &["-v", "-N", "-w", "2", "127.0.0.1", &port],
+        Some("secret\n"),
+    );
     refused.expect_exit(1);
     assert!(
-        refused.stderr().contains(&format!("connect to 127.0.0.1 port {other_port} (tcp) failed: Connection refused")),
+        refused.stderr().contains(&format!(
+            "connect to 127.0.0.1 port {other_port} (tcp) failed: Connection refused"
+        )),
         "nc says the connection was refused; stderr:\n{}",
         refused.stderr()
     );
@@ -655,22 +839,40 @@ fn outgoing_connection_refused_and_allowed() {
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("no egress", "High", "socket connect", "protect", "outgoing connection blocked")
-            .at(&["127.0.0.1"], other_port)
-            .pid(refused.pid()),
+        &Expect::demo(
+            "no egress",
+            "High",
+            "socket connect",
+            "protect",
+            "outgoing connection blocked",
+        )
+        .at(&["127.0.0.1"], other_port)
+        .pid(refused.pid()),
     );
 
     let port = allowed_port.to_string();
-    let mut client = nc(&dir, "allowed", launch(), &["-N", "-w", "2", "127.0.0.1", &port], Some("hello service\n"));
+    let mut client = nc(
+        &dir,
+        "allowed",
+        launch(),
+        &["-N", "-w", "2", "127.0.0.1", &port],
+        Some("hello service\n"),
+    );
     let (data, _) = receive_all(&allowed);
     client.expect_exit(0);
     assert_eq!(data, "hello service\n", "what the service received");
     let lines = wait_log(&log, 2);
     check_line(
         &lines[1],
-        &Expect::demo("the service", "Low", "socket connect", "allow", "connection to the service allowed")
-            .at(&["127.0.0.1"], allowed_port)
-            .pid(client.pid()),
+        &Expect::demo(
+            "the service",
+            "Low",
+            "socket connect",
+            "allow",
+            "connection to the service allowed",
+        )
+        .at(&["127.0.0.1"], allowed_port)
+        .pid(client.pid()),
     );
 }
 
@@ -693,7 +895,13 @@ fn plain_ld_preload_environment_logs_to_stderr() {
     );
     let env = preload_env(&rules, &[]);
     let port_arg = port.to_string();
-    let mut client = nc(&dir, "client", Launch::Env(&env), &["-N", "-w", "2", "127.0.0.1", &port_arg], Some("x\n"));
+    let mut client = nc(
+        &dir,
+        "client",
+        Launch::Env(&env),
+        &["-N", "-w", "2", "127.0.0.1", &port_arg],
+        Some("x\n"),
+    );
     client.expect_exit(1);
     assert_no_connection(&listener, "the connect is refused");
     let stderr = client.stderr();
@@ -701,9 +909,15 @@ fn plain_ld_preload_environment_logs_to_stderr() {
     assert_eq!(events.len(), 1, "one event line on stderr:\n{stderr}");
     check_line(
         &events[0],
-        &Expect::demo("no egress", "High", "socket connect", "protect", "outgoing connection blocked")
-            .at(&["127.0.0.1"], port)
-            .pid(client.pid()),
+        &Expect::demo(
+            "no egress",
+            "High",
+            "socket connect",
+            "protect",
+            "outgoing connection blocked",
+        )
+        .at(&["127.0.0.1"], port)
+        .pid(client.pid()),
     );
 }
 
@@ -730,23 +944,39 @@ fn listening_server_refused() {
     let mut server = nc(
         &dir,
         "server",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-d", "-l", "127.0.0.1", &p],
         None,
     );
     server.expect_exit(1);
-    assert!(server.stderr().contains("nc: listen: Permission denied"), "stderr:\n{}", server.stderr());
+    assert!(
+        server.stderr().contains("nc: listen: Permission denied"),
+        "stderr:\n{}",
+        server.stderr()
+    );
     assert!(!tcp_listening(port), "nothing listens on port {port}");
     match TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
         Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-        other => panic!("a connection to the refused server's port: expected ECONNREFUSED, got {other:?}"),
+        other => panic!(
+            "a connection to the refused server's port: expected ECONNREFUSED, got {other:?}"
+        ),
     }
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("no servers", "Very-High", "socket serverbind", "protect", "listening blocked")
-            .at(&["127.0.0.1"], port)
-            .pid(server.pid()),
+        &Expect::demo(
+            "no servers",
+            "Very-High",
+            "socket serverbind",
+            "protect",
+            "listening blocked",
+        )
+        .at(&["127.0.0.1"], port)
+        .pid(server.pid()),
     );
 }
 
@@ -774,7 +1004,11 @@ fn listening_server_allowed() {
     let mut server = nc(
         &dir,
         "server",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-d", "-l", "127.0.0.1", &p],
         None,
     );
@@ -783,15 +1017,27 @@ fn listening_server_allowed() {
     client.write_all(b"hello server\n").unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     let mut rest = Vec::new();
-    client.read_to_end(&mut rest).expect("the server closes the connection");
+    client
+        .read_to_end(&mut rest)
+        .expect("the server closes the connection");
     server.expect_exit(0);
-    assert_eq!(server.stdout(), "hello server\n", "what the server received");
+    assert_eq!(
+        server.stdout(),
+        "hello server\n",
+        "what the server received"
+    );
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("the service port", "Medium", "socket serverbind", "allow", "listening on the service port")
-            .at(&["127.0.0.1"], port)
-            .pid(server.pid()),
+        &Expect::demo(
+            "the service port",
+            "Medium",
+            "socket serverbind",
+            "allow",
+            "listening on the service port",
+        )
+        .at(&["127.0.0.1"], port)
+        .pid(server.pid()),
     );
 }
 
@@ -819,13 +1065,30 @@ fn client_bind_refused() {
     let mut client = nc(
         &dir,
         "client",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
-        &["-v", "-N", "-w", "2", "-s", "127.0.0.1", "-p", &lp, "127.0.0.1", &sp],
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
+        &[
+            "-v",
+            "-N",
+            "-w",
+            "2",
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &lp,
+            "127.0.0.1",
+            &sp,
+        ],
         Some("from a bound client\n"),
     );
     client.expect_exit(1);
     assert!(
-        client.stderr().contains(&format!("connect to 127.0.0.1 port {server_port} (tcp) failed: Permission denied")),
+        client.stderr().contains(&format!(
+            "connect to 127.0.0.1 port {server_port} (tcp) failed: Permission denied"
+        )),
         "nc says EACCES; stderr:\n{}",
         client.stderr()
     );
@@ -833,9 +1096,15 @@ fn client_bind_refused() {
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("no client binds", "High", "socket bind", "protect", "client bind blocked")
-            .at(&["127.0.0.1"], local_port)
-            .pid(client.pid()),
+        &Expect::demo(
+            "no client binds",
+            "High",
+            "socket bind",
+            "protect",
+            "client bind blocked",
+        )
+        .at(&["127.0.0.1"], local_port)
+        .pid(client.pid()),
     );
 }
 
@@ -859,19 +1128,31 @@ fn client_bind_rules_do_not_judge_a_server() {
     let mut server = nc(
         &dir,
         "server",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-d", "-l", "127.0.0.1", &p],
         None,
     );
     server.wait_listening(port);
     let mut client = connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    client.write_all(b"to a server under client-bind rules\n").unwrap();
+    client
+        .write_all(b"to a server under client-bind rules\n")
+        .unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     let mut rest = Vec::new();
-    client.read_to_end(&mut rest).expect("the server closes the connection");
+    client
+        .read_to_end(&mut rest)
+        .expect("the server closes the connection");
     server.expect_exit(0);
     assert_eq!(server.stdout(), "to a server under client-bind rules\n");
-    assert_eq!(log_lines(&log), Vec::<String>::new(), "no event: a server bind is not a client bind");
+    assert_eq!(
+        log_lines(&log),
+        Vec::<String>::new(),
+        "no event: a server bind is not a client bind"
+    );
 }
 
 #[test]
@@ -895,15 +1176,37 @@ fn server_bind_rules_do_not_judge_a_client() {
     let mut client = nc(
         &dir,
         "client",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
-        &["-N", "-w", "2", "-s", "127.0.0.1", "-p", &lp, "127.0.0.1", &sp],
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
+        &[
+            "-N",
+            "-w",
+            "2",
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &lp,
+            "127.0.0.1",
+            &sp,
+        ],
         Some("from a bound client under server-bind rules\n"),
     );
     let (data, peer) = receive_all(&listener);
     client.expect_exit(0);
     assert_eq!(data, "from a bound client under server-bind rules\n");
-    assert_eq!(peer, SocketAddr::from((Ipv4Addr::LOCALHOST, local_port)), "nc bound the port it was given");
-    assert_eq!(log_lines(&log), Vec::<String>::new(), "no event: a client bind is not a server bind");
+    assert_eq!(
+        peer,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, local_port)),
+        "nc bound the port it was given"
+    );
+    assert_eq!(
+        log_lines(&log),
+        Vec::<String>::new(),
+        "no event: a client bind is not a server bind"
+    );
 }
 
 // =============================================================================================
@@ -932,7 +1235,11 @@ fn accept_refused_by_peer_address_while_another_peer_is_served() {
     let mut server = nc(
         &dir,
         "server",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-d", "-lk", "127.0.0.1", &p],
         None,
     );
@@ -961,7 +1268,18 @@ fn accept_refused_by_peer_address_while_another_peer_is_served() {
         &dir,
         "client1",
         Launch::Plain,
-        &["-v", "-N", "-w", "2", "-s", "127.0.0.2", "-p", &rp, "127.0.0.1", &p],
+        &[
+            "-v",
+            "-N",
+            "-w",
+            "2",
+            "-s",
+            "127.0.0.2",
+            "-p",
+            &rp,
+            "127.0.0.1",
+            &p,
+        ],
         Some("client 1 from 127.0.0.2\n"),
     );
     match client1.wait() {
@@ -978,9 +1296,11 @@ fn accept_refused_by_peer_address_while_another_peer_is_served() {
 
     // The same from a client that waits for the server: the connection ends with a reset (RST,
     // ECONNRESET), not an orderly close.
-    let mut probe =
-        bound_client::connect_from(Ipv4Addr::new(127, 0, 0, 2), SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
-            .expect("connect from 127.0.0.2");
+    let mut probe = bound_client::connect_from(
+        Ipv4Addr::new(127, 0, 0, 2),
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+    )
+    .expect("connect from 127.0.0.2");
     let probe_port = probe.local_addr().unwrap().port();
     probe.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut buf = [0u8; 64];
@@ -993,15 +1313,34 @@ fn accept_refused_by_peer_address_while_another_peer_is_served() {
     refused_event(&lines[1], probe_port);
 
     // Client 2, from 127.0.0.1: served.
-    let mut client2 =
-        nc(&dir, "client2", Launch::Plain, &["-N", "-w", "2", "127.0.0.1", &p], Some("client 2 from 127.0.0.1\n"));
+    let mut client2 = nc(
+        &dir,
+        "client2",
+        Launch::Plain,
+        &["-N", "-w", "2", "127.0.0.1", &p],
+        Some("client 2 from 127.0.0.1\n"),
+    );
     client2.expect_exit(0);
-    eventually("client 2's data at the server", || server.stdout().contains("client 2").then_some(()));
+    eventually("client 2's data at the server", || {
+        server.stdout().contains("client 2").then_some(())
+    });
     sleep(Duration::from_millis(100));
-    assert!(server.exited().is_none(), "nc -lk still runs; stderr:\n{}", server.stderr());
+    assert!(
+        server.exited().is_none(),
+        "nc -lk still runs; stderr:\n{}",
+        server.stderr()
+    );
     server.kill();
-    assert_eq!(server.stdout(), "client 2 from 127.0.0.1\n", "the server received client 2's data only");
-    assert_eq!(log_lines(&log).len(), 2, "no event for client 2 (no rule matches 127.0.0.1)");
+    assert_eq!(
+        server.stdout(),
+        "client 2 from 127.0.0.1\n",
+        "the server received client 2's data only"
+    );
+    assert_eq!(
+        log_lines(&log).len(),
+        2,
+        "no event for client 2 (no rule matches 127.0.0.1)"
+    );
 }
 
 // =============================================================================================
@@ -1020,7 +1359,11 @@ fn reference_client_binds_blocked_but_one_allowed() {
     }
     let rules = manifest().join("rules/reference/block-client-binds-allow-one.armr");
     let log = dir.path("events.log");
-    let launch = || Launch::ArmrRun { rules: &rules, log: &log, detect_only: false };
+    let launch = || Launch::ArmrRun {
+        rules: &rules,
+        log: &log,
+        detect_only: false,
+    };
     let (listener, server_port) = test_listener(localhost());
     let sp = server_port.to_string();
     let app = "Socket Client Bind Mod Multiple Rules";
@@ -1032,7 +1375,17 @@ fn reference_client_binds_blocked_but_one_allowed() {
         &dir,
         "allowed",
         launch(),
-        &["-v", "-w", "2", "-s", "127.0.0.1", "-p", "5000", "127.0.0.1", &sp],
+        &[
+            "-v",
+            "-w",
+            "2",
+            "-s",
+            "127.0.0.1",
+            "-p",
+            "5000",
+            "127.0.0.1",
+            &sp,
+        ],
         Some(data),
     );
     let (mut stream, peer) = eventually("the client from port 5000", || {
@@ -1054,11 +1407,17 @@ fn reference_client_binds_blocked_but_one_allowed() {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut got = vec![0u8; data.len()];
-    stream.read_exact(&mut got).expect("the data from port 5000");
+    stream
+        .read_exact(&mut got)
+        .expect("the data from port 5000");
     drop(stream);
     client.expect_exit(0);
     assert_eq!(text(&got), data);
-    assert_eq!(peer, SocketAddr::from((Ipv4Addr::LOCALHOST, ALLOWED)), "the client's address");
+    assert_eq!(
+        peer,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, ALLOWED)),
+        "the client's address"
+    );
 
     // Any other port is refused.
     let other = free_port(localhost());
@@ -1067,11 +1426,25 @@ fn reference_client_binds_blocked_but_one_allowed() {
         &dir,
         "refused",
         launch(),
-        &["-v", "-w", "2", "-s", "127.0.0.1", "-p", &op, "127.0.0.1", &sp],
+        &[
+            "-v",
+            "-w",
+            "2",
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &op,
+            "127.0.0.1",
+            &sp,
+        ],
         Some("through another port\n"),
     );
     refused.expect_exit(1);
-    assert!(refused.stderr().contains("Permission denied"), "stderr:\n{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("Permission denied"),
+        "stderr:\n{}",
+        refused.stderr()
+    );
     assert_no_connection(&listener, "a client bound to another port is refused");
 
     let lines = wait_log(&log, 2);
@@ -1101,7 +1474,14 @@ fn reference_client_binds_blocked_but_one_allowed() {
     );
     check_line(
         &lines[1],
-        &event("Socket bind protect all", "High", "protect", "Socket rule protect 0.0.0.0:0", other, refused.pid()),
+        &event(
+            "Socket bind protect all",
+            "High",
+            "protect",
+            "Socket rule protect 0.0.0.0:0",
+            other,
+            refused.pid(),
+        ),
     );
 }
 
@@ -1130,13 +1510,19 @@ fn ipv6_connect_refused_by_an_ipv4_wildcard_rule() {
     let mut client = nc(
         &dir,
         "client",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-6", "-v", "-N", "-w", "2", "::1", &p],
         Some("over IPv6\n"),
     );
     client.expect_exit(1);
     assert!(
-        client.stderr().contains(&format!("connect to ::1 port {port} (tcp) failed: Connection refused")),
+        client.stderr().contains(&format!(
+            "connect to ::1 port {port} (tcp) failed: Connection refused"
+        )),
         "stderr:\n{}",
         client.stderr()
     );
@@ -1144,9 +1530,15 @@ fn ipv6_connect_refused_by_an_ipv4_wildcard_rule() {
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("no egress", "High", "socket connect", "protect", "outgoing connection blocked")
-            .at(&["::1"], port)
-            .pid(client.pid()),
+        &Expect::demo(
+            "no egress",
+            "High",
+            "socket connect",
+            "protect",
+            "outgoing connection blocked",
+        )
+        .at(&["::1"], port)
+        .pid(client.pid()),
     );
 }
 
@@ -1157,8 +1549,13 @@ fn ipv4_mapped_connect_judged_by_an_ipv4_rule() {
     let dir = TempDir::new("netcat", "ipv4-mapped");
     let (listener, port) = test_listener(localhost());
     let p = port.to_string();
-    let mut plain =
-        nc(&dir, "plain", Launch::Plain, &["-6", "-N", "-w", "2", "::ffff:127.0.0.1", &p], Some("mapped\n"));
+    let mut plain = nc(
+        &dir,
+        "plain",
+        Launch::Plain,
+        &["-6", "-N", "-w", "2", "::ffff:127.0.0.1", &p],
+        Some("mapped\n"),
+    );
     if plain.wait() != 0 {
         eprintln!(
             "note: nc -6 ::ffff:127.0.0.1 cannot connect on this machine without armr (stderr: {}); \
@@ -1167,7 +1564,11 @@ fn ipv4_mapped_connect_judged_by_an_ipv4_rule() {
         );
         return;
     }
-    assert_eq!(receive_all(&listener).0, "mapped\n", "without armr the mapped connect works");
+    assert_eq!(
+        receive_all(&listener).0,
+        "mapped\n",
+        "without armr the mapped connect works"
+    );
 
     let rules = dir.write(
         "rules.armr",
@@ -1184,21 +1585,38 @@ fn ipv4_mapped_connect_judged_by_an_ipv4_rule() {
     let mut client = nc(
         &dir,
         "client",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-6", "-v", "-N", "-w", "2", "::ffff:127.0.0.1", &p],
         Some("mapped\n"),
     );
     client.expect_exit(1);
-    assert!(client.stderr().contains("Connection refused"), "stderr:\n{}", client.stderr());
-    assert_no_connection(&listener, "the mapped connect is refused by the 127.0.0.1 rule");
+    assert!(
+        client.stderr().contains("Connection refused"),
+        "stderr:\n{}",
+        client.stderr()
+    );
+    assert_no_connection(
+        &listener,
+        "the mapped connect is refused by the 127.0.0.1 rule",
+    );
     let lines = wait_log(&log, 1);
     // The address is logged as the program gave it (the mapped form) or normalised: either names
     // the same host.
     check_line(
         &lines[0],
-        &Expect::demo("not the service", "Low", "socket connect", "protect", "the service is off limits")
-            .at(&["127.0.0.1", "::ffff:127.0.0.1"], port)
-            .pid(client.pid()),
+        &Expect::demo(
+            "not the service",
+            "Low",
+            "socket connect",
+            "protect",
+            "the service is off limits",
+        )
+        .at(&["127.0.0.1", "::ffff:127.0.0.1"], port)
+        .pid(client.pid()),
     );
 }
 
@@ -1222,20 +1640,33 @@ fn udp_client_refused_and_allowed() {
                 "the collector",
                 &format!("connect(\"127.0.0.1:{allowed_port}\")"),
                 "allow(message: \"datagrams to the collector\", severity: Low)",
-            ) + &rule("no datagrams", "connect(\"0.0.0.0:0\")", "protect(message: \"datagrams blocked\")")),
+            ) + &rule(
+                "no datagrams",
+                "connect(\"0.0.0.0:0\")",
+                "protect(message: \"datagrams blocked\")",
+            )),
         ),
     );
     let log = dir.path("events.log");
-    let launch = || Launch::ArmrRun { rules: &rules, log: &log, detect_only: false };
+    let launch = || Launch::ArmrRun {
+        rules: &rules,
+        log: &log,
+        detect_only: false,
+    };
 
     let rp = refused_port.to_string();
-    let mut refused =
-        nc(&dir, "refused", launch(), &["-u", "-v", "-w", "1", "127.0.0.1", &rp], Some("refused datagram\n"));
+    let mut refused = nc(
+        &dir,
+        "refused",
+        launch(),
+        &["-u", "-v", "-w", "1", "127.0.0.1", &rp],
+        Some("refused datagram\n"),
+    );
     refused.expect_exit(1);
     assert!(
-        refused
-            .stderr()
-            .contains(&format!("connect to 127.0.0.1 port {refused_port} (udp) failed: Connection refused")),
+        refused.stderr().contains(&format!(
+            "connect to 127.0.0.1 port {refused_port} (udp) failed: Connection refused"
+        )),
         "stderr:\n{}",
         refused.stderr()
     );
@@ -1249,23 +1680,43 @@ fn udp_client_refused_and_allowed() {
     // No severity in the rule: Unknown.
     check_line(
         &lines[0],
-        &Expect::demo("no datagrams", "Unknown", "socket connect", "protect", "datagrams blocked")
-            .at(&["127.0.0.1"], refused_port)
-            .pid(refused.pid()),
+        &Expect::demo(
+            "no datagrams",
+            "Unknown",
+            "socket connect",
+            "protect",
+            "datagrams blocked",
+        )
+        .at(&["127.0.0.1"], refused_port)
+        .pid(refused.pid()),
     );
 
     let ap = allowed_port.to_string();
-    let mut allowed = nc(&dir, "allowed", launch(), &["-u", "-w", "1", "127.0.0.1", &ap], Some("allowed datagram\n"));
+    let mut allowed = nc(
+        &dir,
+        "allowed",
+        launch(),
+        &["-u", "-w", "1", "127.0.0.1", &ap],
+        Some("allowed datagram\n"),
+    );
     allowed_rx.set_read_timeout(Some(DEADLINE)).unwrap();
-    let (n, _) = allowed_rx.recv_from(&mut buf).expect("the datagram to the allowed destination");
+    let (n, _) = allowed_rx
+        .recv_from(&mut buf)
+        .expect("the datagram to the allowed destination");
     assert_eq!(text(&buf[..n]), "allowed datagram\n");
     allowed.expect_exit(0);
     let lines = wait_log(&log, 2);
     check_line(
         &lines[1],
-        &Expect::demo("the collector", "Low", "socket connect", "allow", "datagrams to the collector")
-            .at(&["127.0.0.1"], allowed_port)
-            .pid(allowed.pid()),
+        &Expect::demo(
+            "the collector",
+            "Low",
+            "socket connect",
+            "allow",
+            "datagrams to the collector",
+        )
+        .at(&["127.0.0.1"], allowed_port)
+        .pid(allowed.pid()),
     );
 }
 
@@ -1290,18 +1741,32 @@ fn udp_server_bind_refused() {
     let mut server = nc(
         &dir,
         "server",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: false },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: false,
+        },
         &["-u", "-d", "-l", "127.0.0.1", &p],
         None,
     );
     server.expect_exit(1);
-    assert!(server.stderr().contains("nc: Permission denied"), "stderr:\n{}", server.stderr());
+    assert!(
+        server.stderr().contains("nc: Permission denied"),
+        "stderr:\n{}",
+        server.stderr()
+    );
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("no servers", "High", "socket serverbind", "protect", "listening blocked")
-            .at(&["127.0.0.1"], port)
-            .pid(server.pid()),
+        &Expect::demo(
+            "no servers",
+            "High",
+            "socket serverbind",
+            "protect",
+            "listening blocked",
+        )
+        .at(&["127.0.0.1"], port)
+        .pid(server.pid()),
     );
 }
 
@@ -1328,7 +1793,11 @@ fn detect_only_lets_the_connection_through_and_logs_detect() {
     let mut client = nc(
         &dir,
         "client",
-        Launch::ArmrRun { rules: &rules, log: &log, detect_only: true },
+        Launch::ArmrRun {
+            rules: &rules,
+            log: &log,
+            detect_only: true,
+        },
         &["-N", "-w", "2", "127.0.0.1", &p],
         Some("detected, not refused\n"),
     );
@@ -1338,9 +1807,15 @@ fn detect_only_lets_the_connection_through_and_logs_detect() {
     let lines = wait_log(&log, 1);
     check_line(
         &lines[0],
-        &Expect::demo("no egress", "Medium", "socket connect", "detect", "outgoing connection blocked")
-            .at(&["127.0.0.1"], port)
-            .pid(client.pid()),
+        &Expect::demo(
+            "no egress",
+            "Medium",
+            "socket connect",
+            "detect",
+            "outgoing connection blocked",
+        )
+        .at(&["127.0.0.1"], port)
+        .pid(client.pid()),
     );
 }
 
@@ -1350,9 +1825,18 @@ fn detect_only_lets_the_connection_through_and_logs_detect() {
 const BROKEN: &str = "app(\"Demo\"):\n    requires(version: ARMR/2.11)\n    socket(\"no egress\"):\n        connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\")\n    endsocket\n    socket(\"typo\"):\n        connect(\"127.0.0.1:70000\")\n        protect()\n    endsocket\nendapp\n";
 
 fn assert_diagnostics(stderr: &str, rules: &Path) {
-    let location = format!("{}:8:28: error: port `70000` is above 65535", rules.display());
-    assert!(stderr.contains(&location), "the diagnostic with file:line:col ({location}); stderr:\n{stderr}");
-    assert!(stderr.contains("armr: 1 error in the rules"), "stderr:\n{stderr}");
+    let location = format!(
+        "{}:8:28: error: port `70000` is above 65535",
+        rules.display()
+    );
+    assert!(
+        stderr.contains(&location),
+        "the diagnostic with file:line:col ({location}); stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("armr: 1 error in the rules"),
+        "stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -1362,8 +1846,13 @@ fn broken_rules_fail_closed_nc_does_not_run() {
     let rules = dir.write("broken.armr", BROKEN);
     let env = preload_env(&rules, &[("ARMR_ON_ERROR", "closed")]);
     let p = port.to_string();
-    let mut client =
-        nc(&dir, "client", Launch::Env(&env), &["-N", "-w", "2", "127.0.0.1", &p], Some("should not run\n"));
+    let mut client = nc(
+        &dir,
+        "client",
+        Launch::Env(&env),
+        &["-N", "-w", "2", "127.0.0.1", &p],
+        Some("should not run\n"),
+    );
     client.expect_exit(1);
     let stderr = client.stderr();
     assert_diagnostics(&stderr, &rules);
@@ -1385,15 +1874,27 @@ fn broken_rules_fail_open_nc_runs_unprotected() {
     let rules = dir.write("broken.armr", BROKEN);
     let env = preload_env(&rules, &[("ARMR_ON_ERROR", "open")]);
     let p = port.to_string();
-    let mut client = nc(&dir, "client", Launch::Env(&env), &["-N", "-w", "2", "127.0.0.1", &p], Some("unprotected\n"));
+    let mut client = nc(
+        &dir,
+        "client",
+        Launch::Env(&env),
+        &["-N", "-w", "2", "127.0.0.1", &p],
+        Some("unprotected\n"),
+    );
     let (data, _) = receive_all(&listener);
     client.expect_exit(0);
-    assert_eq!(data, "unprotected\n", "nc ran, and the rule that would refuse it was not loaded");
+    assert_eq!(
+        data, "unprotected\n",
+        "nc ran, and the rule that would refuse it was not loaded"
+    );
     let stderr = client.stderr();
     assert_diagnostics(&stderr, &rules);
     assert!(
         stderr.contains("armr: the rules could not be loaded: nc runs WITHOUT armr's protection (ARMR_ON_ERROR=open)"),
         "stderr:\n{stderr}"
     );
-    assert!(stderr_events(&stderr).is_empty(), "no events: nothing is judged\n{stderr}");
+    assert!(
+        stderr_events(&stderr).is_empty(),
+        "no events: nothing is judged\n{stderr}"
+    );
 }

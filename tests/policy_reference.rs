@@ -113,7 +113,10 @@ fn ref_host_matches(host: &HostPattern, ip: IpAddr) -> bool {
     match host {
         HostPattern::Any(_) => true,
         HostPattern::Ip(h) => ref_normalize(*h) == ip,
-        HostPattern::Cidr { network: IpAddr::V4(n), prefix_len } => match ip {
+        HostPattern::Cidr {
+            network: IpAddr::V4(n),
+            prefix_len,
+        } => match ip {
             IpAddr::V4(a) => same_prefix(
                 u128::from(u32::from(*n)),
                 u128::from(u32::from(a)),
@@ -122,9 +125,10 @@ fn ref_host_matches(host: &HostPattern, ip: IpAddr) -> bool {
             ),
             IpAddr::V6(_) => false,
         },
-        HostPattern::Cidr { network: IpAddr::V6(n), prefix_len } => {
-            same_prefix(u128::from(*n), as_v6_bits(ip), u32::from(*prefix_len), 128)
-        }
+        HostPattern::Cidr {
+            network: IpAddr::V6(n),
+            prefix_len,
+        } => same_prefix(u128::from(*n), as_v6_bits(ip), u32::from(*prefix_len), 128),
         HostPattern::Name(name) => match fake_table(name) {
             Some(ips) => ips.into_iter().any(|r| ref_normalize(r) == ip),
             None => false,
@@ -149,8 +153,18 @@ fn ref_address(condition: &Condition, kind: EventKind) -> Option<&AddressPattern
     match (condition, kind) {
         (Condition::Accept(a), EventKind::Accept) => Some(a),
         (Condition::Connect(a), EventKind::Connect) => Some(a),
-        (Condition::Bind { server: Some(a), .. }, EventKind::BindServer) => Some(a),
-        (Condition::Bind { client: Some(a), .. }, EventKind::BindClient) => Some(a),
+        (
+            Condition::Bind {
+                server: Some(a), ..
+            },
+            EventKind::BindServer,
+        ) => Some(a),
+        (
+            Condition::Bind {
+                client: Some(a), ..
+            },
+            EventKind::BindClient,
+        ) => Some(a),
         _ => None,
     }
 }
@@ -178,7 +192,9 @@ fn ref_candidates(rules: &RuleSet, kind: EventKind, address: SocketAddr) -> Vec<
     }
     let mut out = Vec::new();
     for (order, (_, rule)) in rules.socket_rules().enumerate() {
-        let Some(a) = ref_address(&rule.condition, kind) else { continue };
+        let Some(a) = ref_address(&rule.condition, kind) else {
+            continue;
+        };
         if !ref_port_matches(a.port, port) {
             continue;
         }
@@ -186,31 +202,56 @@ fn ref_candidates(rules: &RuleSet, kind: EventKind, address: SocketAddr) -> Vec<
             None => ref_host_matches(&a.host, ip),
             Some(v6) => match &a.host {
                 HostPattern::Any(_) => true,
-                HostPattern::Ip(h) => rule.action != Action::Allow && (v6 || ref_normalize(*h).is_ipv4()),
+                HostPattern::Ip(h) => {
+                    rule.action != Action::Allow && (v6 || ref_normalize(*h).is_ipv4())
+                }
                 HostPattern::Cidr { .. } | HostPattern::Name(_) => false,
             },
         };
         if host_ok {
-            out.push(((ref_wildcard(a), ref_priority(rule.action), order as u32), rule.action));
+            out.push((
+                (ref_wildcard(a), ref_priority(rule.action), order as u32),
+                rule.action,
+            ));
         }
     }
     out.sort_by_key(|(key, _)| *key);
     out
 }
 
-fn ref_decide(rules: &RuleSet, mode: Mode, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+fn ref_decide(
+    rules: &RuleSet,
+    mode: Mode,
+    kind: EventKind,
+    address: SocketAddr,
+) -> Option<Decision> {
     let ((_, _, order), selected) = *ref_candidates(rules, kind, address).first()?;
-    let action = if mode == Mode::DetectOnly && selected == Action::Protect { Action::Detect } else { selected };
-    Some(Decision { rule: order, selected, action })
+    let action = if mode == Mode::DetectOnly && selected == Action::Protect {
+        Action::Detect
+    } else {
+        selected
+    };
+    Some(Decision {
+        rule: order,
+        selected,
+        action,
+    })
 }
 
 /// Compares the engine with the reference on one event; `Err` describes the first difference.
-fn compare(policy: &Policy, mode: Mode, kind: EventKind, address: SocketAddr) -> Result<(), String> {
+fn compare(
+    policy: &Policy,
+    mode: Mode,
+    kind: EventKind,
+    address: SocketAddr,
+) -> Result<(), String> {
     let rules = policy.rules();
     let want = ref_decide(rules, mode, kind, address);
     let got = policy.decide(kind, address);
     if got != want {
-        return Err(format!("decide({kind}, {address}) in {mode:?}: engine {got:?}, reference {want:?}"));
+        return Err(format!(
+            "decide({kind}, {address}) in {mode:?}: engine {got:?}, reference {want:?}"
+        ));
     }
     let explanation = policy.explain(kind, address);
     if explanation.decision != got {
@@ -220,19 +261,27 @@ fn compare(policy: &Policy, mode: Mode, kind: EventKind, address: SocketAddr) ->
         ));
     }
     let got_rules: Vec<u32> = explanation.candidates.iter().map(|c| c.rule).collect();
-    let want_rules: Vec<u32> = ref_candidates(rules, kind, address).iter().map(|(k, _)| k.2).collect();
+    let want_rules: Vec<u32> = ref_candidates(rules, kind, address)
+        .iter()
+        .map(|(k, _)| k.2)
+        .collect();
     if got_rules != want_rules {
         return Err(format!(
             "explain({kind}, {address}) candidates {got_rules:?}, reference (best first) {want_rules:?}"
         ));
     }
     if explanation.candidates.first().map(|c| c.rule) != got.map(|d| d.rule) {
-        return Err(format!("explain({kind}, {address}): first candidate is not the decision {got:?}"));
+        return Err(format!(
+            "explain({kind}, {address}): first candidate is not the decision {got:?}"
+        ));
     }
     if let Some(d) = got {
         let (_, rule) = policy.rule(d.rule);
         if rule.action != d.selected {
-            return Err(format!("policy.rule({}) has action {}, decision says {}", d.rule, rule.action, d.selected));
+            return Err(format!(
+                "policy.rule({}) has action {}, decision says {}",
+                d.rule, rule.action, d.selected
+            ));
         }
     }
     Ok(())
@@ -303,7 +352,10 @@ fn port_pattern() -> impl Strategy<Value = PortPattern> {
 
 /// A CIDR block around one of the addresses, with its host bits cleared.
 fn cidr() -> impl Strategy<Value = HostPattern> {
-    let v4 = (pick(RULE_IPS).prop_filter("IPv4", IpAddr::is_ipv4), prop::sample::select(&[0u8, 8, 16, 24, 31, 32][..]));
+    let v4 = (
+        pick(RULE_IPS).prop_filter("IPv4", IpAddr::is_ipv4),
+        prop::sample::select(&[0u8, 8, 16, 24, 31, 32][..]),
+    );
     let v6 = (
         pick(RULE_IPS).prop_filter("IPv6", IpAddr::is_ipv6),
         prop::sample::select(&[0u8, 8, 16, 64, 95, 96, 104, 112, 120, 127, 128][..]),
@@ -346,59 +398,78 @@ fn condition() -> impl Strategy<Value = Condition> {
     prop_oneof![
         remote_address().prop_map(Condition::Accept),
         remote_address().prop_map(Condition::Connect),
-        bind_address().prop_map(|a| Condition::Bind { client: Some(a), server: None }),
-        bind_address().prop_map(|a| Condition::Bind { client: None, server: Some(a) }),
-        (bind_address(), bind_address()).prop_map(|(c, s)| Condition::Bind { client: Some(c), server: Some(s) }),
+        bind_address().prop_map(|a| Condition::Bind {
+            client: Some(a),
+            server: None
+        }),
+        bind_address().prop_map(|a| Condition::Bind {
+            client: None,
+            server: Some(a)
+        }),
+        (bind_address(), bind_address()).prop_map(|(c, s)| Condition::Bind {
+            client: Some(c),
+            server: Some(s)
+        }),
     ]
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    prop_oneof![Just(Action::Allow), Just(Action::Protect), Just(Action::Detect)]
+    prop_oneof![
+        Just(Action::Allow),
+        Just(Action::Protect),
+        Just(Action::Detect)
+    ]
 }
 
 fn location(line: u32) -> Location {
-    Location { file: "t.armr".into(), line, column: 5 }
+    Location {
+        file: "t.armr".into(),
+        line,
+        column: 5,
+    }
 }
 
 /// 1 to 3 apps of 0 to 13 rules each: 0 to 39 rules.
 fn rule_set() -> impl Strategy<Value = RuleSet> {
-    prop::collection::vec(prop::collection::vec((condition(), action()), 0..14), 1..4).prop_map(|apps| {
-        let mut line = 1;
-        let apps = apps
-            .into_iter()
-            .enumerate()
-            .map(|(a, rules)| {
-                let app_line = line;
-                let rules = rules
-                    .into_iter()
-                    .enumerate()
-                    .map(|(r, (condition, action))| {
-                        line += 1;
-                        SocketRule {
-                            name: format!("app {a} rule {r}"),
-                            condition,
-                            action,
-                            message: (action == Action::Detect).then(|| "seen".to_string()),
-                            severity: Severity::Unknown,
-                            stacktrace: false,
-                            log_metadata: vec![],
-                            location: location(line),
-                        }
-                    })
-                    .collect();
-                line += 1;
-                App {
-                    name: format!("app {a}"),
-                    language: LanguageVersion::armr(2, 11),
-                    version: 1,
-                    log_metadata: vec![],
-                    rules,
-                    location: location(app_line),
-                }
-            })
-            .collect();
-        RuleSet { apps }
-    })
+    prop::collection::vec(prop::collection::vec((condition(), action()), 0..14), 1..4).prop_map(
+        |apps| {
+            let mut line = 1;
+            let apps = apps
+                .into_iter()
+                .enumerate()
+                .map(|(a, rules)| {
+                    let app_line = line;
+                    let rules = rules
+                        .into_iter()
+                        .enumerate()
+                        .map(|(r, (condition, action))| {
+                            line += 1;
+                            SocketRule {
+                                name: format!("app {a} rule {r}"),
+                                condition,
+                                action,
+                                message: (action == Action::Detect).then(|| "seen".to_string()),
+                                severity: Severity::Unknown,
+                                stacktrace: false,
+                                log_metadata: vec![],
+                                location: location(line),
+                            }
+                        })
+                        .collect();
+                    line += 1;
+                    App {
+                        name: format!("app {a}"),
+                        language: LanguageVersion::armr(2, 11),
+                        version: 1,
+                        log_metadata: vec![],
+                        rules,
+                        location: location(app_line),
+                    }
+                })
+                .collect();
+            RuleSet { apps }
+        },
+    )
 }
 
 fn event() -> impl Strategy<Value = (EventKind, SocketAddr)> {
@@ -460,7 +531,9 @@ proptest! {
 fn armr(rules: &[(&str, &str)]) -> String {
     let mut text = String::from("app(\"t\"):\n    requires(version: ARMR/2.11)\n");
     for (i, (condition, action)) in rules.iter().enumerate() {
-        text.push_str(&format!("    socket(\"r{i}\"):\n        {condition}\n        {action}\n    endsocket\n"));
+        text.push_str(&format!(
+            "    socket(\"r{i}\"):\n        {condition}\n        {action}\n    endsocket\n"
+        ));
     }
     text.push_str("endapp\n");
     text
@@ -488,7 +561,9 @@ fn judge(policy: &Policy, kind: EventKind, address: &str) -> Option<(String, Act
     if let Err(e) = compare(policy, policy.mode(), kind, address) {
         panic!("{e}");
     }
-    policy.decide(kind, address).map(|d| (policy.rule(d.rule).1.name.clone(), d.action))
+    policy
+        .decide(kind, address)
+        .map(|d| (policy.rule(d.rule).1.name.clone(), d.action))
 }
 
 fn is(name: &str, action: Action) -> Option<(String, Action)> {
@@ -518,11 +593,23 @@ app(\"Socket Client Bind Mod Multiple Rules\"):
 endapp
 ";
     let p = load(text, Mode::Enforce);
-    assert_eq!(judge(&p, BindClient, "127.0.0.1:5000"), is("Socket bind allow specific", Allow));
-    assert_eq!(judge(&p, BindClient, "127.0.0.1:5001"), is("Socket bind protect all", Protect));
+    assert_eq!(
+        judge(&p, BindClient, "127.0.0.1:5000"),
+        is("Socket bind allow specific", Allow)
+    );
+    assert_eq!(
+        judge(&p, BindClient, "127.0.0.1:5001"),
+        is("Socket bind protect all", Protect)
+    );
     // An allow for one address does not permit binding every address.
-    assert_eq!(judge(&p, BindClient, "0.0.0.0:5000"), is("Socket bind protect all", Protect));
-    assert_eq!(judge(&p, BindClient, "[::]:5000"), is("Socket bind protect all", Protect));
+    assert_eq!(
+        judge(&p, BindClient, "0.0.0.0:5000"),
+        is("Socket bind protect all", Protect)
+    );
+    assert_eq!(
+        judge(&p, BindClient, "[::]:5000"),
+        is("Socket bind protect all", Protect)
+    );
     // The rules are client binds only.
     assert_eq!(judge(&p, BindServer, "127.0.0.1:5001"), None);
 }
@@ -534,7 +621,10 @@ fn bind_to_all_addresses_meets_a_protect_rule_for_one_of_them() {
     assert_eq!(judge(&p, BindServer, "0.0.0.0:5002"), None);
     // `::` covers both families; `::ffff:0.0.0.0` is 0.0.0.0.
     assert_eq!(judge(&p, BindServer, "[::]:5001"), is("r0", Protect));
-    assert_eq!(judge(&p, BindServer, "[::ffff:0.0.0.0]:5001"), is("r0", Protect));
+    assert_eq!(
+        judge(&p, BindServer, "[::ffff:0.0.0.0]:5001"),
+        is("r0", Protect)
+    );
     assert_eq!(judge(&p, BindServer, "127.0.0.1:5001"), is("r0", Protect));
     assert_eq!(judge(&p, BindServer, "127.0.0.2:5001"), None);
     assert_eq!(judge(&p, BindClient, "0.0.0.0:5001"), None);
@@ -542,7 +632,10 @@ fn bind_to_all_addresses_meets_a_protect_rule_for_one_of_them() {
 
 #[test]
 fn bind_to_ipv4_all_addresses_ignores_ipv6_rules_but_ipv6_all_addresses_does_not() {
-    let p = policy(&[("bind(server: \"[::1]:80\")", DETECT), ("bind(server: \"[::ffff:127.0.0.1]:80\")", PROTECT)]);
+    let p = policy(&[
+        ("bind(server: \"[::1]:80\")", DETECT),
+        ("bind(server: \"[::ffff:127.0.0.1]:80\")", PROTECT),
+    ]);
     // The mapped rule is the IPv4 address 127.0.0.1.
     assert_eq!(judge(&p, BindServer, "0.0.0.0:80"), is("r1", Protect));
     assert_eq!(judge(&p, BindServer, "[::]:80"), is("r1", Protect));
@@ -553,7 +646,10 @@ fn bind_to_ipv4_all_addresses_ignores_ipv6_rules_but_ipv6_all_addresses_does_not
 
 #[test]
 fn bind_to_all_addresses_prefers_a_specific_protect_over_an_any_address_allow() {
-    let p = policy(&[("bind(server: \"0.0.0.0:0\")", ALLOW), ("bind(server: \"10.0.0.1:80\")", PROTECT)]);
+    let p = policy(&[
+        ("bind(server: \"0.0.0.0:0\")", ALLOW),
+        ("bind(server: \"10.0.0.1:80\")", PROTECT),
+    ]);
     assert_eq!(judge(&p, BindServer, "0.0.0.0:80"), is("r1", Protect));
     assert_eq!(judge(&p, BindServer, "0.0.0.0:81"), is("r0", Allow));
     assert_eq!(judge(&p, BindServer, "10.0.0.2:80"), is("r0", Allow));
@@ -561,7 +657,10 @@ fn bind_to_all_addresses_prefers_a_specific_protect_over_an_any_address_allow() 
 
 #[test]
 fn bind_with_both_keys_belongs_to_both_kinds() {
-    let p = policy(&[("bind(client: \"127.0.0.1:0\", server: \"0.0.0.0:443\")", PROTECT)]);
+    let p = policy(&[(
+        "bind(client: \"127.0.0.1:0\", server: \"0.0.0.0:443\")",
+        PROTECT,
+    )]);
     assert_eq!(judge(&p, BindClient, "127.0.0.1:9999"), is("r0", Protect));
     assert_eq!(judge(&p, BindClient, "10.0.0.1:443"), None);
     assert_eq!(judge(&p, BindServer, "10.0.0.1:443"), is("r0", Protect));
@@ -572,7 +671,10 @@ fn bind_with_both_keys_belongs_to_both_kinds() {
 #[test]
 fn mapped_event_address_is_the_ipv4_address() {
     let p = policy(&[("connect(\"10.1.2.3:80\")", PROTECT)]);
-    assert_eq!(judge(&p, Connect, "[::ffff:10.1.2.3]:80"), is("r0", Protect));
+    assert_eq!(
+        judge(&p, Connect, "[::ffff:10.1.2.3]:80"),
+        is("r0", Protect)
+    );
     assert_eq!(judge(&p, Connect, "10.1.2.3:80"), is("r0", Protect));
     // IPv4-compatible (`::10.1.2.3`) is not mapped.
     assert_eq!(judge(&p, Connect, "[::10.1.2.3]:80"), None);
@@ -599,9 +701,15 @@ fn any_address_matches_both_families() {
 
 #[test]
 fn connect_to_the_unspecified_address_is_loopback() {
-    let p = policy(&[("connect(\"127.0.0.1:8080\")", PROTECT), ("connect(\"[::1]:8080\")", DETECT)]);
+    let p = policy(&[
+        ("connect(\"127.0.0.1:8080\")", PROTECT),
+        ("connect(\"[::1]:8080\")", DETECT),
+    ]);
     assert_eq!(judge(&p, Connect, "0.0.0.0:8080"), is("r0", Protect));
-    assert_eq!(judge(&p, Connect, "[::ffff:0.0.0.0]:8080"), is("r0", Protect));
+    assert_eq!(
+        judge(&p, Connect, "[::ffff:0.0.0.0]:8080"),
+        is("r0", Protect)
+    );
     assert_eq!(judge(&p, Connect, "[::]:8080"), is("r1", Detect));
     assert_eq!(judge(&p, Connect, "0.0.0.0:8081"), None);
     // Only connects: an accept from 0.0.0.0 is not loopback.
@@ -611,14 +719,23 @@ fn connect_to_the_unspecified_address_is_loopback() {
 
 #[test]
 fn exact_beats_wildcard_even_when_the_wildcard_allows() {
-    let p = policy(&[("connect(\"0.0.0.0:0\")", ALLOW), ("connect(\"10.0.0.1:443\")", DETECT)]);
+    let p = policy(&[
+        ("connect(\"0.0.0.0:0\")", ALLOW),
+        ("connect(\"10.0.0.1:443\")", DETECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Detect));
     assert_eq!(judge(&p, Connect, "10.0.0.1:444"), is("r0", Allow));
     // A CIDR block is a wildcard.
-    let p = policy(&[("connect(\"10.0.0.0/8:443\")", ALLOW), ("connect(\"10.0.0.1:443\")", PROTECT)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.0/8:443\")", ALLOW),
+        ("connect(\"10.0.0.1:443\")", PROTECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Protect));
     // Port 0 is a wildcard.
-    let p = policy(&[("connect(\"10.0.0.1:0\")", ALLOW), ("connect(\"10.0.0.1:443\")", DETECT)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.1:0\")", ALLOW),
+        ("connect(\"10.0.0.1:443\")", DETECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Detect));
 }
 
@@ -630,19 +747,31 @@ fn allow_beats_protect_beats_detect_at_equal_specificity() {
         ("connect(\"10.0.0.1:443\")", ALLOW),
     ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r2", Allow));
-    let p = policy(&[("connect(\"10.0.0.1:443\")", DETECT), ("connect(\"10.0.0.1:443\")", PROTECT)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.1:443\")", DETECT),
+        ("connect(\"10.0.0.1:443\")", PROTECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Protect));
     // Both wildcards: the action decides.
-    let p = policy(&[("connect(\"0.0.0.0:0\")", PROTECT), ("connect(\"10.0.0.0/8:0\")", ALLOW)]);
+    let p = policy(&[
+        ("connect(\"0.0.0.0:0\")", PROTECT),
+        ("connect(\"10.0.0.0/8:0\")", ALLOW),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Allow));
     assert_eq!(judge(&p, Connect, "11.0.0.1:443"), is("r0", Protect));
 }
 
 #[test]
 fn first_defined_wins_at_a_full_tie() {
-    let p = policy(&[("connect(\"10.0.0.1:443\")", PROTECT), ("connect(\"10.0.0.1:400-500\")", PROTECT)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.1:443\")", PROTECT),
+        ("connect(\"10.0.0.1:400-500\")", PROTECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r0", Protect));
-    let p = policy(&[("connect(\"10.0.0.1:400-500\")", PROTECT), ("connect(\"10.0.0.1:443\")", PROTECT)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.1:400-500\")", PROTECT),
+        ("connect(\"10.0.0.1:443\")", PROTECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r0", Protect));
     // Across apps: the app loaded first.
     let text = format!(
@@ -658,13 +787,19 @@ fn first_defined_wins_at_a_full_tie() {
 
 #[test]
 fn port_range_is_not_a_wildcard() {
-    let p = policy(&[("connect(\"10.0.0.1:0\")", ALLOW), ("connect(\"10.0.0.1:400-500\")", PROTECT)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.1:0\")", ALLOW),
+        ("connect(\"10.0.0.1:400-500\")", PROTECT),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Protect));
     assert_eq!(judge(&p, Connect, "10.0.0.1:399"), is("r0", Allow));
     assert_eq!(judge(&p, Connect, "10.0.0.1:500"), is("r1", Protect));
     assert_eq!(judge(&p, Connect, "10.0.0.1:501"), is("r0", Allow));
     // A range is as specific as one port: the action decides.
-    let p = policy(&[("connect(\"10.0.0.1:443\")", PROTECT), ("connect(\"10.0.0.1:1-65535\")", ALLOW)]);
+    let p = policy(&[
+        ("connect(\"10.0.0.1:443\")", PROTECT),
+        ("connect(\"10.0.0.1:1-65535\")", ALLOW),
+    ]);
     assert_eq!(judge(&p, Connect, "10.0.0.1:443"), is("r1", Allow));
     assert_eq!(judge(&p, Connect, "10.0.0.1:0"), None);
 }
@@ -678,7 +813,10 @@ fn hostname_rules_match_what_the_name_resolves_to() {
     ]);
     assert_eq!(judge(&p, Connect, "10.0.0.5:5432"), is("r1", Protect));
     assert_eq!(judge(&p, Connect, "[::1]:5432"), is("r1", Protect));
-    assert_eq!(judge(&p, Connect, "[::ffff:10.0.0.5]:5432"), is("r1", Protect));
+    assert_eq!(
+        judge(&p, Connect, "[::ffff:10.0.0.5]:5432"),
+        is("r1", Protect)
+    );
     // Connect to :: is ::1, which db.test resolves to.
     assert_eq!(judge(&p, Connect, "[::]:5432"), is("r1", Protect));
     assert_eq!(judge(&p, Connect, "10.0.0.6:5432"), is("r0", Allow));
@@ -699,7 +837,11 @@ fn detect_only_turns_protect_into_detect() {
     let p = load(&text, Mode::DetectOnly);
     assert_eq!(
         p.decide(Connect, sa("10.0.0.1:443")),
-        Some(Decision { rule: 0, selected: Protect, action: Detect })
+        Some(Decision {
+            rule: 0,
+            selected: Protect,
+            action: Detect
+        })
     );
     assert_eq!(judge(&p, Connect, "10.0.0.2:443"), is("r1", Allow));
     assert_eq!(judge(&p, Connect, "10.0.0.3:443"), is("r2", Detect));
@@ -707,7 +849,11 @@ fn detect_only_turns_protect_into_detect() {
     let p = load(&text, Mode::Enforce);
     assert_eq!(
         p.decide(Connect, sa("10.0.0.1:443")),
-        Some(Decision { rule: 0, selected: Protect, action: Protect })
+        Some(Decision {
+            rule: 0,
+            selected: Protect,
+            action: Protect
+        })
     );
 }
 
@@ -715,15 +861,24 @@ fn detect_only_turns_protect_into_detect() {
 fn cidr_blocks() {
     let p = policy(&[("connect(\"10.0.0.0/8:0\")", PROTECT)]);
     assert_eq!(judge(&p, Connect, "10.255.0.1:80"), is("r0", Protect));
-    assert_eq!(judge(&p, Connect, "[::ffff:10.255.0.1]:80"), is("r0", Protect));
+    assert_eq!(
+        judge(&p, Connect, "[::ffff:10.255.0.1]:80"),
+        is("r0", Protect)
+    );
     assert_eq!(judge(&p, Connect, "11.0.0.1:80"), None);
     assert_eq!(judge(&p, Connect, "[fd00::1]:80"), None);
     // An IPv6 block matches IPv4 addresses whose mapped form it contains.
-    let p = policy(&[("accept(\"[::ffff:0:0/96]:0\")", PROTECT), ("accept(\"[fd00::/8]:0\")", DETECT)]);
+    let p = policy(&[
+        ("accept(\"[::ffff:0:0/96]:0\")", PROTECT),
+        ("accept(\"[fd00::/8]:0\")", DETECT),
+    ]);
     assert_eq!(judge(&p, Accept, "11.0.0.1:80"), is("r0", Protect));
     assert_eq!(judge(&p, Accept, "[fd12::1]:80"), is("r1", Detect));
     assert_eq!(judge(&p, Accept, "[2001:db8::1]:80"), None);
-    let p = policy(&[("accept(\"[::ffff:10.0.0.0/104]:0\")", PROTECT), ("accept(\"[::/0]:443\")", DETECT)]);
+    let p = policy(&[
+        ("accept(\"[::ffff:10.0.0.0/104]:0\")", PROTECT),
+        ("accept(\"[::/0]:443\")", DETECT),
+    ]);
     assert_eq!(judge(&p, Accept, "10.1.2.3:80"), is("r0", Protect));
     assert_eq!(judge(&p, Accept, "11.1.2.3:80"), None);
     assert_eq!(judge(&p, Accept, "11.1.2.3:443"), is("r1", Detect));
@@ -749,21 +904,32 @@ fn generated_cases_cover_the_semantics() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
-    let (mut events, mut decided, mut all_local, mut names, mut cidrs, mut mapped, mut ties) = (0, 0, 0, 0, 0, 0, 0);
+    let (mut events, mut decided, mut all_local, mut names, mut cidrs, mut mapped, mut ties) =
+        (0, 0, 0, 0, 0, 0, 0);
     let mut actions = [0; 3];
     for _ in 0..300 {
         let rules = rule_set().new_tree(&mut runner).unwrap().current();
-        let evs = prop::collection::vec(event(), 16).new_tree(&mut runner).unwrap().current();
+        let evs = prop::collection::vec(event(), 16)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
         for (kind, address) in evs {
             events += 1;
             let candidates = ref_candidates(&rules, kind, address);
-            let Some(&((wildcard, priority, order), action)) = candidates.first() else { continue };
+            let Some(&((wildcard, priority, order), action)) = candidates.first() else {
+                continue;
+            };
             decided += 1;
             actions[ref_priority(action) as usize] += 1;
-            if candidates.get(1).is_some_and(|((w, p, _), _)| (*w, *p) == (wildcard, priority)) {
+            if candidates
+                .get(1)
+                .is_some_and(|((w, p, _), _)| (*w, *p) == (wildcard, priority))
+            {
                 ties += 1;
             }
-            if matches!(kind, BindServer | BindClient) && ref_is_unspecified(ref_normalize(address.ip())) {
+            if matches!(kind, BindServer | BindClient)
+                && ref_is_unspecified(ref_normalize(address.ip()))
+            {
                 all_local += 1;
             }
             if ref_normalize(address.ip()) != address.ip() {
@@ -782,7 +948,10 @@ fn generated_cases_cover_the_semantics() {
          {names} by hostname, {cidrs} by CIDR, {mapped} mapped, {ties} ties"
     );
     assert!(decided * 10 > events * 4, "{report}");
-    for n in [all_local, names, cidrs, mapped, ties].into_iter().chain(actions) {
+    for n in [all_local, names, cidrs, mapped, ties]
+        .into_iter()
+        .chain(actions)
+    {
         assert!(n * 100 > decided, "{report}");
     }
     println!("{report}");

@@ -38,13 +38,21 @@ fn manifest() -> &'static Path {
 
 fn library() -> PathBuf {
     let lib = manifest().join("target/release/libarmr.so");
-    assert!(lib.is_file(), "{} does not exist: run `cargo build --release` first", lib.display());
+    assert!(
+        lib.is_file(),
+        "{} does not exist: run `cargo build --release` first",
+        lib.display()
+    );
     lib
 }
 
 fn armr() -> PathBuf {
     let armr = manifest().join("target/release/armr");
-    assert!(armr.is_file(), "{} does not exist: run `cargo build --release` first", armr.display());
+    assert!(
+        armr.is_file(),
+        "{} does not exist: run `cargo build --release` first",
+        armr.display()
+    );
     armr
 }
 
@@ -65,10 +73,20 @@ fn python() -> &'static Path {
             .env_remove("ARMR_RULES")
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("cannot run python3 ({e}): these tests run Python programs"));
-        assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+            .unwrap_or_else(|e| {
+                panic!("cannot run python3 ({e}): these tests run Python programs")
+            });
+        assert!(
+            out.status.success(),
+            "python3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(path.is_file(), "python3 reports sys.executable={}", path.display());
+        assert!(
+            path.is_file(),
+            "python3 reports sys.executable={}",
+            path.display()
+        );
         path
     })
 }
@@ -79,7 +97,9 @@ fn python() -> &'static Path {
 fn policy(rules: &[(&str, String, String)]) -> String {
     let mut text = String::from("app(\"Robustness\"):\n    requires(version: ARMR/2.11)\n");
     for (name, condition, action) in rules {
-        text.push_str(&format!("    socket(\"{name}\"):\n        {condition}\n        {action}\nendsocket\n"));
+        text.push_str(&format!(
+            "    socket(\"{name}\"):\n        {condition}\n        {action}\nendsocket\n"
+        ));
     }
     text.push_str("endapp\n");
     text
@@ -104,18 +124,29 @@ struct Sandbox {
 
 impl Sandbox {
     fn new(test: &str, rules: &str) -> Sandbox {
-        let dir = std::env::temp_dir().join(format!("armr-robustness-{}-{test}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("armr-robustness-{}-{test}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("rules.armr");
         fs::write(&path, rules).unwrap();
-        let check = Command::new(armr()).arg("check").arg(&path).stdin(Stdio::null()).output().unwrap();
+        let check = Command::new(armr())
+            .arg("check")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         assert!(
             check.status.success(),
             "the test's own rules do not check:\n{rules}\n{}",
             String::from_utf8_lossy(&check.stderr)
         );
-        Sandbox { log: dir.join("armr.log"), dir, rules: path, runs: AtomicUsize::new(0) }
+        Sandbox {
+            log: dir.join("armr.log"),
+            dir,
+            rules: path,
+            runs: AtomicUsize::new(0),
+        }
     }
 
     /// Runs a program under libarmr.so.
@@ -139,7 +170,13 @@ impl Sandbox {
             .env("PYTHONUNBUFFERED", "1")
             .env_remove("PYTHONPATH")
             .process_group(0);
-        for var in ["LD_PRELOAD", "ARMR_RULES", "ARMR_LOG", "ARMR_MODE", "ARMR_ON_ERROR"] {
+        for var in [
+            "LD_PRELOAD",
+            "ARMR_RULES",
+            "ARMR_LOG",
+            "ARMR_MODE",
+            "ARMR_ON_ERROR",
+        ] {
             command.env_remove(var);
         }
         if preload {
@@ -181,9 +218,26 @@ impl Sandbox {
             log: fs::read_to_string(&self.log).unwrap_or_default(),
             dir: self.dir.clone(),
         };
-        assert!(!run.timed_out, "{} did not finish within {timeout:?}: killed\n{}", name, run.context());
-        assert!(run.status.success(), "{} failed ({})\n{}", name, run.status, run.context());
-        assert_eq!(run.get("done"), "yes", "{} did not finish its checks\n{}", name, run.context());
+        assert!(
+            !run.timed_out,
+            "{} did not finish within {timeout:?}: killed\n{}",
+            name,
+            run.context()
+        );
+        assert!(
+            run.status.success(),
+            "{} failed ({})\n{}",
+            name,
+            run.status,
+            run.context()
+        );
+        assert_eq!(
+            run.get("done"),
+            "yes",
+            "{} did not finish its checks\n{}",
+            name,
+            run.context()
+        );
         run
     }
 }
@@ -200,7 +254,10 @@ impl Drop for Sandbox {
 fn is_zombie(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -230,7 +287,11 @@ impl Run {
             self.stdout,
             self.stderr,
             self.log.lines().count(),
-            self.log.lines().take(40).map(|l| format!("{l}\n")).collect::<String>()
+            self.log
+                .lines()
+                .take(40)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
         )
     }
 
@@ -247,12 +308,19 @@ impl Run {
     /// The one value printed under `key`.
     fn get(&self, key: &str) -> &str {
         let values = self.all(key);
-        assert_eq!(values.len(), 1, "expected one `{key}:` line\n{}", self.context());
+        assert_eq!(
+            values.len(),
+            1,
+            "expected one `{key}:` line\n{}",
+            self.context()
+        );
         values[0]
     }
 
     fn number(&self, key: &str) -> u64 {
-        self.get(key).parse().unwrap_or_else(|_| panic!("`{key}` is not a number\n{}", self.context()))
+        self.get(key)
+            .parse()
+            .unwrap_or_else(|_| panic!("`{key}` is not a number\n{}", self.context()))
     }
 
     /// Asserts each `(key, expected value)`, reporting every mismatch at once.
@@ -264,14 +332,23 @@ impl Run {
                 (got != [*want]).then(|| format!("  {key}: expected `{want}`, got {got:?}"))
             })
             .collect();
-        assert!(wrong.is_empty(), "{} mismatches:\n{}\n{}", wrong.len(), wrong.join("\n"), self.context());
+        assert!(
+            wrong.is_empty(),
+            "{} mismatches:\n{}\n{}",
+            wrong.len(),
+            wrong.join("\n"),
+            self.context()
+        );
     }
 
     /// The event lines of the log, every one of which must be a whole, well-formed line.
     fn events(&self) -> Vec<Event> {
         self.log
             .lines()
-            .map(|line| Event::parse(line).unwrap_or_else(|| panic!("malformed log line: {line:?}\n{}", self.context())))
+            .map(|line| {
+                Event::parse(line)
+                    .unwrap_or_else(|| panic!("malformed log line: {line:?}\n{}", self.context()))
+            })
             .collect()
     }
 }
@@ -308,7 +385,10 @@ impl Event {
         let mut current: Option<String> = None;
         for token in parts[6].split(' ') {
             match token.split_once('=') {
-                Some((key, value)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some((key, value))
+                    if !key.is_empty()
+                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
                     fields.insert(key.to_string(), value.to_string());
                     current = Some(key.to_string());
                 }
@@ -323,7 +403,12 @@ impl Event {
         for required in ["rt", "dvchost", "procid", "act", "securityFeature"] {
             fields.get(required)?;
         }
-        Some(Event { line: line.to_string(), syslog_pid, rule: parts[3].to_string(), fields })
+        Some(Event {
+            line: line.to_string(),
+            syslog_pid,
+            rule: parts[3].to_string(),
+            fields,
+        })
     }
 
     fn f(&self, key: &str) -> &str {
@@ -393,7 +478,11 @@ impl Acceptor {
                 }
             }
         });
-        Acceptor { count, stop, thread: Some(thread) }
+        Acceptor {
+            count,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// Waits (up to `timeout`) for the count to reach `expected`, then stops; returns the count.
@@ -427,7 +516,12 @@ fn pid_line(run: &Run, key: &str) -> (u32, u32, String) {
             .next()
             .and_then(|p| p.strip_prefix(prefix))
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("`{key}: {value}` is not `pid=.. ppid=.. RESULT`\n{}", run.context()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "`{key}: {value}` is not `pid=.. ppid=.. RESULT`\n{}",
+                    run.context()
+                )
+            })
     };
     let (pid, ppid) = (number("pid="), number("ppid="));
     (pid, ppid, parts.next().unwrap_or("").to_string())
@@ -446,8 +540,16 @@ fn threads_16_by_500_connects_under_a_mixed_policy() {
     let sandbox = Sandbox::new(
         "threads",
         &policy(&[
-            ("threads refused", format!("connect(\"127.0.0.1:{}-{}\")", ports[0], ports[1]), protect("threads refused")),
-            ("everything else", "connect(\"0.0.0.0:0\")".into(), "allow()".into()),
+            (
+                "threads refused",
+                format!("connect(\"127.0.0.1:{}-{}\")", ports[0], ports[1]),
+                protect("threads refused"),
+            ),
+            (
+                "everything else",
+                "connect(\"0.0.0.0:0\")".into(),
+                "allow()".into(),
+            ),
         ]),
     );
     let mut listeners = listeners.into_iter();
@@ -466,18 +568,36 @@ fn threads_16_by_500_connects_under_a_mixed_policy() {
         Duration::from_secs(150),
     );
     let total = (THREADS * ITERATIONS) as u64;
-    assert_eq!(run.number("wrong"), 0, "verdicts that do not match the policy\n{}", run.context());
+    assert_eq!(
+        run.number("wrong"),
+        0,
+        "verdicts that do not match the policy\n{}",
+        run.context()
+    );
     assert_eq!(run.number("refused"), total / 2, "{}", run.context());
     assert_eq!(run.number("connected"), total / 2, "{}", run.context());
 
-    let reached: usize = acceptors.into_iter().map(|a| a.finish(ITERATIONS * THREADS / 4, Duration::from_secs(20))).sum();
-    assert_eq!(reached as u64, total / 2, "connections the allowed listeners accepted\n{}", run.context());
+    let reached: usize = acceptors
+        .into_iter()
+        .map(|a| a.finish(ITERATIONS * THREADS / 4, Duration::from_secs(20)))
+        .sum();
+    assert_eq!(
+        reached as u64,
+        total / 2,
+        "connections the allowed listeners accepted\n{}",
+        run.context()
+    );
     for l in &protected {
         assert_untouched(l, &run);
     }
 
     let events = run.events();
-    assert_eq!(events.len() as u64, total / 2, "one whole event line per refusal\n{}", run.context());
+    assert_eq!(
+        events.len() as u64,
+        total / 2,
+        "one whole event line per refusal\n{}",
+        run.context()
+    );
     let protected_ports = [ports[0].to_string(), ports[1].to_string()];
     for e in &events {
         assert!(
@@ -504,43 +624,113 @@ fn forked_and_execed_children_and_grandchildren_are_refused_and_log_their_own_pi
     let p = port(&protected);
     let sandbox = Sandbox::new(
         "fork",
-        &policy(&[("fork refused", format!("connect(\"127.0.0.1:{p}\")"), protect("fork refused"))]),
+        &policy(&[(
+            "fork refused",
+            format!("connect(\"127.0.0.1:{p}\")"),
+            protect("fork refused"),
+        )]),
     );
-    let run = sandbox.run("fork.py", &args(&["127.0.0.1".to_string(), p.to_string()]), Duration::from_secs(90));
+    let run = sandbox.run(
+        "fork.py",
+        &args(&["127.0.0.1".to_string(), p.to_string()]),
+        Duration::from_secs(90),
+    );
     run.expect(&[
         ("fork_child_exit", "0"),
         ("fork_grandchild_exit", "0"),
         ("exec_child_exit", "0"),
         ("exec_child_grandchild_exit", "0"),
     ]);
-    assert_eq!(run.get("parent"), format!("pid={}", run.pid), "{}", run.context());
+    assert_eq!(
+        run.get("parent"),
+        format!("pid={}", run.pid),
+        "{}",
+        run.context()
+    );
 
-    let labels = ["parent_connect", "fork_child", "fork_grandchild", "exec_child", "exec_grandchild"];
+    let labels = [
+        "parent_connect",
+        "fork_child",
+        "fork_grandchild",
+        "exec_child",
+        "exec_grandchild",
+    ];
     let mut pids = BTreeMap::new();
     for label in labels {
         let (pid, ppid, result) = pid_line(&run, label);
-        assert_eq!(result, REFUSED, "{label} (pid {pid}) was not refused\n{}", run.context());
+        assert_eq!(
+            result,
+            REFUSED,
+            "{label} (pid {pid}) was not refused\n{}",
+            run.context()
+        );
         pids.insert(label, (pid, ppid));
     }
     let parent = run.pid;
     assert_eq!(pids["parent_connect"].0, parent);
-    assert_eq!(pids["fork_child"].1, parent, "the forked child's parent\n{}", run.context());
-    assert_eq!(pids["exec_child"].1, parent, "the exec'd child's parent\n{}", run.context());
-    assert_eq!(pids["exec_grandchild"].1, pids["exec_child"].0, "the exec'd grandchild's parent\n{}", run.context());
-    assert_ne!(pids["fork_grandchild"].1, parent, "the forked grandchild's parent is the child\n{}", run.context());
+    assert_eq!(
+        pids["fork_child"].1,
+        parent,
+        "the forked child's parent\n{}",
+        run.context()
+    );
+    assert_eq!(
+        pids["exec_child"].1,
+        parent,
+        "the exec'd child's parent\n{}",
+        run.context()
+    );
+    assert_eq!(
+        pids["exec_grandchild"].1,
+        pids["exec_child"].0,
+        "the exec'd grandchild's parent\n{}",
+        run.context()
+    );
+    assert_ne!(
+        pids["fork_grandchild"].1,
+        parent,
+        "the forked grandchild's parent is the child\n{}",
+        run.context()
+    );
     let distinct: BTreeSet<u32> = pids.values().map(|(pid, _)| *pid).collect();
-    assert_eq!(distinct.len(), labels.len(), "five processes\n{}", run.context());
+    assert_eq!(
+        distinct.len(),
+        labels.len(),
+        "five processes\n{}",
+        run.context()
+    );
 
     // Each process logged its own refusal, with its own pid in the syslog header and in procid.
     let events = run.events();
-    assert_eq!(events.len(), labels.len(), "one event per process\n{}", run.context());
+    assert_eq!(
+        events.len(),
+        labels.len(),
+        "one event per process\n{}",
+        run.context()
+    );
     for label in labels {
         let pid = pids[label].0;
         let mine: Vec<&Event> = events.iter().filter(|e| e.procid() == pid).collect();
-        assert_eq!(mine.len(), 1, "{label} (pid {pid}): events with procid={pid}\n{}", run.context());
+        assert_eq!(
+            mine.len(),
+            1,
+            "{label} (pid {pid}): events with procid={pid}\n{}",
+            run.context()
+        );
         let e = mine[0];
-        assert_eq!(e.syslog_pid, pid, "{label}: syslog PROCID of {}\n{}", e.line, run.context());
-        assert_eq!((e.msg(), e.f("act"), e.f("remotePort")), ("fork refused", "protect", p.to_string().as_str()), "{}", e.line);
+        assert_eq!(
+            e.syslog_pid,
+            pid,
+            "{label}: syslog PROCID of {}\n{}",
+            e.line,
+            run.context()
+        );
+        assert_eq!(
+            (e.msg(), e.f("act"), e.f("remotePort")),
+            ("fork refused", "protect", p.to_string().as_str()),
+            "{}",
+            e.line
+        );
     }
     assert_untouched(&protected, &run);
 }
@@ -554,11 +744,20 @@ fn forking_while_another_thread_logs_never_hangs_a_child() {
     let p = port(&protected);
     let sandbox = Sandbox::new(
         "fork-logging",
-        &policy(&[("fork logging", format!("connect(\"127.0.0.1:{p}\")"), protect("fork while logging"))]),
+        &policy(&[(
+            "fork logging",
+            format!("connect(\"127.0.0.1:{p}\")"),
+            protect("fork while logging"),
+        )]),
     );
     let run = sandbox.run(
         "fork_logging.py",
-        &args(&["127.0.0.1".to_string(), p.to_string(), CHILDREN.to_string(), "10".to_string()]),
+        &args(&[
+            "127.0.0.1".to_string(),
+            p.to_string(),
+            CHILDREN.to_string(),
+            "10".to_string(),
+        ]),
         Duration::from_secs(120),
     );
     run.expect(&[
@@ -578,19 +777,42 @@ fn forking_while_another_thread_logs_never_hangs_a_child() {
         .all("child")
         .iter()
         .map(|v| {
-            let pid = v.strip_prefix("pid=").and_then(|v| v.split(' ').next()).and_then(|p| p.parse().ok());
+            let pid = v
+                .strip_prefix("pid=")
+                .and_then(|v| v.split(' ').next())
+                .and_then(|p| p.parse().ok());
             pid.unwrap_or_else(|| panic!("bad child line `{v}`\n{}", run.context()))
         })
         .collect();
     assert_eq!(children.len() as u64, CHILDREN, "{}", run.context());
-    let parent_events = events.iter().filter(|e| e.procid() == run.pid && e.syslog_pid == run.pid).count();
-    assert_eq!(parent_events as u64, thread_refused, "the thread's events\n{}", run.context());
+    let parent_events = events
+        .iter()
+        .filter(|e| e.procid() == run.pid && e.syslog_pid == run.pid)
+        .count();
+    assert_eq!(
+        parent_events as u64,
+        thread_refused,
+        "the thread's events\n{}",
+        run.context()
+    );
     for pid in &children {
-        let n = events.iter().filter(|e| e.procid() == *pid && e.syslog_pid == *pid).count();
+        let n = events
+            .iter()
+            .filter(|e| e.procid() == *pid && e.syslog_pid == *pid)
+            .count();
         assert_eq!(n, 1, "child {pid}: events\n{}", run.context());
     }
-    assert_eq!(events.len() as u64, thread_refused + CHILDREN, "{}", run.context());
-    assert!(events.iter().all(|e| e.msg() == "fork while logging" && e.f("act") == "protect"));
+    assert_eq!(
+        events.len() as u64,
+        thread_refused + CHILDREN,
+        "{}",
+        run.context()
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.msg() == "fork while logging" && e.f("act") == "protect")
+    );
     assert_untouched(&protected, &run);
 }
 
@@ -603,10 +825,26 @@ fn errno_is_the_kernels_on_forwarded_calls_and_armrs_on_refusals() {
     let sandbox = Sandbox::new(
         "errno",
         &policy(&[
-            ("errno refused", format!("connect(\"127.0.0.1:{p}\")"), protect("errno refused")),
-            ("errno allowed", "connect(\"127.0.0.1:0\")".into(), allow("errno allowed")),
-            ("errno binds", "bind(server: \"0.0.0.0:0\", client: \"0.0.0.0:0\")".into(), allow("errno bind")),
-            ("errno accepts", "accept(\"0.0.0.0:0\")".into(), allow("errno accept")),
+            (
+                "errno refused",
+                format!("connect(\"127.0.0.1:{p}\")"),
+                protect("errno refused"),
+            ),
+            (
+                "errno allowed",
+                "connect(\"127.0.0.1:0\")".into(),
+                allow("errno allowed"),
+            ),
+            (
+                "errno binds",
+                "bind(server: \"0.0.0.0:0\", client: \"0.0.0.0:0\")".into(),
+                allow("errno bind"),
+            ),
+            (
+                "errno accepts",
+                "accept(\"0.0.0.0:0\")".into(),
+                allow("errno accept"),
+            ),
         ]),
     );
     let run = sandbox.run("errno_paths.py", &args(&[p]), Duration::from_secs(90));
@@ -621,7 +859,10 @@ fn errno_is_the_kernels_on_forwarded_calls_and_armrs_on_refusals() {
         ("protected_nonblocking_fast", "True"),
         // Non-blocking and allowed: EINPROGRESS, then the connection completes.
         ("allowed_nonblocking", "BlockingIOError errno=115"),
-        ("allowed_nonblocking_completed", "writable=1 so_error=0 echo=ping"),
+        (
+            "allowed_nonblocking_completed",
+            "writable=1 so_error=0 echo=ping",
+        ),
         ("allowed_nonblocking_connect_ex", "115"),
         // errno untouched by calls that succeed (errno was 4242 before each).
         ("c_connect_success", "ret=0 errno=4242"),
@@ -650,13 +891,27 @@ fn errno_is_the_kernels_on_forwarded_calls_and_armrs_on_refusals() {
     let events = run.events();
     let allowed_closed = events
         .iter()
-        .filter(|e| e.msg() == "errno allowed" && e.f("act") == "allow" && e.f("remotePort") == closed)
+        .filter(|e| {
+            e.msg() == "errno allowed" && e.f("act") == "allow" && e.f("remotePort") == closed
+        })
         .count();
-    assert_eq!(allowed_closed, 2, "allow events for the closed port {closed}\n{}", run.context());
-    let refused = events.iter().filter(|e| e.msg() == "errno refused" && e.f("act") == "protect").count();
+    assert_eq!(
+        allowed_closed,
+        2,
+        "allow events for the closed port {closed}\n{}",
+        run.context()
+    );
+    let refused = events
+        .iter()
+        .filter(|e| e.msg() == "errno refused" && e.f("act") == "protect")
+        .count();
     // protected_blocking, protected_nonblocking, its connect_ex, c_connect_protected.
     assert_eq!(refused, 4, "protect events\n{}", run.context());
-    assert!(events.iter().all(|e| e.msg() != "errno refused" || e.f("remotePort") == p.to_string()));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.msg() != "errno refused" || e.f("remotePort") == p.to_string())
+    );
 }
 
 // --- 5. accept
@@ -664,7 +919,14 @@ fn errno_is_the_kernels_on_forwarded_calls_and_armrs_on_refusals() {
 const ACCEPT_POLICY: (&str, &str) = ("accept refused", "accept(\"127.0.0.2:0\")");
 
 fn accept_sandbox(test: &str) -> Sandbox {
-    Sandbox::new(test, &policy(&[(ACCEPT_POLICY.0, ACCEPT_POLICY.1.into(), protect("accept refused"))]))
+    Sandbox::new(
+        test,
+        &policy(&[(
+            ACCEPT_POLICY.0,
+            ACCEPT_POLICY.1.into(),
+            protect("accept refused"),
+        )]),
+    )
 }
 
 fn assert_accept_events(run: &Run, expected: usize) {
@@ -672,8 +934,20 @@ fn assert_accept_events(run: &Run, expected: usize) {
     assert_eq!(events.len(), expected, "accept events\n{}", run.context());
     for e in &events {
         assert_eq!(
-            (e.rule.as_str(), e.msg(), e.f("act"), e.f("securityFeature"), e.f("remoteIpAddress")),
-            (ACCEPT_POLICY.0, "accept refused", "protect", "socket accept", "127.0.0.2"),
+            (
+                e.rule.as_str(),
+                e.msg(),
+                e.f("act"),
+                e.f("securityFeature"),
+                e.f("remoteIpAddress")
+            ),
+            (
+                ACCEPT_POLICY.0,
+                "accept refused",
+                "protect",
+                "socket accept",
+                "127.0.0.2"
+            ),
             "{}",
             e.line
         );
@@ -726,9 +1000,15 @@ fn accept4_flags_are_kept_on_the_returned_descriptor() {
     run.expect(&[
         // CPython's accept() is accept4(SOCK_CLOEXEC); the new socket is blocking, whatever the
         // listener (the kernel does not copy O_NONBLOCK to an accepted socket).
-        ("py_accept_blocking_listener", "nonblock=0 cloexec=1 getblocking=True"),
+        (
+            "py_accept_blocking_listener",
+            "nonblock=0 cloexec=1 getblocking=True",
+        ),
         ("listener_sock_nonblock", "nonblock=1 cloexec=1"),
-        ("py_accept_nonblock_listener", "nonblock=0 cloexec=1 getblocking=True"),
+        (
+            "py_accept_nonblock_listener",
+            "nonblock=0 cloexec=1 getblocking=True",
+        ),
         ("c_accept", none),
         ("c_accept_after_refusal", none),
         ("c_accept4_0", none),
@@ -752,9 +1032,21 @@ fn udp_sendto_sendmsg_sendmmsg_and_bind_are_judged() {
     let sandbox = Sandbox::new(
         "udp",
         &policy(&[
-            ("udp refused", "connect(\"127.0.0.3:0\")".into(), protect("udp refused")),
-            ("udp bind refused", "bind(server: \"127.0.0.5:0\")".into(), protect("udp bind refused")),
-            ("tfo refused", format!("connect(\"127.0.0.1:{p}\")"), protect("tfo refused")),
+            (
+                "udp refused",
+                "connect(\"127.0.0.3:0\")".into(),
+                protect("udp refused"),
+            ),
+            (
+                "udp bind refused",
+                "bind(server: \"127.0.0.5:0\")".into(),
+                protect("udp bind refused"),
+            ),
+            (
+                "tfo refused",
+                format!("connect(\"127.0.0.1:{p}\")"),
+                protect("tfo refused"),
+            ),
         ]),
     );
     let run = sandbox.run("udp.py", &args(&[p]), Duration::from_secs(60));
@@ -781,7 +1073,12 @@ fn udp_sendto_sendmsg_sendmmsg_and_bind_are_judged() {
     ]);
     assert_untouched(&tcp, &run);
     let events = run.events();
-    let count = |msg: &str| events.iter().filter(|e| e.msg() == msg && e.f("act") == "protect").count();
+    let count = |msg: &str| {
+        events
+            .iter()
+            .filter(|e| e.msg() == msg && e.f("act") == "protect")
+            .count()
+    };
     // sendto, sendmsg, the 2nd of one sendmmsg, the 1st of another, the connect of a UDP socket.
     assert_eq!(count("udp refused"), 5, "{}", run.context());
     assert_eq!(count("udp bind refused"), 1, "{}", run.context());
@@ -790,8 +1087,16 @@ fn udp_sendto_sendmsg_sendmmsg_and_bind_are_judged() {
     for e in events.iter().filter(|e| e.msg() == "udp refused") {
         assert_eq!(e.f("remoteIpAddress"), "127.0.0.3", "{}", e.line);
     }
-    let bind = events.iter().find(|e| e.msg() == "udp bind refused").unwrap();
-    assert_eq!((bind.f("securityFeature"), bind.f("localIpAddress")), ("socket serverbind", "127.0.0.5"), "{}", bind.line);
+    let bind = events
+        .iter()
+        .find(|e| e.msg() == "udp bind refused")
+        .unwrap();
+    assert_eq!(
+        (bind.f("securityFeature"), bind.f("localIpAddress")),
+        ("socket serverbind", "127.0.0.5"),
+        "{}",
+        bind.line
+    );
 }
 
 // --- 7. AF_UNIX
@@ -801,12 +1106,28 @@ fn unix_sockets_pass_through_a_policy_that_protects_everything() {
     let sandbox = Sandbox::new(
         "unix",
         &policy(&[
-            ("no connect", "connect(\"0.0.0.0:0\")".into(), protect("no connect")),
-            ("no bind", "bind(server: \"0.0.0.0:0\", client: \"0.0.0.0:0\")".into(), protect("no bind")),
-            ("no accept", "accept(\"0.0.0.0:0\")".into(), protect("no accept")),
+            (
+                "no connect",
+                "connect(\"0.0.0.0:0\")".into(),
+                protect("no connect"),
+            ),
+            (
+                "no bind",
+                "bind(server: \"0.0.0.0:0\", client: \"0.0.0.0:0\")".into(),
+                protect("no bind"),
+            ),
+            (
+                "no accept",
+                "accept(\"0.0.0.0:0\")".into(),
+                protect("no accept"),
+            ),
         ]),
     );
-    let run = sandbox.run("unix.py", &[sandbox.dir.display().to_string()], Duration::from_secs(60));
+    let run = sandbox.run(
+        "unix.py",
+        &[sandbox.dir.display().to_string()],
+        Duration::from_secs(60),
+    );
     run.expect(&[
         ("tcp_connect", REFUSED),
         ("path_bind", "ok"),
@@ -832,7 +1153,12 @@ fn unix_sockets_pass_through_a_policy_that_protects_everything() {
     // The only event: the TCP connect that shows the policy is active.
     let events = run.events();
     assert_eq!(events.len(), 1, "{}", run.context());
-    assert_eq!((events[0].msg(), events[0].f("remotePort")), ("no connect", "9"), "{}", events[0].line);
+    assert_eq!(
+        (events[0].msg(), events[0].f("remotePort")),
+        ("no connect", "9"),
+        "{}",
+        events[0].line
+    );
 }
 
 // --- 8. IPv6 and dual stack
@@ -845,12 +1171,24 @@ fn ipv4_mapped_addresses_and_dual_stack_servers_are_judged_as_ipv4() {
     // The server port must be free on `::` for the program's bind: the kernel picks one, this
     // test lets it go, and tries again should another process take it in between.
     for attempt in 1..=5 {
-        let s = TcpListener::bind("[::]:0").expect("bind [::]:0 (IPv6 loopback needed)").local_addr().unwrap().port();
+        let s = TcpListener::bind("[::]:0")
+            .expect("bind [::]:0 (IPv6 loopback needed)")
+            .local_addr()
+            .unwrap()
+            .port();
         let sandbox = Sandbox::new(
             &format!("ipv6-{attempt}"),
             &policy(&[
-                ("mapped refused", format!("connect(\"127.0.0.1:{p}\")"), protect("mapped refused")),
-                ("dual stack refused", format!("bind(server: \"127.0.0.1:{s}\")"), protect("dual stack refused")),
+                (
+                    "mapped refused",
+                    format!("connect(\"127.0.0.1:{p}\")"),
+                    protect("mapped refused"),
+                ),
+                (
+                    "dual stack refused",
+                    format!("bind(server: \"127.0.0.1:{s}\")"),
+                    protect("dual stack refused"),
+                ),
             ]),
         );
         let run = sandbox.run("ipv6.py", &args(&[p, a, s]), Duration::from_secs(60));
@@ -872,12 +1210,30 @@ fn ipv4_mapped_addresses_and_dual_stack_servers_are_judged_as_ipv4() {
         ]);
         assert_untouched(&protected, &run);
         let events = run.events();
-        let connects: Vec<&Event> = events.iter().filter(|e| e.msg() == "mapped refused").collect();
-        assert_eq!(connects.len(), 4, "mapped, IPv4, 0.0.0.0 and a mapped datagram\n{}", run.context());
-        assert!(connects.iter().all(|e| e.f("remotePort") == p.to_string() && e.f("act") == "protect"));
-        let servers: Vec<&Event> = events.iter().filter(|e| e.msg() == "dual stack refused").collect();
+        let connects: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.msg() == "mapped refused")
+            .collect();
+        assert_eq!(
+            connects.len(),
+            4,
+            "mapped, IPv4, 0.0.0.0 and a mapped datagram\n{}",
+            run.context()
+        );
+        assert!(
+            connects
+                .iter()
+                .all(|e| e.f("remotePort") == p.to_string() && e.f("act") == "protect")
+        );
+        let servers: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.msg() == "dual stack refused")
+            .collect();
         assert_eq!(servers.len(), 3, "{}", run.context());
-        assert!(servers.iter().all(|e| e.f("localPort") == s.to_string() && e.f("securityFeature") == "socket serverbind"));
+        assert!(
+            servers.iter().all(|e| e.f("localPort") == s.to_string()
+                && e.f("securityFeature") == "socket serverbind")
+        );
         return;
     }
 }
@@ -890,7 +1246,11 @@ fn socket_type_flags_and_duplicated_descriptors_are_still_judged() {
     let p = port(&protected);
     let sandbox = Sandbox::new(
         "flags",
-        &policy(&[("flags refused", format!("connect(\"127.0.0.1:{p}\")"), protect("flags refused"))]),
+        &policy(&[(
+            "flags refused",
+            format!("connect(\"127.0.0.1:{p}\")"),
+            protect("flags refused"),
+        )]),
     );
     let run = sandbox.run("socket_flags.py", &args(&[p]), Duration::from_secs(60));
     run.expect(&[
@@ -913,7 +1273,11 @@ fn an_explicit_client_bind_is_judged_at_connect_through_a_duplicated_descriptor(
     let a = port(&allowed);
     let sandbox = Sandbox::new(
         "client-bind-dup",
-        &policy(&[("client bind refused", "bind(client: \"127.0.0.2:0\")".into(), protect("client bind refused"))]),
+        &policy(&[(
+            "client bind refused",
+            "bind(client: \"127.0.0.2:0\")".into(),
+            protect("client bind refused"),
+        )]),
     );
     let run = sandbox.run("client_bind_dup.py", &args(&[a]), Duration::from_secs(60));
     run.expect(&[
@@ -934,14 +1298,27 @@ fn the_kernels_automatic_bind_is_not_a_client_bind() {
     let a = port(&allowed);
     let sandbox = Sandbox::new(
         "client-bind-automatic",
-        &policy(&[("no client binds", "bind(client: \"0.0.0.0:0\")".into(), protect("client bind refused"))]),
+        &policy(&[(
+            "no client binds",
+            "bind(client: \"0.0.0.0:0\")".into(),
+            protect("client bind refused"),
+        )]),
     );
-    let run = sandbox.run("client_bind_automatic.py", &args(&[a]), Duration::from_secs(60));
+    let run = sandbox.run(
+        "client_bind_automatic.py",
+        &args(&[a]),
+        Duration::from_secs(60),
+    );
     run.expect(&[
         ("blocking_unbound", "ok"),
         ("nonblocking_first", "115"),
         ("nonblocking_again", "0"),
         ("explicit", EACCES),
     ]);
-    assert_eq!(run.events().len(), 1, "only the explicit bind is logged\n{}", run.context());
+    assert_eq!(
+        run.events().len(),
+        1,
+        "only the explicit bind is logged\n{}",
+        run.context()
+    );
 }

@@ -10,7 +10,10 @@ struct FakeResolver;
 impl Resolve for FakeResolver {
     fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
         match name {
-            "db.internal" => Ok(vec!["10.0.0.5".parse().unwrap(), "fd00::5".parse().unwrap()]),
+            "db.internal" => Ok(vec![
+                "10.0.0.5".parse().unwrap(),
+                "fd00::5".parse().unwrap(),
+            ]),
             _ => Err("unknown host".into()),
         }
     }
@@ -22,7 +25,9 @@ impl Resolve for FakeResolver {
 fn policy(rules: &[(&str, &str)], mode: Mode) -> Policy {
     let mut text = String::from("app(\"A\"):\n  requires(version: ARMR/2.11)\n");
     for (i, (action, condition)) in rules.iter().enumerate() {
-        text.push_str(&format!("  socket(\"r{i}\"): {condition} {action}(message: \"m{i}\") endsocket\n"));
+        text.push_str(&format!(
+            "  socket(\"r{i}\"): {condition} {action}(message: \"m{i}\") endsocket\n"
+        ));
     }
     text.push_str("endapp\n");
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
@@ -45,14 +50,26 @@ use EventKind::*;
 
 #[test]
 fn exact_beats_wildcard() {
-    let p = policy(&[("protect", "connect(\"0.0.0.0:0\")"), ("allow", "connect(\"127.0.0.1:5432\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("protect", "connect(\"0.0.0.0:0\")"),
+            ("allow", "connect(\"127.0.0.1:5432\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "127.0.0.1:5432"), Some(Allow));
     assert_eq!(action(&p, Connect, "127.0.0.1:5433"), Some(Protect));
 }
 
 #[test]
 fn exact_protect_beats_wildcard_allow() {
-    let p = policy(&[("allow", "connect(\"0.0.0.0:443\")"), ("protect", "connect(\"10.0.0.1:443\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("allow", "connect(\"0.0.0.0:443\")"),
+            ("protect", "connect(\"10.0.0.1:443\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "10.0.0.1:443"), Some(Protect));
     assert_eq!(action(&p, Connect, "10.0.0.2:443"), Some(Allow));
 }
@@ -60,24 +77,58 @@ fn exact_protect_beats_wildcard_allow() {
 #[test]
 fn allow_beats_protect_beats_detect_at_equal_specificity() {
     let p = policy(
-        &[("detect", "connect(\"10.0.0.1:80\")"), ("protect", "connect(\"10.0.0.1:80\")"), ("allow", "connect(\"10.0.0.1:80\")")],
+        &[
+            ("detect", "connect(\"10.0.0.1:80\")"),
+            ("protect", "connect(\"10.0.0.1:80\")"),
+            ("allow", "connect(\"10.0.0.1:80\")"),
+        ],
         Mode::Enforce,
     );
-    assert_eq!(judge(&p, Connect, "10.0.0.1:80"), Some((Allow, "r2".into())));
-    let p = policy(&[("detect", "connect(\"10.0.0.1:80\")"), ("protect", "connect(\"10.0.0.1:80\")")], Mode::Enforce);
-    assert_eq!(judge(&p, Connect, "10.0.0.1:80"), Some((Protect, "r1".into())));
+    assert_eq!(
+        judge(&p, Connect, "10.0.0.1:80"),
+        Some((Allow, "r2".into()))
+    );
+    let p = policy(
+        &[
+            ("detect", "connect(\"10.0.0.1:80\")"),
+            ("protect", "connect(\"10.0.0.1:80\")"),
+        ],
+        Mode::Enforce,
+    );
+    assert_eq!(
+        judge(&p, Connect, "10.0.0.1:80"),
+        Some((Protect, "r1".into()))
+    );
 }
 
 #[test]
 fn the_rule_defined_first_wins_a_full_tie() {
-    let p = policy(&[("protect", "connect(\"10.0.0.0/8:0\")"), ("protect", "connect(\"0.0.0.0:0\")")], Mode::Enforce);
-    assert_eq!(judge(&p, Connect, "10.1.1.1:1"), Some((Protect, "r0".into())));
-    assert_eq!(judge(&p, Connect, "11.1.1.1:1"), Some((Protect, "r1".into())));
+    let p = policy(
+        &[
+            ("protect", "connect(\"10.0.0.0/8:0\")"),
+            ("protect", "connect(\"0.0.0.0:0\")"),
+        ],
+        Mode::Enforce,
+    );
+    assert_eq!(
+        judge(&p, Connect, "10.1.1.1:1"),
+        Some((Protect, "r0".into()))
+    );
+    assert_eq!(
+        judge(&p, Connect, "11.1.1.1:1"),
+        Some((Protect, "r1".into()))
+    );
 }
 
 #[test]
 fn a_port_range_is_not_a_wildcard() {
-    let p = policy(&[("allow", "connect(\"10.0.0.0/8:0\")"), ("protect", "connect(\"10.0.0.1:8000-9000\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("allow", "connect(\"10.0.0.0/8:0\")"),
+            ("protect", "connect(\"10.0.0.1:8000-9000\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "10.0.0.1:8080"), Some(Protect));
     assert_eq!(action(&p, Connect, "10.0.0.1:9001"), Some(Allow));
     assert_eq!(action(&p, Connect, "10.0.0.2:8080"), Some(Allow));
@@ -87,15 +138,28 @@ fn a_port_range_is_not_a_wildcard() {
 fn no_match_means_no_decision() {
     let p = policy(&[("protect", "connect(\"10.0.0.1:80\")")], Mode::Enforce);
     assert_eq!(action(&p, Connect, "10.0.0.1:81"), None);
-    assert_eq!(action(&p, Accept, "10.0.0.1:80"), None, "other kinds are not judged by connect rules");
+    assert_eq!(
+        action(&p, Accept, "10.0.0.1:80"),
+        None,
+        "other kinds are not judged by connect rules"
+    );
 }
 
 #[test]
 fn ipv4_mapped_ipv6_is_the_ipv4_address() {
-    let p = policy(&[("protect", "connect(\"10.1.2.3:80\")"), ("protect", "accept(\"[::ffff:192.168.1.1]:0\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("protect", "connect(\"10.1.2.3:80\")"),
+            ("protect", "accept(\"[::ffff:192.168.1.1]:0\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "[::ffff:10.1.2.3]:80"), Some(Protect));
     assert_eq!(action(&p, Accept, "192.168.1.1:5555"), Some(Protect));
-    assert_eq!(action(&p, Accept, "[::ffff:192.168.1.1]:5555"), Some(Protect));
+    assert_eq!(
+        action(&p, Accept, "[::ffff:192.168.1.1]:5555"),
+        Some(Protect)
+    );
 }
 
 #[test]
@@ -109,20 +173,36 @@ fn the_ipv4_any_address_cannot_be_escaped_with_ipv6() {
 
 #[test]
 fn an_ipv6_cidr_block_holds_mapped_ipv4_addresses() {
-    let p = policy(&[("protect", "connect(\"[::ffff:10.0.0.0/104]:0\")")], Mode::Enforce);
+    let p = policy(
+        &[("protect", "connect(\"[::ffff:10.0.0.0/104]:0\")")],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "10.200.0.1:80"), Some(Protect));
     assert_eq!(action(&p, Connect, "11.0.0.1:80"), None);
 }
 
 #[test]
 fn hostnames_match_what_they_resolve_to() {
-    let p = policy(&[("allow", "connect(\"db.internal:5432\")"), ("protect", "connect(\"0.0.0.0:0\")"), ("protect", "connect(\"nowhere.invalid:80\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("allow", "connect(\"db.internal:5432\")"),
+            ("protect", "connect(\"0.0.0.0:0\")"),
+            ("protect", "connect(\"nowhere.invalid:80\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "10.0.0.5:5432"), Some(Allow));
     assert_eq!(action(&p, Connect, "[fd00::5]:5432"), Some(Allow));
     assert_eq!(action(&p, Connect, "10.0.0.6:5432"), Some(Protect));
     assert_eq!(
         p.resolved_names(Connect),
-        [("db.internal".to_string(), vec!["10.0.0.5".parse().unwrap(), "fd00::5".parse().unwrap()]), ("nowhere.invalid".to_string(), vec![])]
+        [
+            (
+                "db.internal".to_string(),
+                vec!["10.0.0.5".parse().unwrap(), "fd00::5".parse().unwrap()]
+            ),
+            ("nowhere.invalid".to_string(), vec![])
+        ]
     );
 }
 
@@ -149,7 +229,13 @@ fn hostnames_are_not_resolved_before_the_first_event_of_their_kind() {
 
 #[test]
 fn a_connect_to_the_unspecified_address_is_judged_as_loopback() {
-    let p = policy(&[("protect", "connect(\"127.0.0.1:8080\")"), ("protect", "connect(\"[::1]:9090\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("protect", "connect(\"127.0.0.1:8080\")"),
+            ("protect", "connect(\"[::1]:9090\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, Connect, "0.0.0.0:8080"), Some(Protect));
     assert_eq!(action(&p, Connect, "[::ffff:0.0.0.0]:8080"), Some(Protect));
     assert_eq!(action(&p, Connect, "[::]:9090"), Some(Protect));
@@ -158,34 +244,60 @@ fn a_connect_to_the_unspecified_address_is_judged_as_loopback() {
 
 #[test]
 fn a_server_bind_to_all_addresses_cannot_escape_a_rule_for_one() {
-    let p = policy(&[("protect", "bind(server: \"127.0.0.1:5001\")")], Mode::Enforce);
+    let p = policy(
+        &[("protect", "bind(server: \"127.0.0.1:5001\")")],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, BindServer, "0.0.0.0:5001"), Some(Protect));
     assert_eq!(action(&p, BindServer, "[::]:5001"), Some(Protect));
     assert_eq!(action(&p, BindServer, "0.0.0.0:5002"), None);
     assert_eq!(action(&p, BindServer, "127.0.0.2:5001"), None);
-    assert_eq!(action(&p, BindClient, "0.0.0.0:5001"), None, "server rules never judge clients");
+    assert_eq!(
+        action(&p, BindClient, "0.0.0.0:5001"),
+        None,
+        "server rules never judge clients"
+    );
 }
 
 #[test]
 fn an_allow_for_one_address_does_not_permit_binding_all() {
     // The reference page's "allowing them on a specific interface" example.
-    let p = policy(&[("protect", "bind(client: \"0.0.0.0:0\")"), ("allow", "bind(client: \"127.0.0.1:5000\")")], Mode::Enforce);
+    let p = policy(
+        &[
+            ("protect", "bind(client: \"0.0.0.0:0\")"),
+            ("allow", "bind(client: \"127.0.0.1:5000\")"),
+        ],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, BindClient, "127.0.0.1:5000"), Some(Allow));
     assert_eq!(action(&p, BindClient, "127.0.0.1:5001"), Some(Protect));
     assert_eq!(action(&p, BindClient, "0.0.0.0:5000"), Some(Protect));
-    assert_eq!(action(&p, BindServer, "127.0.0.1:5001"), None, "client rules never judge servers");
+    assert_eq!(
+        action(&p, BindServer, "127.0.0.1:5001"),
+        None,
+        "client rules never judge servers"
+    );
 }
 
 #[test]
 fn binding_0_0_0_0_covers_ipv4_only_and_binding_colons_covers_both() {
-    let p = policy(&[("protect", "bind(server: \"[::1]:7000\")")], Mode::Enforce);
+    let p = policy(
+        &[("protect", "bind(server: \"[::1]:7000\")")],
+        Mode::Enforce,
+    );
     assert_eq!(action(&p, BindServer, "0.0.0.0:7000"), None);
     assert_eq!(action(&p, BindServer, "[::]:7000"), Some(Protect));
 }
 
 #[test]
 fn detect_only_logs_what_protect_would_refuse() {
-    let p = policy(&[("protect", "connect(\"0.0.0.0:0\")"), ("allow", "connect(\"127.0.0.1:5432\")")], Mode::DetectOnly);
+    let p = policy(
+        &[
+            ("protect", "connect(\"0.0.0.0:0\")"),
+            ("allow", "connect(\"127.0.0.1:5432\")"),
+        ],
+        Mode::DetectOnly,
+    );
     let d = p.decide(Connect, "10.0.0.1:80".parse().unwrap()).unwrap();
     assert_eq!((d.selected, d.action), (Protect, Detect));
     assert_eq!(action(&p, Connect, "127.0.0.1:5432"), Some(Allow));

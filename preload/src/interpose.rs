@@ -9,7 +9,9 @@ use crate::state::{self, State, kind_bit, may_judge};
 use crate::{log, real, sockaddr};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
-use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t};
+use libc::{
+    c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t,
+};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +30,9 @@ fn set_errno(e: c_int) {
 fn internal_error(what: &str) {
     static REPORTED: AtomicBool = AtomicBool::new(false);
     if !REPORTED.swap(true, Ordering::Relaxed) {
-        state::say(&format!("armr: internal error while {what}; the program goes on (reported once)\n"));
+        state::say(&format!(
+            "armr: internal error while {what}; the program goes on (reported once)\n"
+        ));
     }
 }
 
@@ -43,7 +47,11 @@ fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
 /// into a forward.
 fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
-    if catch_unwind(AssertUnwindSafe(|| log::decision(state, kind, address, decision))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| {
+        log::decision(state, kind, address, decision)
+    }))
+    .is_err()
+    {
         internal_error("logging an event: the event was lost, the decision stands");
     }
     decision.action == Action::Protect
@@ -71,11 +79,21 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     if !may_judge(kind_bit(EventKind::BindServer)) {
         return unsafe { real::bind(fd, addr, len) };
     }
-    let Some((_guard, state)) = active() else { return unsafe { real::bind(fd, addr, len) } };
+    let Some((_guard, state)) = active() else {
+        return unsafe { real::bind(fd, addr, len) };
+    };
     let saved = errno();
-    let local = if state.policy.has_rules(EventKind::BindServer) { unsafe { sockaddr::decode(addr, len) } } else { None };
-    let Some(local) = local else { return unsafe { real::bind(fd, addr, len) } };
-    if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM) && refused(state, EventKind::BindServer, local) {
+    let local = if state.policy.has_rules(EventKind::BindServer) {
+        unsafe { sockaddr::decode(addr, len) }
+    } else {
+        None
+    };
+    let Some(local) = local else {
+        return unsafe { real::bind(fd, addr, len) };
+    };
+    if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
+        && refused(state, EventKind::BindServer, local)
+    {
         set_errno(libc::EACCES);
         return -1;
     }
@@ -92,14 +110,16 @@ pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
     if !may_judge(kind_bit(EventKind::BindServer)) {
         return unsafe { real::listen(fd, backlog) };
     }
-    let Some((_guard, state)) = active() else { return unsafe { real::listen(fd, backlog) } };
+    let Some((_guard, state)) = active() else {
+        return unsafe { real::listen(fd, backlog) };
+    };
     if state.policy.has_rules(EventKind::BindServer) {
         let saved = errno();
-        if let Some(local) = sockaddr::local_address(fd) {
-            if refused(state, EventKind::BindServer, local) {
-                set_errno(libc::EACCES);
-                return -1;
-            }
+        if let Some(local) = sockaddr::local_address(fd)
+            && refused(state, EventKind::BindServer, local)
+        {
+            set_errno(libc::EACCES);
+            return -1;
         }
         set_errno(saved);
     }
@@ -116,23 +136,23 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect)) {
         return unsafe { real::connect(fd, addr, len) };
     }
-    let Some((_guard, state)) = active() else { return unsafe { real::connect(fd, addr, len) } };
+    let Some((_guard, state)) = active() else {
+        return unsafe { real::connect(fd, addr, len) };
+    };
     let saved = errno();
-    if state.policy.has_rules(EventKind::BindClient) {
-        if let Some(local) = sockaddr::explicit_client_bind(fd) {
-            if refused(state, EventKind::BindClient, local) {
-                set_errno(libc::EACCES);
-                return -1;
-            }
-        }
+    if state.policy.has_rules(EventKind::BindClient)
+        && let Some(local) = sockaddr::explicit_client_bind(fd)
+        && refused(state, EventKind::BindClient, local)
+    {
+        set_errno(libc::EACCES);
+        return -1;
     }
-    if state.policy.has_rules(EventKind::Connect) {
-        if let Some(remote) = unsafe { sockaddr::decode(addr, len) } {
-            if refused(state, EventKind::Connect, remote) {
-                set_errno(libc::ECONNREFUSED);
-                return -1;
-            }
-        }
+    if state.policy.has_rules(EventKind::Connect)
+        && let Some(remote) = unsafe { sockaddr::decode(addr, len) }
+        && refused(state, EventKind::Connect, remote)
+    {
+        set_errno(libc::ECONNREFUSED);
+        return -1;
     }
     set_errno(saved);
     unsafe { real::connect(fd, addr, len) }
@@ -140,7 +160,10 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
 
 /// Ends a refused connection with a reset, so that the client sees it at once.
 fn reset(fd: c_int) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: linger is a valid option value; fd is the connection armr accepted.
     unsafe {
         libc::setsockopt(
@@ -161,7 +184,12 @@ fn reset(fd: c_int) {
 ///
 /// # Safety
 /// libc's contract for `accept`/`accept4`.
-pub unsafe fn accept(fd: c_int, addr: *mut SockAddr, len: *mut socklen_t, flags: Option<c_int>) -> c_int {
+pub unsafe fn accept(
+    fd: c_int,
+    addr: *mut SockAddr,
+    len: *mut socklen_t,
+    flags: Option<c_int>,
+) -> c_int {
     let call = |addr, len| unsafe {
         match flags {
             None => real::accept(fd, addr, len),
@@ -171,11 +199,17 @@ pub unsafe fn accept(fd: c_int, addr: *mut SockAddr, len: *mut socklen_t, flags:
     if !may_judge(kind_bit(EventKind::Accept)) {
         return call(addr, len);
     }
-    let Some((_guard, state)) = active() else { return call(addr, len) };
+    let Some((_guard, state)) = active() else {
+        return call(addr, len);
+    };
     if !state.policy.has_rules(EventKind::Accept) {
         return call(addr, len);
     }
-    let room = if addr.is_null() || len.is_null() { 0 } else { unsafe { *len } };
+    let room = if addr.is_null() || len.is_null() {
+        0
+    } else {
+        unsafe { *len }
+    };
     loop {
         if room != 0 {
             unsafe { *len = room };
@@ -185,7 +219,11 @@ pub unsafe fn accept(fd: c_int, addr: *mut SockAddr, len: *mut socklen_t, flags:
             return conn;
         }
         let after = errno();
-        let given = if room != 0 { unsafe { sockaddr::decode(addr, (*len).min(room)) } } else { None };
+        let given = if room != 0 {
+            unsafe { sockaddr::decode(addr, (*len).min(room)) }
+        } else {
+            None
+        };
         let Some(peer) = given.or_else(|| sockaddr::peer_address(conn)) else {
             set_errno(after);
             return conn;
@@ -212,9 +250,19 @@ fn sends_to_address(fd: c_int, flags: c_int) -> bool {
 ///
 /// # Safety
 /// `dest` is null or points to `len` readable bytes.
-unsafe fn send_refused(state: &State, fd: c_int, flags: c_int, dest: *const SockAddr, len: socklen_t) -> bool {
-    let Some(remote) = (unsafe { sockaddr::decode(dest, len) }) else { return false };
-    let Some(decision) = judge(state, EventKind::Connect, remote) else { return false };
+unsafe fn send_refused(
+    state: &State,
+    fd: c_int,
+    flags: c_int,
+    dest: *const SockAddr,
+    len: socklen_t,
+) -> bool {
+    let Some(remote) = (unsafe { sockaddr::decode(dest, len) }) else {
+        return false;
+    };
+    let Some(decision) = judge(state, EventKind::Connect, remote) else {
+        return false;
+    };
     if !sends_to_address(fd, flags) {
         return false;
     }
@@ -242,7 +290,9 @@ pub unsafe fn sendto(
     if dest.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward();
     }
-    let Some((_guard, state)) = active() else { return forward() };
+    let Some((_guard, state)) = active() else {
+        return forward();
+    };
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
@@ -260,10 +310,15 @@ pub unsafe fn sendto(
 /// libc's contract for `sendmsg`.
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
-    if msg.is_null() || !may_judge(kind_bit(EventKind::Connect)) || unsafe { (*msg).msg_name.is_null() } {
+    if msg.is_null()
+        || !may_judge(kind_bit(EventKind::Connect))
+        || unsafe { (*msg).msg_name.is_null() }
+    {
         return forward();
     }
-    let Some((_guard, state)) = active() else { return forward() };
+    let Some((_guard, state)) = active() else {
+        return forward();
+    };
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
@@ -287,14 +342,24 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
     if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
     }
-    let Some((_guard, state)) = active() else { return forward(vlen) };
+    let Some((_guard, state)) = active() else {
+        return forward(vlen);
+    };
     if !state.policy.has_rules(EventKind::Connect) {
         return forward(vlen);
     }
     let saved = errno();
     for i in 0..vlen as usize {
         let hdr = unsafe { &(*msgs.add(i)).msg_hdr };
-        if unsafe { send_refused(state, fd, flags, hdr.msg_name as *const SockAddr, hdr.msg_namelen) } {
+        if unsafe {
+            send_refused(
+                state,
+                fd,
+                flags,
+                hdr.msg_name as *const SockAddr,
+                hdr.msg_namelen,
+            )
+        } {
             if i == 0 {
                 return -1;
             }

@@ -1,8 +1,8 @@
 //! Writes event lines: formatted into a stack buffer, handed to the sink as one write.
 
 use crate::sink::Sent;
-use crate::state::State;
 use crate::stack;
+use crate::state::State;
 use armr_core::event::{Event, format_dropped, format_event};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 fn unix_millis() -> u64 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: now is a writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
     (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
@@ -73,17 +76,24 @@ fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: De
     };
     let mut buf = [0u8; 8192];
     let n = format_event(&event, &mut buf);
-    if let Sent::Written { dropped } = state.sink.send(&buf[..n]) {
-        if dropped > 0 {
-            report_dropped(state, dropped);
-        }
+    if let Sent::Written { dropped } = state.sink.send(&buf[..n])
+        && dropped > 0
+    {
+        report_dropped(state, dropped);
     }
 }
 
 /// Sends the line that counts events lost while the destination was unavailable.
 pub fn report_dropped(state: &State, count: u64) {
     let mut buf = [0u8; 1024];
-    let n = format_dropped(unix_millis(), &state.hostname, &state.process, pid(), count, &mut buf);
+    let n = format_dropped(
+        unix_millis(),
+        &state.hostname,
+        &state.process,
+        pid(),
+        count,
+        &mut buf,
+    );
     if let Sent::Dropped = state.sink.send(&buf[..n]) {
         // Still unreachable: the report itself will be counted with the next recovery.
     }

@@ -49,7 +49,9 @@ pub struct Sink {
 /// What became of a line.
 pub enum Sent {
     /// Written; `dropped` events were lost before it (now reported by the caller).
-    Written { dropped: u64 },
+    Written {
+        dropped: u64,
+    },
     Dropped,
 }
 
@@ -59,7 +61,10 @@ fn errno() -> c_int {
 }
 
 fn now_ms() -> u64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: t is writable.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
     t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
@@ -88,7 +93,9 @@ fn c_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_storage is larger than sockaddr_in.
@@ -100,7 +107,9 @@ fn c_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, socklen_t) {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: as above.
@@ -129,7 +138,8 @@ impl Sink {
     /// does not resolve, a file that cannot be opened); a syslog daemon that is down is not.
     pub fn open(target: &LogTarget) -> Result<Sink, String> {
         let cstring = |p: &std::path::Path| {
-            CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: a NUL byte in the path", p.display()))
+            CString::new(p.as_os_str().as_encoded_bytes())
+                .map_err(|_| format!("{}: a NUL byte in the path", p.display()))
         };
         let reopen = match target {
             LogTarget::Stderr => Reopen::Stderr,
@@ -197,13 +207,23 @@ impl Sink {
             Reopen::Stderr => return 2,
             // SAFETY: path is NUL-terminated.
             Reopen::File(path) => unsafe {
-                libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o640)
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                    0o640,
+                )
             },
             Reopen::Unix(path) => {
-                let Some((sun, len)) = unix_sockaddr(path) else { return -1 };
+                let Some((sun, len)) = unix_sockaddr(path) else {
+                    return -1;
+                };
                 // SAFETY: plain socket calls on a socket armr owns.
                 unsafe {
-                    let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+                    let fd = libc::socket(
+                        libc::AF_UNIX,
+                        libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                        0,
+                    );
                     if fd >= 0 && libc::connect(fd, &sun as *const _ as *const sockaddr, len) != 0 {
                         libc::close(fd);
                         -1
@@ -214,21 +234,36 @@ impl Sink {
             }
             Reopen::Udp(addr) | Reopen::Tcp(addr) => {
                 let stream = matches!(self.reopen, Reopen::Tcp(_));
-                let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
-                let kind = if stream { libc::SOCK_STREAM } else { libc::SOCK_DGRAM };
+                let family = if addr.is_ipv4() {
+                    libc::AF_INET
+                } else {
+                    libc::AF_INET6
+                };
+                let kind = if stream {
+                    libc::SOCK_STREAM
+                } else {
+                    libc::SOCK_DGRAM
+                };
                 let (sa, len) = c_sockaddr(addr);
                 // SAFETY: plain socket calls on a socket armr owns. armr's own connect is called
                 // with the reentrancy guard held, so no rule judges it.
                 unsafe {
-                    let fd = libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+                    let fd =
+                        libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
                     if fd < 0 {
                         return -1;
                     }
                     let r = libc::connect(fd, &sa as *const _ as *const sockaddr, len);
-                    let connected = r == 0 || (errno() == libc::EINPROGRESS && {
-                        let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-                        libc::poll(&mut p, 1, CONNECT_WAIT_MS) == 1 && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
-                    });
+                    let connected = r == 0
+                        || (errno() == libc::EINPROGRESS && {
+                            let mut p = libc::pollfd {
+                                fd,
+                                events: libc::POLLOUT,
+                                revents: 0,
+                            };
+                            libc::poll(&mut p, 1, CONNECT_WAIT_MS) == 1
+                                && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
+                        });
                     if !connected {
                         libc::close(fd);
                         return -1;
@@ -308,7 +343,11 @@ impl Sink {
         let ok = match &self.reopen {
             Reopen::Stderr => {
                 // A full pipe would block the program: wait a few milliseconds at most.
-                let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
                 // SAFETY: p is a valid pollfd; line is a valid buffer.
                 unsafe {
                     libc::poll(&mut p, 1, STDERR_WAIT_MS) == 1
@@ -317,10 +356,19 @@ impl Sink {
                 }
             }
             // O_APPEND: each line lands whole at the end, whatever other writers do.
-            Reopen::File(_) => unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize },
+            Reopen::File(_) => unsafe {
+                libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize
+            },
             Reopen::Unix(_) | Reopen::Udp(_) => {
                 // SAFETY: body is a valid buffer.
-                let n = unsafe { libc::send(fd, body.as_ptr().cast(), body.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+                let n = unsafe {
+                    libc::send(
+                        fd,
+                        body.as_ptr().cast(),
+                        body.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    )
+                };
                 if n < 0 && matches!(errno(), libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF) {
                     self.broken.store(true, Ordering::Relaxed);
                 }
@@ -333,8 +381,14 @@ impl Sink {
                 let _ = std::fmt::Write::write_fmt(&mut w, format_args!("{} ", body.len()));
                 let prefix_len = w.as_bytes().len();
                 let mut iov = [
-                    libc::iovec { iov_base: prefix.as_mut_ptr().cast(), iov_len: prefix_len },
-                    libc::iovec { iov_base: body.as_ptr() as *mut _, iov_len: body.len() },
+                    libc::iovec {
+                        iov_base: prefix.as_mut_ptr().cast(),
+                        iov_len: prefix_len,
+                    },
+                    libc::iovec {
+                        iov_base: body.as_ptr() as *mut _,
+                        iov_len: body.len(),
+                    },
                 ];
                 let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
                 msg.msg_iov = iov.as_mut_ptr();
@@ -357,7 +411,9 @@ impl Sink {
             }
         };
         if ok {
-            Sent::Written { dropped: self.take_dropped() }
+            Sent::Written {
+                dropped: self.take_dropped(),
+            }
         } else {
             self.drop_one()
         }

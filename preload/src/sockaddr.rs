@@ -1,6 +1,9 @@
 //! Decoding of C socket addresses: the one place that reads `sockaddr` memory.
 
-use libc::{AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage, socklen_t};
+use libc::{
+    AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage,
+    socklen_t,
+};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
@@ -19,7 +22,10 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
         AF_INET if len as usize >= std::mem::size_of::<sockaddr_in>() => {
             let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
         }
         AF_INET6 if len as usize >= std::mem::size_of::<sockaddr_in6>() => {
             let sin6 = unsafe { (addr as *const sockaddr_in6).read_unaligned() };
@@ -64,7 +70,15 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
     let mut ty: c_int = 0;
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
     // SAFETY: ty is a writable int and len its size.
-    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, &mut ty as *mut _ as *mut _, &mut len) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            &mut ty as *mut _ as *mut _,
+            &mut len,
+        )
+    };
     (r == 0).then_some(ty)
 }
 
@@ -81,7 +95,15 @@ pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as socklen_t;
     // SAFETY: info is writable for len bytes.
-    let r = unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info as *mut _ as *mut _, &mut len) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            &mut info as *mut _ as *mut _,
+            &mut len,
+        )
+    };
     const TCP_CLOSE: u8 = 7;
     (r == 0 && info.tcpi_state == TCP_CLOSE).then_some(local)
 }
@@ -98,7 +120,10 @@ mod tests {
         sin.sin_port = 443u16.to_be();
         sin.sin_addr.s_addr = u32::from(Ipv4Addr::new(10, 1, 2, 3)).to_be();
         let p = &sin as *const _ as *const sockaddr;
-        assert_eq!(unsafe { decode(p, std::mem::size_of::<sockaddr_in>() as socklen_t) }, Some(a));
+        assert_eq!(
+            unsafe { decode(p, std::mem::size_of::<sockaddr_in>() as socklen_t) },
+            Some(a)
+        );
         assert_eq!(unsafe { decode(p, 4) }, None, "too short");
         assert_eq!(unsafe { decode(std::ptr::null(), 16) }, None);
 
@@ -113,6 +138,9 @@ mod tests {
         let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
         un.sun_family = libc::AF_UNIX as sa_family_t;
         let p = &un as *const _ as *const sockaddr;
-        assert_eq!(unsafe { decode(p, std::mem::size_of::<libc::sockaddr_un>() as socklen_t) }, None);
+        assert_eq!(
+            unsafe { decode(p, std::mem::size_of::<libc::sockaddr_un>() as socklen_t) },
+            None
+        );
     }
 }

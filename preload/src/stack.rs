@@ -49,7 +49,9 @@ pub fn capture(out: &mut [u8]) -> usize {
         match info {
             Some(i) => {
                 let symbol = c_text(i.dli_sname).unwrap_or("??");
-                let module = c_text(i.dli_fname).map(|p| p.rsplit('/').next().unwrap_or(p)).filter(|m| !m.is_empty());
+                let module = c_text(i.dli_fname)
+                    .map(|p| p.rsplit('/').next().unwrap_or(p))
+                    .filter(|m| !m.is_empty());
                 let offset = (pc as usize).wrapping_sub(i.dli_fbase as usize);
                 let _ = write!(text, "{symbol} ({}+{offset:#x})", module.unwrap_or("??"));
             }

@@ -58,7 +58,10 @@ pub fn get() -> Option<&'static State> {
             READY => return unsafe { STATE.load(Ordering::Acquire).as_ref() },
             DISABLED => return None,
             UNLOADED => {
-                if PHASE.compare_exchange(UNLOADED, LOADING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                if PHASE
+                    .compare_exchange(UNLOADED, LOADING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
                     let (phase, kinds) = match load() {
                         Some(state) => {
                             let kinds = EventKind::ALL
@@ -144,7 +147,13 @@ fn load() -> Option<State> {
         Ok(None) => return None,
         Ok(Some(config)) => config,
         Err((on_error, errors)) => {
-            fail(on_error, &errors.iter().map(|e| format!("armr: error: {e}\n")).collect::<String>());
+            fail(
+                on_error,
+                &errors
+                    .iter()
+                    .map(|e| format!("armr: error: {e}\n"))
+                    .collect::<String>(),
+            );
             return None;
         }
     };
@@ -158,7 +167,10 @@ fn load() -> Option<State> {
     if !load.is_ok() {
         let mut text: String = load.files.iter().map(|f| f.render()).collect();
         let errors = load.errors();
-        text.push_str(&format!("armr: {errors} error{} in the rules\n", if errors == 1 { "" } else { "s" }));
+        text.push_str(&format!(
+            "armr: {errors} error{} in the rules\n",
+            if errors == 1 { "" } else { "s" }
+        ));
         fail(config.on_error, &text);
         return None;
     }

@@ -261,7 +261,10 @@ mod tests {
         assert_eq!(ok("0.0.0.0:0", Bind).host, HostPattern::Any(IpFamily::V4));
         assert_eq!(ok(":::0", Remote).host, HostPattern::Any(IpFamily::V6));
         assert_eq!(ok("[::]:80", Remote).host, HostPattern::Any(IpFamily::V6));
-        assert_eq!(ok("[::ffff:0.0.0.0]:80", Bind).host, HostPattern::Any(IpFamily::V4));
+        assert_eq!(
+            ok("[::ffff:0.0.0.0]:80", Bind).host,
+            HostPattern::Any(IpFamily::V4)
+        );
         assert_eq!(
             ok("::1:8080", Remote).host,
             HostPattern::Ip("::1".parse().unwrap())

@@ -123,7 +123,11 @@ pub fn load(sources: Vec<SourceFile>) -> Load {
         if !any_node && diagnostics.is_empty() {
             // Not a syntax error: an empty (or comments-only) file. Enforcing nothing from a file
             // the user named is never what they meant.
-            diagnostics.push(Diagnostic { level: Level::Error, kind: DiagnosticKind::NoApps, span: None });
+            diagnostics.push(Diagnostic {
+                level: Level::Error,
+                kind: DiagnosticKind::NoApps,
+                span: None,
+            });
         }
         diagnostics.extend(contents.diagnostics);
         files.push(FileReport {

@@ -214,7 +214,10 @@ fn to_line_end(i: &str) -> &str {
 fn trivia(mut i: &str) -> PResult<'_, ()> {
     loop {
         let before = i.len();
-        let spaces = i.bytes().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+        let spaces = i
+            .bytes()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
         i = &i[spaces..];
         if let Some(rest) = i.strip_prefix('#').or_else(|| i.strip_prefix("//")) {
             i = to_line_end(rest);
@@ -249,7 +252,10 @@ fn is_word_char(c: char) -> bool {
 fn word(i: &str) -> PResult<'_, &str> {
     let bytes = i.as_bytes();
     if !bytes.first().is_some_and(|&b| is_word_start(b as char)) {
-        return Err(NomErr::Error(SyntaxError::from_error_kind(i, ErrorKind::Alpha)));
+        return Err(NomErr::Error(SyntaxError::from_error_kind(
+            i,
+            ErrorKind::Alpha,
+        )));
     }
     // Word characters are ASCII, so a byte index is a character boundary.
     let mut end = 1;
@@ -460,7 +466,11 @@ fn statement_word(i: &str) -> Option<(&str, &str)> {
 
 /// An `end...` keyword in any case, when it is not the start of a call such as `endpoint(...)`.
 fn end_keyword(i: &str) -> Option<(&str, &str)> {
-    if !i.as_bytes().get(..3).is_some_and(|b| b.eq_ignore_ascii_case(b"end")) {
+    if !i
+        .as_bytes()
+        .get(..3)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"end"))
+    {
         return None;
     }
     let (w, after) = statement_word(i)?;
@@ -512,10 +522,10 @@ fn skip_statement(i: &str) -> &str {
                 s
             }
             '#' => to_line_end(next),
-            '/' if next.starts_with('/') => {
-                to_line_end(next)
-            }
-            '/' if next.starts_with('*') => next.find("*/").map_or(&next[next.len()..], |k| &next[k + 2..]),
+            '/' if next.starts_with('/') => to_line_end(next),
+            '/' if next.starts_with('*') => next
+                .find("*/")
+                .map_or(&next[next.len()..], |k| &next[k + 2..]),
             '\n' => {
                 line_start = true;
                 next
@@ -611,7 +621,12 @@ impl<'a> Reader<'a> {
     /// Reads nodes until the `end...` of the innermost block in `open` (or the end of the file at
     /// the top), handing each to `emit`. Returns the rest after that keyword and whether any
     /// statement broke.
-    fn nodes(&mut self, mut i: &'a str, open: &mut Vec<&'a str>, emit: &mut dyn FnMut(Node<'a>)) -> (&'a str, bool) {
+    fn nodes(
+        &mut self,
+        mut i: &'a str,
+        open: &mut Vec<&'a str>,
+        emit: &mut dyn FnMut(Node<'a>),
+    ) -> (&'a str, bool) {
         let mut broken = false;
         loop {
             i = match trivia(i) {

@@ -6,8 +6,8 @@ use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::model::*;
 use super::source::SourceFile;
 use super::syntax::{Arg, Body, Node, Value, ValueKind};
-use std::borrow::Cow;
 use crate::policy::FxHasher;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
@@ -90,7 +90,11 @@ struct AppContext {
 
 impl<'f> Validator<'f> {
     pub fn new(file: &'f SourceFile) -> Self {
-        Validator { file, out: FileContents::default(), errors: 0 }
+        Validator {
+            file,
+            out: FileContents::default(),
+            errors: 0,
+        }
     }
 
     pub fn finish(self) -> FileContents {
@@ -245,7 +249,8 @@ impl<'f> Validator<'f> {
         };
         let mut metadata_seen = false;
         let mut rules = Vec::new();
-        let mut rule_names: FxSet<&str> = FxSet::with_capacity_and_hasher(body.len(), Default::default());
+        let mut rule_names: FxSet<&str> =
+            FxSet::with_capacity_and_hasher(body.len(), Default::default());
         let mut rule_count = 0;
         for n in body {
             match (&n.body, n.name) {
@@ -300,15 +305,16 @@ impl<'f> Validator<'f> {
                     };
                     let rule_name = self.rule_header(n, kind);
                     if let Some(rule_name) = rule_name
-                        && !rule_names.insert(rule_name) {
-                            let text = n.args.first().map_or(n.name, |a| a.value.text);
-                            self.error(
-                                DiagnosticKind::DuplicateRule {
-                                    rule: rule_name.into(),
-                                },
-                                text,
-                            );
-                        }
+                        && !rule_names.insert(rule_name)
+                    {
+                        let text = n.args.first().map_or(n.name, |a| a.value.text);
+                        self.error(
+                            DiagnosticKind::DuplicateRule {
+                                rule: rule_name.into(),
+                            },
+                            text,
+                        );
+                    }
                     let applies = self.os_applies(n);
                     let rule_name = rule_name.unwrap_or_default();
                     match (kind, rule_body) {
@@ -400,10 +406,7 @@ impl<'f> Validator<'f> {
             }
         }
         if !seen {
-            self.error(
-                DiagnosticKind::RequiresWithoutVersion,
-                node.args_text,
-            );
+            self.error(DiagnosticKind::RequiresWithoutVersion, node.args_text);
         }
         found
     }
@@ -689,13 +692,14 @@ impl<'f> Validator<'f> {
             }
         }
         if let Some(("detect", params)) = &action
-            && params.message.is_none() {
-                let word = body
-                    .iter()
-                    .find(|s| s.name == "detect")
-                    .map_or(node.name, |s| s.name);
-                self.error(DiagnosticKind::DetectWithoutMessage, word);
-            }
+            && params.message.is_none()
+        {
+            let word = body
+                .iter()
+                .find(|s| s.name == "detect")
+                .map_or(node.name, |s| s.name);
+            self.error(DiagnosticKind::DetectWithoutMessage, word);
+        }
         let errors = self.errors - errors_before;
         let (Some((_, Some(condition))), Some((word, params))) = (condition, action) else {
             return None;

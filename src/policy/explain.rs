@@ -34,7 +34,10 @@ fn host_matches(host: &HostPattern, ip: IpAddr, resolved: &[(String, Vec<IpAddr>
     match host {
         HostPattern::Any(_) => true,
         HostPattern::Ip(a) => *a == ip,
-        HostPattern::Cidr { network, prefix_len } => {
+        HostPattern::Cidr {
+            network,
+            prefix_len,
+        } => {
             let as_v6 = |ip: IpAddr| match ip {
                 IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
                 IpAddr::V6(v6) => u128::from(v6),
@@ -51,14 +54,18 @@ fn host_matches(host: &HostPattern, ip: IpAddr, resolved: &[(String, Vec<IpAddr>
                 (IpAddr::V4(_), IpAddr::V6(_)) => false,
             }
         }
-        HostPattern::Name(name) => resolved.iter().any(|(n, ips)| n == name && ips.contains(&ip)),
+        HostPattern::Name(name) => resolved
+            .iter()
+            .any(|(n, ips)| n == name && ips.contains(&ip)),
     }
 }
 
 fn entry_matches(entry: &Entry, target: Target, resolved: &[(String, Vec<IpAddr>)]) -> bool {
     let (lo, hi) = entry.ports;
     match target {
-        Target::Address(ip, port) => (lo..=hi).contains(&port) && host_matches(&entry.host, ip, resolved),
+        Target::Address(ip, port) => {
+            (lo..=hi).contains(&port) && host_matches(&entry.host, ip, resolved)
+        }
         Target::AllLocal { ipv6, port } => {
             (lo..=hi).contains(&port)
                 && match &entry.host {
@@ -90,7 +97,11 @@ impl Policy {
         let mut candidates: Vec<Candidate> = entries(self.rules(), kind)
             .into_iter()
             .filter(|(_, e)| entry_matches(e, target, resolved))
-            .map(|(rule, e)| Candidate { rule, rank: e.rank, lost_because: None })
+            .map(|(rule, e)| Candidate {
+                rule,
+                rank: e.rank,
+                lost_because: None,
+            })
             .collect();
         candidates.sort_by_key(|c| c.rank);
         if let Some(winner) = candidates.first().map(|c| c.rank) {
@@ -104,7 +115,10 @@ impl Policy {
         let mut notes = Vec::new();
         let ip = address.ip();
         if super::normalize_ip(ip) != ip && !ip.is_unspecified() {
-            notes.push(format!("{ip} is an IPv4-mapped IPv6 address: judged as {}", super::normalize_ip(ip)));
+            notes.push(format!(
+                "{ip} is an IPv4-mapped IPv6 address: judged as {}",
+                super::normalize_ip(ip)
+            ));
         }
         match target {
             Target::Address(judged, _) if judged != super::normalize_ip(ip) => notes.push(format!(
@@ -127,10 +141,20 @@ impl Policy {
                 format!("hostname {name} resolves to {}", list.join(", "))
             });
         }
-        if self.mode() == Mode::DetectOnly && decision.is_some_and(|d| d.selected == Action::Protect) {
-            notes.push("detect-only mode: the protect rule acts as detect (logged, not refused)".into());
+        if self.mode() == Mode::DetectOnly
+            && decision.is_some_and(|d| d.selected == Action::Protect)
+        {
+            notes.push(
+                "detect-only mode: the protect rule acts as detect (logged, not refused)".into(),
+            );
         }
-        Explanation { kind, address, decision, candidates, notes }
+        Explanation {
+            kind,
+            address,
+            decision,
+            candidates,
+            notes,
+        }
     }
 
     /// The explanation as text for a person.
@@ -140,7 +164,10 @@ impl Policy {
         let _ = writeln!(out, "{} {}: {verdict}", e.kind, e.address);
         match e.decision {
             None => {
-                let _ = writeln!(out, "no rule matches: the call proceeds and nothing is logged");
+                let _ = writeln!(
+                    out,
+                    "no rule matches: the call proceeds and nothing is logged"
+                );
             }
             Some(d) => {
                 let (app, rule) = self.rule(d.rule);
@@ -188,18 +215,32 @@ impl Policy {
             )
         };
         let mut out = String::from("{");
-        let _ = write!(out, "\"decision\": \"{}\"", e.decision.map_or("none", |d| d.action.as_str()));
+        let _ = write!(
+            out,
+            "\"decision\": \"{}\"",
+            e.decision.map_or("none", |d| d.action.as_str())
+        );
         match e.decision.map(|d| located(d.rule)) {
             Some((rule, app, location, _)) => {
-                let _ = write!(out, ", \"rule\": {rule}, \"app\": {app}, \"location\": {location}");
+                let _ = write!(
+                    out,
+                    ", \"rule\": {rule}, \"app\": {app}, \"location\": {location}"
+                );
             }
             None => out.push_str(", \"rule\": null, \"app\": null, \"location\": null"),
         }
-        let _ = write!(out, ", \"event\": {{\"kind\": \"{}\", \"address\": \"{}\"}}", e.kind, e.address);
+        let _ = write!(
+            out,
+            ", \"event\": {{\"kind\": \"{}\", \"address\": \"{}\"}}",
+            e.kind, e.address
+        );
         out.push_str(", \"candidates\": [");
         for (i, c) in e.candidates.iter().enumerate() {
             let (rule, app, location, action) = located(c.rule);
-            let reason = c.lost_because.as_deref().map_or("null".to_string(), json_string);
+            let reason = c
+                .lost_because
+                .as_deref()
+                .map_or("null".to_string(), json_string);
             let _ = write!(
                 out,
                 "{}{{\"rule\": {rule}, \"app\": {app}, \"location\": {location}, \"action\": \"{action}\", \
@@ -211,7 +252,12 @@ impl Policy {
         }
         out.push_str("], \"notes\": [");
         for (i, note) in e.notes.iter().enumerate() {
-            let _ = write!(out, "{}{}", if i == 0 { "" } else { ", " }, json_string(note));
+            let _ = write!(
+                out,
+                "{}{}",
+                if i == 0 { "" } else { ", " },
+                json_string(note)
+            );
         }
         out.push_str("]}");
         out

@@ -49,12 +49,16 @@ pub fn normalize_ip(ip: IpAddr) -> IpAddr {
 pub fn normalize_host(host: &HostPattern) -> HostPattern {
     match host {
         HostPattern::Ip(ip) => HostPattern::Ip(normalize_ip(*ip)),
-        HostPattern::Cidr { network: IpAddr::V6(v6), prefix_len } if *prefix_len >= 96 => {
-            match v6.to_ipv4_mapped() {
-                Some(v4) => HostPattern::Cidr { network: IpAddr::V4(v4), prefix_len: prefix_len - 96 },
-                None => host.clone(),
-            }
-        }
+        HostPattern::Cidr {
+            network: IpAddr::V6(v6),
+            prefix_len,
+        } if *prefix_len >= 96 => match v6.to_ipv4_mapped() {
+            Some(v4) => HostPattern::Cidr {
+                network: IpAddr::V4(v4),
+                prefix_len: prefix_len - 96,
+            },
+            None => host.clone(),
+        },
         other => other.clone(),
     }
 }
@@ -105,16 +109,23 @@ impl Hasher for FxHasher {
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A map from key to the port intervals of its rules, compiled into segments.
-fn compile<K: std::hash::Hash + Eq>(groups: FxMap<K, Vec<(u16, u16, Rank)>>) -> FxMap<K, PortSegments> {
-    groups.into_iter().map(|(k, v)| (k, PortSegments::build(&v))).collect()
+fn compile<K: std::hash::Hash + Eq>(
+    groups: FxMap<K, Vec<(u16, u16, Rank)>>,
+) -> FxMap<K, PortSegments> {
+    groups
+        .into_iter()
+        .map(|(k, v)| (k, PortSegments::build(&v)))
+        .collect()
 }
 
 /// CIDR groups by prefix length, longest first, each compiled.
 fn by_prefix<K: std::hash::Hash + Eq>(
     groups: FxMap<u8, FxMap<K, Vec<(u16, u16, Rank)>>>,
 ) -> Vec<(u8, FxMap<K, PortSegments>)> {
-    let mut v: Vec<(u8, FxMap<K, PortSegments>)> =
-        groups.into_iter().map(|(len, g)| (len, compile(g))).collect();
+    let mut v: Vec<(u8, FxMap<K, PortSegments>)> = groups
+        .into_iter()
+        .map(|(len, g)| (len, compile(g)))
+        .collect();
     v.sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
     v
 }
@@ -178,24 +189,38 @@ impl KindIndex {
                         }
                     }
                 }
-                HostPattern::Cidr { network: IpAddr::V4(n), prefix_len } => cidr_v4
+                HostPattern::Cidr {
+                    network: IpAddr::V4(n),
+                    prefix_len,
+                } => cidr_v4
                     .entry(*prefix_len)
                     .or_default()
                     .entry(u32::from(*n))
                     .or_default()
                     .push(interval),
-                HostPattern::Cidr { network: IpAddr::V6(n), prefix_len } => {
+                HostPattern::Cidr {
+                    network: IpAddr::V6(n),
+                    prefix_len,
+                } => {
                     let mapped_space = u128::from(Ipv4Addr::UNSPECIFIED.to_ipv6_mapped());
                     if *prefix_len < 96 && mask_v6(mapped_space, *prefix_len) == u128::from(*n) {
                         all_v4.push(interval);
                     }
-                    cidr_v6.entry(*prefix_len).or_default().entry(u128::from(*n)).or_default().push(interval)
+                    cidr_v6
+                        .entry(*prefix_len)
+                        .or_default()
+                        .entry(u128::from(*n))
+                        .or_default()
+                        .push(interval)
                 }
                 HostPattern::Name(name) => names.push((name.clone(), e.ports, e.rank)),
             }
         }
         let (unspecified_v4, unspecified_v6) = if binds {
-            (PortSegments::build(&unspecified_v4), PortSegments::build(&unspecified_v6))
+            (
+                PortSegments::build(&unspecified_v4),
+                PortSegments::build(&unspecified_v6),
+            )
         } else {
             Default::default()
         };
@@ -205,7 +230,10 @@ impl KindIndex {
             all_v4: PortSegments::build(&all_v4),
             cidr_v4: by_prefix(cidr_v4),
             cidr_v6: by_prefix(cidr_v6),
-            names: (!names.is_empty()).then(|| Names { rules: names, resolved: OnceLock::new() }),
+            names: (!names.is_empty()).then(|| Names {
+                rules: names,
+                resolved: OnceLock::new(),
+            }),
             unspecified_v4,
             unspecified_v6,
             empty: entries.is_empty(),
@@ -235,7 +263,9 @@ impl KindIndex {
             IpAddr::V6(v6) => best = best.min(self.best_v6_cidr(u128::from(v6), port)),
         }
         if let Some(names) = &self.names {
-            let resolved = names.resolved.get_or_init(|| resolve_names(&names.rules, resolver));
+            let resolved = names
+                .resolved
+                .get_or_init(|| resolve_names(&names.rules, resolver));
             if let Some(s) = resolved.by_ip.get(&ip) {
                 best = best.min(s.best(port));
             }
@@ -255,13 +285,22 @@ impl KindIndex {
 
     /// The best rank for a bind to the unspecified address of a family.
     pub fn best_unspecified(&self, ipv6: bool, port: u16) -> Rank {
-        if ipv6 { self.unspecified_v6.best(port) } else { self.unspecified_v4.best(port) }
+        if ipv6 {
+            self.unspecified_v6.best(port)
+        } else {
+            self.unspecified_v4.best(port)
+        }
     }
 
     /// What each hostname resolved to (empty when it did not), resolving now if no lookup has.
     pub fn resolved_names(&self, resolver: &dyn Resolve) -> &[(String, Vec<IpAddr>)] {
         match &self.names {
-            Some(names) => &names.resolved.get_or_init(|| resolve_names(&names.rules, resolver)).names,
+            Some(names) => {
+                &names
+                    .resolved
+                    .get_or_init(|| resolve_names(&names.rules, resolver))
+                    .names
+            }
             None => &[],
         }
     }
@@ -294,7 +333,10 @@ fn resolve_names(rules: &[(String, (u16, u16), Rank)], resolver: &dyn Resolve) -
             by_ip.entry(*ip).or_default().push((*lo, *hi, *rank));
         }
     }
-    Resolved { by_ip: compile(by_ip), names }
+    Resolved {
+        by_ip: compile(by_ip),
+        names,
+    }
 }
 
 /// The loopback address of the same family: what a connect to the unspecified address reaches.

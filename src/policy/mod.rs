@@ -36,8 +36,12 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] =
-        [EventKind::BindServer, EventKind::BindClient, EventKind::Connect, EventKind::Accept];
+    pub const ALL: [EventKind; 4] = [
+        EventKind::BindServer,
+        EventKind::BindClient,
+        EventKind::Connect,
+        EventKind::Accept,
+    ];
 
     /// The name `armr explain` takes: `bind-server`, `bind-client`, `connect`, `accept`.
     pub fn as_str(self) -> &'static str {
@@ -61,7 +65,9 @@ impl FromStr for EventKind {
         EventKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown event kind `{s}`: use bind-server, bind-client, connect or accept"))
+            .ok_or_else(|| {
+                format!("unknown event kind `{s}`: use bind-server, bind-client, connect or accept")
+            })
     }
 }
 
@@ -111,7 +117,10 @@ impl Target {
         }
         match kind {
             EventKind::Connect => Target::Address(loopback_of(ip), port),
-            EventKind::BindServer | EventKind::BindClient => Target::AllLocal { ipv6: ip.is_ipv6(), port },
+            EventKind::BindServer | EventKind::BindClient => Target::AllLocal {
+                ipv6: ip.is_ipv6(),
+                port,
+            },
             EventKind::Accept => Target::Address(ip, port),
         }
     }
@@ -129,7 +138,10 @@ pub struct Policy {
 
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Policy").field("rules", &self.order.len()).field("mode", &self.mode).finish()
+        f.debug_struct("Policy")
+            .field("rules", &self.order.len())
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -138,7 +150,8 @@ pub(crate) fn entries(rules: &RuleSet, kind: EventKind) -> Vec<(u32, Entry)> {
     let mut out = Vec::new();
     for (order, (_, rule)) in rules.socket_rules().enumerate() {
         let address: Option<&AddressPattern> = match (&rule.condition, kind) {
-            (Condition::Accept(a), EventKind::Accept) | (Condition::Connect(a), EventKind::Connect) => Some(a),
+            (Condition::Accept(a), EventKind::Accept)
+            | (Condition::Connect(a), EventKind::Connect) => Some(a),
             (Condition::Bind { client, .. }, EventKind::BindClient) => client.as_ref(),
             (Condition::Bind { server, .. }, EventKind::BindServer) => server.as_ref(),
             _ => None,
@@ -174,9 +187,18 @@ impl Policy {
         }
         let kinds = EventKind::ALL.map(|kind| {
             let entries: Vec<Entry> = entries(&rules, kind).into_iter().map(|(_, e)| e).collect();
-            KindIndex::build(&entries, matches!(kind, EventKind::BindServer | EventKind::BindClient))
+            KindIndex::build(
+                &entries,
+                matches!(kind, EventKind::BindServer | EventKind::BindClient),
+            )
         });
-        Policy { rules, order, kinds, mode, resolver }
+        Policy {
+            rules,
+            order,
+            kinds,
+            mode,
+            resolver,
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -231,7 +253,11 @@ impl Policy {
             (Action::Protect, Mode::DetectOnly) => Action::Detect,
             (action, _) => action,
         };
-        Some(Decision { rule: order, selected: rule.action, action })
+        Some(Decision {
+            rule: order,
+            selected: rule.action,
+            action,
+        })
     }
 
     /// What each hostname of a kind's rules resolved to (resolving them now if needed).

@@ -40,7 +40,10 @@ impl PortSegments {
         }
         events.sort_unstable_by_key(|&(pos, _, _)| pos);
         let mut active: BTreeSet<Rank> = BTreeSet::new();
-        let mut segments = PortSegments { starts: vec![0], best: vec![Rank::NONE] };
+        let mut segments = PortSegments {
+            starts: vec![0],
+            best: vec![Rank::NONE],
+        };
         let mut i = 0;
         while i < events.len() {
             let pos = events[i].0;
@@ -80,7 +83,10 @@ impl PortSegments {
     pub fn best(&self, port: u16) -> Rank {
         let i = self.starts.partition_point(|&s| s <= port);
         // starts[0] == 0, so i >= 1.
-        self.best.get(i.wrapping_sub(1)).copied().unwrap_or(Rank::NONE)
+        self.best
+            .get(i.wrapping_sub(1))
+            .copied()
+            .unwrap_or(Rank::NONE)
     }
 }
 
@@ -94,7 +100,12 @@ mod tests {
 
     #[test]
     fn overlapping_intervals_keep_the_best_rank_per_port() {
-        let s = PortSegments::build(&[(0, 65535, r(5)), (80, 90, r(2)), (85, 100, r(1)), (443, 443, r(9))]);
+        let s = PortSegments::build(&[
+            (0, 65535, r(5)),
+            (80, 90, r(2)),
+            (85, 100, r(1)),
+            (443, 443, r(9)),
+        ]);
         assert_eq!(s.best(0), r(5));
         assert_eq!(s.best(79), r(5));
         assert_eq!(s.best(80), r(2));
@@ -110,7 +121,11 @@ mod tests {
         for (lo, hi) in [(0, 65535), (0, 10), (10, 65535), (443, 443)] {
             let one = PortSegments::build(&[(lo, hi, r(3))]);
             for port in [0, 9, 10, 11, 442, 443, 444, 65534, 65535] {
-                let want = if (lo..=hi).contains(&port) { r(3) } else { Rank::NONE };
+                let want = if (lo..=hi).contains(&port) {
+                    r(3)
+                } else {
+                    Rank::NONE
+                };
                 assert_eq!(one.best(port), want, "{lo}-{hi} at {port}");
             }
         }

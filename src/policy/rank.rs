@@ -12,7 +12,11 @@ impl Rank {
     pub const NONE: Rank = Rank(u64::MAX);
 
     pub fn new(wildcard: bool, action: Action, order: u32) -> Rank {
-        Rank((u64::from(wildcard) << 40) | (u64::from(action_priority(action)) << 32) | u64::from(order))
+        Rank(
+            (u64::from(wildcard) << 40)
+                | (u64::from(action_priority(action)) << 32)
+                | u64::from(order),
+        )
     }
 
     pub fn of(address: &AddressPattern, action: Action, order: u32) -> Rank {
