@@ -1,5 +1,8 @@
 //! One reentrancy guard per thread: socket calls armr makes itself (resolving a hostname, writing
 //! a log line, a library called while loading the rules) pass straight through.
+//!
+//! The guard is held only around that work, not around the program's own call: a signal handler
+//! that interrupts a hook while it waits in the real `connect` is judged like any other caller.
 
 use std::cell::Cell;
 
@@ -22,6 +25,13 @@ impl Guard {
             .filter(|entered| *entered)
             .map(|_| Guard(()))
     }
+}
+
+/// True when this thread is inside armr's own work (loading the rules, resolving a hostname,
+/// judging or logging): its socket calls are armr's and pass straight through.
+#[inline]
+pub fn inside() -> bool {
+    INSIDE_ARMR.try_with(Cell::get).unwrap_or(true)
 }
 
 impl Drop for Guard {

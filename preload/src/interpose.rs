@@ -37,7 +37,14 @@ fn internal_error(what: &str) {
 }
 
 /// The rule deciding an event. An internal failure (a panic) decides nothing: the call proceeds.
+/// Under the guard when the rules name hosts: resolving one makes socket calls of armr's own.
+/// (Otherwise no guard, so that a signal handler interrupting this is judged too.)
 fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+    let _guard = if state.policy.has_hostnames(kind) {
+        Some(Guard::enter()?)
+    } else {
+        None
+    };
     catch_unwind(AssertUnwindSafe(|| state.policy.decide(kind, address))).unwrap_or_else(|_| {
         internal_error("judging a socket call: the call was forwarded");
         None
@@ -61,11 +68,13 @@ fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
     judge(state, kind, address).is_some_and(|d| enforce(state, kind, address, d))
 }
 
-/// The policy, when armr is active and this call is not armr's own.
-fn active() -> Option<(Guard, &'static State)> {
-    let guard = Guard::enter()?;
-    let state = state::get()?;
-    Some((guard, state))
+/// The policy, when armr is active and this call is not armr's own. (A `()` stands where a guard
+/// was held: the guard is now taken only around armr's own work, see `guard`.)
+fn active() -> Option<((), &'static State)> {
+    if crate::guard::inside() {
+        return None;
+    }
+    Some(((), state::get()?))
 }
 
 // --- the calls

@@ -42,6 +42,8 @@ pub struct Sink {
     reopening: AtomicBool,
     /// Set when the connection failed: the next event (at most once a second) reconnects.
     broken: AtomicBool,
+    /// Set when a write to the file was cut short (a full disk): the file ends mid-line.
+    torn: AtomicBool,
     last_attempt_ms: AtomicU64,
     dropped: AtomicU64,
 }
@@ -161,6 +163,7 @@ impl Sink {
             inode: AtomicU64::new(0),
             reopening: AtomicBool::new(false),
             broken: AtomicBool::new(false),
+            torn: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         };
@@ -335,6 +338,12 @@ impl Sink {
 
     /// Writes one line (ending in `\n`) in one system call, or drops it.
     pub fn send(&self, line: &[u8]) -> Sent {
+        // armr's own socket calls (connecting and sending to a syslog daemon) must pass straight
+        // through the hooks; writes to a file or standard error call no hook.
+        let _guard = match self.reopen {
+            Reopen::Stderr | Reopen::File(_) => None,
+            _ => crate::guard::Guard::enter(),
+        };
         let fd = self.current();
         if fd < 0 {
             return self.drop_one();
@@ -356,9 +365,32 @@ impl Sink {
                 }
             }
             // O_APPEND: each line lands whole at the end, whatever other writers do.
-            Reopen::File(_) => unsafe {
-                libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize
-            },
+            Reopen::File(_) => {
+                // A full disk can cut a line: the next line then starts with a line break, so that
+                // only the cut line is lost.
+                let newline = b"\n";
+                let torn = self.torn.load(Ordering::Relaxed);
+                let mut iov = [
+                    libc::iovec {
+                        iov_base: newline.as_ptr() as *mut _,
+                        iov_len: usize::from(torn),
+                    },
+                    libc::iovec {
+                        iov_base: line.as_ptr() as *mut _,
+                        iov_len: line.len(),
+                    },
+                ];
+                let total = (usize::from(torn) + line.len()) as isize;
+                // SAFETY: iov describes two valid buffers; O_APPEND makes the write land whole
+                // at the end, whatever other writers do.
+                let n = unsafe { libc::writev(fd, iov.as_mut_ptr(), 2) };
+                if n == total {
+                    self.torn.store(false, Ordering::Relaxed);
+                } else if n > 0 {
+                    self.torn.store(true, Ordering::Relaxed);
+                }
+                n == total
+            }
             Reopen::Unix(_) | Reopen::Udp(_) => {
                 // SAFETY: body is a valid buffer.
                 let n = unsafe {

@@ -62,6 +62,9 @@ pub fn get() -> Option<&'static State> {
                     .compare_exchange(UNLOADED, LOADING, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
+                    // Loading reads files and may run other libraries' code: their socket calls
+                    // are armr's own. (The constructor already holds the guard.)
+                    let _guard = crate::guard::Guard::enter();
                     let (phase, kinds) = match load() {
                         Some(state) => {
                             let kinds = EventKind::ALL

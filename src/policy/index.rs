@@ -244,6 +244,11 @@ impl KindIndex {
         self.empty
     }
 
+    /// True when some rule of this kind names a host: a lookup may resolve it.
+    pub fn has_hostnames(&self) -> bool {
+        self.names.is_some()
+    }
+
     /// The best rank among rules matching a remote or specific local address. `ip` is normalised.
     pub fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
         let mut best = self.any.best(port);

@@ -225,6 +225,12 @@ impl Policy {
         !self.kinds[kind.index()].is_empty()
     }
 
+    /// True when some rule of this kind names a host, so that a decision may resolve names (the
+    /// first time) through the system resolver.
+    pub fn has_hostnames(&self, kind: EventKind) -> bool {
+        self.kinds[kind.index()].has_hostnames()
+    }
+
     /// The app and rule at `order` (a [`Decision::rule`]).
     pub fn rule(&self, order: u32) -> (&App, &SocketRule) {
         let (a, r) = self.order[order as usize];
