@@ -1322,3 +1322,47 @@ fn the_kernels_automatic_bind_is_not_a_client_bind() {
         run.context()
     );
 }
+
+/// The hardening issue's stress: 16 threads x 10,000 connect attempts under a mixed policy, every
+/// verdict checked. UDP sockets, so that 160,000 connects need no server and no ephemeral ports.
+#[test]
+fn threads_16_by_10000_udp_connects_under_a_mixed_policy() {
+    const THREADS: usize = 16;
+    const ITERATIONS: usize = 10_000;
+    let sandbox = Sandbox::new(
+        "threads-udp",
+        &policy(&[
+            (
+                "udp refused",
+                "connect(\"127.0.0.1:40001-40002\")".into(),
+                protect("udp refused"),
+            ),
+            (
+                "everything else",
+                "connect(\"0.0.0.0:0\")".into(),
+                "allow()".into(),
+            ),
+        ]),
+    );
+    let run = sandbox.run(
+        "threads.py",
+        &args(&[
+            "127.0.0.1",
+            "40001,40002",
+            "40003,40004",
+            &THREADS.to_string(),
+            &ITERATIONS.to_string(),
+            "udp",
+        ]),
+        Duration::from_secs(150),
+    );
+    let total = (THREADS * ITERATIONS) as u64;
+    assert_eq!(run.number("wrong"), 0, "{}", run.context());
+    assert_eq!(run.number("refused"), total / 2, "{}", run.context());
+    assert_eq!(run.number("connected"), total / 2, "{}", run.context());
+    assert_eq!(
+        run.events().len() as u64,
+        total / 2,
+        "one whole event per refusal"
+    );
+}

@@ -1,6 +1,7 @@
 """16 threads x 500 connects under a mixed policy.
 
-argv: HOST PROTECTED_PORTS ALLOWED_PORTS THREADS ITERATIONS (ports comma-separated).
+argv: HOST PROTECTED_PORTS ALLOWED_PORTS THREADS ITERATIONS [udp] (ports comma-separated).
+With `udp`, the sockets are UDP: a connect needs no server, so many more attempts fit.
 Every attempt's verdict is checked here: a protected port must fail with ConnectionRefusedError
 errno 111, an allowed port must connect. Prints the counts and the first mismatches.
 """
@@ -10,7 +11,9 @@ import threading
 
 from armrtest import args, emit, watchdog
 
-host, protected, allowed, threads, iterations = args()
+argv = args()
+host, protected, allowed, threads, iterations = argv[:5]
+kind = socket.SOCK_DGRAM if argv[5:] == ["udp"] else socket.SOCK_STREAM
 protected = [int(p) for p in protected.split(",")]
 allowed = [int(p) for p in allowed.split(",")]
 threads, iterations = int(threads), int(iterations)
@@ -29,7 +32,7 @@ def worker(t):
     start.wait()
     for i in range(iterations):
         port, is_protected = ports[(i + t) % len(ports)]
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET, kind)
         try:
             s.connect((host, port))
             verdict = "connected"
