@@ -16,11 +16,11 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use support::{TempDir, text};
+use support::{TempDir, library, manifest, python, text};
 
 unsafe extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
@@ -31,40 +31,6 @@ const STOPPED: &str = "armr: the rules could not be loaded: stopping ";
 const UNPROTECTED: &str = "runs WITHOUT armr's protection (ARMR_ON_ERROR=open)";
 
 // --- paths and programs
-
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn library() -> PathBuf {
-    let lib = manifest().join("target/release/libarmr.so");
-    assert!(
-        lib.is_file(),
-        "{} does not exist: run `cargo build --release` first",
-        lib.display()
-    );
-    lib
-}
-
-/// The real interpreter (not a pyenv shim), so that the process started is Python itself.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .env_remove("LD_PRELOAD")
-            .env_remove("ARMR_RULES")
-            .stdin(Stdio::null())
-            .output()
-            .expect("python3: these tests run Python programs");
-        assert!(
-            out.status.success(),
-            "python3 failed: {}",
-            text(&out.stderr)
-        );
-        PathBuf::from(text(&out.stdout).trim())
-    })
-}
 
 /// What a user sees of one run.
 struct Out {

@@ -21,24 +21,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod support;
-use support::{TempDir, text};
+use support::{TempDir, library, manifest, python, text};
 
 /// How long a test waits for rsyslog to start or for events to arrive before it fails.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn library() -> PathBuf {
-    let lib = manifest().join("target/release/libarmr.so");
-    assert!(
-        lib.is_file(),
-        "{} does not exist: run `cargo build --release` first (`make test` does)",
-        lib.display()
-    );
-    lib
-}
 
 /// A port on 127.0.0.1 that nothing listens on (free a moment ago).
 fn free_tcp_port() -> u16 {
@@ -181,19 +167,6 @@ fn programs() -> &'static Programs {
         let odd = dir.join(ODD_PROGRAM);
         fs::copy(&connector, &odd).unwrap();
         Programs { connector, odd }
-    })
-}
-
-/// python3's real executable (not a wrapper script that would run other programs first).
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run python3 ({e}): `make test` installs it"));
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        PathBuf::from(text(&out.stdout).trim())
     })
 }
 

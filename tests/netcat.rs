@@ -22,7 +22,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{TempDir, text};
+use support::{TempDir, manifest, text};
 
 const NC: &str = "/usr/bin/nc";
 /// The longest any single wait may take: a process to exit, a port to listen, a line to appear.
@@ -31,10 +31,6 @@ const TICK: Duration = Duration::from_millis(10);
 
 // =============================================================================================
 // The build, nc, temporary directories and ports
-
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The armr build, checked once.
 fn library() -> PathBuf {

@@ -14,11 +14,14 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+mod support;
+use support::{library, manifest, python};
 
 unsafe extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
@@ -31,20 +34,6 @@ const RESET: &str = "ConnectionResetError errno=104";
 const EAGAIN: &str = "BlockingIOError errno=11";
 
 // --- paths
-
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn library() -> PathBuf {
-    let lib = manifest().join("target/release/libarmr.so");
-    assert!(
-        lib.is_file(),
-        "{} does not exist: run `cargo build --release` first",
-        lib.display()
-    );
-    lib
-}
 
 fn armr() -> PathBuf {
     let armr = manifest().join("target/release/armr");
@@ -60,35 +49,6 @@ fn program(name: &str) -> PathBuf {
     let path = manifest().join("tests/programs").join(name);
     assert!(path.is_file(), "missing test program {}", path.display());
     path
-}
-
-/// The real Python interpreter (not a pyenv shim or other wrapper script), so that the process
-/// the test starts, and whose pid it knows, is Python itself.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .env_remove("LD_PRELOAD")
-            .env_remove("ARMR_RULES")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run python3 ({e}): these tests run Python programs")
-            });
-        assert!(
-            out.status.success(),
-            "python3 failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(
-            path.is_file(),
-            "python3 reports sys.executable={}",
-            path.display()
-        );
-        path
-    })
 }
 
 // --- rules

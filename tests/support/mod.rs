@@ -3,7 +3,52 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/release/libarmr.so`, which must be built (`make test` builds it).
+pub fn library() -> PathBuf {
+    let lib = manifest().join("target/release/libarmr.so");
+    assert!(
+        lib.is_file(),
+        "{} does not exist: run `cargo build --release` first (`make test` does)",
+        lib.display()
+    );
+    lib
+}
+
+/// python3's real executable (not a pyenv shim that would run other programs first), so that the
+/// process a test starts is Python itself.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .env_remove("LD_PRELOAD")
+            .env_remove("ARMR_RULES")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run python3 ({e}): `make test` installs it"));
+        assert!(
+            out.status.success(),
+            "python3 failed: {}",
+            text(&out.stderr)
+        );
+        let path = PathBuf::from(text(&out.stdout).trim());
+        assert!(
+            path.is_file(),
+            "python3 reports sys.executable={}",
+            path.display()
+        );
+        path
+    })
+}
 
 /// Bytes a program wrote, as text.
 pub fn text(bytes: &[u8]) -> String {
