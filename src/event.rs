@@ -206,30 +206,31 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer
-/// than the buffer is cut (still ending in `\n`).
-pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
-    let mut out = LineBuffer::new(buf);
-    let t = UtcTime::from_unix_millis(event.unix_millis);
-    let pri = 8 + u32::from(syslog_severity(event.rule.severity));
+/// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - `: the RFC 5424 header of every line.
+fn syslog_header(
+    out: &mut LineBuffer<'_>,
+    pri: u32,
+    t: &UtcTime,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+) {
     let _ = write!(
         out,
         "<{pri}>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z ",
         t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
     );
-    syslog_field(&mut out, event.hostname, 255);
+    syslog_field(out, hostname, 255);
     out.push_bytes(b" ");
-    syslog_field(&mut out, event.process, 48);
-    let _ = write!(out, " {} - - CEF:0|ARMR:", event.pid);
-    header_field(&mut out, &event.app.name);
-    out.push_bytes(b"|");
-    header_field(&mut out, &event.app.name);
-    let _ = write!(out, "|{}|", event.app.language.number());
-    header_field(&mut out, &event.rule.name);
+    syslog_field(out, process, 48);
+    let _ = write!(out, " {pid} - - ");
+}
+
+/// CEF `rt`: `MMM dd yyyy HH:mm:ss.SSS +0000`, the same instant as the header.
+fn cef_time(out: &mut LineBuffer<'_>, t: &UtcTime) {
     let _ = write!(
         out,
-        "|Execute Rule|{}|rt={} {:02} {:04} {:02}:{:02}:{:02}.{:03} +0000 dvchost=",
-        event.rule.severity.name(),
+        "rt={} {:02} {:04} {:02}:{:02}:{:02}.{:03} +0000",
         MONTHS[(t.month - 1) as usize],
         t.day,
         t.year,
@@ -238,6 +239,24 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
         t.second,
         t.millis
     );
+}
+
+/// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer
+/// than the buffer is cut (still ending in `\n`).
+pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
+    let mut out = LineBuffer::new(buf);
+    let t = UtcTime::from_unix_millis(event.unix_millis);
+    let pri = 8 + u32::from(syslog_severity(event.rule.severity));
+    syslog_header(&mut out, pri, &t, event.hostname, event.process, event.pid);
+    out.push_bytes(b"CEF:0|ARMR:");
+    header_field(&mut out, &event.app.name);
+    out.push_bytes(b"|");
+    header_field(&mut out, &event.app.name);
+    let _ = write!(out, "|{}|", event.app.language.number());
+    header_field(&mut out, &event.rule.name);
+    let _ = write!(out, "|Execute Rule|{}|", event.rule.severity.name());
+    cef_time(&mut out, &t);
+    out.push_bytes(b" dvchost=");
     extension_value(&mut out, event.hostname);
     let _ = write!(
         out,
@@ -284,26 +303,14 @@ pub fn format_dropped(
 ) -> usize {
     let mut out = LineBuffer::new(buf);
     let t = UtcTime::from_unix_millis(unix_millis);
+    syslog_header(&mut out, 12, &t, hostname, process, pid);
     let _ = write!(
         out,
-        "<12>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z ",
-        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
+        "CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|",
+        env!("CARGO_PKG_VERSION")
     );
-    syslog_field(&mut out, hostname, 255);
-    out.push_bytes(b" ");
-    syslog_field(&mut out, process, 48);
-    let _ = write!(
-        out,
-        " {pid} - - CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|rt={} {:02} {:04} {:02}:{:02}:{:02}.{:03} +0000 dvchost=",
-        env!("CARGO_PKG_VERSION"),
-        MONTHS[(t.month - 1) as usize],
-        t.day,
-        t.year,
-        t.hour,
-        t.minute,
-        t.second,
-        t.millis
-    );
+    cef_time(&mut out, &t);
+    out.push_bytes(b" dvchost=");
     extension_value(&mut out, hostname);
     let _ = write!(
         out,

@@ -68,13 +68,13 @@ fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
     judge(state, kind, address).is_some_and(|d| enforce(state, kind, address, d))
 }
 
-/// The policy, when armr is active and this call is not armr's own. (A `()` stands where a guard
-/// was held: the guard is now taken only around armr's own work, see `guard`.)
-fn active() -> Option<((), &'static State)> {
+/// The policy, when armr is active and this call is not armr's own (the guard is taken only
+/// around armr's own work: see `guard`).
+fn active() -> Option<&'static State> {
     if crate::guard::inside() {
         return None;
     }
-    Some(((), state::get()?))
+    state::get()
 }
 
 // --- the calls
@@ -88,7 +88,7 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     if !may_judge(kind_bit(EventKind::BindServer)) {
         return unsafe { real::bind(fd, addr, len) };
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
     let saved = errno();
@@ -119,7 +119,7 @@ pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
     if !may_judge(kind_bit(EventKind::BindServer)) {
         return unsafe { real::listen(fd, backlog) };
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return unsafe { real::listen(fd, backlog) };
     };
     if state.policy.has_rules(EventKind::BindServer) {
@@ -145,7 +145,7 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect)) {
         return unsafe { real::connect(fd, addr, len) };
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return unsafe { real::connect(fd, addr, len) };
     };
     let saved = errno();
@@ -208,7 +208,7 @@ pub unsafe fn accept(
     if !may_judge(kind_bit(EventKind::Accept)) {
         return call(addr, len);
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return call(addr, len);
     };
     if !state.policy.has_rules(EventKind::Accept) {
@@ -299,7 +299,7 @@ pub unsafe fn sendto(
     if dest.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward();
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return forward();
     };
     if !state.policy.has_rules(EventKind::Connect) {
@@ -325,7 +325,7 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     {
         return forward();
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return forward();
     };
     if !state.policy.has_rules(EventKind::Connect) {
@@ -351,7 +351,7 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
     if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
     }
-    let Some((_guard, state)) = active() else {
+    let Some(state) = active() else {
         return forward(vlen);
     };
     if !state.policy.has_rules(EventKind::Connect) {

@@ -94,9 +94,9 @@ pub fn report_dropped(state: &State, count: u64) {
         count,
         &mut buf,
     );
-    if let Sent::Dropped = state.sink.send(&buf[..n]) {
-        // Still unreachable: the report itself will be counted with the next recovery.
-    }
+    // If the destination is still unreachable, the sink counts the report itself as dropped and
+    // it is reported with the next recovery.
+    let _ = state.sink.send(&buf[..n]);
 }
 
 /// At exit: events still unreported are reported to the destination if it takes them, and on

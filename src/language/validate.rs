@@ -66,14 +66,6 @@ pub struct FileContents {
     pub skipped_rules: usize,
 }
 
-pub fn validate(file: &SourceFile, nodes: &[Node<'_>]) -> FileContents {
-    let mut v = Validator::new(file);
-    for node in nodes {
-        v.top_level(node);
-    }
-    v.finish()
-}
-
 /// Checks a file's top-level nodes one at a time (see `syntax::parse_each`).
 pub struct Validator<'f> {
     file: &'f SourceFile,
