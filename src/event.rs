@@ -12,7 +12,7 @@
 use crate::language::{Action, App, Severity, SocketRule};
 use crate::policy::EventKind;
 use std::fmt::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Everything an event line says.
 pub struct Event<'a> {
@@ -97,6 +97,20 @@ impl<'b> LineBuffer<'b> {
         self.len += n;
     }
 
+    /// Writes `n` in decimal, zero-padded to at least `width` digits (no `fmt` machinery: this
+    /// runs for every event).
+    fn push_uint(&mut self, mut n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut i = digits.len();
+        while n > 0 || i == digits.len() {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        let start = i.min(digits.len() - width.min(digits.len()));
+        self.push_bytes(&digits[start..]);
+    }
+
     /// Ends the line: a newline, replacing the last byte when the buffer is full.
     fn end_line(&mut self) {
         if self.len == self.buf.len() && self.len > 0 {
@@ -119,35 +133,40 @@ impl Write for LineBuffer<'_> {
     }
 }
 
-/// Writes `s` with CEF header escaping: `\` and `|` escaped; line breaks become spaces.
-fn header_field(out: &mut LineBuffer<'_>, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_bytes(b"\\\\"),
-            '|' => out.push_bytes(b"\\|"),
-            '\n' | '\r' => out.push_bytes(b" "),
-            c => {
-                let mut b = [0u8; 4];
-                out.push_bytes(c.encode_utf8(&mut b).as_bytes())
-            }
+/// Writes `s`, each byte that `escape` maps replaced by its escape, the runs between copied
+/// whole. Every escaped byte is ASCII, so a run never splits a character.
+fn escaped(out: &mut LineBuffer<'_>, s: &str, escape: fn(u8) -> Option<&'static [u8]>) {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(replacement) = escape(b) {
+            out.push_bytes(&bytes[run..i]);
+            out.push_bytes(replacement);
+            run = i + 1;
         }
     }
+    out.push_bytes(&bytes[run..]);
+}
+
+/// Writes `s` with CEF header escaping: `\` and `|` escaped; line breaks become spaces.
+fn header_field(out: &mut LineBuffer<'_>, s: &str) {
+    escaped(out, s, |b| match b {
+        b'\\' => Some(b"\\\\"),
+        b'|' => Some(b"\\|"),
+        b'\n' | b'\r' => Some(b" "),
+        _ => None,
+    });
 }
 
 /// Writes `s` with CEF extension escaping: `\` and `=` escaped, line breaks as `\n` and `\r`.
 fn extension_value(out: &mut LineBuffer<'_>, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_bytes(b"\\\\"),
-            '=' => out.push_bytes(b"\\="),
-            '\n' => out.push_bytes(b"\\n"),
-            '\r' => out.push_bytes(b"\\r"),
-            c => {
-                let mut b = [0u8; 4];
-                out.push_bytes(c.encode_utf8(&mut b).as_bytes())
-            }
-        }
-    }
+    escaped(out, s, |b| match b {
+        b'\\' => Some(b"\\\\"),
+        b'=' => Some(b"\\="),
+        b'\n' => Some(b"\\n"),
+        b'\r' => Some(b"\\r"),
+        _ => None,
+    });
 }
 
 /// Writes `s` as an RFC 5424 header field: printable ASCII without spaces, at most `max` bytes,
@@ -215,30 +234,69 @@ fn syslog_header(
     process: &str,
     pid: u32,
 ) {
-    let _ = write!(
-        out,
-        "<{pri}>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z ",
-        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
-    );
+    out.push_bytes(b"<");
+    out.push_uint(u64::from(pri), 1);
+    out.push_bytes(b">1 ");
+    push_year(out, t.year);
+    out.push_bytes(b"-");
+    out.push_uint(u64::from(t.month), 2);
+    out.push_bytes(b"-");
+    out.push_uint(u64::from(t.day), 2);
+    out.push_bytes(b"T");
+    push_clock(out, t);
+    out.push_bytes(b"Z ");
     syslog_field(out, hostname, 255);
     out.push_bytes(b" ");
     syslog_field(out, process, 48);
-    let _ = write!(out, " {pid} - - ");
+    out.push_bytes(b" ");
+    out.push_uint(u64::from(pid), 1);
+    out.push_bytes(b" - - ");
+}
+
+/// A four-digit year (years before 0 or after 9999 never come from a real clock).
+fn push_year(out: &mut LineBuffer<'_>, year: i64) {
+    out.push_uint(year.clamp(0, 9999) as u64, 4);
+}
+
+/// `HH:mm:ss.SSS`
+fn push_clock(out: &mut LineBuffer<'_>, t: &UtcTime) {
+    out.push_uint(u64::from(t.hour), 2);
+    out.push_bytes(b":");
+    out.push_uint(u64::from(t.minute), 2);
+    out.push_bytes(b":");
+    out.push_uint(u64::from(t.second), 2);
+    out.push_bytes(b".");
+    out.push_uint(u64::from(t.millis), 3);
 }
 
 /// CEF `rt`: `MMM dd yyyy HH:mm:ss.SSS +0000`, the same instant as the header.
 fn cef_time(out: &mut LineBuffer<'_>, t: &UtcTime) {
-    let _ = write!(
-        out,
-        "rt={} {:02} {:04} {:02}:{:02}:{:02}.{:03} +0000",
-        MONTHS[(t.month - 1) as usize],
-        t.day,
-        t.year,
-        t.hour,
-        t.minute,
-        t.second,
-        t.millis
-    );
+    out.push_bytes(b"rt=");
+    out.push_bytes(MONTHS[(t.month - 1) as usize].as_bytes());
+    out.push_bytes(b" ");
+    out.push_uint(u64::from(t.day), 2);
+    out.push_bytes(b" ");
+    push_year(out, t.year);
+    out.push_bytes(b" ");
+    push_clock(out, t);
+    out.push_bytes(b" +0000");
+}
+
+/// An upper bound of the bytes `format_event` writes for `event`: escaping at most doubles a
+/// value, and the fixed text with numbers and addresses stays under 512 bytes. Lets the caller
+/// take a small buffer for the common event and a large one only when needed.
+pub fn max_event_len(event: &Event<'_>) -> usize {
+    let values = 2 * event.app.name.len()
+        + event.rule.name.len()
+        + event.rule.message.as_deref().map_or(0, str::len)
+        + event.stacktrace.map_or(0, str::len)
+        + event
+            .rule
+            .log_metadata
+            .iter()
+            .map(|(key, value)| key.len() + value.len() + 2)
+            .sum::<usize>();
+    512 + event.hostname.len().min(255) + 2 * event.hostname.len() + event.process.len().min(48) + 2 * values
 }
 
 /// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer
@@ -252,20 +310,26 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
     header_field(&mut out, &event.app.name);
     out.push_bytes(b"|");
     header_field(&mut out, &event.app.name);
-    let _ = write!(out, "|{}|", event.app.language.number());
+    out.push_bytes(b"|");
+    out.push_uint(u64::from(event.app.language.major), 1);
+    out.push_bytes(b".");
+    out.push_uint(u64::from(event.app.language.minor), 1);
+    out.push_bytes(b"|");
     header_field(&mut out, &event.rule.name);
-    let _ = write!(out, "|Execute Rule|{}|", event.rule.severity.name());
+    out.push_bytes(b"|Execute Rule|");
+    out.push_bytes(event.rule.severity.name().as_bytes());
+    out.push_bytes(b"|");
     cef_time(&mut out, &t);
     out.push_bytes(b" dvchost=");
     extension_value(&mut out, event.hostname);
-    let _ = write!(
-        out,
-        " procid={} appVersion={} ruleType=socket securityFeature={} act={}",
-        event.pid,
-        event.app.version,
-        security_feature(event.kind),
-        event.action
-    );
+    out.push_bytes(b" procid=");
+    out.push_uint(u64::from(event.pid), 1);
+    out.push_bytes(b" appVersion=");
+    out.push_uint(u64::from(event.app.version), 1);
+    out.push_bytes(b" ruleType=socket securityFeature=");
+    out.push_bytes(security_feature(event.kind).as_bytes());
+    out.push_bytes(b" act=");
+    out.push_bytes(event.action.as_str().as_bytes());
     if let Some(message) = &event.rule.message {
         out.push_bytes(b" msg=");
         extension_value(&mut out, message);
@@ -275,19 +339,31 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
         extension_value(&mut out, frames);
     }
     for (key, value) in &event.rule.log_metadata {
-        let _ = write!(out, " {key}=");
+        out.push_bytes(b" ");
+        out.push_bytes(key.as_bytes());
+        out.push_bytes(b"=");
         extension_value(&mut out, value);
     }
-    let side = match event.kind {
-        EventKind::BindClient | EventKind::BindServer => "local",
-        EventKind::Connect | EventKind::Accept => "remote",
+    let (ip_key, port_key): (&[u8], &[u8]) = match event.kind {
+        EventKind::BindClient | EventKind::BindServer => (b" localIpAddress=", b" localPort="),
+        EventKind::Connect | EventKind::Accept => (b" remoteIpAddress=", b" remotePort="),
     };
-    let _ = write!(
-        out,
-        " {side}IpAddress={} {side}Port={}",
-        event.address.ip(),
-        event.address.port()
-    );
+    out.push_bytes(ip_key);
+    match event.address.ip() {
+        IpAddr::V4(ip) => {
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push_bytes(b".");
+                }
+                out.push_uint(u64::from(octet), 1);
+            }
+        }
+        IpAddr::V6(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+    out.push_bytes(port_key);
+    out.push_uint(u64::from(event.address.port()), 1);
     out.end_line();
     out.len
 }

@@ -27,6 +27,7 @@ extern "C" fn load_at_start() {
 
 /// In a forked child: nothing the parent's other threads were doing is the child's.
 extern "C" fn in_forked_child() {
+    guard::after_fork();
     log::after_fork();
     if let Some(state) = state::loaded() {
         state.sink.after_fork();

@@ -3,7 +3,7 @@
 use crate::sink::Sent;
 use crate::stack;
 use crate::state::State;
-use armr_core::event::{Event, format_dropped, format_event};
+use armr_core::event::{Event, format_dropped, format_event, max_event_len};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
 use std::net::SocketAddr;
@@ -55,13 +55,6 @@ pub fn decision(state: &State, kind: EventKind, address: SocketAddr, decision: D
 #[inline(never)]
 fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
     let (app, rule) = state.policy.rule(decision.rule);
-    let mut frames = [0u8; 4096];
-    let stacktrace = if rule.stacktrace {
-        let n = stack::capture(&mut frames);
-        std::str::from_utf8(&frames[..n]).ok()
-    } else {
-        None
-    };
     let event = Event {
         unix_millis: unix_millis(),
         hostname: &state.hostname,
@@ -72,10 +65,27 @@ fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: De
         kind,
         action: decision.action,
         address,
-        stacktrace,
+        stacktrace: None,
     };
-    let mut buf = [0u8; 8192];
-    let n = format_event(&event, &mut buf);
+    if rule.stacktrace {
+        let mut frames = [0u8; 4096];
+        let n = stack::capture(&mut frames);
+        let event = Event {
+            stacktrace: std::str::from_utf8(&frames[..n]).ok(),
+            ..event
+        };
+        send_event::<8192>(state, &event);
+    } else if max_event_len(&event) <= 1024 {
+        // The common event: a small buffer to clear.
+        send_event::<1024>(state, &event);
+    } else {
+        send_event::<8192>(state, &event);
+    }
+}
+
+fn send_event<const N: usize>(state: &State, event: &Event<'_>) {
+    let mut buf = [0u8; N];
+    let n = format_event(event, &mut buf);
     if let Sent::Written { dropped } = state.sink.send(&buf[..n])
         && dropped > 0
     {

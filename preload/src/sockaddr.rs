@@ -1,9 +1,6 @@
 //! Decoding of C socket addresses: the one place that reads `sockaddr` memory.
 
-use libc::{
-    AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage,
-    socklen_t,
-};
+use libc::{AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, socklen_t};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
@@ -41,28 +38,32 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
     }
 }
 
-/// The local address of a socket (`getsockname`), when it is IPv4 or IPv6.
-pub fn local_address(fd: c_int) -> Option<SocketAddr> {
-    let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
-    // SAFETY: storage is a writable sockaddr_storage and len its size.
-    let r = unsafe { libc::getsockname(fd, &mut storage as *mut _ as *mut sockaddr, &mut len) };
-    if r != 0 {
+/// The address `query` (getsockname or getpeername) writes, when it is IPv4 or IPv6. The buffer
+/// is a `sockaddr_in6`, the larger of the two: another family's address is cut short, and its
+/// family is still there to be refused.
+fn ask(
+    fd: c_int,
+    query: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int,
+) -> Option<SocketAddr> {
+    let mut buf = std::mem::MaybeUninit::<sockaddr_in6>::zeroed();
+    let size = std::mem::size_of::<sockaddr_in6>() as socklen_t;
+    let mut len = size;
+    // SAFETY: buf is writable for len bytes.
+    if unsafe { query(fd, buf.as_mut_ptr().cast(), &mut len) } != 0 {
         return None;
     }
-    unsafe { decode(&storage as *const _ as *const sockaddr, len) }
+    // SAFETY: the kernel wrote min(len, size) bytes of it; the rest is zeroed.
+    unsafe { decode(buf.as_ptr().cast(), len.min(size)) }
+}
+
+/// The local address of a socket (`getsockname`), when it is IPv4 or IPv6.
+pub fn local_address(fd: c_int) -> Option<SocketAddr> {
+    ask(fd, libc::getsockname)
 }
 
 /// The remote address of a connected socket (`getpeername`), when it is IPv4 or IPv6.
 pub fn peer_address(fd: c_int) -> Option<SocketAddr> {
-    let mut storage: sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<sockaddr_storage>() as socklen_t;
-    // SAFETY: as above.
-    let r = unsafe { libc::getpeername(fd, &mut storage as *mut _ as *mut sockaddr, &mut len) };
-    if r != 0 {
-        return None;
-    }
-    unsafe { decode(&storage as *const _ as *const sockaddr, len) }
+    ask(fd, libc::getpeername)
 }
 
 /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...), or `None` when `fd` is not a socket.

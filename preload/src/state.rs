@@ -52,6 +52,16 @@ static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 /// Must be called with the reentrancy guard held.
 #[inline]
 pub fn get() -> Option<&'static State> {
+    match loaded() {
+        Some(state) => Some(state),
+        None => load_or_wait(),
+    }
+}
+
+/// The rest of [`get`]: out of line, so that a hook's common path stays small.
+#[cold]
+#[inline(never)]
+fn load_or_wait() -> Option<&'static State> {
     loop {
         match PHASE.load(Ordering::Acquire) {
             // SAFETY: STATE is set before READY is published and never freed.
@@ -87,6 +97,7 @@ pub fn get() -> Option<&'static State> {
 }
 
 /// The policy if it is loaded, without loading it.
+#[inline]
 pub fn loaded() -> Option<&'static State> {
     if PHASE.load(Ordering::Acquire) != READY {
         return None;

@@ -1,15 +1,15 @@
-//! The compiled index of one condition kind: every lookup is a handful of hash probes and binary
-//! searches, whatever the number of rules.
+//! The compiled index of one condition kind: every lookup is a few binary searches, whatever the
+//! number of rules.
 //!
 //! Rules are split by the shape of their host:
-//! - one address: a hash map from address to [`PortSegments`];
-//! - the any-address: one [`PortSegments`];
-//! - CIDR blocks: per prefix length, a hash map from network to [`PortSegments`], so a lookup
-//!   costs one probe per distinct prefix length (at most 33 + 129), not per rule;
-//! - hostnames: resolved on first use into a map like the first one.
+//! - one address or a CIDR block: [`Blocks`] per family (a single address is a block of one);
+//! - the any-address: one [`PortSegments`] per family (for IPv4 it also holds the IPv6 blocks
+//!   wide enough to hold every IPv4-mapped address);
+//! - hostnames: resolved on first use into a map from address to [`PortSegments`].
 //!
-//! Each probe yields the best [`Rank`] it holds for the port; the smallest rank wins.
+//! Each part yields the best [`Rank`] it holds for the port; the smallest rank wins.
 
+use super::blocks::Blocks;
 use super::ports::PortSegments;
 use super::rank::Rank;
 use super::resolve::Resolve;
@@ -118,22 +118,6 @@ fn compile<K: std::hash::Hash + Eq>(
         .collect()
 }
 
-/// CIDR groups by prefix length, longest first, each compiled.
-fn by_prefix<K: std::hash::Hash + Eq>(
-    groups: FxMap<u8, FxMap<K, Vec<(u16, u16, Rank)>>>,
-) -> Vec<(u8, FxMap<K, PortSegments>)> {
-    let mut v: Vec<(u8, FxMap<K, PortSegments>)> = groups
-        .into_iter()
-        .map(|(len, g)| (len, compile(g)))
-        .collect();
-    v.sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
-    v
-}
-
-fn mask_v4(a: u32, len: u8) -> u32 {
-    a & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
-}
-
 fn mask_v6(a: u128, len: u8) -> u128 {
     a & u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)
 }
@@ -145,15 +129,25 @@ struct Names {
     resolved: OnceLock<Resolved>,
 }
 
+impl Names {
+    /// Out of line: resolving is rare, and keeps the common lookup small.
+    #[inline(never)]
+    fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
+        let resolved = self
+            .resolved
+            .get_or_init(|| resolve_names(&self.rules, resolver));
+        resolved.by_ip.get(&ip).map_or(Rank::NONE, |s| s.best(port))
+    }
+}
+
 #[derive(Debug)]
 pub struct KindIndex {
-    exact: FxMap<IpAddr, PortSegments>,
-    any: PortSegments,
-    /// IPv6 blocks wide enough to hold every IPv4-mapped address (`::/0`, `::/64`, ...): they
-    /// match every IPv4 address, so an IPv4 lookup needs no IPv6 probe.
-    all_v4: PortSegments,
-    cidr_v4: Vec<(u8, FxMap<u32, PortSegments>)>,
-    cidr_v6: Vec<(u8, FxMap<u128, PortSegments>)>,
+    v4: Blocks<u32>,
+    v6: Blocks<u128>,
+    /// The any-address rules, and the IPv6 blocks that hold every IPv4-mapped address (`::/0`,
+    /// `::/64`, ...): every IPv4 address matches them.
+    any_v4: PortSegments,
+    any_v6: PortSegments,
     names: Option<Names>,
     /// For binds to 0.0.0.0 and `::`: every rule whose port matches, except allow rules naming
     /// one address (an allow for one address does not permit listening on all of them).
@@ -162,26 +156,40 @@ pub struct KindIndex {
     empty: bool,
 }
 
+type Intervals = Vec<(u16, u16, Rank)>;
+
+/// Blocks from a map of (network, prefix length) to port intervals.
+fn blocks<A: super::blocks::Address>(groups: FxMap<(A, u8), Intervals>, bucketed: bool) -> Blocks<A> {
+    Blocks::build(
+        groups.into_iter().map(|((n, len), v)| (n, len, v)).collect(),
+        bucketed,
+    )
+}
+
 impl KindIndex {
     /// Compiles the entries of one kind. `binds` adds the structures for unspecified binds.
     pub fn build(entries: &[Entry], binds: bool) -> KindIndex {
-        let mut exact: FxMap<IpAddr, Vec<(u16, u16, Rank)>> = FxMap::default();
-        let mut any = Vec::new();
-        let mut all_v4 = Vec::new();
-        let mut cidr_v4: FxMap<u8, FxMap<u32, Vec<(u16, u16, Rank)>>> = FxMap::default();
-        let mut cidr_v6: FxMap<u8, FxMap<u128, Vec<(u16, u16, Rank)>>> = FxMap::default();
+        let mut v4: FxMap<(u32, u8), Intervals> = FxMap::default();
+        let mut v6: FxMap<(u128, u8), Intervals> = FxMap::default();
+        let (mut any_v4, mut any_v6) = (Vec::new(), Vec::new());
         let mut names = Vec::new();
         let (mut unspecified_v4, mut unspecified_v6) = (Vec::new(), Vec::new());
         for e in entries {
             let interval = (e.ports.0, e.ports.1, e.rank);
             match &e.host {
                 HostPattern::Any(_) => {
-                    any.push(interval);
+                    any_v4.push(interval);
+                    any_v6.push(interval);
                     unspecified_v4.push(interval);
                     unspecified_v6.push(interval);
                 }
                 HostPattern::Ip(ip) => {
-                    exact.entry(*ip).or_default().push(interval);
+                    match ip {
+                        IpAddr::V4(a) => v4.entry((u32::from(*a), 32)).or_default().push(interval),
+                        IpAddr::V6(a) => {
+                            v6.entry((u128::from(*a), 128)).or_default().push(interval)
+                        }
+                    }
                     if !e.allow {
                         unspecified_v6.push(interval);
                         if ip.is_ipv4() {
@@ -192,10 +200,8 @@ impl KindIndex {
                 HostPattern::Cidr {
                     network: IpAddr::V4(n),
                     prefix_len,
-                } => cidr_v4
-                    .entry(*prefix_len)
-                    .or_default()
-                    .entry(u32::from(*n))
+                } => v4
+                    .entry((u32::from(*n), *prefix_len))
                     .or_default()
                     .push(interval),
                 HostPattern::Cidr {
@@ -204,12 +210,9 @@ impl KindIndex {
                 } => {
                     let mapped_space = u128::from(Ipv4Addr::UNSPECIFIED.to_ipv6_mapped());
                     if *prefix_len < 96 && mask_v6(mapped_space, *prefix_len) == u128::from(*n) {
-                        all_v4.push(interval);
+                        any_v4.push(interval);
                     }
-                    cidr_v6
-                        .entry(*prefix_len)
-                        .or_default()
-                        .entry(u128::from(*n))
+                    v6.entry((u128::from(*n), *prefix_len))
                         .or_default()
                         .push(interval)
                 }
@@ -225,11 +228,10 @@ impl KindIndex {
             Default::default()
         };
         KindIndex {
-            exact: compile(exact),
-            any: PortSegments::build(&any),
-            all_v4: PortSegments::build(&all_v4),
-            cidr_v4: by_prefix(cidr_v4),
-            cidr_v6: by_prefix(cidr_v6),
+            v4: blocks(v4, true),
+            v6: blocks(v6, false),
+            any_v4: PortSegments::build(&any_v4),
+            any_v6: PortSegments::build(&any_v6),
             names: (!names.is_empty()).then(|| Names {
                 rules: names,
                 resolved: OnceLock::new(),
@@ -250,42 +252,16 @@ impl KindIndex {
     }
 
     /// The best rank among rules matching a remote or specific local address. `ip` is normalised.
+    #[inline]
     pub fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
-        let mut best = self.any.best(port);
-        if let Some(s) = self.exact.get(&ip) {
-            best = best.min(s.best(port));
+        let best = match ip {
+            IpAddr::V4(v4) => self.any_v4.best(port).min(self.v4.best(u32::from(v4), port)),
+            IpAddr::V6(v6) => self.any_v6.best(port).min(self.v6.best(u128::from(v6), port)),
+        };
+        match &self.names {
+            Some(names) => best.min(names.best(ip, port, resolver)),
+            None => best,
         }
-        match ip {
-            IpAddr::V4(v4) => {
-                let a = u32::from(v4);
-                for (len, map) in &self.cidr_v4 {
-                    if let Some(s) = map.get(&mask_v4(a, *len)) {
-                        best = best.min(s.best(port));
-                    }
-                }
-                best = best.min(self.all_v4.best(port));
-            }
-            IpAddr::V6(v6) => best = best.min(self.best_v6_cidr(u128::from(v6), port)),
-        }
-        if let Some(names) = &self.names {
-            let resolved = names
-                .resolved
-                .get_or_init(|| resolve_names(&names.rules, resolver));
-            if let Some(s) = resolved.by_ip.get(&ip) {
-                best = best.min(s.best(port));
-            }
-        }
-        best
-    }
-
-    fn best_v6_cidr(&self, a: u128, port: u16) -> Rank {
-        let mut best = Rank::NONE;
-        for (len, map) in &self.cidr_v6 {
-            if let Some(s) = map.get(&mask_v6(a, *len)) {
-                best = best.min(s.best(port));
-            }
-        }
-        best
     }
 
     /// The best rank for a bind to the unspecified address of a family.

@@ -6,6 +6,7 @@
 //! the semantics this module implements, with examples.
 
 pub mod explain;
+mod blocks;
 mod index;
 mod ports;
 mod rank;

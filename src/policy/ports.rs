@@ -11,7 +11,13 @@ use std::collections::BTreeSet;
 pub struct PortSegments {
     starts: Vec<u16>,
     best: Vec<Rank>,
+    /// For many segments (an any-address rule per port): `buckets[k]` is how many segments start
+    /// below port `k * 256`, so that a lookup searches one bucket's segments. Empty otherwise.
+    buckets: Vec<u32>,
 }
+
+/// Segments from which a lookup narrows its search with buckets.
+const BUCKETED: usize = 32;
 
 impl PortSegments {
     /// From `(first port, last port, rank)` intervals, in any order.
@@ -30,7 +36,11 @@ impl PortSegments {
                 starts.push(hi + 1);
                 best.push(Rank::NONE);
             }
-            return PortSegments { starts, best };
+            return PortSegments {
+                starts,
+                best,
+                buckets: Vec::new(),
+            };
         }
         // Sweep over interval boundaries; `end` is exclusive, so it may be 65536.
         let mut events: Vec<(u32, bool, Rank)> = Vec::with_capacity(intervals.len() * 2);
@@ -43,6 +53,7 @@ impl PortSegments {
         let mut segments = PortSegments {
             starts: vec![0],
             best: vec![Rank::NONE],
+            buckets: Vec::new(),
         };
         let mut i = 0;
         while i < events.len() {
@@ -75,13 +86,28 @@ impl PortSegments {
         }
         segments.starts.shrink_to_fit();
         segments.best.shrink_to_fit();
+        if segments.starts.len() >= BUCKETED {
+            segments.buckets = (0..=256u32)
+                .map(|k| segments.starts.partition_point(|&s| u32::from(s) < k << 8) as u32)
+                .collect();
+        }
         segments
+    }
+
+    /// The segment starts and their ranks.
+    pub fn parts(&self) -> (&[u16], &[Rank]) {
+        (&self.starts, &self.best)
     }
 
     /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does).
     #[inline]
     pub fn best(&self, port: u16) -> Rank {
-        let i = self.starts.partition_point(|&s| s <= port);
+        let bucket = usize::from(port >> 8);
+        let (lo, hi) = match self.buckets.get(bucket..bucket + 2) {
+            Some(&[lo, hi]) => (lo as usize, hi as usize),
+            _ => (0, self.starts.len()),
+        };
+        let i = lo + self.starts[lo..hi].partition_point(|&s| s <= port);
         // starts[0] == 0, so i >= 1.
         self.best
             .get(i.wrapping_sub(1))
@@ -128,6 +154,28 @@ mod tests {
                 };
                 assert_eq!(one.best(port), want, "{lo}-{hi} at {port}");
             }
+        }
+    }
+
+    #[test]
+    fn many_segments_are_found_through_their_bucket() {
+        // A rule per port at 0, 7, 14, ... and one wide rule under them.
+        let mut intervals: Vec<(u16, u16, Rank)> = (0..=65535u32)
+            .step_by(7)
+            .map(|p| (p as u16, p as u16, r(p + 10)))
+            .collect();
+        intervals.push((1000, 60000, r(1_000_000)));
+        let s = PortSegments::build(&intervals);
+        assert!(!s.buckets.is_empty());
+        for port in 0..=65535u32 {
+            let want = if port % 7 == 0 {
+                r(port + 10)
+            } else if (1000..=60000).contains(&port) {
+                r(1_000_000)
+            } else {
+                Rank::NONE
+            };
+            assert_eq!(s.best(port as u16), want, "port {port}");
         }
     }
 

@@ -1,0 +1,264 @@
+//! The address blocks of one family (single addresses and CIDR blocks) flattened for lookup: one
+//! binary search finds the innermost block holding an address, and a short walk outwards visits
+//! every other block that holds it.
+//!
+//! CIDR blocks are nested or disjoint, never overlapping otherwise; a single address is a block
+//! of one. So the blocks holding an address form a chain, innermost to outermost, and the address
+//! line cuts into intervals each held by the same chain. `starts` keeps where each interval
+//! starts and `innermost` the first block of its chain; each block knows its parent.
+//!
+//! For IPv4 a table of 4,096 buckets (one per value of the top 12 bits of the address) narrows
+//! the binary search to the intervals of one bucket, so a lookup costs a few comparisons however
+//! many blocks there are.
+
+use super::ports::PortSegments;
+use super::rank::Rank;
+
+/// An address as a number: `u32` for IPv4, `u128` for IPv6.
+pub trait Address: Copy + Ord + std::hash::Hash + Default {
+    fn next(self) -> Option<Self>;
+    /// The top 12 bits.
+    fn bucket(self) -> usize;
+    /// The last address of the block of `len` bits starting at `self`.
+    fn last_of_block(self, len: u8) -> Self;
+}
+
+impl Address for u32 {
+    fn next(self) -> Option<u32> {
+        self.checked_add(1)
+    }
+    fn bucket(self) -> usize {
+        (self >> 20) as usize
+    }
+    fn last_of_block(self, len: u8) -> u32 {
+        self | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0)
+    }
+}
+
+impl Address for u128 {
+    fn next(self) -> Option<u128> {
+        self.checked_add(1)
+    }
+    fn bucket(self) -> usize {
+        (self >> 116) as usize
+    }
+    fn last_of_block(self, len: u8) -> u128 {
+        self | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0)
+    }
+}
+
+const NO_BLOCK: u32 = u32::MAX;
+const BUCKETS: usize = 4096;
+
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    parent: u32,
+    /// The block's port segments: `port_starts[first..first + len]`.
+    first: u32,
+    len: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Blocks<A> {
+    starts: Vec<A>,
+    innermost: Vec<u32>,
+    blocks: Vec<Block>,
+    port_starts: Vec<u16>,
+    port_best: Vec<Rank>,
+    /// `buckets[k]`: how many intervals start below bucket `k` (empty when not used).
+    buckets: Vec<u32>,
+}
+
+impl<A: Address> Blocks<A> {
+    /// From `(network, prefix length, port intervals)`, networks masked to their prefix, each
+    /// block once. `bucketed`: build the bucket table (worth it for IPv4 only, where the top bits
+    /// spread addresses; IPv6 addresses share their first bits).
+    pub fn build(mut groups: Vec<(A, u8, Vec<(u16, u16, Rank)>)>, bucketed: bool) -> Blocks<A> {
+        let mut out = Blocks::<A> {
+            starts: vec![A::default()],
+            innermost: vec![NO_BLOCK],
+            ..Blocks::default()
+        };
+        if groups.is_empty() {
+            return out;
+        }
+        // Outer blocks before the blocks they hold: by start, then widest first.
+        groups.sort_unstable_by_key(|(network, len, _)| (*network, *len));
+        let mut lasts: Vec<A> = Vec::with_capacity(groups.len());
+        let mut stack: Vec<u32> = Vec::new();
+        for (network, len, intervals) in &groups {
+            let id = out.blocks.len() as u32;
+            let last = network.last_of_block(*len);
+            out.close_until(&mut stack, &lasts, Some(*network));
+            let segments = PortSegments::build(intervals);
+            let (starts, best) = segments.parts();
+            out.blocks.push(Block {
+                parent: stack.last().copied().unwrap_or(NO_BLOCK),
+                first: out.port_starts.len() as u32,
+                len: starts.len() as u32,
+            });
+            out.port_starts.extend_from_slice(starts);
+            out.port_best.extend_from_slice(best);
+            lasts.push(last);
+            out.open(*network, id);
+            stack.push(id);
+        }
+        out.close_until(&mut stack, &lasts, None);
+        out.starts.shrink_to_fit();
+        out.innermost.shrink_to_fit();
+        if bucketed {
+            out.buckets = (0..=BUCKETS)
+                .map(|k| out.starts.partition_point(|s| s.bucket() < k) as u32)
+                .collect();
+        }
+        out
+    }
+
+    /// Starts an interval at `start` held by `block` (replacing one that starts there too).
+    fn open(&mut self, start: A, block: u32) {
+        if self.starts.last() == Some(&start)
+            && let Some(innermost) = self.innermost.last_mut()
+        {
+            *innermost = block;
+        } else {
+            self.starts.push(start);
+            self.innermost.push(block);
+        }
+    }
+
+    /// Closes the open blocks that end before `next` (all of them for `None`): after each, the
+    /// addresses belong to the block around it again.
+    fn close_until(&mut self, stack: &mut Vec<u32>, lasts: &[A], next: Option<A>) {
+        while let Some(&top) = stack.last() {
+            let last = lasts[top as usize];
+            if next.is_some_and(|n| n <= last) {
+                break;
+            }
+            stack.pop();
+            if let Some(after) = last.next() {
+                self.open(after, stack.last().copied().unwrap_or(NO_BLOCK));
+            }
+        }
+    }
+
+    /// The best rank among the blocks holding `address`, for `port`.
+    #[inline]
+    pub fn best(&self, address: A, port: u16) -> Rank {
+        let (lo, hi) = match self.buckets.get(address.bucket()..address.bucket() + 2) {
+            Some(&[lo, hi]) => (lo as usize, hi as usize),
+            _ => (0, self.starts.len()),
+        };
+        // The intervals starting at or below the address, within the bucket; starts[0] is the
+        // lowest address, so there is always one.
+        let i = lo + self.starts[lo..hi].partition_point(|&s| s <= address);
+        let mut block = self.innermost.get(i.wrapping_sub(1)).copied().unwrap_or(NO_BLOCK);
+        let mut best = Rank::NONE;
+        while let Some(b) = self.blocks.get(block as usize) {
+            let first = b.first as usize;
+            let starts = &self.port_starts[first..first + b.len as usize];
+            let j = starts.partition_point(|&s| s <= port);
+            if let Some(&rank) = self.port_best.get(first + j.wrapping_sub(1)) {
+                best = best.min(rank);
+            }
+            block = b.parent;
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::language::Action;
+
+    fn r(order: u32) -> Rank {
+        Rank::new(false, Action::Protect, order)
+    }
+
+    fn v4(s: &str) -> u32 {
+        u32::from(s.parse::<std::net::Ipv4Addr>().unwrap())
+    }
+
+    fn all_ports(rank: Rank) -> Vec<(u16, u16, Rank)> {
+        vec![(0, u16::MAX, rank)]
+    }
+
+    /// Every block holding the address takes part, innermost or not.
+    fn reference(blocks: &[(u32, u8, Vec<(u16, u16, Rank)>)], a: u32, port: u16) -> Rank {
+        blocks
+            .iter()
+            .filter(|(n, len, _)| a >= *n && a <= n.last_of_block(*len))
+            .flat_map(|(_, _, iv)| iv.iter())
+            .filter(|(lo, hi, _)| (*lo..=*hi).contains(&port))
+            .map(|(_, _, rank)| *rank)
+            .min()
+            .unwrap_or(Rank::NONE)
+    }
+
+    #[test]
+    fn nested_blocks_all_count_and_the_space_around_them_is_empty() {
+        let groups = vec![
+            (v4("10.0.0.0"), 8, all_ports(r(9))),
+            (v4("10.1.0.0"), 16, vec![(80, 80, r(3))]),
+            (v4("10.1.2.3"), 32, vec![(443, 443, r(1))]),
+            (v4("10.1.2.3"), 32, vec![(80, 80, r(7))]),
+            (v4("10.255.255.255"), 32, all_ports(r(2))),
+            (v4("192.168.0.0"), 24, all_ports(r(4))),
+            (v4("0.0.0.0"), 32, all_ports(r(5))),
+            (v4("255.255.255.255"), 32, all_ports(r(6))),
+        ];
+        for bucketed in [false, true] {
+            let blocks = Blocks::build(groups.clone(), bucketed);
+            for a in [
+                "0.0.0.0", "0.0.0.1", "9.255.255.255", "10.0.0.0", "10.1.0.0", "10.1.2.2",
+                "10.1.2.3", "10.1.2.4", "10.1.255.255", "10.2.0.0", "10.255.255.254",
+                "10.255.255.255", "11.0.0.0", "192.168.0.9", "192.168.1.0", "255.255.255.254",
+                "255.255.255.255",
+            ] {
+                for port in [0, 79, 80, 81, 443, 65535] {
+                    assert_eq!(
+                        blocks.best(v4(a), port),
+                        reference(&groups, v4(a), port),
+                        "{a}:{port} bucketed={bucketed}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_blocks_agree_with_a_scan_of_every_block() {
+        // A small linear congruential generator: the test is repeatable.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as u32
+        };
+        for round in 0..40 {
+            let mut groups = Vec::new();
+            for i in 0..(round * 5 + 1) {
+                // Addresses from a small space, so that blocks nest and collide.
+                let len = [0u8, 4, 8, 12, 16, 20, 24, 28, 30, 31, 32][next() as usize % 11];
+                let a = (next() % 64) << 26 | next() % 4 << 20 | next() % 16;
+                let network = a & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                let lo = (next() % 100) as u16;
+                groups.push((network, len, vec![(lo, lo + (next() % 20) as u16, r(i))]));
+            }
+            groups.sort_by_key(|(n, len, _)| (*n, *len));
+            groups.dedup_by_key(|(n, len, _)| (*n, *len));
+            let blocks = Blocks::build(groups.clone(), round % 2 == 0);
+            for _ in 0..500 {
+                let a = (next() % 64) << 26 | next() % 4 << 20 | next() % 16;
+                let port = (next() % 130) as u16;
+                assert_eq!(blocks.best(a, port), reference(&groups, a, port), "round {round}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_blocks_match_nothing() {
+        let blocks = Blocks::<u128>::build(Vec::new(), false);
+        assert_eq!(blocks.best(1, 80), Rank::NONE);
+        assert_eq!(blocks.best(u128::MAX, 80), Rank::NONE);
+    }
+}
