@@ -296,7 +296,10 @@ pub fn max_event_len(event: &Event<'_>) -> usize {
             .iter()
             .map(|(key, value)| key.len() + value.len() + 2)
             .sum::<usize>();
-    512 + event.hostname.len().min(255) + 2 * event.hostname.len() + event.process.len().min(48) + 2 * values
+    512 + event.hostname.len().min(255)
+        + 2 * event.hostname.len()
+        + event.process.len().min(48)
+        + 2 * values
 }
 
 /// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer

@@ -88,6 +88,10 @@ fn load_or_wait() -> Option<&'static State> {
                     };
                     PHASE.store(phase, Ordering::Release);
                     JUDGED_KINDS.store(kinds, Ordering::Release);
+                    // Parsing freed far more than the policy keeps: give it back to the system
+                    // rather than leave it resident in the program.
+                    // SAFETY: no preconditions.
+                    unsafe { libc::malloc_trim(0) };
                 }
             }
             // Another thread is loading: wait for it (only at process start).

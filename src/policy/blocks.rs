@@ -11,7 +11,7 @@
 //! the binary search to the intervals of one bucket, so a lookup costs a few comparisons however
 //! many blocks there are.
 
-use super::ports::PortSegments;
+use super::ports::append_segments;
 use super::rank::Rank;
 
 /// An address as a number: `u32` for IPv4, `u128` for IPv6.
@@ -70,46 +70,53 @@ pub struct Blocks<A> {
 }
 
 impl<A: Address> Blocks<A> {
-    /// From `(network, prefix length, port intervals)`, networks masked to their prefix, each
-    /// block once. `bucketed`: build the bucket table (worth it for IPv4 only, where the top bits
-    /// spread addresses; IPv6 addresses share their first bits).
-    pub fn build(mut groups: Vec<(A, u8, Vec<(u16, u16, Rank)>)>, bucketed: bool) -> Blocks<A> {
+    /// From `(network, prefix length, port interval)` entries in any order, networks masked to
+    /// their prefix. `bucketed`: build the bucket table (worth it for IPv4 only, where the top
+    /// bits spread addresses; IPv6 addresses share their first bits).
+    pub fn build(mut entries: Vec<(A, u8, (u16, u16, Rank))>, bucketed: bool) -> Blocks<A> {
         let mut out = Blocks::<A> {
             starts: vec![A::default()],
             innermost: vec![NO_BLOCK],
             ..Blocks::default()
         };
-        if groups.is_empty() {
-            return out;
-        }
         // Outer blocks before the blocks they hold: by start, then widest first.
-        groups.sort_unstable_by_key(|(network, len, _)| (*network, *len));
-        let mut lasts: Vec<A> = Vec::with_capacity(groups.len());
+        entries.sort_unstable_by_key(|(network, len, _)| (*network, *len));
+        let mut lasts: Vec<A> = Vec::new();
         let mut stack: Vec<u32> = Vec::new();
-        for (network, len, intervals) in &groups {
+        let mut intervals = Vec::new();
+        for run in entries.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (network, len) = (run[0].0, run[0].1);
             let id = out.blocks.len() as u32;
-            let last = network.last_of_block(*len);
-            out.close_until(&mut stack, &lasts, Some(*network));
-            let segments = PortSegments::build(intervals);
-            let (starts, best) = segments.parts();
+            out.close_until(&mut stack, &lasts, Some(network));
+            let first = out.port_starts.len() as u32;
+            intervals.clear();
+            intervals.extend(run.iter().map(|e| e.2));
+            append_segments(&intervals, &mut out.port_starts, &mut out.port_best);
             out.blocks.push(Block {
                 parent: stack.last().copied().unwrap_or(NO_BLOCK),
-                first: out.port_starts.len() as u32,
-                len: starts.len() as u32,
+                first,
+                len: out.port_starts.len() as u32 - first,
             });
-            out.port_starts.extend_from_slice(starts);
-            out.port_best.extend_from_slice(best);
-            lasts.push(last);
-            out.open(*network, id);
+            lasts.push(network.last_of_block(len));
+            out.open(network, id);
             stack.push(id);
         }
         out.close_until(&mut stack, &lasts, None);
         out.starts.shrink_to_fit();
         out.innermost.shrink_to_fit();
-        if bucketed {
-            out.buckets = (0..=BUCKETS)
-                .map(|k| out.starts.partition_point(|s| s.bucket() < k) as u32)
-                .collect();
+        out.blocks.shrink_to_fit();
+        out.port_starts.shrink_to_fit();
+        out.port_best.shrink_to_fit();
+        if bucketed && out.starts.len() > 1 {
+            // One pass over the sorted starts fills every bucket.
+            out.buckets = Vec::with_capacity(BUCKETS + 1);
+            let mut i = 0;
+            for k in 0..=BUCKETS {
+                while i < out.starts.len() && out.starts[i].bucket() < k {
+                    i += 1;
+                }
+                out.buckets.push(i as u32);
+            }
         }
         out
     }
@@ -151,7 +158,11 @@ impl<A: Address> Blocks<A> {
         // The intervals starting at or below the address, within the bucket; starts[0] is the
         // lowest address, so there is always one.
         let i = lo + self.starts[lo..hi].partition_point(|&s| s <= address);
-        let mut block = self.innermost.get(i.wrapping_sub(1)).copied().unwrap_or(NO_BLOCK);
+        let mut block = self
+            .innermost
+            .get(i.wrapping_sub(1))
+            .copied()
+            .unwrap_or(NO_BLOCK);
         let mut best = Rank::NONE;
         while let Some(b) = self.blocks.get(block as usize) {
             let first = b.first as usize;
@@ -183,6 +194,13 @@ mod tests {
         vec![(0, u16::MAX, rank)]
     }
 
+    fn flat<A: Copy>(groups: &[(A, u8, Vec<(u16, u16, Rank)>)]) -> Vec<(A, u8, (u16, u16, Rank))> {
+        groups
+            .iter()
+            .flat_map(|(n, len, iv)| iv.iter().map(move |i| (*n, *len, *i)))
+            .collect()
+    }
+
     /// Every block holding the address takes part, innermost or not.
     fn reference(blocks: &[(u32, u8, Vec<(u16, u16, Rank)>)], a: u32, port: u16) -> Rank {
         blocks
@@ -208,11 +226,24 @@ mod tests {
             (v4("255.255.255.255"), 32, all_ports(r(6))),
         ];
         for bucketed in [false, true] {
-            let blocks = Blocks::build(groups.clone(), bucketed);
+            let blocks = Blocks::build(flat(&groups), bucketed);
             for a in [
-                "0.0.0.0", "0.0.0.1", "9.255.255.255", "10.0.0.0", "10.1.0.0", "10.1.2.2",
-                "10.1.2.3", "10.1.2.4", "10.1.255.255", "10.2.0.0", "10.255.255.254",
-                "10.255.255.255", "11.0.0.0", "192.168.0.9", "192.168.1.0", "255.255.255.254",
+                "0.0.0.0",
+                "0.0.0.1",
+                "9.255.255.255",
+                "10.0.0.0",
+                "10.1.0.0",
+                "10.1.2.2",
+                "10.1.2.3",
+                "10.1.2.4",
+                "10.1.255.255",
+                "10.2.0.0",
+                "10.255.255.254",
+                "10.255.255.255",
+                "11.0.0.0",
+                "192.168.0.9",
+                "192.168.1.0",
+                "255.255.255.254",
                 "255.255.255.255",
             ] {
                 for port in [0, 79, 80, 81, 443, 65535] {
@@ -244,13 +275,15 @@ mod tests {
                 let lo = (next() % 100) as u16;
                 groups.push((network, len, vec![(lo, lo + (next() % 20) as u16, r(i))]));
             }
-            groups.sort_by_key(|(n, len, _)| (*n, *len));
-            groups.dedup_by_key(|(n, len, _)| (*n, *len));
-            let blocks = Blocks::build(groups.clone(), round % 2 == 0);
+            let blocks = Blocks::build(flat(&groups), round % 2 == 0);
             for _ in 0..500 {
                 let a = (next() % 64) << 26 | next() % 4 << 20 | next() % 16;
                 let port = (next() % 130) as u16;
-                assert_eq!(blocks.best(a, port), reference(&groups, a, port), "round {round}");
+                assert_eq!(
+                    blocks.best(a, port),
+                    reference(&groups, a, port),
+                    "round {round}"
+                );
             }
         }
     }

@@ -156,21 +156,11 @@ pub struct KindIndex {
     empty: bool,
 }
 
-type Intervals = Vec<(u16, u16, Rank)>;
-
-/// Blocks from a map of (network, prefix length) to port intervals.
-fn blocks<A: super::blocks::Address>(groups: FxMap<(A, u8), Intervals>, bucketed: bool) -> Blocks<A> {
-    Blocks::build(
-        groups.into_iter().map(|((n, len), v)| (n, len, v)).collect(),
-        bucketed,
-    )
-}
-
 impl KindIndex {
     /// Compiles the entries of one kind. `binds` adds the structures for unspecified binds.
     pub fn build(entries: &[Entry], binds: bool) -> KindIndex {
-        let mut v4: FxMap<(u32, u8), Intervals> = FxMap::default();
-        let mut v6: FxMap<(u128, u8), Intervals> = FxMap::default();
+        let mut v4: Vec<(u32, u8, (u16, u16, Rank))> = Vec::new();
+        let mut v6: Vec<(u128, u8, (u16, u16, Rank))> = Vec::new();
         let (mut any_v4, mut any_v6) = (Vec::new(), Vec::new());
         let mut names = Vec::new();
         let (mut unspecified_v4, mut unspecified_v6) = (Vec::new(), Vec::new());
@@ -185,10 +175,8 @@ impl KindIndex {
                 }
                 HostPattern::Ip(ip) => {
                     match ip {
-                        IpAddr::V4(a) => v4.entry((u32::from(*a), 32)).or_default().push(interval),
-                        IpAddr::V6(a) => {
-                            v6.entry((u128::from(*a), 128)).or_default().push(interval)
-                        }
+                        IpAddr::V4(a) => v4.push((u32::from(*a), 32, interval)),
+                        IpAddr::V6(a) => v6.push((u128::from(*a), 128, interval)),
                     }
                     if !e.allow {
                         unspecified_v6.push(interval);
@@ -200,10 +188,7 @@ impl KindIndex {
                 HostPattern::Cidr {
                     network: IpAddr::V4(n),
                     prefix_len,
-                } => v4
-                    .entry((u32::from(*n), *prefix_len))
-                    .or_default()
-                    .push(interval),
+                } => v4.push((u32::from(*n), *prefix_len, interval)),
                 HostPattern::Cidr {
                     network: IpAddr::V6(n),
                     prefix_len,
@@ -212,9 +197,7 @@ impl KindIndex {
                     if *prefix_len < 96 && mask_v6(mapped_space, *prefix_len) == u128::from(*n) {
                         any_v4.push(interval);
                     }
-                    v6.entry((u128::from(*n), *prefix_len))
-                        .or_default()
-                        .push(interval)
+                    v6.push((u128::from(*n), *prefix_len, interval))
                 }
                 HostPattern::Name(name) => names.push((name.clone(), e.ports, e.rank)),
             }
@@ -228,8 +211,8 @@ impl KindIndex {
             Default::default()
         };
         KindIndex {
-            v4: blocks(v4, true),
-            v6: blocks(v6, false),
+            v4: Blocks::build(v4, true),
+            v6: Blocks::build(v6, false),
             any_v4: PortSegments::build(&any_v4),
             any_v6: PortSegments::build(&any_v6),
             names: (!names.is_empty()).then(|| Names {
@@ -255,8 +238,14 @@ impl KindIndex {
     #[inline]
     pub fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
         let best = match ip {
-            IpAddr::V4(v4) => self.any_v4.best(port).min(self.v4.best(u32::from(v4), port)),
-            IpAddr::V6(v6) => self.any_v6.best(port).min(self.v6.best(u128::from(v6), port)),
+            IpAddr::V4(v4) => self
+                .any_v4
+                .best(port)
+                .min(self.v4.best(u32::from(v4), port)),
+            IpAddr::V6(v6) => self
+                .any_v6
+                .best(port)
+                .min(self.v6.best(u128::from(v6), port)),
         };
         match &self.names {
             Some(names) => best.min(names.best(ip, port, resolver)),

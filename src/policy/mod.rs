@@ -5,8 +5,8 @@
 //! resolution of hostnames, on the first decision that needs them). `docs/semantics.md` states
 //! the semantics this module implements, with examples.
 
-pub mod explain;
 mod blocks;
+pub mod explain;
 mod index;
 mod ports;
 mod rank;
@@ -180,7 +180,7 @@ impl Policy {
     }
 
     pub fn with_resolver(rules: RuleSet, mode: Mode, resolver: Box<dyn Resolve>) -> Policy {
-        let mut order = Vec::new();
+        let mut order = Vec::with_capacity(rules.apps.iter().map(|a| a.rules.len()).sum());
         for (a, app) in rules.apps.iter().enumerate() {
             for r in 0..app.rules.len() {
                 order.push((a as u32, r as u32));

@@ -22,68 +22,8 @@ const BUCKETED: usize = 32;
 impl PortSegments {
     /// From `(first port, last port, rank)` intervals, in any order.
     pub fn build(intervals: &[(u16, u16, Rank)]) -> PortSegments {
-        // One interval (most addresses have one rule): no sweep needed.
-        if let [(lo, hi, rank)] = *intervals {
-            let mut starts = vec![0u16];
-            let mut best = vec![Rank::NONE];
-            if lo == 0 {
-                best[0] = rank;
-            } else {
-                starts.push(lo);
-                best.push(rank);
-            }
-            if hi < u16::MAX {
-                starts.push(hi + 1);
-                best.push(Rank::NONE);
-            }
-            return PortSegments {
-                starts,
-                best,
-                buckets: Vec::new(),
-            };
-        }
-        // Sweep over interval boundaries; `end` is exclusive, so it may be 65536.
-        let mut events: Vec<(u32, bool, Rank)> = Vec::with_capacity(intervals.len() * 2);
-        for &(lo, hi, rank) in intervals {
-            events.push((u32::from(lo), true, rank));
-            events.push((u32::from(hi) + 1, false, rank));
-        }
-        events.sort_unstable_by_key(|&(pos, _, _)| pos);
-        let mut active: BTreeSet<Rank> = BTreeSet::new();
-        let mut segments = PortSegments {
-            starts: vec![0],
-            best: vec![Rank::NONE],
-            buckets: Vec::new(),
-        };
-        let mut i = 0;
-        while i < events.len() {
-            let pos = events[i].0;
-            while i < events.len() && events[i].0 == pos {
-                let (_, start, rank) = events[i];
-                if start {
-                    active.insert(rank);
-                } else {
-                    active.remove(&rank);
-                }
-                i += 1;
-            }
-            if pos > u32::from(u16::MAX) {
-                break;
-            }
-            let best = active.first().copied().unwrap_or(Rank::NONE);
-            let last = segments.best.len() - 1;
-            if segments.starts[last] == pos as u16 {
-                segments.best[last] = best;
-            } else if segments.best[last] != best {
-                segments.starts.push(pos as u16);
-                segments.best.push(best);
-            }
-        }
-        // Merge a first segment that ended up equal to its successor.
-        if segments.best.len() > 1 && segments.best[0] == segments.best[1] {
-            segments.starts.remove(1);
-            segments.best.remove(1);
-        }
+        let mut segments = PortSegments::default();
+        append_segments(intervals, &mut segments.starts, &mut segments.best);
         segments.starts.shrink_to_fit();
         segments.best.shrink_to_fit();
         if segments.starts.len() >= BUCKETED {
@@ -92,11 +32,6 @@ impl PortSegments {
                 .collect();
         }
         segments
-    }
-
-    /// The segment starts and their ranks.
-    pub fn parts(&self) -> (&[u16], &[Rank]) {
-        (&self.starts, &self.best)
     }
 
     /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does).
@@ -113,6 +48,70 @@ impl PortSegments {
             .get(i.wrapping_sub(1))
             .copied()
             .unwrap_or(Rank::NONE)
+    }
+}
+
+/// Appends the segments of `intervals` (`(first port, last port, rank)`, in any order) to
+/// `starts` and `best`: the first starts at port 0. Lets many small sets of segments share two
+/// vectors.
+pub fn append_segments(
+    intervals: &[(u16, u16, Rank)],
+    starts: &mut Vec<u16>,
+    best: &mut Vec<Rank>,
+) {
+    let base = starts.len();
+    starts.push(0);
+    best.push(Rank::NONE);
+    // One interval (most addresses have one rule): no sweep needed.
+    if let [(lo, hi, rank)] = *intervals {
+        if lo == 0 {
+            best[base] = rank;
+        } else {
+            starts.push(lo);
+            best.push(rank);
+        }
+        if hi < u16::MAX {
+            starts.push(hi + 1);
+            best.push(Rank::NONE);
+        }
+        return;
+    }
+    // Sweep over interval boundaries; `end` is exclusive, so it may be 65536.
+    let mut events: Vec<(u32, bool, Rank)> = Vec::with_capacity(intervals.len() * 2);
+    for &(lo, hi, rank) in intervals {
+        events.push((u32::from(lo), true, rank));
+        events.push((u32::from(hi) + 1, false, rank));
+    }
+    events.sort_unstable_by_key(|&(pos, _, _)| pos);
+    let mut active: BTreeSet<Rank> = BTreeSet::new();
+    let mut i = 0;
+    while i < events.len() {
+        let pos = events[i].0;
+        while i < events.len() && events[i].0 == pos {
+            let (_, start, rank) = events[i];
+            if start {
+                active.insert(rank);
+            } else {
+                active.remove(&rank);
+            }
+            i += 1;
+        }
+        if pos > u32::from(u16::MAX) {
+            break;
+        }
+        let now = active.first().copied().unwrap_or(Rank::NONE);
+        let last = best.len() - 1;
+        if starts[last] == pos as u16 {
+            best[last] = now;
+        } else if best[last] != now {
+            starts.push(pos as u16);
+            best.push(now);
+        }
+    }
+    // Merge a first segment that ended up equal to its successor.
+    if best.len() > base + 1 && best[base] == best[base + 1] {
+        starts.remove(base + 1);
+        best.remove(base + 1);
     }
 }
 
