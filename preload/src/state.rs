@@ -237,6 +237,12 @@ fn load() -> Option<State> {
             "armr: {errors} error{} in the rules\n",
             if errors == 1 { "" } else { "s" }
         ));
+        if let Source::Sidecar(sidecar) = &source {
+            text.push_str(&format!(
+                "armr: the rules are ARMR_RULES at {}\n",
+                sidecar.origin("ARMR_RULES")
+            ));
+        }
         fail(config.on_error, &origin, &text);
         return None;
     }
