@@ -6,6 +6,10 @@
 //! | `ARMR_LOG` | `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT`, `tcp://HOST:PORT` | `stderr` |
 //! | `ARMR_MODE` | `enforce`, `detect-only` | `enforce` |
 //! | `ARMR_ON_ERROR` | `closed`, `open` | `closed` |
+//!
+//! The same settings may instead come from a sidecar file, `armr.env` beside the loaded library
+//! ([`Sidecar`]): then the environment is not read at all, so a program that rewrites the
+//! environment of what it starts cannot weaken or drop its children's rules.
 
 use crate::language::{self, Load};
 use crate::policy::Mode;
@@ -152,6 +156,149 @@ pub fn from_env(
     }
 }
 
+/// The name of the sidecar file, looked for in the directory of the loaded library.
+pub const SIDECAR: &str = "armr.env";
+
+/// The settings a sidecar may hold: the same as the environment's.
+pub const SETTINGS: [&str; 4] = ["ARMR_RULES", "ARMR_LOG", "ARMR_MODE", "ARMR_ON_ERROR"];
+
+/// An `armr.env` file: `KEY=VALUE` lines (the value is the rest of the line, verbatim), blank
+/// lines and `#` comments. Every mistake is kept, naming the file and line, so that it is reported
+/// like an error in the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sidecar {
+    file: String,
+    /// (key, value, line).
+    values: Vec<(&'static str, String, usize)>,
+    errors: Vec<String>,
+}
+
+impl Sidecar {
+    /// Reads a sidecar's bytes; `file` is its path, for messages.
+    pub fn parse(file: &str, bytes: &[u8]) -> Sidecar {
+        let mut sidecar = Sidecar {
+            file: file.to_string(),
+            values: Vec::new(),
+            errors: Vec::new(),
+        };
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                // The lines before the bad one are still read, for a useful ARMR_ON_ERROR; the
+                // rest is not text and not guessed at.
+                let good = &bytes[..e.valid_up_to()];
+                let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+                sidecar
+                    .errors
+                    .push(format!("{file}:{line}: not UTF-8 text"));
+                let whole_lines = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                std::str::from_utf8(&good[..whole_lines]).unwrap_or("")
+            }
+        };
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                sidecar.errors.push(format!(
+                    "{file}:{n}: expected `KEY=VALUE`, a `#` comment or a blank line"
+                ));
+                continue;
+            };
+            let Some(key) = SETTINGS.into_iter().find(|k| *k == key) else {
+                sidecar.errors.push(format!(
+                    "{file}:{n}: unknown setting `{}`; expected ARMR_RULES, ARMR_LOG, ARMR_MODE \
+                     or ARMR_ON_ERROR",
+                    key.escape_debug()
+                ));
+                continue;
+            };
+            if let Some((_, _, first)) = sidecar.values.iter().find(|(k, _, _)| *k == key) {
+                sidecar.errors.push(format!(
+                    "{file}:{n}: {key} is set twice (first on line {first})"
+                ));
+                continue;
+            }
+            sidecar.values.push((key, value.to_string(), n));
+        }
+        sidecar
+    }
+
+    /// The value of a setting.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    /// `FILE:LINE` of a setting (or just `FILE`), for messages about its value.
+    pub fn origin(&self, key: &str) -> String {
+        match self.values.iter().find(|(k, _, _)| *k == key) {
+            Some((_, _, line)) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        }
+    }
+
+    /// The settings, checked as [`from_env`] checks the environment's, plus what a file read by
+    /// every process needs: `ARMR_RULES` present and paths absolute (processes start anywhere).
+    /// Every error names the file and line; `on_error` is the file's, when that line is valid.
+    pub fn config(&self) -> Result<Config, (OnError, Vec<String>)> {
+        let mut errors = self.errors.clone();
+        let checked = from_env(|k| self.get(k).map(str::to_string));
+        let on_error = match &checked {
+            Ok(Some(config)) => config.on_error,
+            Ok(None) => match self.get("ARMR_ON_ERROR") {
+                Some("open") => OnError::Open,
+                _ => OnError::Closed,
+            },
+            Err((on_error, _)) => *on_error,
+        };
+        if let Err((_, value_errors)) = &checked {
+            for e in value_errors {
+                let key = SETTINGS
+                    .into_iter()
+                    .find(|k| e.starts_with(&format!("{k}=")))
+                    .unwrap_or("");
+                errors.push(format!("{}: {e}", self.origin(key)));
+            }
+        }
+        match &checked {
+            Ok(None) => errors.push(format!(
+                "{}: no `ARMR_RULES=PATH` line: a sidecar must name the rules",
+                self.file
+            )),
+            Ok(Some(config)) => {
+                if !config.rules.is_absolute() {
+                    errors.push(format!(
+                        "{}: ARMR_RULES={}: the path must be absolute in a sidecar (every \
+                         process reads it, from any directory)",
+                        self.origin("ARMR_RULES"),
+                        config.rules.display()
+                    ));
+                }
+                if let LogTarget::File(path) | LogTarget::Syslog(path) = &config.log
+                    && !path.is_absolute()
+                {
+                    errors.push(format!(
+                        "{}: ARMR_LOG={}: the path must be absolute in a sidecar (every \
+                         process reads it, from any directory)",
+                        self.origin("ARMR_LOG"),
+                        self.get("ARMR_LOG").unwrap_or("")
+                    ));
+                }
+            }
+            Err(_) => {}
+        }
+        match checked {
+            Ok(Some(config)) if errors.is_empty() => Ok(config),
+            _ => Err((on_error, errors)),
+        }
+    }
+}
+
 /// The files `ARMR_RULES` names: the file itself, or a directory's `*.armr` files in name order.
 pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if !path.is_dir() {
@@ -276,5 +423,106 @@ mod tests {
             from_env(env(&[("ARMR_RULES", "r"), ("ARMR_ON_ERROR", "maybe")])).unwrap_err();
         assert_eq!(on_error, OnError::Closed);
         assert!(errors[0].starts_with("ARMR_ON_ERROR=maybe: expected `closed`"));
+    }
+
+    fn sidecar(text: &str) -> Result<Config, (OnError, Vec<String>)> {
+        Sidecar::parse("/run/armr/armr.env", text.as_bytes()).config()
+    }
+
+    #[test]
+    fn a_sidecar_holds_the_same_settings_as_the_environment() {
+        let c = sidecar(
+            "# written by armr-run\n\nARMR_RULES=/etc/armr/web rules.armr\n  # indented comment\n\
+             ARMR_LOG=file:/var/log/a=b.log\nARMR_MODE=detect-only\nARMR_ON_ERROR=open\n",
+        )
+        .unwrap();
+        assert_eq!(c.rules, PathBuf::from("/etc/armr/web rules.armr"));
+        assert_eq!(c.log, LogTarget::File("/var/log/a=b.log".into()));
+        assert_eq!((c.mode, c.on_error), (Mode::DetectOnly, OnError::Open));
+        let c = sidecar("ARMR_RULES=/r.armr").unwrap();
+        assert_eq!(
+            (c.log, c.mode, c.on_error),
+            (LogTarget::Stderr, Mode::Enforce, OnError::Closed)
+        );
+        let s = Sidecar::parse("f", b"ARMR_LOG=stderr\nARMR_RULES=/r\n");
+        assert_eq!(
+            (s.get("ARMR_LOG"), s.origin("ARMR_RULES")),
+            (Some("stderr"), "f:2".into())
+        );
+    }
+
+    #[test]
+    fn sidecar_errors_name_the_file_and_line() {
+        let (on_error, errors) = sidecar(
+            "ARMR_RULES=/r.armr\nARMR_RULE=/x\njust words\n ARMR_MODE=enforce\nARMR_RULES=/other\n\
+             ARMR_MODE=audit\nARMR_LOG=journald\n",
+        )
+        .unwrap_err();
+        assert_eq!(on_error, OnError::Closed);
+        assert_eq!(
+            errors,
+            [
+                "/run/armr/armr.env:2: unknown setting `ARMR_RULE`; expected ARMR_RULES, \
+                 ARMR_LOG, ARMR_MODE or ARMR_ON_ERROR",
+                "/run/armr/armr.env:3: expected `KEY=VALUE`, a `#` comment or a blank line",
+                "/run/armr/armr.env:4: unknown setting ` ARMR_MODE`; expected ARMR_RULES, \
+                 ARMR_LOG, ARMR_MODE or ARMR_ON_ERROR",
+                "/run/armr/armr.env:5: ARMR_RULES is set twice (first on line 1)",
+                "/run/armr/armr.env:6: ARMR_MODE=audit: expected `enforce` or `detect-only`",
+                "/run/armr/armr.env:7: ARMR_LOG=journald: unknown destination; expected \
+                 `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT` or \
+                 `tcp://HOST:PORT`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_sidecar_uses_its_own_on_error_when_that_line_is_valid() {
+        let (on_error, errors) = sidecar("ARMR_ON_ERROR=open\nARMR_RULES=/r\nbogus\n").unwrap_err();
+        assert_eq!((on_error, errors.len()), (OnError::Open, 1));
+        let (on_error, errors) = sidecar("ARMR_ON_ERROR=open\n").unwrap_err();
+        assert_eq!(on_error, OnError::Open);
+        assert_eq!(
+            errors,
+            ["/run/armr/armr.env: no `ARMR_RULES=PATH` line: a sidecar must name the rules"]
+        );
+        let (on_error, errors) = sidecar("ARMR_ON_ERROR=sometimes\nARMR_RULES=/r\n").unwrap_err();
+        assert_eq!(on_error, OnError::Closed);
+        assert!(errors[0].starts_with("/run/armr/armr.env:1: ARMR_ON_ERROR=sometimes: expected"));
+    }
+
+    #[test]
+    fn a_sidecar_that_names_no_rules_or_relative_paths_is_an_error() {
+        for text in ["", "# nothing\n", "ARMR_RULES=\n", "ARMR_MODE=enforce\n"] {
+            let (on_error, errors) = sidecar(text).unwrap_err();
+            assert_eq!(on_error, OnError::Closed, "{text:?}");
+            assert!(
+                errors[0].contains("no `ARMR_RULES=PATH` line"),
+                "{text:?}: {errors:?}"
+            );
+        }
+        let (_, errors) = sidecar("ARMR_RULES=rules.armr\nARMR_LOG=file:armr.log\n").unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "/run/armr/armr.env:1: ARMR_RULES=rules.armr: the path must be absolute"
+            )
+        );
+        assert!(errors[1].starts_with(
+            "/run/armr/armr.env:2: ARMR_LOG=file:armr.log: the path must be absolute"
+        ));
+    }
+
+    #[test]
+    fn a_sidecar_that_is_not_text_is_an_error_at_its_first_bad_line() {
+        let s = Sidecar::parse("f", b"ARMR_RULES=/r\n# ok\nARMR_LOG=\xff\n");
+        let (on_error, errors) = s.config().unwrap_err();
+        assert_eq!(
+            (on_error, errors),
+            (OnError::Closed, vec!["f:3: not UTF-8 text".to_string()])
+        );
+        // Windows line ends are line ends (`str::lines`), not part of the value.
+        let c = sidecar("ARMR_RULES=/r\r\nARMR_MODE=detect-only\r\n").unwrap();
+        assert_eq!((c.rules, c.mode), (PathBuf::from("/r"), Mode::DetectOnly));
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -102,7 +102,8 @@ fn clean(command: &mut Command) {
     );
     command
         .current_dir(manifest())
-        .env("ARMR_LIB", &stubs().lib);
+        .env("ARMR_LIB", &stubs().lib)
+        .env("XDG_RUNTIME_DIR", runtime());
     for var in [
         "ARMR_RULES",
         "ARMR_LOG",
@@ -113,6 +114,35 @@ fn clean(command: &mut Command) {
     ] {
         command.env_remove(var);
     }
+}
+
+/// The XDG_RUNTIME_DIR of this test process's launcher runs: armr-run's private directories go
+/// there, not in the user's own.
+fn runtime() -> &'static Path {
+    static RUNTIME: OnceLock<PathBuf> = OnceLock::new();
+    RUNTIME.get_or_init(|| temp_dir("runtime"))
+}
+
+/// This user's id (the owner of a directory just created).
+fn uid() -> u32 {
+    fs::metadata(runtime()).unwrap().uid()
+}
+
+/// The library armr-run preloads, from `LD_PRELOAD`'s first entry: a link in its private directory
+/// `RUNTIME/armr-UID/HASH/` to `target`, with `armr.env` beside it. Returns that directory.
+fn private_link(ld_preload: &str, runtime: &Path, target: &Path) -> PathBuf {
+    let first = ld_preload.split(' ').next().unwrap();
+    let link = Path::new(first);
+    assert_eq!(link.file_name().unwrap(), "libarmr.so", "{ld_preload}");
+    let dir = link.parent().unwrap();
+    assert_eq!(
+        dir.parent().unwrap(),
+        runtime.join(format!("armr-{}", uid())),
+        "{ld_preload}"
+    );
+    assert_eq!(fs::read_link(link).unwrap(), target, "{ld_preload}");
+    assert!(dir.join("armr.env").is_file(), "no armr.env beside {first}");
+    dir.to_path_buf()
 }
 
 fn run(command: &mut Command) -> Output {
@@ -151,7 +181,25 @@ fn sets_absolute_rules_and_preloads_the_library() {
         same_file(rules, &manifest().join("rules/web.armr")),
         "{rules}"
     );
-    assert_eq!(env["LD_PRELOAD"], stubs().lib.to_str().unwrap());
+    let dir = private_link(&env["LD_PRELOAD"], runtime(), &stubs().lib);
+    // The link, then the library itself: used only when the link is gone.
+    assert_eq!(
+        env["LD_PRELOAD"],
+        format!(
+            "{} {}",
+            dir.join("libarmr.so").display(),
+            stubs().lib.display()
+        )
+    );
+    // The sidecar says what the environment says, with every default written out.
+    assert_eq!(
+        fs::read_to_string(dir.join("armr.env")).unwrap(),
+        format!(
+            "# Written by armr-run: the settings of every process that preloads the libarmr.so \
+             beside it.\nARMR_RULES={rules}\nARMR_LOG=stderr\nARMR_MODE=enforce\n\
+             ARMR_ON_ERROR=closed\n"
+        )
+    );
     assert!(!env.contains_key("ARMR_LOG"), "no -l, no ARMR_LOG");
     assert_eq!(
         env["ARMR_MODE"], "enforce",
@@ -179,6 +227,15 @@ fn the_library_really_is_loaded_into_the_program() {
         "{}",
         text(&out.stdout)
     );
+    // Once, though LD_PRELOAD names it twice (its link, then itself): the loader knows the file.
+    let loads = text(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.ends_with(stubs().lib.to_str().unwrap())
+                && l.split_whitespace().nth(2) == Some("00000000")
+        })
+        .count();
+    assert_eq!(loads, 1, "{}", text(&out.stdout));
 }
 
 #[test]
@@ -186,9 +243,15 @@ fn an_existing_ld_preload_is_kept_after_armrs_library() {
     let s = stubs();
     let existing = format!("{}:{}", s.other.display(), s.other2.display());
     let out = run(launcher(&["-r", "rules/web.armr", "env"]).env("LD_PRELOAD", &existing));
+    let preload = &env_of(&out)["LD_PRELOAD"];
+    let dir = private_link(preload, runtime(), &s.lib);
     assert_eq!(
-        env_of(&out)["LD_PRELOAD"],
-        format!("{} {existing}", s.lib.display())
+        *preload,
+        format!(
+            "{} {} {existing}",
+            dir.join("libarmr.so").display(),
+            s.lib.display()
+        )
     );
     assert!(
         !text(&out.stderr).contains("cannot be preloaded"),
@@ -230,6 +293,9 @@ fn detect_only_and_log() {
     // Without -l, the environment's ARMR_LOG is kept.
     let out = run(launcher(&["-r", "rules/web.armr", "env"]).env("ARMR_LOG", "file:/old.log"));
     assert_eq!(env_of(&out)["ARMR_LOG"], "file:/old.log");
+    // ... made absolute, as armr.env needs it.
+    let out = run(launcher(&["-r", "rules/web.armr", "env"]).env("ARMR_LOG", "file:rel.log"));
+    assert_eq!(env_of(&out)["ARMR_LOG"], format!("file:{here}/rel.log"));
 }
 
 #[test]
@@ -605,7 +671,18 @@ fn without_readelf_the_program_headers_are_read_with_od() {
     let dir = temp_dir("no-readelf");
     let bin = dir.join("bin");
     fs::create_dir(&bin).unwrap();
-    for tool in ["od", "sort", "readlink", "sed", "getcap"] {
+    for tool in [
+        "od",
+        "sort",
+        "readlink",
+        "sed",
+        "getcap",
+        "mkdir",
+        "stat",
+        "sha256sum",
+        "ln",
+        "mv",
+    ] {
         let out = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -744,6 +821,9 @@ fn help_explains_everything() {
         "setuid",
         "secure-execution",
         "127",
+        "armr.env",
+        "XDG_RUNTIME_DIR",
+        "0700",
     ] {
         assert!(help.contains(needle), "--help does not mention {needle}");
     }
@@ -791,17 +871,174 @@ fn armr_and_the_library_are_found_next_to_the_script_by_default() {
 
     fs::copy(&stubs().lib, release.join("libarmr.so")).unwrap();
     let out = launch(&script);
-    assert_eq!(
-        env_of(&out)["LD_PRELOAD"],
-        format!("{}/target/release/libarmr.so", repo.display())
-    );
+    let lib = repo.join("target/release/libarmr.so");
+    private_link(&env_of(&out)["LD_PRELOAD"], runtime(), &lib);
 
     // Through a symlink to the script (an install in a bin directory), the same repository.
     let link = temp_dir("default-build-link").join("armr-run");
     std::os::unix::fs::symlink(&script, &link).unwrap();
     let out = launch(&link);
+    private_link(&env_of(&out)["LD_PRELOAD"], runtime(), &lib);
+}
+
+// --- the private directory of the sidecar
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn the_private_directory_is_created_0700_and_reused_for_the_same_settings() {
+    let runtime = temp_dir("private-created");
+    let launch = |args: &[&str]| {
+        let out = run(launcher(args).env("XDG_RUNTIME_DIR", &runtime));
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+        private_link(&env_of(&out)["LD_PRELOAD"], &runtime, &stubs().lib)
+    };
+    let dir = launch(&["-r", "rules/web.armr", "env"]);
+    let private = runtime.join(format!("armr-{}", uid()));
+    assert_eq!(mode(&private), 0o700, "{}", private.display());
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    let sidecar = dir.join("armr.env");
+    let inode = fs::metadata(&sidecar).unwrap().ino();
+
+    // The same settings: the same directory, the file left as it was.
+    assert_eq!(launch(&["-r", "rules/web.armr", "env"]), dir);
     assert_eq!(
-        env_of(&out)["LD_PRELOAD"],
-        format!("{}/target/release/libarmr.so", repo.display())
+        fs::metadata(&sidecar).unwrap().ino(),
+        inode,
+        "armr.env rewritten"
     );
+    // Other settings: a directory of their own, beside it.
+    let other = launch(&["-r", "rules/web.armr", "--detect-only", "env"]);
+    assert_ne!(other, dir);
+    assert!(
+        fs::read_to_string(other.join("armr.env"))
+            .unwrap()
+            .contains("\nARMR_MODE=detect-only\n")
+    );
+    let entries = fs::read_dir(&private).unwrap().count();
+    assert_eq!(entries, 2, "one directory per configuration, no leftovers");
+    // A settings file damaged since is put back whole, by rename.
+    fs::write(&sidecar, "garbage").unwrap();
+    assert_eq!(launch(&["-r", "rules/web.armr", "env"]), dir);
+    assert!(
+        fs::read_to_string(&sidecar)
+            .unwrap()
+            .contains("ARMR_RULES=")
+    );
+    assert_eq!(
+        fs::read_dir(&dir).unwrap().count(),
+        2,
+        "no temporary file left"
+    );
+    // Once the link is gone (a logout empties XDG_RUNTIME_DIR), the programs started later still
+    // load the library, through the second entry of LD_PRELOAD.
+    let out = run(launcher(&[
+        "-r",
+        "rules/web.armr",
+        "sh",
+        "-c",
+        "rm -r \"${LD_PRELOAD%% *}\" && exec cat /proc/self/maps",
+    ])
+    .env("XDG_RUNTIME_DIR", &runtime));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let maps = text(&out.stdout);
+    let mapped: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.ends_with(stubs().lib.to_str().unwrap()))
+        .collect();
+    assert!(!mapped.is_empty(), "{maps}");
+    assert!(
+        text(&out.stderr).contains("cannot be preloaded"),
+        "the loader says the link is gone: {}",
+        text(&out.stderr)
+    );
+    // TMPDIR when XDG_RUNTIME_DIR is unset.
+    let tmp = temp_dir("private-tmpdir");
+    let out = run(launcher(&["-r", "rules/web.armr", "env"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &tmp));
+    private_link(&env_of(&out)["LD_PRELOAD"], &tmp, &stubs().lib);
+}
+
+#[test]
+fn an_unsafe_private_directory_is_refused() {
+    let marker_of = |runtime: &Path| runtime.join("ran");
+    let refused = |runtime: &Path, why: &str| {
+        let marker = marker_of(runtime);
+        let out = run(
+            launcher(&["-r", "rules/web.armr", "touch", marker.to_str().unwrap()])
+                .env("XDG_RUNTIME_DIR", runtime),
+        );
+        assert_eq!(out.status.code(), Some(1), "{why}: {}", text(&out.stderr));
+        assert!(!marker.exists(), "{why}: the command ran");
+        text(&out.stderr)
+    };
+
+    // Writable by the group, or by others.
+    for (name, bits) in [
+        ("group-writable", 0o770),
+        ("other-writable", 0o707),
+        ("sticky", 0o1777),
+    ] {
+        let runtime = temp_dir(&format!("private-{name}"));
+        let private = runtime.join(format!("armr-{}", uid()));
+        fs::create_dir(&private).unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(bits)).unwrap();
+        let stderr = refused(&runtime, name);
+        assert!(
+            stderr.contains(&format!(
+                "{} is writable by its group or others",
+                private.display()
+            )),
+            "{stderr}"
+        );
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+        let out = run(launcher(&["-r", "rules/web.armr", "env"]).env("XDG_RUNTIME_DIR", &runtime));
+        private_link(&env_of(&out)["LD_PRELOAD"], &runtime, &stubs().lib);
+    }
+
+    // A symlink, even to a directory of the user's own.
+    let runtime = temp_dir("private-symlink");
+    let real = runtime.join("elsewhere");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+    let private = runtime.join(format!("armr-{}", uid()));
+    std::os::unix::fs::symlink(&real, &private).unwrap();
+    let stderr = refused(&runtime, "symlink");
+    assert!(
+        stderr.contains(&format!("{} is a symlink", private.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_dir(&real).unwrap().count(),
+        0,
+        "written through the symlink"
+    );
+
+    // A file where the directory should be.
+    let runtime = temp_dir("private-file");
+    fs::write(runtime.join(format!("armr-{}", uid())), "").unwrap();
+    let stderr = refused(&runtime, "file");
+    assert!(stderr.contains("cannot create the directory"), "{stderr}");
+
+    // Owned by another user: only root can set that up.
+    if uid() == 0 {
+        let runtime = temp_dir("private-other-owner");
+        let private = runtime.join("armr-0");
+        fs::create_dir(&private).unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&private, Some(65534), Some(65534)).unwrap();
+        let stderr = refused(&runtime, "other owner");
+        assert!(
+            stderr.contains(&format!(
+                "{} is not owned by you (uid 0)",
+                private.display()
+            )),
+            "{stderr}"
+        );
+    } else {
+        eprintln!("not root: the other-owner case needs chown, skipped");
+    }
 }

@@ -156,6 +156,9 @@ fn nc(dir: &TempDir, name: &str, launch: Launch<'_>, args: &[&str], stdin: Optio
         } => {
             let mut command = Command::new(manifest().join("scripts/armr-run"));
             command
+                // armr-run's private directory (armr.env beside a link to the library) goes in
+                // the test's directory, not the user's.
+                .env("XDG_RUNTIME_DIR", &dir.0)
                 .arg("-r")
                 .arg(rules)
                 .arg("-l")

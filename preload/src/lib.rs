@@ -3,6 +3,7 @@
 //! The rules, the policy and the event format are the safe `armr` crate; this crate is the edge
 //! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
 //! finds the functions they stand in front of, and [`interpose`] does the work of each call.
+//! [`sidecar`] finds the settings file beside the library.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod guard;
@@ -10,6 +11,7 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod sidecar;
 mod sink;
 mod sockaddr;
 mod stack;

@@ -2,7 +2,7 @@
 //! runs before armr's constructor), then only read.
 
 use crate::sink::Sink;
-use armr_core::config::{self, OnError};
+use armr_core::config::{self, OnError, Sidecar};
 use armr_core::policy::EventKind;
 use armr_core::policy::Policy;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
@@ -75,7 +75,13 @@ fn load_or_wait() -> Option<&'static State> {
                     // Loading reads files and may run other libraries' code: their socket calls
                     // are armr's own. (The constructor already holds the guard.)
                     let _guard = crate::guard::Guard::enter();
-                    let (phase, kinds) = match load() {
+                    // A hook may load the rules: its caller's errno is not armr's to change.
+                    // SAFETY: __errno_location returns this thread's errno.
+                    let saved_errno = unsafe { *libc::__errno_location() };
+                    let loaded = load();
+                    // SAFETY: as above.
+                    unsafe { *libc::__errno_location() = saved_errno };
+                    let (phase, kinds) = match loaded {
                         Some(state) => {
                             let kinds = EventKind::ALL
                                 .into_iter()
@@ -141,32 +147,83 @@ fn hostname() -> String {
 }
 
 /// Reports a load failure, then stops the process (closed) or lets it run unprotected (open).
-fn fail(on_error: OnError, what: &str) {
+/// `origin` says where ARMR_ON_ERROR comes from.
+fn fail(on_error: OnError, origin: &str, what: &str) {
     let process = process_name();
     say(what);
     match on_error {
         OnError::Closed => {
             say(&format!(
                 "armr: the rules could not be loaded: stopping {process} before it starts \
-                 (ARMR_ON_ERROR=closed; set ARMR_ON_ERROR=open to run it unprotected)\n"
+                 (ARMR_ON_ERROR=closed{origin}; set ARMR_ON_ERROR=open to run it unprotected)\n"
             ));
             // SAFETY: ends the process without running anything more of it.
             unsafe { libc::_exit(1) }
         }
         OnError::Open => say(&format!(
             "armr: the rules could not be loaded: {process} runs WITHOUT armr's protection \
-             (ARMR_ON_ERROR=open)\n"
+             (ARMR_ON_ERROR=open{origin})\n"
         )),
     }
 }
 
+/// Where the settings come from: the sidecar beside the library when there is one (the
+/// environment is then ignored), else the environment.
+enum Source {
+    Environment,
+    Sidecar(Sidecar),
+}
+
+impl Source {
+    fn var(&self, key: &str) -> Option<String> {
+        match self {
+            Source::Environment => std::env::var(key).ok(),
+            Source::Sidecar(sidecar) => sidecar.get(key).map(str::to_string),
+        }
+    }
+
+    /// Prefix for a message about `key`'s value: `FILE:LINE: ` for a sidecar.
+    fn at(&self, key: &str) -> String {
+        match self {
+            Source::Environment => String::new(),
+            Source::Sidecar(sidecar) => format!("{}: ", sidecar.origin(key)),
+        }
+    }
+
+    /// Suffix saying where ARMR_ON_ERROR was read.
+    fn on_error_origin(&self) -> String {
+        match self {
+            Source::Environment => String::new(),
+            Source::Sidecar(sidecar) => format!(" in {}", sidecar.origin("ARMR_ON_ERROR")),
+        }
+    }
+}
+
 fn load() -> Option<State> {
-    let config = match config::from_env(|k| std::env::var(k).ok()) {
+    let source = match crate::sidecar::read() {
+        Ok(None) => Source::Environment,
+        Ok(Some(sidecar)) => Source::Sidecar(sidecar),
+        Err(e) => {
+            // Unreadable: its ARMR_ON_ERROR is unknown, so the default (closed) applies.
+            fail(
+                OnError::Closed,
+                ", the default, as the sidecar cannot be read",
+                &format!("armr: error: {e}\n"),
+            );
+            return None;
+        }
+    };
+    let checked = match &source {
+        Source::Environment => config::from_env(|k| std::env::var(k).ok()),
+        Source::Sidecar(sidecar) => sidecar.config().map(Some),
+    };
+    let config = match checked {
         Ok(None) => return None,
         Ok(Some(config)) => config,
         Err((on_error, errors)) => {
             fail(
                 on_error,
+                &source.on_error_origin(),
                 &errors
                     .iter()
                     .map(|e| format!("armr: error: {e}\n"))
@@ -175,10 +232,16 @@ fn load() -> Option<State> {
             return None;
         }
     };
+    let origin = source.on_error_origin();
     let load = match config::load_rules(&config.rules) {
         Ok(load) => load,
         Err(e) => {
-            fail(config.on_error, &format!("armr: error: ARMR_RULES={e}\n"));
+            let at = source.at("ARMR_RULES");
+            fail(
+                config.on_error,
+                &origin,
+                &format!("armr: error: {at}ARMR_RULES={e}\n"),
+            );
             return None;
         }
     };
@@ -189,20 +252,31 @@ fn load() -> Option<State> {
             "armr: {errors} error{} in the rules\n",
             if errors == 1 { "" } else { "s" }
         ));
-        fail(config.on_error, &text);
+        if let Source::Sidecar(sidecar) = &source {
+            text.push_str(&format!(
+                "armr: the rules are ARMR_RULES at {}\n",
+                sidecar.origin("ARMR_RULES")
+            ));
+        }
+        fail(config.on_error, &origin, &text);
         return None;
     }
     let sink = match Sink::open(&config.log) {
         Ok(sink) => sink,
         Err(e) => {
-            fail(config.on_error, &format!("armr: error: ARMR_LOG: {e}\n"));
+            let at = source.at("ARMR_LOG");
+            fail(
+                config.on_error,
+                &origin,
+                &format!("armr: error: {at}ARMR_LOG: {e}\n"),
+            );
             return None;
         }
     };
     Some(State {
         policy: Policy::new(load.rules, config.mode),
         sink,
-        log_name: std::env::var("ARMR_LOG").unwrap_or_else(|_| "stderr".into()),
+        log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
         hostname: hostname(),
         process: process_name(),
     })
