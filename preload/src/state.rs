@@ -199,8 +199,18 @@ impl Source {
     }
 }
 
+/// True in secure-execution mode (AT_SECURE: setuid, setgid or file capabilities).
+fn secure_execution() -> bool {
+    // SAFETY: getauxval has no preconditions.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
 fn load() -> Option<State> {
     let source = match crate::sidecar::read() {
+        // A setuid or setgid program (secure-execution mode, reached through /etc/ld.so.preload):
+        // its environment belongs to the user who started it, who must not choose the file root
+        // appends events to, nor the rules. Only a sidecar configures it.
+        Ok(None) if secure_execution() => return None,
         Ok(None) => Source::Environment,
         Ok(Some(sidecar)) => Source::Sidecar(sidecar),
         Err(e) => {
