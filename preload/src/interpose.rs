@@ -2,7 +2,9 @@
 //! either refuse or forward to the real function. `hooks` exports these under libc's names.
 //!
 //! Every path that forwards leaves errno exactly as the real call leaves it; a refusal sets the
-//! documented errno and returns -1.
+//! documented errno and returns -1. Each step of armr's own that makes a system call (resolving a
+//! hostname, writing an event, asking the socket about itself) puts errno back itself, so that
+//! the common path, which makes none, never touches errno.
 
 use crate::guard::Guard;
 use crate::state::{self, State, kind_bit, may_judge};
@@ -39,29 +41,52 @@ fn internal_error(what: &str) {
 /// The rule deciding an event. An internal failure (a panic) decides nothing: the call proceeds.
 /// Under the guard when the rules name hosts: resolving one makes socket calls of armr's own.
 /// (Otherwise no guard, so that a signal handler interrupting this is judged too.)
+#[inline]
 fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-    let _guard = if state.policy.has_hostnames(kind) {
-        Some(Guard::enter()?)
-    } else {
-        None
-    };
+    if state.policy.has_hostnames(kind) {
+        return judge_resolving(state, kind, address);
+    }
+    decide(state, kind, address)
+}
+
+fn decide(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
     catch_unwind(AssertUnwindSafe(|| state.policy.decide(kind, address))).unwrap_or_else(|_| {
         internal_error("judging a socket call: the call was forwarded");
         None
     })
 }
 
+#[cold]
+#[inline(never)]
+fn judge_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+    let _guard = Guard::enter()?;
+    let saved = errno();
+    let decision = decide(state, kind, address);
+    set_errno(saved);
+    decision
+}
+
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
 /// into a forward.
 fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
+    if log::needed(state, decision) {
+        log_event(state, kind, address, decision);
+    }
+    decision.action == Action::Protect
+}
+
+#[cold]
+#[inline(never)]
+fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+    let saved = errno();
     if catch_unwind(AssertUnwindSafe(|| {
-        log::decision(state, kind, address, decision)
+        log::write_event(state, kind, address, decision)
     }))
     .is_err()
     {
         internal_error("logging an event: the event was lost, the decision stands");
     }
-    decision.action == Action::Protect
+    set_errno(saved);
 }
 
 fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
@@ -91,7 +116,6 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
-    let saved = errno();
     let local = if state.policy.has_rules(EventKind::BindServer) {
         unsafe { sockaddr::decode(addr, len) }
     } else {
@@ -106,7 +130,6 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
         set_errno(libc::EACCES);
         return -1;
     }
-    set_errno(saved);
     unsafe { real::bind(fd, addr, len) }
 }
 
@@ -122,15 +145,12 @@ pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
     let Some(state) = active() else {
         return unsafe { real::listen(fd, backlog) };
     };
-    if state.policy.has_rules(EventKind::BindServer) {
-        let saved = errno();
-        if let Some(local) = sockaddr::local_address(fd)
-            && refused(state, EventKind::BindServer, local)
-        {
-            set_errno(libc::EACCES);
-            return -1;
-        }
-        set_errno(saved);
+    if state.policy.has_rules(EventKind::BindServer)
+        && let Some(local) = sockaddr::local_address(fd)
+        && refused(state, EventKind::BindServer, local)
+    {
+        set_errno(libc::EACCES);
+        return -1;
     }
     unsafe { real::listen(fd, backlog) }
 }
@@ -148,7 +168,6 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     let Some(state) = active() else {
         return unsafe { real::connect(fd, addr, len) };
     };
-    let saved = errno();
     if state.policy.has_rules(EventKind::BindClient)
         && let Some(local) = sockaddr::explicit_client_bind(fd)
         && refused(state, EventKind::BindClient, local)
@@ -163,7 +182,6 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
         set_errno(libc::ECONNREFUSED);
         return -1;
     }
-    set_errno(saved);
     unsafe { real::connect(fd, addr, len) }
 }
 
@@ -305,11 +323,9 @@ pub unsafe fn sendto(
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
-    let saved = errno();
     if unsafe { send_refused(state, fd, flags, dest, len) } {
         return -1;
     }
-    set_errno(saved);
     forward()
 }
 
@@ -331,12 +347,10 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
-    let saved = errno();
     let (dest, len) = unsafe { ((*msg).msg_name as *const SockAddr, (*msg).msg_namelen) };
     if unsafe { send_refused(state, fd, flags, dest, len) } {
         return -1;
     }
-    set_errno(saved);
     forward()
 }
 
@@ -357,7 +371,6 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
     if !state.policy.has_rules(EventKind::Connect) {
         return forward(vlen);
     }
-    let saved = errno();
     for i in 0..vlen as usize {
         let hdr = unsafe { &(*msgs.add(i)).msg_hdr };
         if unsafe {
@@ -372,10 +385,8 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
             if i == 0 {
                 return -1;
             }
-            set_errno(saved);
             return forward(i as c_uint);
         }
     }
-    set_errno(saved);
     forward(vlen)
 }

@@ -39,21 +39,19 @@ pub fn after_fork() {
     PID.store(0, Ordering::Relaxed);
 }
 
-/// Logs the event of a decision when the rule asks for it: a rule with a message, or any rule
-/// acting as detect (detect-only mode logs every call a protect rule would refuse).
+/// True when the decision's rule asks for an event: a rule with a message, or any rule acting as
+/// detect (detect-only mode logs every call a protect rule would refuse).
 #[inline]
-pub fn decision(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+pub fn needed(state: &State, decision: Decision) -> bool {
     let (_, rule) = state.policy.rule(decision.rule);
-    if rule.message.is_some() || decision.action == Action::Detect {
-        write_event(state, kind, address, decision);
-    }
+    rule.message.is_some() || decision.action == Action::Detect
 }
 
 /// Formats and sends one event. Out of line: its buffers are on the stack only when an event is
 /// written, not on every judged call.
 #[cold]
 #[inline(never)]
-fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+pub fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
     let (app, rule) = state.policy.rule(decision.rule);
     let event = Event {
         unix_millis: unix_millis(),

@@ -38,6 +38,27 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
     }
 }
 
+fn errno() -> c_int {
+    // SAFETY: __errno_location returns this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// Runs `query` (a system call about a socket), true when it succeeds; errno is put back when it
+/// fails: armr's own questions never change what the program sees.
+fn quietly(query: impl FnOnce() -> c_int) -> bool {
+    let saved = errno();
+    let ok = query() == 0;
+    if !ok {
+        set_errno(saved);
+    }
+    ok
+}
+
 /// The address `query` (getsockname or getpeername) writes, when it is IPv4 or IPv6. The buffer
 /// is a `sockaddr_in6`, the larger of the two: another family's address is cut short, and its
 /// family is still there to be refused.
@@ -49,7 +70,7 @@ fn ask(
     let size = std::mem::size_of::<sockaddr_in6>() as socklen_t;
     let mut len = size;
     // SAFETY: buf is writable for len bytes.
-    if unsafe { query(fd, buf.as_mut_ptr().cast(), &mut len) } != 0 {
+    if !quietly(|| unsafe { query(fd, buf.as_mut_ptr().cast(), &mut len) }) {
         return None;
     }
     // SAFETY: the kernel wrote min(len, size) bytes of it; the rest is zeroed.
@@ -71,7 +92,7 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
     let mut ty: c_int = 0;
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
     // SAFETY: ty is a writable int and len its size.
-    let r = unsafe {
+    quietly(|| unsafe {
         libc::getsockopt(
             fd,
             libc::SOL_SOCKET,
@@ -79,8 +100,8 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
             &mut ty as *mut _ as *mut _,
             &mut len,
         )
-    };
-    (r == 0).then_some(ty)
+    })
+    .then_some(ty)
 }
 
 /// The local address of a TCP socket that the program bound itself and has not yet connected:
@@ -93,10 +114,18 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
 pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
     // An unbound socket (the common case) needs no second question.
     let local = local_address(fd).filter(|a| a.port() != 0 || !a.ip().is_unspecified())?;
+    is_unconnected_tcp(fd).then_some(local)
+}
+
+/// True for a TCP socket in state CLOSE. Out of line: only a bound socket gets here.
+#[cold]
+#[inline(never)]
+fn is_unconnected_tcp(fd: c_int) -> bool {
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as socklen_t;
+    const TCP_CLOSE: u8 = 7;
     // SAFETY: info is writable for len bytes.
-    let r = unsafe {
+    quietly(|| unsafe {
         libc::getsockopt(
             fd,
             libc::IPPROTO_TCP,
@@ -104,9 +133,7 @@ pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
             &mut info as *mut _ as *mut _,
             &mut len,
         )
-    };
-    const TCP_CLOSE: u8 = 7;
-    (r == 0 && info.tcpi_state == TCP_CLOSE).then_some(local)
+    }) && info.tcpi_state == TCP_CLOSE
 }
 
 #[cfg(test)]
