@@ -3,7 +3,8 @@
 //! Built once by a sweep over the rules' port intervals; a lookup is one binary search.
 
 use super::rank::Rank;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Sorted segments of the port range 0..=65535: segment `i` covers ports from `starts[i]` up to
 /// the next start, and `best[i]` is the best rank among the rules covering it.
@@ -76,37 +77,35 @@ pub fn append_segments(
         }
         return;
     }
-    // Sweep over interval boundaries; `end` is exclusive, so it may be 65536.
-    let mut events: Vec<(u32, bool, Rank)> = Vec::with_capacity(intervals.len() * 2);
-    for &(lo, hi, rank) in intervals {
-        events.push((u32::from(lo), true, rank));
-        events.push((u32::from(hi) + 1, false, rank));
-    }
-    events.sort_unstable_by_key(|&(pos, _, _)| pos);
-    let mut active: BTreeSet<Rank> = BTreeSet::new();
-    let mut i = 0;
-    while i < events.len() {
-        let pos = events[i].0;
-        while i < events.len() && events[i].0 == pos {
-            let (_, start, rank) = events[i];
-            if start {
-                active.insert(rank);
-            } else {
-                active.remove(&rank);
-            }
-            i += 1;
+    // Sweep over the interval starts in port order, keeping the covering intervals in a min-heap
+    // of (rank, end); an interval whose end has passed is dropped when it reaches the top.
+    let mut by_start: Vec<(u16, u16, Rank)> = intervals.to_vec();
+    by_start.sort_unstable_by_key(|&(lo, _, _)| lo);
+    let mut covering: BinaryHeap<Reverse<(Rank, u32)>> = BinaryHeap::with_capacity(by_start.len());
+    let mut next = 0;
+    let mut pos: u32 = 0;
+    while pos <= u32::from(u16::MAX) {
+        while next < by_start.len() && u32::from(by_start[next].0) <= pos {
+            let (_, hi, rank) = by_start[next];
+            covering.push(Reverse((rank, u32::from(hi) + 1)));
+            next += 1;
         }
-        if pos > u32::from(u16::MAX) {
-            break;
+        while covering.peek().is_some_and(|Reverse((_, end))| *end <= pos) {
+            covering.pop();
         }
-        let now = active.first().copied().unwrap_or(Rank::NONE);
+        let now = covering.peek().map_or(Rank::NONE, |Reverse((rank, _))| *rank);
         let last = best.len() - 1;
-        if starts[last] == pos as u16 {
+        if u32::from(starts[last]) == pos {
             best[last] = now;
         } else if best[last] != now {
             starts.push(pos as u16);
             best.push(now);
         }
+        // The next place the answer can change: the next start, or the end of the best interval
+        // (ends of worse intervals change nothing while it covers them).
+        let next_start = by_start.get(next).map_or(u32::MAX, |&(lo, _, _)| u32::from(lo));
+        let best_end = covering.peek().map_or(u32::MAX, |Reverse((_, end))| *end);
+        pos = next_start.min(best_end);
     }
     // Merge a first segment that ended up equal to its successor.
     if best.len() > base + 1 && best[base] == best[base + 1] {
@@ -175,6 +174,34 @@ mod tests {
                 Rank::NONE
             };
             assert_eq!(s.best(port as u16), want, "port {port}");
+        }
+    }
+
+    #[test]
+    fn random_intervals_agree_with_a_scan_of_every_interval() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u32| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as u32 % n
+        };
+        for round in 0..200 {
+            let intervals: Vec<(u16, u16, Rank)> = (0..next(12) + 1)
+                .map(|_| {
+                    let lo = if next(4) == 0 { 65530 } else { next(300) } as u16;
+                    let hi = lo.saturating_add(next(60) as u16);
+                    (lo, hi, r(next(20)))
+                })
+                .collect();
+            let s = PortSegments::build(&intervals);
+            for port in (0..400u32).chain(65520..=65535) {
+                let want = intervals
+                    .iter()
+                    .filter(|(lo, hi, _)| (u32::from(*lo)..=u32::from(*hi)).contains(&port))
+                    .map(|(_, _, rank)| *rank)
+                    .min()
+                    .unwrap_or(Rank::NONE);
+                assert_eq!(s.best(port as u16), want, "round {round}, port {port}");
+            }
         }
     }
 
