@@ -4,7 +4,7 @@
 use super::address::{AddressContext, parse_address};
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::model::*;
-use super::source::SourceFile;
+use super::source::{Lines, SourceFile};
 use super::syntax::{Arg, Body, Node, Value, ValueKind};
 use crate::policy::FxHasher;
 use std::borrow::Cow;
@@ -72,6 +72,7 @@ pub struct Validator<'f> {
     out: FileContents,
     /// Errors reported so far, so that a rule with any error yields no model.
     errors: usize,
+    lines: Lines,
 }
 
 /// What an app's rules need to know of the app.
@@ -86,6 +87,7 @@ impl<'f> Validator<'f> {
             file,
             out: FileContents::default(),
             errors: 0,
+            lines: Lines::default(),
         }
     }
 
@@ -104,8 +106,9 @@ impl<'f> Validator<'f> {
         self.out.diagnostics.push(Diagnostic::error(kind, span));
     }
 
-    fn location(&self, text: &str) -> Location {
-        let (line, column) = self.file.line_column(self.span(text).start);
+    fn location(&mut self, text: &str) -> Location {
+        let start = self.span(text).start;
+        let (line, column) = self.lines.line_column(self.file, start);
         Location {
             file: self.file.name.clone(),
             line,
@@ -191,6 +194,8 @@ impl<'f> Validator<'f> {
     }
 
     fn app(&mut self, node: &Node<'_>, body: &[Node<'_>], broken: bool) {
+        // Before the rules, so that locations come in file order (see `Lines`).
+        let location = self.location(node.name);
         let name = self.header_name(node, DiagnosticKind::MissingAppName, "an app name");
         for arg in node.args.iter().filter(|a| a.key.is_some()) {
             let key = arg.key.unwrap_or_default();
@@ -355,7 +360,7 @@ impl<'f> Validator<'f> {
                 version: version.unwrap_or(1),
                 log_metadata: ctx.log_metadata,
                 rules,
-                location: self.location(node.name),
+                location,
             };
             let name_span = self.span(name_text);
             self.out.apps.push(ValidatedApp { app, name_span });
