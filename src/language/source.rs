@@ -125,7 +125,8 @@ impl Lines {
         let newlines = count_newlines(between);
         if newlines > 0 {
             self.line += newlines;
-            self.line_start = self.offset + between.iter().rposition(|&b| b == b'\n').unwrap_or(0) + 1;
+            self.line_start =
+                self.offset + between.iter().rposition(|&b| b == b'\n').unwrap_or(0) + 1;
         }
         self.offset = offset;
         let column = file
@@ -190,7 +191,11 @@ mod tests {
         let mut lines = Lines::default();
         for offset in (0..=f.text.len() + 2).chain([3, 0, 9, 12]) {
             if f.text.is_char_boundary(offset.min(f.text.len())) {
-                assert_eq!(lines.line_column(&f, offset), f.line_column(offset), "{offset}");
+                assert_eq!(
+                    lines.line_column(&f, offset),
+                    f.line_column(offset),
+                    "{offset}"
+                );
             }
         }
     }
