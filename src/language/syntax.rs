@@ -317,41 +317,71 @@ fn to_line_end(i: &str) -> &str {
 }
 
 /// Whitespace and comments. An unterminated `/*` is a failure.
-fn trivia(mut i: &str) -> PResult<'_, ()> {
+#[inline]
+fn trivia(i: &str) -> PResult<'_, ()> {
+    // Called between every two tokens, mostly where there is nothing to skip.
+    match i.as_bytes().first() {
+        Some(b' ' | b'\t' | b'\n' | b'\r' | b'#' | b'/') => skip_trivia(i),
+        _ => Ok((i, ())),
+    }
+}
+
+fn skip_trivia(i: &str) -> PResult<'_, ()> {
+    // Byte by byte: every byte that stops or restarts the scan is ASCII, so each offset used to
+    // slice is a character boundary.
+    let bytes = i.as_bytes();
+    let mut k = 0;
     loop {
-        let before = i.len();
-        let spaces = i
-            .bytes()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
-        i = &i[spaces..];
-        if let Some(rest) = i.strip_prefix('#').or_else(|| i.strip_prefix("//")) {
-            i = to_line_end(rest);
-        } else if let Some(rest) = i.strip_prefix("/*") {
-            match take_until::<_, _, SyntaxError>("*/").parse(rest) {
-                Ok((rest, _)) => i = &rest[2..],
-                Err(_) => {
-                    return Err(NomErr::Failure(SyntaxError {
-                        at: i,
-                        len: 2,
-                        kind: DiagnosticKind::UnterminatedComment,
-                    }));
+        match bytes.get(k) {
+            // Indentation, a word at a time.
+            Some(b' ') if bytes.get(k..k + 8) == Some(b"        ") => k += 8,
+            Some(b' ' | b'\t' | b'\n' | b'\r') => k += 1,
+            Some(b'#') => k = line_end(bytes, k + 1),
+            Some(b'/') if bytes.get(k + 1) == Some(&b'/') => k = line_end(bytes, k + 2),
+            Some(b'/') if bytes.get(k + 1) == Some(&b'*') => {
+                let rest = &i[k + 2..];
+                match take_until::<_, _, SyntaxError>("*/").parse(rest) {
+                    Ok((after, _)) => k = i.len() - after.len() + 2,
+                    Err(_) => {
+                        return Err(NomErr::Failure(SyntaxError {
+                            at: &i[k..],
+                            len: 2,
+                            kind: DiagnosticKind::UnterminatedComment,
+                        }));
+                    }
                 }
             }
-        }
-        if i.len() == before {
-            return Ok((i, ()));
+            _ => return Ok((&i[k..], ())),
         }
     }
+}
+
+/// The offset of the `\n` or `\r` that ends the line `from` is on, or the length.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
+        .map_or(bytes.len(), |p| from + p)
 }
 
 fn is_word_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
 
-fn is_word_char(c: char) -> bool {
+const fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-')
 }
+
+/// Bytes that may stand in a word after its first character.
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_word_char(b as u8 as char);
+        b += 1;
+    }
+    table
+};
 
 /// A word: keyword, key or constant (`ARMR/2.8`, `Very-High`). A `//` or `/*` ends it, since a
 /// comment may follow a word without a space.
@@ -365,7 +395,7 @@ fn word(i: &str) -> PResult<'_, &str> {
     }
     // Word characters are ASCII, so a byte index is a character boundary.
     let mut end = 1;
-    while end < bytes.len() && is_word_char(bytes[end] as char) {
+    while end < bytes.len() && WORD_BYTES[bytes[end] as usize] {
         if bytes[end] == b'/' && matches!(bytes.get(end + 1), Some(b'/' | b'*')) {
             break;
         }
@@ -400,6 +430,14 @@ fn number(i: &str) -> PResult<'_, ValueKind<'_>> {
 /// A double-quoted string on one line, with `\"` and `\\` as its only escapes.
 fn string(i: &str) -> PResult<'_, Cow<'_, str>> {
     let (body, _) = char('"').parse(i)?;
+    // Most strings hold no escape: find the closing quote bytewise and borrow.
+    if let Some(k) = body
+        .bytes()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r'))
+        && body.as_bytes()[k] == b'"'
+    {
+        return Ok((&body[k + 1..], Cow::Borrowed(&body[..k])));
+    }
     let mut owned: Option<String> = None;
     let mut chars = body.char_indices();
     let unterminated = || {
@@ -723,9 +761,8 @@ struct Reader<'a> {
     st: Store<'a>,
 }
 
-/// The closing word of a block opened by `keyword` (lowercase even when the opener was not, whose
-/// case is reported on its own).
-/// True when the lowercase `end...` word closes a block opened by `keyword`.
+/// True when the `end...` word closes a block opened by `keyword`, case aside (a wrong case is
+/// reported on its own).
 fn closes(end_word: &str, keyword: &str) -> bool {
     end_word.len() == keyword.len() + 3 && end_word[3..].eq_ignore_ascii_case(keyword)
 }
@@ -790,20 +827,19 @@ impl<'a> Reader<'a> {
                 return ("", broken);
             }
             if let Some((found, rest)) = end_keyword(i) {
-                let lower = found.to_ascii_lowercase();
-                if lower != found {
+                if found.bytes().any(|b| b.is_ascii_uppercase()) {
                     self.report_at(
                         DiagnosticKind::KeywordCase {
                             found: found.into(),
-                            keyword: lower.clone(),
+                            keyword: found.to_ascii_lowercase(),
                         },
                         found,
                     );
                     self.recovering = false;
                 }
                 match open.last() {
-                    Some(&kw) if closes(&lower, kw) => return (rest, broken),
-                    Some(&kw) if open.iter().any(|k| closes(&lower, k)) => {
+                    Some(&kw) if closes(found, kw) => return (rest, broken),
+                    Some(&kw) if open.iter().any(|k| closes(found, k)) => {
                         // Closes an outer block: this one was left open. Let the outer one close.
                         self.report_at(
                             DiagnosticKind::MismatchedEnd {

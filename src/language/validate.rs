@@ -164,7 +164,7 @@ impl<'f> Validator<'f> {
     fn header_name<'t>(
         &mut self,
         node: &Node<'t, '_>,
-        missing: DiagnosticKind,
+        missing: impl FnOnce() -> DiagnosticKind,
         what: &'static str,
     ) -> Option<&'t str> {
         let mut name = None;
@@ -188,7 +188,7 @@ impl<'f> Validator<'f> {
             }
         }
         if !seen_positional && !node.broken_header {
-            self.error(missing, node.args_text);
+            self.error(missing(), node.args_text);
         }
         name
     }
@@ -196,7 +196,7 @@ impl<'f> Validator<'f> {
     fn app(&mut self, node: &Node<'_, '_>, body: Nodes<'_, '_>, broken: bool) {
         // Before the rules, so that locations come in file order (see `Lines`).
         let location = self.location(node.name);
-        let name = self.header_name(node, DiagnosticKind::MissingAppName, "an app name");
+        let name = self.header_name(node, || DiagnosticKind::MissingAppName, "an app name");
         for arg in node.args.iter().filter(|a| a.key.is_some()) {
             let key = arg.key.unwrap_or_default();
             self.error(
@@ -288,10 +288,14 @@ impl<'f> Validator<'f> {
                     rule_count += 1;
                     // A kind in the wrong case is reported, then read as the kind it spells.
                     let miscased = written_kind.bytes().any(|b| b.is_ascii_uppercase());
-                    let kind = match std::iter::once(&"socket")
-                        .chain(OTHER_RULE_KINDS)
-                        .find(|k| miscased && k.eq_ignore_ascii_case(written_kind))
-                    {
+                    let spelled = miscased
+                        .then(|| {
+                            std::iter::once(&"socket")
+                                .chain(OTHER_RULE_KINDS)
+                                .find(|k| k.eq_ignore_ascii_case(written_kind))
+                        })
+                        .flatten();
+                    let kind = match spelled {
                         Some(&k) => {
                             let kind = DiagnosticKind::KeywordCase {
                                 found: written_kind.into(),
@@ -560,7 +564,7 @@ impl<'f> Validator<'f> {
     fn rule_header<'t>(&mut self, node: &Node<'t, '_>, kind: &str) -> Option<&'t str> {
         let name = self.header_name(
             node,
-            DiagnosticKind::MissingRuleName { kind: kind.into() },
+            || DiagnosticKind::MissingRuleName { kind: kind.into() },
             "a rule name",
         );
         let mut os_seen = false;
