@@ -44,7 +44,7 @@ fn err<T>(kind: DiagnosticKind, at: Range<usize>) -> Result<T, AddressError> {
 /// Parses `text` as the address of a rule in `context`.
 pub fn parse_address(text: &str, context: AddressContext) -> Result<ParsedAddress, AddressError> {
     let (host, port) = if let Some(inner) = text.strip_prefix('[') {
-        let Some(close) = inner.find(']') else {
+        let Some(close) = inner.bytes().position(|b| b == b']') else {
             return err(DiagnosticKind::BadIpv6 { text: text.into() }, 0..text.len());
         };
         let after = &inner[close + 1..];
@@ -58,7 +58,7 @@ pub fn parse_address(text: &str, context: AddressContext) -> Result<ParsedAddres
         }
         (1..1 + close, close + 3..text.len())
     } else {
-        let Some(colon) = text.rfind(':') else {
+        let Some(colon) = text.bytes().rposition(|b| b == b':') else {
             return err(
                 DiagnosticKind::MissingPort {
                     address: text.into(),
@@ -96,10 +96,13 @@ fn parse_port(text: &str) -> Result<PortPattern, DiagnosticKind> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DiagnosticKind::BadPort { text: text.into() });
         }
-        s.parse::<u16>()
-            .map_err(|_| DiagnosticKind::PortOutOfRange { text: s.into() })
+        // Leading zeros allowed, as `str::parse` allows them; capped so that no sum overflows.
+        let value = s
+            .bytes()
+            .fold(0u32, |n, b| (n * 10 + u32::from(b - b'0')).min(1 << 16));
+        u16::try_from(value).map_err(|_| DiagnosticKind::PortOutOfRange { text: s.into() })
     };
-    match text.split_once('-') {
+    match split_once_byte(text, b'-') {
         None => Ok(match number(text)? {
             0 => PortPattern::Any,
             p => PortPattern::Exact(p),
@@ -122,13 +125,13 @@ fn parse_host(
     bracketed: bool,
     context: AddressContext,
 ) -> Result<HostPattern, DiagnosticKind> {
-    if let Some((addr, prefix)) = text.split_once('/') {
+    if let Some((addr, prefix)) = split_once_byte(text, b'/') {
         if context == AddressContext::Bind {
             return Err(DiagnosticKind::CidrInBind { text: text.into() });
         }
         return parse_cidr(text, addr, prefix, bracketed);
     }
-    if bracketed || text.contains(':') {
+    if bracketed || text.as_bytes().contains(&b':') {
         let ip: Ipv6Addr = text
             .parse()
             .map_err(|_| DiagnosticKind::BadIpv6 { text: text.into() })?;
@@ -140,9 +143,7 @@ fn parse_host(
         });
     }
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        let ip: Ipv4Addr = text
-            .parse()
-            .map_err(|_| DiagnosticKind::BadIpv4 { text: text.into() })?;
+        let ip = parse_ipv4(text).ok_or_else(|| DiagnosticKind::BadIpv4 { text: text.into() })?;
         return Ok(if ip.is_unspecified() {
             HostPattern::Any(IpFamily::V4)
         } else {
@@ -166,16 +167,13 @@ fn parse_cidr(
     prefix: &str,
     bracketed: bool,
 ) -> Result<HostPattern, DiagnosticKind> {
-    let network: IpAddr = if bracketed || addr.contains(':') {
+    let network: IpAddr = if bracketed || addr.as_bytes().contains(&b':') {
         IpAddr::V6(
             addr.parse()
                 .map_err(|_| DiagnosticKind::BadIpv6 { text: addr.into() })?,
         )
     } else {
-        IpAddr::V4(
-            addr.parse()
-                .map_err(|_| DiagnosticKind::BadIpv4 { text: addr.into() })?,
-        )
+        IpAddr::V4(parse_ipv4(addr).ok_or_else(|| DiagnosticKind::BadIpv4 { text: addr.into() })?)
     };
     let max: u8 = if network.is_ipv4() { 32 } else { 128 };
     let prefix_len = match prefix.parse::<u8>() {
@@ -202,6 +200,43 @@ fn parse_cidr(
         network,
         prefix_len,
     })
+}
+
+/// `str::split_once` for an ASCII separator, without the generic pattern search.
+fn split_once_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == separator)?;
+    // An ASCII byte is a character boundary on both sides.
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
+/// What `Ipv4Addr::from_str` accepts, and only that: four decimal parts of one to three
+/// digits, without a leading zero, each at most 255. Hand-written because the standard parser
+/// is general (and slow) enough to show in the time to load a large policy.
+fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut bytes = text.as_bytes().iter();
+    for (index, octet) in octets.iter_mut().enumerate() {
+        let (mut value, mut digits, mut first) = (0u16, 0, 0u8);
+        loop {
+            match bytes.next() {
+                Some(&b) if b.is_ascii_digit() && digits < 3 => {
+                    if digits == 0 {
+                        first = b;
+                    }
+                    value = value * 10 + u16::from(b - b'0');
+                    digits += 1;
+                }
+                Some(b'.') if index < 3 => break,
+                None if index == 3 => break,
+                _ => return None,
+            }
+        }
+        if digits == 0 || (digits > 1 && first == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    Some(Ipv4Addr::from(octets))
 }
 
 /// `addr` with every bit after the first `prefix_len` cleared.
@@ -384,6 +419,39 @@ mod tests {
                 network: "10.0.0.0/8".into()
             }
         );
+    }
+
+    #[test]
+    fn ipv4_parsing_agrees_with_std() {
+        let cases = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "255.255.255.255",
+            "256.0.0.1",
+            "01.2.3.4",
+            "0.00.0.0",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "1.2.3.-4",
+            "1000.1.1.1",
+            "099.1.1.1",
+            "10.0.0.1",
+            "a.b.c.d",
+            "1.2.3.4\u{0}",
+        ];
+        for text in cases {
+            assert_eq!(parse_ipv4(text), text.parse().ok(), "{text:?}");
+        }
+        for a in 0..=300u16 {
+            let text = format!("{a}.{:03}.{a:02}.7", a % 1000);
+            assert_eq!(parse_ipv4(&text), text.parse().ok(), "{text}");
+        }
     }
 
     #[test]
