@@ -427,13 +427,38 @@ fn number(i: &str) -> PResult<'_, ValueKind<'_>> {
     }
 }
 
+/// The first `"`, `\\`, `\n` or `\r`: where a string's plain run stops. Eight bytes at a time,
+/// since strings (messages, names) are much of a rules file.
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Nonzero when some byte of `x` is zero (may flag a byte after a true zero: only the first
+    // flagged word matters, and its bytes are then checked one by one).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let hit = has_zero(x ^ (ONES * u64::from(b'"')))
+            | has_zero(x ^ (ONES * u64::from(b'\\')))
+            | has_zero(x ^ (ONES * u64::from(b'\n')))
+            | has_zero(x ^ (ONES * u64::from(b'\r')));
+        if hit != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r'))
+        .map(|k| at + k)
+}
+
 /// A double-quoted string on one line, with `\"` and `\\` as its only escapes.
 fn string(i: &str) -> PResult<'_, Cow<'_, str>> {
     let (body, _) = char('"').parse(i)?;
     // Most strings hold no escape: find the closing quote bytewise and borrow.
-    if let Some(k) = body
-        .bytes()
-        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r'))
+    if let Some(k) = string_stop(body.as_bytes())
         && body.as_bytes()[k] == b'"'
     {
         return Ok((&body[k + 1..], Cow::Borrowed(&body[..k])));
@@ -764,7 +789,8 @@ struct Reader<'a> {
 /// True when the `end...` word closes a block opened by `keyword`, case aside (a wrong case is
 /// reported on its own).
 fn closes(end_word: &str, keyword: &str) -> bool {
-    end_word.len() == keyword.len() + 3 && end_word[3..].eq_ignore_ascii_case(keyword)
+    end_word.len() == keyword.len() + 3
+        && (&end_word[3..] == keyword || end_word[3..].eq_ignore_ascii_case(keyword))
 }
 
 fn end_of(keyword: &str) -> String {
@@ -1026,6 +1052,22 @@ mod tests {
             string(r#""plain""#).unwrap().1,
             Cow::Borrowed("plain")
         ));
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_special_byte() {
+        let text = "abcdefghijklmnopqrstuvwxyzé0123456789";
+        for special in ['"', '\\', '\n', '\r'] {
+            for at in 0..text.len() {
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                let s = format!("{}{special}{}\"", &text[..at], &text[at..]);
+                assert_eq!(string_stop(s.as_bytes()), Some(at), "{s:?}");
+            }
+        }
+        assert_eq!(string_stop(text.as_bytes()), None);
+        assert_eq!(string_stop(b""), None);
     }
 
     #[test]
