@@ -334,7 +334,7 @@ fn skip_trivia(i: &str) -> PResult<'_, ()> {
     loop {
         match bytes.get(k) {
             // Indentation, a word at a time.
-            Some(b' ') if bytes.get(k..k + 8) == Some(b"        ") => k += 8,
+            Some(b' ') if bytes.get(k..k + 4) == Some(b"    ") => k += 4,
             Some(b' ' | b'\t' | b'\n' | b'\r') => k += 1,
             Some(b'#') => k = line_end(bytes, k + 1),
             Some(b'/') if bytes.get(k + 1) == Some(&b'/') => k = line_end(bytes, k + 2),
