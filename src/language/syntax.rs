@@ -456,7 +456,12 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
 
 /// A double-quoted string on one line, with `\"` and `\\` as its only escapes.
 fn string(i: &str) -> PResult<'_, Cow<'_, str>> {
-    let (body, _) = char('"').parse(i)?;
+    let Some(body) = i.strip_prefix('"') else {
+        return Err(NomErr::Error(SyntaxError::from_error_kind(
+            i,
+            ErrorKind::Char,
+        )));
+    };
     // Most strings hold no escape: find the closing quote bytewise and borrow.
     if let Some(k) = string_stop(body.as_bytes())
         && body.as_bytes()[k] == b'"'
@@ -580,7 +585,12 @@ fn separated<'a>(
     st: &mut Store<'a>,
     mut item: impl FnMut(&'a str, &mut Store<'a>) -> PResult<'a, ()>,
 ) -> PResult<'a, ()> {
-    let (mut i, _) = char(open).parse(i)?;
+    let Some(mut i) = i.strip_prefix(open) else {
+        return Err(NomErr::Error(SyntaxError::from_error_kind(
+            i,
+            ErrorKind::Char,
+        )));
+    };
     loop {
         i = trivia(i)?.0;
         if let Some(rest) = i.strip_prefix(close) {

@@ -212,9 +212,11 @@ impl<'f> Validator<'f> {
         let mut language = None;
         let mut requires_seen: Option<&str> = None;
         let mut rule_seen = false;
+        let mut blocks = 0;
         for n in body.iter() {
             if n.body.is_some() {
                 rule_seen = true;
+                blocks += 1;
             } else if n.name == "requires" {
                 if requires_seen.is_some() {
                     self.error(
@@ -245,7 +247,7 @@ impl<'f> Validator<'f> {
             log_metadata: Vec::new(),
         };
         let mut metadata_seen = false;
-        let mut rules = Vec::new();
+        let mut rules = Vec::with_capacity(blocks);
         let mut rule_names: FxSet<&str> =
             FxSet::with_capacity_and_hasher(body.len(), Default::default());
         let mut rule_count = 0;
