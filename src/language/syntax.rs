@@ -107,7 +107,7 @@ enum BodyData<'a> {
 }
 
 /// A node of a [`Tree`] (`'t`), its text borrowed from the source (`'a`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Node<'t, 'a> {
     /// The word, a slice of the source.
     pub name: &'a str,
@@ -132,10 +132,29 @@ pub enum Body<'t, 'a> {
 }
 
 /// The statements of a block, in written order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Nodes<'t, 'a> {
     tree: &'t Tree<'a>,
     items: &'t [NodeData<'a>],
+}
+
+// By hand, so that a node shows its own contents rather than the whole tree it points into.
+impl std::fmt::Debug for Node<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("args_text", &self.args_text)
+            .field("broken_header", &self.broken_header)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Nodes<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 impl<'t, 'a> Node<'t, 'a> {
