@@ -42,7 +42,7 @@ fn parse(c: &mut Criterion) {
         }
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
-            // Building the SourceFile (a copy of the text and its line index) is setup; the
+            // Building the SourceFile (a copy of the text) is setup; the
             // loaded rule set is dropped outside the timed section.
             b.iter_batched(
                 || vec![SourceFile::new("bench.armr", text.as_str())],

@@ -2,7 +2,7 @@
 
 use super::diagnostic::{Diagnostic, DiagnosticKind, Level};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The text of one rules file. A leading UTF-8 byte order mark is removed, so that offsets and
 /// columns count from the first visible character.
@@ -11,7 +11,8 @@ pub struct SourceFile {
     /// The name used in diagnostics and rule locations: the path as the user gave it.
     pub name: Arc<str>,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Built on first use: a file without diagnostics never needs it (see [`Lines`]).
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -20,14 +21,25 @@ impl SourceFile {
         if text.starts_with('\u{feff}') {
             text.drain(..'\u{feff}'.len_utf8());
         }
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         SourceFile {
             name: name.into(),
             text,
-            line_starts,
+            line_starts: OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(
+                    self.text
+                        .bytes()
+                        .enumerate()
+                        .filter(|&(_, b)| b == b'\n')
+                        .map(|(i, _)| i + 1),
+                )
+                .collect()
+        })
     }
 
     /// Reads a file. A file that cannot be read or is not UTF-8 gives the diagnostic to report.
@@ -66,8 +78,9 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_column(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.text.len());
-        let line_index = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let start = self.line_starts[line_index];
+        let line_starts = self.line_starts();
+        let line_index = line_starts.partition_point(|&start| start <= offset) - 1;
+        let start = line_starts[line_index];
         let column = self
             .text
             .get(start..offset)
@@ -77,7 +90,8 @@ impl SourceFile {
 
     /// Byte offset where a 1-based line starts.
     pub fn line_start(&self, line: u32) -> usize {
-        self.line_starts[(line as usize - 1).min(self.line_starts.len() - 1)]
+        let line_starts = self.line_starts();
+        line_starts[(line as usize - 1).min(line_starts.len() - 1)]
     }
 
     /// The text of a 1-based line, without its line ending.
@@ -87,6 +101,55 @@ impl SourceFile {
         let end = rest.find('\n').unwrap_or(rest.len());
         rest[..end].strip_suffix('\r').unwrap_or(&rest[..end])
     }
+}
+
+/// Lines and columns of offsets that mostly come in increasing order (the apps and rules of a
+/// file, as validation meets them): each call counts the newlines since the previous one, so a
+/// file that loads cleanly is scanned once and its line index is never built.
+#[derive(Debug, Default)]
+pub struct Lines {
+    offset: usize,
+    /// 0-based line of `offset`, and where that line starts.
+    line: usize,
+    line_start: usize,
+}
+
+impl Lines {
+    /// The same as [`SourceFile::line_column`].
+    pub fn line_column(&mut self, file: &SourceFile, offset: usize) -> (u32, u32) {
+        let offset = offset.min(file.text.len());
+        if offset < self.offset {
+            return file.line_column(offset);
+        }
+        let between = &file.text.as_bytes()[self.offset..offset];
+        let newlines = count_newlines(between);
+        if newlines > 0 {
+            self.line += newlines;
+            self.line_start =
+                self.offset + between.iter().rposition(|&b| b == b'\n').unwrap_or(0) + 1;
+        }
+        self.offset = offset;
+        let column = file
+            .text
+            .get(self.line_start..offset)
+            .map_or(0, |s| s.chars().count());
+        (self.line as u32 + 1, column as u32 + 1)
+    }
+}
+
+/// Counts newlines in blocks of 32 bytes, a loop the compiler turns into vector code.
+fn count_newlines(bytes: &[u8]) -> usize {
+    let mut blocks = bytes.chunks_exact(32);
+    let mut n = 0;
+    for block in &mut blocks {
+        let block: &[u8; 32] = block.try_into().unwrap_or(&[0; 32]);
+        let mut in_block = 0u8;
+        for &b in block {
+            in_block += u8::from(b == b'\n');
+        }
+        n += usize::from(in_block);
+    }
+    n + blocks.remainder().iter().filter(|&&b| b == b'\n').count()
 }
 
 /// An I/O error as a short phrase without the "(os error N)" tail.
@@ -119,6 +182,21 @@ mod tests {
         assert_eq!(f.line_column(9), (3, 2));
         assert_eq!(f.line_text(1), "ab");
         assert_eq!(f.line_text(3), "\tx");
+    }
+
+    #[test]
+    fn incremental_lines_agree_with_the_index() {
+        let f = SourceFile::new("f", "ab\r\nçd\n\tx\n\ny");
+        let mut lines = Lines::default();
+        for offset in (0..=f.text.len() + 2).chain([3, 0, 9, 12]) {
+            if f.text.is_char_boundary(offset.min(f.text.len())) {
+                assert_eq!(
+                    lines.line_column(&f, offset),
+                    f.line_column(offset),
+                    "{offset}"
+                );
+            }
+        }
     }
 
     #[test]

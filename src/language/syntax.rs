@@ -58,27 +58,150 @@ const BLOCK_KEYWORDS: &[&str] = &[
     "sql",
 ];
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node<'a> {
+/// A run of items in one of a [`Tree`]'s arenas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Items {
+    start: usize,
+    end: usize,
+}
+
+impl Items {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// The nodes of one top-level node and everything in it, in flat arenas that the reader reuses
+/// from one top-level node to the next: reading a file allocates for its largest app, not for
+/// every statement, and nothing is freed node by node.
+#[derive(Debug, Default)]
+pub struct Tree<'a> {
+    nodes: Vec<NodeData<'a>>,
+    args: Vec<Arg<'a>>,
+    values: Vec<Value<'a>>,
+    entries: Vec<(Key<'a>, Value<'a>)>,
+}
+
+impl<'a> Tree<'a> {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.args.clear();
+        self.values.clear();
+        self.entries.clear();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct NodeData<'a> {
+    name: &'a str,
+    args: Items,
+    args_text: &'a str,
+    broken_header: bool,
+    body: Option<BodyData<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BodyData<'a> {
+    Nodes { nodes: Items, broken: bool },
+    Raw(&'a str),
+}
+
+/// A node of a [`Tree`] (`'t`), its text borrowed from the source (`'a`).
+#[derive(Clone, Copy)]
+pub struct Node<'t, 'a> {
     /// The word, a slice of the source.
     pub name: &'a str,
-    pub args: Vec<Arg<'a>>,
+    pub args: &'t [Arg<'a>],
     /// From `(` to `)` inclusive.
     pub args_text: &'a str,
     /// True when the argument list failed to parse (and `args` is empty): the error is reported.
     pub broken_header: bool,
-    pub body: Option<Body<'a>>,
+    pub body: Option<Body<'t, 'a>>,
+    tree: &'t Tree<'a>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body<'a> {
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'t, 'a> {
     Nodes {
-        nodes: Vec<Node<'a>>,
+        nodes: Nodes<'t, 'a>,
         /// True when a statement of this block failed to parse and was skipped.
         broken: bool,
     },
     /// The opaque text of a `code(...): ... endcode` block.
     Raw(&'a str),
+}
+
+/// The statements of a block, in written order.
+#[derive(Clone, Copy)]
+pub struct Nodes<'t, 'a> {
+    tree: &'t Tree<'a>,
+    items: &'t [NodeData<'a>],
+}
+
+// By hand, so that a node shows its own contents rather than the whole tree it points into.
+impl std::fmt::Debug for Node<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("args", &self.args)
+            .field("args_text", &self.args_text)
+            .field("broken_header", &self.broken_header)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Nodes<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'t, 'a> Node<'t, 'a> {
+    fn new(tree: &'t Tree<'a>, data: &NodeData<'a>) -> Self {
+        Node {
+            name: data.name,
+            args: tree.args.get(data.args.range()).unwrap_or_default(),
+            args_text: data.args_text,
+            broken_header: data.broken_header,
+            body: data.body.map(|body| match body {
+                BodyData::Nodes { nodes, broken } => Body::Nodes {
+                    nodes: Nodes {
+                        tree,
+                        items: tree.nodes.get(nodes.range()).unwrap_or_default(),
+                    },
+                    broken,
+                },
+                BodyData::Raw(raw) => Body::Raw(raw),
+            }),
+            tree,
+        }
+    }
+
+    /// The items of a [`ValueKind::List`] of this node's arguments.
+    pub fn list(&self, items: Items) -> &'t [Value<'a>] {
+        self.tree.values.get(items.range()).unwrap_or_default()
+    }
+
+    /// The entries of a [`ValueKind::Dict`] of this node's arguments.
+    pub fn dict(&self, items: Items) -> &'t [(Key<'a>, Value<'a>)] {
+        self.tree.entries.get(items.range()).unwrap_or_default()
+    }
+}
+
+impl<'t, 'a> Nodes<'t, 'a> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Node<'t, 'a>> + Clone + use<'t, 'a> {
+        let tree = self.tree;
+        self.items.iter().map(move |data| Node::new(tree, data))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +226,10 @@ pub enum ValueKind<'a> {
     Float(f64),
     Bool(bool),
     Const(&'a str),
-    List(Vec<Value<'a>>),
-    Dict(Vec<(Key<'a>, Value<'a>)>),
+    /// Items of the tree, see [`Node::list`].
+    List(Items),
+    /// Entries of the tree, see [`Node::dict`].
+    Dict(Items),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,41 +336,71 @@ fn to_line_end(i: &str) -> &str {
 }
 
 /// Whitespace and comments. An unterminated `/*` is a failure.
-fn trivia(mut i: &str) -> PResult<'_, ()> {
+#[inline]
+fn trivia(i: &str) -> PResult<'_, ()> {
+    // Called between every two tokens, mostly where there is nothing to skip.
+    match i.as_bytes().first() {
+        Some(b' ' | b'\t' | b'\n' | b'\r' | b'#' | b'/') => skip_trivia(i),
+        _ => Ok((i, ())),
+    }
+}
+
+fn skip_trivia(i: &str) -> PResult<'_, ()> {
+    // Byte by byte: every byte that stops or restarts the scan is ASCII, so each offset used to
+    // slice is a character boundary.
+    let bytes = i.as_bytes();
+    let mut k = 0;
     loop {
-        let before = i.len();
-        let spaces = i
-            .bytes()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
-        i = &i[spaces..];
-        if let Some(rest) = i.strip_prefix('#').or_else(|| i.strip_prefix("//")) {
-            i = to_line_end(rest);
-        } else if let Some(rest) = i.strip_prefix("/*") {
-            match take_until::<_, _, SyntaxError>("*/").parse(rest) {
-                Ok((rest, _)) => i = &rest[2..],
-                Err(_) => {
-                    return Err(NomErr::Failure(SyntaxError {
-                        at: i,
-                        len: 2,
-                        kind: DiagnosticKind::UnterminatedComment,
-                    }));
+        match bytes.get(k) {
+            // Indentation, a word at a time.
+            Some(b' ') if bytes.get(k..k + 4) == Some(b"    ") => k += 4,
+            Some(b' ' | b'\t' | b'\n' | b'\r') => k += 1,
+            Some(b'#') => k = line_end(bytes, k + 1),
+            Some(b'/') if bytes.get(k + 1) == Some(&b'/') => k = line_end(bytes, k + 2),
+            Some(b'/') if bytes.get(k + 1) == Some(&b'*') => {
+                let rest = &i[k + 2..];
+                match take_until::<_, _, SyntaxError>("*/").parse(rest) {
+                    Ok((after, _)) => k = i.len() - after.len() + 2,
+                    Err(_) => {
+                        return Err(NomErr::Failure(SyntaxError {
+                            at: &i[k..],
+                            len: 2,
+                            kind: DiagnosticKind::UnterminatedComment,
+                        }));
+                    }
                 }
             }
-        }
-        if i.len() == before {
-            return Ok((i, ()));
+            _ => return Ok((&i[k..], ())),
         }
     }
+}
+
+/// The offset of the `\n` or `\r` that ends the line `from` is on, or the length.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
+        .map_or(bytes.len(), |p| from + p)
 }
 
 fn is_word_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
 
-fn is_word_char(c: char) -> bool {
+const fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-')
 }
+
+/// Bytes that may stand in a word after its first character.
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_word_char(b as u8 as char);
+        b += 1;
+    }
+    table
+};
 
 /// A word: keyword, key or constant (`ARMR/2.8`, `Very-High`). A `//` or `/*` ends it, since a
 /// comment may follow a word without a space.
@@ -259,7 +414,7 @@ fn word(i: &str) -> PResult<'_, &str> {
     }
     // Word characters are ASCII, so a byte index is a character boundary.
     let mut end = 1;
-    while end < bytes.len() && is_word_char(bytes[end] as char) {
+    while end < bytes.len() && WORD_BYTES[bytes[end] as usize] {
         if bytes[end] == b'/' && matches!(bytes.get(end + 1), Some(b'/' | b'*')) {
             break;
         }
@@ -291,9 +446,47 @@ fn number(i: &str) -> PResult<'_, ValueKind<'_>> {
     }
 }
 
+/// The first `"`, `\\`, `\n` or `\r`: where a string's plain run stops. Eight bytes at a time,
+/// since strings (messages, names) are much of a rules file.
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Nonzero when some byte of `x` is zero (may flag a byte after a true zero: only the first
+    // flagged word matters, and its bytes are then checked one by one).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let hit = has_zero(x ^ (ONES * u64::from(b'"')))
+            | has_zero(x ^ (ONES * u64::from(b'\\')))
+            | has_zero(x ^ (ONES * u64::from(b'\n')))
+            | has_zero(x ^ (ONES * u64::from(b'\r')));
+        if hit != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r'))
+        .map(|k| at + k)
+}
+
 /// A double-quoted string on one line, with `\"` and `\\` as its only escapes.
 fn string(i: &str) -> PResult<'_, Cow<'_, str>> {
-    let (body, _) = char('"').parse(i)?;
+    let Some(body) = i.strip_prefix('"') else {
+        return Err(NomErr::Error(SyntaxError::from_error_kind(
+            i,
+            ErrorKind::Char,
+        )));
+    };
+    // Most strings hold no escape: find the closing quote bytewise and borrow.
+    if let Some(k) = string_stop(body.as_bytes())
+        && body.as_bytes()[k] == b'"'
+    {
+        return Ok((&body[k + 1..], Cow::Borrowed(&body[..k])));
+    }
     let mut owned: Option<String> = None;
     let mut chars = body.char_indices();
     let unterminated = || {
@@ -349,27 +542,46 @@ fn too_deep(at: &str) -> NomErr<SyntaxError<'_>> {
     })
 }
 
-fn value(i: &str, depth: usize) -> PResult<'_, Value<'_>> {
-    let (rest, kind) = alt((
-        |i| string(i).map(|(r, s)| (r, ValueKind::Str(s))),
-        number,
-        |i| list(i, depth),
-        |i| dict(i, depth),
-        |i| {
-            word(i).map(|(r, w)| {
-                let kind = if w.eq_ignore_ascii_case("true") {
-                    ValueKind::Bool(true)
-                } else if w.eq_ignore_ascii_case("false") {
-                    ValueKind::Bool(false)
-                } else {
-                    ValueKind::Const(w)
-                };
-                (r, kind)
-            })
-        },
-    ))
-    .parse(i)
-    .map_err(|e| match e {
+/// Where the reader keeps what it builds (see [`Tree`]). Lists and dictionaries nest, so their
+/// items wait on a stack until they close and then move to the tree side by side.
+#[derive(Default)]
+struct Store<'a> {
+    tree: Tree<'a>,
+    /// Statements of the open blocks, moved to `tree.nodes` when their block closes.
+    nodes: Vec<NodeData<'a>>,
+    values: Vec<Value<'a>>,
+    entries: Vec<(Key<'a>, Value<'a>)>,
+}
+
+/// Moves `pending[mark..]` to the end of `arena`, and says where they are.
+fn commit<T>(arena: &mut Vec<T>, pending: &mut Vec<T>, mark: usize) -> Items {
+    let start = arena.len();
+    arena.extend(pending.drain(mark.min(pending.len())..));
+    Items {
+        start,
+        end: arena.len(),
+    }
+}
+
+fn value<'a>(i: &'a str, depth: usize, st: &mut Store<'a>) -> PResult<'a, Value<'a>> {
+    // The first character decides: no two kinds of value start alike.
+    let parsed = match i.as_bytes().first() {
+        Some(b'"') => string(i).map(|(r, s)| (r, ValueKind::Str(s))),
+        Some(b'-' | b'0'..=b'9') => number(i),
+        Some(b'[') => list(i, depth, st),
+        Some(b'{') => dict(i, depth, st),
+        _ => word(i).map(|(r, w)| {
+            let kind = if w.eq_ignore_ascii_case("true") {
+                ValueKind::Bool(true)
+            } else if w.eq_ignore_ascii_case("false") {
+                ValueKind::Bool(false)
+            } else {
+                ValueKind::Const(w)
+            };
+            (r, kind)
+        }),
+    };
+    let (rest, kind) = parsed.map_err(|e| match e {
         NomErr::Error(_) => NomErr::Failure(SyntaxError::expected(i, "a value")),
         other => other,
     })?;
@@ -383,22 +595,27 @@ fn value(i: &str, depth: usize) -> PResult<'_, Value<'_>> {
 }
 
 /// `open item (, item)* ,? close`, the shape shared by argument lists, lists and dictionaries.
-fn separated<'a, T>(
+/// `item` stores what it reads.
+fn separated<'a>(
     i: &'a str,
     open: char,
     close: char,
     expected_after_item: &'static str,
-    mut item: impl FnMut(&'a str) -> PResult<'a, T>,
-) -> PResult<'a, Vec<T>> {
-    let (mut i, _) = char(open).parse(i)?;
-    let mut items = Vec::new();
+    st: &mut Store<'a>,
+    mut item: impl FnMut(&'a str, &mut Store<'a>) -> PResult<'a, ()>,
+) -> PResult<'a, ()> {
+    let Some(mut i) = i.strip_prefix(open) else {
+        return Err(NomErr::Error(SyntaxError::from_error_kind(
+            i,
+            ErrorKind::Char,
+        )));
+    };
     loop {
         i = trivia(i)?.0;
         if let Some(rest) = i.strip_prefix(close) {
-            return Ok((rest, items));
+            return Ok((rest, ()));
         }
-        let (rest, it) = item(i)?;
-        items.push(it);
+        let (rest, ()) = item(i, st)?;
         i = trivia(rest)?.0;
         if let Some(rest) = i.strip_prefix(',') {
             i = rest;
@@ -411,19 +628,28 @@ fn separated<'a, T>(
     }
 }
 
-fn list(i: &str, depth: usize) -> PResult<'_, ValueKind<'_>> {
+fn list<'a>(i: &'a str, depth: usize, st: &mut Store<'a>) -> PResult<'a, ValueKind<'a>> {
     if depth >= MAX_VALUE_DEPTH && i.starts_with('[') {
         return Err(too_deep(i));
     }
-    separated(i, '[', ']', "`,` or `]`", |i| value(i, depth + 1))
-        .map(|(r, v)| (r, ValueKind::List(v)))
+    let mark = st.values.len();
+    let (rest, ()) = separated(i, '[', ']', "`,` or `]`", st, |i, st| {
+        let (rest, v) = value(i, depth + 1, st)?;
+        st.values.push(v);
+        Ok((rest, ()))
+    })?;
+    Ok((
+        rest,
+        ValueKind::List(commit(&mut st.tree.values, &mut st.values, mark)),
+    ))
 }
 
-fn dict(i: &str, depth: usize) -> PResult<'_, ValueKind<'_>> {
+fn dict<'a>(i: &'a str, depth: usize, st: &mut Store<'a>) -> PResult<'a, ValueKind<'a>> {
     if depth >= MAX_VALUE_DEPTH && i.starts_with('{') {
         return Err(too_deep(i));
     }
-    separated(i, '{', '}', "`,` or `}`", |i| {
+    let mark = st.entries.len();
+    let (rest, ()) = separated(i, '{', '}', "`,` or `}`", st, |i, st| {
         let (rest, name) = expect(
             "a key",
             alt((string, |i| word(i).map(|(r, w)| (r, Cow::Borrowed(w))))),
@@ -434,13 +660,17 @@ fn dict(i: &str, depth: usize) -> PResult<'_, ValueKind<'_>> {
         };
         let (rest, _) = preceded(trivia, expect("`:`", char(':'))).parse(rest)?;
         let (rest, _) = trivia(rest)?;
-        let (rest, v) = value(rest, depth + 1)?;
-        Ok((rest, (key, v)))
-    })
-    .map(|(r, v)| (r, ValueKind::Dict(v)))
+        let (rest, v) = value(rest, depth + 1, st)?;
+        st.entries.push((key, v));
+        Ok((rest, ()))
+    })?;
+    Ok((
+        rest,
+        ValueKind::Dict(commit(&mut st.tree.entries, &mut st.entries, mark)),
+    ))
 }
 
-fn arg(i: &str) -> PResult<'_, Arg<'_>> {
+fn arg<'a>(i: &'a str, st: &mut Store<'a>) -> PResult<'a, Arg<'a>> {
     let keyed = |i| -> PResult<'_, &str> {
         let (rest, key) = word(i)?;
         let (rest, _) = trivia(rest)?;
@@ -449,12 +679,20 @@ fn arg(i: &str) -> PResult<'_, Arg<'_>> {
         Ok((rest, key))
     };
     let (rest, key) = opt(keyed).parse(i)?;
-    let (rest, value) = value(rest, 0)?;
+    let (rest, value) = value(rest, 0, st)?;
     Ok((rest, Arg { key, value }))
 }
 
-fn args(i: &str) -> PResult<'_, Vec<Arg<'_>>> {
-    separated(i, '(', ')', "`,` or `)`", arg)
+/// An argument list; argument lists do not nest, so the arguments go to the tree directly.
+fn args<'a>(i: &'a str, st: &mut Store<'a>) -> PResult<'a, Items> {
+    let start = st.tree.args.len();
+    let (rest, ()) = separated(i, '(', ')', "`,` or `)`", st, |i, st| {
+        let (rest, a) = arg(i, st)?;
+        st.tree.args.push(a);
+        Ok((rest, ()))
+    })?;
+    let end = st.tree.args.len();
+    Ok((rest, Items { start, end }))
 }
 
 /// A word standing where a statement may start, with what follows it (comments skipped).
@@ -551,22 +789,16 @@ fn raw_code(i: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// Reads a whole file into nodes, with every syntax error found along the way.
-pub fn parse(src: &str) -> (Vec<Node<'_>>, Vec<Diagnostic>) {
-    let mut nodes = Vec::new();
-    let diagnostics = parse_each(src, |node| nodes.push(node));
-    (nodes, diagnostics)
-}
-
 /// Reads a file and hands each top-level node to `each` as soon as it is read, so that a caller
-/// can check one app while its text is still in the cache and drop it before reading the next.
-/// Returns the syntax errors.
-pub fn parse_each<'a>(src: &'a str, mut each: impl FnMut(Node<'a>)) -> Vec<Diagnostic> {
+/// can check one app while its text is still in the cache; the node's tree is then reused for the
+/// next one. Returns the syntax errors.
+pub fn parse_each<'a>(src: &'a str, mut each: impl FnMut(Node<'_, 'a>)) -> Vec<Diagnostic> {
     let mut reader = Reader {
         src,
         diagnostics: Vec::new(),
         recovering: false,
         aborted: false,
+        st: Store::default(),
     };
     let mut open = Vec::new();
     reader.nodes(src, &mut open, &mut each);
@@ -580,13 +812,14 @@ struct Reader<'a> {
     recovering: bool,
     /// Set when reading cannot go on (nesting too deep): nothing more is reported.
     aborted: bool,
+    st: Store<'a>,
 }
 
-/// The closing word of a block opened by `keyword` (lowercase even when the opener was not, whose
-/// case is reported on its own).
-/// True when the lowercase `end...` word closes a block opened by `keyword`.
+/// True when the `end...` word closes a block opened by `keyword`, case aside (a wrong case is
+/// reported on its own).
 fn closes(end_word: &str, keyword: &str) -> bool {
-    end_word.len() == keyword.len() + 3 && end_word[3..].eq_ignore_ascii_case(keyword)
+    end_word.len() == keyword.len() + 3
+        && (&end_word[3..] == keyword || end_word[3..].eq_ignore_ascii_case(keyword))
 }
 
 fn end_of(keyword: &str) -> String {
@@ -619,13 +852,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads nodes until the `end...` of the innermost block in `open` (or the end of the file at
-    /// the top), handing each to `emit`. Returns the rest after that keyword and whether any
-    /// statement broke.
+    /// the top). A top-level node is handed to `emit`, a nested one left on `st.nodes` for its
+    /// block. Returns the rest after that keyword and whether any statement broke.
     fn nodes(
         &mut self,
         mut i: &'a str,
         open: &mut Vec<&'a str>,
-        emit: &mut dyn FnMut(Node<'a>),
+        emit: &mut dyn FnMut(Node<'_, 'a>),
     ) -> (&'a str, bool) {
         let mut broken = false;
         loop {
@@ -649,20 +882,19 @@ impl<'a> Reader<'a> {
                 return ("", broken);
             }
             if let Some((found, rest)) = end_keyword(i) {
-                let lower = found.to_ascii_lowercase();
-                if lower != found {
+                if found.bytes().any(|b| b.is_ascii_uppercase()) {
                     self.report_at(
                         DiagnosticKind::KeywordCase {
                             found: found.into(),
-                            keyword: lower.clone(),
+                            keyword: found.to_ascii_lowercase(),
                         },
                         found,
                     );
                     self.recovering = false;
                 }
                 match open.last() {
-                    Some(&kw) if closes(&lower, kw) => return (rest, broken),
-                    Some(&kw) if open.iter().any(|k| closes(&lower, k)) => {
+                    Some(&kw) if closes(found, kw) => return (rest, broken),
+                    Some(&kw) if open.iter().any(|k| closes(found, k)) => {
                         // Closes an outer block: this one was left open. Let the outer one close.
                         self.report_at(
                             DiagnosticKind::MismatchedEnd {
@@ -695,7 +927,12 @@ impl<'a> Reader<'a> {
             }
             match self.node(i, open) {
                 Ok((rest, node)) => {
-                    emit(node);
+                    if open.is_empty() {
+                        emit(Node::new(&self.st.tree, &node));
+                        self.st.tree.clear();
+                    } else {
+                        self.st.nodes.push(node);
+                    }
                     i = rest;
                     self.recovering = false;
                 }
@@ -719,7 +956,7 @@ impl<'a> Reader<'a> {
         &mut self,
         i: &'a str,
         open: &mut Vec<&'a str>,
-    ) -> Result<(&'a str, Node<'a>), SyntaxError<'a>> {
+    ) -> Result<(&'a str, NodeData<'a>), SyntaxError<'a>> {
         let fail = |e: NomErr<SyntaxError<'a>>| match e {
             NomErr::Error(e) | NomErr::Failure(e) => e,
             NomErr::Incomplete(_) => SyntaxError::expected("", "more input"),
@@ -728,7 +965,15 @@ impl<'a> Reader<'a> {
         let (rest, _) = trivia(rest).map_err(fail)?;
         let opens_block = (name == "app" && open.is_empty())
             || (open.len() == 1 && BLOCK_KEYWORDS[1..].contains(&name));
-        let (after_args, args, broken_header) = match expect("`(`", args)(rest) {
+        let args_mark = self.st.tree.args.len();
+        let parsed = expect("`(`", |i| args(i, &mut self.st))(rest);
+        if parsed.is_err() {
+            // Drop what the broken list left half-built.
+            self.st.tree.args.truncate(args_mark);
+            self.st.values.clear();
+            self.st.entries.clear();
+        }
+        let (after_args, args, broken_header) = match parsed {
             Ok((after_args, args)) => (after_args, args, false),
             Err(e) if opens_block => {
                 // A broken app or rule header: report it and read the block all the same, so that
@@ -737,13 +982,13 @@ impl<'a> Reader<'a> {
                 let at = e.at;
                 self.report(e);
                 self.recovering = false;
-                (skip_statement(at), Vec::new(), true)
+                (skip_statement(at), Items::default(), true)
             }
             Err(e) => return Err(fail(e)),
         };
         let args_text = consumed(rest, after_args);
         let (after, _) = trivia(after_args).map_err(fail)?;
-        let mut node = Node {
+        let mut node = NodeData {
             name,
             args,
             args_text,
@@ -770,7 +1015,7 @@ impl<'a> Reader<'a> {
         if name == "code" {
             return match raw_code(body_start) {
                 Some((rest, raw)) => {
-                    node.body = Some(Body::Raw(raw));
+                    node.body = Some(BodyData::Raw(raw));
                     Ok((rest, node))
                 }
                 None => Err(SyntaxError {
@@ -795,11 +1040,11 @@ impl<'a> Reader<'a> {
             return Ok(("", node));
         }
         open.push(name);
-        let mut nodes = Vec::new();
-        let (rest, broken) = self.nodes(body_start, open, &mut |n| nodes.push(n));
+        let mark = self.st.nodes.len();
+        let (rest, broken) = self.nodes(body_start, open, &mut |_| {});
         open.pop();
-        node.body = Some(Body::Nodes {
-            nodes,
+        node.body = Some(BodyData::Nodes {
+            nodes: commit(&mut self.st.tree.nodes, &mut self.st.nodes, mark),
             broken: broken || broken_header,
         });
         Ok((rest, node))
@@ -810,10 +1055,20 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn parse_ok(src: &str) -> Vec<Node<'_>> {
-        let (nodes, diags) = parse(src);
+    /// Checks the first top-level node of a file without errors.
+    fn parse_ok(src: &str, check: impl FnOnce(Node<'_, '_>)) {
+        let mut check = Some(check);
+        let diags = parse_each(src, |node| {
+            if let Some(check) = check.take() {
+                check(node)
+            }
+        });
         assert!(diags.is_empty(), "{diags:?}");
-        nodes
+        assert!(check.is_none(), "no node");
+    }
+
+    fn parse(src: &str) -> ((), Vec<Diagnostic>) {
+        ((), parse_each(src, |_| {}))
     }
 
     #[test]
@@ -829,6 +1084,22 @@ mod tests {
     }
 
     #[test]
+    fn string_stop_finds_the_first_special_byte() {
+        let text = "abcdefghijklmnopqrstuvwxyzé0123456789";
+        for special in ['"', '\\', '\n', '\r'] {
+            for at in 0..text.len() {
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                let s = format!("{}{special}{}\"", &text[..at], &text[at..]);
+                assert_eq!(string_stop(s.as_bytes()), Some(at), "{s:?}");
+            }
+        }
+        assert_eq!(string_stop(text.as_bytes()), None);
+        assert_eq!(string_stop(b""), None);
+    }
+
+    #[test]
     fn words_stop_at_comments() {
         assert_eq!(word("endapp//x").unwrap(), ("//x", "endapp"));
         assert_eq!(word("ARMR/2.8)").unwrap(), (")", "ARMR/2.8"));
@@ -837,28 +1108,52 @@ mod tests {
 
     #[test]
     fn values_of_every_kind() {
-        let nodes =
-            parse_ok(r#"f(1, -2, 2.5, TRUE, false, K/1.0, "s", [a, [b]], {k: "v", "q": 1})"#);
-        let kinds: Vec<_> = nodes[0].args.iter().map(|a| a.value.kind.clone()).collect();
-        assert_eq!(kinds[0], ValueKind::Int(1));
-        assert_eq!(kinds[1], ValueKind::Int(-2));
-        assert_eq!(kinds[2], ValueKind::Float(2.5));
-        assert_eq!(kinds[3], ValueKind::Bool(true));
-        assert_eq!(kinds[4], ValueKind::Bool(false));
-        assert_eq!(kinds[5], ValueKind::Const("K/1.0"));
-        assert!(matches!(&kinds[7], ValueKind::List(v) if v.len() == 2));
-        assert!(matches!(&kinds[8], ValueKind::Dict(v) if v[1].0.name == "q"));
+        let src =
+            r#"f(1, -2, 2.5, TRUE, false, K/1.0, "s", [a, [b, {x: [c]}]], {k: "v", "q": [1]})"#;
+        parse_ok(src, |node| {
+            let kinds: Vec<_> = node.args.iter().map(|a| a.value.kind.clone()).collect();
+            assert_eq!(kinds[0], ValueKind::Int(1));
+            assert_eq!(kinds[1], ValueKind::Int(-2));
+            assert_eq!(kinds[2], ValueKind::Float(2.5));
+            assert_eq!(kinds[3], ValueKind::Bool(true));
+            assert_eq!(kinds[4], ValueKind::Bool(false));
+            assert_eq!(kinds[5], ValueKind::Const("K/1.0"));
+            let ValueKind::List(list) = kinds[7] else {
+                panic!()
+            };
+            let list = node.list(list);
+            assert_eq!(list.len(), 2);
+            assert_eq!(list[1].text, "[b, {x: [c]}]");
+            let ValueKind::List(inner) = list[1].kind else {
+                panic!()
+            };
+            let ValueKind::Dict(x) = node.list(inner)[1].kind else {
+                panic!()
+            };
+            assert_eq!(node.dict(x)[0].1.text, "[c]");
+            let ValueKind::Dict(dict) = kinds[8] else {
+                panic!()
+            };
+            let dict = node.dict(dict);
+            assert_eq!(dict[1].0.name, "q");
+            assert!(
+                matches!(dict[1].1.kind, ValueKind::List(v) if node.list(v)[0].kind == ValueKind::Int(1))
+            );
+        });
     }
 
     #[test]
     fn code_blocks_are_opaque() {
-        let nodes = parse_ok(
+        parse_ok(
             "patch(\"p\"): code(language: java): if (a) { x(\"endcoder\"); y.endcode2(); } endcode endpatch",
+            |node| {
+                let Some(Body::Nodes { nodes, .. }) = node.body else {
+                    panic!()
+                };
+                let code = nodes.iter().next().unwrap();
+                assert!(matches!(code.body, Some(Body::Raw(r)) if r.contains("y.endcode2()")));
+            },
         );
-        let Some(Body::Nodes { nodes, .. }) = &nodes[0].body else {
-            panic!()
-        };
-        assert!(matches!(nodes[0].body, Some(Body::Raw(r)) if r.contains("y.endcode2()")));
     }
 
     #[test]

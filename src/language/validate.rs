@@ -4,8 +4,8 @@
 use super::address::{AddressContext, parse_address};
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::model::*;
-use super::source::SourceFile;
-use super::syntax::{Arg, Body, Node, Value, ValueKind};
+use super::source::{Lines, SourceFile};
+use super::syntax::{Arg, Body, Node, Nodes, Value, ValueKind};
 use crate::policy::FxHasher;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -72,6 +72,7 @@ pub struct Validator<'f> {
     out: FileContents,
     /// Errors reported so far, so that a rule with any error yields no model.
     errors: usize,
+    lines: Lines,
 }
 
 /// What an app's rules need to know of the app.
@@ -86,6 +87,7 @@ impl<'f> Validator<'f> {
             file,
             out: FileContents::default(),
             errors: 0,
+            lines: Lines::default(),
         }
     }
 
@@ -104,8 +106,9 @@ impl<'f> Validator<'f> {
         self.out.diagnostics.push(Diagnostic::error(kind, span));
     }
 
-    fn location(&self, text: &str) -> Location {
-        let (line, column) = self.file.line_column(self.span(text).start);
+    fn location(&mut self, text: &str) -> Location {
+        let start = self.span(text).start;
+        let (line, column) = self.lines.line_column(self.file, start);
         Location {
             file: self.file.name.clone(),
             line,
@@ -145,9 +148,9 @@ impl<'f> Validator<'f> {
         self.error(kind, word);
     }
 
-    pub fn top_level(&mut self, node: &Node<'_>) {
+    pub fn top_level(&mut self, node: &Node<'_, '_>) {
         match (node.name, &node.body) {
-            ("app", Some(Body::Nodes { nodes, broken })) => self.app(node, nodes, *broken),
+            ("app", Some(Body::Nodes { nodes, broken })) => self.app(node, *nodes, *broken),
             ("app", _) => {} // a missing colon is reported by the syntax reader
             (name, _) => {
                 let found = super::diagnostic::quoted(&format!("{name}(...)"));
@@ -158,15 +161,15 @@ impl<'f> Validator<'f> {
 
     /// The first positional string of a rule or app header: its name. Reports what is wrong with
     /// the arguments it does not know (`os` is left to the caller).
-    fn header_name<'a>(
+    fn header_name<'t>(
         &mut self,
-        node: &'a Node<'_>,
-        missing: DiagnosticKind,
+        node: &Node<'t, '_>,
+        missing: impl FnOnce() -> DiagnosticKind,
         what: &'static str,
-    ) -> Option<&'a str> {
+    ) -> Option<&'t str> {
         let mut name = None;
         let mut seen_positional = false;
-        for arg in &node.args {
+        for arg in node.args {
             match arg.key {
                 None if !seen_positional => {
                     seen_positional = true;
@@ -185,13 +188,15 @@ impl<'f> Validator<'f> {
             }
         }
         if !seen_positional && !node.broken_header {
-            self.error(missing, node.args_text);
+            self.error(missing(), node.args_text);
         }
         name
     }
 
-    fn app(&mut self, node: &Node<'_>, body: &[Node<'_>], broken: bool) {
-        let name = self.header_name(node, DiagnosticKind::MissingAppName, "an app name");
+    fn app(&mut self, node: &Node<'_, '_>, body: Nodes<'_, '_>, broken: bool) {
+        // Before the rules, so that locations come in file order (see `Lines`).
+        let location = self.location(node.name);
+        let name = self.header_name(node, || DiagnosticKind::MissingAppName, "an app name");
         for arg in node.args.iter().filter(|a| a.key.is_some()) {
             let key = arg.key.unwrap_or_default();
             self.error(
@@ -207,9 +212,11 @@ impl<'f> Validator<'f> {
         let mut language = None;
         let mut requires_seen: Option<&str> = None;
         let mut rule_seen = false;
-        for n in body {
+        let mut blocks = 0;
+        for n in body.iter() {
             if n.body.is_some() {
                 rule_seen = true;
+                blocks += 1;
             } else if n.name == "requires" {
                 if requires_seen.is_some() {
                     self.error(
@@ -224,7 +231,7 @@ impl<'f> Validator<'f> {
                 if rule_seen {
                     self.error(DiagnosticKind::RequiresAfterRule, n.name);
                 }
-                language = self.requires(n);
+                language = self.requires(&n);
             }
         }
         if requires_seen.is_none() && !broken {
@@ -240,11 +247,11 @@ impl<'f> Validator<'f> {
             log_metadata: Vec::new(),
         };
         let mut metadata_seen = false;
-        let mut rules = Vec::new();
+        let mut rules = Vec::with_capacity(blocks);
         let mut rule_names: FxSet<&str> =
             FxSet::with_capacity_and_hasher(body.len(), Default::default());
         let mut rule_count = 0;
-        for n in body {
+        for n in body.iter() {
             match (&n.body, n.name) {
                 (None, "requires") => {}
                 (None, "version") => {
@@ -258,7 +265,7 @@ impl<'f> Validator<'f> {
                         continue;
                     }
                     self.needs(lang, "`version(...)` declarations", 3, n.name);
-                    version = self.app_version(n);
+                    version = self.app_version(&n);
                 }
                 (None, "metadata") => {
                     if std::mem::replace(&mut metadata_seen, true) {
@@ -271,7 +278,7 @@ impl<'f> Validator<'f> {
                         continue;
                     }
                     self.needs(lang, "`metadata(...)` declarations", 6, n.name);
-                    ctx.log_metadata = self.metadata(n);
+                    ctx.log_metadata = self.metadata(&n);
                 }
                 (None, "input" | "api") => self.unsupported(n.name),
                 (None, other) => self.unknown_word(
@@ -282,20 +289,26 @@ impl<'f> Validator<'f> {
                 (Some(rule_body), written_kind) => {
                     rule_count += 1;
                     // A kind in the wrong case is reported, then read as the kind it spells.
-                    let lower = written_kind.to_ascii_lowercase();
-                    let kind = match lower.as_str() {
-                        k if k == written_kind => written_kind,
-                        k if k == "socket" || OTHER_RULE_KINDS.contains(&k) => {
+                    let miscased = written_kind.bytes().any(|b| b.is_ascii_uppercase());
+                    let spelled = miscased
+                        .then(|| {
+                            std::iter::once(&"socket")
+                                .chain(OTHER_RULE_KINDS)
+                                .find(|k| k.eq_ignore_ascii_case(written_kind))
+                        })
+                        .flatten();
+                    let kind = match spelled {
+                        Some(&k) => {
                             let kind = DiagnosticKind::KeywordCase {
                                 found: written_kind.into(),
-                                keyword: lower.clone(),
+                                keyword: k.into(),
                             };
                             self.error(kind, written_kind);
-                            lower.as_str()
+                            k
                         }
-                        _ => written_kind,
+                        None => written_kind,
                     };
-                    let rule_name = self.rule_header(n, kind);
+                    let rule_name = self.rule_header(&n, kind);
                     if let Some(rule_name) = rule_name
                         && !rule_names.insert(rule_name)
                     {
@@ -307,11 +320,11 @@ impl<'f> Validator<'f> {
                             text,
                         );
                     }
-                    let applies = self.os_applies(n);
+                    let applies = self.os_applies(&n);
                     let rule_name = rule_name.unwrap_or_default();
                     match (kind, rule_body) {
                         ("socket", Body::Nodes { nodes, broken }) => {
-                            let rule = self.socket_rule(n, rule_name, nodes, *broken, &ctx);
+                            let rule = self.socket_rule(&n, rule_name, *nodes, *broken, &ctx);
                             if !applies {
                                 let span = self.span(n.name);
                                 self.out.diagnostics.push(Diagnostic::note(
@@ -355,7 +368,7 @@ impl<'f> Validator<'f> {
                 version: version.unwrap_or(1),
                 log_metadata: ctx.log_metadata,
                 rules,
-                location: self.location(node.name),
+                location,
             };
             let name_span = self.span(name_text);
             self.out.apps.push(ValidatedApp { app, name_span });
@@ -371,10 +384,10 @@ impl<'f> Validator<'f> {
     }
 
     /// `requires(version: ARMR/X.Y)` or `requires(version: "ARMR/X.Y")`.
-    fn requires(&mut self, node: &Node<'_>) -> Option<LanguageVersion> {
+    fn requires(&mut self, node: &Node<'_, '_>) -> Option<LanguageVersion> {
         let mut found = None;
         let mut seen = false;
-        for arg in &node.args {
+        for arg in node.args {
             match arg.key {
                 Some("version") if !seen => {
                     seen = true;
@@ -444,7 +457,7 @@ impl<'f> Validator<'f> {
     }
 
     /// `version(N)`: a positive whole number.
-    fn app_version(&mut self, node: &Node<'_>) -> Option<u32> {
+    fn app_version(&mut self, node: &Node<'_, '_>) -> Option<u32> {
         let mut result = None;
         for (i, arg) in node.args.iter().enumerate() {
             if i > 0 || arg.key.is_some() {
@@ -480,10 +493,10 @@ impl<'f> Validator<'f> {
 
     /// `metadata(log: {key: value, ...}, ...)`: returns the `log` entries. Other keys are read and
     /// ignored.
-    fn metadata(&mut self, node: &Node<'_>) -> Vec<(String, String)> {
+    fn metadata(&mut self, node: &Node<'_, '_>) -> Vec<(String, String)> {
         let mut keys: Vec<&str> = Vec::new();
         let mut log = Vec::new();
-        for arg in &node.args {
+        for arg in node.args {
             let Some(key) = arg.key else {
                 self.error(
                     DiagnosticKind::UnexpectedArgument {
@@ -508,7 +521,7 @@ impl<'f> Validator<'f> {
                 self.error(DiagnosticKind::MetadataLogNotDictionary, arg.value.text);
                 continue;
             };
-            for (k, v) in entries {
+            for (k, v) in node.dict(*entries) {
                 let name = k.name.as_ref();
                 if log.iter().any(|(seen, _): &(String, String)| seen == name) {
                     self.error(
@@ -550,14 +563,14 @@ impl<'f> Validator<'f> {
     }
 
     /// The rule's name (reported when missing), and its parameters other than `os` checked.
-    fn rule_header<'a>(&mut self, node: &'a Node<'_>, kind: &str) -> Option<&'a str> {
+    fn rule_header<'t>(&mut self, node: &Node<'t, '_>, kind: &str) -> Option<&'t str> {
         let name = self.header_name(
             node,
-            DiagnosticKind::MissingRuleName { kind: kind.into() },
+            || DiagnosticKind::MissingRuleName { kind: kind.into() },
             "a rule name",
         );
         let mut os_seen = false;
-        for arg in &node.args {
+        for arg in node.args {
             match arg.key {
                 Some(key @ "os") if std::mem::replace(&mut os_seen, true) => self.error(
                     DiagnosticKind::DuplicateParameter { name: "os".into() },
@@ -575,13 +588,13 @@ impl<'f> Validator<'f> {
     }
 
     /// False when the rule's `os:` list names neither linux nor any.
-    fn os_applies(&mut self, node: &Node<'_>) -> bool {
+    fn os_applies(&mut self, node: &Node<'_, '_>) -> bool {
         let Some(arg) = node.args.iter().find(|a| a.key == Some("os")) else {
             return true;
         };
-        let values: Vec<&Value<'_>> = match &arg.value.kind {
-            ValueKind::List(items) => items.iter().collect(),
-            _ => vec![&arg.value],
+        let values = match &arg.value.kind {
+            ValueKind::List(items) => node.list(*items),
+            _ => std::slice::from_ref(&arg.value),
         };
         let mut applies = false;
         let mut valid = true;
@@ -606,29 +619,33 @@ impl<'f> Validator<'f> {
 
     fn socket_rule(
         &mut self,
-        node: &Node<'_>,
+        node: &Node<'_, '_>,
         name: &str,
-        body: &[Node<'_>],
+        body: Nodes<'_, '_>,
         broken: bool,
         app: &AppContext,
     ) -> Option<SocketRule> {
         let lang = app.language;
         self.needs(lang, "socket rules", 1, node.name);
         let errors_before = self.errors;
-        let mut seen: Vec<&str> = Vec::new();
+        // The known statements met so far, by their place in KNOWN.
+        const KNOWN: [&str; 7] = [
+            "accept", "connect", "bind", "protect", "allow", "detect", "metadata",
+        ];
+        let mut seen = 0u8;
         let mut condition: Option<(&str, Option<Condition>)> = None;
         let mut action: Option<(&str, ActionParams)> = None;
         let mut rule_metadata: Option<Vec<(String, String)>> = None;
-        for statement in body {
+        for statement in body.iter() {
             let word = statement.name;
             if statement.body.is_some() {
                 self.error(DiagnosticKind::UnexpectedBlock { name: word.into() }, word);
             }
-            let known = matches!(
-                word,
-                "accept" | "connect" | "bind" | "protect" | "allow" | "detect" | "metadata"
-            );
-            if known && seen.contains(&word) {
+            let bit = KNOWN
+                .iter()
+                .position(|k| *k == word)
+                .map_or(0, |k| 1u8 << k);
+            if seen & bit != 0 {
                 self.error(
                     DiagnosticKind::DuplicateStatement { name: word.into() },
                     word,
@@ -637,7 +654,7 @@ impl<'f> Validator<'f> {
             }
             match word {
                 "accept" | "connect" | "bind" => {
-                    seen.push(word);
+                    seen |= bit;
                     if let Some((first, _)) = condition {
                         let kind = DiagnosticKind::TwoConditions {
                             first: first.into(),
@@ -646,10 +663,10 @@ impl<'f> Validator<'f> {
                         self.error(kind, word);
                         continue;
                     }
-                    condition = Some((word, self.condition(statement, lang)));
+                    condition = Some((word, self.condition(&statement, lang)));
                 }
                 "protect" | "allow" | "detect" => {
-                    seen.push(word);
+                    seen |= bit;
                     if let Some((first, _)) = action {
                         let kind = DiagnosticKind::TwoActions {
                             first: first.into(),
@@ -658,19 +675,17 @@ impl<'f> Validator<'f> {
                         self.error(kind, word);
                         continue;
                     }
-                    action = Some((word, self.action(statement, lang)));
+                    action = Some((word, self.action(&statement, lang)));
                 }
                 "metadata" => {
-                    seen.push(word);
+                    seen |= bit;
                     self.needs(lang, "`metadata(...)` declarations", 6, word);
-                    rule_metadata = Some(self.metadata(statement));
+                    rule_metadata = Some(self.metadata(&statement));
                 }
                 "input" | "api" => self.unsupported(word),
                 other => self.unknown_word(
                     other,
-                    &[
-                        "accept", "connect", "bind", "protect", "allow", "detect", "metadata",
-                    ],
+                    &KNOWN,
                     DiagnosticKind::UnknownStatement { name: other.into() },
                 ),
             }
@@ -723,7 +738,7 @@ impl<'f> Validator<'f> {
     }
 
     /// `accept("ADDR")`, `connect("ADDR")`, `bind(client: "ADDR", server: "ADDR")`.
-    fn condition(&mut self, node: &Node<'_>, lang: LanguageVersion) -> Option<Condition> {
+    fn condition(&mut self, node: &Node<'_, '_>, lang: LanguageVersion) -> Option<Condition> {
         if node.name != "bind" {
             let mut address = None;
             for (i, arg) in node.args.iter().enumerate() {
@@ -754,7 +769,7 @@ impl<'f> Validator<'f> {
         }
         let (mut client, mut server) = (None, None);
         let mut ok = true;
-        for arg in &node.args {
+        for arg in node.args {
             let slot = match arg.key {
                 Some("client") => &mut client,
                 Some("server") => &mut server,
@@ -837,14 +852,13 @@ impl<'f> Validator<'f> {
     }
 
     /// The action's valid parameters; the others are reported.
-    fn action(&mut self, node: &Node<'_>, lang: LanguageVersion) -> ActionParams {
+    fn action(&mut self, node: &Node<'_, '_>, lang: LanguageVersion) -> ActionParams {
         let mut params = ActionParams {
             message: None,
             severity: Severity::Unknown,
             stacktrace: false,
         };
-        let mut seen: Vec<&str> = Vec::new();
-        for Arg { key, value } in &node.args {
+        for (index, Arg { key, value }) in node.args.iter().enumerate() {
             let Some(key) = *key else {
                 self.error(
                     DiagnosticKind::UnexpectedArgument {
@@ -854,11 +868,10 @@ impl<'f> Validator<'f> {
                 );
                 continue;
             };
-            if seen.contains(&key) {
+            if node.args[..index].iter().any(|a| a.key == Some(key)) {
                 self.error(DiagnosticKind::DuplicateParameter { name: key.into() }, key);
                 continue;
             }
-            seen.push(key);
             match key {
                 "message" => match value.as_str() {
                     Some(m) => params.message = Some(m.to_string()),
