@@ -177,7 +177,7 @@ fn rule(name: &str, condition: Condition, action: Action, location: Location) ->
     }
 }
 
-fn msg(text: &str) -> Option<String> {
+fn msg(text: &str) -> Option<Box<str>> {
     Some(text.into())
 }
 

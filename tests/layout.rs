@@ -76,7 +76,7 @@ fn escapes_in_strings() {
         r#"app("say \"hi\""): requires(version: ARMR/2.11) socket("back\\slash"): connect("10.0.0.1:1") detect(message: "a \"quoted\" \\ path") endsocket endapp"#,
     );
     assert_eq!(rules.apps[0].name, "say \"hi\"");
-    assert_eq!(rules.apps[0].rules[0].name, "back\\slash");
+    assert_eq!(rules.apps[0].rules[0].name.as_ref(), "back\\slash");
     assert_eq!(
         rules.apps[0].rules[0].message.as_deref(),
         Some("a \"quoted\" \\ path")
@@ -218,7 +218,7 @@ endapp
     let app = &load.rules.apps[0];
     assert_eq!(app.version, 3);
     let rule = &app.rules[0];
-    assert_eq!(rule.name, "no egress");
+    assert_eq!(rule.name.as_ref(), "no egress");
     assert_eq!(rule.action, Action::Protect);
     assert_eq!(rule.condition, Condition::Connect(any_port_any_host()));
     assert_eq!(

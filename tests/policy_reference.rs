@@ -445,10 +445,10 @@ fn rule_set() -> impl Strategy<Value = RuleSet> {
                         .map(|(r, (condition, action))| {
                             line += 1;
                             SocketRule {
-                                name: format!("app {a} rule {r}"),
+                                name: format!("app {a} rule {r}").into(),
                                 condition,
                                 action,
-                                message: (action == Action::Detect).then(|| "seen".to_string()),
+                                message: (action == Action::Detect).then(|| "seen".into()),
                                 severity: Severity::Unknown,
                                 stacktrace: false,
                                 log_metadata: vec![],
@@ -563,7 +563,7 @@ fn judge(policy: &Policy, kind: EventKind, address: &str) -> Option<(String, Act
     }
     policy
         .decide(kind, address)
-        .map(|d| (policy.rule(d.rule).1.name.clone(), d.action))
+        .map(|d| (policy.rule(d.rule).1.name.to_string(), d.action))
 }
 
 fn is(name: &str, action: Action) -> Option<(String, Action)> {

@@ -38,7 +38,7 @@ fn policy(rules: &[(&str, &str)], mode: Mode) -> Policy {
 /// The effective action and the winning rule's name.
 fn judge(policy: &Policy, kind: EventKind, address: &str) -> Option<(Action, String)> {
     let d = policy.decide(kind, address.parse().unwrap())?;
-    Some((d.action, policy.rule(d.rule).1.name.clone()))
+    Some((d.action, policy.rule(d.rule).1.name.to_string()))
 }
 
 fn action(policy: &Policy, kind: EventKind, address: &str) -> Option<Action> {

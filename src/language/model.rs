@@ -86,11 +86,11 @@ impl fmt::Display for LanguageVersion {
 /// One `socket("NAME"): ... endsocket` rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SocketRule {
-    pub name: String,
+    pub name: Box<str>,
     pub condition: Condition,
     pub action: Action,
     /// `message: "..."`; a protect or allow rule without one logs nothing.
-    pub message: Option<String>,
+    pub message: Option<Box<str>>,
     pub severity: Severity,
     /// `stacktrace: "full"`.
     pub stacktrace: bool,

@@ -729,7 +729,7 @@ impl<'f> Validator<'f> {
                 "allow" => Action::Allow,
                 _ => Action::Detect,
             },
-            message: params.message,
+            message: params.message.map(String::into_boxed_str),
             severity: params.severity,
             stacktrace: params.stacktrace,
             log_metadata,

@@ -158,15 +158,17 @@ pub struct KindIndex {
 
 impl KindIndex {
     /// Compiles the entries of one kind. `binds` adds the structures for unspecified binds.
-    pub fn build(entries: &[Entry], binds: bool) -> KindIndex {
+    pub fn build(entries: impl IntoIterator<Item = Entry>, binds: bool) -> KindIndex {
+        let mut empty = true;
         let mut v4: Vec<(u32, u8, (u16, u16, Rank))> = Vec::new();
         let mut v6: Vec<(u128, u8, (u16, u16, Rank))> = Vec::new();
         let (mut any_v4, mut any_v6) = (Vec::new(), Vec::new());
         let mut names = Vec::new();
         let (mut unspecified_v4, mut unspecified_v6) = (Vec::new(), Vec::new());
         for e in entries {
+            empty = false;
             let interval = (e.ports.0, e.ports.1, e.rank);
-            match &e.host {
+            match e.host {
                 HostPattern::Any(_) => {
                     any_v4.push(interval);
                     any_v6.push(interval);
@@ -175,8 +177,8 @@ impl KindIndex {
                 }
                 HostPattern::Ip(ip) => {
                     match ip {
-                        IpAddr::V4(a) => v4.push((u32::from(*a), 32, interval)),
-                        IpAddr::V6(a) => v6.push((u128::from(*a), 128, interval)),
+                        IpAddr::V4(a) => v4.push((u32::from(a), 32, interval)),
+                        IpAddr::V6(a) => v6.push((u128::from(a), 128, interval)),
                     }
                     if !e.allow {
                         unspecified_v6.push(interval);
@@ -188,18 +190,18 @@ impl KindIndex {
                 HostPattern::Cidr {
                     network: IpAddr::V4(n),
                     prefix_len,
-                } => v4.push((u32::from(*n), *prefix_len, interval)),
+                } => v4.push((u32::from(n), prefix_len, interval)),
                 HostPattern::Cidr {
                     network: IpAddr::V6(n),
                     prefix_len,
                 } => {
                     let mapped_space = u128::from(Ipv4Addr::UNSPECIFIED.to_ipv6_mapped());
-                    if *prefix_len < 96 && mask_v6(mapped_space, *prefix_len) == u128::from(*n) {
+                    if prefix_len < 96 && mask_v6(mapped_space, prefix_len) == u128::from(n) {
                         any_v4.push(interval);
                     }
-                    v6.push((u128::from(*n), *prefix_len, interval))
+                    v6.push((u128::from(n), prefix_len, interval))
                 }
-                HostPattern::Name(name) => names.push((name.clone(), e.ports, e.rank)),
+                HostPattern::Name(name) => names.push((name, e.ports, e.rank)),
             }
         }
         let (unspecified_v4, unspecified_v6) = if binds {
@@ -221,7 +223,7 @@ impl KindIndex {
             }),
             unspecified_v4,
             unspecified_v6,
-            empty: entries.is_empty(),
+            empty,
         }
     }
 

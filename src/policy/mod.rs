@@ -187,9 +187,8 @@ impl Policy {
             }
         }
         let kinds = EventKind::ALL.map(|kind| {
-            let entries: Vec<Entry> = entries(&rules, kind).into_iter().map(|(_, e)| e).collect();
             KindIndex::build(
-                &entries,
+                entries(&rules, kind).into_iter().map(|(_, e)| e),
                 matches!(kind, EventKind::BindServer | EventKind::BindClient),
             )
         });

@@ -93,7 +93,9 @@ pub fn append_segments(
         while covering.peek().is_some_and(|Reverse((_, end))| *end <= pos) {
             covering.pop();
         }
-        let now = covering.peek().map_or(Rank::NONE, |Reverse((rank, _))| *rank);
+        let now = covering
+            .peek()
+            .map_or(Rank::NONE, |Reverse((rank, _))| *rank);
         let last = best.len() - 1;
         if u32::from(starts[last]) == pos {
             best[last] = now;
@@ -103,7 +105,9 @@ pub fn append_segments(
         }
         // The next place the answer can change: the next start, or the end of the best interval
         // (ends of worse intervals change nothing while it covers them).
-        let next_start = by_start.get(next).map_or(u32::MAX, |&(lo, _, _)| u32::from(lo));
+        let next_start = by_start
+            .get(next)
+            .map_or(u32::MAX, |&(lo, _, _)| u32::from(lo));
         let best_end = covering.peek().map_or(u32::MAX, |Reverse((_, end))| *end);
         pos = next_start.min(best_end);
     }
