@@ -30,6 +30,28 @@ fn library_path() -> Option<PathBuf> {
     Some(PathBuf::from(OsStr::from_bytes(name.to_bytes())))
 }
 
+/// False when nothing (not even a dangling symlink) is named `armr.env` beside `library`: the
+/// common case of every process armr is loaded into, answered with one `lstat` on a path built on
+/// the stack, before any of the work of reading a file.
+fn exists_beside(library: &std::path::Path) -> bool {
+    let dir = library.parent().map_or(&b""[..], |d| d.as_os_str().as_bytes());
+    let mut path = [0u8; 4096];
+    let needed = dir.len() + 1 + SIDECAR.len() + 1;
+    if dir.is_empty() || needed > path.len() {
+        // Unusual: let the full reader decide.
+        return true;
+    }
+    path[..dir.len()].copy_from_slice(dir);
+    path[dir.len()] = b'/';
+    path[dir.len() + 1..needed - 1].copy_from_slice(SIDECAR.as_bytes());
+    // SAFETY: stat is plain data; path is NUL-terminated (the buffer was zeroed).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let found = unsafe { libc::lstat(path.as_ptr().cast(), &mut st) } == 0;
+    // SAFETY: __errno_location returns this thread's errno.
+    let errno = unsafe { *libc::__errno_location() };
+    found || errno != libc::ENOENT
+}
+
 /// `Ok(None)`: no sidecar, the environment has the settings. `Ok(Some)`: the sidecar (its
 /// `config()` may still hold errors). `Err`: a sidecar is there but cannot be trusted or read;
 /// that is an error, never a fallback to the environment.
@@ -37,6 +59,9 @@ pub fn read() -> Result<Option<Sidecar>, String> {
     let Some(library) = library_path() else {
         return Ok(None);
     };
+    if !exists_beside(&library) {
+        return Ok(None);
+    }
     let Some(dir) = library.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(None);
     };
