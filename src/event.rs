@@ -435,6 +435,71 @@ mod tests {
     }
 
     #[test]
+    fn the_size_bound_holds_for_the_longest_fields() {
+        // Every byte escaped to two, the longest numbers and address, metadata, a stack trace.
+        let worst = "\\=|\n".repeat(40);
+        let (mut app, mut rule) = app_and_rule(&worst);
+        app.name = worst.clone();
+        app.version = u32::MAX;
+        app.language = LanguageVersion::armr(255, 255);
+        rule.name = worst.clone().into();
+        rule.severity = Severity::VeryHigh;
+        rule.log_metadata = vec![("k".repeat(10), worst.clone()), ("x".into(), worst.clone())];
+        let hostname = format!("h={}", "\\".repeat(150));
+        for (address, kind, stack) in [
+            (
+                "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535",
+                EventKind::BindServer,
+                None,
+            ),
+            (
+                "255.255.255.255:65535",
+                EventKind::Connect,
+                Some(worst.as_str()),
+            ),
+        ] {
+            let event = Event {
+                unix_millis: 253_402_300_799_999,
+                hostname: &hostname,
+                process: "p".repeat(60).leak(),
+                pid: u32::MAX,
+                app: &app,
+                rule: &rule,
+                kind,
+                action: Action::Protect,
+                address: address.parse().unwrap(),
+                stacktrace: stack,
+            };
+            let mut buf = vec![0u8; 65536];
+            let n = format_event(&event, &mut buf);
+            assert!(
+                n <= max_event_len(&event),
+                "{n} > {}",
+                max_event_len(&event)
+            );
+            // The fixed text alone, with one-byte names and no message: what the 512 covers.
+            let (mut short_app, mut short_rule) = app_and_rule("");
+            short_app.name = "a".into();
+            short_app.version = u32::MAX;
+            short_app.language = LanguageVersion::armr(255, 255);
+            short_rule.name = "r".into();
+            short_rule.message = None;
+            short_rule.severity = Severity::VeryHigh;
+            let short = Event {
+                hostname: "h",
+                process: "p",
+                app: &short_app,
+                rule: &short_rule,
+                stacktrace: None,
+                ..event
+            };
+            let n = format_event(&short, &mut buf);
+            let values = 2 * (2 + 1) + 3 + 1;
+            assert!(n <= max_event_len(&short) - values, "fixed text {n} bytes");
+        }
+    }
+
+    #[test]
     fn the_reference_pages_connect_event() {
         let (app, rule) = app_and_rule("Socket rule protect 0.0.0.0:80");
         // 2021-03-22T11:05:20.331Z

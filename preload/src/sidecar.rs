@@ -34,7 +34,9 @@ fn library_path() -> Option<PathBuf> {
 /// common case of every process armr is loaded into, answered with one `lstat` on a path built on
 /// the stack, before any of the work of reading a file.
 fn exists_beside(library: &std::path::Path) -> bool {
-    let dir = library.parent().map_or(&b""[..], |d| d.as_os_str().as_bytes());
+    let dir = library
+        .parent()
+        .map_or(&b""[..], |d| d.as_os_str().as_bytes());
     let mut path = [0u8; 4096];
     let needed = dir.len() + 1 + SIDECAR.len() + 1;
     if dir.is_empty() || needed > path.len() {

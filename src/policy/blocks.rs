@@ -270,14 +270,14 @@ mod tests {
             for i in 0..(round * 5 + 1) {
                 // Addresses from a small space, so that blocks nest and collide.
                 let len = [0u8, 4, 8, 12, 16, 20, 24, 28, 30, 31, 32][next() as usize % 11];
-                let a = (next() % 64) << 26 | next() % 4 << 20 | next() % 16;
+                let a = ((next() % 64) << 26) | ((next() % 4) << 20) | (next() % 16);
                 let network = a & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
                 let lo = (next() % 100) as u16;
                 groups.push((network, len, vec![(lo, lo + (next() % 20) as u16, r(i))]));
             }
             let blocks = Blocks::build(flat(&groups), round % 2 == 0);
             for _ in 0..500 {
-                let a = (next() % 64) << 26 | next() % 4 << 20 | next() % 16;
+                let a = ((next() % 64) << 26) | ((next() % 4) << 20) | (next() % 16);
                 let port = (next() % 130) as u16;
                 assert_eq!(
                     blocks.best(a, port),
