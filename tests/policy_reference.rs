@@ -231,10 +231,12 @@ fn ref_decide(
     } else {
         selected
     };
+    let (_, rule) = rules.socket_rules().nth(order as usize)?;
     Some(Decision {
         rule: order,
         selected,
         action,
+        logged: rule.message.is_some() || action == Action::Detect,
     })
 }
 
@@ -840,7 +842,8 @@ fn detect_only_turns_protect_into_detect() {
         Some(Decision {
             rule: 0,
             selected: Protect,
-            action: Detect
+            action: Detect,
+            logged: true,
         })
     );
     assert_eq!(judge(&p, Connect, "10.0.0.2:443"), is("r1", Allow));
@@ -852,7 +855,8 @@ fn detect_only_turns_protect_into_detect() {
         Some(Decision {
             rule: 0,
             selected: Protect,
-            action: Protect
+            action: Protect,
+            logged: false,
         })
     );
 }

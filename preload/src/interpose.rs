@@ -10,7 +10,7 @@ use crate::guard::Guard;
 use crate::state::{self, State, kind_bit, may_judge};
 use crate::{log, real, sockaddr};
 use armr_core::language::Action;
-use armr_core::policy::{Decision, EventKind};
+use armr_core::policy::{Decision, EventKind, Rank};
 use libc::{
     c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t,
 };
@@ -41,7 +41,7 @@ fn internal_error(what: &str) {
 /// The rule deciding an event. An internal failure (a panic) decides nothing: the call proceeds.
 /// Under the guard when the rules name hosts: resolving one makes socket calls of armr's own.
 /// (Otherwise no guard, so that a signal handler interrupting this is judged too.)
-#[inline]
+#[inline(always)]
 fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
     if state.policy.has_hostnames(kind) {
         return judge_resolving(state, kind, address);
@@ -49,11 +49,35 @@ fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision
     decide(state, kind, address)
 }
 
+/// The decision for an event: the policy's answer, out of line and with IPv4 passed as plain
+/// numbers (the common case), under `catch_unwind`.
+#[inline(always)]
 fn decide(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-    catch_unwind(AssertUnwindSafe(|| state.policy.decide(kind, address))).unwrap_or_else(|_| {
-        internal_error("judging a socket call: the call was forwarded");
-        None
-    })
+    let rank = match address {
+        SocketAddr::V4(a) => rank_v4(state, kind, a.ip().to_bits(), a.port()),
+        SocketAddr::V6(_) => rank_other(state, kind, address),
+    };
+    state.policy.decision(rank)
+}
+
+#[inline(always)]
+fn rank_v4(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
+    catch_unwind(AssertUnwindSafe(|| {
+        state.policy.best_rank_v4(kind, ip, port)
+    }))
+    .unwrap_or_else(|_| judging_failed())
+}
+
+#[inline(never)]
+fn rank_other(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
+    catch_unwind(AssertUnwindSafe(|| state.policy.best_rank(kind, address)))
+        .unwrap_or_else(|_| judging_failed())
+}
+
+#[cold]
+fn judging_failed() -> Rank {
+    internal_error("judging a socket call: the call was forwarded");
+    Rank::NONE
 }
 
 #[cold]
@@ -69,7 +93,7 @@ fn judge_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Optio
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
 /// into a forward.
 fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
-    if log::needed(state, decision) {
+    if decision.logged {
         log_event(state, kind, address, decision);
     }
     decision.action == Action::Protect
@@ -89,6 +113,7 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
     set_errno(saved);
 }
 
+#[inline(always)]
 fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
     judge(state, kind, address).is_some_and(|d| enforce(state, kind, address, d))
 }

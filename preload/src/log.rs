@@ -4,7 +4,6 @@ use crate::sink::Sent;
 use crate::stack;
 use crate::state::State;
 use armr_core::event::{Event, format_dropped, format_event, max_event_len};
-use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -37,14 +36,6 @@ fn pid() -> u32 {
 /// In a forked child: the child logs its own pid.
 pub fn after_fork() {
     PID.store(0, Ordering::Relaxed);
-}
-
-/// True when the decision's rule asks for an event: a rule with a message, or any rule acting as
-/// detect (detect-only mode logs every call a protect rule would refuse).
-#[inline]
-pub fn needed(state: &State, decision: Decision) -> bool {
-    let (_, rule) = state.policy.rule(decision.rule);
-    rule.message.is_some() || decision.action == Action::Detect
 }
 
 /// Formats and sends one event. Out of line: its buffers are on the stack only when an event is

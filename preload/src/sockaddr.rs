@@ -112,8 +112,37 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
 /// connect, and is then no longer CLOSE (or, after a failed connect, has its port back at 0). The
 /// test asks the socket itself, so it holds through `dup`, `dup2` and `fcntl(F_DUPFD)`.
 pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
-    // An unbound socket (the common case) needs no second question.
-    let local = local_address(fd).filter(|a| a.port() != 0 || !a.ip().is_unspecified())?;
+    let mut buf = std::mem::MaybeUninit::<sockaddr_in6>::zeroed();
+    let size = std::mem::size_of::<sockaddr_in6>() as socklen_t;
+    let mut len = size;
+    let saved = errno();
+    // SAFETY: buf is writable for len bytes.
+    if unsafe { libc::getsockname(fd, buf.as_mut_ptr().cast(), &mut len) } != 0 {
+        set_errno(saved);
+        return None;
+    }
+    // SAFETY: zeroed, then partly written by the kernel: every byte is initialised.
+    let raw = unsafe { buf.assume_init_ref() };
+    // An unbound socket (the common case): port 0 and the unspecified address, read in place.
+    // (A sockaddr_in lies over the first 16 bytes: its port and address where sin6's are.)
+    let unbound = match c_int::from(raw.sin6_family) {
+        AF_INET => raw.sin6_port == 0 && raw.sin6_flowinfo == 0,
+        AF_INET6 => raw.sin6_port == 0 && raw.sin6_addr.s6_addr == [0; 16],
+        _ => true,
+    };
+    if unbound {
+        return None;
+    }
+    bound_client(fd, raw, len.min(size))
+}
+
+/// The rest of [`explicit_client_bind`], for a socket with a local address. Out of line: only a
+/// bound socket gets here.
+#[cold]
+#[inline(never)]
+fn bound_client(fd: c_int, raw: &sockaddr_in6, len: socklen_t) -> Option<SocketAddr> {
+    // SAFETY: raw is a sockaddr_in6, valid for its size, of which len bytes are the address.
+    let local = unsafe { decode((raw as *const sockaddr_in6).cast(), len) }?;
     is_unconnected_tcp(fd).then_some(local)
 }
 

@@ -49,13 +49,14 @@ pub fn may_judge(kinds: u8) -> bool {
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The policy, loading it on first use. `None`: armr is off in this process.
-/// Must be called with the reentrancy guard held.
 #[inline]
 pub fn get() -> Option<&'static State> {
-    match loaded() {
-        Some(state) => Some(state),
-        None => load_or_wait(),
+    if JUDGED_KINDS.load(Ordering::Acquire) & NOT_LOADED == 0 {
+        // Published after STATE: the rules are loaded, and STATE is null only when armr is off.
+        // SAFETY: STATE is set before JUDGED_KINDS is published and never freed.
+        return unsafe { STATE.load(Ordering::Acquire).as_ref() };
     }
+    load_or_wait()
 }
 
 /// The rest of [`get`]: out of line, so that a hook's common path stays small.

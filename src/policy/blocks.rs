@@ -158,11 +158,21 @@ impl<A: Address> Blocks<A> {
         // The intervals starting at or below the address, within the bucket; starts[0] is the
         // lowest address, so there is always one.
         let i = lo + self.starts[lo..hi].partition_point(|&s| s <= address);
-        let mut block = self
+        let block = self
             .innermost
             .get(i.wrapping_sub(1))
             .copied()
             .unwrap_or(NO_BLOCK);
+        if block == NO_BLOCK {
+            return Rank::NONE;
+        }
+        self.walk(block, port)
+    }
+
+    /// The best rank for `port` among `block` and the blocks around it. Out of line, so that a
+    /// lookup outside every block (the common case) uses few registers.
+    #[inline(never)]
+    fn walk(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
         while let Some(b) = self.blocks.get(block as usize) {
             let first = b.first as usize;

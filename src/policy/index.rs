@@ -239,18 +239,29 @@ impl KindIndex {
     /// The best rank among rules matching a remote or specific local address. `ip` is normalised.
     #[inline]
     pub fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
-        let best = match ip {
-            IpAddr::V4(v4) => self
-                .any_v4
-                .best(port)
-                .min(self.v4.best(u32::from(v4), port)),
-            IpAddr::V6(v6) => self
-                .any_v6
-                .best(port)
-                .min(self.v6.best(u128::from(v6), port)),
-        };
+        match ip {
+            IpAddr::V4(v4) => self.best_v4(v4.to_bits(), port, resolver),
+            IpAddr::V6(v6) => {
+                let best = self
+                    .any_v6
+                    .best(port)
+                    .min(self.v6.best(u128::from(v6), port));
+                match &self.names {
+                    Some(names) => best.min(names.best(ip, port, resolver)),
+                    None => best,
+                }
+            }
+        }
+    }
+
+    /// [`KindIndex::best`] for an IPv4 address given as a number.
+    #[inline(always)]
+    pub fn best_v4(&self, ip: u32, port: u16, resolver: &dyn Resolve) -> Rank {
+        let best = self.any_v4.best(port).min(self.v4.best(ip, port));
         match &self.names {
-            Some(names) => best.min(names.best(ip, port, resolver)),
+            Some(names) => {
+                best.min(names.best(IpAddr::V4(Ipv4Addr::from_bits(ip)), port, resolver))
+            }
             None => best,
         }
     }

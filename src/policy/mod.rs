@@ -96,6 +96,9 @@ pub struct Decision {
     pub selected: Action,
     /// What to do: the rule's action, except that detect-only mode turns protect into detect.
     pub action: Action,
+    /// True when the event is logged: the rule has a message, or the action is detect (detect-only
+    /// mode logs every call a protect rule would refuse).
+    pub logged: bool,
 }
 
 /// The address an event is judged on, after the normalisations of the semantics.
@@ -164,7 +167,7 @@ pub(crate) fn entries(rules: &RuleSet, kind: EventKind) -> Vec<(u32, Entry)> {
                 Entry {
                     host: normalize_host(&address.host),
                     ports: port_interval(address.port),
-                    rank: Rank::of(address, rule.action, order),
+                    rank: Rank::of(address, rule.action, order, rule.message.is_some()),
                     allow: rule.action == Action::Allow,
                 },
             ));
@@ -239,7 +242,33 @@ impl Policy {
     }
 
     /// The best rank among the rules matching an event.
+    #[inline]
     pub fn best_rank(&self, kind: EventKind, address: SocketAddr) -> Rank {
+        match address {
+            SocketAddr::V4(a) => self.best_rank_v4(kind, a.ip().to_bits(), a.port()),
+            SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+                Some(v4) => self.best_rank_v4(kind, v4.to_bits(), a.port()),
+                None => self.best_rank_other(kind, address),
+            },
+        }
+    }
+
+    /// [`Policy::best_rank`] of an IPv4 address (or an IPv4-mapped one), given as a number: the
+    /// common case, with no `IpAddr` to build or normalise. (Not inlined: the hooks call it.)
+    pub fn best_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Rank {
+        let index = &self.kinds[kind.index()];
+        if index.is_empty() {
+            return Rank::NONE;
+        }
+        if ip == 0 {
+            return self.best_rank_other(kind, SocketAddr::from(([0u8; 4], port)));
+        }
+        index.best_v4(ip, port, self.resolver.as_ref())
+    }
+
+    /// What the IPv4 path leaves: IPv6 addresses, and the unspecified address (normalised).
+    #[inline(never)]
+    fn best_rank_other(&self, kind: EventKind, address: SocketAddr) -> Rank {
         let index = &self.kinds[kind.index()];
         if index.is_empty() {
             return Rank::NONE;
@@ -250,20 +279,28 @@ impl Policy {
         }
     }
 
-    /// The rule that decides an event, or `None` when no rule matches (the call proceeds and
-    /// nothing is logged). Allocates nothing.
-    pub fn decide(&self, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-        let order = self.best_rank(kind, address).order()?;
-        let (_, rule) = self.rule(order);
-        let action = match (rule.action, self.mode) {
+    /// The decision a rank makes, or `None` for no rule. Reads the rank alone, not the rule.
+    #[inline]
+    pub fn decision(&self, rank: Rank) -> Option<Decision> {
+        let rule = rank.order()?;
+        let selected = rank.action();
+        let action = match (selected, self.mode) {
             (Action::Protect, Mode::DetectOnly) => Action::Detect,
             (action, _) => action,
         };
         Some(Decision {
-            rule: order,
-            selected: rule.action,
+            rule,
+            selected,
             action,
+            logged: rank.has_message() || action == Action::Detect,
         })
+    }
+
+    /// The rule that decides an event, or `None` when no rule matches (the call proceeds and
+    /// nothing is logged). Allocates nothing.
+    #[inline]
+    pub fn decide(&self, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+        self.decision(self.best_rank(kind, address))
     }
 
     /// What each hostname of a kind's rules resolved to (resolving them now if needed).

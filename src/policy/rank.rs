@@ -2,8 +2,10 @@
 
 use crate::language::{Action, AddressPattern};
 
-/// `wildcard << 40 | action priority << 32 | definition order`: comparing ranks is comparing by
-/// (1) no wildcard before wildcard, (2) allow, protect, detect, (3) defined first.
+/// `wildcard << 41 | action priority << 33 | definition order << 1 | message`: comparing ranks
+/// is comparing by (1) no wildcard before wildcard, (2) allow, protect, detect, (3) defined first.
+/// The lowest bit (the rule has a message) never decides a comparison, since no two rules share
+/// an order; it is there so that a silent decision never has to look at the rule itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rank(u64);
 
@@ -13,28 +15,38 @@ impl Rank {
 
     pub fn new(wildcard: bool, action: Action, order: u32) -> Rank {
         Rank(
-            (u64::from(wildcard) << 40)
-                | (u64::from(action_priority(action)) << 32)
-                | u64::from(order),
+            (u64::from(wildcard) << 41)
+                | (u64::from(action_priority(action)) << 33)
+                | (u64::from(order) << 1),
         )
     }
 
-    pub fn of(address: &AddressPattern, action: Action, order: u32) -> Rank {
-        Rank::new(address.has_wildcard(), action, order)
+    /// The rank of a rule with this address, action, order and (when `message`) a message.
+    pub fn of(address: &AddressPattern, action: Action, order: u32, message: bool) -> Rank {
+        let rank = Rank::new(address.has_wildcard(), action, order);
+        Rank(rank.0 | u64::from(message))
     }
 
     /// The rule's place in definition order: its index in the policy.
+    #[inline]
     pub fn order(self) -> Option<u32> {
-        (self != Rank::NONE).then_some(self.0 as u32)
+        (self != Rank::NONE).then_some((self.0 >> 1) as u32)
     }
 
     pub fn wildcard(self) -> bool {
-        self.0 >> 40 & 1 == 1
+        self.0 >> 41 & 1 == 1
+    }
+
+    /// True when the ranked rule has a message (so that every event it decides is logged).
+    #[inline]
+    pub fn has_message(self) -> bool {
+        self.0 & 1 == 1
     }
 
     /// The action of the ranked rule.
+    #[inline]
     pub fn action(self) -> Action {
-        match (self.0 >> 32) & 0xff {
+        match (self.0 >> 33) & 0xff {
             0 => Action::Allow,
             1 => Action::Protect,
             _ => Action::Detect,
@@ -48,5 +60,29 @@ pub fn action_priority(action: Action) -> u8 {
         Action::Allow => 0,
         Action::Protect => 1,
         Action::Detect => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_bit_never_decides_between_two_rules() {
+        let address = AddressPattern {
+            host: crate::language::HostPattern::Ip([10, 0, 0, 1].into()),
+            port: crate::language::PortPattern::Exact(80),
+        };
+        for (a, b) in [(0, 1), (1, 0), (7, 8)] {
+            for (ma, mb) in [(false, true), (true, false)] {
+                let ra = Rank::of(&address, Action::Protect, a, ma);
+                let rb = Rank::of(&address, Action::Protect, b, mb);
+                assert_eq!(ra < rb, a < b);
+                assert_eq!(ra.order(), Some(a));
+                assert_eq!(ra.has_message(), ma);
+                assert_eq!(ra.action(), Action::Protect);
+            }
+        }
+        assert_eq!(Rank::NONE.order(), None);
     }
 }
