@@ -38,26 +38,19 @@ fn internal_error(what: &str) {
     }
 }
 
-/// The rule deciding an event. An internal failure (a panic) decides nothing: the call proceeds.
-/// Under the guard when the rules name hosts: resolving one makes socket calls of armr's own.
-/// (Otherwise no guard, so that a signal handler interrupting this is judged too.)
+/// The rank of the rule deciding an event ([`Rank::NONE`]: no rule). An internal failure (a
+/// panic) decides nothing: the call proceeds. Under the guard when the rules name hosts:
+/// resolving one makes socket calls of armr's own. (Otherwise no guard, so that a signal handler
+/// interrupting this is judged too.) IPv4, the common case, is passed to the policy as numbers.
 #[inline(always)]
-fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     if state.policy.has_hostnames(kind) {
-        return judge_resolving(state, kind, address);
+        return rank_resolving(state, kind, address);
     }
-    decide(state, kind, address)
-}
-
-/// The decision for an event: the policy's answer, out of line and with IPv4 passed as plain
-/// numbers (the common case), under `catch_unwind`.
-#[inline(always)]
-fn decide(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-    let rank = match address {
+    match address {
         SocketAddr::V4(a) => rank_v4(state, kind, a.ip().to_bits(), a.port()),
         SocketAddr::V6(_) => rank_other(state, kind, address),
-    };
-    state.policy.decision(rank)
+    }
 }
 
 #[inline(always)]
@@ -82,12 +75,20 @@ fn judging_failed() -> Rank {
 
 #[cold]
 #[inline(never)]
-fn judge_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-    let _guard = Guard::enter()?;
+fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
+    let Some(_guard) = Guard::enter() else {
+        return Rank::NONE;
+    };
     let saved = errno();
-    let decision = decide(state, kind, address);
+    let rank = rank_other(state, kind, address);
     set_errno(saved);
-    decision
+    rank
+}
+
+/// The decision for an event, or `None` when no rule matches.
+#[inline(always)]
+fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+    state.policy.decision(rank(state, kind, address))
 }
 
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
@@ -113,9 +114,20 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
     set_errno(saved);
 }
 
+/// True when the event is refused (after logging it when its rule asks). The common answer, no
+/// matching rule, takes the fewest steps; a matching rule is handled out of line.
 #[inline(always)]
 fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
-    judge(state, kind, address).is_some_and(|d| enforce(state, kind, address, d))
+    let rank = rank(state, kind, address);
+    rank != Rank::NONE && verdict(state, kind, address, rank)
+}
+
+#[inline(never)]
+fn verdict(state: &State, kind: EventKind, address: SocketAddr, rank: Rank) -> bool {
+    state
+        .policy
+        .decision(rank)
+        .is_some_and(|d| enforce(state, kind, address, d))
 }
 
 /// The policy, when armr is active and this call is not armr's own (the guard is taken only
