@@ -5,6 +5,8 @@
 //! `cc`, which the loader preloads harmlessly. The `armr` command is the real one, at its default
 //! place `target/release/armr` (so `cargo build --release` first, as `make test` does).
 
+mod support;
+
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -12,13 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+use support::{manifest, text, without_armr_env};
+
 const SCRIPT: &str = "scripts/armr-run";
 const VALID: &str = "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"):\n    connect(\"10.0.0.1:443\")\n    protect(message: \"m\", severity: 8)\n  endsocket\nendapp\n";
 const BROKEN: &str = "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"):\n    connect(\"10.0.0.1:70000\")\n    protect()\n  endsocket\nendapp\n";
-
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A fresh directory for one test.
 fn temp_dir(test: &str) -> PathBuf {
@@ -100,20 +100,10 @@ fn clean(command: &mut Command) {
         "{} does not exist: run cargo build --release first",
         armr.display()
     );
-    command
+    without_armr_env(command)
         .current_dir(manifest())
         .env("ARMR_LIB", &stubs().lib)
         .env("XDG_RUNTIME_DIR", runtime());
-    for var in [
-        "ARMR_RULES",
-        "ARMR_LOG",
-        "ARMR_MODE",
-        "ARMR_ON_ERROR",
-        "ARMR_BIN",
-        "LD_PRELOAD",
-    ] {
-        command.env_remove(var);
-    }
 }
 
 /// The XDG_RUNTIME_DIR of this test process's launcher runs: armr-run's private directories go
@@ -150,10 +140,6 @@ fn run(command: &mut Command) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run scripts/armr-run")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The environment `env` printed.

@@ -22,7 +22,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{TempDir, manifest, text};
+use support::{TempDir, manifest, text, without_armr_env};
 
 const NC: &str = "/usr/bin/nc";
 /// The longest any single wait may take: a process to exit, a port to listen, a line to appear.
@@ -172,17 +172,7 @@ fn nc(dir: &TempDir, name: &str, launch: Launch<'_>, args: &[&str], stdin: Optio
         Launch::Env(_) | Launch::Plain => Command::new(NC),
     };
     command.args(args).current_dir(&dir.0);
-    for var in [
-        "ARMR_RULES",
-        "ARMR_LOG",
-        "ARMR_MODE",
-        "ARMR_ON_ERROR",
-        "ARMR_BIN",
-        "ARMR_LIB",
-        "LD_PRELOAD",
-    ] {
-        command.env_remove(var);
-    }
+    without_armr_env(&mut command);
     if let Launch::Env(vars) = launch {
         for (key, value) in vars {
             command.env(key, value.replace("{lib}", lib.to_str().unwrap()));

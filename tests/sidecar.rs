@@ -17,7 +17,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{TempDir, library, manifest, python, text};
+use support::{TempDir, library, manifest, python, text, without_armr_env};
 
 const REFUSED: &str = "ConnectionRefusedError errno=111";
 
@@ -60,23 +60,13 @@ fn run(command: &mut Command, timeout: Duration) -> Output {
 /// `armr-run` with nothing of armr in the environment, its private directory under `dir`.
 fn armr_run(dir: &TempDir) -> Command {
     let mut command = Command::new(manifest().join("scripts/armr-run"));
-    command
+    without_armr_env(&mut command)
         .current_dir(&dir.0)
         .env("XDG_RUNTIME_DIR", &dir.0)
         .env("ARMR_LIB", library())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         .env_remove("PYTHONPATH");
-    for var in [
-        "ARMR_RULES",
-        "ARMR_LOG",
-        "ARMR_MODE",
-        "ARMR_ON_ERROR",
-        "ARMR_BIN",
-        "LD_PRELOAD",
-    ] {
-        command.env_remove(var);
-    }
     command
 }
 

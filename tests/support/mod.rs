@@ -50,6 +50,23 @@ pub fn python() -> &'static Path {
     })
 }
 
+/// Removes everything of armr's from a command's environment (its settings, the launcher's
+/// overrides, `LD_PRELOAD`), so that a test sets exactly what it means to.
+pub fn without_armr_env(command: &mut Command) -> &mut Command {
+    for var in [
+        "ARMR_RULES",
+        "ARMR_LOG",
+        "ARMR_MODE",
+        "ARMR_ON_ERROR",
+        "ARMR_BIN",
+        "ARMR_LIB",
+        "LD_PRELOAD",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
 /// Bytes a program wrote, as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
