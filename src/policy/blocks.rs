@@ -204,7 +204,10 @@ mod tests {
         vec![(0, u16::MAX, rank)]
     }
 
-    fn flat<A: Copy>(groups: &[(A, u8, Vec<(u16, u16, Rank)>)]) -> Vec<(A, u8, (u16, u16, Rank))> {
+    /// Port intervals with their rank.
+    type Ports = Vec<(u16, u16, Rank)>;
+
+    fn flat<A: Copy>(groups: &[(A, u8, Ports)]) -> Vec<(A, u8, (u16, u16, Rank))> {
         groups
             .iter()
             .flat_map(|(n, len, iv)| iv.iter().map(move |i| (*n, *len, *i)))
@@ -212,7 +215,7 @@ mod tests {
     }
 
     /// Every block holding the address takes part, innermost or not.
-    fn reference(blocks: &[(u32, u8, Vec<(u16, u16, Rank)>)], a: u32, port: u16) -> Rank {
+    fn reference(blocks: &[(u32, u8, Ports)], a: u32, port: u16) -> Rank {
         blocks
             .iter()
             .filter(|(n, len, _)| a >= *n && a <= n.last_of_block(*len))
