@@ -602,12 +602,65 @@ fn a_full_log_destination_cuts_one_line_and_the_next_starts_afresh() {
 
 // --- 4. a signal handler that connects
 
+/// Compiles the C program `source` as `name` in `dir` with `cc`; returns the binary.
+fn compile_c(dir: &TempDir, name: &str, source: &str) -> PathBuf {
+    let source = dir.write(&format!("{name}.c"), source);
+    let binary = dir.join(name);
+    let cc = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect("cc: this test compiles a C program");
+    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    binary
+}
+
+/// Runs a compiled C program under libarmr.so with only `env` besides `LD_PRELOAD`; returns its
+/// exit status and what it wrote (standard output, then standard error).
+fn run_c(
+    binary: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+) -> (Option<i32>, String) {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env_clear()
+        .env("LD_PRELOAD", library())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            // SAFETY: not reaped yet: the group id is still the child's.
+            unsafe { kill(-(child.id() as i32), 9) };
+            panic!(
+                "{}: still running after {timeout:?}, killed",
+                binary.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out.status.code(), report)
+}
+
 /// A handler in signal context, as C runs it (CPython runs a Python handler later, between
 /// bytecodes, outside any hook): SIGALRM every 200 µs while the main thread connects in a loop to
 /// an allowed, logged address; the handler connects to a protected one. enforcement.md: a connect
 /// to a protected address returns -1 ECONNREFUSED and no system call is made, whenever it is made.
-/// (security.md lists this as a known gap: a handler that interrupts a hook runs with the thread's
-/// reentrancy guard held.) Compiled at test time with `cc`.
+/// (The thread's reentrancy guard is never held around the program's own call.) Compiled at test
+/// time with `cc`.
 const SIGNAL_C: &str = r#"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -692,48 +745,20 @@ fn a_c_signal_handler_interrupting_a_hook_is_still_refused() {
             ),
         ]),
     );
-    let source = dir.write("signal.c", SIGNAL_C);
-    let binary = dir.join("signal");
-    let cc = Command::new("cc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("cc: this test compiles a C program");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-    let mut child = Command::new(&binary)
-        .args([port.to_string(), allowed.to_string(), "2".into()])
-        .env_clear()
-        .env("LD_PRELOAD", library())
-        .env("ARMR_RULES", &rules)
-        .env(
-            "ARMR_LOG",
-            format!("file:{}", dir.join("events.log").display()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            // SAFETY: not reaped yet: the group id is still the child's.
-            unsafe { kill(-(child.id() as i32), 9) };
-            panic!("the C program hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
+    let binary = compile_c(&dir, "signal", SIGNAL_C);
+    let (code, report) = run_c(
+        &binary,
+        &args(&[&port, &allowed, &2]),
+        &[
+            ("ARMR_RULES", rules.display().to_string()),
+            (
+                "ARMR_LOG",
+                format!("file:{}", dir.join("events.log").display()),
+            ),
+        ],
+        Duration::from_secs(20),
     );
-    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(code, Some(0), "{report}");
     std::thread::sleep(Duration::from_millis(200));
     let reached = reached.load(Ordering::SeqCst);
     assert!(
@@ -781,5 +806,186 @@ fn a_signal_handler_connecting_to_a_protected_address_is_refused() {
             .count(),
         2,
         "one protect event per handler\n{events}"
+    );
+}
+
+/// A handler that lands while armr sends an event over TCP. The main thread connects in a loop to
+/// an allowed, logged address; its events go to `ARMR_LOG=tcp://` at a listener whose accept
+/// queue is full, so the kernel drops armr's SYN and armr's own non-blocking connect waits (a few
+/// milliseconds, once a second) for a handshake that never comes. SIGALRM every 200 µs; the
+/// handler connects to a protected address (enforcement.md: -1 ECONNREFUSED, no system call),
+/// and counts the runs that found armr's connection in
+/// SYN_SENT while the main thread was inside its `connect`: those ran inside armr's sink. The
+/// program goes on until 3 such runs (or N seconds). Arguments: PROTECTED_PORT ALLOWED_PORT
+/// SECONDS.
+const SINK_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+static struct sockaddr_in prot, ok;
+static volatile sig_atomic_t main_fd = -1;
+static volatile sig_atomic_t runs, refused, connected, other, inside, inside_refused;
+/* A TCP socket of armr's waiting for its handshake: armr is connecting to its log destination. */
+static int armr_connecting(void) {
+    for (int fd = 3; fd < 256; fd++) {
+        if (fd == main_fd) continue;
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_SYN_SENT)
+            return 1;
+    }
+    return 0;
+}
+static void handler(int sig) {
+    (void)sig;
+    int saved = errno;
+    int in_sink = main_fd >= 0 && armr_connecting();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int r = connect(fd, (struct sockaddr *)&prot, sizeof prot);
+    int e = errno;
+    if (r == 0) connected++;
+    else if (e == ECONNREFUSED) refused++;
+    else other++;
+    if (in_sink) {
+        inside++;
+        if (r != 0 && e == ECONNREFUSED) inside_refused++;
+    }
+    close(fd);
+    runs++;
+    errno = saved;
+}
+int main(int argc, char **argv) {
+    if (argc != 4) return 2;
+    prot.sin_family = ok.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
+    ok.sin_addr = prot.sin_addr;
+    prot.sin_port = htons(atoi(argv[1]));
+    ok.sin_port = htons(atoi(argv[2]));
+    double seconds = atof(argv[3]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, 0);
+    struct itimerval it = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, 0);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long mains = 0;
+    do {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        main_fd = fd;
+        connect(fd, (struct sockaddr *)&ok, sizeof ok);
+        main_fd = -1;
+        close(fd);
+        mains++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (inside < 3
+             && (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+    setitimer(ITIMER_REAL, &off, 0);
+    printf("main: %ld connects\nhandler: %d runs, %d refused, %d connected, %d other\n"
+           "inside armr's sink: %d runs, %d refused\n",
+           mains, (int)runs, (int)refused, (int)connected, (int)other, (int)inside,
+           (int)inside_refused);
+    return 0;
+}
+"#;
+
+/// A listener that takes no more connections: its accept queue is full and nobody accepts, so
+/// the kernel drops every new SYN and a connect to it waits for its handshake. Returns the
+/// listener and the connection that fills its queue (both must live as long as the test).
+fn full_listener() -> (TcpListener, Vec<std::net::TcpStream>, u16) {
+    unsafe extern "C" {
+        fn listen(fd: i32, backlog: i32) -> i32;
+    }
+    use std::os::fd::AsRawFd;
+    let (l, port) = listener();
+    // SAFETY: l is a listening socket; listen again only sets its backlog.
+    assert_eq!(unsafe { listen(l.as_raw_fd(), 0) }, 0, "listen(0)");
+    let addr = l.local_addr().unwrap();
+    let mut filling = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => filling.push(s),
+            Err(e) if e.kind() == ErrorKind::TimedOut => break,
+            Err(e) => panic!("filling the accept queue: {e}"),
+        }
+        assert!(filling.len() < 8, "the accept queue does not fill");
+    }
+    (l, filling, port)
+}
+
+#[test]
+fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
+    let dir = TempDir::new("faults", "sink-signal");
+    let (protected, port) = listener();
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let reached = reached.clone();
+        std::thread::spawn(move || {
+            for s in protected.incoming() {
+                reached.fetch_add(1, Ordering::SeqCst);
+                drop(s);
+            }
+        });
+    }
+    let allowed = accepting();
+    let (_full, _filling, log_port) = full_listener();
+    // The handler's refusals are not logged (a protect without a message): only the main thread's
+    // events reach the sink, so that its connect is the one armr's reconnection interrupts.
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[
+            ("no", format!("connect(\"127.0.0.1:{port}\")"), "protect()"),
+            (
+                "ok",
+                format!("connect(\"127.0.0.1:{allowed}\")"),
+                "allow(message: \"ok\", severity: Low)",
+            ),
+        ]),
+    );
+    let binary = compile_c(&dir, "sink", SINK_C);
+    let (code, report) = run_c(
+        &binary,
+        &args(&[&port, &allowed, &20]),
+        &[
+            ("ARMR_RULES", rules.display().to_string()),
+            ("ARMR_LOG", format!("tcp://127.0.0.1:{log_port}")),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "{report}");
+    let inside = report
+        .lines()
+        .find_map(|l| l.strip_prefix("inside armr's sink: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no count of handler runs inside the sink:\n{report}"));
+    assert!(
+        inside >= 1,
+        "the handler never ran while armr was connecting to its log destination:\n{report}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let reached = reached.load(Ordering::SeqCst);
+    assert!(
+        report.contains(" 0 connected, 0 other")
+            && report.contains(&format!(
+                "inside armr's sink: {inside} runs, {inside} refused"
+            ))
+            && reached == 0,
+        "a handler reached the protected address ({reached} connections accepted by it):\n{report}"
+    );
+    assert!(
+        report.contains("could not be delivered to ARMR_LOG=tcp://"),
+        "armr reports the events its destination did not take:\n{report}"
     );
 }

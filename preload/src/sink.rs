@@ -8,7 +8,12 @@
 //! open) and its number reused for a file of the program's. Before each write the descriptor's
 //! identity (device and inode) is checked, so that armr never writes into someone else's file; a
 //! lost descriptor is reopened.
+//!
+//! armr's own socket calls here (connecting, sending) go to libc's real functions directly
+//! (`real`), never through armr's exported hooks: no rule judges them, and no reentrancy guard is
+//! needed, so a signal handler that interrupts the sending is judged like any other caller.
 
+use crate::real;
 use armr_core::config::LogTarget;
 use libc::{c_int, sockaddr, socklen_t};
 use std::ffi::CString;
@@ -220,14 +225,14 @@ impl Sink {
                 let Some((sun, len)) = unix_sockaddr(path) else {
                     return -1;
                 };
-                // SAFETY: plain socket calls on a socket armr owns.
+                // SAFETY: plain socket calls on a socket armr owns; the real connect, not the hook.
                 unsafe {
                     let fd = libc::socket(
                         libc::AF_UNIX,
                         libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
                         0,
                     );
-                    if fd >= 0 && libc::connect(fd, &sun as *const _ as *const sockaddr, len) != 0 {
+                    if fd >= 0 && real::connect(fd, &sun as *const _ as *const sockaddr, len) != 0 {
                         libc::close(fd);
                         -1
                     } else {
@@ -248,15 +253,15 @@ impl Sink {
                     libc::SOCK_DGRAM
                 };
                 let (sa, len) = c_sockaddr(addr);
-                // SAFETY: plain socket calls on a socket armr owns. armr's own connect is called
-                // with the reentrancy guard held, so no rule judges it.
+                // SAFETY: plain socket calls on a socket armr owns. The real connect, not the
+                // hook: no rule judges armr's own connection.
                 unsafe {
                     let fd =
                         libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
                     if fd < 0 {
                         return -1;
                     }
-                    let r = libc::connect(fd, &sa as *const _ as *const sockaddr, len);
+                    let r = real::connect(fd, &sa as *const _ as *const sockaddr, len);
                     let connected = r == 0
                         || (errno() == libc::EINPROGRESS && {
                             let mut p = libc::pollfd {
@@ -337,13 +342,11 @@ impl Sink {
     }
 
     /// Writes one line (ending in `\n`) in one system call, or drops it.
+    ///
+    /// Holds no guard: every socket call here is libc's real one (see the module comment). A
+    /// signal handler whose call is refused and logged may send its own event meanwhile: each line
+    /// still goes in one system call, and a reconnection under way makes it dropped and counted.
     pub fn send(&self, line: &[u8]) -> Sent {
-        // armr's own socket calls (connecting and sending to a syslog daemon) must pass straight
-        // through the hooks; writes to a file or standard error call no hook.
-        let _guard = match self.reopen {
-            Reopen::Stderr | Reopen::File(_) => None,
-            _ => crate::guard::Guard::enter(),
-        };
         let fd = self.current();
         if fd < 0 {
             return self.drop_one();
@@ -392,13 +395,16 @@ impl Sink {
                 n == total
             }
             Reopen::Unix(_) | Reopen::Udp(_) => {
-                // SAFETY: body is a valid buffer.
+                // SAFETY: body is a valid buffer. send() is sendto() without an address, called
+                // here as libc's real sendto, not the hook.
                 let n = unsafe {
-                    libc::send(
+                    real::sendto(
                         fd,
                         body.as_ptr().cast(),
                         body.len(),
                         libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                        std::ptr::null(),
+                        0,
                     )
                 };
                 if n < 0 && matches!(errno(), libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF) {
@@ -425,8 +431,8 @@ impl Sink {
                 let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
                 msg.msg_iov = iov.as_mut_ptr();
                 msg.msg_iovlen = 2;
-                // SAFETY: msg describes two valid buffers.
-                let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+                // SAFETY: msg describes two valid buffers; libc's real sendmsg, not the hook.
+                let n = unsafe { real::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
                 let total = (prefix_len + body.len()) as isize;
                 if n == total {
                     true
