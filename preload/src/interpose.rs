@@ -6,7 +6,6 @@
 //! hostname, writing an event, asking the socket about itself) puts errno back itself, so that
 //! the common path, which makes none, never touches errno.
 
-use crate::guard::Guard;
 use crate::state::{self, State, kind_bit, may_judge};
 use crate::{log, real, sockaddr};
 use armr_core::language::Action;
@@ -73,14 +72,28 @@ fn judging_failed() -> Rank {
     Rank::NONE
 }
 
+/// `rank` for a kind whose rules name hosts. Its first decisions resolve the names (once per
+/// process) under [`Held`](crate::guard::Held), the guard with this thread's signals held: armr's
+/// own socket calls pass through the hooks, and no handler runs meanwhile; one that arrives runs
+/// when the resolving ends, and is judged. Once the names are resolved (kept for the process), a
+/// decision makes no system call and is taken without the guard, like any other.
 #[cold]
 #[inline(never)]
 fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
-    let Some(_guard) = Guard::enter() else {
+    static RESOLVED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let bit = kind_bit(kind);
+    if RESOLVED.load(Ordering::Acquire) & bit != 0 {
+        return rank_other(state, kind, address);
+    }
+    let Some(_held) = crate::guard::Held::enter() else {
         return Rank::NONE;
     };
     let saved = errno();
     let rank = rank_other(state, kind, address);
+    // Every name of the kind, whatever this address needed: later decisions resolve nothing.
+    if catch_unwind(AssertUnwindSafe(|| state.policy.resolved_names(kind).len())).is_ok() {
+        RESOLVED.fetch_or(bit, Ordering::Release);
+    }
     set_errno(saved);
     rank
 }

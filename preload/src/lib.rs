@@ -18,9 +18,10 @@ mod stack;
 mod state;
 
 /// Loads the rules when the library is loaded, before the program's `main`, so that a broken
-/// rules file stops the program (ARMR_ON_ERROR=closed) before it does anything.
+/// rules file stops the program (ARMR_ON_ERROR=closed) before it does anything. With the guard up
+/// and signals held, as whenever the rules load (`state`).
 extern "C" fn load_at_start() {
-    if let Some(_guard) = guard::Guard::enter() {
+    if let Some(_held) = guard::Held::enter() {
         let _ = std::panic::catch_unwind(state::get);
         // SAFETY: registers a plain function.
         unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };

@@ -74,8 +74,9 @@ fn load_or_wait() -> Option<&'static State> {
                     .is_ok()
                 {
                     // Loading reads files and may run other libraries' code: their socket calls
-                    // are armr's own. (The constructor already holds the guard.)
-                    let _guard = crate::guard::Guard::enter();
+                    // are armr's own. Signals are held meanwhile (a handler runs, and is judged,
+                    // when loading ends). The constructor already holds both.
+                    let _held = crate::guard::Held::enter();
                     // A hook may load the rules: its caller's errno is not armr's to change.
                     // SAFETY: __errno_location returns this thread's errno.
                     let saved_errno = unsafe { *libc::__errno_location() };
