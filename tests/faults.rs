@@ -312,10 +312,11 @@ fn two_ports_one_digit_apart() -> (TcpListener, u16, TcpListener, u16) {
         let (a, pa) = listener();
         let base = pa - pa % 10;
         for pb in base..base + 10 {
-            if pb != pa && pb >= 1024 {
-                if let Ok(b) = TcpListener::bind(("127.0.0.1", pb)) {
-                    return (a, pa, b, pb);
-                }
+            if pb != pa
+                && pb >= 1024
+                && let Ok(b) = TcpListener::bind(("127.0.0.1", pb))
+            {
+                return (a, pa, b, pb);
             }
         }
     }

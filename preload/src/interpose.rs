@@ -38,9 +38,9 @@ fn internal_error(what: &str) {
 }
 
 /// The rank of the rule deciding an event ([`Rank::NONE`]: no rule). An internal failure (a
-/// panic) decides nothing: the call proceeds. Under the guard when the rules name hosts:
-/// resolving one makes socket calls of armr's own. (Otherwise no guard, so that a signal handler
-/// interrupting this is judged too.) IPv4, the common case, is passed to the policy as numbers.
+/// panic) decides nothing: the call proceeds. No guard, so that a signal handler interrupting
+/// this is judged too, except while a kind's hostnames resolve (see `rank_resolving`). IPv4, the
+/// common case, is passed to the policy as numbers.
 #[inline(always)]
 fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     if state.policy.has_hostnames(kind) {
