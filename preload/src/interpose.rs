@@ -159,10 +159,18 @@ fn active() -> Option<&'static State> {
 ///
 /// # Safety
 /// libc's contract for `bind`.
+#[inline(always)]
 pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     if !may_judge(kind_bit(EventKind::BindServer)) {
         return unsafe { real::bind(fd, addr, len) };
     }
+    unsafe { bind_judged(fd, addr, len) }
+}
+
+/// `bind` when some rule may judge it. Out of line, here and in every hook: the call no rule
+/// judges goes to libc after one load and a test, with no stack frame of armr's.
+#[inline(never)]
+unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
@@ -188,10 +196,16 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
 ///
 /// # Safety
 /// libc's contract for `listen`.
+#[inline(always)]
 pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
     if !may_judge(kind_bit(EventKind::BindServer)) {
         return unsafe { real::listen(fd, backlog) };
     }
+    unsafe { listen_judged(fd, backlog) }
+}
+
+#[inline(never)]
+unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
     let Some(state) = active() else {
         return unsafe { real::listen(fd, backlog) };
     };
@@ -211,10 +225,16 @@ pub unsafe fn listen(fd: c_int, backlog: c_int) -> c_int {
 ///
 /// # Safety
 /// libc's contract for `connect`.
+#[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect)) {
         return unsafe { real::connect(fd, addr, len) };
     }
+    unsafe { connect_judged(fd, addr, len) }
+}
+
+#[inline(never)]
+unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     let Some(state) = active() else {
         return unsafe { real::connect(fd, addr, len) };
     };
@@ -261,7 +281,26 @@ fn reset(fd: c_int) {
 ///
 /// # Safety
 /// libc's contract for `accept`/`accept4`.
+#[inline(always)]
 pub unsafe fn accept(
+    fd: c_int,
+    addr: *mut SockAddr,
+    len: *mut socklen_t,
+    flags: Option<c_int>,
+) -> c_int {
+    if !may_judge(kind_bit(EventKind::Accept)) {
+        return unsafe {
+            match flags {
+                None => real::accept(fd, addr, len),
+                Some(flags) => real::accept4(fd, addr, len, flags),
+            }
+        };
+    }
+    unsafe { accept_judged(fd, addr, len, flags) }
+}
+
+#[inline(never)]
+unsafe fn accept_judged(
     fd: c_int,
     addr: *mut SockAddr,
     len: *mut socklen_t,
@@ -273,9 +312,6 @@ pub unsafe fn accept(
             Some(flags) => real::accept4(fd, addr, len, flags),
         }
     };
-    if !may_judge(kind_bit(EventKind::Accept)) {
-        return call(addr, len);
-    }
     let Some(state) = active() else {
         return call(addr, len);
     };
