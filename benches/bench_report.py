@@ -54,6 +54,13 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def signed(v, digits=0):
+    """A difference with its sign: +12, −3 (a true minus sign), n/a."""
+    if v is None:
+        return "n/a"
+    return ("+" if v >= 0 else "−") + fmt(abs(v), digits)
+
+
 def verdict(ok):
     if ok is None:
         return "not measured"
@@ -97,22 +104,27 @@ def render(r, breakdown):
         extra = None if a is None or b is None else b - a
         ok = None if extra is None else extra <= budget
         rows.append((label, f"{fmt(a)} instr. (do-nothing preload)", f"{fmt(b)} instr.",
-                     f"+{fmt(extra)} instr." if extra is not None else "n/a", f"≤ +{budget} instr.", verdict(ok), cmd))
+                     f"{signed(extra)} instr." if extra is not None else "n/a", f"≤ +{budget} instr.", verdict(ok), cmd))
 
     per_call("`connect`, 10,000 rules, no rule matches, no log event", "nm10000", "connect", 150, "1")
     per_call("`connect`, 10,000 rules, a silent allow() matches", "al10000", "connect", 150, "1")
+    per_call("`connect`, 10,000 `connect` rules (no `bind(client:)` rule), no rule matches", "con10000",
+             "connect", 150, "1")
     per_call("`connect`, 10,000 rules, none a `connect` or `bind(client:)` rule", "acc10000", "connect", 30, "1")
     per_call("`bind`+`listen`, 10,000 rules, none a `bind` rule", "acc10000", "bind_listen", 30, "1")
     per_call("`accept`, 10,000 rules, none an `accept` rule", "con10000", "accept", 30, "1")
 
     n = r.get("meta.loop_n", "?")
-    for key, what in (("loop", "wall time"), ("loopcpu", "CPU time")):
-        ln, la = num(r, f"{key}.none"), num(r, f"{key}.armr")
-        ratio, noise = num(r, f"{key}.armr.ratio"), num(r, f"{key}.noop.ratio")
-        if ln and la and ratio:
-            rows.append((f"{int(n):,} loopback connect+accept, 10,000 rules, {what} (median run; paired ratio)",
-                         f"{ln:.3f} s", f"{la:.3f} s",
-                         f"×{ratio:.3f} (do-nothing preload: ×{noise:.3f})", "≤ ×1.02", verdict(ratio <= 1.02), "2"))
+    for cfg, policy in (("armr", "10,000 rules"),
+                        ("ncb", "10,000 rules, no `bind(client:)` rule")):
+        for key, what in (("loop", "wall time"), ("loopcpu", "CPU time")):
+            ln, la = num(r, f"{key}.none"), num(r, f"{key}.{cfg}")
+            ratio, noise = num(r, f"{key}.{cfg}.ratio"), num(r, f"{key}.noop.ratio")
+            if ln and la and ratio:
+                rows.append((f"{int(n):,} loopback connect+accept, {policy}, {what} (median run; paired ratio)",
+                             f"{ln:.3f} s", f"{la:.3f} s",
+                             f"×{ratio:.3f} (do-nothing preload: ×{noise:.3f})", "≤ ×1.02",
+                             verdict(ratio <= 1.02), "2"))
     for mode, what in (("close", "one connection (one `accept`) per request: `Connection: close`"),
                        ("keepalive", "keep-alive connections (control: no hooked call per request)")):
         hn, ha = num(r, f"http.{mode}.none"), num(r, f"http.{mode}.armr")
@@ -194,7 +206,7 @@ def render(r, breakdown):
             if v is None:
                 continue
             w(f"| `{opname}` | {label} | {fmt(base)} | {fmt(nop)} | {fmt(v)} | "
-              f"{'+' if nop is not None and v >= nop else ''}{fmt(None if nop is None else v - nop)} | "
+              f"{signed(None if nop is None else v - nop)} | "
               f"{'n/a' if not nop else f'×{v / nop:.1f}'} |")
     w("")
     if breakdown.strip():
@@ -231,15 +243,16 @@ def render(r, breakdown):
       "`python3 benches/gen_rules.py N > W/nmN.armr` (none matches), "
       "`python3 benches/gen_rules.py N --allow-connect 127.0.0.1:CP --allow-bind 127.0.0.1:BP "
       "--allow-accept 127.0.0.1:0 > W/alN.armr` (a silent allow matches), `--kinds accept` / "
-      "`--kinds connect` for the single-kind policies, `--exact-only` for the exact-address policy, `gen_rules.py 10` for the 10-rule file; "
+      "`--kinds connect` for the single-kind policies, `--kinds connect,accept,bind-server > W/ncb10000.armr` for the policy without `bind(client:)` rules, `--exact-only` for the exact-address policy, `gen_rules.py 10` for the 10-rule file; "
       "each is checked with `armr explain` first.")
     w("")
     w(f"1. `[LD_PRELOAD=noop | LD_PRELOAD=lib [ARMR_RULES=W/FILE]] ARMR_LOG=file:W/events.log "
       f"valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no --toggle-collect=do_connect "
       f"--toggle-collect=do_bind_listen --toggle-collect=do_accept W/calls callgrind {K} CP BP`: "
       f"each of the three dumps' `summary:` / {K}; the run must log nothing.")
-    w(f"2. `[LD_PRELOAD=noop | LD_PRELOAD=lib ARMR_RULES=W/nm10000.armr] W/calls loop {n_loop}` "
-      f"(wall time, and getrusage user+system time, of the loop), the three in turn, "
+    w(f"2. `[LD_PRELOAD=noop | LD_PRELOAD=lib ARMR_RULES=W/nm10000.armr | LD_PRELOAD=lib "
+      f"ARMR_RULES=W/ncb10000.armr] W/calls loop {n_loop}` "
+      f"(wall time, and getrusage user+system time, of the loop), the four in turn, "
       f"{r.get('meta.loop_r')} rounds; median of the runs and of the per-round ratios. The do-nothing "
       f"preload's median run: {fmt(num(r, 'loop.noop'), 3)} s wall, {fmt(num(r, 'loopcpu.noop'), 3)} s CPU.")
     w(f"3. `W/spawn {r.get('meta.start_n')} '' 'LD_PRELOAD=noop' 'LD_PRELOAD=lib' "
