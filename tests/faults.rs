@@ -990,3 +990,137 @@ fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
         "armr reports the events its destination did not take:\n{report}"
     );
 }
+
+// --- 5. a fork while another thread resolves the rules' hostnames
+
+/// Slows `getaddrinfo` down by a second: preloaded after libarmr.so, it is what armr's resolver
+/// calls, so that a resolution is reliably in progress when the program forks.
+const SLOW_GETADDRINFO_C: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netdb.h>
+#include <unistd.h>
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+        dlsym(RTLD_NEXT, "getaddrinfo");
+    usleep(1000000);
+    return real(node, service, hints, res);
+}
+"#;
+
+/// A thread connects to 127.0.0.1:PORT, which a rule naming `localhost` protects, so that armr
+/// resolves `localhost` (for a second: `SLOW_GETADDRINFO_C`); 200 ms later the main thread forks,
+/// and the child connects there too. Prints how long `fork` took and what each connect got.
+const FORK_WHILE_RESOLVING_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int port;
+
+static int try_connect(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(s, (struct sockaddr *)&a, sizeof a);
+    int e = r == 0 ? 0 : errno;
+    close(s);
+    return e;
+}
+
+static void *resolving(void *unused) {
+    (void)unused;
+    return (void *)(long)try_connect();
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    port = atoi(argv[1]);
+    pthread_t t;
+    pthread_create(&t, NULL, resolving, NULL);
+    usleep(200000);
+    double before = now();
+    pid_t child = fork();
+    if (child == 0) {
+        int e = try_connect();
+        printf("child: errno=%d\n", e);
+        fflush(stdout);
+        _exit(0);
+    }
+    printf("fork took %.0f ms\n", (now() - before) * 1000);
+    int status;
+    waitpid(child, &status, 0);
+    void *e;
+    pthread_join(t, &e);
+    printf("thread: errno=%ld\n", (long)e);
+    return 0;
+}
+"#;
+
+/// A child forked while another thread of its parent resolves the rules' hostnames would inherit
+/// the resolution half done, with no thread to finish it, and hang at its first decision; the
+/// fork waits for the resolution to end instead (forking.rs), and the child's connect is judged.
+#[test]
+fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
+    let dir = TempDir::new("faults", "fork-resolving");
+    let slow = dir.join("slow_getaddrinfo.so");
+    let source = dir.write("slow_getaddrinfo.c", SLOW_GETADDRINFO_C);
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&slow)
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .expect("cc: this test compiles a C library");
+    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let binary = compile_c(&dir, "fork_resolving", FORK_WHILE_RESOLVING_C);
+    let (protected, port) = listener();
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[("no", format!("connect(\"localhost:{port}\")"), "protect()")]),
+    );
+    let preload = format!("{}:{}", library().display(), slow.display());
+    let (code, out) = run_c(
+        &binary,
+        &[port.to_string()],
+        &[
+            ("LD_PRELOAD", preload),
+            ("ARMR_RULES", rules.display().to_string()),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("child: errno=111\n"), "{out}");
+    assert!(out.contains("thread: errno=111\n"), "{out}");
+    let fork_ms: f64 = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fork took ")?
+                .strip_suffix(" ms")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no fork time: {out}"));
+    assert!(
+        fork_ms >= 300.0,
+        "the fork did not wait for the resolution in progress ({fork_ms} ms): {out}"
+    );
+    assert_untouched(&protected, "the thread and the child");
+}

@@ -75,7 +75,7 @@ fn judging_failed() -> Rank {
 /// `rank` for a kind whose rules name hosts. Its first decisions resolve the names (once per
 /// process) under [`Held`](crate::guard::Held), the guard with this thread's signals held: armr's
 /// own socket calls pass through the hooks, and no handler runs meanwhile; one that arrives runs
-/// when the resolving ends, and is judged. Once the names are resolved (kept for the process), a
+/// when the resolving ends, and is judged. A fork waits for it to end. Once the names are resolved (kept for the process), a
 /// decision makes no system call and is taken without the guard, like any other.
 #[cold]
 #[inline(never)]
@@ -88,6 +88,8 @@ fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     let Some(_held) = crate::guard::Held::enter() else {
         return Rank::NONE;
     };
+    // No fork while the names resolve: a child would inherit them half-resolved (`forking`).
+    let _resolving = crate::forking::Resolving::enter();
     let saved = errno();
     let rank = rank_other(state, kind, address);
     // Every name of the kind, whatever this address needed: later decisions resolve nothing.

@@ -6,6 +6,7 @@
 //! [`sidecar`] finds the settings file beside the library.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
+mod forking;
 mod guard;
 mod hooks;
 mod interpose;
@@ -24,12 +25,19 @@ extern "C" fn load_at_start() {
     if let Some(_held) = guard::Held::enter() {
         let _ = std::panic::catch_unwind(state::get);
         // SAFETY: registers a plain function.
-        unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+        unsafe {
+            libc::pthread_atfork(
+                Some(forking::before_fork),
+                Some(forking::after_fork_in_parent),
+                Some(in_forked_child),
+            )
+        };
     }
 }
 
 /// In a forked child: nothing the parent's other threads were doing is the child's.
 extern "C" fn in_forked_child() {
+    forking::after_fork_in_child();
     guard::after_fork();
     log::after_fork();
     if let Some(state) = state::loaded() {
