@@ -656,68 +656,6 @@ fn run_c(
     (out.status.code(), report)
 }
 
-/// A handler in signal context, as C runs it (CPython runs a Python handler later, between
-/// bytecodes, outside any hook): SIGALRM every 200 µs while the main thread connects in a loop to
-/// an allowed, logged address; the handler connects to a protected one. enforcement.md: a connect
-/// to a protected address returns -1 ECONNREFUSED and no system call is made, whenever it is made.
-/// (The thread's reentrancy guard is never held around the program's own call.) Compiled at test
-/// time with `cc`.
-const SIGNAL_C: &str = r#"
-#include <arpa/inet.h>
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
-static struct sockaddr_in prot, ok;
-static volatile sig_atomic_t runs, refused, connected, other;
-static void handler(int sig) {
-    (void)sig;
-    int saved = errno;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&prot, sizeof prot) == 0) connected++;
-    else if (errno == ECONNREFUSED) refused++;
-    else other++;
-    close(fd);
-    runs++;
-    errno = saved;
-}
-int main(int argc, char **argv) {
-    if (argc != 4) return 2;
-    prot.sin_family = ok.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
-    ok.sin_addr = prot.sin_addr;
-    prot.sin_port = htons(atoi(argv[1]));
-    ok.sin_port = htons(atoi(argv[2]));
-    double seconds = atof(argv[3]);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGALRM, &sa, 0);
-    struct itimerval it = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, 0);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    long mains = 0, main_ok = 0;
-    do {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&ok, sizeof ok) == 0) main_ok++;
-        close(fd);
-        mains++;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
-    setitimer(ITIMER_REAL, &off, 0);
-    printf("main: %ld connects, %ld ok\nhandler: %d runs, %d refused, %d connected, %d other\n",
-           mains, main_ok, (int)runs, (int)refused, (int)connected, (int)other);
-    return 0;
-}
-"#;
-
 #[test]
 fn a_c_signal_handler_interrupting_a_hook_is_still_refused() {
     let dir = TempDir::new("faults", "c-signal");
@@ -810,16 +748,19 @@ fn a_signal_handler_connecting_to_a_protected_address_is_refused() {
     );
 }
 
-/// A handler that lands while armr sends an event over TCP. The main thread connects in a loop to
-/// an allowed, logged address; its events go to `ARMR_LOG=tcp://` at a listener whose accept
-/// queue is full, so the kernel drops armr's SYN and armr's own non-blocking connect waits (a few
-/// milliseconds, once a second) for a handshake that never comes. SIGALRM every 200 µs; the
-/// handler connects to a protected address (enforcement.md: -1 ECONNREFUSED, no system call),
-/// and counts the runs that found armr's connection in
-/// SYN_SENT while the main thread was inside its `connect`: those ran inside armr's sink. The
-/// program goes on until 3 such runs (or N seconds). Arguments: PROTECTED_PORT ALLOWED_PORT
-/// SECONDS.
-const SINK_C: &str = r#"
+/// A handler in signal context, as C runs it (CPython runs a Python handler later, between
+/// bytecodes, outside any hook): SIGALRM every 200 µs while the main thread connects in a loop to
+/// an allowed, logged address; the handler connects to a protected one (enforcement.md: -1
+/// ECONNREFUSED and no system call, whenever it is made). The thread's reentrancy guard is never
+/// held around the program's own call, nor while armr sends an event.
+///
+/// It also counts the handler runs that found a TCP socket of armr's in SYN_SENT while the main
+/// thread was inside its `connect`: with `ARMR_LOG=tcp://` at a listener whose accept queue is
+/// full, the kernel drops armr's SYN and armr's own non-blocking connect waits (a few
+/// milliseconds, once a second), so those runs landed inside armr's sink. Arguments:
+/// PROTECTED_PORT ALLOWED_PORT SECONDS [INSIDE_RUNS]: the program stops after SECONDS, or once
+/// INSIDE_RUNS runs landed inside the sink. Compiled at test time with `cc`.
+const SIGNAL_C: &str = r#"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -865,13 +806,14 @@ static void handler(int sig) {
     errno = saved;
 }
 int main(int argc, char **argv) {
-    if (argc != 4) return 2;
+    if (argc != 4 && argc != 5) return 2;
     prot.sin_family = ok.sin_family = AF_INET;
     inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
     ok.sin_addr = prot.sin_addr;
     prot.sin_port = htons(atoi(argv[1]));
     ok.sin_port = htons(atoi(argv[2]));
     double seconds = atof(argv[3]);
+    int inside_runs = argc == 5 ? atoi(argv[4]) : 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handler;
@@ -890,7 +832,7 @@ int main(int argc, char **argv) {
         close(fd);
         mains++;
         clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (inside < 3
+    } while ((inside_runs == 0 || inside < inside_runs)
              && (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
     setitimer(ITIMER_REAL, &off, 0);
     printf("main: %ld connects\nhandler: %d runs, %d refused, %d connected, %d other\n"
@@ -954,10 +896,10 @@ fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
             ),
         ]),
     );
-    let binary = compile_c(&dir, "sink", SINK_C);
+    let binary = compile_c(&dir, "sink", SIGNAL_C);
     let (code, report) = run_c(
         &binary,
-        &args(&[&port, &allowed, &20]),
+        &args(&[&port, &allowed, &20, &3]),
         &[
             ("ARMR_RULES", rules.display().to_string()),
             ("ARMR_LOG", format!("tcp://127.0.0.1:{log_port}")),
