@@ -17,7 +17,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::{TempDir, library, manifest, python, text};
@@ -141,6 +141,21 @@ fn accepting() -> u16 {
         }
     });
     port
+}
+
+/// A listener that accepts and counts its connections (a full backlog would hang a program that
+/// gets through), for the life of the test binary.
+fn counting_listener() -> (Arc<AtomicUsize>, u16) {
+    let (l, port) = listener();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    (reached, port)
 }
 
 /// No connection reached `l`: a refused connect never made the system call.
@@ -659,19 +674,7 @@ fn run_c(
 #[test]
 fn a_c_signal_handler_interrupting_a_hook_is_still_refused() {
     let dir = TempDir::new("faults", "c-signal");
-    // The protected listener accepts and counts (a full backlog would hang a handler that gets
-    // through).
-    let (protected, port) = listener();
-    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    {
-        let reached = reached.clone();
-        std::thread::spawn(move || {
-            for s in protected.incoming() {
-                reached.fetch_add(1, Ordering::SeqCst);
-                drop(s);
-            }
-        });
-    }
+    let (reached, port) = counting_listener();
     let allowed = accepting();
     let rules = dir.write(
         "rules.armr",
@@ -870,17 +873,7 @@ fn full_listener() -> (TcpListener, Vec<std::net::TcpStream>, u16) {
 #[test]
 fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
     let dir = TempDir::new("faults", "sink-signal");
-    let (protected, port) = listener();
-    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    {
-        let reached = reached.clone();
-        std::thread::spawn(move || {
-            for s in protected.incoming() {
-                reached.fetch_add(1, Ordering::SeqCst);
-                drop(s);
-            }
-        });
-    }
+    let (reached, port) = counting_listener();
     let allowed = accepting();
     let (_full, _filling, log_port) = full_listener();
     // The handler's refusals are not logged (a protect without a message): only the main thread's
