@@ -109,7 +109,7 @@ fn check(loaded: &Load) {
             in_file(&rule.location);
             assert!(!rule.name.is_empty());
             assert!(
-                names.insert(rule.name.as_str()),
+                names.insert(&*rule.name),
                 "duplicate rule {}",
                 rule.name
             );
