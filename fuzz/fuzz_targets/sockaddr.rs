@@ -22,6 +22,8 @@
 #![no_main]
 #![allow(dead_code)]
 
+#[path = "../../preload/src/errno.rs"]
+mod errno;
 #[path = "../../preload/src/sockaddr.rs"]
 mod sockaddr;
 

@@ -14,6 +14,7 @@
 //! dynamic loader, from a shared library) when no thread holds one, which is almost always. A
 //! thread always sees its own increment of the count, so it never misses its own guard.
 
+use crate::errno;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -101,7 +102,7 @@ impl Held {
     /// or its work does not need them held).
     pub fn enter() -> Option<Held> {
         let guard = Guard::enter()?;
-        let saved = errno();
+        let saved = errno::get();
         // SAFETY: sigset_t is plain data, filled in by sigfillset / pthread_sigmask.
         let mut hold: libc::sigset_t = unsafe { std::mem::zeroed() };
         let mut previous: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -114,7 +115,7 @@ impl Held {
             }
             libc::pthread_sigmask(libc::SIG_BLOCK, &hold, &mut previous) == 0
         };
-        set_errno(saved);
+        errno::set(saved);
         Some(Held {
             guard: Some(guard),
             previous,
@@ -129,24 +130,14 @@ impl Drop for Held {
         // and its handler must find this thread outside armr.
         drop(self.guard.take());
         if self.blocked {
-            let saved = errno();
+            let saved = errno::get();
             // SAFETY: previous is the mask pthread_sigmask gave back.
             unsafe {
                 libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut())
             };
-            set_errno(saved);
+            errno::set(saved);
         }
     }
-}
-
-fn errno() -> libc::c_int {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() }
-}
-
-fn set_errno(e: libc::c_int) {
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = e }
 }
 
 #[cfg(test)]
@@ -207,10 +198,9 @@ mod tests {
         let before = blocked(&mask());
         assert!(before.contains(&libc::SIGUSR2) && !before.contains(&libc::SIGUSR1));
 
-        // SAFETY: this thread's errno.
-        unsafe { *libc::__errno_location() = libc::EINPROGRESS };
+        errno::set(libc::EINPROGRESS);
         let held = Held::enter().expect("this thread is not inside armr");
-        assert_eq!(errno(), libc::EINPROGRESS, "entering keeps errno");
+        assert_eq!(errno::get(), libc::EINPROGRESS, "entering keeps errno");
         assert!(inside(), "the reentrancy guard is up");
         assert!(
             Held::enter().is_none() && Guard::enter().is_none(),
@@ -230,7 +220,7 @@ mod tests {
             "the handler ran while armr's work was going on"
         );
 
-        unsafe { *libc::__errno_location() = libc::EAGAIN };
+        errno::set(libc::EAGAIN);
         drop(held);
         assert_eq!(
             RAN.load(Ordering::SeqCst),
@@ -241,7 +231,7 @@ mod tests {
             !RAN_INSIDE.load(Ordering::SeqCst),
             "the handler ran with the guard still up"
         );
-        assert_eq!(errno(), libc::EAGAIN, "dropping keeps errno");
+        assert_eq!(errno::get(), libc::EAGAIN, "dropping keeps errno");
         assert!(!inside(), "the reentrancy guard is down");
         assert_eq!(blocked(&mask()), before, "the previous mask is back");
 

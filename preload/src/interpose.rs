@@ -6,6 +6,7 @@
 //! hostname, writing an event, asking the socket about itself) puts errno back itself, so that
 //! the common path, which makes none, never touches errno.
 
+use crate::errno;
 use crate::state::{self, State, kind_bit, may_judge};
 use crate::{log, real, sockaddr};
 use armr_core::language::Action;
@@ -16,16 +17,6 @@ use libc::{
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-
-fn errno() -> c_int {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() }
-}
-
-fn set_errno(e: c_int) {
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = e }
-}
 
 /// Says once per process that armr failed inside a call, and what it did about it.
 fn internal_error(what: &str) {
@@ -90,13 +81,13 @@ fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     };
     // No fork while the names resolve: a child would inherit them half-resolved (`forking`).
     let _resolving = crate::forking::Resolving::enter();
-    let saved = errno();
+    let saved = errno::get();
     let rank = rank_other(state, kind, address);
     // Every name of the kind, whatever this address needed: later decisions resolve nothing.
     if catch_unwind(AssertUnwindSafe(|| state.policy.resolved_names(kind).len())).is_ok() {
         RESOLVED.fetch_or(bit, Ordering::Release);
     }
-    set_errno(saved);
+    errno::set(saved);
     rank
 }
 
@@ -118,7 +109,7 @@ fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decisi
 #[cold]
 #[inline(never)]
 fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
-    let saved = errno();
+    let saved = errno::get();
     if catch_unwind(AssertUnwindSafe(|| {
         log::write_event(state, kind, address, decision)
     }))
@@ -126,7 +117,7 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
     {
         internal_error("logging an event: the event was lost, the decision stands");
     }
-    set_errno(saved);
+    errno::set(saved);
 }
 
 /// True when the event is refused (after logging it when its rule asks). The common answer, no
@@ -187,7 +178,7 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
         && refused(state, EventKind::BindServer, local)
     {
-        set_errno(libc::EACCES);
+        errno::set(libc::EACCES);
         return -1;
     }
     unsafe { real::bind(fd, addr, len) }
@@ -215,7 +206,7 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
         && let Some(local) = sockaddr::local_address(fd)
         && refused(state, EventKind::BindServer, local)
     {
-        set_errno(libc::EACCES);
+        errno::set(libc::EACCES);
         return -1;
     }
     unsafe { real::listen(fd, backlog) }
@@ -244,14 +235,14 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         && let Some(local) = sockaddr::explicit_client_bind(fd)
         && refused(state, EventKind::BindClient, local)
     {
-        set_errno(libc::EACCES);
+        errno::set(libc::EACCES);
         return -1;
     }
     if state.policy.has_rules(EventKind::Connect)
         && let Some(remote) = unsafe { sockaddr::decode(addr, len) }
         && refused(state, EventKind::Connect, remote)
     {
-        set_errno(libc::ECONNREFUSED);
+        errno::set(libc::ECONNREFUSED);
         return -1;
     }
     unsafe { real::connect(fd, addr, len) }
@@ -333,18 +324,18 @@ unsafe fn accept_judged(
         if conn < 0 {
             return conn;
         }
-        let after = errno();
+        let after = errno::get();
         let given = if room != 0 {
             unsafe { sockaddr::decode(addr, (*len).min(room)) }
         } else {
             None
         };
         let Some(peer) = given.or_else(|| sockaddr::peer_address(conn)) else {
-            set_errno(after);
+            errno::set(after);
             return conn;
         };
         if !refused(state, EventKind::Accept, peer) {
-            set_errno(after);
+            errno::set(after);
             return conn;
         }
         reset(conn);
@@ -382,7 +373,7 @@ unsafe fn send_refused(
         return false;
     }
     if enforce(state, EventKind::Connect, remote, decision) {
-        set_errno(libc::EACCES);
+        errno::set(libc::EACCES);
         return true;
     }
     false

@@ -6,6 +6,7 @@
 //! [`sidecar`] finds the settings file beside the library.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
+mod errno;
 mod forking;
 mod guard;
 mod hooks;

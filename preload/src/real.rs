@@ -21,8 +21,7 @@ fn resolve(slot: &AtomicUsize, name: &std::ffi::CStr) -> usize {
 
 /// Sets errno to ENOSYS: the real function could not be found (no libc after armr).
 fn missing() -> c_int {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    crate::errno::set(libc::ENOSYS);
     -1
 }
 

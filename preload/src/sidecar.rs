@@ -49,9 +49,7 @@ fn exists_beside(library: &std::path::Path) -> bool {
     // SAFETY: stat is plain data; path is NUL-terminated (the buffer was zeroed).
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     let found = unsafe { libc::lstat(path.as_ptr().cast(), &mut st) } == 0;
-    // SAFETY: __errno_location returns this thread's errno.
-    let errno = unsafe { *libc::__errno_location() };
-    found || errno != libc::ENOENT
+    found || crate::errno::get() != libc::ENOENT
 }
 
 /// `Ok(None)`: no sidecar, the environment has the settings. `Ok(Some)`: the sidecar (its

@@ -13,6 +13,7 @@
 //! (`real`), never through armr's exported hooks: no rule judges them, and no reentrancy guard is
 //! needed, so a signal handler that interrupts the sending is judged like any other caller.
 
+use crate::errno;
 use crate::real;
 use armr_core::config::LogTarget;
 use libc::{c_int, sockaddr, socklen_t};
@@ -60,11 +61,6 @@ pub enum Sent {
         dropped: u64,
     },
     Dropped,
-}
-
-fn errno() -> c_int {
-    // SAFETY: this thread's errno.
-    unsafe { *libc::__errno_location() }
 }
 
 fn now_ms() -> u64 {
@@ -180,7 +176,7 @@ impl Sink {
                     return Err(format!(
                         "{}: cannot open: {}",
                         path.to_string_lossy(),
-                        std::io::Error::from_raw_os_error(errno())
+                        std::io::Error::from_raw_os_error(errno::get())
                     ));
                 }
             }
@@ -263,7 +259,7 @@ impl Sink {
                     }
                     let r = real::connect(fd, &sa as *const _ as *const sockaddr, len);
                     let connected = r == 0
-                        || (errno() == libc::EINPROGRESS && {
+                        || (errno::get() == libc::EINPROGRESS && {
                             let mut p = libc::pollfd {
                                 fd,
                                 events: libc::POLLOUT,
@@ -407,7 +403,12 @@ impl Sink {
                         0,
                     )
                 };
-                if n < 0 && matches!(errno(), libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF) {
+                if n < 0
+                    && matches!(
+                        errno::get(),
+                        libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF
+                    )
+                {
                     self.broken.store(true, Ordering::Relaxed);
                 }
                 n == body.len() as isize
@@ -439,7 +440,7 @@ impl Sink {
                 } else {
                     // Nothing sent (full buffer): the stream is intact, the event is dropped. Part
                     // sent, or an error: the stream is broken; reconnect later.
-                    if n > 0 || (n < 0 && errno() != libc::EAGAIN) {
+                    if n > 0 || (n < 0 && errno::get() != libc::EAGAIN) {
                         // SAFETY: fd is armr's socket; shutdown keeps the number reserved.
                         unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
                         self.broken.store(true, Ordering::Relaxed);

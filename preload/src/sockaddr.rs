@@ -1,5 +1,6 @@
 //! Decoding of C socket addresses: the one place that reads `sockaddr` memory.
 
+use crate::errno;
 use libc::{AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, socklen_t};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -38,23 +39,13 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
     }
 }
 
-fn errno() -> c_int {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() }
-}
-
-fn set_errno(e: c_int) {
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = e }
-}
-
 /// Runs `query` (a system call about a socket), true when it succeeds; errno is put back when it
 /// fails: armr's own questions never change what the program sees.
 fn quietly(query: impl FnOnce() -> c_int) -> bool {
-    let saved = errno();
+    let saved = errno::get();
     let ok = query() == 0;
     if !ok {
-        set_errno(saved);
+        errno::set(saved);
     }
     ok
 }
@@ -115,10 +106,10 @@ pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
     let mut buf = std::mem::MaybeUninit::<sockaddr_in6>::zeroed();
     let size = std::mem::size_of::<sockaddr_in6>() as socklen_t;
     let mut len = size;
-    let saved = errno();
+    let saved = errno::get();
     // SAFETY: buf is writable for len bytes.
     if unsafe { libc::getsockname(fd, buf.as_mut_ptr().cast(), &mut len) } != 0 {
-        set_errno(saved);
+        errno::set(saved);
         return None;
     }
     // SAFETY: zeroed, then partly written by the kernel: every byte is initialised.

@@ -78,11 +78,9 @@ fn load_or_wait() -> Option<&'static State> {
                     // when loading ends). The constructor already holds both.
                     let _held = crate::guard::Held::enter();
                     // A hook may load the rules: its caller's errno is not armr's to change.
-                    // SAFETY: __errno_location returns this thread's errno.
-                    let saved_errno = unsafe { *libc::__errno_location() };
+                    let saved_errno = crate::errno::get();
                     let loaded = load();
-                    // SAFETY: as above.
-                    unsafe { *libc::__errno_location() = saved_errno };
+                    crate::errno::set(saved_errno);
                     let (phase, kinds) = match loaded {
                         Some(state) => {
                             let kinds = EventKind::ALL
