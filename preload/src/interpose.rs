@@ -64,29 +64,26 @@ fn judging_failed() -> Rank {
 }
 
 /// `rank` for a kind whose rules name hosts. Its first decisions resolve the names (once per
-/// process) under [`Held`](crate::guard::Held), the guard with this thread's signals held: armr's
-/// own socket calls pass through the hooks, and no handler runs meanwhile; one that arrives runs
-/// when the resolving ends, and is judged. A fork waits for it to end. Once the names are resolved (kept for the process), a
-/// decision makes no system call and is taken without the guard, like any other.
+/// process and kind; the policy keeps them) under [`Held`](crate::guard::Held), the guard with
+/// this thread's signals held: armr's own socket calls pass through the hooks, and no handler
+/// runs meanwhile; one that arrives runs when the resolving ends, and is judged. A fork waits for
+/// it to end (`forking`). Once the names are resolved, a decision makes no system call and is
+/// taken without the guard, like any other.
 #[cold]
 #[inline(never)]
 fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
-    static RESOLVED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-    let bit = kind_bit(kind);
-    if RESOLVED.load(Ordering::Acquire) & bit != 0 {
+    if state.policy.hostnames_resolved(kind) {
         return rank_other(state, kind, address);
     }
     let Some(_held) = crate::guard::Held::enter() else {
         return Rank::NONE;
     };
-    // No fork while the names resolve: a child would inherit them half-resolved (`forking`).
     let _resolving = crate::forking::Resolving::enter();
     let saved = errno::get();
     let rank = rank_other(state, kind, address);
-    // Every name of the kind, whatever this address needed: later decisions resolve nothing.
-    if catch_unwind(AssertUnwindSafe(|| state.policy.resolved_names(kind).len())).is_ok() {
-        RESOLVED.fetch_or(bit, Ordering::Release);
-    }
+    // Every name of the kind, whatever this address needed (a bind to the unspecified address
+    // looks up no name): later decisions resolve nothing.
+    let _ = catch_unwind(AssertUnwindSafe(|| state.policy.resolved_names(kind).len()));
     errno::set(saved);
     rank
 }

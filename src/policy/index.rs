@@ -236,6 +236,13 @@ impl KindIndex {
         self.names.is_some()
     }
 
+    /// True when this kind's hostnames are resolved (or it names none): a lookup resolves nothing.
+    pub fn hostnames_resolved(&self) -> bool {
+        self.names
+            .as_ref()
+            .is_none_or(|names| names.resolved.get().is_some())
+    }
+
     /// The best rank among rules matching a remote or specific local address. `ip` is normalised.
     #[inline]
     pub fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {

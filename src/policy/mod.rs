@@ -234,6 +234,12 @@ impl Policy {
         self.kinds[kind.index()].has_hostnames()
     }
 
+    /// True when every hostname of this kind's rules is resolved (or there is none): a decision
+    /// of the kind makes no call to the resolver.
+    pub fn hostnames_resolved(&self, kind: EventKind) -> bool {
+        self.kinds[kind.index()].hostnames_resolved()
+    }
+
     /// The app and rule at `order` (a [`Decision::rule`]).
     pub fn rule(&self, order: u32) -> (&App, &SocketRule) {
         let (a, r) = self.order[order as usize];
