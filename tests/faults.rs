@@ -158,6 +158,19 @@ fn counting_listener() -> (Arc<AtomicUsize>, u16) {
     (reached, port)
 }
 
+/// The policy of the C signal program: connects to `protected` refused by `protect`, connects to
+/// `allowed` allowed and logged.
+fn signal_policy(protected: u16, protect: &str, allowed: u16) -> String {
+    policy(&[
+        ("no", format!("connect(\"127.0.0.1:{protected}\")"), protect),
+        (
+            "ok",
+            format!("connect(\"127.0.0.1:{allowed}\")"),
+            "allow(message: \"ok\", severity: Low)",
+        ),
+    ])
+}
+
 /// No connection reached `l`: a refused connect never made the system call.
 fn assert_untouched(l: &TcpListener, what: &str) {
     l.set_nonblocking(true).unwrap();
@@ -676,17 +689,7 @@ fn a_c_signal_handler_interrupting_a_hook_is_still_refused() {
     let dir = TempDir::new("faults", "c-signal");
     let (reached, port) = counting_listener();
     let allowed = accepting();
-    let rules = dir.write(
-        "rules.armr",
-        &policy(&[
-            ("no", format!("connect(\"127.0.0.1:{port}\")"), PROTECT),
-            (
-                "ok",
-                format!("connect(\"127.0.0.1:{allowed}\")"),
-                "allow(message: \"ok\", severity: Low)",
-            ),
-        ]),
-    );
+    let rules = dir.write("rules.armr", &signal_policy(port, PROTECT, allowed));
     let binary = compile_c(&dir, "signal", SIGNAL_C);
     let (code, report) = run_c(
         &binary,
@@ -878,17 +881,7 @@ fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
     let (_full, _filling, log_port) = full_listener();
     // The handler's refusals are not logged (a protect without a message): only the main thread's
     // events reach the sink, so that its connect is the one armr's reconnection interrupts.
-    let rules = dir.write(
-        "rules.armr",
-        &policy(&[
-            ("no", format!("connect(\"127.0.0.1:{port}\")"), "protect()"),
-            (
-                "ok",
-                format!("connect(\"127.0.0.1:{allowed}\")"),
-                "allow(message: \"ok\", severity: Low)",
-            ),
-        ]),
-    );
+    let rules = dir.write("rules.armr", &signal_policy(port, "protect()", allowed));
     let binary = compile_c(&dir, "sink", SIGNAL_C);
     let (code, report) = run_c(
         &binary,
