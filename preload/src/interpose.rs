@@ -117,12 +117,36 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
     errno::set(saved);
 }
 
-/// True when the event is refused (after logging it when its rule asks). The common answer, no
-/// matching rule, takes the fewest steps; a matching rule is handled out of line.
+/// True when the event is refused (after logging it when its rule asks). The common answers, no
+/// matching rule and a silent `allow()`, take the fewest steps; any other rule is handled out of
+/// line.
 #[inline(always)]
 fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
     let rank = rank(state, kind, address);
-    rank != Rank::NONE && verdict(state, kind, address, rank)
+    !(rank == Rank::NONE || rank.is_silent_allow()) && verdict(state, kind, address, rank)
+}
+
+/// [`refused`] for the address at `addr`: IPv4 is judged from the numbers, and a `SocketAddr`
+/// is built only when a rule matches; anything else is decoded in full.
+///
+/// # Safety
+/// `addr` is null or points to `len` readable bytes.
+#[inline(always)]
+unsafe fn refused_at(
+    state: &State,
+    kind: EventKind,
+    addr: *const SockAddr,
+    len: socklen_t,
+) -> bool {
+    match unsafe { sockaddr::decode_v4(addr, len) } {
+        Some((ip, port)) if !state.policy.has_hostnames(kind) => {
+            let rank = rank_v4(state, kind, ip, port);
+            !(rank == Rank::NONE || rank.is_silent_allow())
+                && verdict(state, kind, SocketAddr::from((ip.to_be_bytes(), port)), rank)
+        }
+        _ => unsafe { sockaddr::decode(addr, len) }
+            .is_some_and(|address| refused(state, kind, address)),
+    }
 }
 
 #[inline(never)]
@@ -236,8 +260,7 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         return -1;
     }
     if state.policy.has_rules(EventKind::Connect)
-        && let Some(remote) = unsafe { sockaddr::decode(addr, len) }
-        && refused(state, EventKind::Connect, remote)
+        && unsafe { refused_at(state, EventKind::Connect, addr, len) }
     {
         errno::set(libc::ECONNREFUSED);
         return -1;

@@ -9,10 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Looks up `name` in the libraries loaded after this one.
 fn resolve(slot: &AtomicUsize, name: &std::ffi::CStr) -> usize {
-    let known = slot.load(Ordering::Acquire);
-    if known != 0 {
-        return known;
-    }
     // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other precondition.
     let found = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
     slot.store(found, Ordering::Release);
@@ -32,15 +28,29 @@ macro_rules! real_functions {
             ///
             /// # Safety
             /// The caller's arguments must satisfy the libc function's contract.
+            #[inline(always)]
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 static SLOT: AtomicUsize = AtomicUsize::new(0);
-                let name = const { match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
-                    Ok(name) => name,
-                    Err(_) => panic!("symbol name"),
-                } };
-                let address = resolve(&SLOT, name);
+                /// The first call: looks the function up. Out of line, so that every later call
+                /// is a load, a test and a jump.
+                #[cold]
+                #[inline(never)]
+                unsafe fn first_call($($arg: $ty),*) -> $ret {
+                    let name = const { match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+                        Ok(name) => name,
+                        Err(_) => panic!("symbol name"),
+                    } };
+                    let address = resolve(&SLOT, name);
+                    if address == 0 {
+                        return missing() as $ret;
+                    }
+                    // SAFETY: the symbol is libc's function of this exact signature.
+                    let real: unsafe extern "C" fn($($ty),*) -> $ret = unsafe { std::mem::transmute(address) };
+                    unsafe { real($($arg),*) }
+                }
+                let address = SLOT.load(Ordering::Acquire);
                 if address == 0 {
-                    return missing() as $ret;
+                    return unsafe { first_call($($arg),*) };
                 }
                 // SAFETY: the symbol is libc's function of this exact signature.
                 let real: unsafe extern "C" fn($($ty),*) -> $ret = unsafe { std::mem::transmute(address) };

@@ -39,6 +39,22 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
     }
 }
 
+/// The IPv4 address and port at `addr` as numbers (host order), or `None` for anything [`decode`]
+/// would not return as IPv4: the common case, without building a `SocketAddr`.
+///
+/// # Safety
+/// As [`decode`].
+#[inline(always)]
+pub unsafe fn decode_v4(addr: *const sockaddr, len: socklen_t) -> Option<(u32, u16)> {
+    if addr.is_null() || (len as usize) < std::mem::size_of::<sockaddr_in>() {
+        return None;
+    }
+    // SAFETY: len bytes are readable, at least a sockaddr_in; unaligned reads as in `decode`.
+    let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
+    (c_int::from(sin.sin_family) == AF_INET)
+        .then(|| (u32::from_be(sin.sin_addr.s_addr), u16::from_be(sin.sin_port)))
+}
+
 /// Runs `query` (a system call about a socket), true when it succeeds; errno is put back when it
 /// fails: armr's own questions never change what the program sees.
 fn quietly(query: impl FnOnce() -> c_int) -> bool {
@@ -173,6 +189,10 @@ mod tests {
             Some(a)
         );
         assert_eq!(unsafe { decode(p, 4) }, None, "too short");
+        let len = std::mem::size_of::<sockaddr_in>() as socklen_t;
+        assert_eq!(unsafe { decode_v4(p, len) }, Some((0x0a01_0203, 443)));
+        assert_eq!(unsafe { decode_v4(p, len - 1) }, None, "too short");
+        assert_eq!(unsafe { decode_v4(std::ptr::null(), len) }, None);
         assert_eq!(unsafe { decode(std::ptr::null(), 16) }, None);
 
         let mut sin6: sockaddr_in6 = unsafe { std::mem::zeroed() };
@@ -181,6 +201,11 @@ mod tests {
         sin6.sin6_addr.s6_addr = "::ffff:127.0.0.1".parse::<Ipv6Addr>().unwrap().octets();
         let p = &sin6 as *const _ as *const sockaddr;
         let got = unsafe { decode(p, std::mem::size_of::<sockaddr_in6>() as socklen_t) }.unwrap();
+        assert_eq!(
+            unsafe { decode_v4(p, std::mem::size_of::<sockaddr_in6>() as socklen_t) },
+            None,
+            "IPv6 (mapped or not) takes the general path"
+        );
         assert_eq!(got.to_string(), "[::ffff:127.0.0.1]:80");
 
         let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };

@@ -53,9 +53,13 @@ const BUCKETS: usize = 4096;
 #[derive(Debug, Clone, Copy)]
 struct Block {
     parent: u32,
-    /// The block's port segments: `port_starts[first..first + len]`.
+    /// The block's port segments: `port_starts[first..first + len]`; `len` is 0 for a block of
+    /// one rule, whose ports and rank are kept here instead (most blocks: one address, one rule).
     first: u32,
     len: u32,
+    lo: u16,
+    hi: u16,
+    rank: Rank,
 }
 
 #[derive(Debug, Default)]
@@ -88,14 +92,30 @@ impl<A: Address> Blocks<A> {
             let (network, len) = (run[0].0, run[0].1);
             let id = out.blocks.len() as u32;
             out.close_until(&mut stack, &lasts, Some(network));
-            let first = out.port_starts.len() as u32;
-            intervals.clear();
-            intervals.extend(run.iter().map(|e| e.2));
-            append_segments(&intervals, &mut out.port_starts, &mut out.port_best);
-            out.blocks.push(Block {
-                parent: stack.last().copied().unwrap_or(NO_BLOCK),
-                first,
-                len: out.port_starts.len() as u32 - first,
+            let parent = stack.last().copied().unwrap_or(NO_BLOCK);
+            out.blocks.push(match run {
+                [(_, _, (lo, hi, rank))] => Block {
+                    parent,
+                    first: 0,
+                    len: 0,
+                    lo: *lo,
+                    hi: *hi,
+                    rank: *rank,
+                },
+                _ => {
+                    let first = out.port_starts.len() as u32;
+                    intervals.clear();
+                    intervals.extend(run.iter().map(|e| e.2));
+                    append_segments(&intervals, &mut out.port_starts, &mut out.port_best);
+                    Block {
+                        parent,
+                        first,
+                        len: out.port_starts.len() as u32 - first,
+                        lo: 0,
+                        hi: 0,
+                        rank: Rank::NONE,
+                    }
+                }
             });
             lasts.push(network.last_of_block(len));
             out.open(network, id);
@@ -169,21 +189,37 @@ impl<A: Address> Blocks<A> {
         self.walk(block, port)
     }
 
-    /// The best rank for `port` among `block` and the blocks around it. Out of line, so that a
-    /// lookup outside every block (the common case) uses few registers.
-    #[inline(never)]
+    /// The best rank for `port` among `block` and the blocks around it: for a block of one rule,
+    /// two comparisons.
+    #[inline]
     fn walk(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
         while let Some(b) = self.blocks.get(block as usize) {
-            let first = b.first as usize;
-            let starts = &self.port_starts[first..first + b.len as usize];
-            let j = starts.partition_point(|&s| s <= port);
-            if let Some(&rank) = self.port_best.get(first + j.wrapping_sub(1)) {
-                best = best.min(rank);
-            }
+            let rank = if b.len == 0 {
+                if b.lo <= port && port <= b.hi {
+                    b.rank
+                } else {
+                    Rank::NONE
+                }
+            } else {
+                self.search_ports(b, port)
+            };
+            best = best.min(rank);
             block = b.parent;
         }
         best
+    }
+
+    /// The rank for `port` in the port segments of a block of several rules.
+    #[inline(never)]
+    fn search_ports(&self, b: &Block, port: u16) -> Rank {
+        let first = b.first as usize;
+        let starts = &self.port_starts[first..first + b.len as usize];
+        let j = starts.partition_point(|&s| s <= port);
+        self.port_best
+            .get(first + j.wrapping_sub(1))
+            .copied()
+            .unwrap_or(Rank::NONE)
     }
 }
 

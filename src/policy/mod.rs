@@ -260,7 +260,8 @@ impl Policy {
     }
 
     /// [`Policy::best_rank`] of an IPv4 address (or an IPv4-mapped one), given as a number: the
-    /// common case, with no `IpAddr` to build or normalise. (Not inlined: the hooks call it.)
+    /// common case, with no `IpAddr` to build or normalise.
+    #[inline]
     pub fn best_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Rank {
         let index = &self.kinds[kind.index()];
         if index.is_empty() {

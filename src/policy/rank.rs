@@ -43,6 +43,13 @@ impl Rank {
         self.0 & 1 == 1
     }
 
+    /// True for an `allow()` without a message: it is neither refused nor logged, in any mode,
+    /// so a caller has nothing to do (the common match, decided without building a decision).
+    #[inline]
+    pub fn is_silent_allow(self) -> bool {
+        self.0 & (0xff << 33 | 1) == 0
+    }
+
     /// The action of the ranked rule.
     #[inline]
     pub fn action(self) -> Action {
@@ -81,8 +88,26 @@ mod tests {
                 assert_eq!(ra.order(), Some(a));
                 assert_eq!(ra.has_message(), ma);
                 assert_eq!(ra.action(), Action::Protect);
+                assert!(!ra.is_silent_allow());
             }
         }
         assert_eq!(Rank::NONE.order(), None);
+        assert!(!Rank::NONE.is_silent_allow());
+        for (wildcard, message, silent) in [(false, false, true), (true, false, true), (false, true, false)] {
+            let rank = Rank::of(
+                &AddressPattern {
+                    host: crate::language::HostPattern::Ip([10, 0, 0, 1].into()),
+                    port: crate::language::PortPattern::Exact(80),
+                },
+                Action::Allow,
+                3,
+                message,
+            );
+            let rank = if wildcard { Rank(rank.0 | 1 << 41) } else { rank };
+            assert_eq!(rank.is_silent_allow(), silent);
+            assert_eq!(rank.action(), Action::Allow);
+        }
+        let detect = Rank::new(false, Action::Detect, 0);
+        assert!(!detect.is_silent_allow());
     }
 }
