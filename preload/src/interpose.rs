@@ -43,8 +43,17 @@ fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     }
 }
 
+/// The common lookup cannot panic and is taken in line; the rest is out of line.
 #[inline(always)]
 fn rank_v4(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
+    match state.policy.quick_rank_v4(kind, ip, port) {
+        Some(rank) => rank,
+        None => rank_v4_in_full(state, kind, ip, port),
+    }
+}
+
+#[inline(never)]
+fn rank_v4_in_full(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
     catch_unwind(AssertUnwindSafe(|| {
         state.policy.best_rank_v4(kind, ip, port)
     }))

@@ -5,7 +5,9 @@
 //! CIDR blocks are nested or disjoint, never overlapping otherwise; a single address is a block
 //! of one. So the blocks holding an address form a chain, innermost to outermost, and the address
 //! line cuts into intervals each held by the same chain. `starts` keeps where each interval
-//! starts and `innermost` the first block of its chain; each block knows its parent.
+//! starts and `intervals` the first block of its chain; each block knows its parent. An interval
+//! held by a lone block of one rule (most of them: one address or one CIDR block, one rule) keeps
+//! that rule's ports and rank itself, so that its lookup reads nothing more.
 //!
 //! For IPv4 a table of 4,096 buckets (one per value of the top 12 bits of the address) narrows
 //! the binary search to the intervals of one bucket, so a lookup costs a few comparisons however
@@ -62,10 +64,22 @@ struct Block {
     rank: Rank,
 }
 
+/// The addresses of one interval: held by `block` (and its chain), or, when `block` is
+/// `NO_BLOCK`, matched by the rule `lo..=hi` / `rank` alone (none for `lo > hi`).
+#[derive(Debug, Clone, Copy)]
+struct Interval {
+    block: u32,
+    lo: u16,
+    hi: u16,
+    rank: Rank,
+}
+
 #[derive(Debug, Default)]
 pub struct Blocks<A> {
     starts: Vec<A>,
+    /// While building, the innermost block of each interval; then turned into `intervals`.
     innermost: Vec<u32>,
+    intervals: Vec<Interval>,
     blocks: Vec<Block>,
     port_starts: Vec<u16>,
     port_best: Vec<Rank>,
@@ -122,8 +136,30 @@ impl<A: Address> Blocks<A> {
             stack.push(id);
         }
         out.close_until(&mut stack, &lasts, None);
+        out.intervals = std::mem::take(&mut out.innermost)
+            .into_iter()
+            .map(|id| match out.blocks.get(id as usize) {
+                None => Interval {
+                    block: NO_BLOCK,
+                    lo: 1,
+                    hi: 0,
+                    rank: Rank::NONE,
+                },
+                Some(b) if b.len == 0 && b.parent == NO_BLOCK => Interval {
+                    block: NO_BLOCK,
+                    lo: b.lo,
+                    hi: b.hi,
+                    rank: b.rank,
+                },
+                Some(_) => Interval {
+                    block: id,
+                    lo: 1,
+                    hi: 0,
+                    rank: Rank::NONE,
+                },
+            })
+            .collect();
         out.starts.shrink_to_fit();
-        out.innermost.shrink_to_fit();
         out.blocks.shrink_to_fit();
         out.port_starts.shrink_to_fit();
         out.port_best.shrink_to_fit();
@@ -171,27 +207,49 @@ impl<A: Address> Blocks<A> {
     /// The best rank among the blocks holding `address`, for `port`.
     #[inline]
     pub fn best(&self, address: A, port: u16) -> Rank {
+        match self.lookup(address, port) {
+            Ok(rank) => rank,
+            Err(block) => self.walk(block, port),
+        }
+    }
+
+    /// [`Blocks::best`] when no chain needs walking (the address is in no block, or in a lone
+    /// block of one rule): no call, so that a caller stays a leaf. `None`: use `best`.
+    #[inline]
+    pub fn quick(&self, address: A, port: u16) -> Option<Rank> {
+        self.lookup(address, port).ok()
+    }
+
+    /// The rank, or the innermost block whose chain must be walked. Cannot panic (every access is
+    /// checked), so that the hooks may call it without `catch_unwind`.
+    #[inline(always)]
+    fn lookup(&self, address: A, port: u16) -> Result<Rank, u32> {
         let (lo, hi) = match self.buckets.get(address.bucket()..address.bucket() + 2) {
             Some(&[lo, hi]) => (lo as usize, hi as usize),
             _ => (0, self.starts.len()),
         };
+        let Some(starts) = self.starts.get(lo..hi) else {
+            return Err(NO_BLOCK);
+        };
         // The intervals starting at or below the address, within the bucket; starts[0] is the
         // lowest address, so there is always one.
-        let i = lo + self.starts[lo..hi].partition_point(|&s| s <= address);
-        let block = self
-            .innermost
-            .get(i.wrapping_sub(1))
-            .copied()
-            .unwrap_or(NO_BLOCK);
-        if block == NO_BLOCK {
-            return Rank::NONE;
+        let i = lo + starts.partition_point(|&s| s <= address);
+        let Some(interval) = self.intervals.get(i.wrapping_sub(1)) else {
+            return Ok(Rank::NONE);
+        };
+        if interval.block != NO_BLOCK {
+            return Err(interval.block);
         }
-        self.walk(block, port)
+        Ok(if interval.lo <= port && port <= interval.hi {
+            interval.rank
+        } else {
+            Rank::NONE
+        })
     }
 
-    /// The best rank for `port` among `block` and the blocks around it: for a block of one rule,
-    /// two comparisons.
-    #[inline]
+    /// The best rank for `port` among `block` and the blocks around it (nested blocks, or a block
+    /// of several rules; none for `NO_BLOCK`).
+    #[inline(never)]
     fn walk(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
         while let Some(b) = self.blocks.get(block as usize) {
@@ -328,11 +386,23 @@ mod tests {
             for _ in 0..500 {
                 let a = ((next() % 64) << 26) | ((next() % 4) << 20) | (next() % 16);
                 let port = (next() % 130) as u16;
-                assert_eq!(
-                    blocks.best(a, port),
-                    reference(&groups, a, port),
-                    "round {round}"
-                );
+                let want = reference(&groups, a, port);
+                assert_eq!(blocks.best(a, port), want, "round {round}");
+                // The quick answer, when there is one, is the same.
+                if let Some(quick) = blocks.quick(a, port) {
+                    assert_eq!(quick, want, "round {round}, quick");
+                }
+                // An address held by exactly one block of one rule is answered quickly.
+                let holders: Vec<_> = groups
+                    .iter()
+                    .filter(|(n, len, _)| a >= *n && a <= n.last_of_block(*len))
+                    .collect();
+                if let [(_, _, ports)] = holders.as_slice()
+                    && ports.len() == 1
+                    && groups.iter().filter(|g| (g.0, g.1) == (holders[0].0, holders[0].1)).count() == 1
+                {
+                    assert!(blocks.quick(a, port).is_some(), "round {round}, lone block");
+                }
             }
         }
     }

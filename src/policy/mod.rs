@@ -261,7 +261,7 @@ impl Policy {
 
     /// [`Policy::best_rank`] of an IPv4 address (or an IPv4-mapped one), given as a number: the
     /// common case, with no `IpAddr` to build or normalise.
-    #[inline]
+    #[inline(never)]
     pub fn best_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Rank {
         let index = &self.kinds[kind.index()];
         if index.is_empty() {
@@ -271,6 +271,15 @@ impl Policy {
             return self.best_rank_other(kind, SocketAddr::from(([0u8; 4], port)));
         }
         index.best_v4(ip, port, self.resolver.as_ref())
+    }
+
+    /// [`Policy::best_rank_v4`] for the common lookup, which makes no call (so that it can be
+    /// inlined into a caller without costing it registers): `None` when the address needs more
+    /// (a hostname rule of the kind, nested blocks, the unspecified address); then call
+    /// `best_rank_v4`. Cannot panic: the hooks call it without `catch_unwind`.
+    #[inline(always)]
+    pub fn quick_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Option<Rank> {
+        self.kinds.get(kind.index())?.quick_v4(ip, port)
     }
 
     /// What the IPv4 path leaves: IPv6 addresses, and the unspecified address (normalised).

@@ -35,7 +35,8 @@ impl PortSegments {
         segments
     }
 
-    /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does).
+    /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does). Cannot panic
+    /// (every access is checked).
     #[inline]
     pub fn best(&self, port: u16) -> Rank {
         let bucket = usize::from(port >> 8);
@@ -43,7 +44,10 @@ impl PortSegments {
             Some(&[lo, hi]) => (lo as usize, hi as usize),
             _ => (0, self.starts.len()),
         };
-        let i = lo + self.starts[lo..hi].partition_point(|&s| s <= port);
+        let Some(starts) = self.starts.get(lo..hi) else {
+            return Rank::NONE;
+        };
+        let i = lo + starts.partition_point(|&s| s <= port);
         // starts[0] == 0, so i >= 1.
         self.best
             .get(i.wrapping_sub(1))
