@@ -98,6 +98,14 @@ __attribute__((noinline)) int do_bind_listen(int fd, const struct sockaddr_in *a
     return listen(fd, 16);
 }
 
+/* A TCP socket created and closed: armr hooks both when the policy has bind(client:) rules. */
+__attribute__((noinline)) void do_socket_close(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die("socket");
+    close(fd);
+}
+
 __attribute__((noinline)) int do_accept(int fd, struct sockaddr_in *peer, socklen_t *len) {
     return accept(fd, (struct sockaddr *)peer, len);
 }
@@ -156,6 +164,7 @@ int main(int argc, char **argv) {
         one_connect(&closed);
         one_bind_listen(&bound);
         one_accept(lfd, &at, 1);
+        do_socket_close();
         CALLGRIND_ZERO_STATS;
         long refused = 0;
         for (long i = 0; i < k; i++)
@@ -167,6 +176,9 @@ int main(int argc, char **argv) {
         for (long i = 0; i < k; i++)
             one_accept(lfd, &at, 1);
         CALLGRIND_DUMP_STATS_AT("accept");
+        for (long i = 0; i < k; i++)
+            do_socket_close();
+        CALLGRIND_DUMP_STATS_AT("socket_close");
         printf("connects=%ld refused=%ld\n", k, refused);
         return 0;
     }

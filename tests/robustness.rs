@@ -1252,6 +1252,45 @@ fn an_explicit_client_bind_is_judged_at_connect_through_a_duplicated_descriptor(
     assert_untouched(&allowed, &run);
 }
 
+/// A socket armr knows unbound (`preload/src/unbound.rs`) connects without asking the kernel: every
+/// way it can come to be bound elsewhere must make armr ask again.
+#[test]
+fn a_client_bind_made_by_another_process_through_a_reused_number_or_by_libc_is_judged() {
+    let allowed = listener();
+    let a = port(&allowed);
+    let sandbox = Sandbox::new(
+        "client-bind-shared",
+        &policy(&[
+            (
+                "client bind refused",
+                "bind(client: \"127.0.0.2:0\")".into(),
+                protect("client bind refused"),
+            ),
+            (
+                "reserved port refused",
+                "bind(client: \"0.0.0.0:512-1023\")".into(),
+                protect("reserved port refused"),
+            ),
+        ]),
+    );
+    let run = sandbox.run("client_bind_shared.py", &args(&[a]), Duration::from_secs(60));
+    run.expect(&[
+        ("fork", EACCES),
+        ("posix_spawn", EACCES),
+        ("posix_spawnp", EACCES),
+        ("system", EACCES),
+        ("popen", EACCES),
+        ("scm_rights", EACCES),
+        ("close", EACCES),
+        ("fclose", EACCES),
+        ("close_range", EACCES),
+        ("dup2", EACCES),
+        ("dup3", EACCES),
+        ("bindresvport", EACCES),
+    ]);
+    assert_untouched(&allowed, &run);
+}
+
 #[test]
 fn the_kernels_automatic_bind_is_not_a_client_bind() {
     let allowed = listener();

@@ -7,6 +7,9 @@
 //! waits until no resolution is in progress, and a resolution waits while a fork is being
 //! prepared. The wait is bounded by the resolver's own timeouts, and happens at most once per kind
 //! and process.
+//!
+//! The same handler makes armr forget which sockets it knew to be unbound (`unbound`): parent and
+//! child share every socket, and either may bind one.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -44,6 +47,10 @@ impl Drop for Resolving {
 /// Before a fork: waits until no other thread resolves. A thread that forks from inside armr's
 /// own work (an NSS module that forks while this thread resolves) does not wait for itself.
 pub extern "C" fn before_fork() {
+    // The child shares every socket, and may bind one: none is known to be unbound any more.
+    if crate::state::judges(armr_core::policy::EventKind::BindClient) {
+        crate::unbound::forget_all();
+    }
     FORKING.store(true, Ordering::SeqCst);
     if crate::guard::inside() {
         return;

@@ -1,7 +1,10 @@
 //! The exported functions: libc's names, one line each, into `interpose`.
 
 use crate::interpose;
-use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{
+    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
+    posix_spawnattr_t, size_t, sockaddr, sockaddr_in, socklen_t, ssize_t,
+};
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
@@ -58,4 +61,80 @@ pub unsafe extern "C" fn sendmmsg(
     flags: c_int,
 ) -> c_int {
     unsafe { interpose::sendmmsg(fd, msgs, vlen, flags) }
+}
+
+// --- the calls that create, copy, close or share descriptors: they keep `unbound` true.
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    unsafe { interpose::socket(domain, kind, protocol) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    unsafe { interpose::close(fd) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    unsafe { interpose::dup2(old, new, None) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    unsafe { interpose::dup2(old, new, Some(flags)) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fclose(stream: *mut FILE) -> c_int {
+    unsafe { interpose::fclose(stream) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    unsafe { interpose::close_range(first, last, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn closefrom(first: c_int) {
+    unsafe { interpose::closefrom(first) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bindresvport(fd: c_int, addr: *mut sockaddr_in) -> c_int {
+    unsafe { interpose::bindresvport(fd, addr) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut pid_t,
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attributes: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    unsafe { interpose::posix_spawn(pid, path, actions, attributes, argv, envp, false) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut pid_t,
+    file: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attributes: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    unsafe { interpose::posix_spawn(pid, file, actions, attributes, argv, envp, true) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
+    unsafe { interpose::system(command) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
+    unsafe { interpose::popen(command, mode) }
 }

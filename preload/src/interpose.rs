@@ -8,11 +8,12 @@
 
 use crate::errno;
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::{log, real, sockaddr};
+use crate::{log, real, sockaddr, unbound};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind, Rank};
 use libc::{
-    c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t,
+    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
+    posix_spawnattr_t, size_t, sockaddr as SockAddr, sockaddr_in, socklen_t, ssize_t,
 };
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -178,13 +179,14 @@ fn active() -> Option<&'static State> {
 // --- the calls
 
 /// `bind`: a UDP socket bound is a server (`bind(server:)` rules, refused with EACCES). A TCP
-/// socket is judged later: by `listen` as a server, by `connect` as a client.
+/// socket is judged later: by `listen` as a server, by `connect` as a client (and the socket is
+/// no longer known to be unbound: `unbound`).
 ///
 /// # Safety
 /// libc's contract for `bind`.
 #[inline(always)]
 pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    if !may_judge(kind_bit(EventKind::BindServer)) {
+    if !may_judge(kind_bit(EventKind::BindServer) | kind_bit(EventKind::BindClient)) {
         return unsafe { real::bind(fd, addr, len) };
     }
     unsafe { bind_judged(fd, addr, len) }
@@ -194,6 +196,11 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
 /// judges goes to libc after one load and a test, with no stack frame of armr's.
 #[inline(never)]
 unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    // Before the bind, and whether or not armr is inside its own work: a mark must never outlive
+    // the socket's being unbound.
+    if state::judges(EventKind::BindClient) && unsafe { sockaddr::family(addr, len) } != Some(libc::AF_UNIX) {
+        unbound::binding(fd);
+    }
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
@@ -244,7 +251,8 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
 
 /// `connect`: an explicitly bound TCP socket is first judged by `bind(client:)` rules on its
 /// local address (EACCES), then the remote address by `connect` rules (ECONNREFUSED, without
-/// making the system call). Non-blocking connects are forwarded untouched (EINPROGRESS included).
+/// making the system call). A socket known to be unbound (`unbound`) is not asked for its local
+/// address. Non-blocking connects are forwarded untouched (EINPROGRESS included).
 ///
 /// # Safety
 /// libc's contract for `connect`.
@@ -262,6 +270,7 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         return unsafe { real::connect(fd, addr, len) };
     };
     if state.policy.has_rules(EventKind::BindClient)
+        && !unbound::is_unbound(fd)
         && let Some(local) = sockaddr::explicit_client_bind(fd)
         && refused(state, EventKind::BindClient, local)
     {
@@ -437,12 +446,16 @@ pub unsafe fn sendto(
     forward()
 }
 
-/// `sendmsg` with a destination (`msg_name`): as `sendto`.
+/// `sendmsg` with a destination (`msg_name`): as `sendto`. Descriptors it passes (`SCM_RIGHTS`)
+/// may be bound by their receiver: no socket is known to be unbound any more.
 ///
 /// # Safety
 /// libc's contract for `sendmsg`.
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
+    if state::judges(EventKind::BindClient) && unsafe { sockaddr::passes_descriptors(msg) } {
+        unbound::forget_all();
+    }
     if msg.is_null()
         || !may_judge(kind_bit(EventKind::Connect))
         || unsafe { (*msg).msg_name.is_null() }
@@ -470,6 +483,13 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
 /// libc's contract for `sendmmsg`.
 pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
     let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
+    if state::judges(EventKind::BindClient)
+        && !msgs.is_null()
+        && (0..vlen as usize)
+            .any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
+    {
+        unbound::forget_all();
+    }
     if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
     }
@@ -497,4 +517,146 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
         }
     }
     forward(vlen)
+}
+
+// --- descriptors: what keeps `unbound` true. Each clears marks before the real call, and only
+// when the policy has `bind(client:)` rules (otherwise no socket is ever marked).
+
+/// `socket`: a new TCP socket is known to be unbound.
+///
+/// # Safety
+/// libc's contract for `socket`.
+pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    let fd = unsafe { real::socket(domain, kind, protocol) };
+    if fd >= 0
+        && state::judges(EventKind::BindClient)
+        && matches!(domain, libc::AF_INET | libc::AF_INET6)
+        && kind & 0xf == libc::SOCK_STREAM
+        && matches!(protocol, 0 | libc::IPPROTO_TCP)
+    {
+        unbound::remember(fd);
+    }
+    fd
+}
+
+/// `close`.
+///
+/// # Safety
+/// libc's contract for `close`.
+pub unsafe fn close(fd: c_int) -> c_int {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget(fd);
+    }
+    unsafe { real::close(fd) }
+}
+
+/// `dup2` and `dup3` (`flags` is `None` for `dup2`): `new` is replaced.
+///
+/// # Safety
+/// libc's contract for `dup2`/`dup3`.
+pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget(new);
+    }
+    unsafe {
+        match flags {
+            None => real::dup2(old, new),
+            Some(flags) => real::dup3(old, new, flags),
+        }
+    }
+}
+
+/// `fclose`: closes the stream's descriptor (a socket opened with `fdopen`, say) inside libc.
+///
+/// # Safety
+/// libc's contract for `fclose`.
+pub unsafe fn fclose(stream: *mut FILE) -> c_int {
+    if state::judges(EventKind::BindClient) && !stream.is_null() {
+        let saved = errno::get();
+        // SAFETY: stream is a valid stream, as fclose requires.
+        unbound::forget(unsafe { libc::fileno(stream) });
+        errno::set(saved);
+    }
+    unsafe { real::fclose(stream) }
+}
+
+/// `close_range`.
+///
+/// # Safety
+/// libc's contract for `close_range`.
+pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget_range(first as usize, last as usize);
+    }
+    unsafe { real::close_range(first, last, flags) }
+}
+
+/// `closefrom`.
+///
+/// # Safety
+/// libc's contract for `closefrom`.
+pub unsafe fn closefrom(first: c_int) {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget_range(first.max(0) as usize, usize::MAX);
+    }
+    unsafe { real::closefrom(first) }
+}
+
+/// `bindresvport`: libc binds the socket itself, past the `bind` hook.
+///
+/// # Safety
+/// libc's contract for `bindresvport`.
+pub unsafe fn bindresvport(fd: c_int, addr: *mut sockaddr_in) -> c_int {
+    if state::judges(EventKind::BindClient) {
+        unbound::binding(fd);
+    }
+    unsafe { real::bindresvport(fd, addr) }
+}
+
+/// `posix_spawn` and `posix_spawnp` (`search`): the child inherits the sockets not marked
+/// close-on-exec, and may bind them.
+///
+/// # Safety
+/// libc's contract for `posix_spawn`/`posix_spawnp`.
+pub unsafe fn posix_spawn(
+    pid: *mut pid_t,
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attributes: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+    search: bool,
+) -> c_int {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget_all();
+    }
+    unsafe {
+        if search {
+            real::posix_spawnp(pid, path, actions, attributes, argv, envp)
+        } else {
+            real::posix_spawn(pid, path, actions, attributes, argv, envp)
+        }
+    }
+}
+
+/// `system`: as `posix_spawn`, which libc calls inside, past the hook.
+///
+/// # Safety
+/// libc's contract for `system`.
+pub unsafe fn system(command: *const c_char) -> c_int {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget_all();
+    }
+    unsafe { real::system(command) }
+}
+
+/// `popen`: as `posix_spawn`.
+///
+/// # Safety
+/// libc's contract for `popen`.
+pub unsafe fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget_all();
+    }
+    unsafe { real::popen(command, mode) }
 }

@@ -3,7 +3,8 @@
 //! The rules, the policy and the event format are the safe `armr` crate; this crate is the edge
 //! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
 //! finds the functions they stand in front of, and [`interpose`] does the work of each call.
-//! [`sidecar`] finds the settings file beside the library.
+//! [`sidecar`] finds the settings file beside the library; [`unbound`] tracks the TCP sockets
+//! known to be unbound, so that a `connect` need not ask.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod errno;
@@ -18,6 +19,7 @@ mod sink;
 mod sockaddr;
 mod stack;
 mod state;
+mod unbound;
 
 /// Loads the rules when the library is loaded, before the program's `main`, so that a broken
 /// rules file stops the program (ARMR_ON_ERROR=closed) before it does anything. With the guard up

@@ -4,7 +4,10 @@
 //! works in a hook that runs before armr's constructor. Two threads may race to look one up; both
 //! find the same address.
 
-use libc::{c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{
+    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
+    posix_spawnattr_t, size_t, sockaddr, sockaddr_in, socklen_t, ssize_t,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Looks up `name` in the libraries loaded after this one.
@@ -15,10 +18,35 @@ fn resolve(slot: &AtomicUsize, name: &std::ffi::CStr) -> usize {
     found
 }
 
-/// Sets errno to ENOSYS: the real function could not be found (no libc after armr).
-fn missing() -> c_int {
-    crate::errno::set(libc::ENOSYS);
-    -1
+/// What a call returns when the real function could not be found (no libc after armr): a
+/// failure with errno ENOSYS.
+trait Missing {
+    fn missing() -> Self;
+}
+
+impl Missing for c_int {
+    fn missing() -> c_int {
+        crate::errno::set(libc::ENOSYS);
+        -1
+    }
+}
+
+impl Missing for ssize_t {
+    fn missing() -> ssize_t {
+        crate::errno::set(libc::ENOSYS);
+        -1
+    }
+}
+
+impl Missing for () {
+    fn missing() {}
+}
+
+impl Missing for *mut FILE {
+    fn missing() -> *mut FILE {
+        crate::errno::set(libc::ENOSYS);
+        std::ptr::null_mut()
+    }
 }
 
 macro_rules! real_functions {
@@ -42,7 +70,7 @@ macro_rules! real_functions {
                     } };
                     let address = resolve(&SLOT, name);
                     if address == 0 {
-                        return missing() as $ret;
+                        return <$ret as Missing>::missing();
                     }
                     // SAFETY: the symbol is libc's function of this exact signature.
                     let real: unsafe extern "C" fn($($ty),*) -> $ret = unsafe { std::mem::transmute(address) };
@@ -69,4 +97,16 @@ real_functions! {
     sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t;
     sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t;
     sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int;
+    socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
+    close(fd: c_int) -> c_int;
+    dup2(old: c_int, new: c_int) -> c_int;
+    dup3(old: c_int, new: c_int, flags: c_int) -> c_int;
+    fclose(stream: *mut FILE) -> c_int;
+    close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int;
+    closefrom(first: c_int) -> ();
+    bindresvport(fd: c_int, addr: *mut sockaddr_in) -> c_int;
+    posix_spawn(pid: *mut pid_t, path: *const c_char, actions: *const posix_spawn_file_actions_t, attributes: *const posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    posix_spawnp(pid: *mut pid_t, file: *const c_char, actions: *const posix_spawn_file_actions_t, attributes: *const posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    system(command: *const c_char) -> c_int;
+    popen(command: *const c_char, mode: *const c_char) -> *mut FILE;
 }

@@ -1,7 +1,9 @@
 //! Decoding of C socket addresses: the one place that reads `sockaddr` memory.
 
 use crate::errno;
-use libc::{AF_INET, AF_INET6, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, socklen_t};
+use libc::{
+    AF_INET, AF_INET6, c_int, msghdr, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, socklen_t,
+};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
@@ -53,6 +55,40 @@ pub unsafe fn decode_v4(addr: *const sockaddr, len: socklen_t) -> Option<(u32, u
     let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
     (c_int::from(sin.sin_family) == AF_INET)
         .then(|| (u32::from_be(sin.sin_addr.s_addr), u16::from_be(sin.sin_port)))
+}
+
+/// The address family at `addr` (`None` for a null pointer or a length too short for one).
+///
+/// # Safety
+/// As [`decode`].
+pub unsafe fn family(addr: *const sockaddr, len: socklen_t) -> Option<c_int> {
+    if addr.is_null() || (len as usize) < std::mem::size_of::<sa_family_t>() {
+        return None;
+    }
+    // SAFETY: the family field is readable.
+    Some(c_int::from(unsafe {
+        std::ptr::addr_of!((*addr).sa_family).read_unaligned()
+    }))
+}
+
+/// True when the message passes descriptors (an `SCM_RIGHTS` control message).
+///
+/// # Safety
+/// `msg` is null or a valid `msghdr` whose control buffer is readable for `msg_controllen` bytes.
+pub unsafe fn passes_descriptors(msg: *const msghdr) -> bool {
+    if msg.is_null() || unsafe { (*msg).msg_control.is_null() } {
+        return false;
+    }
+    // SAFETY: the CMSG macros stay within msg_control..msg_control + msg_controllen.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
+    while !cmsg.is_null() {
+        let header = unsafe { cmsg.read_unaligned() };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_RIGHTS {
+            return true;
+        }
+        cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
+    }
+    false
 }
 
 /// Runs `query` (a system call about a socket), true when it succeeds; errno is put back when it

@@ -46,6 +46,13 @@ pub const fn kind_bit(kind: EventKind) -> u8 {
 pub fn may_judge(kinds: u8) -> bool {
     JUDGED_KINDS.load(Ordering::Relaxed) & (kinds | NOT_LOADED) != 0
 }
+
+/// True when the loaded rules have a rule of `kind` (false until they are loaded).
+#[inline(always)]
+pub fn judges(kind: EventKind) -> bool {
+    JUDGED_KINDS.load(Ordering::Relaxed) & (kind_bit(kind) | NOT_LOADED) == kind_bit(kind)
+}
+
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The policy, loading it on first use. `None`: armr is off in this process.
