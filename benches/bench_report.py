@@ -258,7 +258,7 @@ def render(r, breakdown):
       f"W/calls callgrind {K} CP BP`: each of the four dumps' `summary:` / {K}; the run must log nothing.")
     w(f"2. `[LD_PRELOAD=noop | LD_PRELOAD=lib ARMR_RULES=W/nm10000.armr | LD_PRELOAD=lib "
       f"ARMR_RULES=W/ncb10000.armr] W/calls loop {n_loop}` "
-      f"(wall time, and getrusage user+system time, of the loop), the four in turn, "
+      f"(wall time, and getrusage user+system time, of the loop), the four in turn, the order turned by one each round, "
       f"{r.get('meta.loop_r')} rounds; median of the runs and of the per-round ratios. The do-nothing "
       f"preload's median run: {fmt(num(r, 'loop.noop'), 3)} s wall, {fmt(num(r, 'loopcpu.noop'), 3)} s CPU.")
     w(f"3. `W/spawn {r.get('meta.start_n')} '' 'LD_PRELOAD=noop' 'LD_PRELOAD=lib' "

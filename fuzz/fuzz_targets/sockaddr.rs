@@ -11,6 +11,8 @@
 //! For every input:
 //!
 //! - nothing panics or faults, with the buffer and with a null pointer;
+//! - `decode_v4` (the hooks' IPv4 fast path) returns exactly the IPv4 address and port `decode`
+//!   returns, and `None` whenever `decode` returns anything else;
 //! - a null pointer gives `None`;
 //! - the result is `Some` exactly when the family (the first two bytes, native order) is
 //!   `AF_INET` and `len >= 16`, or `AF_INET6` and `len >= 28`;
@@ -80,6 +82,19 @@ fuzz_target!(|data: &[u8]| {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, len);
         sockaddr::decode(start as *const libc::sockaddr, len as socklen_t)
     };
+
+    // The IPv4 fast path reads the same bytes and agrees with `decode` on every input.
+    // SAFETY: as for `decode`, and null is allowed.
+    let v4 = unsafe { sockaddr::decode_v4(start as *const libc::sockaddr, len as socklen_t) };
+    let v4_of_decode = match got {
+        Some(SocketAddr::V4(a)) => Some((a.ip().to_bits(), a.port())),
+        _ => None,
+    };
+    assert_eq!(v4, v4_of_decode, "decode_v4 against decode, len {len}");
+    assert_eq!(
+        unsafe { sockaddr::decode_v4(std::ptr::null(), declared as socklen_t) },
+        None
+    );
 
     let family = (len >= 2).then(|| i32::from(u16::from_ne_bytes([bytes[0], bytes[1]])));
     let expect_some = match family {
