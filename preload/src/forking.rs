@@ -47,10 +47,8 @@ impl Drop for Resolving {
 /// Before a fork: waits until no other thread resolves. A thread that forks from inside armr's
 /// own work (an NSS module that forks while this thread resolves) does not wait for itself.
 pub extern "C" fn before_fork() {
-    // The child shares every socket, and may bind one: none is known to be unbound any more.
-    if crate::state::judges(armr_core::policy::EventKind::BindClient) {
-        crate::unbound::forget_all();
-    }
+    // The child shares every socket.
+    crate::interpose::shared_with_another_process();
     FORKING.store(true, Ordering::SeqCst);
     if crate::guard::inside() {
         return;

@@ -453,8 +453,8 @@ pub unsafe fn sendto(
 /// libc's contract for `sendmsg`.
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
-    if state::judges(EventKind::BindClient) && unsafe { sockaddr::passes_descriptors(msg) } {
-        unbound::forget_all();
+    if unsafe { sockaddr::passes_descriptors(msg) } {
+        shared_with_another_process();
     }
     if msg.is_null()
         || !may_judge(kind_bit(EventKind::Connect))
@@ -483,12 +483,11 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
 /// libc's contract for `sendmmsg`.
 pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
     let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
-    if state::judges(EventKind::BindClient)
-        && !msgs.is_null()
+    if !msgs.is_null()
         && (0..vlen as usize)
             .any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
     {
-        unbound::forget_all();
+        shared_with_another_process();
     }
     if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
@@ -521,6 +520,13 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
 
 // --- descriptors: what keeps `unbound` true. Each clears marks before the real call, and only
 // when the policy has `bind(client:)` rules (otherwise no socket is ever marked).
+
+/// Another process may now share any socket, and bind it: no socket is known to be unbound.
+pub fn shared_with_another_process() {
+    if state::judges(EventKind::BindClient) {
+        unbound::forget_all();
+    }
+}
 
 /// `socket`: a new TCP socket is known to be unbound.
 ///
@@ -627,9 +633,7 @@ pub unsafe fn posix_spawn(
     envp: *const *mut c_char,
     search: bool,
 ) -> c_int {
-    if state::judges(EventKind::BindClient) {
-        unbound::forget_all();
-    }
+    shared_with_another_process();
     unsafe {
         if search {
             real::posix_spawnp(pid, path, actions, attributes, argv, envp)
@@ -644,9 +648,7 @@ pub unsafe fn posix_spawn(
 /// # Safety
 /// libc's contract for `system`.
 pub unsafe fn system(command: *const c_char) -> c_int {
-    if state::judges(EventKind::BindClient) {
-        unbound::forget_all();
-    }
+    shared_with_another_process();
     unsafe { real::system(command) }
 }
 
@@ -655,8 +657,6 @@ pub unsafe fn system(command: *const c_char) -> c_int {
 /// # Safety
 /// libc's contract for `popen`.
 pub unsafe fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
-    if state::judges(EventKind::BindClient) {
-        unbound::forget_all();
-    }
+    shared_with_another_process();
     unsafe { real::popen(command, mode) }
 }
