@@ -453,8 +453,9 @@ pub unsafe fn sendto(
 /// libc's contract for `sendmsg`.
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
-    if unsafe { sockaddr::passes_descriptors(msg) } {
-        shared_with_another_process();
+    // The control messages are read only when sockets are tracked.
+    if state::judges(EventKind::BindClient) && unsafe { sockaddr::passes_descriptors(msg) } {
+        unbound::forget_all();
     }
     if msg.is_null()
         || !may_judge(kind_bit(EventKind::Connect))
@@ -483,11 +484,12 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
 /// libc's contract for `sendmmsg`.
 pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
     let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
-    if !msgs.is_null()
+    if state::judges(EventKind::BindClient)
+        && !msgs.is_null()
         && (0..vlen as usize)
             .any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
     {
-        shared_with_another_process();
+        unbound::forget_all();
     }
     if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
