@@ -12,13 +12,9 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 /// # Safety
 /// `addr` is null or points to at least `len` readable bytes.
 pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr> {
-    if addr.is_null() || (len as usize) < std::mem::size_of::<sa_family_t>() {
-        return None;
-    }
-    // SAFETY: at least the family field is readable; unaligned reads as the caller's buffer may
-    // be any byte array.
-    let family = unsafe { std::ptr::addr_of!((*addr).sa_family).read_unaligned() };
-    match c_int::from(family) {
+    // SAFETY: the caller's contract; the reads below are unaligned, as the caller's buffer may be
+    // any byte array.
+    match unsafe { family(addr, len) }? {
         AF_INET if len as usize >= std::mem::size_of::<sockaddr_in>() => {
             let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
@@ -158,10 +154,8 @@ pub fn explicit_client_bind(fd: c_int) -> Option<SocketAddr> {
     let mut buf = std::mem::MaybeUninit::<sockaddr_in6>::zeroed();
     let size = std::mem::size_of::<sockaddr_in6>() as socklen_t;
     let mut len = size;
-    let saved = errno::get();
     // SAFETY: buf is writable for len bytes.
-    if unsafe { libc::getsockname(fd, buf.as_mut_ptr().cast(), &mut len) } != 0 {
-        errno::set(saved);
+    if !quietly(|| unsafe { libc::getsockname(fd, buf.as_mut_ptr().cast(), &mut len) }) {
         return None;
     }
     // SAFETY: zeroed, then partly written by the kernel: every byte is initialised.
