@@ -132,8 +132,19 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
 /// line.
 #[inline(always)]
 fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
-    let rank = rank(state, kind, address);
-    !(rank == Rank::NONE || rank.is_silent_allow()) && verdict(state, kind, address, rank)
+    refused_by(state, kind, rank(state, kind, address), || address)
+}
+
+/// True when the rule of `rank` refuses the event; `address` is built only for a rule that has
+/// something to do (not for no rule, nor for a silent `allow()`).
+#[inline(always)]
+fn refused_by(
+    state: &State,
+    kind: EventKind,
+    rank: Rank,
+    address: impl FnOnce() -> SocketAddr,
+) -> bool {
+    !(rank == Rank::NONE || rank.is_silent_allow()) && verdict(state, kind, address(), rank)
 }
 
 /// [`refused`] for the address at `addr`: IPv4 is judged from the numbers, and a `SocketAddr`
@@ -150,9 +161,9 @@ unsafe fn refused_at(
 ) -> bool {
     match unsafe { sockaddr::decode_v4(addr, len) } {
         Some((ip, port)) if !state.policy.has_hostnames(kind) => {
-            let rank = rank_v4(state, kind, ip, port);
-            !(rank == Rank::NONE || rank.is_silent_allow())
-                && verdict(state, kind, SocketAddr::from((ip.to_be_bytes(), port)), rank)
+            refused_by(state, kind, rank_v4(state, kind, ip, port), || {
+                SocketAddr::from((ip.to_be_bytes(), port))
+            })
         }
         _ => unsafe { sockaddr::decode(addr, len) }
             .is_some_and(|address| refused(state, kind, address)),
