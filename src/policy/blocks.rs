@@ -74,11 +74,44 @@ struct Interval {
     rank: Rank,
 }
 
+/// The address line while it is cut into intervals: where each starts, and its innermost block.
+struct Line<A> {
+    starts: Vec<A>,
+    innermost: Vec<u32>,
+}
+
+impl<A: Address> Line<A> {
+    /// Starts an interval at `start` held by `block` (replacing one that starts there too).
+    fn open(&mut self, start: A, block: u32) {
+        if self.starts.last() == Some(&start)
+            && let Some(innermost) = self.innermost.last_mut()
+        {
+            *innermost = block;
+        } else {
+            self.starts.push(start);
+            self.innermost.push(block);
+        }
+    }
+
+    /// Closes the open blocks that end before `next` (all of them for `None`): after each, the
+    /// addresses belong to the block around it again.
+    fn close_until(&mut self, stack: &mut Vec<u32>, lasts: &[A], next: Option<A>) {
+        while let Some(&top) = stack.last() {
+            let last = lasts[top as usize];
+            if next.is_some_and(|n| n <= last) {
+                break;
+            }
+            stack.pop();
+            if let Some(after) = last.next() {
+                self.open(after, stack.last().copied().unwrap_or(NO_BLOCK));
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Blocks<A> {
     starts: Vec<A>,
-    /// While building, the innermost block of each interval; then turned into `intervals`.
-    innermost: Vec<u32>,
     intervals: Vec<Interval>,
     blocks: Vec<Block>,
     port_starts: Vec<u16>,
@@ -92,10 +125,10 @@ impl<A: Address> Blocks<A> {
     /// their prefix. `bucketed`: build the bucket table (worth it for IPv4 only, where the top
     /// bits spread addresses; IPv6 addresses share their first bits).
     pub fn build(mut entries: Vec<(A, u8, (u16, u16, Rank))>, bucketed: bool) -> Blocks<A> {
-        let mut out = Blocks::<A> {
+        let mut out = Blocks::<A>::default();
+        let mut line = Line {
             starts: vec![A::default()],
             innermost: vec![NO_BLOCK],
-            ..Blocks::default()
         };
         // Outer blocks before the blocks they hold: by start, then widest first.
         entries.sort_unstable_by_key(|(network, len, _)| (*network, *len));
@@ -105,7 +138,7 @@ impl<A: Address> Blocks<A> {
         for run in entries.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (network, len) = (run[0].0, run[0].1);
             let id = out.blocks.len() as u32;
-            out.close_until(&mut stack, &lasts, Some(network));
+            line.close_until(&mut stack, &lasts, Some(network));
             let parent = stack.last().copied().unwrap_or(NO_BLOCK);
             out.blocks.push(match run {
                 [(_, _, (lo, hi, rank))] => Block {
@@ -132,11 +165,13 @@ impl<A: Address> Blocks<A> {
                 }
             });
             lasts.push(network.last_of_block(len));
-            out.open(network, id);
+            line.open(network, id);
             stack.push(id);
         }
-        out.close_until(&mut stack, &lasts, None);
-        out.intervals = std::mem::take(&mut out.innermost)
+        line.close_until(&mut stack, &lasts, None);
+        out.starts = line.starts;
+        out.intervals = line
+            .innermost
             .into_iter()
             .map(|id| match out.blocks.get(id as usize) {
                 None => Interval {
@@ -175,33 +210,6 @@ impl<A: Address> Blocks<A> {
             }
         }
         out
-    }
-
-    /// Starts an interval at `start` held by `block` (replacing one that starts there too).
-    fn open(&mut self, start: A, block: u32) {
-        if self.starts.last() == Some(&start)
-            && let Some(innermost) = self.innermost.last_mut()
-        {
-            *innermost = block;
-        } else {
-            self.starts.push(start);
-            self.innermost.push(block);
-        }
-    }
-
-    /// Closes the open blocks that end before `next` (all of them for `None`): after each, the
-    /// addresses belong to the block around it again.
-    fn close_until(&mut self, stack: &mut Vec<u32>, lasts: &[A], next: Option<A>) {
-        while let Some(&top) = stack.last() {
-            let last = lasts[top as usize];
-            if next.is_some_and(|n| n <= last) {
-                break;
-            }
-            stack.pop();
-            if let Some(after) = last.next() {
-                self.open(after, stack.last().copied().unwrap_or(NO_BLOCK));
-            }
-        }
     }
 
     /// The best rank among the blocks holding `address`, for `port`.
