@@ -60,7 +60,9 @@ macro_rules! real_functions {
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 static SLOT: AtomicUsize = AtomicUsize::new(0);
                 /// The first call: looks the function up. Out of line, so that every later call
-                /// is a load, a test and a jump.
+                /// is a load, a test and a jump. (It makes the call itself too: a lookup-only
+                /// helper keeps the arguments live across a call, and every forward then saves
+                /// registers, 10 instructions more per call under callgrind.)
                 #[cold]
                 #[inline(never)]
                 unsafe fn first_call($($arg: $ty),*) -> $ret {
