@@ -1273,7 +1273,11 @@ fn a_client_bind_made_by_another_process_through_a_reused_number_or_by_libc_is_j
             ),
         ]),
     );
-    let run = sandbox.run("client_bind_shared.py", &args(&[a]), Duration::from_secs(60));
+    let run = sandbox.run(
+        "client_bind_shared.py",
+        &args(&[a]),
+        Duration::from_secs(60),
+    );
     run.expect(&[
         ("fork", EACCES),
         ("posix_spawn", EACCES),

@@ -209,7 +209,9 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
 unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     // Before the bind, and whether or not armr is inside its own work: a mark must never outlive
     // the socket's being unbound.
-    if state::judges(EventKind::BindClient) && unsafe { sockaddr::family(addr, len) } != Some(libc::AF_UNIX) {
+    if state::judges(EventKind::BindClient)
+        && unsafe { sockaddr::family(addr, len) } != Some(libc::AF_UNIX)
+    {
         unbound::binding(fd);
     }
     let Some(state) = active() else {

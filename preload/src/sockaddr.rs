@@ -49,8 +49,12 @@ pub unsafe fn decode_v4(addr: *const sockaddr, len: socklen_t) -> Option<(u32, u
     }
     // SAFETY: len bytes are readable, at least a sockaddr_in; unaligned reads as in `decode`.
     let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
-    (c_int::from(sin.sin_family) == AF_INET)
-        .then(|| (u32::from_be(sin.sin_addr.s_addr), u16::from_be(sin.sin_port)))
+    (c_int::from(sin.sin_family) == AF_INET).then(|| {
+        (
+            u32::from_be(sin.sin_addr.s_addr),
+            u16::from_be(sin.sin_port),
+        )
+    })
 }
 
 /// The address family at `addr` (`None` for a null pointer or a length too short for one).

@@ -407,7 +407,11 @@ mod tests {
                     .collect();
                 if let [(_, _, ports)] = holders.as_slice()
                     && ports.len() == 1
-                    && groups.iter().filter(|g| (g.0, g.1) == (holders[0].0, holders[0].1)).count() == 1
+                    && groups
+                        .iter()
+                        .filter(|g| (g.0, g.1) == (holders[0].0, holders[0].1))
+                        .count()
+                        == 1
                 {
                     assert!(blocks.quick(a, port).is_some(), "round {round}, lone block");
                 }

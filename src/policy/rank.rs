@@ -93,7 +93,11 @@ mod tests {
         }
         assert_eq!(Rank::NONE.order(), None);
         assert!(!Rank::NONE.is_silent_allow());
-        for (wildcard, message, silent) in [(false, false, true), (true, false, true), (false, true, false)] {
+        for (wildcard, message, silent) in [
+            (false, false, true),
+            (true, false, true),
+            (false, true, false),
+        ] {
             let rank = Rank::of(
                 &AddressPattern {
                     host: crate::language::HostPattern::Ip([10, 0, 0, 1].into()),
@@ -103,7 +107,11 @@ mod tests {
                 3,
                 message,
             );
-            let rank = if wildcard { Rank(rank.0 | 1 << 41) } else { rank };
+            let rank = if wildcard {
+                Rank(rank.0 | 1 << 41)
+            } else {
+                rank
+            };
             assert_eq!(rank.is_silent_allow(), silent);
             assert_eq!(rank.action(), Action::Allow);
         }
