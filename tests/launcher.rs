@@ -624,6 +624,85 @@ fn a_static_program_is_refused_unless_forced() {
     );
 }
 
+/// A Go program that dials its first argument and prints "connected", built with the Go toolchain
+/// as a user builds one: `plain` is a normal dynamically linked (cgo) build, `stripped` one built
+/// with `-ldflags=-s -w`.
+fn go_program(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let source = write(
+        &dir.join("dial.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"net\"\n\t\"os\"\n)\n\nfunc main() {\n\
+         \tc, err := net.Dial(\"tcp\", os.Args[1])\n\tif err != nil {\n\t\tfmt.Println(\"error:\", err)\n\
+         \t\tos.Exit(3)\n\t}\n\tfmt.Println(\"connected\")\n\tc.Close()\n}\n",
+    );
+    let program = dir.join(name);
+    let out = Command::new("go")
+        .arg("build")
+        .args(flags)
+        .arg("-o")
+        .arg(&program)
+        .arg(&source)
+        .env("GOCACHE", dir.join("gocache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GO111MODULE", "off")
+        .env_remove("LD_PRELOAD")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run go ({e}): `make test` installs it (scripts/install-test-deps)")
+        });
+    assert!(out.status.success(), "go build: {}", text(&out.stderr));
+    program
+}
+
+#[test]
+fn a_go_program_is_refused_unless_forced() {
+    let dir = temp_dir("go");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    for (name, flags) in [("plain", &[][..]), ("stripped", &["-ldflags=-s -w"][..])] {
+        let program = go_program(&dir, name, flags);
+        let program = program.to_str().unwrap();
+        // Dynamically linked: the loader would preload armr into it, and armr would see nothing.
+        let headers = Command::new("readelf")
+            .args(["-lW", program])
+            .output()
+            .unwrap();
+        assert!(
+            text(&headers.stdout).contains("INTERP"),
+            "{name}: a dynamically linked build"
+        );
+        let out = run(&mut launcher(&["-r", "rules/web.armr", program, &target]));
+        assert_eq!(out.status.code(), Some(1), "{name}: refused, not run");
+        assert!(text(&out.stdout).is_empty(), "{name}: it did not run");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "warning: {program} is a Go program: Go's runtime makes its network system calls \
+                 directly, not through libc (with or without cgo)"
+            )),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("Use --force"), "{stderr}");
+
+        let out = run(&mut launcher(&[
+            "-r",
+            "rules/web.armr",
+            "--force",
+            program,
+            &target,
+        ]));
+        assert_eq!(text(&out.stdout), "connected\n", "{name}: forced, it ran");
+        assert!(
+            text(&out.stderr).contains("is a Go program"),
+            "still warned"
+        );
+        assert!(
+            text(&out.stderr).contains("armr is probably NOT protecting it"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn a_script_whose_interpreter_is_static_is_refused() {
     let dir = temp_dir("script");
@@ -668,6 +747,7 @@ fn without_readelf_the_program_headers_are_read_with_od() {
         "sha256sum",
         "ln",
         "mv",
+        "grep",
     ] {
         let out = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -700,6 +780,15 @@ fn without_readelf_the_program_headers_are_read_with_od() {
     let dynamic = fs::canonicalize("/bin/true").unwrap();
     let out = launch(dynamic.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A Go program is recognised by its build information without readelf too.
+    let go = go_program(&dir, "go-program", &[]);
+    let out = launch(go.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is a Go program"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -802,6 +891,7 @@ fn help_explains_everything() {
         "*.armr",
         "statically linked",
         "PT_INTERP",
+        "a Go program",
         "system calls directly",
         "io_uring",
         "setuid",
