@@ -7,6 +7,7 @@
 //! known to be unbound, so that a `connect` need not ask.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
+mod destination;
 mod errno;
 mod forking;
 mod guard;
@@ -14,6 +15,8 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod remote;
+mod resvport;
 mod sidecar;
 mod sink;
 mod sockaddr;
