@@ -299,7 +299,15 @@ fn an_af_unspec_address_is_read_as_the_kernel_reads_it_on_each_socket_family() {
             unspec("udp_connect", "connect", "udp4", "127.0.0.1", q),
             // On an IPv6 socket AF_UNSPEC means no address at all.
             unspec("udp6_sendto", "sendto", "udp6", "127.0.0.1", q),
-            step(&[&"udp6_sendto_in", &"sendto", &"udp6", &"-", &"in", &"127.0.0.1", &q]),
+            step(&[
+                &"udp6_sendto_in",
+                &"sendto",
+                &"udp6",
+                &"-",
+                &"in",
+                &"127.0.0.1",
+                &q,
+            ]),
         ],
     );
     run.expect(&[
@@ -314,7 +322,10 @@ fn an_af_unspec_address_is_read_as_the_kernel_reads_it_on_each_socket_family() {
         ("udp6_sendto", "EDESTADDRREQ"),
         ("udp6_sendto_in", "EACCES"),
     ]);
-    run.expect_event(&["remoteIpAddress=127.0.0.1".into(), format!("remotePort={q}")]);
+    run.expect_event(&[
+        "remoteIpAddress=127.0.0.1".into(),
+        format!("remotePort={q}"),
+    ]);
     run.expect_event(&["act=protect".into(), format!("localPort={r}")]);
     std::thread::sleep(Duration::from_millis(100));
     assert_nothing_received(&receiver, &run);
@@ -346,18 +357,90 @@ fn the_unspecified_address_is_judged_where_the_kernel_sends_it() {
         &rules,
         &[
             // Bound to 127.0.0.2: 0.0.0.0 is 127.0.0.2.
-            to("tcp_bound", "connect", "tcp4", "127.0.0.2", "in", "0.0.0.0", p2),
-            to("tcp_bound_nonblocking", "connect", "tcp4nb", "127.0.0.2", "in", "0.0.0.0", p2),
-            to("tcp_bound_elsewhere", "connect", "tcp4", "127.0.0.2", "in", "0.0.0.0", p1),
-            to("udp_bound_connect", "connect", "udp4", "127.0.0.2", "in", "0.0.0.0", q2),
-            to("udp_bound_sendto", "sendto", "udp4", "127.0.0.2", "in", "0.0.0.0", q2),
-            to("udp_bound_sendmsg", "sendmsg", "udp4", "127.0.0.2", "in", "0.0.0.0", q2),
-            to("udp_bound_sendmmsg", "sendmmsg", "udp4", "127.0.0.2", "in", "0.0.0.0", q2),
+            to(
+                "tcp_bound",
+                "connect",
+                "tcp4",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                p2,
+            ),
+            to(
+                "tcp_bound_nonblocking",
+                "connect",
+                "tcp4nb",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                p2,
+            ),
+            to(
+                "tcp_bound_elsewhere",
+                "connect",
+                "tcp4",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                p1,
+            ),
+            to(
+                "udp_bound_connect",
+                "connect",
+                "udp4",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                q2,
+            ),
+            to(
+                "udp_bound_sendto",
+                "sendto",
+                "udp4",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                q2,
+            ),
+            to(
+                "udp_bound_sendmsg",
+                "sendmsg",
+                "udp4",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                q2,
+            ),
+            to(
+                "udp_bound_sendmmsg",
+                "sendmmsg",
+                "udp4",
+                "127.0.0.2",
+                "in",
+                "0.0.0.0",
+                q2,
+            ),
             // Unbound: 0.0.0.0 is 127.0.0.1.
             to("tcp_unbound", "connect", "tcp4", "-", "in", "0.0.0.0", p1),
             // IPv6 sockets bound to a mapped address.
-            to("tcp6_mapped_any", "connect", "tcp6", "::ffff:127.0.0.2", "in6", "::ffff:0.0.0.0", p2),
-            to("tcp6_any_from_mapped", "connect", "tcp6", "::ffff:127.0.0.2", "in6", "::", p1),
+            to(
+                "tcp6_mapped_any",
+                "connect",
+                "tcp6",
+                "::ffff:127.0.0.2",
+                "in6",
+                "::ffff:0.0.0.0",
+                p2,
+            ),
+            to(
+                "tcp6_any_from_mapped",
+                "connect",
+                "tcp6",
+                "::ffff:127.0.0.2",
+                "in6",
+                "::",
+                p1,
+            ),
             // `::` is ::1.
             to("tcp6_any", "connect", "tcp6", "-", "in6", "::", p6),
             to("udp6_any_sendto", "sendto", "udp6", "-", "in6", "::", q6),
@@ -378,8 +461,14 @@ fn the_unspecified_address_is_judged_where_the_kernel_sends_it() {
         ("udp6_any_sendto", "EACCES"),
     ]);
     // The event names the destination the kernel would have used.
-    run.expect_event(&["remoteIpAddress=127.0.0.2".into(), format!("remotePort={p2}")]);
-    run.expect_event(&["remoteIpAddress=127.0.0.2".into(), format!("remotePort={q2}")]);
+    run.expect_event(&[
+        "remoteIpAddress=127.0.0.2".into(),
+        format!("remotePort={p2}"),
+    ]);
+    run.expect_event(&[
+        "remoteIpAddress=127.0.0.2".into(),
+        format!("remotePort={q2}"),
+    ]);
     for listener in [&on_2, &on_1, &on_6] {
         assert_untouched(listener, &run);
     }
@@ -419,10 +508,34 @@ fn glibc_s_second_name_for_connect_is_judged_like_connect() {
         &dir,
         &rules,
         &[
-            step(&[&"blocking", &"__connect", &"tcp4", &"-", &"in", &"127.0.0.1", &p]),
-            step(&[&"nonblocking", &"__connect", &"tcp4nb", &"-", &"in", &"127.0.0.1", &p]),
+            step(&[
+                &"blocking",
+                &"__connect",
+                &"tcp4",
+                &"-",
+                &"in",
+                &"127.0.0.1",
+                &p,
+            ]),
+            step(&[
+                &"nonblocking",
+                &"__connect",
+                &"tcp4nb",
+                &"-",
+                &"in",
+                &"127.0.0.1",
+                &p,
+            ]),
             step(&[&"udp", &"__connect", &"udp4", &"-", &"in", &"127.0.0.1", &p]),
-            step(&[&"allowed", &"__connect", &"tcp4", &"-", &"in", &"127.0.0.1", &ok]),
+            step(&[
+                &"allowed",
+                &"__connect",
+                &"tcp4",
+                &"-",
+                &"in",
+                &"127.0.0.1",
+                &ok,
+            ]),
         ],
     );
     run.expect(&[
@@ -461,7 +574,7 @@ fn bindresvport_and_rresvport_binds_are_judged_like_the_program_s() {
     run1.expect(&[
         ("udp_null", "EACCES"),
         ("udp_sin", "EACCES"),
-        ("udp_in6", "EPFNOSUPPORT"),
+        ("udp_in6", "EAFNOSUPPORT"),
         ("tcp_listen", "EACCES"),
         ("rresvport_listen", "EACCES"),
         ("rresvport_connect", "ok"),
@@ -541,9 +654,8 @@ fn rcmd_and_rexec_are_judged_by_the_calls_they_would_make() {
     let allowed = Server::start();
     let second = Server::start();
     let rules = policy(&[format!("connect(\"127.0.0.1:{}\")", protected.port)]);
-    let call = |label: &str, f: &str, port: u16, fd2p: u8| {
-        step(&[&label, &f, &"127.0.0.1", &port, &fd2p])
-    };
+    let call =
+        |label: &str, f: &str, port: u16, fd2p: u8| step(&[&label, &f, &"127.0.0.1", &port, &fd2p]);
     let run1 = run(
         &dir,
         &rules,

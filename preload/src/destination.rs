@@ -84,7 +84,11 @@ fn ipv4_source(fd: c_int) -> Ipv4Addr {
 /// `dest` is null or points to `len` readable bytes.
 #[cold]
 #[inline(never)]
-pub unsafe fn of_unspec_send(fd: c_int, dest: *const SockAddr, len: socklen_t) -> Option<SocketAddr> {
+pub unsafe fn of_unspec_send(
+    fd: c_int,
+    dest: *const SockAddr,
+    len: socklen_t,
+) -> Option<SocketAddr> {
     let v4 = unsafe { sockaddr::decode_unspec_as_v4(dest, len) }?;
     if sockaddr::socket_domain(fd) != Some(libc::AF_INET)
         || matches!(sockaddr::socket_type(fd), Some(libc::SOCK_STREAM) | None)
@@ -107,7 +111,11 @@ pub unsafe fn of_unspec_send(fd: c_int, dest: *const SockAddr, len: socklen_t) -
 /// `addr` is null or points to `len` readable bytes.
 #[cold]
 #[inline(never)]
-pub unsafe fn of_unspec_bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> Option<SocketAddr> {
+pub unsafe fn of_unspec_bind(
+    fd: c_int,
+    addr: *const SockAddr,
+    len: socklen_t,
+) -> Option<SocketAddr> {
     let v4 = unsafe { sockaddr::decode_unspec_as_v4(addr, len) }?;
     (v4.ip().is_unspecified() && sockaddr::socket_domain(fd) == Some(libc::AF_INET))
         .then_some(SocketAddr::V4(v4))

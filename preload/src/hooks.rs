@@ -2,8 +2,9 @@
 
 use crate::{interpose, remote, resvport};
 use libc::{
-    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
-    c_ushort, posix_spawnattr_t, sa_family_t, size_t, sockaddr, sockaddr_in, socklen_t, ssize_t,
+    FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
+    posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, sockaddr_in,
+    socklen_t, ssize_t,
 };
 
 #[unsafe(no_mangle)]
@@ -147,7 +148,17 @@ pub unsafe extern "C" fn rcmd_af(
     fd2p: *mut c_int,
     family: sa_family_t,
 ) -> c_int {
-    unsafe { remote::rcmd(host, port, local_user, remote_user, command, fd2p, Some(family)) }
+    unsafe {
+        remote::rcmd(
+            host,
+            port,
+            local_user,
+            remote_user,
+            command,
+            fd2p,
+            Some(family),
+        )
+    }
 }
 
 #[unsafe(no_mangle)]

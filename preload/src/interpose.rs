@@ -6,9 +6,9 @@
 //! hostname, writing an event, asking the socket about itself) puts errno back itself, so that
 //! the common path, which makes none, never touches errno.
 
+use crate::destination::{self, Via};
 use crate::errno;
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::destination::{self, Via};
 use crate::{log, real, sockaddr, unbound};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind, Rank};
@@ -107,7 +107,12 @@ fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision
 
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
 /// into a forward.
-pub(crate) fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
+pub(crate) fn enforce(
+    state: &State,
+    kind: EventKind,
+    address: SocketAddr,
+    decision: Decision,
+) -> bool {
     if decision.logged {
         log_event(state, kind, address, decision);
     }
@@ -534,8 +539,7 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
     let read = vlen.min(UIO_MAXIOV) as usize;
     if state::judges(EventKind::BindClient)
         && !msgs.is_null()
-        && (0..read)
-            .any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
+        && (0..read).any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
     {
         unbound::forget_all();
     }

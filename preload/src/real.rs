@@ -5,8 +5,9 @@
 //! find the same address.
 
 use libc::{
-    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
-    posix_spawnattr_t, sa_family_t, size_t, sockaddr, socklen_t, ssize_t, c_ushort,
+    FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
+    posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, socklen_t,
+    ssize_t,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -90,9 +90,9 @@ pub unsafe fn refused_call(
         .iter()
         .any(|&address| refused(state, EventKind::Connect, address));
     if !refuse && which == Remote::Rcmd {
-        refuse = addresses.iter().any(|address| {
-            refused_in_range(state, EventKind::BindClient, any(address), RESERVED)
-        });
+        refuse = addresses
+            .iter()
+            .any(|address| refused_in_range(state, EventKind::BindClient, any(address), RESERVED));
     }
     if !refuse && !fd2p.is_null() {
         refuse = addresses.iter().any(|address| {
@@ -101,12 +101,7 @@ pub unsafe fn refused_call(
                 EventKind::BindServer,
                 any(address),
                 listen_ports.clone(),
-            ) || refused_in_range(
-                state,
-                EventKind::Accept,
-                address.ip(),
-                peer_ports.clone(),
-            )
+            ) || refused_in_range(state, EventKind::Accept, address.ip(), peer_ports.clone())
         });
     }
     errno::set(if refuse { libc::ECONNREFUSED } else { saved });
@@ -146,8 +141,11 @@ fn resolve(name: &CStr, port: u16, family: c_int) -> Vec<SocketAddr> {
 
 /// The ports the kernel picks a listening socket's port from (`ip_local_port_range`).
 fn ephemeral_ports() -> RangeInclusive<u16> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let mut ports = text.split_whitespace().filter_map(|p| p.parse::<u16>().ok());
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut ports = text
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u16>().ok());
     match (ports.next(), ports.next()) {
         (Some(low), Some(high)) if low <= high => low..=high,
         _ => 32768..=60999,
@@ -156,7 +154,12 @@ fn ephemeral_ports() -> RangeInclusive<u16> {
 
 /// True when a protect rule refuses an event of `kind` at `ip` on some port of `ports`. One
 /// event is logged: the first refused, else the first whose rule logs.
-fn refused_in_range(state: &crate::state::State, kind: EventKind, ip: IpAddr, ports: RangeInclusive<u16>) -> bool {
+fn refused_in_range(
+    state: &crate::state::State,
+    kind: EventKind,
+    ip: IpAddr,
+    ports: RangeInclusive<u16>,
+) -> bool {
     if !state.policy.has_rules(kind) {
         return false;
     }

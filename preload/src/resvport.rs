@@ -23,8 +23,8 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// `bindresvport(fd, sin)`: binds `fd` to the first free reserved port of `sin`'s address (the
 /// IPv4 any address when `sin` is null), writing the port into `sin`. A family other than
-/// AF_INET fails with EPFNOSUPPORT; a bind that fails otherwise than EADDRINUSE (armr's refusal
-/// included) ends the search with its errno, as in glibc.
+/// AF_INET fails with EAFNOSUPPORT (as glibc 2.36 does); a bind that fails otherwise than
+/// EADDRINUSE (armr's refusal included) ends the search with its errno, as in glibc.
 ///
 /// # Safety
 /// libc's contract for `bindresvport`: `sin` is null or a writable `sockaddr_in`.
@@ -36,10 +36,9 @@ pub unsafe fn bindresvport(fd: c_int, sin: *mut sockaddr_in) -> c_int {
         &mut any as *mut sockaddr_in
     } else {
         // SAFETY: the caller's sockaddr_in.
-        if c_int::from(unsafe { std::ptr::addr_of!((*sin).sin_family).read_unaligned() })
-            != AF_INET
+        if c_int::from(unsafe { std::ptr::addr_of!((*sin).sin_family).read_unaligned() }) != AF_INET
         {
-            errno::set(libc::EPFNOSUPPORT);
+            errno::set(libc::EAFNOSUPPORT);
             return -1;
         }
         sin

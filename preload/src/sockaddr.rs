@@ -289,6 +289,24 @@ mod tests {
             "IPv6 (mapped or not) takes the general path"
         );
         assert_eq!(got.to_string(), "[::ffff:127.0.0.1]:80");
+        // SIN6_LEN_RFC2133: no scope id, read as 0; anything shorter is not IPv6.
+        sin6.sin6_scope_id = 7;
+        let full = unsafe { decode(p, 28) }.unwrap();
+        let short = unsafe { decode(p, 24) }.unwrap();
+        assert!(matches!(full, SocketAddr::V6(a) if a.scope_id() == 7));
+        assert!(matches!(short, SocketAddr::V6(a) if a.scope_id() == 0 && a.port() == 80));
+        assert_eq!(unsafe { decode(p, 23) }, None, "too short");
+
+        // AF_UNSPEC: read as IPv4 only when asked (the caller knows the socket's family).
+        sin.sin_family = libc::AF_UNSPEC as sa_family_t;
+        let p = &sin as *const _ as *const sockaddr;
+        assert_eq!(unsafe { decode(p, 16) }, None);
+        assert_eq!(unsafe { decode_v4(p, 16) }, None);
+        assert_eq!(
+            unsafe { decode_unspec_as_v4(p, 16) }.map(SocketAddr::V4),
+            Some(a)
+        );
+        assert_eq!(unsafe { decode_unspec_as_v4(p, 15) }, None, "too short");
 
         let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
         un.sun_family = libc::AF_UNIX as sa_family_t;
