@@ -291,6 +291,7 @@ mod tests {
         assert_eq!(got.to_string(), "[::ffff:127.0.0.1]:80");
         // SIN6_LEN_RFC2133: no scope id, read as 0; anything shorter is not IPv6.
         sin6.sin6_scope_id = 7;
+        let p = &sin6 as *const _ as *const sockaddr;
         let full = unsafe { decode(p, 28) }.unwrap();
         let short = unsafe { decode(p, 24) }.unwrap();
         assert!(matches!(full, SocketAddr::V6(a) if a.scope_id() == 7));
