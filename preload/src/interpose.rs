@@ -245,16 +245,32 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
         return unsafe { real::bind(fd, addr, len) };
     };
     let local = if state.policy.has_rules(EventKind::BindServer) {
-        // An AF_UNSPEC address is 0.0.0.0 to the kernel on an IPv4 socket.
         unsafe { sockaddr::decode(addr, len) }
-            .or_else(|| unsafe { destination::of_unspec_bind(fd, addr, len) })
     } else {
         None
     };
     let Some(local) = local else {
-        return unsafe { real::bind(fd, addr, len) };
+        // An AF_UNSPEC address is 0.0.0.0 to the kernel on an IPv4 socket.
+        return unsafe { bind_other(state, fd, addr, len) };
     };
     if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
+        && refused(state, EventKind::BindServer, local)
+    {
+        errno::set(libc::EACCES);
+        return -1;
+    }
+    unsafe { real::bind(fd, addr, len) }
+}
+
+/// The rest of `bind_judged`, for an address `decode` does not read (out of line: rare): an
+/// `AF_UNSPEC` address on an IPv4 socket, which the kernel binds as `0.0.0.0:PORT`, is judged
+/// like any bind; anything else is forwarded.
+#[cold]
+#[inline(never)]
+unsafe fn bind_other(state: &State, fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    if state.policy.has_rules(EventKind::BindServer)
+        && let Some(local) = unsafe { destination::of_unspec_bind(fd, addr, len) }
+        && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
         && refused(state, EventKind::BindServer, local)
     {
         errno::set(libc::EACCES);

@@ -4,7 +4,7 @@
 //! `bind(server:)` rules, refused with EACCES; a TCP socket then judged at `listen` or `connect`).
 //! The port search is glibc's.
 
-use crate::{errno, interpose};
+use crate::errno;
 use libc::{
     AF_INET, AF_INET6, EADDRINUSE, c_int, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6,
     socklen_t,
@@ -55,7 +55,7 @@ pub unsafe fn bindresvport(fd: c_int, sin: *mut sockaddr_in) -> c_int {
         // SAFETY: sin is a writable sockaddr_in.
         unsafe { std::ptr::addr_of_mut!((*sin).sin_port).write_unaligned((port as u16).to_be()) };
         result = unsafe {
-            interpose::bind(
+            crate::hooks::bind(
                 fd,
                 sin.cast::<sockaddr>(),
                 std::mem::size_of::<sockaddr_in>() as socklen_t,
@@ -86,7 +86,7 @@ pub unsafe fn rresvport_af(port: *mut c_int, family: sa_family_t) -> c_int {
         }
     };
     // No SOCK_CLOEXEC: glibc's neither.
-    let fd = unsafe { interpose::socket(family, libc::SOCK_STREAM, 0) };
+    let fd = unsafe { crate::hooks::socket(family, libc::SOCK_STREAM, 0) };
     if fd < 0 {
         return -1;
     }
@@ -107,7 +107,7 @@ pub unsafe fn rresvport_af(port: *mut c_int, family: sa_family_t) -> c_int {
         // sin_port and sin6_port are at the same place.
         address.sin6_port = (current as u16).to_be();
         let bound = unsafe {
-            interpose::bind(
+            crate::hooks::bind(
                 fd,
                 (&address as *const sockaddr_in6).cast::<sockaddr>(),
                 len as socklen_t,
@@ -118,7 +118,7 @@ pub unsafe fn rresvport_af(port: *mut c_int, family: sa_family_t) -> c_int {
         }
         let failure = errno::get();
         if failure != EADDRINUSE {
-            unsafe { interpose::close(fd) };
+            unsafe { crate::hooks::close(fd) };
             errno::set(failure);
             return -1;
         }
@@ -132,7 +132,7 @@ pub unsafe fn rresvport_af(port: *mut c_int, family: sa_family_t) -> c_int {
         }
     }
     unsafe { port.write(current) };
-    unsafe { interpose::close(fd) };
+    unsafe { crate::hooks::close(fd) };
     errno::set(libc::EAGAIN);
     -1
 }

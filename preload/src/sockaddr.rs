@@ -23,27 +23,42 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
         AF_INET if len as usize >= std::mem::size_of::<sockaddr_in>() => {
             Some(SocketAddr::V4(unsafe { v4_fields(addr) }))
         }
-        AF_INET6 if len as usize >= SIN6_LEN_RFC2133 => {
-            let mut sin6: sockaddr_in6 = unsafe { std::mem::zeroed() };
-            let n = (len as usize).min(std::mem::size_of::<sockaddr_in6>());
-            // SAFETY: n <= len bytes are readable; sin6 is writable for n bytes.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    addr.cast::<u8>(),
-                    (&mut sin6 as *mut sockaddr_in6).cast::<u8>(),
-                    n,
-                )
-            };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
+        AF_INET6 if len as usize >= std::mem::size_of::<sockaddr_in6>() => {
+            let sin6 = unsafe { (addr as *const sockaddr_in6).read_unaligned() };
+            Some(v6_fields(&sin6))
         }
+        AF_INET6 if len as usize >= SIN6_LEN_RFC2133 => Some(unsafe { decode_v6_short(addr) }),
         _ => None,
     }
+}
+
+/// An IPv6 address of `SIN6_LEN_RFC2133` bytes: no scope id (0). Out of line: rare.
+///
+/// # Safety
+/// `addr` points to at least `SIN6_LEN_RFC2133` readable bytes.
+#[cold]
+#[inline(never)]
+unsafe fn decode_v6_short(addr: *const sockaddr) -> SocketAddr {
+    // SAFETY: an all-zero sockaddr_in6 is valid; the caller's 24 bytes are copied over its start.
+    let mut sin6: sockaddr_in6 = unsafe { std::mem::zeroed() };
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            addr.cast::<u8>(),
+            (&mut sin6 as *mut sockaddr_in6).cast::<u8>(),
+            SIN6_LEN_RFC2133,
+        )
+    };
+    v6_fields(&sin6)
+}
+
+#[inline(always)]
+fn v6_fields(sin6: &sockaddr_in6) -> SocketAddr {
+    SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+        u16::from_be(sin6.sin6_port),
+        sin6.sin6_flowinfo,
+        sin6.sin6_scope_id,
+    ))
 }
 
 /// The port and address fields of a `sockaddr_in`, whatever its family field says (the kernel
@@ -51,6 +66,7 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
 ///
 /// # Safety
 /// `addr` points to at least `size_of::<sockaddr_in>()` readable bytes.
+#[inline(always)]
 unsafe fn v4_fields(addr: *const sockaddr) -> SocketAddrV4 {
     // SAFETY: the caller's contract; unaligned as in `decode`.
     let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
@@ -164,6 +180,7 @@ pub fn socket_domain(fd: c_int) -> Option<c_int> {
     socket_option(fd, libc::SO_DOMAIN)
 }
 
+#[inline(always)]
 fn socket_option(fd: c_int, option: c_int) -> Option<c_int> {
     let mut value: c_int = 0;
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
@@ -181,6 +198,7 @@ fn socket_option(fd: c_int, option: c_int) -> Option<c_int> {
 }
 
 /// The local address of a socket (`getsockname`), when it is IPv4 or IPv6.
+#[inline]
 pub fn local_address(fd: c_int) -> Option<SocketAddr> {
     ask(fd, libc::getsockname)
 }
