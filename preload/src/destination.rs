@@ -15,10 +15,6 @@ pub enum Via {
     Send,
 }
 
-/// `LOOPBACK4_IPV6` (127.0.0.6): the IPv4 source address the kernel gives an IPv6 socket bound
-/// to an IPv6 address that has no IPv4 form (`__inet6_bind`).
-const LOOPBACK4_IPV6: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
-
 /// True for `0.0.0.0`, `::` and `::ffff:0.0.0.0`: the kernel picks the real destination.
 pub fn is_unspecified(address: SocketAddr) -> bool {
     match address.ip() {
@@ -58,15 +54,12 @@ pub fn of_unspecified(fd: c_int, address: SocketAddr, via: Via) -> SocketAddr {
 }
 
 /// The IPv4 destination of a packet to 0.0.0.0 from socket `fd`: its IPv4 source address, or
-/// 127.0.0.1 when it has none.
+/// 127.0.0.1 when it has none. (An IPv6 socket bound to an IPv6 address that has no IPv4 form
+/// cannot send IPv4 at all: the kernel fails it with ENETUNREACH, whatever armr judges.)
 fn ipv4_source(fd: c_int) -> Ipv4Addr {
     let source = match sockaddr::local_address(fd) {
         Some(SocketAddr::V4(l)) => *l.ip(),
-        Some(SocketAddr::V6(l)) => match l.ip().to_ipv4_mapped() {
-            Some(v4) => v4,
-            None if l.ip().is_unspecified() => Ipv4Addr::UNSPECIFIED,
-            None => LOOPBACK4_IPV6,
-        },
+        Some(SocketAddr::V6(l)) => l.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
         None => Ipv4Addr::UNSPECIFIED,
     };
     if source.is_unspecified() {
@@ -139,4 +132,55 @@ fn of_send_unspecified(fd: c_int, address: SocketAddr) -> SocketAddr {
         Via::Send
     };
     of_unspecified(fd, address, via)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    fn at(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_unspecified_address_goes_where_the_kernel_sends_it() {
+        let unbound = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let bound = UdpSocket::bind("127.0.0.2:0").unwrap();
+        let mapped = UdpSocket::bind("[::ffff:127.0.0.2]:0").unwrap();
+        let any6 = UdpSocket::bind("[::]:0").unwrap();
+        let v4 = at("0.0.0.0:9");
+        let cases = [
+            (&unbound, v4, Via::Connect, "127.0.0.1:9"),
+            (&bound, v4, Via::Send, "127.0.0.2:9"),
+            (&bound, v4, Via::Connect, "127.0.0.2:9"),
+            (
+                &mapped,
+                at("[::ffff:0.0.0.0]:9"),
+                Via::Connect,
+                "[::ffff:127.0.0.2]:9",
+            ),
+            (
+                &any6,
+                at("[::ffff:0.0.0.0]:9"),
+                Via::Send,
+                "[::ffff:127.0.0.1]:9",
+            ),
+            (&mapped, at("[::]:9"), Via::Connect, "[::ffff:127.0.0.1]:9"),
+            (&mapped, at("[::]:9"), Via::Send, "[::1]:9"),
+            (&any6, at("[::]:9"), Via::Connect, "[::1]:9"),
+        ];
+        for (socket, address, via, expected) in cases {
+            assert!(is_unspecified(address));
+            assert_eq!(
+                of_unspecified(socket.as_raw_fd(), address, via),
+                at(expected),
+                "{address} by {via:?} from {:?}",
+                socket.local_addr()
+            );
+        }
+        assert!(!is_unspecified(at("127.0.0.1:9")));
+        assert!(!is_unspecified(at("[::1]:9")));
+    }
 }
