@@ -182,6 +182,22 @@ fn refused_in_range(
     false
 }
 
+/// [`refused_call`], where a failure of armr's (a panic) refuses nothing: the call goes on.
+unsafe fn judged(
+    which: Remote,
+    host: *mut *mut c_char,
+    port: u16,
+    fd2p: *mut c_int,
+    family: c_int,
+) -> bool {
+    let saved = errno::get();
+    std::panic::catch_unwind(|| unsafe { refused_call(which, host, port, fd2p, family) })
+        .unwrap_or_else(|_| {
+            errno::set(saved);
+            false
+        })
+}
+
 /// `rcmd_af` and `rcmd` (family AF_INET), `rexec_af` and `rexec`: judged, then libc's.
 ///
 /// # Safety
@@ -197,7 +213,7 @@ pub unsafe fn rcmd(
     family: Option<libc::sa_family_t>,
 ) -> c_int {
     let judged_family = family.map_or(libc::AF_INET, c_int::from);
-    if unsafe { refused_call(Remote::Rcmd, host, port, fd2p, judged_family) } {
+    if unsafe { judged(Remote::Rcmd, host, port, fd2p, judged_family) } {
         return -1;
     }
     unsafe {
@@ -225,7 +241,7 @@ pub unsafe fn rexec(
     family: Option<libc::sa_family_t>,
 ) -> c_int {
     let judged_family = family.map_or(libc::AF_INET, c_int::from);
-    if unsafe { refused_call(Remote::Rexec, host, port as u16, fd2p, judged_family) } {
+    if unsafe { judged(Remote::Rexec, host, port as u16, fd2p, judged_family) } {
         return -1;
     }
     unsafe {
