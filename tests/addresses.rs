@@ -679,7 +679,15 @@ fn rcmd_and_rexec_are_judged_by_the_calls_they_would_make() {
     ]);
     assert_eq!(protected.connections(), 0, "{}", run1.context());
     assert_eq!(allowed.connections(), 2, "{}", run1.context());
+}
 
+#[test]
+fn the_second_channel_of_rcmd_and_rexec_is_judged() {
+    let dir = TempDir::new("addresses", "rcmd-fd2p");
+    let allowed = Server::start();
+    let second = Server::start();
+    let call =
+        |label: &str, f: &str, port: u16, fd2p: u8| step(&[&label, &f, &"127.0.0.1", &port, &fd2p]);
     // The second channel (fd2p): its listening port and the peer it accepts are judged.
     let rules = policy(&[
         "accept(\"127.0.0.1:0\")".to_string(),
