@@ -14,7 +14,7 @@ mod support;
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -652,7 +652,6 @@ fn rcmd_and_rexec_are_judged_by_the_calls_they_would_make() {
     let dir = TempDir::new("addresses", "rcmd");
     let protected = Server::start();
     let allowed = Server::start();
-    let second = Server::start();
     let rules = policy(&[format!("connect(\"127.0.0.1:{}\")", protected.port)]);
     let call =
         |label: &str, f: &str, port: u16, fd2p: u8| step(&[&label, &f, &"127.0.0.1", &port, &fd2p]);
@@ -721,6 +720,3 @@ fn the_second_channel_of_rcmd_and_rexec_is_judged() {
     ]);
     assert_eq!(second.connections(), 0, "{}", run2.context());
 }
-
-#[allow(dead_code)]
-fn unused(_: SocketAddr) {}
