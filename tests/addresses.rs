@@ -34,9 +34,8 @@ const PROTECT: &str = "protect(message: \"blocked\", severity: High)";
 fn program() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("armr-addresses-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let binary = dir.join("addresses");
+        // Cargo's directory for test scratch files: nothing left in /tmp.
+        let binary = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("addresses");
         let cc = Command::new("cc")
             .arg("-O2")
             .arg("-o")
