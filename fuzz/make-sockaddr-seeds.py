@@ -36,6 +36,8 @@ write("in-short-15.bin", sin("127.0.0.1", 80), 15)
 write("in6-loopback-8080.bin", sin6("::1", 8080))
 write("in6-mapped-80.bin", sin6("::ffff:127.0.0.1", 80))
 write("in6-linklocal-scope.bin", sin6("fe80::1", 22, flow=0x12345, scope=2))
-write("in6-short-27.bin", sin6("::1", 1), 27)
+write("in6-short-27.bin", sin6("::1", 1), 27)  # the kernel takes it: scope id not read
+write("in6-rfc2133-24.bin", sin6("::1", 2, scope=3), 24)  # SIN6_LEN_RFC2133: the shortest
+write("in6-short-23.bin", sin6("::1", 3), 23)  # too short
 write("storage-128-in6.bin", sin6("2001:db8::1", 65535) + b"\0" * 100, 128)
 write("unix.bin", struct.pack("<H", AF_UNIX) + b"/tmp/sock\0")

@@ -1,9 +1,10 @@
 //! The exported functions: libc's names, one line each, into `interpose`.
 
-use crate::interpose;
+use crate::{interpose, remote, resvport};
 use libc::{
-    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
-    posix_spawnattr_t, size_t, sockaddr, sockaddr_in, socklen_t, ssize_t,
+    FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
+    posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, sockaddr_in,
+    socklen_t, ssize_t,
 };
 
 #[unsafe(no_mangle)]
@@ -18,6 +19,14 @@ pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    unsafe { interpose::connect(fd, addr, len) }
+}
+
+/// glibc's second name for `connect` (`__connect@GLIBC_2.2.5`): a program that calls it by this
+/// name is judged exactly like `connect`. (`__send`, the other exported alias, has no address;
+/// `__sendmmsg` is `GLIBC_PRIVATE`, which no program links against.)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     unsafe { interpose::connect(fd, addr, len) }
 }
 
@@ -100,9 +109,81 @@ pub unsafe extern "C" fn closefrom(first: c_int) {
     unsafe { interpose::closefrom(first) }
 }
 
+// --- libc functions that bind or connect through libc's internal calls, past the hooks above.
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bindresvport(fd: c_int, addr: *mut sockaddr_in) -> c_int {
-    unsafe { interpose::bindresvport(fd, addr) }
+    unsafe { resvport::bindresvport(fd, addr) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rresvport(port: *mut c_int) -> c_int {
+    unsafe { resvport::rresvport_af(port, libc::AF_INET as sa_family_t) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rresvport_af(port: *mut c_int, family: sa_family_t) -> c_int {
+    unsafe { resvport::rresvport_af(port, family) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcmd(
+    host: *mut *mut c_char,
+    port: c_ushort,
+    local_user: *const c_char,
+    remote_user: *const c_char,
+    command: *const c_char,
+    fd2p: *mut c_int,
+) -> c_int {
+    unsafe { remote::rcmd(host, port, local_user, remote_user, command, fd2p, None) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rcmd_af(
+    host: *mut *mut c_char,
+    port: c_ushort,
+    local_user: *const c_char,
+    remote_user: *const c_char,
+    command: *const c_char,
+    fd2p: *mut c_int,
+    family: sa_family_t,
+) -> c_int {
+    unsafe {
+        remote::rcmd(
+            host,
+            port,
+            local_user,
+            remote_user,
+            command,
+            fd2p,
+            Some(family),
+        )
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rexec(
+    host: *mut *mut c_char,
+    port: c_int,
+    user: *const c_char,
+    password: *const c_char,
+    command: *const c_char,
+    fd2p: *mut c_int,
+) -> c_int {
+    unsafe { remote::rexec(host, port, user, password, command, fd2p, None) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rexec_af(
+    host: *mut *mut c_char,
+    port: c_int,
+    user: *const c_char,
+    password: *const c_char,
+    command: *const c_char,
+    fd2p: *mut c_int,
+    family: sa_family_t,
+) -> c_int {
+    unsafe { remote::rexec(host, port, user, password, command, fd2p, Some(family)) }
 }
 
 #[unsafe(no_mangle)]

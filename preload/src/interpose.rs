@@ -6,6 +6,7 @@
 //! hostname, writing an event, asking the socket about itself) puts errno back itself, so that
 //! the common path, which makes none, never touches errno.
 
+use crate::destination::{self, Via};
 use crate::errno;
 use crate::state::{self, State, kind_bit, may_judge};
 use crate::{log, real, sockaddr, unbound};
@@ -13,7 +14,7 @@ use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind, Rank};
 use libc::{
     FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
-    posix_spawnattr_t, size_t, sockaddr as SockAddr, sockaddr_in, socklen_t, ssize_t,
+    posix_spawnattr_t, size_t, sockaddr as SockAddr, socklen_t, ssize_t,
 };
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,7 +35,7 @@ fn internal_error(what: &str) {
 /// this is judged too, except while a kind's hostnames resolve (see `rank_resolving`). IPv4, the
 /// common case, is passed to the policy as numbers.
 #[inline(always)]
-fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
+pub(crate) fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     if state.policy.has_hostnames(kind) {
         return rank_resolving(state, kind, address);
     }
@@ -106,7 +107,12 @@ fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision
 
 /// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
 /// into a forward.
-fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) -> bool {
+pub(crate) fn enforce(
+    state: &State,
+    kind: EventKind,
+    address: SocketAddr,
+    decision: Decision,
+) -> bool {
     if decision.logged {
         log_event(state, kind, address, decision);
     }
@@ -131,7 +137,7 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
 /// matching rule and a silent `allow()`, take the fewest steps; any other rule is handled out of
 /// line.
 #[inline(always)]
-fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
+pub(crate) fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
     refused_by(state, kind, rank(state, kind, address), || address)
 }
 
@@ -147,27 +153,48 @@ fn refused_by(
     !(rank == Rank::NONE || rank.is_silent_allow()) && verdict(state, kind, address(), rank)
 }
 
-/// [`refused`] for the address at `addr`: IPv4 is judged from the numbers, and a `SocketAddr`
-/// is built only when a rule matches; anything else is decoded in full.
+/// [`refused`] for a connect to the address at `addr` on `fd`: IPv4 is judged from the numbers,
+/// and a `SocketAddr` is built only when a rule matches; anything else (IPv6, the unspecified
+/// address, a hostname rule) is decoded in full, out of line.
 ///
 /// # Safety
 /// `addr` is null or points to `len` readable bytes.
 #[inline(always)]
-unsafe fn refused_at(
+unsafe fn connect_refused_at(
     state: &State,
-    kind: EventKind,
+    fd: c_int,
     addr: *const SockAddr,
     len: socklen_t,
 ) -> bool {
     match unsafe { sockaddr::decode_v4(addr, len) } {
-        Some((ip, port)) if !state.policy.has_hostnames(kind) => {
-            refused_by(state, kind, rank_v4(state, kind, ip, port), || {
-                SocketAddr::from((ip.to_be_bytes(), port))
-            })
+        Some((ip, port)) if ip != 0 && !state.policy.has_hostnames(EventKind::Connect) => {
+            refused_by(
+                state,
+                EventKind::Connect,
+                rank_v4(state, EventKind::Connect, ip, port),
+                || SocketAddr::from((ip.to_be_bytes(), port)),
+            )
         }
-        _ => unsafe { sockaddr::decode(addr, len) }
-            .is_some_and(|address| refused(state, kind, address)),
+        _ => unsafe { connect_refused_in_full(state, fd, addr, len) },
     }
+}
+
+/// The rest of [`connect_refused_at`]. The unspecified address is judged where the kernel sends
+/// it (`destination`); an `AF_UNSPEC` address is a disconnect, with no destination to judge.
+#[inline(never)]
+unsafe fn connect_refused_in_full(
+    state: &State,
+    fd: c_int,
+    addr: *const SockAddr,
+    len: socklen_t,
+) -> bool {
+    let Some(mut address) = (unsafe { sockaddr::decode(addr, len) }) else {
+        return false;
+    };
+    if destination::is_unspecified(address) {
+        address = destination::of_unspecified(fd, address, Via::Connect);
+    }
+    refused(state, EventKind::Connect, address)
 }
 
 #[inline(never)]
@@ -180,7 +207,7 @@ fn verdict(state: &State, kind: EventKind, address: SocketAddr, rank: Rank) -> b
 
 /// The policy, when armr is active and this call is not armr's own (the guard is taken only
 /// around armr's own work: see `guard`).
-fn active() -> Option<&'static State> {
+pub(crate) fn active() -> Option<&'static State> {
     if crate::guard::inside() {
         return None;
     }
@@ -223,9 +250,27 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
         None
     };
     let Some(local) = local else {
-        return unsafe { real::bind(fd, addr, len) };
+        // An AF_UNSPEC address is 0.0.0.0 to the kernel on an IPv4 socket.
+        return unsafe { bind_other(state, fd, addr, len) };
     };
     if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
+        && refused(state, EventKind::BindServer, local)
+    {
+        errno::set(libc::EACCES);
+        return -1;
+    }
+    unsafe { real::bind(fd, addr, len) }
+}
+
+/// The rest of `bind_judged`, for an address `decode` does not read (out of line: rare): an
+/// `AF_UNSPEC` address on an IPv4 socket, which the kernel binds as `0.0.0.0:PORT`, is judged
+/// like any bind; anything else is forwarded.
+#[cold]
+#[inline(never)]
+unsafe fn bind_other(state: &State, fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
+    if state.policy.has_rules(EventKind::BindServer)
+        && let Some(local) = unsafe { destination::of_unspec_bind(fd, addr, len) }
+        && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
         && refused(state, EventKind::BindServer, local)
     {
         errno::set(libc::EACCES);
@@ -291,7 +336,7 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         return -1;
     }
     if state.policy.has_rules(EventKind::Connect)
-        && unsafe { refused_at(state, EventKind::Connect, addr, len) }
+        && unsafe { connect_refused_at(state, fd, addr, len) }
     {
         errno::set(libc::ECONNREFUSED);
         return -1;
@@ -403,7 +448,9 @@ fn sends_to_address(fd: c_int, flags: c_int) -> bool {
     }
 }
 
-/// Judges a send to `dest`: true when it is refused (EACCES is set).
+/// Judges a send to `dest`: true when it is refused (EACCES is set). The destination is the
+/// kernel's (`destination`): an unspecified address goes to this host, and an `AF_UNSPEC`
+/// address on an IPv4 datagram socket is IPv4.
 ///
 /// # Safety
 /// `dest` is null or points to `len` readable bytes.
@@ -414,8 +461,12 @@ unsafe fn send_refused(
     dest: *const SockAddr,
     len: socklen_t,
 ) -> bool {
-    let Some(remote) = (unsafe { sockaddr::decode(dest, len) }) else {
-        return false;
+    let remote = match unsafe { sockaddr::decode(dest, len) } {
+        Some(address) => destination::of_send(fd, address),
+        None => match unsafe { destination::of_unspec_send(fd, dest, len) } {
+            Some(address) => address,
+            None => return false,
+        },
     };
     let Some(decision) = judge(state, EventKind::Connect, remote) else {
         return false;
@@ -489,18 +540,22 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     forward()
 }
 
+/// `UIO_MAXIOV`: the kernel sends at most this many messages of one `sendmmsg` (it clamps `vlen`).
+const UIO_MAXIOV: c_uint = 1024;
+
 /// `sendmmsg`: each message with a destination is judged; the messages before the first refused
 /// one are sent (the call returns how many), and a call whose first message is refused fails with
-/// EACCES, as the kernel reports a failure of the first message.
+/// EACCES, as the kernel reports a failure of the first message. Only the messages the kernel
+/// reads are read: at most `UIO_MAXIOV` (1024), however large `vlen` is.
 ///
 /// # Safety
 /// libc's contract for `sendmmsg`.
 pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
     let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
+    let read = vlen.min(UIO_MAXIOV) as usize;
     if state::judges(EventKind::BindClient)
         && !msgs.is_null()
-        && (0..vlen as usize)
-            .any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
+        && (0..read).any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
     {
         unbound::forget_all();
     }
@@ -513,7 +568,7 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
     if !state.policy.has_rules(EventKind::Connect) {
         return forward(vlen);
     }
-    for i in 0..vlen as usize {
+    for i in 0..read {
         let hdr = unsafe { &(*msgs.add(i)).msg_hdr };
         if unsafe {
             send_refused(
@@ -621,17 +676,6 @@ pub unsafe fn closefrom(first: c_int) {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
     }
     unsafe { real::closefrom(first) }
-}
-
-/// `bindresvport`: libc binds the socket itself, past the `bind` hook.
-///
-/// # Safety
-/// libc's contract for `bindresvport`.
-pub unsafe fn bindresvport(fd: c_int, addr: *mut sockaddr_in) -> c_int {
-    if state::judges(EventKind::BindClient) {
-        unbound::binding(fd);
-    }
-    unsafe { real::bindresvport(fd, addr) }
 }
 
 /// `posix_spawn` and `posix_spawnp` (`search`): the child inherits the sockets not marked

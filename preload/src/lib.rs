@@ -4,9 +4,12 @@
 //! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
 //! finds the functions they stand in front of, and [`interpose`] does the work of each call.
 //! [`sidecar`] finds the settings file beside the library; [`unbound`] tracks the TCP sockets
-//! known to be unbound, so that a `connect` need not ask.
+//! known to be unbound, so that a `connect` need not ask. [`destination`] finds the address the
+//! kernel really uses when the program's does not say it outright; [`resvport`] redoes libc's
+//! reserved-port binds on the judged `bind`, and [`remote`] judges `rcmd` and `rexec` beforehand.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
+mod destination;
 mod errno;
 mod forking;
 mod guard;
@@ -14,6 +17,8 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod remote;
+mod resvport;
 mod sidecar;
 mod sink;
 mod sockaddr;

@@ -5,8 +5,9 @@
 //! find the same address.
 
 use libc::{
-    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
-    posix_spawnattr_t, size_t, sockaddr, sockaddr_in, socklen_t, ssize_t,
+    FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
+    posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, socklen_t,
+    ssize_t,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -106,7 +107,10 @@ real_functions! {
     fclose(stream: *mut FILE) -> c_int;
     close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int;
     closefrom(first: c_int) -> ();
-    bindresvport(fd: c_int, addr: *mut sockaddr_in) -> c_int;
+    rcmd(host: *mut *mut c_char, port: c_ushort, local_user: *const c_char, remote_user: *const c_char, command: *const c_char, fd2p: *mut c_int) -> c_int;
+    rcmd_af(host: *mut *mut c_char, port: c_ushort, local_user: *const c_char, remote_user: *const c_char, command: *const c_char, fd2p: *mut c_int, family: sa_family_t) -> c_int;
+    rexec(host: *mut *mut c_char, port: c_int, user: *const c_char, password: *const c_char, command: *const c_char, fd2p: *mut c_int) -> c_int;
+    rexec_af(host: *mut *mut c_char, port: c_int, user: *const c_char, password: *const c_char, command: *const c_char, fd2p: *mut c_int, family: sa_family_t) -> c_int;
     posix_spawn(pid: *mut pid_t, path: *const c_char, actions: *const posix_spawn_file_actions_t, attributes: *const posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
     posix_spawnp(pid: *mut pid_t, file: *const c_char, actions: *const posix_spawn_file_actions_t, attributes: *const posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
     system(command: *const c_char) -> c_int;

@@ -6,8 +6,13 @@ use libc::{
 };
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+/// `SIN6_LEN_RFC2133`: a `sockaddr_in6` without its scope id, the shortest the kernel takes for an
+/// IPv6 bind, connect or send (`inet6_bind`, `tcp_v6_connect`, `udpv6_sendmsg`).
+pub const SIN6_LEN_RFC2133: usize = 24;
+
 /// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
-/// netlink, ...) or a length too short for the family.
+/// netlink, ...) or a length too short for the family. IPv6 takes every length the kernel takes:
+/// 24 bytes and up, the scope id read only when it is there (28 bytes), as the kernel does.
 ///
 /// # Safety
 /// `addr` is null or points to at least `len` readable bytes.
@@ -16,25 +21,75 @@ pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr
     // any byte array.
     match unsafe { family(addr, len) }? {
         AF_INET if len as usize >= std::mem::size_of::<sockaddr_in>() => {
-            let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
-            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(sin.sin_port),
-            )))
+            Some(SocketAddr::V4(unsafe { v4_fields(addr) }))
         }
         AF_INET6 if len as usize >= std::mem::size_of::<sockaddr_in6>() => {
             let sin6 = unsafe { (addr as *const sockaddr_in6).read_unaligned() };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
+            Some(v6_fields(&sin6))
         }
+        AF_INET6 if len as usize >= SIN6_LEN_RFC2133 => Some(unsafe { decode_v6_short(addr) }),
         _ => None,
     }
+}
+
+/// An IPv6 address of `SIN6_LEN_RFC2133` bytes: no scope id (0). Out of line: rare.
+///
+/// # Safety
+/// `addr` points to at least `SIN6_LEN_RFC2133` readable bytes.
+#[cold]
+#[inline(never)]
+unsafe fn decode_v6_short(addr: *const sockaddr) -> SocketAddr {
+    // SAFETY: an all-zero sockaddr_in6 is valid; the caller's 24 bytes are copied over its start.
+    let mut sin6: sockaddr_in6 = unsafe { std::mem::zeroed() };
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            addr.cast::<u8>(),
+            (&mut sin6 as *mut sockaddr_in6).cast::<u8>(),
+            SIN6_LEN_RFC2133,
+        )
+    };
+    v6_fields(&sin6)
+}
+
+#[inline(always)]
+fn v6_fields(sin6: &sockaddr_in6) -> SocketAddr {
+    SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+        u16::from_be(sin6.sin6_port),
+        sin6.sin6_flowinfo,
+        sin6.sin6_scope_id,
+    ))
+}
+
+/// The port and address fields of a `sockaddr_in`, whatever its family field says (the kernel
+/// reads an `AF_UNSPEC` address on an IPv4 socket as IPv4).
+///
+/// # Safety
+/// `addr` points to at least `size_of::<sockaddr_in>()` readable bytes.
+#[inline(always)]
+unsafe fn v4_fields(addr: *const sockaddr) -> SocketAddrV4 {
+    // SAFETY: the caller's contract; unaligned as in `decode`.
+    let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
+    SocketAddrV4::new(
+        Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+        u16::from_be(sin.sin_port),
+    )
+}
+
+/// The IPv4 address in an `AF_UNSPEC` socket address long enough to hold one: what the kernel
+/// reads from it on an IPv4 socket (`udp_sendmsg`, `inet_bind`). The caller asks the socket's
+/// family; `None` for another family or a short address.
+///
+/// # Safety
+/// As [`decode`].
+pub unsafe fn decode_unspec_as_v4(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddrV4> {
+    if unsafe { family(addr, len) }? != libc::AF_UNSPEC
+        || (len as usize) < std::mem::size_of::<sockaddr_in>()
+    {
+        return None;
+    }
+    // SAFETY: len bytes are readable, at least a sockaddr_in.
+    Some(unsafe { v4_fields(addr) })
 }
 
 /// The IPv4 address and port at `addr` as numbers (host order), or `None` for anything [`decode`]
@@ -120,7 +175,30 @@ fn ask(
     unsafe { decode(buf.as_ptr().cast(), len.min(size)) }
 }
 
+/// The socket's address family (`SO_DOMAIN`), or `None` when `fd` is not a socket.
+pub fn socket_domain(fd: c_int) -> Option<c_int> {
+    socket_option(fd, libc::SO_DOMAIN)
+}
+
+#[inline(always)]
+fn socket_option(fd: c_int, option: c_int) -> Option<c_int> {
+    let mut value: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: value is a writable int and len its size.
+    quietly(|| unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            &mut value as *mut _ as *mut _,
+            &mut len,
+        )
+    })
+    .then_some(value)
+}
+
 /// The local address of a socket (`getsockname`), when it is IPv4 or IPv6.
+#[inline]
 pub fn local_address(fd: c_int) -> Option<SocketAddr> {
     ask(fd, libc::getsockname)
 }
@@ -132,19 +210,7 @@ pub fn peer_address(fd: c_int) -> Option<SocketAddr> {
 
 /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...), or `None` when `fd` is not a socket.
 pub fn socket_type(fd: c_int) -> Option<c_int> {
-    let mut ty: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: ty is a writable int and len its size.
-    quietly(|| unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            &mut ty as *mut _ as *mut _,
-            &mut len,
-        )
-    })
-    .then_some(ty)
+    socket_option(fd, libc::SO_TYPE)
 }
 
 /// The local address of a TCP socket that the program bound itself and has not yet connected:
@@ -241,6 +307,25 @@ mod tests {
             "IPv6 (mapped or not) takes the general path"
         );
         assert_eq!(got.to_string(), "[::ffff:127.0.0.1]:80");
+        // SIN6_LEN_RFC2133: no scope id, read as 0; anything shorter is not IPv6.
+        sin6.sin6_scope_id = 7;
+        let p = &sin6 as *const _ as *const sockaddr;
+        let full = unsafe { decode(p, 28) }.unwrap();
+        let short = unsafe { decode(p, 24) }.unwrap();
+        assert!(matches!(full, SocketAddr::V6(a) if a.scope_id() == 7));
+        assert!(matches!(short, SocketAddr::V6(a) if a.scope_id() == 0 && a.port() == 80));
+        assert_eq!(unsafe { decode(p, 23) }, None, "too short");
+
+        // AF_UNSPEC: read as IPv4 only when asked (the caller knows the socket's family).
+        sin.sin_family = libc::AF_UNSPEC as sa_family_t;
+        let p = &sin as *const _ as *const sockaddr;
+        assert_eq!(unsafe { decode(p, 16) }, None);
+        assert_eq!(unsafe { decode_v4(p, 16) }, None);
+        assert_eq!(
+            unsafe { decode_unspec_as_v4(p, 16) }.map(SocketAddr::V4),
+            Some(a)
+        );
+        assert_eq!(unsafe { decode_unspec_as_v4(p, 15) }, None, "too short");
 
         let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
         un.sun_family = libc::AF_UNIX as sa_family_t;

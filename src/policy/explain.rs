@@ -122,7 +122,8 @@ impl Policy {
         }
         match target {
             Target::Address(judged, _) if judged != super::normalize_ip(ip) => notes.push(format!(
-                "a connect to the unspecified address {} reaches this host: judged as {judged}",
+                "a connect to the unspecified address {} reaches this host: judged as {judged} \
+                 (from a socket bound to no address; the library judges where the kernel sends it)",
                 super::normalize_ip(ip)
             )),
             Target::AllLocal { ipv6, .. } => notes.push(format!(

@@ -113,6 +113,10 @@ pub enum Target {
 impl Target {
     /// Normalises an event's address: mapped IPv6 is IPv4; a connect to the unspecified address
     /// reaches this host, so it is judged as loopback; a bind to it covers every local address.
+    /// Loopback is where the kernel sends a connect from a socket bound to no address: a caller
+    /// that knows the socket (the preload library) passes the destination the kernel uses
+    /// instead (the socket's bound IPv4 address, say), and only `armr explain`, which has no
+    /// socket, relies on this.
     pub fn of(kind: EventKind, address: SocketAddr) -> Target {
         let ip = normalize_ip(address.ip());
         let port = address.port();
