@@ -14,6 +14,7 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod resolving;
 mod sidecar;
 mod sink;
 mod sockaddr;

@@ -15,7 +15,7 @@ mod resolve;
 pub use explain::{Candidate, Explanation};
 pub use index::{FxHasher, normalize_ip};
 pub use rank::Rank;
-pub use resolve::{Resolve, SystemResolver};
+pub use resolve::{Resolve, SystemResolver, Unresolved, is_localhost, warning};
 
 use crate::language::{Action, AddressPattern, App, Condition, RuleSet, SocketRule};
 use index::{Entry, KindIndex, loopback_of, normalize_host, port_interval};
@@ -179,7 +179,7 @@ pub(crate) fn entries(rules: &RuleSet, kind: EventKind) -> Vec<(u32, Entry)> {
 impl Policy {
     /// Compiles `rules`, resolving hostnames through the system resolver when first needed.
     pub fn new(rules: RuleSet, mode: Mode) -> Policy {
-        Policy::with_resolver(rules, mode, Box::new(SystemResolver))
+        Policy::with_resolver(rules, mode, Box::new(SystemResolver::default()))
     }
 
     pub fn with_resolver(rules: RuleSet, mode: Mode, resolver: Box<dyn Resolve>) -> Policy {
@@ -190,10 +190,7 @@ impl Policy {
             }
         }
         let kinds = EventKind::ALL.map(|kind| {
-            KindIndex::build(
-                entries(&rules, kind).into_iter().map(|(_, e)| e),
-                matches!(kind, EventKind::BindServer | EventKind::BindClient),
-            )
+            KindIndex::build(entries(&rules, kind).into_iter().map(|(_, e)| e), kind)
         });
         Policy {
             rules,
