@@ -1027,7 +1027,11 @@ fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
     let (protected, port) = listener();
     let rules = dir.write(
         "rules.armr",
-        &policy(&[("no", format!("connect(\"armr-fork.test:{port}\")"), "protect()")]),
+        &policy(&[(
+            "no",
+            format!("connect(\"armr-fork.test:{port}\")"),
+            "protect()",
+        )]),
     );
     let preload = format!("{}:{}", library().display(), slow.display());
     let (code, out) = run_c(

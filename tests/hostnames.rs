@@ -58,7 +58,10 @@ fn policy_text(rules: &[(&str, String)]) -> String {
 fn localhost_is_the_loopback_addresses_whatever_the_resolver_says() {
     let text = policy_text(&[
         ("connect(\"localhost:0\")", "protect()".into()),
-        ("accept(\"app.localhost:8080\")", "detect(message: \"d\")".into()),
+        (
+            "accept(\"app.localhost:8080\")",
+            "detect(message: \"d\")".into(),
+        ),
     ]);
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
     assert!(load.is_ok(), "{}", load.files[0].render());
@@ -77,13 +80,21 @@ fn localhost_is_the_loopback_addresses_whatever_the_resolver_says() {
     ] {
         assert_eq!(action(Connect, address), Some(Action::Protect), "{address}");
     }
-    assert_eq!(action(Connect, "10.9.9.9:80"), None, "what the resolver said");
+    assert_eq!(
+        action(Connect, "10.9.9.9:80"),
+        None,
+        "what the resolver said"
+    );
     assert_eq!(action(Connect, "[::2]:80"), None);
     assert_eq!(action(Connect, "128.0.0.1:80"), None);
     assert_eq!(action(Accept, "[::1]:8080"), Some(Action::Detect));
     assert_eq!(action(Accept, "127.0.0.9:8080"), Some(Action::Detect));
     assert_eq!(action(Accept, "127.0.0.9:8081"), None);
-    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "never resolved");
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "never resolved"
+    );
     assert!(!p.has_hostnames(Connect) && !p.has_hostnames(Accept));
     assert!(p.resolved_names(Connect).is_empty());
 
@@ -340,10 +351,7 @@ fn ten_thousand_names_in_the_hosts_file_are_read_in_one_pass() {
         hosts.push_str(&format!("{address} h{i}.test\n"));
         rules.push((format!("connect(\"h{i}.test:{port}\")"), "protect()".into()));
     }
-    let rules: Vec<(&str, String)> = rules
-        .iter()
-        .map(|(c, a)| (c.as_str(), a.clone()))
-        .collect();
+    let rules: Vec<(&str, String)> = rules.iter().map(|(c, a)| (c.as_str(), a.clone())).collect();
     let host = Host {
         dir: &dir,
         hosts: &hosts,
@@ -360,7 +368,10 @@ fn ten_thousand_names_in_the_hosts_file_are_read_in_one_pass() {
     assert_eq!(ran.value("connect"), REFUSED, "{}", ran.context());
     assert!(untouched(&listener), "the program reached 127.0.0.1:{port}");
     assert!(
-        ran.stderr.lines().filter(|l| l.starts_with("getaddrinfo")).collect::<Vec<_>>()
+        ran.stderr
+            .lines()
+            .filter(|l| l.starts_with("getaddrinfo"))
+            .collect::<Vec<_>>()
             == ["getaddrinfo .test calls: 0"],
         "armr asked the system resolver for names the hosts file holds:\n{}",
         ran.context()
@@ -440,7 +451,11 @@ fn cef_time(timestamp: &str) -> String {
     let months = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (date, clock) = timestamp.strip_suffix('Z').unwrap().split_once('T').unwrap();
+    let (date, clock) = timestamp
+        .strip_suffix('Z')
+        .unwrap()
+        .split_once('T')
+        .unwrap();
     let parts: Vec<&str> = date.split('-').collect();
     let month = months[parts[1].parse::<usize>().unwrap() - 1];
     format!("{month} {} {} {clock} +0000", parts[2], parts[0])

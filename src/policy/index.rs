@@ -11,10 +11,10 @@
 //!
 //! Each part yields the best [`Rank`] it holds for the port; the smallest rank wins.
 
+use super::EventKind;
 use super::blocks::Blocks;
 use super::ports::PortSegments;
 use super::rank::Rank;
-use super::EventKind;
 use super::resolve::{Resolve, Unresolved, is_localhost};
 use crate::language::{HostPattern, PortPattern};
 use std::collections::HashMap;

@@ -189,9 +189,8 @@ impl Policy {
                 order.push((a as u32, r as u32));
             }
         }
-        let kinds = EventKind::ALL.map(|kind| {
-            KindIndex::build(entries(&rules, kind).into_iter().map(|(_, e)| e), kind)
-        });
+        let kinds = EventKind::ALL
+            .map(|kind| KindIndex::build(entries(&rules, kind).into_iter().map(|(_, e)| e), kind));
         Policy {
             rules,
             order,
@@ -225,8 +224,9 @@ impl Policy {
         !self.kinds[kind.index()].is_empty()
     }
 
-    /// True when some rule of this kind names a host, so that a decision may resolve names (the
-    /// first time) through the system resolver.
+    /// True when some rule of this kind names a host (other than `localhost` and the names under
+    /// it, which are the loopback addresses), so that a decision may resolve names (the first
+    /// time) through the system resolver.
     pub fn has_hostnames(&self, kind: EventKind) -> bool {
         self.kinds[kind.index()].has_hostnames()
     }

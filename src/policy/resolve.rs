@@ -90,7 +90,9 @@ fn lookup(name: &str) -> Result<Vec<IpAddr>, String> {
 
 impl Resolve for SystemResolver {
     fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
-        self.resolve_all(&[name]).pop().unwrap_or_else(|| lookup(name))
+        self.resolve_all(&[name])
+            .pop()
+            .unwrap_or_else(|| lookup(name))
     }
 
     fn resolve_all(&self, names: &[&str]) -> Vec<Result<Vec<IpAddr>, String>> {
@@ -99,18 +101,15 @@ impl Resolve for SystemResolver {
             std::env::var("RES_OPTIONS").ok().as_deref(),
         );
         let mut answers: Vec<Option<Result<Vec<IpAddr>, String>>> = vec![None; names.len()];
-        let files_first = std::fs::read_to_string("/etc/nsswitch.conf")
-            .is_ok_and(|text| hosts_file_first(&text));
+        let files_first =
+            std::fs::read_to_string("/etc/nsswitch.conf").is_ok_and(|text| hosts_file_first(&text));
         if files_first {
-            let wanted: Vec<&str> = names
-                .iter()
-                .copied()
-                .filter(|n| !numeric_form(n))
-                .collect();
+            let wanted: Vec<&str> = names.iter().copied().filter(|n| !numeric_form(n)).collect();
             if !wanted.is_empty()
-                && let Ok(text) = std::fs::read_to_string("/etc/hosts")
+                && let Ok(bytes) = std::fs::read("/etc/hosts")
             {
-                let found = hosts_file(&text, &wanted);
+                // A comment in another encoding must not cost the whole file.
+                let found = hosts_file(&String::from_utf8_lossy(&bytes), &wanted);
                 for (answer, name) in answers.iter_mut().zip(names) {
                     if let Some(ips) = found.get(*name) {
                         *answer = Some(Ok(ips.clone()));
@@ -326,9 +325,13 @@ mod tests {
 
     #[test]
     fn the_hosts_file_answers_only_when_nss_asks_it_first_and_stops_there() {
-        assert!(hosts_file_first("passwd: files\nhosts:          files dns\n"));
+        assert!(hosts_file_first(
+            "passwd: files\nhosts:          files dns\n"
+        ));
         assert!(hosts_file_first("hosts: files\n"));
-        assert!(hosts_file_first("# hosts: dns\nhosts: files mdns4_minimal [NOTFOUND=return] dns"));
+        assert!(hosts_file_first(
+            "# hosts: dns\nhosts: files mdns4_minimal [NOTFOUND=return] dns"
+        ));
         assert!(!hosts_file_first(""), "glibc's default asks DNS first");
         assert!(!hosts_file_first("hosts: dns files\n"));
         assert!(!hosts_file_first(
