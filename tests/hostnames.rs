@@ -114,8 +114,8 @@ fn localhost_is_the_loopback_addresses_whatever_the_resolver_says() {
 struct Host<'a> {
     dir: &'a TempDir,
     hosts: &'a str,
-    /// The nameserver: a loopback address.
-    nameserver: String,
+    /// The nameservers: loopback addresses.
+    nameservers: Vec<String>,
     /// `options` of resolv.conf.
     options: &'a str,
 }
@@ -128,7 +128,14 @@ impl Host<'_> {
         let hosts = self.dir.write("hosts", self.hosts);
         let resolv = self.dir.write(
             "resolv.conf",
-            &format!("nameserver {}\noptions {}\n", self.nameserver, self.options),
+            &format!(
+                "{}options {}\n",
+                self.nameservers
+                    .iter()
+                    .map(|n| format!("nameserver {n}\n"))
+                    .collect::<String>(),
+                self.options
+            ),
         );
         let nsswitch = self.dir.write("nsswitch.conf", "hosts: files dns\n");
         let rules = self.dir.write("rules.armr", rules);
@@ -217,9 +224,12 @@ impl Ran {
     }
 }
 
-/// A UDP socket on a loopback address's port 53 that never answers: a nameserver that times
-/// out. Each test takes its own address (127.53.PID.N), so that runs in parallel never meet.
-fn blackhole(n: u8) -> (UdpSocket, String) {
+/// Two UDP sockets on loopback addresses' port 53 that never answer: two nameservers that time
+/// out. With two, glibc gives a name two timeouts, so that armr's deadline (one timeout) always
+/// comes first and says so. Each test takes its own addresses (127.53.PID.N), so that runs in
+/// parallel never meet.
+fn blackhole(n: u8) -> (Vec<UdpSocket>, Vec<String>) {
+    let (mut sockets, mut addresses) = (Vec::new(), Vec::new());
     for tries in 0..50u8 {
         let address = format!(
             "127.53.{}.{}",
@@ -227,10 +237,14 @@ fn blackhole(n: u8) -> (UdpSocket, String) {
             n.wrapping_mul(50).wrapping_add(tries) % 250 + 1
         );
         if let Ok(socket) = UdpSocket::bind((address.as_str(), 53)) {
-            return (socket, address);
+            sockets.push(socket);
+            addresses.push(address);
+            if sockets.len() == 2 {
+                return (sockets, addresses);
+            }
         }
     }
-    panic!("no loopback address with a free port 53");
+    panic!("no two loopback addresses with a free port 53");
 }
 
 fn hostname() -> String {
@@ -264,7 +278,7 @@ fn a_localhost_rule_is_not_escaped_through_ipv6_when_the_hosts_file_lists_only_1
     let host = Host {
         dir: &dir,
         hosts: "127.0.0.1 localhost\n",
-        nameserver: "127.53.0.1".into(),
+        nameservers: vec!["127.53.0.1".into()],
         options: "timeout:1 attempts:1",
     };
     let child = host.start(&rules, &log, None, &format!("[::1]:{port}"));
@@ -355,7 +369,7 @@ fn ten_thousand_names_in_the_hosts_file_are_read_in_one_pass() {
     let host = Host {
         dir: &dir,
         hosts: &hosts,
-        nameserver: "127.53.0.1".into(),
+        nameservers: vec!["127.53.0.1".into()],
         options: "timeout:1 attempts:1",
     };
     let child = host.start(
@@ -384,13 +398,14 @@ fn ten_thousand_names_in_the_hosts_file_are_read_in_one_pass() {
     );
 }
 
-/// Three names whose nameserver never answers (timeout 2 s, one attempt): looked up one after
-/// another, the program's signals were held 6 s, and a SIGTERM waited all that time. Looked up
+/// Three names whose nameservers never answer (timeout 2 s, one attempt, two nameservers: 4 s a
+/// name): looked up one after another, the program's signals were held 12 s, and a SIGTERM
+/// waited all that time. Looked up
 /// together, within one deadline, the SIGTERM ends the program within one timeout.
 #[test]
 fn a_sigterm_during_resolution_waits_at_most_one_resolver_timeout() {
     let dir = TempDir::new("hostnames", "sigterm");
-    let (blackhole, nameserver) = blackhole(1);
+    let (blackhole, nameservers) = blackhole(1);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let rules = policy_text(&[
@@ -401,7 +416,7 @@ fn a_sigterm_during_resolution_waits_at_most_one_resolver_timeout() {
     let host = Host {
         dir: &dir,
         hosts: "127.0.0.1 localhost\n",
-        nameserver,
+        nameservers,
         options: "timeout:2 attempts:1",
     };
     let mut child = host.start(
@@ -415,10 +430,10 @@ fn a_sigterm_during_resolution_waits_at_most_one_resolver_timeout() {
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "start: connecting\n");
     // The connect is resolving the three names once the first query reaches the nameserver.
-    blackhole
+    blackhole[0]
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    blackhole
+    blackhole[0]
         .recv_from(&mut [0u8; 512])
         .expect("no query reached the nameserver");
     std::thread::sleep(Duration::from_millis(100));
@@ -464,7 +479,7 @@ fn cef_time(timestamp: &str) -> String {
 #[test]
 fn a_name_that_does_not_resolve_is_an_event_in_armr_log() {
     let dir = TempDir::new("hostnames", "unresolved-event");
-    let (_blackhole, nameserver) = blackhole(2);
+    let (_blackhole, nameservers) = blackhole(2);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let rules = policy_text(&[
@@ -475,7 +490,7 @@ fn a_name_that_does_not_resolve_is_an_event_in_armr_log() {
     let host = Host {
         dir: &dir,
         hosts: "127.0.0.1 localhost\n10.0.0.5 db.test\n",
-        nameserver,
+        nameservers,
         options: "timeout:1 attempts:1",
     };
     let log = dir.join("events.log");
