@@ -399,6 +399,48 @@ pub fn format_dropped(
     out.len
 }
 
+/// The line that reports a hostname of the rules that does not resolve: the rules of that kind
+/// naming it match nothing. `dhost` names it for connect rules, `shost` for accept rules (the
+/// peer is the source).
+pub fn format_unresolved(
+    unix_millis: u64,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+    report: &crate::policy::Unresolved<'_>,
+    buf: &mut [u8],
+) -> usize {
+    let mut out = LineBuffer::new(buf);
+    let t = UtcTime::from_unix_millis(unix_millis);
+    syslog_header(&mut out, 12, &t, hostname, process, pid);
+    let _ = write!(
+        out,
+        "CEF:0|ARMR|armr|{}|hostname unresolved|Resolve Hostname|Medium|",
+        env!("CARGO_PKG_VERSION")
+    );
+    cef_time(&mut out, &t);
+    out.push_bytes(b" dvchost=");
+    extension_value(&mut out, hostname);
+    let _ = write!(
+        out,
+        " procid={pid} securityFeature={} outcome=failure {}=",
+        security_feature(report.kind),
+        if report.kind == EventKind::Accept {
+            "shost"
+        } else {
+            "dhost"
+        }
+    );
+    extension_value(&mut out, report.name);
+    let _ = write!(out, " cnt={} reason=", report.rules);
+    extension_value(&mut out, report.reason);
+    out.push_bytes(b" msg=hostname ");
+    extension_value(&mut out, report.name);
+    out.push_bytes(b" in the rules does not resolve: its rules match nothing");
+    out.end_line();
+    out.len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,6 +624,36 @@ mod tests {
                 "<12>1 1970-01-01T00:00:00.000Z h p 7 - - CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7 cnt=42 msg=42 events were dropped: the log destination was unavailable or too slow\n",
                 env!("CARGO_PKG_VERSION")
             )
+        );
+    }
+
+    #[test]
+    fn the_unresolved_hostname_report() {
+        let mut buf = [0u8; 1024];
+        let report = crate::policy::Unresolved {
+            kind: EventKind::Connect,
+            name: "db.test",
+            reason: "no answer within 10 s, the resolver's timeout",
+            rules: 2,
+        };
+        let n = format_unresolved(0, "h", "p", 7, &report, &mut buf);
+        assert_eq!(
+            std::str::from_utf8(&buf[..n]).unwrap(),
+            format!(
+                "<12>1 1970-01-01T00:00:00.000Z h p 7 - - CEF:0|ARMR|armr|{}|hostname unresolved|Resolve Hostname|Medium|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7 securityFeature=socket connect outcome=failure dhost=db.test cnt=2 reason=no answer within 10 s, the resolver's timeout msg=hostname db.test in the rules does not resolve: its rules match nothing\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        let accept = crate::policy::Unresolved {
+            kind: EventKind::Accept,
+            reason: "a=b",
+            ..report
+        };
+        let n = format_unresolved(0, "h", "p", 7, &accept, &mut buf);
+        let line = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            line.contains(" securityFeature=socket accept outcome=failure shost=db.test cnt=2 reason=a\\=b msg="),
+            "{line}"
         );
     }
 

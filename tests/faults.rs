@@ -922,11 +922,14 @@ fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
 // --- 5. a fork while another thread resolves the rules' hostnames
 
 /// Slows `getaddrinfo` down by a second: preloaded after libarmr.so, it is what armr's resolver
-/// calls, so that a resolution is reliably in progress when the program forks.
+/// calls, so that a resolution is reliably in progress when the program forks. It answers
+/// `armr-fork.test` itself, with 127.0.0.1, so that no query leaves the machine (`localhost`
+/// would not do: armr never resolves it).
 const SLOW_GETADDRINFO_C: &str = r#"
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <netdb.h>
+#include <string.h>
 #include <unistd.h>
 
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -934,12 +937,14 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
         dlsym(RTLD_NEXT, "getaddrinfo");
     usleep(1000000);
+    if (node && strcmp(node, "armr-fork.test") == 0)
+        node = "127.0.0.1";
     return real(node, service, hints, res);
 }
 "#;
 
-/// A thread connects to 127.0.0.1:PORT, which a rule naming `localhost` protects, so that armr
-/// resolves `localhost` (for a second: `SLOW_GETADDRINFO_C`); 200 ms later the main thread forks,
+/// A thread connects to 127.0.0.1:PORT, which a rule naming `armr-fork.test` protects, so that
+/// armr resolves the name (for a second: `SLOW_GETADDRINFO_C`); 200 ms later the main thread forks,
 /// and the child connects there too. Prints how long `fork` took and what each connect got.
 const FORK_WHILE_RESOLVING_C: &str = r#"
 #include <arpa/inet.h>
@@ -1022,7 +1027,11 @@ fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
     let (protected, port) = listener();
     let rules = dir.write(
         "rules.armr",
-        &policy(&[("no", format!("connect(\"localhost:{port}\")"), "protect()")]),
+        &policy(&[(
+            "no",
+            format!("connect(\"armr-fork.test:{port}\")"),
+            "protect()",
+        )]),
     );
     let preload = format!("{}:{}", library().display(), slow.display());
     let (code, out) = run_c(

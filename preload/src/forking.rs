@@ -5,8 +5,10 @@
 //! that cell inherits it half-filled, with no thread left to finish it: its first decision of that
 //! kind would wait forever. So the fork handler armr registers (`pthread_atfork`, before the fork)
 //! waits until no resolution is in progress, and a resolution waits while a fork is being
-//! prepared. The wait is bounded by the resolver's own timeouts, and happens at most once per kind
-//! and process.
+//! prepared. The wait is bounded by the resolution's deadline (one resolver timeout: see
+//! `armr_core::policy::SystemResolver`), and happens at most once per kind and process. The helper
+//! threads that look names up are not waited for: they touch nothing of the policy's, and one
+//! still waiting for the resolver after the deadline only has its answer dropped.
 //!
 //! The same handler makes armr forget which sockets it knew to be unbound (`unbound`): parent and
 //! child share every socket, and either may bind one.

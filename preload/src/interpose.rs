@@ -74,12 +74,14 @@ fn judging_failed() -> Rank {
     Rank::NONE
 }
 
-/// `rank` for a kind whose rules name hosts. Its first decisions resolve the names (once per
-/// process and kind; the policy keeps them) under [`Held`](crate::guard::Held), the guard with
-/// this thread's signals held: armr's own socket calls pass through the hooks, and no handler
-/// runs meanwhile; one that arrives runs when the resolving ends, and is judged. A fork waits for
-/// it to end (`forking`). Once the names are resolved, a decision makes no system call and is
-/// taken without the guard, like any other.
+/// `rank` for a kind whose rules name hosts (other than `localhost`, never resolved). Its first
+/// decision resolves all the kind's names (once per process and kind; the policy keeps them)
+/// under [`Held`](crate::guard::Held), the guard with this thread's signals held: armr's own
+/// socket calls pass through the hooks, and no handler runs meanwhile; one that arrives runs when
+/// the resolving ends, and is judged. The resolving ends within one resolver timeout however many
+/// names there are (`resolving`: the hosts file read once, helper threads inside the guard for
+/// the rest, one deadline). A fork waits for it to end (`forking`). Once the names are resolved,
+/// a decision makes no system call and is taken without the guard, like any other.
 #[cold]
 #[inline(never)]
 fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {

@@ -19,6 +19,7 @@ mod log;
 mod real;
 mod remote;
 mod resvport;
+mod resolving;
 mod sidecar;
 mod sink;
 mod sockaddr;

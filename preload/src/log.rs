@@ -3,8 +3,8 @@
 use crate::sink::Sent;
 use crate::stack;
 use crate::state::State;
-use armr_core::event::{Event, format_dropped, format_event, max_event_len};
-use armr_core::policy::{Decision, EventKind};
+use armr_core::event::{Event, format_dropped, format_event, format_unresolved, max_event_len};
+use armr_core::policy::{Decision, EventKind, Unresolved};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -96,6 +96,25 @@ pub fn report_dropped(state: &State, count: u64) {
     // If the destination is still unreachable, the sink counts the report itself as dropped and
     // it is reported with the next recovery.
     let _ = state.sink.send(&buf[..n]);
+}
+
+/// Sends the line that reports a hostname of the rules that does not resolve.
+#[cold]
+pub fn write_unresolved(state: &State, report: &Unresolved<'_>) {
+    let mut buf = [0u8; 2048];
+    let n = format_unresolved(
+        unix_millis(),
+        &state.hostname,
+        &state.process,
+        pid(),
+        report,
+        &mut buf,
+    );
+    if let Sent::Written { dropped } = state.sink.send(&buf[..n])
+        && dropped > 0
+    {
+        report_dropped(state, dropped);
+    }
 }
 
 /// At exit: events still unreported are reported to the destination if it takes them, and on

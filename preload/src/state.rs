@@ -291,7 +291,11 @@ fn load() -> Option<State> {
         }
     };
     Some(State {
-        policy: Policy::new(load.rules, config.mode),
+        policy: Policy::with_resolver(
+            load.rules,
+            config.mode,
+            Box::new(crate::resolving::Resolver::new()),
+        ),
         sink,
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
         hostname: hostname(),

@@ -54,6 +54,10 @@ fn host_matches(host: &HostPattern, ip: IpAddr, resolved: &[(String, Vec<IpAddr>
                 (IpAddr::V4(_), IpAddr::V6(_)) => false,
             }
         }
+        HostPattern::Name(name) if super::is_localhost(name) => match ip {
+            IpAddr::V4(v4) => v4.is_loopback(),
+            IpAddr::V6(v6) => v6.is_loopback(),
+        },
         HostPattern::Name(name) => resolved
             .iter()
             .any(|(n, ips)| n == name && ips.contains(&ip)),
@@ -133,6 +137,21 @@ impl Policy {
                 if ipv6 { "IPv6 and IPv4" } else { "IPv4" }
             )),
             _ => {}
+        }
+        let mut loopback_names: Vec<String> = Vec::new();
+        for (_, e) in entries(self.rules(), kind) {
+            if let HostPattern::Name(name) = e.host
+                && super::is_localhost(&name)
+                && !loopback_names.contains(&name)
+            {
+                loopback_names.push(name);
+            }
+        }
+        for name in loopback_names {
+            notes.push(format!(
+                "hostname {name} is the loopback addresses 127.0.0.0/8 and ::1 (RFC 6761), \
+                 whatever the hosts file and the resolver say: it is not resolved"
+            ));
         }
         for (name, ips) in resolved {
             let list: Vec<String> = ips.iter().map(IpAddr::to_string).collect();

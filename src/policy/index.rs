@@ -5,14 +5,17 @@
 //! - one address or a CIDR block: [`Blocks`] per family (a single address is a block of one);
 //! - the any-address: one [`PortSegments`] per family (for IPv4 it also holds the IPv6 blocks
 //!   wide enough to hold every IPv4-mapped address);
-//! - hostnames: resolved on first use into a map from address to [`PortSegments`].
+//! - hostnames: resolved on first use into a map from address to [`PortSegments`]; but
+//!   `localhost` and `*.localhost`, which are the loopback blocks 127.0.0.0/8 and ::1 (RFC 6761),
+//!   never resolved.
 //!
 //! Each part yields the best [`Rank`] it holds for the port; the smallest rank wins.
 
+use super::EventKind;
 use super::blocks::Blocks;
 use super::ports::PortSegments;
 use super::rank::Rank;
-use super::resolve::Resolve;
+use super::resolve::{Resolve, Unresolved, is_localhost};
 use crate::language::{HostPattern, PortPattern};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -125,6 +128,7 @@ fn mask_v6(a: u128, len: u8) -> u128 {
 /// Hostname rules, before and after resolution.
 #[derive(Debug)]
 struct Names {
+    kind: EventKind,
     rules: Vec<(String, (u16, u16), Rank)>,
     resolved: OnceLock<Resolved>,
 }
@@ -135,7 +139,7 @@ impl Names {
     fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
         let resolved = self
             .resolved
-            .get_or_init(|| resolve_names(&self.rules, resolver));
+            .get_or_init(|| resolve_names(self.kind, &self.rules, resolver));
         resolved.by_ip.get(&ip).map_or(Rank::NONE, |s| s.best(port))
     }
 }
@@ -157,8 +161,9 @@ pub struct KindIndex {
 }
 
 impl KindIndex {
-    /// Compiles the entries of one kind. `binds` adds the structures for unspecified binds.
-    pub fn build(entries: impl IntoIterator<Item = Entry>, binds: bool) -> KindIndex {
+    /// Compiles the entries of one kind (binds add the structures for unspecified binds).
+    pub fn build(entries: impl IntoIterator<Item = Entry>, kind: EventKind) -> KindIndex {
+        let binds = matches!(kind, EventKind::BindServer | EventKind::BindClient);
         let mut empty = true;
         let mut v4: Vec<(u32, u8, (u16, u16, Rank))> = Vec::new();
         let mut v6: Vec<(u128, u8, (u16, u16, Rank))> = Vec::new();
@@ -201,6 +206,12 @@ impl KindIndex {
                     }
                     v6.push((u128::from(n), prefix_len, interval))
                 }
+                // The loopback addresses, whatever the hosts file says: a rule is not escaped
+                // through ::1 or 127.0.0.2 on a host whose hosts file lists only 127.0.0.1.
+                HostPattern::Name(name) if is_localhost(&name) => {
+                    v4.push((u32::from(Ipv4Addr::LOCALHOST) & 0xff00_0000, 8, interval));
+                    v6.push((u128::from(Ipv6Addr::LOCALHOST), 128, interval));
+                }
                 HostPattern::Name(name) => names.push((name, e.ports, e.rank)),
             }
         }
@@ -218,6 +229,7 @@ impl KindIndex {
             any_v4: PortSegments::build(&any_v4),
             any_v6: PortSegments::build(&any_v6),
             names: (!names.is_empty()).then(|| Names {
+                kind,
                 rules: names,
                 resolved: OnceLock::new(),
             }),
@@ -299,7 +311,7 @@ impl KindIndex {
             Some(names) => {
                 &names
                     .resolved
-                    .get_or_init(|| resolve_names(&names.rules, resolver))
+                    .get_or_init(|| resolve_names(names.kind, &names.rules, resolver))
                     .names
             }
             None => &[],
@@ -314,22 +326,51 @@ struct Resolved {
     names: Vec<(String, Vec<IpAddr>)>,
 }
 
-fn resolve_names(rules: &[(String, (u16, u16), Rank)], resolver: &dyn Resolve) -> Resolved {
-    let mut names: Vec<(String, Vec<IpAddr>)> = Vec::new();
-    let mut by_ip: FxMap<IpAddr, Vec<(u16, u16, Rank)>> = FxMap::default();
+/// Resolves every name of a kind's rules at once, then builds the map: linear in the rules.
+fn resolve_names(
+    kind: EventKind,
+    rules: &[(String, (u16, u16), Rank)],
+    resolver: &dyn Resolve,
+) -> Resolved {
+    // Each name once, in the order of its first rule, with how many rules name it.
     let mut seen: FxMap<&str, usize> = FxMap::default();
-    for (name, (lo, hi), rank) in rules {
-        let i = *seen.entry(name.as_str()).or_insert_with(|| {
-            let ips = match resolver.resolve(name) {
+    let mut unique: Vec<(&str, usize)> = Vec::new();
+    let of_rule: Vec<usize> = rules
+        .iter()
+        .map(|(name, _, _)| {
+            let i = *seen.entry(name.as_str()).or_insert_with(|| {
+                unique.push((name.as_str(), 0));
+                unique.len() - 1
+            });
+            unique[i].1 += 1;
+            i
+        })
+        .collect();
+    let queried: Vec<&str> = unique.iter().map(|(name, _)| *name).collect();
+    let mut answers = resolver.resolve_all(&queried).into_iter();
+    let names: Vec<(String, Vec<IpAddr>)> = unique
+        .iter()
+        .map(|&(name, count)| {
+            let answer = answers
+                .next()
+                .unwrap_or_else(|| Err("the resolver gave no answer".into()));
+            let ips = match answer {
                 Ok(ips) => ips.into_iter().map(normalize_ip).collect(),
                 Err(reason) => {
-                    resolver.unresolved(name, &reason);
+                    resolver.report_unresolved(&Unresolved {
+                        kind,
+                        name,
+                        reason: &reason,
+                        rules: count,
+                    });
                     Vec::new()
                 }
             };
-            names.push((name.clone(), ips));
-            names.len() - 1
-        });
+            (name.to_string(), ips)
+        })
+        .collect();
+    let mut by_ip: FxMap<IpAddr, Vec<(u16, u16, Rank)>> = FxMap::default();
+    for ((_, (lo, hi), rank), &i) in rules.iter().zip(&of_rule) {
         for ip in &names[i].1 {
             by_ip.entry(*ip).or_default().push((*lo, *hi, *rank));
         }

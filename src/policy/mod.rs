@@ -15,7 +15,7 @@ mod resolve;
 pub use explain::{Candidate, Explanation};
 pub use index::{FxHasher, normalize_ip};
 pub use rank::Rank;
-pub use resolve::{Resolve, SystemResolver};
+pub use resolve::{Resolve, SystemResolver, Unresolved, is_localhost, warning};
 
 use crate::language::{Action, AddressPattern, App, Condition, RuleSet, SocketRule};
 use index::{Entry, KindIndex, loopback_of, normalize_host, port_interval};
@@ -183,7 +183,7 @@ pub(crate) fn entries(rules: &RuleSet, kind: EventKind) -> Vec<(u32, Entry)> {
 impl Policy {
     /// Compiles `rules`, resolving hostnames through the system resolver when first needed.
     pub fn new(rules: RuleSet, mode: Mode) -> Policy {
-        Policy::with_resolver(rules, mode, Box::new(SystemResolver))
+        Policy::with_resolver(rules, mode, Box::new(SystemResolver::default()))
     }
 
     pub fn with_resolver(rules: RuleSet, mode: Mode, resolver: Box<dyn Resolve>) -> Policy {
@@ -193,12 +193,8 @@ impl Policy {
                 order.push((a as u32, r as u32));
             }
         }
-        let kinds = EventKind::ALL.map(|kind| {
-            KindIndex::build(
-                entries(&rules, kind).into_iter().map(|(_, e)| e),
-                matches!(kind, EventKind::BindServer | EventKind::BindClient),
-            )
-        });
+        let kinds = EventKind::ALL
+            .map(|kind| KindIndex::build(entries(&rules, kind).into_iter().map(|(_, e)| e), kind));
         Policy {
             rules,
             order,
@@ -232,8 +228,9 @@ impl Policy {
         !self.kinds[kind.index()].is_empty()
     }
 
-    /// True when some rule of this kind names a host, so that a decision may resolve names (the
-    /// first time) through the system resolver.
+    /// True when some rule of this kind names a host (other than `localhost` and the names under
+    /// it, which are the loopback addresses), so that a decision may resolve names (the first
+    /// time) through the system resolver.
     pub fn has_hostnames(&self, kind: EventKind) -> bool {
         self.kinds[kind.index()].has_hostnames()
     }
