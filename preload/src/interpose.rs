@@ -100,7 +100,7 @@ fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
 
 /// The decision for an event, or `None` when no rule matches.
 #[inline(always)]
-fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+pub(crate) fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
     state.policy.decision(rank(state, kind, address))
 }
 
@@ -115,7 +115,7 @@ fn enforce(state: &State, kind: EventKind, address: SocketAddr, decision: Decisi
 
 #[cold]
 #[inline(never)]
-fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+pub(crate) fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
     let saved = errno::get();
     if catch_unwind(AssertUnwindSafe(|| {
         log::write_event(state, kind, address, decision)
@@ -180,7 +180,7 @@ fn verdict(state: &State, kind: EventKind, address: SocketAddr, rank: Rank) -> b
 
 /// The policy, when armr is active and this call is not armr's own (the guard is taken only
 /// around armr's own work: see `guard`).
-fn active() -> Option<&'static State> {
+pub(crate) fn active() -> Option<&'static State> {
     if crate::guard::inside() {
         return None;
     }

@@ -14,6 +14,7 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod resolver;
 mod sidecar;
 mod sink;
 mod sockaddr;

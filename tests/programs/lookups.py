@@ -11,7 +11,7 @@ Usage: lookups.py CALL:NAME ...  Each argument is one lookup; its outcome is pri
   `null h_errno=N`;
 - `res_query`, `res_search`, `res_querydomain`, `res_send`, `res_nquery`, `res_nsearch`,
   `res_nquerydomain`, `res_nsend` and the `__res_` names (`__res_query`, ...): `ok LENGTH` or
-  `-1 h_errno=N`. The res_n* calls use a state of their own, set up with res_ninit.
+  `-1 h_errno=N` (`-1 errno=N` for res_send and res_nsend). The res_n* calls use a state of their own, set up with res_ninit.
 """
 
 import ctypes
@@ -38,11 +38,11 @@ class HostEnt(ctypes.Structure):
     ]
 
 
-def hostent(pointer):
+def hostent(pointer, name=False):
     if not pointer:
         return f"null h_errno={h_errno()}"
     entry = pointer.contents
-    if not entry.h_addr_list[0]:
+    if name or not entry.h_addr_list[0]:
         return f"ok {entry.h_name.decode()}"
     raw = bytes(entry.h_addr_list[0][: entry.h_length])
     return f"ok {socket.inet_ntop(entry.h_addrtype, raw)}"
@@ -59,7 +59,7 @@ STATE = ctypes.create_string_buffer(1024)
 def query(call, name):
     answer = ctypes.create_string_buffer(4096)
     encoded = name.encode()
-    function = getattr(libc, call)
+    function = libc[call]
     plain = call.removeprefix("__")
     if plain in ("res_nquery", "res_nsearch", "res_nquerydomain", "res_nsend"):
         if libc.__res_ninit(STATE) != 0:
@@ -77,8 +77,14 @@ def query(call, name):
         args = (encoded, C_IN, T_A, answer, 4096)
     if plain.startswith("res_n"):
         args = (STATE,) + args
+    ctypes.set_errno(0)
     n = function(*args)
-    return f"ok {n}" if n >= 0 else f"{n} h_errno={h_errno()}"
+    if n >= 0:
+        return f"ok {n}"
+    # res_send sets errno, not h_errno.
+    if plain.endswith("send"):
+        return f"{n} errno={ctypes.get_errno()}"
+    return f"{n} h_errno={h_errno()}"
 
 
 def gai_error(exc):
@@ -104,7 +110,7 @@ def lookup(call, name):
             return hostent(libc.gethostbyname2(name.encode(), socket.AF_INET))
         if call == "gethostbyaddr":
             raw = socket.inet_aton(name)
-            return hostent(libc.gethostbyaddr(raw, 4, socket.AF_INET))
+            return hostent(libc.gethostbyaddr(raw, 4, socket.AF_INET), name=True)
         return query(call, name)
     except socket.gaierror as exc:
         return gai_error(exc)
