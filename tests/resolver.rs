@@ -238,7 +238,8 @@ impl Setup {
         dir.write("resolv.conf", resolv);
         dir.write(
             "hosts",
-            "127.0.0.1 localhost\n::1 localhost ip6-localhost\n127.0.0.42 armr-hosts-name\n",
+            "127.0.0.1 localhost\n::1 localhost ip6-localhost\n127.0.0.42 armr-hosts-name\n\
+             127.0.53.10 armr-dns-server\n",
         );
         dir.write(
             "nsswitch.conf",
@@ -250,6 +251,11 @@ impl Setup {
     /// Runs `program` (with `args`) under armr (`ARMR_LOG=file:`) in a mount namespace where
     /// /etc/resolv.conf, /etc/hosts and /etc/nsswitch.conf are the test's.
     fn command(&self, program: &[&str], armr: bool) -> Command {
+        self.command_with(program, armr, &[])
+    }
+
+    /// [`Setup::command`] with more `NAME=VALUE` settings for the program.
+    fn command_with(&self, program: &[&str], armr: bool, env: &[&str]) -> Command {
         let mut command = Command::new("unshare");
         without_armr_env(&mut command);
         command.args(["--mount", "--propagation", "private", "sh", "-ec"]);
@@ -270,6 +276,7 @@ impl Setup {
             ));
             command.arg(format!("ARMR_LOG=file:{}", self.dir.join("log").display()));
         }
+        command.args(env);
         command.args(program);
         command.stdin(Stdio::null());
         command
@@ -280,12 +287,16 @@ impl Setup {
     }
 
     fn lookups_with(&self, lookups: &[&str], armr: bool) -> Run {
+        self.lookups_env(lookups, armr, &[])
+    }
+
+    fn lookups_env(&self, lookups: &[&str], armr: bool, env: &[&str]) -> Run {
         let script = manifest().join("tests/programs/lookups.py");
         let python = python().display().to_string();
         let script = script.display().to_string();
         let mut program = vec![python.as_str(), script.as_str()];
         program.extend_from_slice(lookups);
-        let out = self.command(&program, armr).output().unwrap();
+        let out = self.command_with(&program, armr, env).output().unwrap();
         let stdout = text(&out.stdout);
         let stderr = text(&out.stderr);
         assert!(
@@ -656,4 +667,73 @@ fn without_armr_the_fake_name_server_answers_every_lookup() {
     assert_eq!(run.outcome("getaddrinfo:exfil.example"), "ok 127.0.0.99");
     assert!(run.outcome("res_query:exfil.example").starts_with("ok "));
     assert!(dns.queries().contains(&"udp exfil.example A".to_string()));
+}
+
+#[test]
+fn detect_only_mode_lets_every_lookup_through_and_logs_each_as_a_detected_connect() {
+    let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 11));
+    let setup = Setup::new("detect", &deny_all(), &resolv_conf(&[dns.ip], ""));
+    let run = setup.lookups_env(
+        &[
+            "getaddrinfo:seen.example",
+            "gethostbyaddr_r:127.1.2.3",
+            "getaddrinfo:armr-hosts-name",
+        ],
+        true,
+        &["ARMR_MODE=detect-only"],
+    );
+    assert_eq!(run.outcome("getaddrinfo:seen.example"), "ok 127.0.0.99");
+    assert_eq!(
+        run.outcome("gethostbyaddr_r:127.1.2.3"),
+        "ok ptr-answer.test"
+    );
+    assert_eq!(run.outcome("getaddrinfo:armr-hosts-name"), "ok 127.0.0.42");
+    let queries = dns.queries();
+    assert!(
+        queries.contains(&"udp seen.example A".to_string()),
+        "{queries:?}"
+    );
+    // The two lookups that asked the server; the name from /etc/hosts asked nobody.
+    assert_eq!(
+        run.events_for(dns.ip, "detect").len(),
+        2,
+        "{}",
+        run.log.join("\n")
+    );
+}
+
+#[test]
+fn a_hostname_rule_naming_the_name_server_is_resolved_by_armr_and_allows_it() {
+    // armr resolves the rule's hostname with the resolver too (from /etc/hosts here): its own
+    // lookup is not judged, and the program's lookup is judged by the resolved rule.
+    let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 10));
+    let rules = policy(&[
+        (
+            "dns by name",
+            "connect(\"armr-dns-server:53\")\n        allow(message: \"dns allowed\", severity: Low)",
+        ),
+        (
+            "deny all",
+            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
+        ),
+    ]);
+    let setup = Setup::new("hostname-rule", &rules, &resolv_conf(&[dns.ip], ""));
+    let run = setup.lookups(&["getaddrinfo:named.example", "res_query:named2.example"]);
+    assert_eq!(run.outcome("getaddrinfo:named.example"), "ok 127.0.0.99");
+    assert!(run.outcome("res_query:named2.example").starts_with("ok "));
+    let queries = dns.queries();
+    assert!(
+        queries.contains(&"udp named.example A".to_string()),
+        "{queries:?}"
+    );
+    assert!(
+        queries.contains(&"udp named2.example A".to_string()),
+        "{queries:?}"
+    );
+    assert_eq!(
+        run.events_for(dns.ip, "allow").len(),
+        2,
+        "{}",
+        run.log.join("\n")
+    );
 }
