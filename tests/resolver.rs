@@ -11,7 +11,7 @@
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,14 +32,15 @@ const PTR_ANSWER: &str = "ptr-answer.test";
 /// A DNS server on `ip`:53, UDP and TCP, answering every A query with [`ANSWER`], every PTR
 /// query with [`PTR_ANSWER`], anything else with no record. It keeps every query it received.
 struct FakeDns {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     queries: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl FakeDns {
-    fn start(ip: Ipv4Addr) -> FakeDns {
+    fn start(ip: impl Into<IpAddr>) -> FakeDns {
+        let ip = ip.into();
         let queries = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let udp = UdpSocket::bind((ip, 53))
@@ -217,7 +218,7 @@ impl Run {
     }
 
     /// The log lines that say a connect to `server`:53 with `act`.
-    fn events_for(&self, server: Ipv4Addr, act: &str) -> Vec<&String> {
+    fn events_for(&self, server: IpAddr, act: &str) -> Vec<&String> {
         self.log
             .iter()
             .filter(|l| {
@@ -338,7 +339,7 @@ fn deny_all() -> String {
 }
 
 /// resolv.conf for `servers`, failing fast: one second, one attempt.
-fn resolv_conf(servers: &[Ipv4Addr], options: &str) -> String {
+fn resolv_conf(servers: &[IpAddr], options: &str) -> String {
     let mut text: String = servers
         .iter()
         .map(|s| format!("nameserver {s}\n"))
@@ -736,4 +737,45 @@ fn a_hostname_rule_naming_the_name_server_is_resolved_by_armr_and_allows_it() {
         "{}",
         run.log.join("\n")
     );
+}
+
+#[test]
+fn an_ipv6_name_server_is_judged_refused_or_allowed_like_an_ipv4_one() {
+    // ::1 is one address: this is the only test that serves on it.
+    let v6 = FakeDns::start(Ipv6Addr::LOCALHOST);
+    let v4 = FakeDns::start(Ipv4Addr::new(127, 0, 53, 12));
+    // Deny-all: the IPv6 server is refused too.
+    let setup = Setup::new("ipv6-refused", &deny_all(), &resolv_conf(&[v6.ip], ""));
+    let run = setup.lookups(&["getaddrinfo:six.example", "res_query:six.example"]);
+    assert_refused(
+        &run,
+        &v6,
+        &[
+            ("getaddrinfo:six.example", "EAI_AGAIN"),
+            ("res_query:six.example", "-1 h_errno=2"),
+        ],
+    );
+    // The IPv4 server is refused and the IPv6 one allowed: the lookups go to ::1 only.
+    let rules = policy(&[
+        ("dns over ipv6", "connect(\"[::1]:53\")\n        allow()"),
+        (
+            "deny all",
+            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
+        ),
+    ]);
+    let setup = Setup::new("ipv6-allowed", &rules, &resolv_conf(&[v4.ip, v6.ip], ""));
+    let run = setup.lookups(&[
+        "getaddrinfo:seven.example",
+        "res_nquery:eight.example",
+        "getaddrinfo:nine.example",
+    ]);
+    assert_eq!(run.outcome("getaddrinfo:seven.example"), "ok 127.0.0.99");
+    assert!(run.outcome("res_nquery:eight.example").starts_with("ok "));
+    assert_eq!(run.outcome("getaddrinfo:nine.example"), "ok 127.0.0.99");
+    assert_eq!(v4.queries(), Vec::<String>::new());
+    let queries = v6.queries();
+    for name in ["seven.example", "eight.example", "nine.example"] {
+        assert!(queries.contains(&format!("udp {name} A")), "{name}: {queries:?}");
+    }
+    assert_eq!(run.events_for(v4.ip, "protect").len(), 3, "{}", run.log.join("\n"));
 }
