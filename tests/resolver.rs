@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 mod support;
 use support::{TempDir, library, manifest, python, text, without_armr_env};
 
+/// Held by the test serving on [::1]:53 (one address for every test).
+static SERVING_ON_V6_LOOPBACK: Mutex<()> = Mutex::new(());
+
 /// The address every A query is answered with.
 const ANSWER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 99);
 /// The name every PTR query is answered with.
@@ -741,7 +744,9 @@ fn a_hostname_rule_naming_the_name_server_is_resolved_by_armr_and_allows_it() {
 
 #[test]
 fn an_ipv6_name_server_is_judged_refused_or_allowed_like_an_ipv4_one() {
-    // ::1 is one address: this is the only test that serves on it.
+    let _v6 = SERVING_ON_V6_LOOPBACK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let v6 = FakeDns::start(Ipv6Addr::LOCALHOST);
     let v4 = FakeDns::start(Ipv4Addr::new(127, 0, 53, 12));
     // Deny-all: the IPv6 server is refused too.
@@ -775,7 +780,82 @@ fn an_ipv6_name_server_is_judged_refused_or_allowed_like_an_ipv4_one() {
     assert_eq!(v4.queries(), Vec::<String>::new());
     let queries = v6.queries();
     for name in ["seven.example", "eight.example", "nine.example"] {
-        assert!(queries.contains(&format!("udp {name} A")), "{name}: {queries:?}");
+        assert!(
+            queries.contains(&format!("udp {name} A")),
+            "{name}: {queries:?}"
+        );
     }
-    assert_eq!(run.events_for(v4.ip, "protect").len(), 3, "{}", run.log.join("\n"));
+    assert_eq!(
+        run.events_for(v4.ip, "protect").len(),
+        3,
+        "{}",
+        run.log.join("\n")
+    );
+}
+
+#[test]
+fn threads_looking_up_while_resolv_conf_changes_lose_nothing_under_memcheck() {
+    // Each lookup moves refused servers (IPv4 and IPv6: glibc allocates the IPv6 addresses) out
+    // of the way and back; res_init and a rewritten resolv.conf make glibc reload meanwhile.
+    // valgrind fails the run on any invalid read, write or free.
+    let _v6 = SERVING_ON_V6_LOOPBACK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let v6 = FakeDns::start(Ipv6Addr::LOCALHOST);
+    let refused = FakeDns::start(Ipv4Addr::new(127, 0, 53, 13));
+    let allowed = FakeDns::start(Ipv4Addr::new(127, 0, 53, 14));
+    let rules = policy(&[
+        ("dns", "connect(\"127.0.53.14:53\")\n        allow()"),
+        (
+            "deny all",
+            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
+        ),
+    ]);
+    let conf_a = resolv_conf(&[refused.ip, v6.ip, allowed.ip], "");
+    let conf_b = resolv_conf(&[v6.ip, allowed.ip, refused.ip], "");
+    let setup = Setup::new("stress", &rules, &conf_a);
+    let source = manifest().join("tests/programs/lookup_stress.c");
+    let binary = setup.dir.join("lookup_stress");
+    let cc = Command::new("cc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect("cc: this test compiles a C program");
+    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let binary = binary.display().to_string();
+    let out = setup
+        .command(
+            &[
+                "valgrind",
+                "--quiet",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--error-exitcode=99",
+                "--trace-children=no",
+                &binary,
+                "20",
+                "3",
+                &conf_a,
+                &conf_b,
+            ],
+            true,
+        )
+        .output()
+        .expect("valgrind: this test runs the program under memcheck (install-test-deps)");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    for thread in 0..3 {
+        assert!(
+            stdout.contains(&format!("thread {thread} ok 60 bad 0")),
+            "every lookup answered by the allowed server:\n{stdout}\n{stderr}"
+        );
+    }
+    assert_eq!(refused.queries(), Vec::<String>::new());
+    assert_eq!(v6.queries(), Vec::<String>::new());
+    assert_eq!(allowed.queries().len(), 180, "{:?}", allowed.queries());
 }
