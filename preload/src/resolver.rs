@@ -131,7 +131,8 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
         return call();
     }
     let (saved_errno, saved_h_errno) = (errno::get(), h_errno());
-    let statp = if statp.is_null() {
+    let thread = statp.is_null();
+    let statp = if thread {
         refresh();
         // SAFETY: no preconditions; this thread's state.
         unsafe { __res_state() }
@@ -139,7 +140,7 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
         statp
     };
     // SAFETY: statp is this thread's state or the caller's valid one.
-    let verdicts = unsafe { judge_servers(state, statp) };
+    let verdicts = unsafe { judge_servers(state, statp, thread) };
     errno::set(saved_errno);
     set_h_errno(saved_h_errno);
     let Some(verdicts) = verdicts else {
@@ -196,18 +197,21 @@ fn refresh() {
 }
 
 /// Each name server of `statp` (in its order) with the decision on a connect to it; `None` when
-/// the state is not initialised (the call initialises it from scratch, or fails) or looks
-/// corrupt: the call is then forwarded.
+/// this thread's state is not initialised even after [`refresh`] (resolv.conf cannot be loaded:
+/// the lookup fails to initialise it too), or a state counts more servers than glibc has room
+/// for: the call is then forwarded. A caller's state (res_n*) is used as it is, initialised or
+/// not, and judged as it is.
 ///
 /// # Safety
 /// `statp` is null or a valid resolver state.
 unsafe fn judge_servers(
     state: &State,
     statp: Statp,
+    thread: bool,
 ) -> Option<[Option<(SocketAddr, Decision)>; MAXNS]> {
     // SAFETY: the caller's guarantee.
     let st = unsafe { statp.as_ref() }?;
-    if st.options & RES_INIT == 0 || !(0..=MAXNS as c_int).contains(&st.nscount) {
+    if (thread && st.options & RES_INIT == 0) || !(0..=MAXNS as c_int).contains(&st.nscount) {
         return None;
     }
     let mut verdicts = [None; MAXNS];
@@ -366,6 +370,26 @@ impl Filtered {
 
 type HostEnt = c_void;
 
+/// True for a host that getaddrinfo and gethostbyname* read as an address, asking no one:
+/// glibc parses dotted quads and IPv6 text before any lookup. Rust's parsers accept less than
+/// glibc's (no `127.1`, no scope): what they reject is judged.
+///
+/// # Safety
+/// `node` is null or a C string.
+unsafe fn numeric(node: *const c_char) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: the caller's guarantee.
+    let Ok(text) = unsafe { std::ffi::CStr::from_ptr(node) }.to_str() else {
+        return false;
+    };
+    text.parse::<std::net::Ipv4Addr>().is_ok() || text.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+/// `getaddrinfo`: no host (a service only), `AI_NUMERICHOST` and an address need no name server
+/// and are not judged.
+///
 /// # Safety
 /// libc's contract for the function.
 pub unsafe fn getaddrinfo(
@@ -374,13 +398,20 @@ pub unsafe fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    unsafe {
-        lookup(std::ptr::null_mut(), Lookup::Names, || {
-            real::getaddrinfo(node, service, hints, res)
-        })
+    let real = || unsafe { real::getaddrinfo(node, service, hints, res) };
+    if !may_judge(kind_bit(EventKind::Connect))
+        || node.is_null()
+        // SAFETY: hints is null or the caller's addrinfo.
+        || unsafe { hints.as_ref() }.is_some_and(|h| h.ai_flags & libc::AI_NUMERICHOST != 0)
+        || unsafe { numeric(node) }
+    {
+        return real();
     }
+    unsafe { lookup(std::ptr::null_mut(), Lookup::Names, real) }
 }
 
+/// `getnameinfo`: with `NI_NUMERICHOST` it looks up no host name.
+///
 /// # Safety
 /// libc's contract for the function.
 pub unsafe fn getnameinfo(
@@ -392,11 +423,11 @@ pub unsafe fn getnameinfo(
     servlen: libc::socklen_t,
     flags: c_int,
 ) -> c_int {
-    unsafe {
-        lookup(std::ptr::null_mut(), Lookup::Names, || {
-            real::getnameinfo(sa, salen, host, hostlen, serv, servlen, flags)
-        })
+    let real = || unsafe { real::getnameinfo(sa, salen, host, hostlen, serv, servlen, flags) };
+    if host.is_null() || hostlen == 0 || flags & libc::NI_NUMERICHOST != 0 {
+        return real();
     }
+    unsafe { lookup(std::ptr::null_mut(), Lookup::Names, real) }
 }
 
 /// # Safety
@@ -412,11 +443,11 @@ pub unsafe fn gethostbyname(name: *const c_char) -> *mut HostEnt {
 /// # Safety
 /// libc's contract for the function.
 pub unsafe fn gethostbyname2(name: *const c_char, af: c_int) -> *mut HostEnt {
-    unsafe {
-        lookup(std::ptr::null_mut(), Lookup::Names, || {
-            real::gethostbyname2(name, af)
-        })
+    let real = || unsafe { real::gethostbyname2(name, af) };
+    if unsafe { numeric(name) } {
+        return real();
     }
+    unsafe { lookup(std::ptr::null_mut(), Lookup::Names, real) }
 }
 
 /// # Safety
@@ -429,11 +460,11 @@ pub unsafe fn gethostbyname_r(
     result: *mut *mut HostEnt,
     h_errnop: *mut c_int,
 ) -> c_int {
-    unsafe {
-        lookup(std::ptr::null_mut(), Lookup::Names, || {
-            real::gethostbyname_r(name, ret, buf, buflen, result, h_errnop)
-        })
+    let real = || unsafe { real::gethostbyname_r(name, ret, buf, buflen, result, h_errnop) };
+    if unsafe { numeric(name) } {
+        return real();
     }
+    unsafe { lookup(std::ptr::null_mut(), Lookup::Names, real) }
 }
 
 /// # Safety
@@ -447,11 +478,11 @@ pub unsafe fn gethostbyname2_r(
     result: *mut *mut HostEnt,
     h_errnop: *mut c_int,
 ) -> c_int {
-    unsafe {
-        lookup(std::ptr::null_mut(), Lookup::Names, || {
-            real::gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop)
-        })
+    let real = || unsafe { real::gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop) };
+    if unsafe { numeric(name) } {
+        return real();
     }
+    unsafe { lookup(std::ptr::null_mut(), Lookup::Names, real) }
 }
 
 /// # Safety
