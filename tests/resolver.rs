@@ -247,7 +247,7 @@ impl Setup {
         );
         dir.write(
             "nsswitch.conf",
-            "passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\n",
+            "passwd: files\ngroup: files\nhosts: files dns\nnetworks: files dns\n",
         );
         Setup { dir }
     }
@@ -386,7 +386,8 @@ fn assert_refused(run: &Run, dns: &FakeDns, lookups: &[(&str, &str)]) {
 // =============================================================================================
 // The tests
 
-/// The lookups of every kind: each must fail as when the name server cannot be reached.
+/// The lookups of every kind: each must fail as when the name server cannot be reached (the
+/// outcomes glibc gives, without armr, for a server where nothing listens).
 const EVERY_LOOKUP: &[(&str, &str)] = &[
     ("getaddrinfo:exfil.example", "EAI_AGAIN"),
     ("gethostbyname:exfil.example", "null h_errno=2"),
@@ -395,16 +396,18 @@ const EVERY_LOOKUP: &[(&str, &str)] = &[
     ("gethostbyaddr:127.1.2.3", "null h_errno=2"),
     ("gethostbyaddr_r:127.1.2.3", "herror 2"),
     ("getnameinfo:127.1.2.3", "EAI_AGAIN"),
+    ("getnetbyname:exfil.example", "null h_errno=1"),
+    ("getnetbyaddr:127.1.2.0", "null h_errno=1"),
     ("res_query:exfil.example", "-1 h_errno=2"),
     ("res_search:exfil", "-1 h_errno=2"),
     ("res_querydomain:exfil.example", "-1 h_errno=2"),
-    ("res_send:exfil.example", "-1 errno=3"),
+    ("res_send:exfil.example", "-1 errno=111"),
     ("res_nquery:exfil.example", "-1 h_errno=2"),
     ("res_nsearch:exfil", "-1 h_errno=2"),
     ("res_nquerydomain:exfil.example", "-1 h_errno=2"),
-    ("res_nsend:exfil.example", "-1 errno=3"),
+    ("res_nsend:exfil.example", "-1 errno=111"),
     ("__res_query:exfil.example", "-1 h_errno=2"),
-    ("__res_nsend:exfil.example", "-1 errno=3"),
+    ("__res_nsend:exfil.example", "-1 errno=111"),
 ];
 
 #[test]
@@ -446,7 +449,7 @@ fn lookups_over_tcp_use_vc_under_a_deny_all_policy_fail_and_send_nothing() {
         ("getaddrinfo:exfil.example", "EAI_AGAIN"),
         ("gethostbyname:exfil.example", "null h_errno=2"),
         ("res_query:exfil.example", "-1 h_errno=2"),
-        ("res_nsend:exfil.example", "-1 errno=3"),
+        ("res_nsend:exfil.example", "-1 errno=111"),
     ];
     let names: Vec<&str> = lookups.iter().map(|(l, _)| *l).collect();
     let run = setup.lookups(&names);

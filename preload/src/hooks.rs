@@ -228,6 +228,41 @@ pub unsafe extern "C" fn gethostbyaddr_r(
     unsafe { resolver::gethostbyaddr_r(addr, len, kind, ret, buf, buflen, result, h_errnop) }
 }
 
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyname(name: *const c_char) -> *mut c_void {
+    unsafe { resolver::getnetbyname(name) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyaddr(net: u32, kind: c_int) -> *mut c_void {
+    unsafe { resolver::getnetbyaddr(net, kind) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyname_r(
+    name: *const c_char,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::getnetbyname_r(name, ret, buf, buflen, result, h_errnop) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyaddr_r(
+    net: u32,
+    kind: c_int,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::getnetbyaddr_r(net, kind, ret, buf, buflen, result, h_errnop) }
+}
+
 /// The res_query family under both names.
 macro_rules! res_exports {
     ($($name:ident, $alias:ident: ($($arg:ident: $ty:ty),*) => $body:expr;)*) => {

@@ -139,6 +139,10 @@ mod resolver_calls {
         gethostbyname2_r(name: *const c_char, af: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
         gethostbyaddr(addr: *const c_void, len: socklen_t, kind: c_int) -> *mut c_void;
         gethostbyaddr_r(addr: *const c_void, len: socklen_t, kind: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        getnetbyname(name: *const c_char) -> *mut c_void;
+        getnetbyaddr(net: u32, kind: c_int) -> *mut c_void;
+        getnetbyname_r(name: *const c_char, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        getnetbyaddr_r(net: u32, kind: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
         res_query(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
         res_search(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
         res_querydomain(name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;

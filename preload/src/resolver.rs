@@ -6,9 +6,9 @@
 //! state the call uses (this thread's `_res`, or the caller's for res_n*). When the rules refuse
 //! some, the call runs with those servers removed from that state, and the state is put back
 //! exactly as it was when the call returns. With none left, glibc fails as when no server can be
-//! reached (`ESRCH` inside res_send: getaddrinfo `EAI_AGAIN`, gethostbyname `TRY_AGAIN`,
-//! res_query -1 with `TRY_AGAIN`); answers from /etc/hosts and numeric addresses need no server
-//! and keep working.
+//! reached (getaddrinfo `EAI_AGAIN`, gethostbyname `TRY_AGAIN`, res_query -1 with `TRY_AGAIN`;
+//! res_send's `ESRCH` is reported as the `ECONNREFUSED` of an unreachable server); answers from
+//! /etc/hosts and numeric addresses need no server and keep working.
 //!
 //! glibc (2.26 and later, resolv/resolv_context.c) keeps an application's changes to `_res`
 //! when they no longer match the loaded configuration, and reads the servers from
@@ -156,7 +156,12 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
     // SAFETY: as above; put back before returning.
     let filtered = unsafe { Filtered::apply(statp, &verdicts) };
     let result = call();
-    let (after_errno, after_h_errno) = (errno::get(), h_errno());
+    let (mut after_errno, after_h_errno) = (errno::get(), h_errno());
+    // With no server left, res_send fails with ESRCH ("no name servers"); a server that cannot
+    // be reached makes it fail with ECONNREFUSED, and a refused connect is what this is.
+    if filtered.kept == 0 && after_errno == libc::ESRCH {
+        after_errno = libc::ECONNREFUSED;
+    }
     // SAFETY: the same state, after the call.
     let reached = unsafe { filtered.restore(statp) };
     if reached || kind == Lookup::Dns {
@@ -515,6 +520,63 @@ pub unsafe fn gethostbyaddr_r(
     unsafe {
         lookup(std::ptr::null_mut(), Lookup::Names, || {
             real::gethostbyaddr_r(addr, len, kind, ret, buf, buflen, result, h_errnop)
+        })
+    }
+}
+
+/// `getnetbyname` (nsswitch `networks: dns` asks the name servers).
+///
+/// # Safety
+/// libc's contract for the function.
+pub unsafe fn getnetbyname(name: *const c_char) -> *mut c_void {
+    unsafe {
+        lookup(std::ptr::null_mut(), Lookup::Names, || {
+            real::getnetbyname(name)
+        })
+    }
+}
+
+/// # Safety
+/// libc's contract for the function.
+pub unsafe fn getnetbyaddr(net: u32, kind: c_int) -> *mut c_void {
+    unsafe {
+        lookup(std::ptr::null_mut(), Lookup::Names, || {
+            real::getnetbyaddr(net, kind)
+        })
+    }
+}
+
+/// # Safety
+/// libc's contract for the function.
+pub unsafe fn getnetbyname_r(
+    name: *const c_char,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: libc::size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe {
+        lookup(std::ptr::null_mut(), Lookup::Names, || {
+            real::getnetbyname_r(name, ret, buf, buflen, result, h_errnop)
+        })
+    }
+}
+
+/// # Safety
+/// libc's contract for the function.
+pub unsafe fn getnetbyaddr_r(
+    net: u32,
+    kind: c_int,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: libc::size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe {
+        lookup(std::ptr::null_mut(), Lookup::Names, || {
+            real::getnetbyaddr_r(net, kind, ret, buf, buflen, result, h_errnop)
         })
     }
 }

@@ -9,6 +9,7 @@ Usage: lookups.py CALL:NAME ...  Each argument is one lookup; its outcome is pri
 - `gethostbyname`, `gethostbyname2`, `gethostbyaddr`: libc's non-reentrant calls through the
   program's global scope (ctypes.CDLL(None), as a C program links them): `ok ADDRESS-OR-NAME`, or
   `null h_errno=N`;
+- `getnetbyname`, `getnetbyaddr` (NAME a dotted network number): `ok` or `null h_errno=N`;
 - `res_query`, `res_search`, `res_querydomain`, `res_send`, `res_nquery`, `res_nsearch`,
   `res_nquerydomain`, `res_nsend` and the `__res_` names (`__res_query`, ...): `ok LENGTH` or
   `-1 h_errno=N` (`-1 errno=N` for res_send and res_nsend). The res_n* calls use a state of their own, set up with res_ninit.
@@ -50,6 +51,8 @@ def hostent(pointer, name=False):
 
 for name in ("gethostbyname", "gethostbyname2", "gethostbyaddr"):
     getattr(libc, name).restype = ctypes.POINTER(HostEnt)
+for name in ("getnetbyname", "getnetbyaddr"):
+    getattr(libc, name).restype = ctypes.c_void_p
 
 C_IN, T_A = 1, 1
 # struct __res_state is 568 bytes on 64-bit glibc; a larger buffer is harmless.
@@ -108,6 +111,13 @@ def lookup(call, name):
             return hostent(libc.gethostbyname(name.encode()))
         if call == "gethostbyname2":
             return hostent(libc.gethostbyname2(name.encode(), socket.AF_INET))
+        if call == "getnetbyname":
+            pointer = libc.getnetbyname(name.encode())
+            return "ok" if pointer else f"null h_errno={h_errno()}"
+        if call == "getnetbyaddr":
+            net = int.from_bytes(socket.inet_aton(name), "big")
+            pointer = libc.getnetbyaddr(ctypes.c_uint32(net), socket.AF_INET)
+            return "ok" if pointer else f"null h_errno={h_errno()}"
         if call == "gethostbyaddr":
             raw = socket.inet_aton(name)
             return hostent(libc.gethostbyaddr(raw, 4, socket.AF_INET), name=True)
