@@ -4,7 +4,8 @@
 //! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
 //! finds the functions they stand in front of, and [`interpose`] does the work of each call.
 //! [`sidecar`] finds the settings file beside the library; [`unbound`] tracks the TCP sockets
-//! known to be unbound, so that a `connect` need not ask.
+//! known to be unbound, so that a `connect` need not ask. [`resolver`] judges name lookups as the
+//! connect to their name servers, which glibc makes past the hooks.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod errno;

@@ -131,6 +131,15 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
         return call();
     }
     let (saved_errno, saved_h_errno) = (errno::get(), h_errno());
+    // The rules' hostnames are resolved (once per process, by armr, unjudged) before the servers
+    // are read: that resolution uses this thread's resolver state too, and may reload it.
+    if state.policy.has_hostnames(EventKind::Connect) {
+        let _ = interpose::judge(
+            state,
+            EventKind::Connect,
+            SocketAddr::from(([127, 0, 0, 1], 53)),
+        );
+    }
     let thread = statp.is_null();
     let statp = if thread {
         refresh();
