@@ -420,8 +420,27 @@ fn getaddrinfo_under_a_deny_all_policy_fails_with_eai_again_and_sends_nothing() 
     );
     let run = setup.lookups(&["getaddrinfo:exfil.example"]);
     assert_refused(&run, &dns, &[("getaddrinfo:exfil.example", "EAI_AGAIN")]);
-    // One event per lookup that asked the server (getaddrinfo asks once: A and AAAA together).
-    assert_eq!(run.events_for(dns.ip, "protect").len(), 1, "{:?}", run.log);
+    // One event per lookup that asked the server (getaddrinfo asks once: A and AAAA together):
+    // the event of a refused connect to the server, from the program that looked up.
+    assert_eq!(run.log.len(), 1, "{:?}", run.log);
+    let event = &run.log[0];
+    let (header, cef) = event.split_once(" - - ").expect("RFC 5424 header");
+    assert!(
+        header.starts_with("<10>1 ") && header.contains(" python3 "),
+        "{event}"
+    );
+    let fields = cef.split_once("|rt=").map(|(f, _)| f).expect("CEF fields");
+    assert_eq!(
+        fields,
+        "CEF:0|ARMR:resolver test|resolver test|2.11|deny all|Execute Rule|High"
+    );
+    assert!(
+        event.ends_with(
+            " ruleType=socket securityFeature=socket connect act=protect \
+             msg=outgoing connection blocked remoteIpAddress=127.0.53.1 remotePort=53"
+        ),
+        "{event}"
+    );
 }
 
 #[test]
