@@ -881,3 +881,43 @@ fn threads_looking_up_while_resolv_conf_changes_lose_nothing_under_memcheck() {
     assert_eq!(v6.queries(), Vec::<String>::new());
     assert_eq!(allowed.queries().len(), 180, "{:?}", allowed.queries());
 }
+
+#[test]
+fn over_tcp_a_refused_name_server_is_skipped_and_an_allowed_one_answers() {
+    let refused = FakeDns::start(Ipv4Addr::new(127, 0, 53, 15));
+    let allowed = FakeDns::start(Ipv4Addr::new(127, 0, 53, 16));
+    let rules = policy(&[
+        ("dns", "connect(\"127.0.53.16:53\")\n        allow()"),
+        (
+            "deny all",
+            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
+        ),
+    ]);
+    let setup = Setup::new(
+        "partial-tcp",
+        &rules,
+        &resolv_conf(&[refused.ip, allowed.ip], "use-vc"),
+    );
+    let run = setup.lookups(&[
+        "getaddrinfo:one.example",
+        "res_query:two.example",
+        "res_nsend:three.example",
+    ]);
+    assert_eq!(run.outcome("getaddrinfo:one.example"), "ok 127.0.0.99");
+    assert!(run.outcome("res_query:two.example").starts_with("ok "));
+    assert!(run.outcome("res_nsend:three.example").starts_with("ok "));
+    assert_eq!(refused.queries(), Vec::<String>::new());
+    let queries = allowed.queries();
+    for name in ["one.example A", "two.example A", "three.example A"] {
+        assert!(
+            queries.contains(&format!("tcp {name}")),
+            "{name}: {queries:?}"
+        );
+    }
+    assert_eq!(
+        run.events_for(refused.ip, "protect").len(),
+        3,
+        "{}",
+        run.log.join("\n")
+    );
+}
