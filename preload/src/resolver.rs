@@ -359,6 +359,14 @@ impl Filtered {
         if self.kept == 0 && !reached {
             st.res_h_errno = self.res_h_errno;
         }
+        // Re-initialised during the call (res_init from inside it): the state is glibc's new one
+        // (its options are resolv.conf's, without the RES_NORELOAD armr set), and the entries
+        // armr moved were freed with the old.
+        let reinitialised = st.nscount as usize != self.kept
+            || (self.options & RES_NORELOAD == 0 && st.options & RES_NORELOAD == 0);
+        if reinitialised {
+            return reached;
+        }
         let rebuilt = self.kept > 0 && self.ext_nscount == 0 && st.ext.nscount != 0;
         let (list, addrs, socks) = (st.nsaddr_list, st.ext.nsaddrs, st.ext.nssocks);
         for (from, &to) in self.order.iter().enumerate().take(n) {
@@ -740,6 +748,23 @@ mod tests {
         expected.res_h_errno = 2;
         assert_eq!(snapshot(&st), snapshot(&expected));
         assert_ne!(before, snapshot(&st));
+    }
+
+    #[test]
+    fn a_state_reinitialised_during_the_call_is_left_as_glibc_made_it() {
+        let mut st = three_servers();
+        let statp: Statp = &mut *st;
+        // SAFETY: a valid state of this test's.
+        let filtered = unsafe { Filtered::apply(statp, &verdicts([false, false, false])) };
+        // res_init inside the call: three servers again, new allocations.
+        let fresh = three_servers();
+        let mut renewed = three_servers();
+        renewed.ext.nsaddrs = [0x7000 as *mut sockaddr_in6; MAXNS];
+        *st = *renewed;
+        // SAFETY: the state apply changed.
+        unsafe { filtered.restore(statp) };
+        assert_eq!(st.ext.nsaddrs, [0x7000 as *mut sockaddr_in6; MAXNS]);
+        assert_eq!(st.nscount, fresh.nscount);
     }
 
     #[test]
