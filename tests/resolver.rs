@@ -286,6 +286,41 @@ impl Setup {
         command
     }
 
+    /// Compiles tests/programs/NAME.c into the test's directory; returns the binary's path.
+    fn compile(&self, name: &str) -> String {
+        let source = manifest().join(format!("tests/programs/{name}.c"));
+        let binary = self.dir.join(name);
+        let cc = Command::new("cc")
+            .args(["-O2", "-pthread", "-o"])
+            .arg(&binary)
+            .arg(&source)
+            .output()
+            .expect("cc: this test compiles a C program");
+        assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+        binary.display().to_string()
+    }
+
+    /// Runs a program of the test's under armr; returns what it printed and the log.
+    fn run(&self, program: &[&str]) -> Run {
+        let out = self.command(program, true).output().unwrap();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{program:?}: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        );
+        let log = fs::read_to_string(self.dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        Run {
+            stdout,
+            stderr,
+            log,
+        }
+    }
+
     fn lookups(&self, lookups: &[&str]) -> Run {
         self.lookups_with(lookups, true)
     }
@@ -836,16 +871,7 @@ fn threads_looking_up_while_resolv_conf_changes_lose_nothing_under_memcheck() {
     let conf_a = resolv_conf(&[refused.ip, v6.ip, allowed.ip], "");
     let conf_b = resolv_conf(&[v6.ip, allowed.ip, refused.ip], "");
     let setup = Setup::new("stress", &rules, &conf_a);
-    let source = manifest().join("tests/programs/lookup_stress.c");
-    let binary = setup.dir.join("lookup_stress");
-    let cc = Command::new("cc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("cc: this test compiles a C program");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-    let binary = binary.display().to_string();
+    let binary = setup.compile("lookup_stress");
     let out = setup
         .command(
             &[
@@ -917,6 +943,55 @@ fn over_tcp_a_refused_name_server_is_skipped_and_an_allowed_one_answers() {
     assert_eq!(
         run.events_for(refused.ip, "protect").len(),
         3,
+        "{}",
+        run.log.join("\n")
+    );
+}
+
+#[test]
+fn getaddrinfo_a_requests_are_judged_waiting_or_notified_by_a_thread() {
+    // glibc runs getaddrinfo_a's requests on a thread of its own through its internal
+    // getaddrinfo: armr runs them through the judged one instead.
+    let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 17));
+    let setup = Setup::new("gai-async", &deny_all(), &resolv_conf(&[dns.ip], ""));
+    let binary = setup.compile("gai_async");
+    for mode in ["wait", "thread"] {
+        let run = setup.run(&[
+            &binary,
+            mode,
+            "exfil.example",
+            "armr-hosts-name",
+            "127.0.0.1",
+        ]);
+        assert_eq!(run.outcome("exfil.example"), "EAI_AGAIN", "{mode}");
+        assert_eq!(run.outcome("armr-hosts-name"), "ok 127.0.0.42", "{mode}");
+        assert_eq!(run.outcome("127.0.0.1"), "ok 127.0.0.1", "{mode}");
+        if mode == "thread" {
+            assert!(run.stdout.contains("notified\n"), "{}", run.stdout);
+        }
+    }
+    assert_eq!(dns.queries(), Vec::<String>::new());
+    let run = setup.run(&[&binary, "wait", "exfil.example"]);
+    // Three runs, one lookup asking the server each.
+    assert_eq!(
+        run.events_for(dns.ip, "protect").len(),
+        3,
+        "{}",
+        run.log.join("\n")
+    );
+    // Allowed: answered by the server, and logged as the connect.
+    let rules = policy(&[(
+        "dns",
+        "connect(\"127.0.53.17:53\")\n        allow(message: \"dns allowed\", severity: Low)",
+    )]);
+    let setup = Setup::new("gai-async-allowed", &rules, &resolv_conf(&[dns.ip], ""));
+    let binary = setup.compile("gai_async");
+    let run = setup.run(&[&binary, "thread", "allowed.example"]);
+    assert_eq!(run.outcome("allowed.example"), "ok 127.0.0.99");
+    assert!(dns.queries().contains(&"udp allowed.example A".to_string()));
+    assert_eq!(
+        run.events_for(dns.ip, "allow").len(),
+        1,
         "{}",
         run.log.join("\n")
     );

@@ -157,6 +157,16 @@ pub unsafe extern "C" fn getaddrinfo(
 }
 
 #[unsafe(no_mangle)]
+pub unsafe extern "C" fn getaddrinfo_a(
+    mode: c_int,
+    list: *mut *mut resolver::Gaicb,
+    ent: c_int,
+    sig: *mut libc::sigevent,
+) -> c_int {
+    unsafe { resolver::getaddrinfo_a(mode, list, ent, sig) }
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn getnameinfo(
     sa: *const sockaddr,
     salen: socklen_t,

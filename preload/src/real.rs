@@ -139,6 +139,7 @@ mod resolver_calls {
         gethostbyname2_r(name: *const c_char, af: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
         gethostbyaddr(addr: *const c_void, len: socklen_t, kind: c_int) -> *mut c_void;
         gethostbyaddr_r(addr: *const c_void, len: socklen_t, kind: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        getaddrinfo_a(mode: c_int, list: *mut *mut crate::resolver::Gaicb, ent: c_int, sig: *mut libc::sigevent) -> c_int;
         getnetbyname(name: *const c_char) -> *mut c_void;
         getnetbyaddr(net: u32, kind: c_int) -> *mut c_void;
         getnetbyname_r(name: *const c_char, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;

@@ -432,6 +432,89 @@ pub unsafe fn getaddrinfo(
     unsafe { lookup(std::ptr::null_mut(), Lookup::Names, real) }
 }
 
+/// glibc's `struct gaicb` (`<netdb.h>`), one `getaddrinfo_a` request.
+#[repr(C)]
+pub struct Gaicb {
+    ar_name: *const c_char,
+    ar_service: *const c_char,
+    ar_request: *const libc::addrinfo,
+    ar_result: *mut libc::addrinfo,
+    ret: c_int,
+    reserved: [c_int; 5],
+}
+
+const GAI_WAIT: c_int = 0;
+const GAI_NOWAIT: c_int = 1;
+
+/// `getaddrinfo_a`: glibc runs the requests on a thread of its own, through its internal
+/// `getaddrinfo`, past every hook and with a resolver state of that thread's. When the rules
+/// judge a name server of this thread's resolver configuration, the requests are run here instead,
+/// one after the other through the hooked `getaddrinfo`, and glibc is then given an empty list with
+/// the caller's mode and notification, which it delivers as for requests that are done (a signal,
+/// a thread): `gai_error`, `gai_suspend` and `gai_cancel` see completed requests. The caller waits
+/// for the lookups even with `GAI_NOWAIT`; refused ones fail at once.
+///
+/// # Safety
+/// libc's contract for the function.
+pub unsafe fn getaddrinfo_a(
+    mode: c_int,
+    list: *mut *mut Gaicb,
+    ent: c_int,
+    sig: *mut libc::sigevent,
+) -> c_int {
+    let real = |ent| unsafe { real::getaddrinfo_a(mode, list, ent, sig) };
+    if !may_judge(kind_bit(EventKind::Connect))
+        || list.is_null()
+        || ent <= 0
+        || (mode != GAI_WAIT && mode != GAI_NOWAIT)
+        || !servers_judged()
+    {
+        return real(ent);
+    }
+    for i in 0..ent as usize {
+        // SAFETY: the caller's list of `ent` requests, each null or valid.
+        let Some(request) = (unsafe { (*list.add(i)).as_mut() }) else {
+            continue;
+        };
+        request.ret = unsafe {
+            getaddrinfo(
+                request.ar_name,
+                request.ar_service,
+                request.ar_request,
+                &mut request.ar_result,
+            )
+        };
+    }
+    real(0)
+}
+
+/// True when a rule refuses or logs a connect to a name server of this thread's resolver
+/// configuration. errno and h_errno are left as they were.
+fn servers_judged() -> bool {
+    let Some(state) = interpose::active() else {
+        return false;
+    };
+    if !state.policy.has_rules(EventKind::Connect) {
+        return false;
+    }
+    let (saved_errno, saved_h_errno) = (errno::get(), h_errno());
+    if state.policy.has_hostnames(EventKind::Connect) {
+        let _ = interpose::judge(
+            state,
+            EventKind::Connect,
+            SocketAddr::from(([127, 0, 0, 1], 53)),
+        );
+    }
+    refresh();
+    // SAFETY: this thread's state.
+    let verdicts = unsafe { judge_servers(state, __res_state(), true) };
+    errno::set(saved_errno);
+    set_h_errno(saved_h_errno);
+    // Not initialised: judged as for a lookup, which cannot tell either; glibc's thread would
+    // initialise its own state from the same resolv.conf.
+    verdicts.is_none_or(|v| v.iter().flatten().any(|(_, d)| d.logged || refuses(d)))
+}
+
 /// `getnameinfo`: with `NI_NUMERICHOST` it looks up no host name.
 ///
 /// # Safety
