@@ -130,7 +130,16 @@ fn the_armr_binary_does_not_define_socket_functions() {
     let symbols = text(&out.stdout);
     assert!(symbols.lines().count() > 100, "nm read the symbol table");
     for hooked in [
-        "connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg",
+        "connect",
+        "bind",
+        "listen",
+        "accept",
+        "accept4",
+        "sendto",
+        "sendmsg",
+        "getaddrinfo",
+        "gethostbyname",
+        "res_query",
     ] {
         let defined = symbols
             .lines()

@@ -219,3 +219,173 @@ pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
     unsafe { interpose::popen(command, mode) }
 }
+
+// --- name lookups: glibc's resolver connects to the name servers past the hooks above, so each
+// lookup is judged as that connect (`resolver`). The `__res_` names are the ones programs built
+// before glibc 2.34 call.
+
+use crate::resolver::{self, Statp};
+use libc::{addrinfo, c_uchar};
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const addrinfo,
+    res: *mut *mut addrinfo,
+) -> c_int {
+    unsafe { resolver::getaddrinfo(node, service, hints, res) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getaddrinfo_a(
+    mode: c_int,
+    list: *mut *mut resolver::Gaicb,
+    ent: c_int,
+    sig: *mut libc::sigevent,
+) -> c_int {
+    unsafe { resolver::getaddrinfo_a(mode, list, ent, sig) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnameinfo(
+    sa: *const sockaddr,
+    salen: socklen_t,
+    host: *mut c_char,
+    hostlen: socklen_t,
+    serv: *mut c_char,
+    servlen: socklen_t,
+    flags: c_int,
+) -> c_int {
+    unsafe { resolver::getnameinfo(sa, salen, host, hostlen, serv, servlen, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut c_void {
+    unsafe { resolver::gethostbyname(name) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut c_void {
+    unsafe { resolver::gethostbyname2(name, af) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::gethostbyname_r(name, ret, buf, buflen, result, h_errnop) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyname2_r(
+    name: *const c_char,
+    af: c_int,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostbyaddr(
+    addr: *const c_void,
+    len: socklen_t,
+    kind: c_int,
+) -> *mut c_void {
+    unsafe { resolver::gethostbyaddr(addr, len, kind) }
+}
+
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn gethostbyaddr_r(
+    addr: *const c_void,
+    len: socklen_t,
+    kind: c_int,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::gethostbyaddr_r(addr, len, kind, ret, buf, buflen, result, h_errnop) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyname(name: *const c_char) -> *mut c_void {
+    unsafe { resolver::getnetbyname(name) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyaddr(net: u32, kind: c_int) -> *mut c_void {
+    unsafe { resolver::getnetbyaddr(net, kind) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyname_r(
+    name: *const c_char,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::getnetbyname_r(name, ret, buf, buflen, result, h_errnop) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getnetbyaddr_r(
+    net: u32,
+    kind: c_int,
+    ret: *mut c_void,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut c_void,
+    h_errnop: *mut c_int,
+) -> c_int {
+    unsafe { resolver::getnetbyaddr_r(net, kind, ret, buf, buflen, result, h_errnop) }
+}
+
+/// The res_query family under both names.
+macro_rules! res_exports {
+    ($($name:ident, $alias:ident: ($($arg:ident: $ty:ty),*) => $body:expr;)*) => {
+        $(
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+                unsafe { $body }
+            }
+
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $alias($($arg: $ty),*) -> c_int {
+                unsafe { $body }
+            }
+        )*
+    };
+}
+
+res_exports! {
+    res_query, __res_query: (name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_query(std::ptr::null_mut(), false, name, class, kind, answer, anslen);
+    res_search, __res_search: (name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_query(std::ptr::null_mut(), true, name, class, kind, answer, anslen);
+    res_querydomain, __res_querydomain: (name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_querydomain(std::ptr::null_mut(), name, domain, class, kind, answer, anslen);
+    res_send, __res_send: (msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_send(std::ptr::null_mut(), msg, msglen, answer, anslen);
+    res_nquery, __res_nquery: (statp: Statp, name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_query(statp, false, name, class, kind, answer, anslen);
+    res_nsearch, __res_nsearch: (statp: Statp, name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_query(statp, true, name, class, kind, answer, anslen);
+    res_nquerydomain, __res_nquerydomain: (statp: Statp, name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_querydomain(statp, name, domain, class, kind, answer, anslen);
+    res_nsend, __res_nsend: (statp: Statp, msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int)
+        => resolver::res_send(statp, msg, msglen, answer, anslen);
+}

@@ -103,7 +103,7 @@ fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
 
 /// The decision for an event, or `None` when no rule matches.
 #[inline(always)]
-fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+pub(crate) fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
     state.policy.decision(rank(state, kind, address))
 }
 
@@ -123,7 +123,7 @@ pub(crate) fn enforce(
 
 #[cold]
 #[inline(never)]
-fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+pub(crate) fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
     let saved = errno::get();
     if catch_unwind(AssertUnwindSafe(|| {
         log::write_event(state, kind, address, decision)

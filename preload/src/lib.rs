@@ -7,6 +7,8 @@
 //! known to be unbound, so that a `connect` need not ask. [`destination`] finds the address the
 //! kernel really uses when the program's does not say it outright; [`resvport`] redoes libc's
 //! reserved-port binds on the judged `bind`, and [`remote`] judges `rcmd` and `rexec` beforehand.
+//! [`resolver`] judges name lookups as the connect to their name servers, which glibc makes past
+//! the hooks.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod destination;
@@ -18,8 +20,9 @@ mod interpose;
 mod log;
 mod real;
 mod remote;
-mod resvport;
+mod resolver;
 mod resolving;
+mod resvport;
 mod sidecar;
 mod sink;
 mod sockaddr;

@@ -39,6 +39,13 @@ impl Missing for ssize_t {
     }
 }
 
+impl Missing for *mut c_void {
+    fn missing() -> *mut c_void {
+        crate::errno::set(libc::ENOSYS);
+        std::ptr::null_mut()
+    }
+}
+
 impl Missing for () {
     fn missing() {}
 }
@@ -115,4 +122,40 @@ real_functions! {
     posix_spawnp(pid: *mut pid_t, file: *const c_char, actions: *const posix_spawn_file_actions_t, attributes: *const posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
     system(command: *const c_char) -> c_int;
     popen(command: *const c_char, mode: *const c_char) -> *mut FILE;
+}
+
+// The resolver's calls (`resolver`): each is judged as a connect to the name servers. In a module
+// of their own: getnameinfo, gethostbyaddr_r and res_mkquery take more arguments than clippy likes.
+pub use resolver_calls::*;
+
+mod resolver_calls {
+    #![allow(clippy::too_many_arguments)]
+    use super::{Missing, resolve};
+    use libc::{c_char, c_int, c_uchar, c_void, size_t, sockaddr, socklen_t};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    real_functions! {
+        getaddrinfo(node: *const c_char, service: *const c_char, hints: *const libc::addrinfo, res: *mut *mut libc::addrinfo) -> c_int;
+        getnameinfo(sa: *const sockaddr, salen: socklen_t, host: *mut c_char, hostlen: socklen_t, serv: *mut c_char, servlen: socklen_t, flags: c_int) -> c_int;
+        gethostbyname(name: *const c_char) -> *mut c_void;
+        gethostbyname2(name: *const c_char, af: c_int) -> *mut c_void;
+        gethostbyname_r(name: *const c_char, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        gethostbyname2_r(name: *const c_char, af: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        gethostbyaddr(addr: *const c_void, len: socklen_t, kind: c_int) -> *mut c_void;
+        gethostbyaddr_r(addr: *const c_void, len: socklen_t, kind: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        getaddrinfo_a(mode: c_int, list: *mut *mut crate::resolver::Gaicb, ent: c_int, sig: *mut libc::sigevent) -> c_int;
+        getnetbyname(name: *const c_char) -> *mut c_void;
+        getnetbyaddr(net: u32, kind: c_int) -> *mut c_void;
+        getnetbyname_r(name: *const c_char, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        getnetbyaddr_r(net: u32, kind: c_int, ret: *mut c_void, buf: *mut c_char, buflen: size_t, result: *mut *mut c_void, h_errnop: *mut c_int) -> c_int;
+        res_query(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_search(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_querydomain(name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_send(msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_nquery(statp: *mut c_void, name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_nsearch(statp: *mut c_void, name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_nquerydomain(statp: *mut c_void, name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_nsend(statp: *mut c_void, msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
+        res_mkquery(op: c_int, name: *const c_char, class: c_int, kind: c_int, data: *const c_uchar, datalen: c_int, newrr: *const c_uchar, buf: *mut c_uchar, buflen: c_int) -> c_int;
+    }
 }
