@@ -492,6 +492,23 @@ fn every_resolver_call_under_a_deny_all_policy_fails_as_unreachable_and_sends_no
 }
 
 #[test]
+fn rcmd_and_rexec_look_their_host_up_only_through_allowed_name_servers() {
+    // libc's rcmd and rexec resolve the host with its internal getaddrinfo, past the hooks.
+    let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 10));
+    let setup = Setup::new(
+        "remote",
+        &deny_all(),
+        &resolv_conf(&[dns.ip], "search example"),
+    );
+    let run = setup.lookups(&["rcmd:exfil.example", "rexec:exfil.example"]);
+    assert_refused(
+        &run,
+        &dns,
+        &[("rcmd:exfil.example", "-1"), ("rexec:exfil.example", "-1")],
+    );
+}
+
+#[test]
 fn lookups_over_tcp_use_vc_under_a_deny_all_policy_fail_and_send_nothing() {
     let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 3));
     let setup = Setup::new(

@@ -17,6 +17,7 @@
 //! none is refused, the first port whose rule logs. The call itself is then libc's, unchanged.
 
 use crate::interpose::{active, enforce, rank, refused};
+use crate::resolver::{self, Lookup};
 use crate::state::{kind_bit, may_judge};
 use crate::{errno, sockaddr};
 use armr_core::language::Action;
@@ -213,16 +214,20 @@ pub unsafe fn rcmd(
     family: Option<libc::sa_family_t>,
 ) -> c_int {
     let judged_family = family.map_or(libc::AF_INET, c_int::from);
-    if unsafe { judged(Remote::Rcmd, host, port, fd2p, judged_family) } {
-        return -1;
-    }
+    // Both lookups of the host, armr's and libc's internal one, reach only the name servers the
+    // rules allow.
     unsafe {
-        match family {
-            None => crate::real::rcmd(host, port, local_user, remote_user, command, fd2p),
-            Some(family) => {
-                crate::real::rcmd_af(host, port, local_user, remote_user, command, fd2p, family)
+        resolver::lookup(std::ptr::null_mut(), Lookup::Names, || {
+            if judged(Remote::Rcmd, host, port, fd2p, judged_family) {
+                return -1;
             }
-        }
+            match family {
+                None => crate::real::rcmd(host, port, local_user, remote_user, command, fd2p),
+                Some(family) => {
+                    crate::real::rcmd_af(host, port, local_user, remote_user, command, fd2p, family)
+                }
+            }
+        })
     }
 }
 
@@ -241,15 +246,18 @@ pub unsafe fn rexec(
     family: Option<libc::sa_family_t>,
 ) -> c_int {
     let judged_family = family.map_or(libc::AF_INET, c_int::from);
-    if unsafe { judged(Remote::Rexec, host, port as u16, fd2p, judged_family) } {
-        return -1;
-    }
+    // As in `rcmd`: both lookups of the host reach only the name servers the rules allow.
     unsafe {
-        match family {
-            None => crate::real::rexec(host, port, user, password, command, fd2p),
-            Some(family) => {
-                crate::real::rexec_af(host, port, user, password, command, fd2p, family)
+        resolver::lookup(std::ptr::null_mut(), Lookup::Names, || {
+            if judged(Remote::Rexec, host, port as u16, fd2p, judged_family) {
+                return -1;
             }
-        }
+            match family {
+                None => crate::real::rexec(host, port, user, password, command, fd2p),
+                Some(family) => {
+                    crate::real::rexec_af(host, port, user, password, command, fd2p, family)
+                }
+            }
+        })
     }
 }

@@ -12,7 +12,8 @@ Usage: lookups.py CALL:NAME ...  Each argument is one lookup; its outcome is pri
 - `getnetbyname`, `getnetbyaddr` (NAME a dotted network number): `ok` or `null h_errno=N`;
 - `res_query`, `res_search`, `res_querydomain`, `res_send`, `res_nquery`, `res_nsearch`,
   `res_nquerydomain`, `res_nsend` and the `__res_` names (`__res_query`, ...): `ok LENGTH` or
-  `-1 h_errno=N` (`-1 errno=N` for res_send and res_nsend). The res_n* calls use a state of their own, set up with res_ninit.
+  `-1 h_errno=N` (`-1 errno=N` for res_send and res_nsend). The res_n* calls use a state of their own, set up with res_ninit;
+- `rcmd`, `rexec`: a call to the host's rsh or rexec port (NAME the host): `ok` or `-1`.
 """
 
 import ctypes
@@ -97,6 +98,19 @@ def gai_error(exc):
     return f"gaierror {exc.errno}"
 
 
+def remote(call, name):
+    """rcmd (to the rsh port) or rexec (to the rexec port): they look the host up with libc's
+    internal getaddrinfo. `ok` or `-1`."""
+    host = ctypes.c_char_p(name.encode())
+    if call == "rcmd":
+        fd = libc.rcmd(ctypes.byref(host), ctypes.c_ushort(socket.htons(514)), b"root", b"root",
+                       b"true", None)
+    else:
+        fd = libc.rexec(ctypes.byref(host), ctypes.c_int(socket.htons(512)), b"root", b"secret",
+                        b"true", None)
+    return "ok" if fd >= 0 else "-1"
+
+
 def lookup(call, name):
     try:
         if call == "getaddrinfo":
@@ -121,6 +135,8 @@ def lookup(call, name):
         if call == "gethostbyaddr":
             raw = socket.inet_aton(name)
             return hostent(libc.gethostbyaddr(raw, 4, socket.AF_INET), name=True)
+        if call in ("rcmd", "rexec"):
+            return remote(call, name)
         return query(call, name)
     except socket.gaierror as exc:
         return gai_error(exc)
