@@ -1,7 +1,8 @@
 //! libarmr.so under faults a user can meet: rules files that are missing, a directory without
 //! rules, a dangling symlink, empty, binary garbage, 10 MB; a rules file rewritten while processes
-//! start; a log destination that is full; a signal handler that connects. Each test runs a real
-//! program (Python 3, `tests/programs/faults.py`) under `LD_PRELOAD=target/release/libarmr.so`
+//! start; a log destination that is full, or a FIFO nobody reads; a signal handler that connects.
+//! Each test runs a real program (Python 3, `tests/programs/faults.py`, or C built with `cc`)
+//! under `LD_PRELOAD=target/release/libarmr.so`
 //! and asserts what the user sees: exit status, standard output and error, connections made.
 //!
 //! Needs `cargo build --release` first, `python3`, and root for the tmpfs mount of
@@ -1051,4 +1052,261 @@ fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
         "the fork did not wait for the resolution in progress ({fork_ms} ms): {out}"
     );
     assert_untouched(&protected, "the thread and the child");
+}
+
+// --- 6. a log destination that is a FIFO: never blocks, never raises a signal
+
+/// `PORT N [M]`: N connects to 127.0.0.1:PORT (refused and logged by armr); with M, prints
+/// `paused`, waits for a byte on standard input, then makes M more. Prints `R refused`. The
+/// connects are refused without a system call, so that a run of 200,000 events is quick.
+const EVENTS_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static long refused;
+static void connects(const struct sockaddr_in *a, long n) {
+    for (long i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0 && errno == ECONNREFUSED)
+            refused++;
+        close(fd);
+    }
+}
+int main(int argc, char **argv) {
+    if (argc != 3 && argc != 4) return 2;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    connects(&a, atol(argv[2]));
+    if (argc == 4) {
+        printf("paused\n");
+        fflush(stdout);
+        char c;
+        if (read(0, &c, 1) != 1) return 3;
+        connects(&a, atol(argv[3]));
+    }
+    printf("%ld refused\n", refused);
+    return 0;
+}
+"#;
+
+/// A named pipe at `path`.
+fn mkfifo(path: &Path) {
+    let out = Command::new("mkfifo").arg(path).output().expect("mkfifo");
+    assert!(out.status.success(), "mkfifo: {}", text(&out.stderr));
+}
+
+/// The read end of a FIFO, opened without waiting for a writer; reads never block.
+fn fifo_reader(path: &Path) -> fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .unwrap()
+}
+
+/// Everything the FIFO holds now.
+fn drain(reader: &mut fs::File) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("reading the FIFO: {e}"),
+        }
+    }
+    text(&bytes)
+}
+
+/// Waits for `child` until `deadline`; kills its group and fails past it. Exit code (`None`:
+/// killed by a signal, named in the failure), standard output, standard error.
+fn finish(
+    child: std::process::Child,
+    what: &str,
+    timeout: Duration,
+) -> (Option<i32>, String, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let deadline = Instant::now() + timeout;
+    let mut child = child;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: not reaped yet: the group id is still the child's.
+            unsafe { kill(-(child.id() as i32), 9) };
+            let _ = child.wait();
+            panic!(
+                "{what}: still running after {timeout:?}, killed: the log destination blocked it"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.signal(),
+        None,
+        "{what}: killed by signal {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.signal(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// The events program under armr, logging to `log`; standard input piped.
+fn start_events(binary: &Path, rules: &Path, log: &str, args: &[String]) -> std::process::Child {
+    Command::new(binary)
+        .args(args)
+        .env_clear()
+        .env("LD_PRELOAD", library())
+        .env("ARMR_RULES", rules)
+        .env("ARMR_LOG", log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+/// The count in armr's report at exit of the events its destination did not take.
+fn reported_lost(stderr: &str, log: &str) -> Option<u64> {
+    stderr.lines().find_map(|l| {
+        let (count, tail) = l.strip_prefix("armr: ")?.split_once(' ')?;
+        (tail
+            == format!(
+                "events could not be delivered to ARMR_LOG={log}: it was unavailable or too slow"
+            ))
+        .then(|| count.parse().ok())?
+    })
+}
+
+/// A FIFO that nobody reads: opening it for writing would wait for a reader, before `main`, with
+/// the program's signals held. armr opens it without waiting: no reader is a destination that is
+/// down (docs/logging.md), the events are dropped and counted.
+#[test]
+fn a_log_fifo_without_a_reader_neither_blocks_nor_stops_the_program() {
+    let dir = TempDir::new("faults", "fifo-no-reader");
+    let (protected, port) = listener();
+    let rules = dir.write("rules.armr", &protect_port(port));
+    let fifo = dir.join("events.fifo");
+    mkfifo(&fifo);
+    let log = format!("file:{}", fifo.display());
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let child = start_events(&binary, &rules, &log, &args(&[&port, &1000]));
+    let (code, stdout, stderr) = finish(child, "no reader", Duration::from_secs(20));
+    let what = format!("exit {code:?}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "1000 refused\n"),
+        "{what}"
+    );
+    assert_eq!(reported_lost(&stderr, &log), Some(1000), "{what}");
+    assert_untouched(&protected, &what);
+}
+
+/// A reader that stops reading: the pipe fills after a few hundred lines, and a blocking write
+/// would stall the program for good. Every event is either in the pipe, whole, or counted.
+#[test]
+fn a_log_fifo_whose_reader_stops_reading_does_not_stall_the_program() {
+    const N: u64 = 200_000;
+    let dir = TempDir::new("faults", "fifo-stalled");
+    let (protected, port) = listener();
+    let rules = dir.write("rules.armr", &protect_port(port));
+    let fifo = dir.join("events.fifo");
+    mkfifo(&fifo);
+    let mut reader = fifo_reader(&fifo);
+    let log = format!("file:{}", fifo.display());
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let started = Instant::now();
+    let child = start_events(&binary, &rules, &log, &args(&[&port, &N]));
+    let (code, stdout, stderr) = finish(child, "stalled reader", Duration::from_secs(60));
+    let elapsed = started.elapsed();
+    let piped = drain(&mut reader);
+    let what = format!(
+        "{N} events in {elapsed:?}, {} bytes in the pipe\nexit {code:?}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+        piped.len()
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), &*format!("{N} refused\n")),
+        "{what}"
+    );
+    let lines: Vec<&str> = piped.lines().collect();
+    assert!(
+        !lines.is_empty(),
+        "the pipe took events until it was full: {what}"
+    );
+    assert!(piped.ends_with('\n'), "{what}");
+    for line in &lines {
+        assert!(
+            line.contains(" act=protect msg=blocked ")
+                && line.ends_with(&format!("remoteIpAddress=127.0.0.1 remotePort={port}")),
+            "a whole event line: {line:?}"
+        );
+    }
+    let lost = reported_lost(&stderr, &log).unwrap_or_else(|| panic!("no report: {what}"));
+    assert_eq!(
+        lines.len() as u64 + lost,
+        N,
+        "every event is in the pipe, whole, or counted as lost: {what}"
+    );
+    assert_untouched(&protected, &what);
+    eprintln!("stalled FIFO: {what}");
+}
+
+/// A reader that goes away: a write to a pipe without a reader raises SIGPIPE, which kills a
+/// program that does not expect it. armr's write never raises it; the events are counted.
+#[test]
+fn a_log_fifo_whose_reader_exits_does_not_kill_the_program_with_sigpipe() {
+    use std::io::{BufRead, Write};
+    let dir = TempDir::new("faults", "fifo-gone");
+    let (protected, port) = listener();
+    let rules = dir.write("rules.armr", &protect_port(port));
+    let fifo = dir.join("events.fifo");
+    mkfifo(&fifo);
+    let mut reader = fifo_reader(&fifo);
+    let log = format!("file:{}", fifo.display());
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let mut child = start_events(&binary, &rules, &log, &args(&[&port, &1, &1000]));
+    // The first event reaches the reader; then the reader goes away and the program goes on.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let _ = tx.send(rest.join("\n"));
+    });
+    let paused = rx.recv_timeout(Duration::from_secs(20));
+    if paused.as_deref() != Ok("paused") {
+        unsafe { kill(-(child.id() as i32), 9) };
+        panic!("the program did not pause: {paused:?}");
+    }
+    let first = drain(&mut reader);
+    assert!(
+        first.ends_with(&format!("remotePort={port}\n")) && first.lines().count() == 1,
+        "the first event reached the reader: {first:?}"
+    );
+    drop(reader);
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let (code, _, stderr) = finish(child, "reader gone", Duration::from_secs(20));
+    let stdout = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+    let what = format!("exit {code:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!((code, stdout.as_str()), (Some(0), "1001 refused"), "{what}");
+    assert_eq!(reported_lost(&stderr, &log), Some(1000), "{what}");
+    assert_untouched(&protected, &what);
 }

@@ -9,6 +9,11 @@
 //! identity (device and inode) is checked, so that armr never writes into someone else's file; a
 //! lost descriptor is reopened.
 //!
+//! A `file:` that is a FIFO is opened without waiting for a reader (no reader: the destination is
+//! down) and written without waiting (a full pipe drops the event). A write to a pipe whose reader
+//! is gone, or to a standard error that is a closed pipe or socket, raises no SIGPIPE: the signal
+//! is blocked on the thread around the write and taken back (see [`without_sigpipe`]).
+//!
 //! armr's own socket calls here (connecting, sending) go to libc's real functions directly
 //! (`real`), never through armr's exported hooks: no rule judges them, and no reentrancy guard is
 //! needed, so a signal handler that interrupts the sending is judged like any other caller.
@@ -50,6 +55,8 @@ pub struct Sink {
     broken: AtomicBool,
     /// Set when a write to the file was cut short (a full disk): the file ends mid-line.
     torn: AtomicBool,
+    /// Set when `fd` is a pipe (a `file:` naming a FIFO): its writes may raise SIGPIPE.
+    pipe: AtomicBool,
     last_attempt_ms: AtomicU64,
     dropped: AtomicU64,
 }
@@ -71,6 +78,42 @@ fn now_ms() -> u64 {
     // SAFETY: t is writable.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
     t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
+/// True when `fd` is a pipe or FIFO.
+fn is_pipe(fd: c_int) -> bool {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable.
+    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO }
+}
+
+/// Runs `write` (a write to a pipe or stream socket) with SIGPIPE blocked on this thread, and
+/// takes back the SIGPIPE it raised: a reader that went away never kills the program. A SIGPIPE
+/// that was already pending is the program's and stays pending. errno is `write`'s.
+fn without_sigpipe(write: impl FnOnce() -> isize) -> isize {
+    // SAFETY: plain signal-mask calls on sets armr owns; all are async-signal-safe.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let n = write();
+        let e = errno::get();
+        if n < 0 && e == libc::EPIPE && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        errno::set(e);
+        n
+    }
 }
 
 /// Device and inode of an open descriptor, in full: no two open files share both.
@@ -165,6 +208,7 @@ impl Sink {
             reopening: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             torn: AtomicBool::new(false),
+            pipe: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         };
@@ -172,7 +216,8 @@ impl Sink {
             Reopen::Stderr => sink.fd.store(2, Ordering::Relaxed),
             Reopen::File(path) => {
                 let fd = sink.connect();
-                if fd < 0 {
+                // A FIFO without a reader is a destination that is down, not a wrong value.
+                if fd < 0 && errno::get() != libc::ENXIO {
                     return Err(format!(
                         "{}: cannot open: {}",
                         path.to_string_lossy(),
@@ -209,11 +254,18 @@ impl Sink {
     fn connect(&self) -> c_int {
         let fd = match &self.reopen {
             Reopen::Stderr => return 2,
+            // O_NONBLOCK: a FIFO opens at once (ENXIO without a reader) and a full one refuses a
+            // write instead of stalling the program; a regular file ignores it.
             // SAFETY: path is NUL-terminated.
             Reopen::File(path) => unsafe {
                 libc::open(
                     path.as_ptr(),
-                    libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                    libc::O_WRONLY
+                        | libc::O_APPEND
+                        | libc::O_CREAT
+                        | libc::O_CLOEXEC
+                        | libc::O_NONBLOCK
+                        | libc::O_NOCTTY,
                     0o640,
                 )
             },
@@ -294,6 +346,7 @@ impl Sink {
             fd
         };
         let (device, inode) = identity_of(fd).unwrap_or((u64::MAX, 0));
+        self.pipe.store(is_pipe(fd), Ordering::Relaxed);
         self.device.store(device, Ordering::Relaxed);
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
@@ -350,7 +403,8 @@ impl Sink {
         let body = line.strip_suffix(b"\n").unwrap_or(line);
         let ok = match &self.reopen {
             Reopen::Stderr => {
-                // A full pipe would block the program: wait a few milliseconds at most.
+                // A full pipe would block the program: wait a few milliseconds at most. A pipe
+                // or socket whose reader is gone reports POLLERR (the write would raise SIGPIPE).
                 let mut p = libc::pollfd {
                     fd,
                     events: libc::POLLOUT,
@@ -360,7 +414,9 @@ impl Sink {
                 unsafe {
                     libc::poll(&mut p, 1, STDERR_WAIT_MS) == 1
                         && p.revents & libc::POLLOUT != 0
-                        && libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize
+                        && p.revents & libc::POLLERR == 0
+                        && without_sigpipe(|| libc::write(fd, line.as_ptr().cast(), line.len()))
+                            == line.len() as isize
                 }
             }
             // O_APPEND: each line lands whole at the end, whatever other writers do.
@@ -369,7 +425,7 @@ impl Sink {
                 // only the cut line is lost.
                 let newline = b"\n";
                 let torn = self.torn.load(Ordering::Relaxed);
-                let mut iov = [
+                let iov = [
                     libc::iovec {
                         iov_base: newline.as_ptr() as *mut _,
                         iov_len: usize::from(torn),
@@ -382,11 +438,20 @@ impl Sink {
                 let total = (usize::from(torn) + line.len()) as isize;
                 // SAFETY: iov describes two valid buffers; O_APPEND makes the write land whole
                 // at the end, whatever other writers do.
-                let n = unsafe { libc::writev(fd, iov.as_mut_ptr(), 2) };
+                let write = || unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+                let n = if self.pipe.load(Ordering::Relaxed) {
+                    without_sigpipe(write)
+                } else {
+                    write()
+                };
                 if n == total {
                     self.torn.store(false, Ordering::Relaxed);
                 } else if n > 0 {
                     self.torn.store(true, Ordering::Relaxed);
+                } else if n < 0 && errno::get() == libc::EPIPE {
+                    // The FIFO's reader is gone: reopen later (at most once a second), which
+                    // waits for a new reader without blocking.
+                    self.broken.store(true, Ordering::Relaxed);
                 }
                 n == total
             }
