@@ -1310,3 +1310,184 @@ fn a_log_fifo_whose_reader_exits_does_not_kill_the_program_with_sigpipe() {
     assert_eq!(reported_lost(&stderr, &log), Some(1000), "{what}");
     assert_untouched(&protected, &what);
 }
+
+// --- 7. a stack trace taken in a signal handler
+
+/// `PORT SECONDS`: SIGALRM every millisecond; the handler connects to 127.0.0.1:PORT (refused by
+/// a rule with `stacktrace: "full"`) while the main thread allocates and frees blocks of 2 to 64
+/// KiB (past malloc's per-thread cache, so malloc works on the arena itself, under its lock: a
+/// second thread exists). The program's own `malloc`, `calloc`, `realloc` and `free` (exported
+/// with `-rdynamic`, so that every library's calls land here) count the calls made while the
+/// handler runs. Writes `main: start` to standard error before the first event.
+const STACK_IN_HANDLER_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static volatile sig_atomic_t in_handler, allocations, runs, refused;
+void *malloc(size_t n) { if (in_handler) allocations++; return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { if (in_handler) allocations++; return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { if (in_handler) allocations++; return __libc_realloc(p, n); }
+void free(void *p) { if (in_handler && p) allocations++; __libc_free(p); }
+static struct sockaddr_in prot;
+void handler(int sig) {
+    (void)sig;
+    int saved = errno;
+    in_handler = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&prot, sizeof prot) != 0 && errno == ECONNREFUSED) refused++;
+    close(fd);
+    in_handler = 0;
+    runs++;
+    errno = saved;
+}
+static void *idle(void *unused) { (void)unused; pause(); return 0; }
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    prot.sin_family = AF_INET;
+    prot.sin_port = htons(atoi(argv[1]));
+    inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
+    double seconds = atof(argv[2]);
+    pthread_t t;
+    pthread_create(&t, 0, idle, 0);
+    static char *blocks[64];
+    static size_t sizes[64];
+    write(2, "main: start\n", 12);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, 0);
+    struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, 0);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned x = 2463534242u;
+    long rounds = 0, bad = 0;
+    do {
+        for (int k = 0; k < 1000; k++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            int i = x % 64;
+            if (blocks[i]) {
+                if (blocks[i][0] != (char)i || blocks[i][sizes[i] - 1] != (char)i) bad++;
+                free(blocks[i]);
+            }
+            sizes[i] = 2048 + (x >> 8) % 63488;
+            blocks[i] = malloc(sizes[i]);
+            blocks[i][0] = blocks[i][sizes[i] - 1] = (char)i;
+        }
+        rounds++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (runs < 3 || (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+    setitimer(ITIMER_REAL, &off, 0);
+    printf("handler: %d runs, %d refused, %d allocations\nmain: %ld rounds, %ld bad blocks\n",
+           (int)runs, (int)refused, (int)allocations, rounds, bad);
+    return 0;
+}
+"#;
+
+/// The first stack trace of a process must not load a library (glibc's `backtrace` loads
+/// libgcc_s with `dlopen` on its first call) nor allocate: a signal handler whose connect is
+/// logged with a stack trace, landing while the main thread is inside malloc, would re-enter
+/// malloc and deadlock or corrupt the heap. 20 runs, none may hang or abort; no allocation in the
+/// handler; `LD_DEBUG=files` shows no library loaded once `main` runs.
+#[test]
+fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
+    let dir = TempDir::new("faults", "stack-in-handler");
+    let (protected, port) = listener();
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[(
+            "traced",
+            format!("connect(\"127.0.0.1:{port}\")"),
+            "protect(message: \"traced\", severity: High, stacktrace: \"full\")",
+        )]),
+    );
+    let source = dir.write("stack_in_handler.c", STACK_IN_HANDLER_C);
+    let binary = dir.join("stack_in_handler");
+    let cc = Command::new("cc")
+        .args(["-O2", "-rdynamic", "-pthread", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect("cc: this test compiles a C program");
+    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let log = dir.join("events.log");
+    let env = |debug: bool| {
+        let mut env = vec![
+            ("ARMR_RULES", rules.display().to_string()),
+            ("ARMR_LOG", format!("file:{}", log.display())),
+        ];
+        if debug {
+            env.push(("LD_DEBUG", "files".to_string()));
+        }
+        env
+    };
+    // Libraries loaded once main runs, as the loader reports them.
+    let (code, report) = run_c(
+        &binary,
+        &args(&[&port, &0.1]),
+        &env(true),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(0), "{report}");
+    let after_start = report
+        .split_once("main: start\n")
+        .unwrap_or_else(|| panic!("{report}"))
+        .1;
+    let loaded: Vec<&str> = after_start
+        .lines()
+        .filter(|l| l.contains("file="))
+        .collect();
+    assert!(
+        loaded.is_empty(),
+        "libraries loaded after main started (by the first stack trace):\n{}",
+        loaded.join("\n")
+    );
+    for run in 0..20 {
+        let (code, report) = run_c(
+            &binary,
+            &args(&[&port, &0.2]),
+            &env(false),
+            Duration::from_secs(20),
+        );
+        let what = format!("run {run}: exit {code:?}\n{report}");
+        assert_eq!(code, Some(0), "{what}");
+        let counts = report
+            .lines()
+            .find_map(|l| l.strip_prefix("handler: "))
+            .unwrap_or_else(|| panic!("{what}"));
+        let runs: u32 = counts.split(' ').next().unwrap().parse().unwrap();
+        assert!(runs >= 3, "{what}");
+        assert_eq!(
+            counts,
+            format!("{runs} runs, {runs} refused, 0 allocations"),
+            "every handler run refused, none allocated: {what}"
+        );
+        assert!(report.contains(", 0 bad blocks\n"), "{what}");
+    }
+    assert_untouched(&protected, "the handlers");
+    // The events carry their stack traces: the handler's frame, named (-rdynamic).
+    let events = fs::read_to_string(&log).unwrap();
+    let first = events.lines().next().unwrap_or_else(|| panic!("no event"));
+    assert!(
+        first.contains(" act=protect msg=traced stacktrace=handler (stack_in_handler+0x"),
+        "{first}"
+    );
+    assert!(
+        first.ends_with(&format!("remoteIpAddress=127.0.0.1 remotePort={port}")),
+        "{first}"
+    );
+}
