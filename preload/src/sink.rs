@@ -24,12 +24,13 @@ use armr_core::config::LogTarget;
 use libc::{c_int, sockaddr, socklen_t};
 use std::ffi::CString;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// How long a write to a slow standard error may wait before the event is dropped.
 const STDERR_WAIT_MS: c_int = 5;
-/// How long a TCP connect may wait for the handshake before the event is dropped.
-const CONNECT_WAIT_MS: c_int = 5;
+/// How long a TCP connection attempt may wait for handshakes, over all the destination's
+/// addresses, before the event is dropped.
+const CONNECT_WAIT_MS: u64 = 5;
 /// At most one reconnection attempt per this many milliseconds while the destination is down.
 const RETRY_EVERY_MS: u64 = 1000;
 
@@ -39,8 +40,9 @@ enum Reopen {
     Stderr,
     File(CString),
     Unix(CString),
-    Udp(SocketAddr),
-    Tcp(SocketAddr),
+    /// Every address the name resolved to, in the resolver's order.
+    Udp(Vec<SocketAddr>),
+    Tcp(Vec<SocketAddr>),
 }
 
 #[derive(Debug)]
@@ -59,6 +61,9 @@ pub struct Sink {
     pipe: AtomicBool,
     last_attempt_ms: AtomicU64,
     dropped: AtomicU64,
+    /// The index of the address a connection attempt starts with: the one that last worked, or
+    /// the next one after a failure, so that every address gets its turn.
+    address: AtomicUsize,
 }
 
 /// What became of a line.
@@ -123,12 +128,61 @@ fn identity_of(fd: c_int) -> Option<(u64, u64)> {
     (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev as u64, st.st_ino as u64))
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
-    (host, port)
+/// Every address of `host`, in the resolver's order (the order a TCP client tries them in).
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let mut addresses: Vec<SocketAddr> = Vec::new();
+    for address in (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{host}` has no address"))
+    {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    if addresses.is_empty() {
+        return Err(format!("`{host}` has no address"));
+    }
+    Ok(addresses)
+}
+
+/// A non-blocking socket of armr's connected to `addr`, waiting at most `wait_ms` for a TCP
+/// handshake; -1 when it fails or does not complete in time.
+fn connect_ip(addr: &SocketAddr, stream: bool, wait_ms: u64) -> c_int {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let kind = if stream {
+        libc::SOCK_STREAM
+    } else {
+        libc::SOCK_DGRAM
+    };
+    let (sa, len) = c_sockaddr(addr);
+    // SAFETY: plain socket calls on a socket armr owns. The real connect, not the hook: no rule
+    // judges armr's own connection.
+    unsafe {
+        let fd = libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+        if fd < 0 {
+            return -1;
+        }
+        let r = real::connect(fd, &sa as *const _ as *const sockaddr, len);
+        let connected = r == 0
+            || (errno::get() == libc::EINPROGRESS && {
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                libc::poll(&mut p, 1, wait_ms as c_int) == 1
+                    && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
+            });
+        if !connected {
+            libc::close(fd);
+            return -1;
+        }
+        fd
+    }
 }
 
 /// The C form of an IP socket address.
@@ -211,6 +265,7 @@ impl Sink {
             pipe: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            address: AtomicUsize::new(0),
         };
         match &sink.reopen {
             Reopen::Stderr => sink.fd.store(2, Ordering::Relaxed),
@@ -288,44 +343,8 @@ impl Sink {
                     }
                 }
             }
-            Reopen::Udp(addr) | Reopen::Tcp(addr) => {
-                let stream = matches!(self.reopen, Reopen::Tcp(_));
-                let family = if addr.is_ipv4() {
-                    libc::AF_INET
-                } else {
-                    libc::AF_INET6
-                };
-                let kind = if stream {
-                    libc::SOCK_STREAM
-                } else {
-                    libc::SOCK_DGRAM
-                };
-                let (sa, len) = c_sockaddr(addr);
-                // SAFETY: plain socket calls on a socket armr owns. The real connect, not the
-                // hook: no rule judges armr's own connection.
-                unsafe {
-                    let fd =
-                        libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
-                    if fd < 0 {
-                        return -1;
-                    }
-                    let r = real::connect(fd, &sa as *const _ as *const sockaddr, len);
-                    let connected = r == 0
-                        || (errno::get() == libc::EINPROGRESS && {
-                            let mut p = libc::pollfd {
-                                fd,
-                                events: libc::POLLOUT,
-                                revents: 0,
-                            };
-                            libc::poll(&mut p, 1, CONNECT_WAIT_MS) == 1
-                                && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
-                        });
-                    if !connected {
-                        libc::close(fd);
-                        return -1;
-                    }
-                    fd
-                }
+            Reopen::Udp(addresses) | Reopen::Tcp(addresses) => {
+                self.connect_any(addresses, matches!(self.reopen, Reopen::Tcp(_)))
             }
         };
         if fd < 0 {
@@ -351,6 +370,30 @@ impl Sink {
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
         fd
+    }
+
+    /// Connects to the first of `addresses` that takes the connection, starting with the one
+    /// that last worked, within one budget of [`CONNECT_WAIT_MS`] for every handshake: a refused
+    /// address costs no wait. For UDP, connecting succeeds wherever the kernel has a route; a
+    /// destination that then refuses datagrams moves armr to the next address (`send`). When the
+    /// budget runs out, the next attempt starts with the first address not yet tried.
+    fn connect_any(&self, addresses: &[SocketAddr], stream: bool) -> c_int {
+        let start = self.address.load(Ordering::Relaxed);
+        let deadline = now_ms() + CONNECT_WAIT_MS;
+        for i in 0..addresses.len() {
+            let index = (start + i) % addresses.len();
+            let now = now_ms();
+            if i > 0 && now >= deadline {
+                self.address.store(index, Ordering::Relaxed);
+                return -1;
+            }
+            let fd = connect_ip(&addresses[index], stream, deadline.saturating_sub(now));
+            if fd >= 0 {
+                self.address.store(index, Ordering::Relaxed);
+                return fd;
+            }
+        }
+        -1
     }
 
     /// The descriptor to write to, reopening a lost or broken one at most once a second.
@@ -474,6 +517,11 @@ impl Sink {
                         libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF
                     )
                 {
+                    if let Reopen::Udp(addresses) = &self.reopen {
+                        // Nobody takes datagrams at this address: the next one gets its turn.
+                        let next = (self.address.load(Ordering::Relaxed) + 1) % addresses.len();
+                        self.address.store(next, Ordering::Relaxed);
+                    }
                     self.broken.store(true, Ordering::Relaxed);
                 }
                 n == body.len() as isize
