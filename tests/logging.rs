@@ -1469,3 +1469,77 @@ fn a_udp_destination_moves_to_the_next_address_when_one_refuses() {
         event.check(&Record::from_line(datagram), "file");
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// A message longer than an event line
+
+/// Undoes CEF extension escaping; `None` for a backslash that escapes nothing (a cut escape).
+fn cef_unescape(value: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            c @ ('\\' | '=') => out.push(c),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A rule message of 9000 characters does not fit in an event line (8 KiB): the message is cut,
+/// ending with `[truncated]`, and every field after it is kept (metadata, the address). The cut
+/// leaves no half escape and no half character, and the line is as long as the limit allows.
+#[test]
+fn a_message_longer_than_the_line_is_truncated_and_the_fields_after_it_kept() {
+    let dir = TempDir::new("logging", "long-message");
+    // `=` and `\` are escaped (two bytes each), `é` and `日本` are several bytes each.
+    let message: String = "a=é\\ 日本 ".chars().cycle().take(9000).collect();
+    let written = message.replace('\\', "\\\\");
+    let rules = dir.write(
+        "rules.armr",
+        &format!(
+            "app(\"Long\"):\n requires(version: ARMR/2.11)\n metadata(log: {{team: \"red\"}})\n socket(\"long\"):\n  connect(\"0.0.0.0:0\")\n  protect(message: \"{written}\", severity: High)\n endsocket\nendapp\n"
+        ),
+    );
+    let log = dir.join("events.log");
+    let (pid, out, _) = run(armr(
+        Command::new(&programs().connector).args(["count", "127.0.0.1", "9", "1"]),
+        &rules,
+        &format!("file:{}", log.display()),
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let contents = fs::read_to_string(&log).expect("the log is UTF-8 text");
+    assert_eq!(contents.matches('\n').count(), 1, "one line: {contents}");
+    assert!(
+        (8192 - 3..=8192).contains(&contents.len()),
+        "as long as the limit allows: {} bytes",
+        contents.len()
+    );
+    let head = format!(
+        " dvchost={} procid={pid} appVersion=1 ruleType=socket securityFeature=socket connect act=protect msg=",
+        hostname()
+    );
+    let (_, after) = contents
+        .split_once(&head)
+        .unwrap_or_else(|| panic!("{contents}"));
+    let (cut, fields) = after
+        .split_once("[truncated]")
+        .unwrap_or_else(|| panic!("no truncation marker: {after}"));
+    assert_eq!(
+        fields, " team=red remoteIpAddress=127.0.0.1 remotePort=9\n",
+        "every field after msg is kept, exactly"
+    );
+    let kept = cef_unescape(cut).unwrap_or_else(|| panic!("a cut escape: {cut:?}"));
+    assert!(cut.len() > 7500, "{} bytes of the message kept", cut.len());
+    assert!(
+        message.starts_with(&kept),
+        "the message's beginning, whole characters: {kept:?}"
+    );
+}
