@@ -1147,9 +1147,7 @@ fn finish(
             // SAFETY: not reaped yet: the group id is still the child's.
             unsafe { kill(-(child.id() as i32), 9) };
             let _ = child.wait();
-            panic!(
-                "{what}: still running after {timeout:?}, killed: the log destination blocked it"
-            );
+            panic!("{what}: still running after {timeout:?}, killed");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -1490,4 +1488,177 @@ fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
         first.ends_with(&format!("remoteIpAddress=127.0.0.1 remotePort={port}")),
         "{first}"
     );
+}
+
+// --- 8. rules sources that are not regular files
+
+/// Runs the events program (one connect to `port`) under libarmr.so with `ARMR_RULES=rules` and
+/// `on_error`, its address space limited to 1 GiB (a rules source read without end fails there
+/// rather than take the machine's memory), for at most 20 seconds.
+fn run_with_rules(binary: &Path, rules: &Path, on_error: &str, port: u16) -> Out {
+    let mut command = Command::new(binary);
+    command
+        .arg(port.to_string())
+        .arg("1")
+        .env_clear()
+        .env("LD_PRELOAD", library())
+        .env("ARMR_RULES", rules)
+        .env("ARMR_ON_ERROR", on_error)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1 << 30,
+                rlim_max: 1 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    let what = format!("ARMR_RULES={} ARMR_ON_ERROR={on_error}", rules.display());
+    let (code, stdout, stderr) = finish(child, &what, Duration::from_secs(20));
+    Out {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// `armr check PATH`, for at most 20 seconds: exit code and standard error.
+fn armr_check(path: &Path) -> (Option<i32>, String) {
+    let child = Command::new(manifest().join("target/release/armr"))
+        .arg("check")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("target/release/armr: cargo build --release");
+    let (code, _, stderr) = finish(
+        child,
+        &format!("armr check {}", path.display()),
+        Duration::from_secs(20),
+    );
+    (code, stderr)
+}
+
+const NOT_REGULAR_HINT: &str = "  = hint: name a regular file of rules, or a directory of *.armr \
+     files: a pipe, device or socket is not read (it may never end); copy the rules into a file\n";
+
+/// A rules source that is not a regular file (a FIFO, which would hang the program before `main`;
+/// `/dev/zero`, which would be read until memory runs out; a FIFO named `*.armr` in a rules
+/// directory) or is larger than 64 MiB (a sparse file) is an error naming the file and saying
+/// how to fix it: the program stops (closed) or runs saying it is unprotected (open), and
+/// `armr check` says the same. A symlink to a regular file is still read.
+#[test]
+fn rules_sources_that_are_not_regular_files_or_too_large_are_errors() {
+    let dir = TempDir::new("faults", "not-regular");
+    let (protected, port) = listener();
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let fifo = dir.join("rules.armr");
+    mkfifo(&fifo);
+    let rules_dir = dir.join("rules.d");
+    fs::create_dir_all(&rules_dir).unwrap();
+    fs::write(rules_dir.join("a.armr"), protect_port(port)).unwrap();
+    let fifo_entry = rules_dir.join("x.armr");
+    mkfifo(&fifo_entry);
+    let big = dir.join("big.armr");
+    let truncate = Command::new("truncate")
+        .args(["-s", "100M"])
+        .arg(&big)
+        .status()
+        .unwrap();
+    assert!(truncate.success(), "truncate -s 100M");
+    let zero = PathBuf::from("/dev/zero");
+    let not_regular = |path: &Path, what: &str| {
+        format!(
+            "{}: error: cannot read the rules file: it is {what}, not a regular file\n{NOT_REGULAR_HINT}",
+            path.display()
+        )
+    };
+    let cases = [
+        (fifo.clone(), not_regular(&fifo, "a named pipe (FIFO)")),
+        (zero.clone(), not_regular(&zero, "a character device")),
+        (
+            rules_dir.clone(),
+            not_regular(&fifo_entry, "a named pipe (FIFO)"),
+        ),
+        (
+            big.clone(),
+            format!(
+                "{}: error: the rules file is 104857600 bytes, more than the 67108864 (64 MiB) \
+                 armr reads\n  = hint: check that the path names a rules file; split a rule set \
+                 this large into several *.armr files in a directory\n",
+                big.display()
+            ),
+        ),
+    ];
+    for (rules, diagnostic) in &cases {
+        let out = run_with_rules(&binary, rules, "closed", port);
+        let what = out.context();
+        assert_eq!(out.code, Some(1), "{what}");
+        assert_eq!(out.stdout, "", "main never ran: {what}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{diagnostic}armr: 1 error in the rules\narmr: the rules could not be loaded: \
+                 stopping events before it starts (ARMR_ON_ERROR=closed; set ARMR_ON_ERROR=open \
+                 to run it unprotected)\n"
+            ),
+            "{what}"
+        );
+        let out = run_with_rules(&binary, rules, "open", port);
+        let what = out.context();
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (Some(0), "0 refused\n"),
+            "{what}"
+        );
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{diagnostic}armr: 1 error in the rules\narmr: the rules could not be loaded: \
+                 events runs WITHOUT armr's protection (ARMR_ON_ERROR=open)\n"
+            ),
+            "{what}"
+        );
+        let check = if rules == &rules_dir {
+            // armr check takes files: the directory's FIFO itself.
+            fifo_entry.clone()
+        } else {
+            rules.clone()
+        };
+        let (code, stderr) = armr_check(&check);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(stderr, format!("{diagnostic}armr: 1 error found\n"));
+    }
+    // The protected listener took the connects of the `open` runs; drain them.
+    protected.set_nonblocking(true).unwrap();
+    while protected.accept().is_ok() {}
+    // A symlink to a regular file is a regular file.
+    let real = dir.write("real.armr", &protect_port(port));
+    let link = dir.join("link.armr");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = run_with_rules(&binary, &link, "closed", port);
+    let what = out.context();
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "1 refused\n"),
+        "{what}"
+    );
+    assert!(
+        out.stderr.lines().count() == 1
+            && out
+                .stderr
+                .contains(" act=protect msg=blocked remoteIpAddress=127.0.0.1 ")
+            && out.stderr.ends_with(&format!(" remotePort={port}\n")),
+        "the event of the refused connect, nothing else: {what}"
+    );
+    assert_untouched(&protected, "through a symlink to the rules");
 }
