@@ -67,13 +67,32 @@ extern "C" fn one_frame(context: *mut c_void, arg: *mut c_void) -> c_int {
 }
 
 /// The caller's stack: no allocation, no library loaded.
+///
+/// Asynchronous signals are held during the walk: the unwinder's cache of modules is not made
+/// for a walk nested in another on the same thread, as a handler whose call is logged with a
+/// stack trace would make (another thread's walk waits on the loader's lock instead).
 fn walk() -> Frames {
     let mut frames = Frames {
         pcs: [0; MAX_FRAMES],
         len: 0,
     };
-    // SAFETY: one_frame only writes into `frames`, which outlives the walk.
-    unsafe { _Unwind_Backtrace(one_frame, (&mut frames as *mut Frames).cast()) };
+    let saved = crate::errno::get();
+    // SAFETY: sigset_t is plain data filled in by sigfillset / pthread_sigmask; one_frame only
+    // writes into `frames`, which outlives the walk.
+    unsafe {
+        let mut hold: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut hold);
+        for signal in crate::guard::NEVER_HELD {
+            libc::sigdelset(&mut hold, signal);
+        }
+        let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &hold, &mut previous) == 0;
+        _Unwind_Backtrace(one_frame, (&mut frames as *mut Frames).cast());
+        if blocked {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        }
+    }
+    crate::errno::set(saved);
     frames
 }
 
