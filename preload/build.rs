@@ -4,7 +4,8 @@
 //! search path answers it with the static unwinder: one shared library fewer for the dynamic
 //! loader to find, map and relocate in every process armr is preloaded into (start-up cost,
 //! docs/performance.md). libgcc_eh's symbols are hidden, so the program's own unwinder is
-//! untouched.
+//! untouched. `stack.rs` walks stacks with this copy too, so that a stack trace never loads a
+//! library.
 use std::{env, fs, path::PathBuf};
 
 fn main() {

@@ -2,7 +2,7 @@
 //!
 //! | variable | values | default |
 //! | --- | --- | --- |
-//! | `ARMR_RULES` | a rules file, or a directory (its `*.armr` files in name order) | unset: armr does nothing |
+//! | `ARMR_RULES` | a rules file, or a directory (its `*.armr` files in name order); regular files of at most 64 MiB (`language::source::MAX_RULES_FILE`) | unset: armr does nothing |
 //! | `ARMR_LOG` | `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT`, `tcp://HOST:PORT` | `stderr` |
 //! | `ARMR_MODE` | `enforce`, `detect-only` | `enforce` |
 //! | `ARMR_ON_ERROR` | `closed`, `open` | `closed` |
@@ -300,6 +300,8 @@ impl Sidecar {
 }
 
 /// The files `ARMR_RULES` names: the file itself, or a directory's `*.armr` files in name order.
+/// An entry that is not a regular file (a FIFO named `x.armr`) is kept, so that reading it gives
+/// its error (`SourceFile::read`); only subdirectories are left out.
 pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);

@@ -61,6 +61,8 @@ pub struct LineBuffer<'b> {
     buf: &'b mut [u8],
     len: usize,
     truncated: bool,
+    /// Every byte written, kept or dropped: what the text needs.
+    wanted: usize,
 }
 
 impl<'b> LineBuffer<'b> {
@@ -69,6 +71,7 @@ impl<'b> LineBuffer<'b> {
             buf,
             len: 0,
             truncated: false,
+            wanted: 0,
         }
     }
 
@@ -81,6 +84,7 @@ impl<'b> LineBuffer<'b> {
     }
 
     fn push_bytes(&mut self, bytes: &[u8]) {
+        self.wanted += bytes.len();
         let room = self.buf.len() - self.len;
         let n = if bytes.len() <= room {
             bytes.len()
@@ -148,6 +152,32 @@ fn escaped(out: &mut LineBuffer<'_>, s: &str, escape: fn(u8) -> Option<&'static 
     out.push_bytes(&bytes[run..]);
 }
 
+/// The length of `s` once escaped.
+fn escaped_len(s: &str, escape: fn(u8) -> Option<&'static [u8]>) -> usize {
+    s.bytes().map(|b| escape(b).map_or(1, <[u8]>::len)).sum()
+}
+
+/// The longest start of `s` whose escaped form takes at most `room` bytes: whole characters, so
+/// that neither a character nor an escape is cut.
+fn escaped_prefix(s: &str, room: usize, escape: fn(u8) -> Option<&'static [u8]>) -> &str {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        let len = if c.is_ascii() {
+            escape(c as u8).map_or(1, <[u8]>::len)
+        } else {
+            c.len_utf8()
+        };
+        if used + len > room {
+            return &s[..i];
+        }
+        used += len;
+    }
+    s
+}
+
+/// Ends a value cut to fit the line (docs/logging.md).
+pub const TRUNCATED: &str = "[truncated]";
+
 /// Writes `s` with CEF header escaping: `\` and `|` escaped; line breaks become spaces.
 fn header_field(out: &mut LineBuffer<'_>, s: &str) {
     escaped(out, s, |b| match b {
@@ -158,15 +188,32 @@ fn header_field(out: &mut LineBuffer<'_>, s: &str) {
     });
 }
 
-/// Writes `s` with CEF extension escaping: `\` and `=` escaped, line breaks as `\n` and `\r`.
-fn extension_value(out: &mut LineBuffer<'_>, s: &str) {
-    escaped(out, s, |b| match b {
+/// The CEF extension escapes: `\` and `=` escaped, line breaks as `\n` and `\r`.
+fn extension_escape(b: u8) -> Option<&'static [u8]> {
+    match b {
         b'\\' => Some(b"\\\\"),
         b'=' => Some(b"\\="),
         b'\n' => Some(b"\\n"),
         b'\r' => Some(b"\\r"),
         _ => None,
-    });
+    }
+}
+
+/// Writes `s` with CEF extension escaping.
+fn extension_value(out: &mut LineBuffer<'_>, s: &str) {
+    escaped(out, s, extension_escape);
+}
+
+/// Writes `s` with CEF extension escaping, in at most `room` bytes when given: cut at a
+/// character, then [`TRUNCATED`].
+fn extension_value_within(out: &mut LineBuffer<'_>, s: &str, room: Option<usize>) {
+    match room {
+        None => extension_value(out, s),
+        Some(room) => {
+            extension_value(out, escaped_prefix(s, room, extension_escape));
+            out.push_bytes(TRUNCATED.as_bytes());
+        }
+    }
 }
 
 /// Writes `s` as an RFC 5424 header field: printable ASCII without spaces, at most `max` bytes,
@@ -302,9 +349,69 @@ pub fn max_event_len(event: &Event<'_>) -> usize {
         + 2 * values
 }
 
-/// Formats one event line, ending in `\n`, into `buf`; returns the bytes written. A line longer
-/// than the buffer is cut (still ending in `\n`).
+/// Formats one event line, ending in `\n`, into `buf`; returns the bytes written.
+///
+/// A line longer than the buffer is made to fit by cutting the values that may be long, in this
+/// order: the message, the stack trace, the metadata values; each cut value ends with
+/// [`TRUNCATED`]. The fields after them, the address above all, are kept. Only when the rest alone
+/// does not fit (names of thousands of bytes) is the line cut at the end (still ending in `\n`).
 pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
+    let (len, wanted) = write_line(event, buf, None);
+    if wanted < buf.len() {
+        return len;
+    }
+    let cut = cuts(event, wanted + 1 - buf.len());
+    write_line(event, buf, Some(cut)).0
+}
+
+/// The `i`th value that may be cut: 0 the message, 1 the stack trace, then the metadata values.
+fn cuttable<'e>(event: &'e Event<'_>, i: usize) -> Option<&'e str> {
+    match i {
+        0 => event.rule.message.as_deref(),
+        1 => event.stacktrace,
+        _ => event
+            .rule
+            .log_metadata
+            .get(i - 2)
+            .map(|(_, value)| value.as_str()),
+    }
+}
+
+/// Where to cut to save `excess` bytes: `(index, keep)`: the cuttable values before `index` keep
+/// nothing (a value no longer than the marker stays whole: cutting it saves nothing), the one at
+/// `index` keeps `keep` escaped bytes, the others stay whole.
+fn cuts(event: &Event<'_>, mut excess: usize) -> (usize, usize) {
+    let count = 2 + event.rule.log_metadata.len();
+    for i in 0..count {
+        let len = cuttable(event, i).map_or(0, |v| escaped_len(v, extension_escape));
+        let saved = len.saturating_sub(TRUNCATED.len());
+        if saved >= excess {
+            return (i, saved - excess);
+        }
+        excess -= saved;
+    }
+    (count, 0)
+}
+
+/// The room of the `i`th cuttable value, escaped `len` bytes long, under `cut`.
+fn room(cut: Option<(usize, usize)>, i: usize, len: usize) -> Option<usize> {
+    let (index, keep) = cut?;
+    match i.cmp(&index) {
+        std::cmp::Ordering::Less => (len > TRUNCATED.len()).then_some(0),
+        std::cmp::Ordering::Equal => Some(keep),
+        std::cmp::Ordering::Greater => None,
+    }
+}
+
+/// Writes the line with the cuttable values cut as `cut` says; returns the bytes written and the
+/// bytes the whole line needs (without its `\n`).
+fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) -> (usize, usize) {
+    let value_room = |i: usize| {
+        cut.and_then(|_| {
+            let len = cuttable(event, i).map_or(0, |v| escaped_len(v, extension_escape));
+            room(cut, i, len)
+        })
+    };
     let mut out = LineBuffer::new(buf);
     let t = UtcTime::from_unix_millis(event.unix_millis);
     let pri = 8 + u32::from(syslog_severity(event.rule.severity));
@@ -335,17 +442,17 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
     out.push_bytes(event.action.as_str().as_bytes());
     if let Some(message) = &event.rule.message {
         out.push_bytes(b" msg=");
-        extension_value(&mut out, message);
+        extension_value_within(&mut out, message, value_room(0));
     }
     if let Some(frames) = event.stacktrace {
         out.push_bytes(b" stacktrace=");
-        extension_value(&mut out, frames);
+        extension_value_within(&mut out, frames, value_room(1));
     }
-    for (key, value) in &event.rule.log_metadata {
+    for (i, (key, value)) in event.rule.log_metadata.iter().enumerate() {
         out.push_bytes(b" ");
         out.push_bytes(key.as_bytes());
         out.push_bytes(b"=");
-        extension_value(&mut out, value);
+        extension_value_within(&mut out, value, value_room(2 + i));
     }
     let (ip_key, port_key): (&[u8], &[u8]) = match event.kind {
         EventKind::BindClient | EventKind::BindServer => (b" localIpAddress=", b" localPort="),
@@ -367,8 +474,9 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
     }
     out.push_bytes(port_key);
     out.push_uint(u64::from(event.address.port()), 1);
+    let wanted = out.wanted;
     out.end_line();
-    out.len
+    (out.len, wanted)
 }
 
 /// The line that reports events lost while the destination was down or too slow.
@@ -593,21 +701,137 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_long_line_is_cut_and_still_ends_the_line() {
-        let (app, rule) = app_and_rule(&"é".repeat(1000));
-        let event = Event {
+    fn accept_event<'a>(app: &'a App, rule: &'a SocketRule, stack: Option<&'a str>) -> Event<'a> {
+        Event {
             unix_millis: 0,
             hostname: "h",
             process: "p",
             pid: 1,
-            app: &app,
-            rule: &rule,
+            app,
+            rule,
             kind: EventKind::Accept,
             action: Action::Protect,
             address: "10.0.0.1:1".parse().unwrap(),
-            stacktrace: None,
+            stacktrace: stack,
+        }
+    }
+
+    /// Undoes CEF extension escaping; `None` for a cut escape.
+    fn unescape(value: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = value.chars();
+        while let Some(c) = chars.next() {
+            out.push(match (c, c == '\\') {
+                (_, false) => c,
+                (_, true) => match chars.next()? {
+                    'n' => '\n',
+                    'r' => '\r',
+                    c @ ('\\' | '=') => c,
+                    _ => return None,
+                },
+            });
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn a_long_message_is_cut_and_the_fields_after_it_kept() {
+        let (app, rule) = app_and_rule(&"é".repeat(1000));
+        let event = accept_event(&app, &rule, None);
+        let mut buf = [0u8; 300];
+        let n = format_event(&event, &mut buf);
+        assert!((299..=300).contains(&n), "{n}");
+        let line = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            line.ends_with("é[truncated] remoteIpAddress=10.0.0.1 remotePort=1\n"),
+            "{line}"
+        );
+    }
+
+    /// Every place a cut can fall, in a message of escapes and characters of 1 to 4 bytes: the
+    /// line is full to within a character, valid UTF-8, no escape cut, the fields after kept.
+    #[test]
+    fn a_cut_never_splits_a_character_or_an_escape() {
+        let message: String = "a=\\é\n日\r🦀 ".repeat(60);
+        let (app, mut rule) = app_and_rule(&message);
+        rule.log_metadata = vec![("team".into(), "red".into())];
+        let event = accept_event(&app, &rule, Some("f (m+0x1)"));
+        let whole = {
+            let mut buf = vec![0u8; 4096];
+            let n = format_event(&event, &mut buf);
+            buf.truncate(n);
+            buf
         };
+        let end =
+            "[truncated] stacktrace=f (m+0x1) team=red remoteIpAddress=10.0.0.1 remotePort=1\n";
+        // From the size where the message keeps nothing but the marker.
+        let smallest = whole.len() - escaped_len(&message, extension_escape) + TRUNCATED.len() + 1;
+        for size in smallest..whole.len() {
+            let mut buf = vec![0u8; size];
+            let n = format_event(&event, &mut buf);
+            let line = std::str::from_utf8(&buf[..n]).unwrap();
+            assert!(n + 4 > size && n <= size, "{size}: {n} bytes");
+            let cut = line
+                .split_once(" msg=")
+                .and_then(|(_, rest)| rest.strip_suffix(end))
+                .unwrap_or_else(|| panic!("{size}: {line}"));
+            let kept = unescape(cut).unwrap_or_else(|| panic!("{size}: a cut escape in {cut:?}"));
+            assert!(message.starts_with(&kept), "{size}: {kept:?}");
+        }
+        let mut buf = vec![0u8; whole.len()];
+        assert_eq!(
+            format_event(&event, &mut buf),
+            whole.len(),
+            "what fits is not cut"
+        );
+        assert_eq!(buf, whole);
+    }
+
+    /// The message goes first, to nothing; then the stack trace, then metadata values.
+    #[test]
+    fn after_the_message_the_stack_trace_then_the_metadata_are_cut() {
+        let (app, mut rule) = app_and_rule("a message to cut");
+        rule.log_metadata = vec![("k".into(), "v".repeat(200)), ("x".into(), "y".into())];
+        let frames = "frame\n".repeat(100);
+        let event = accept_event(&app, &rule, Some(&frames));
+        let mut buf = [0u8; 600];
+        let n = format_event(&event, &mut buf);
+        let line = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(n > 596, "{n}: {line}");
+        let tail = line.split_once(" act=protect").unwrap().1;
+        let (before, after) = tail.split_once(" k=").unwrap();
+        assert!(
+            before.starts_with(" msg=[truncated] stacktrace=frame\\nframe"),
+            "{before}"
+        );
+        assert!(before.ends_with("[truncated]"), "{before}");
+        assert_eq!(
+            after,
+            format!(
+                "{} x=y remoteIpAddress=10.0.0.1 remotePort=1\n",
+                "v".repeat(200)
+            )
+        );
+        // Smaller still: the stack trace goes to nothing and the metadata is cut.
+        let mut buf = [0u8; 400];
+        let n = format_event(&event, &mut buf);
+        let line = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            line.contains(" msg=[truncated] stacktrace=[truncated] k=vvv"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("v[truncated] x=y remoteIpAddress=10.0.0.1 remotePort=1\n"),
+            "{line}"
+        );
+    }
+
+    /// Names alone longer than the line: it is cut at the end, and still ends the line.
+    #[test]
+    fn a_line_whose_names_do_not_fit_is_cut_at_the_end() {
+        let (app, mut rule) = app_and_rule("m");
+        rule.name = "é".repeat(1000).into();
+        let event = accept_event(&app, &rule, None);
         let mut buf = [0u8; 300];
         let n = format_event(&event, &mut buf);
         assert!((298..=300).contains(&n), "{n}");

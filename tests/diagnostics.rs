@@ -387,6 +387,8 @@ fn kind_name(kind: &DiagnosticKind) -> &'static str {
     use DiagnosticKind::*;
     match kind {
         Unreadable { .. } => "Unreadable",
+        NotRegularFile { .. } => "NotRegularFile",
+        TooLarge { .. } => "TooLarge",
         NotUtf8 { .. } => "NotUtf8",
         NoApps => "NoApps",
         UnterminatedString => "UnterminatedString",
@@ -479,7 +481,7 @@ fn every_kind_is_pinned() {
     let pinned: std::collections::BTreeSet<&str> = cases()
         .iter()
         .map(|(name, _, _)| *name)
-        .chain(["Unreadable", "NotUtf8"]) // pinned by the tests below
+        .chain(["Unreadable", "NotUtf8", "NotRegularFile", "TooLarge"]) // pinned by the tests below
         .collect();
     // One value of each kind, through the exhaustive `kind_name`.
     let all = all_kinds();
@@ -501,6 +503,8 @@ fn all_kinds() -> Vec<DiagnosticKind> {
                 reason: String::new(),
             },
             DiagnosticKind::NotUtf8 { line: 1, column: 1 },
+            DiagnosticKind::NotRegularFile { what: "" },
+            DiagnosticKind::TooLarge { bytes: 0 },
         ])
         .collect()
 }
@@ -537,6 +541,50 @@ fn unreadable_and_non_utf8_files_are_errors_not_empty_policies() {
     assert_eq!(
         err.headline(&SourceFile::new("bin.armr", "")),
         "bin.armr: error: the file is not UTF-8 text (first bad byte at line 2, column 3)"
+    );
+}
+
+/// A rules source that is not a regular file, or is larger than 64 MiB, is not read: reading it
+/// could wait forever (a FIFO) or never end (`/dev/zero`). tests/faults.rs runs the same cases
+/// under libarmr.so and `armr check`.
+#[test]
+fn special_and_oversized_files_are_errors_that_say_what_they_are() {
+    let dir = std::env::temp_dir().join(format!("armr-diagnostics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo.armr");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let big = dir.join("big.armr");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(language::source::MAX_RULES_FILE + 1)
+        .unwrap();
+    let load = language::load_paths(&[&fifo, std::path::Path::new("/dev/null"), &big]);
+    let rendered: Vec<String> = load.files.iter().map(|f| f.render()).collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        rendered,
+        [
+            format!(
+                "{}: error: cannot read the rules file: it is a named pipe (FIFO), not a regular file\n\
+                 \x20 = hint: name a regular file of rules, or a directory of *.armr files: a pipe, \
+                 device or socket is not read (it may never end); copy the rules into a file\n",
+                fifo.display()
+            ),
+            "/dev/null: error: cannot read the rules file: it is a character device, not a regular file\n\
+             \x20 = hint: name a regular file of rules, or a directory of *.armr files: a pipe, \
+             device or socket is not read (it may never end); copy the rules into a file\n"
+                .to_string(),
+            format!(
+                "{}: error: the rules file is 67108865 bytes, more than the 67108864 (64 MiB) armr \
+                 reads\n\x20 = hint: check that the path names a rules file; split a rule set this \
+                 large into several *.armr files in a directory\n",
+                big.display()
+            ),
+        ]
     );
 }
 

@@ -1,7 +1,8 @@
 //! libarmr.so under faults a user can meet: rules files that are missing, a directory without
 //! rules, a dangling symlink, empty, binary garbage, 10 MB; a rules file rewritten while processes
-//! start; a log destination that is full; a signal handler that connects. Each test runs a real
-//! program (Python 3, `tests/programs/faults.py`) under `LD_PRELOAD=target/release/libarmr.so`
+//! start; a log destination that is full, or a FIFO nobody reads; a signal handler that connects.
+//! Each test runs a real program (Python 3, `tests/programs/faults.py`, or C built with `cc`)
+//! under `LD_PRELOAD=target/release/libarmr.so`
 //! and asserts what the user sees: exit status, standard output and error, connections made.
 //!
 //! Needs `cargo build --release` first, `python3`, and root for the tmpfs mount of
@@ -1060,4 +1061,613 @@ fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
         "the fork did not wait for the resolution in progress ({fork_ms} ms): {out}"
     );
     assert_untouched(&protected, "the thread and the child");
+}
+
+// --- 6. a log destination that is a FIFO: never blocks, never raises a signal
+
+/// `PORT N [M]`: N connects to 127.0.0.1:PORT (refused and logged by armr); with M, prints
+/// `paused`, waits for a byte on standard input, then makes M more. Prints `R refused`. The
+/// connects are refused without a system call, so that a run of 200,000 events is quick.
+const EVENTS_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static long refused;
+static void connects(const struct sockaddr_in *a, long n) {
+    for (long i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0 && errno == ECONNREFUSED)
+            refused++;
+        close(fd);
+    }
+}
+int main(int argc, char **argv) {
+    if (argc != 3 && argc != 4) return 2;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    connects(&a, atol(argv[2]));
+    if (argc == 4) {
+        printf("paused\n");
+        fflush(stdout);
+        char c;
+        if (read(0, &c, 1) != 1) return 3;
+        connects(&a, atol(argv[3]));
+    }
+    printf("%ld refused\n", refused);
+    return 0;
+}
+"#;
+
+/// A named pipe at `path`.
+fn mkfifo(path: &Path) {
+    let out = Command::new("mkfifo").arg(path).output().expect("mkfifo");
+    assert!(out.status.success(), "mkfifo: {}", text(&out.stderr));
+}
+
+/// The read end of a FIFO, opened without waiting for a writer; reads never block.
+fn fifo_reader(path: &Path) -> fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .unwrap()
+}
+
+/// Everything the FIFO holds now.
+fn drain(reader: &mut fs::File) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("reading the FIFO: {e}"),
+        }
+    }
+    text(&bytes)
+}
+
+/// Waits for `child` until `deadline`; kills its group and fails past it. Exit code (`None`:
+/// killed by a signal, named in the failure), standard output, standard error.
+fn finish(
+    child: std::process::Child,
+    what: &str,
+    timeout: Duration,
+) -> (Option<i32>, String, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let deadline = Instant::now() + timeout;
+    let mut child = child;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: not reaped yet: the group id is still the child's.
+            unsafe { kill(-(child.id() as i32), 9) };
+            let _ = child.wait();
+            panic!("{what}: still running after {timeout:?}, killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.signal(),
+        None,
+        "{what}: killed by signal {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.signal(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// The events program under armr, logging to `log`; standard input piped.
+fn start_events(binary: &Path, rules: &Path, log: &str, args: &[String]) -> std::process::Child {
+    Command::new(binary)
+        .args(args)
+        .env_clear()
+        .env("LD_PRELOAD", library())
+        .env("ARMR_RULES", rules)
+        .env("ARMR_LOG", log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+/// The count in armr's report at exit of the events its destination did not take.
+fn reported_lost(stderr: &str, log: &str) -> Option<u64> {
+    stderr.lines().find_map(|l| {
+        let (count, tail) = l.strip_prefix("armr: ")?.split_once(' ')?;
+        (tail
+            == format!(
+                "events could not be delivered to ARMR_LOG={log}: it was unavailable or too slow"
+            ))
+        .then(|| count.parse().ok())?
+    })
+}
+
+/// A FIFO that nobody reads: opening it for writing would wait for a reader, before `main`, with
+/// the program's signals held. armr opens it without waiting: no reader is a destination that is
+/// down (docs/logging.md), the events are dropped and counted.
+#[test]
+fn a_log_fifo_without_a_reader_neither_blocks_nor_stops_the_program() {
+    let dir = TempDir::new("faults", "fifo-no-reader");
+    let (protected, port) = listener();
+    let rules = dir.write("rules.armr", &protect_port(port));
+    let fifo = dir.join("events.fifo");
+    mkfifo(&fifo);
+    let log = format!("file:{}", fifo.display());
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let child = start_events(&binary, &rules, &log, &args(&[&port, &1000]));
+    let (code, stdout, stderr) = finish(child, "no reader", Duration::from_secs(20));
+    let what = format!("exit {code:?}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "1000 refused\n"),
+        "{what}"
+    );
+    assert_eq!(reported_lost(&stderr, &log), Some(1000), "{what}");
+    assert_untouched(&protected, &what);
+}
+
+/// A reader that stops reading: the pipe fills after a few hundred lines, and a blocking write
+/// would stall the program for good. Every event is either in the pipe, whole, or counted.
+#[test]
+fn a_log_fifo_whose_reader_stops_reading_does_not_stall_the_program() {
+    const N: u64 = 200_000;
+    let dir = TempDir::new("faults", "fifo-stalled");
+    let (protected, port) = listener();
+    let rules = dir.write("rules.armr", &protect_port(port));
+    let fifo = dir.join("events.fifo");
+    mkfifo(&fifo);
+    let mut reader = fifo_reader(&fifo);
+    let log = format!("file:{}", fifo.display());
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let started = Instant::now();
+    let child = start_events(&binary, &rules, &log, &args(&[&port, &N]));
+    let (code, stdout, stderr) = finish(child, "stalled reader", Duration::from_secs(60));
+    let elapsed = started.elapsed();
+    let piped = drain(&mut reader);
+    let what = format!(
+        "{N} events in {elapsed:?}, {} bytes in the pipe\nexit {code:?}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+        piped.len()
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), &*format!("{N} refused\n")),
+        "{what}"
+    );
+    let lines: Vec<&str> = piped.lines().collect();
+    assert!(
+        !lines.is_empty(),
+        "the pipe took events until it was full: {what}"
+    );
+    assert!(piped.ends_with('\n'), "{what}");
+    for line in &lines {
+        assert!(
+            line.contains(" act=protect msg=blocked ")
+                && line.ends_with(&format!("remoteIpAddress=127.0.0.1 remotePort={port}")),
+            "a whole event line: {line:?}"
+        );
+    }
+    let lost = reported_lost(&stderr, &log).unwrap_or_else(|| panic!("no report: {what}"));
+    assert_eq!(
+        lines.len() as u64 + lost,
+        N,
+        "every event is in the pipe, whole, or counted as lost: {what}"
+    );
+    assert_untouched(&protected, &what);
+    eprintln!("stalled FIFO: {what}");
+}
+
+/// A reader that goes away: a write to a pipe without a reader raises SIGPIPE, which kills a
+/// program that does not expect it. armr's write never raises it; the events are counted.
+#[test]
+fn a_log_fifo_whose_reader_exits_does_not_kill_the_program_with_sigpipe() {
+    use std::io::{BufRead, Write};
+    let dir = TempDir::new("faults", "fifo-gone");
+    let (protected, port) = listener();
+    let rules = dir.write("rules.armr", &protect_port(port));
+    let fifo = dir.join("events.fifo");
+    mkfifo(&fifo);
+    let mut reader = fifo_reader(&fifo);
+    let log = format!("file:{}", fifo.display());
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let mut child = start_events(&binary, &rules, &log, &args(&[&port, &1, &1000]));
+    // The first event reaches the reader; then the reader goes away and the program goes on.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let _ = tx.send(rest.join("\n"));
+    });
+    let paused = rx.recv_timeout(Duration::from_secs(20));
+    if paused.as_deref() != Ok("paused") {
+        unsafe { kill(-(child.id() as i32), 9) };
+        panic!("the program did not pause: {paused:?}");
+    }
+    let first = drain(&mut reader);
+    assert!(
+        first.ends_with(&format!("remotePort={port}\n")) && first.lines().count() == 1,
+        "the first event reached the reader: {first:?}"
+    );
+    drop(reader);
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let (code, _, stderr) = finish(child, "reader gone", Duration::from_secs(20));
+    let stdout = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+    let what = format!("exit {code:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!((code, stdout.as_str()), (Some(0), "1001 refused"), "{what}");
+    assert_eq!(reported_lost(&stderr, &log), Some(1000), "{what}");
+    assert_untouched(&protected, &what);
+}
+
+// --- 7. a stack trace taken in a signal handler
+
+/// `PORT SECONDS`: SIGALRM every millisecond; the handler connects to 127.0.0.1:PORT (refused by
+/// a rule with `stacktrace: "full"`) while the main thread allocates and frees blocks of 2 to 64
+/// KiB (past malloc's per-thread cache, so malloc works on the arena itself, under its lock: a
+/// second thread exists). The program's own `malloc`, `calloc`, `realloc` and `free` (exported
+/// with `-rdynamic`, so that every library's calls land here) count the calls made while the
+/// handler runs. Writes `main: start` to standard error before the first event.
+const STACK_IN_HANDLER_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static volatile sig_atomic_t in_handler, allocations, runs, refused;
+void *malloc(size_t n) { if (in_handler) allocations++; return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { if (in_handler) allocations++; return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { if (in_handler) allocations++; return __libc_realloc(p, n); }
+void free(void *p) { if (in_handler && p) allocations++; __libc_free(p); }
+static struct sockaddr_in prot;
+void handler(int sig) {
+    (void)sig;
+    int saved = errno;
+    in_handler = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&prot, sizeof prot) != 0 && errno == ECONNREFUSED) refused++;
+    close(fd);
+    in_handler = 0;
+    runs++;
+    errno = saved;
+}
+static void *idle(void *unused) { (void)unused; pause(); return 0; }
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    prot.sin_family = AF_INET;
+    prot.sin_port = htons(atoi(argv[1]));
+    inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
+    double seconds = atof(argv[2]);
+    pthread_t t;
+    pthread_create(&t, 0, idle, 0);
+    static char *blocks[64];
+    static size_t sizes[64];
+    write(2, "main: start\n", 12);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, 0);
+    struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &it, 0);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned x = 2463534242u;
+    long rounds = 0, bad = 0;
+    do {
+        for (int k = 0; k < 1000; k++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            int i = x % 64;
+            if (blocks[i]) {
+                if (blocks[i][0] != (char)i || blocks[i][sizes[i] - 1] != (char)i) bad++;
+                free(blocks[i]);
+            }
+            sizes[i] = 2048 + (x >> 8) % 63488;
+            blocks[i] = malloc(sizes[i]);
+            blocks[i][0] = blocks[i][sizes[i] - 1] = (char)i;
+        }
+        rounds++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (runs < 3 || (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+    setitimer(ITIMER_REAL, &off, 0);
+    printf("handler: %d runs, %d refused, %d allocations\nmain: %ld rounds, %ld bad blocks\n",
+           (int)runs, (int)refused, (int)allocations, rounds, bad);
+    return 0;
+}
+"#;
+
+/// The first stack trace of a process must not load a library (glibc's `backtrace` loads
+/// libgcc_s with `dlopen` on its first call) nor allocate: a signal handler whose connect is
+/// logged with a stack trace, landing while the main thread is inside malloc, would re-enter
+/// malloc and deadlock or corrupt the heap. 20 runs, none may hang or abort; no allocation in the
+/// handler; `LD_DEBUG=files` shows no library loaded once `main` runs.
+#[test]
+fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
+    let dir = TempDir::new("faults", "stack-in-handler");
+    let (protected, port) = listener();
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[(
+            "traced",
+            format!("connect(\"127.0.0.1:{port}\")"),
+            "protect(message: \"traced\", severity: High, stacktrace: \"full\")",
+        )]),
+    );
+    let source = dir.write("stack_in_handler.c", STACK_IN_HANDLER_C);
+    let binary = dir.join("stack_in_handler");
+    let cc = Command::new("cc")
+        .args(["-O2", "-rdynamic", "-pthread", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .expect("cc: this test compiles a C program");
+    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let log = dir.join("events.log");
+    let env = |debug: bool| {
+        let mut env = vec![
+            ("ARMR_RULES", rules.display().to_string()),
+            ("ARMR_LOG", format!("file:{}", log.display())),
+        ];
+        if debug {
+            env.push(("LD_DEBUG", "files".to_string()));
+        }
+        env
+    };
+    // Libraries loaded once main runs, as the loader reports them.
+    let (code, report) = run_c(
+        &binary,
+        &args(&[&port, &0.1]),
+        &env(true),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(0), "{report}");
+    let after_start = report
+        .split_once("main: start\n")
+        .unwrap_or_else(|| panic!("{report}"))
+        .1;
+    let loaded: Vec<&str> = after_start
+        .lines()
+        .filter(|l| l.contains("file="))
+        .collect();
+    assert!(
+        loaded.is_empty(),
+        "libraries loaded after main started (by the first stack trace):\n{}",
+        loaded.join("\n")
+    );
+    for run in 0..20 {
+        let (code, report) = run_c(
+            &binary,
+            &args(&[&port, &0.2]),
+            &env(false),
+            Duration::from_secs(20),
+        );
+        let what = format!("run {run}: exit {code:?}\n{report}");
+        assert_eq!(code, Some(0), "{what}");
+        let counts = report
+            .lines()
+            .find_map(|l| l.strip_prefix("handler: "))
+            .unwrap_or_else(|| panic!("{what}"));
+        let runs: u32 = counts.split(' ').next().unwrap().parse().unwrap();
+        assert!(runs >= 3, "{what}");
+        assert_eq!(
+            counts,
+            format!("{runs} runs, {runs} refused, 0 allocations"),
+            "every handler run refused, none allocated: {what}"
+        );
+        assert!(report.contains(", 0 bad blocks\n"), "{what}");
+    }
+    assert_untouched(&protected, "the handlers");
+    // The events carry their stack traces: the handler's frame, named (-rdynamic).
+    let events = fs::read_to_string(&log).unwrap();
+    let first = events.lines().next().unwrap_or_else(|| panic!("no event"));
+    assert!(
+        first.contains(" act=protect msg=traced stacktrace=handler (stack_in_handler+0x"),
+        "{first}"
+    );
+    assert!(
+        first.ends_with(&format!("remoteIpAddress=127.0.0.1 remotePort={port}")),
+        "{first}"
+    );
+}
+
+// --- 8. rules sources that are not regular files
+
+/// Runs the events program (one connect to `port`) under libarmr.so with `ARMR_RULES=rules` and
+/// `on_error`, its address space limited to 1 GiB (a rules source read without end fails there
+/// rather than take the machine's memory), for at most 20 seconds.
+fn run_with_rules(binary: &Path, rules: &Path, on_error: &str, port: u16) -> Out {
+    let mut command = Command::new(binary);
+    command
+        .arg(port.to_string())
+        .arg("1")
+        .env_clear()
+        .env("LD_PRELOAD", library())
+        .env("ARMR_RULES", rules)
+        .env("ARMR_ON_ERROR", on_error)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1 << 30,
+                rlim_max: 1 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    let what = format!("ARMR_RULES={} ARMR_ON_ERROR={on_error}", rules.display());
+    let (code, stdout, stderr) = finish(child, &what, Duration::from_secs(20));
+    Out {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+/// `armr check PATH`, for at most 20 seconds: exit code and standard error.
+fn armr_check(path: &Path) -> (Option<i32>, String) {
+    let child = Command::new(manifest().join("target/release/armr"))
+        .arg("check")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("target/release/armr: cargo build --release");
+    let (code, _, stderr) = finish(
+        child,
+        &format!("armr check {}", path.display()),
+        Duration::from_secs(20),
+    );
+    (code, stderr)
+}
+
+const NOT_REGULAR_HINT: &str = "  = hint: name a regular file of rules, or a directory of *.armr \
+     files: a pipe, device or socket is not read (it may never end); copy the rules into a file\n";
+
+/// A rules source that is not a regular file (a FIFO, which would hang the program before `main`;
+/// `/dev/zero`, which would be read until memory runs out; a FIFO named `*.armr` in a rules
+/// directory) or is larger than 64 MiB (a sparse file) is an error naming the file and saying
+/// how to fix it: the program stops (closed) or runs saying it is unprotected (open), and
+/// `armr check` says the same. A symlink to a regular file is still read.
+#[test]
+fn rules_sources_that_are_not_regular_files_or_too_large_are_errors() {
+    let dir = TempDir::new("faults", "not-regular");
+    let (protected, port) = listener();
+    let binary = compile_c(&dir, "events", EVENTS_C);
+    let fifo = dir.join("rules.armr");
+    mkfifo(&fifo);
+    let rules_dir = dir.join("rules.d");
+    fs::create_dir_all(&rules_dir).unwrap();
+    fs::write(rules_dir.join("a.armr"), protect_port(port)).unwrap();
+    let fifo_entry = rules_dir.join("x.armr");
+    mkfifo(&fifo_entry);
+    let big = dir.join("big.armr");
+    let truncate = Command::new("truncate")
+        .args(["-s", "100M"])
+        .arg(&big)
+        .status()
+        .unwrap();
+    assert!(truncate.success(), "truncate -s 100M");
+    let zero = PathBuf::from("/dev/zero");
+    let not_regular = |path: &Path, what: &str| {
+        format!(
+            "{}: error: cannot read the rules file: it is {what}, not a regular file\n{NOT_REGULAR_HINT}",
+            path.display()
+        )
+    };
+    let cases = [
+        (fifo.clone(), not_regular(&fifo, "a named pipe (FIFO)")),
+        (zero.clone(), not_regular(&zero, "a character device")),
+        (
+            rules_dir.clone(),
+            not_regular(&fifo_entry, "a named pipe (FIFO)"),
+        ),
+        (
+            big.clone(),
+            format!(
+                "{}: error: the rules file is 104857600 bytes, more than the 67108864 (64 MiB) \
+                 armr reads\n  = hint: check that the path names a rules file; split a rule set \
+                 this large into several *.armr files in a directory\n",
+                big.display()
+            ),
+        ),
+    ];
+    for (rules, diagnostic) in &cases {
+        let out = run_with_rules(&binary, rules, "closed", port);
+        let what = out.context();
+        assert_eq!(out.code, Some(1), "{what}");
+        assert_eq!(out.stdout, "", "main never ran: {what}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{diagnostic}armr: 1 error in the rules\narmr: the rules could not be loaded: \
+                 stopping events before it starts (ARMR_ON_ERROR=closed; set ARMR_ON_ERROR=open \
+                 to run it unprotected)\n"
+            ),
+            "{what}"
+        );
+        let out = run_with_rules(&binary, rules, "open", port);
+        let what = out.context();
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (Some(0), "0 refused\n"),
+            "{what}"
+        );
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{diagnostic}armr: 1 error in the rules\narmr: the rules could not be loaded: \
+                 events runs WITHOUT armr's protection (ARMR_ON_ERROR=open)\n"
+            ),
+            "{what}"
+        );
+        let check = if rules == &rules_dir {
+            // armr check takes files: the directory's FIFO itself.
+            fifo_entry.clone()
+        } else {
+            rules.clone()
+        };
+        let (code, stderr) = armr_check(&check);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(stderr, format!("{diagnostic}armr: 1 error found\n"));
+    }
+    // The protected listener took the connects of the `open` runs; drain them.
+    protected.set_nonblocking(true).unwrap();
+    while protected.accept().is_ok() {}
+    // A symlink to a regular file is a regular file.
+    let real = dir.write("real.armr", &protect_port(port));
+    let link = dir.join("link.armr");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = run_with_rules(&binary, &link, "closed", port);
+    let what = out.context();
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "1 refused\n"),
+        "{what}"
+    );
+    assert!(
+        out.stderr.lines().count() == 1
+            && out
+                .stderr
+                .contains(" act=protect msg=blocked remoteIpAddress=127.0.0.1 ")
+            && out.stderr.ends_with(&format!(" remotePort={port}\n")),
+        "the event of the refused connect, nothing else: {what}"
+    );
+    assert_untouched(&protected, "through a symlink to the rules");
 }

@@ -74,7 +74,7 @@ impl Drop for Guard {
 
 /// Synchronous fault signals, never held: blocking one that the thread itself raises (a bad
 /// address, an abort) gets the process killed instead of its handler run.
-const NEVER_HELD: [libc::c_int; 7] = [
+pub const NEVER_HELD: [libc::c_int; 7] = [
     libc::SIGSEGV,
     libc::SIGBUS,
     libc::SIGFPE,

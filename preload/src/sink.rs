@@ -9,6 +9,11 @@
 //! identity (device and inode) is checked, so that armr never writes into someone else's file; a
 //! lost descriptor is reopened.
 //!
+//! A `file:` that is a FIFO is opened without waiting for a reader (no reader: the destination is
+//! down) and written without waiting (a full pipe drops the event). A write to a pipe whose reader
+//! is gone, or to a standard error that is a closed pipe or socket, raises no SIGPIPE: the signal
+//! is blocked on the thread around the write and taken back (see [`without_sigpipe`]).
+//!
 //! armr's own socket calls here (connecting, sending) go to libc's real functions directly
 //! (`real`), never through armr's exported hooks: no rule judges them, and no reentrancy guard is
 //! needed, so a signal handler that interrupts the sending is judged like any other caller.
@@ -19,12 +24,13 @@ use armr_core::config::LogTarget;
 use libc::{c_int, sockaddr, socklen_t};
 use std::ffi::CString;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// How long a write to a slow standard error may wait before the event is dropped.
 const STDERR_WAIT_MS: c_int = 5;
-/// How long a TCP connect may wait for the handshake before the event is dropped.
-const CONNECT_WAIT_MS: c_int = 5;
+/// How long a TCP connection attempt may wait for handshakes, over all the destination's
+/// addresses, before the event is dropped.
+const CONNECT_WAIT_MS: u64 = 5;
 /// At most one reconnection attempt per this many milliseconds while the destination is down.
 const RETRY_EVERY_MS: u64 = 1000;
 
@@ -34,8 +40,9 @@ enum Reopen {
     Stderr,
     File(CString),
     Unix(CString),
-    Udp(SocketAddr),
-    Tcp(SocketAddr),
+    /// Every address the name resolved to, in the resolver's order.
+    Udp(Vec<SocketAddr>),
+    Tcp(Vec<SocketAddr>),
 }
 
 #[derive(Debug)]
@@ -50,8 +57,13 @@ pub struct Sink {
     broken: AtomicBool,
     /// Set when a write to the file was cut short (a full disk): the file ends mid-line.
     torn: AtomicBool,
+    /// Set when `fd` is a pipe (a `file:` naming a FIFO): its writes may raise SIGPIPE.
+    pipe: AtomicBool,
     last_attempt_ms: AtomicU64,
     dropped: AtomicU64,
+    /// The index of the address a connection attempt starts with: the one that last worked, or
+    /// the next one after a failure, so that every address gets its turn.
+    address: AtomicUsize,
 }
 
 /// What became of a line.
@@ -73,6 +85,42 @@ fn now_ms() -> u64 {
     t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
 }
 
+/// True when `fd` is a pipe or FIFO.
+fn is_pipe(fd: c_int) -> bool {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable.
+    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO }
+}
+
+/// Runs `write` (a write to a pipe or stream socket) with SIGPIPE blocked on this thread, and
+/// takes back the SIGPIPE it raised: a reader that went away never kills the program. A SIGPIPE
+/// that was already pending is the program's and stays pending. errno is `write`'s.
+fn without_sigpipe(write: impl FnOnce() -> isize) -> isize {
+    // SAFETY: plain signal-mask calls on sets armr owns; all are async-signal-safe.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let n = write();
+        let e = errno::get();
+        if n < 0 && e == libc::EPIPE && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        errno::set(e);
+        n
+    }
+}
+
 /// Device and inode of an open descriptor, in full: no two open files share both.
 fn identity_of(fd: c_int) -> Option<(u64, u64)> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -80,12 +128,61 @@ fn identity_of(fd: c_int) -> Option<(u64, u64)> {
     (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev as u64, st.st_ino as u64))
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
-    (host, port)
+/// Every address of `host`, in the resolver's order (the order a TCP client tries them in).
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let mut addresses: Vec<SocketAddr> = Vec::new();
+    for address in (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{host}` has no address"))
+    {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    if addresses.is_empty() {
+        return Err(format!("`{host}` has no address"));
+    }
+    Ok(addresses)
+}
+
+/// A non-blocking socket of armr's connected to `addr`, waiting at most `wait_ms` for a TCP
+/// handshake; -1 when it fails or does not complete in time.
+fn connect_ip(addr: &SocketAddr, stream: bool, wait_ms: u64) -> c_int {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let kind = if stream {
+        libc::SOCK_STREAM
+    } else {
+        libc::SOCK_DGRAM
+    };
+    let (sa, len) = c_sockaddr(addr);
+    // SAFETY: plain socket calls on a socket armr owns. The real connect, not the hook: no rule
+    // judges armr's own connection.
+    unsafe {
+        let fd = libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
+        if fd < 0 {
+            return -1;
+        }
+        let r = real::connect(fd, &sa as *const _ as *const sockaddr, len);
+        let connected = r == 0
+            || (errno::get() == libc::EINPROGRESS && {
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                libc::poll(&mut p, 1, wait_ms as c_int) == 1
+                    && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
+            });
+        if !connected {
+            libc::close(fd);
+            return -1;
+        }
+        fd
+    }
 }
 
 /// The C form of an IP socket address.
@@ -165,14 +262,17 @@ impl Sink {
             reopening: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             torn: AtomicBool::new(false),
+            pipe: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            address: AtomicUsize::new(0),
         };
         match &sink.reopen {
             Reopen::Stderr => sink.fd.store(2, Ordering::Relaxed),
             Reopen::File(path) => {
                 let fd = sink.connect();
-                if fd < 0 {
+                // A FIFO without a reader is a destination that is down, not a wrong value.
+                if fd < 0 && errno::get() != libc::ENXIO {
                     return Err(format!(
                         "{}: cannot open: {}",
                         path.to_string_lossy(),
@@ -209,11 +309,18 @@ impl Sink {
     fn connect(&self) -> c_int {
         let fd = match &self.reopen {
             Reopen::Stderr => return 2,
+            // O_NONBLOCK: a FIFO opens at once (ENXIO without a reader) and a full one refuses a
+            // write instead of stalling the program; a regular file ignores it.
             // SAFETY: path is NUL-terminated.
             Reopen::File(path) => unsafe {
                 libc::open(
                     path.as_ptr(),
-                    libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                    libc::O_WRONLY
+                        | libc::O_APPEND
+                        | libc::O_CREAT
+                        | libc::O_CLOEXEC
+                        | libc::O_NONBLOCK
+                        | libc::O_NOCTTY,
                     0o640,
                 )
             },
@@ -236,44 +343,8 @@ impl Sink {
                     }
                 }
             }
-            Reopen::Udp(addr) | Reopen::Tcp(addr) => {
-                let stream = matches!(self.reopen, Reopen::Tcp(_));
-                let family = if addr.is_ipv4() {
-                    libc::AF_INET
-                } else {
-                    libc::AF_INET6
-                };
-                let kind = if stream {
-                    libc::SOCK_STREAM
-                } else {
-                    libc::SOCK_DGRAM
-                };
-                let (sa, len) = c_sockaddr(addr);
-                // SAFETY: plain socket calls on a socket armr owns. The real connect, not the
-                // hook: no rule judges armr's own connection.
-                unsafe {
-                    let fd =
-                        libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0);
-                    if fd < 0 {
-                        return -1;
-                    }
-                    let r = real::connect(fd, &sa as *const _ as *const sockaddr, len);
-                    let connected = r == 0
-                        || (errno::get() == libc::EINPROGRESS && {
-                            let mut p = libc::pollfd {
-                                fd,
-                                events: libc::POLLOUT,
-                                revents: 0,
-                            };
-                            libc::poll(&mut p, 1, CONNECT_WAIT_MS) == 1
-                                && p.revents & (libc::POLLERR | libc::POLLHUP) == 0
-                        });
-                    if !connected {
-                        libc::close(fd);
-                        return -1;
-                    }
-                    fd
-                }
+            Reopen::Udp(addresses) | Reopen::Tcp(addresses) => {
+                self.connect_any(addresses, matches!(self.reopen, Reopen::Tcp(_)))
             }
         };
         if fd < 0 {
@@ -294,10 +365,35 @@ impl Sink {
             fd
         };
         let (device, inode) = identity_of(fd).unwrap_or((u64::MAX, 0));
+        self.pipe.store(is_pipe(fd), Ordering::Relaxed);
         self.device.store(device, Ordering::Relaxed);
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
         fd
+    }
+
+    /// Connects to the first of `addresses` that takes the connection, starting with the one
+    /// that last worked, within one budget of [`CONNECT_WAIT_MS`] for every handshake: a refused
+    /// address costs no wait. For UDP, connecting succeeds wherever the kernel has a route; a
+    /// destination that then refuses datagrams moves armr to the next address (`send`). When the
+    /// budget runs out, the next attempt starts with the first address not yet tried.
+    fn connect_any(&self, addresses: &[SocketAddr], stream: bool) -> c_int {
+        let start = self.address.load(Ordering::Relaxed);
+        let deadline = now_ms() + CONNECT_WAIT_MS;
+        for i in 0..addresses.len() {
+            let index = (start + i) % addresses.len();
+            let now = now_ms();
+            if i > 0 && now >= deadline {
+                self.address.store(index, Ordering::Relaxed);
+                return -1;
+            }
+            let fd = connect_ip(&addresses[index], stream, deadline.saturating_sub(now));
+            if fd >= 0 {
+                self.address.store(index, Ordering::Relaxed);
+                return fd;
+            }
+        }
+        -1
     }
 
     /// The descriptor to write to, reopening a lost or broken one at most once a second.
@@ -350,7 +446,8 @@ impl Sink {
         let body = line.strip_suffix(b"\n").unwrap_or(line);
         let ok = match &self.reopen {
             Reopen::Stderr => {
-                // A full pipe would block the program: wait a few milliseconds at most.
+                // A full pipe would block the program: wait a few milliseconds at most. A pipe
+                // or socket whose reader is gone reports POLLERR (the write would raise SIGPIPE).
                 let mut p = libc::pollfd {
                     fd,
                     events: libc::POLLOUT,
@@ -360,7 +457,9 @@ impl Sink {
                 unsafe {
                     libc::poll(&mut p, 1, STDERR_WAIT_MS) == 1
                         && p.revents & libc::POLLOUT != 0
-                        && libc::write(fd, line.as_ptr().cast(), line.len()) == line.len() as isize
+                        && p.revents & libc::POLLERR == 0
+                        && without_sigpipe(|| libc::write(fd, line.as_ptr().cast(), line.len()))
+                            == line.len() as isize
                 }
             }
             // O_APPEND: each line lands whole at the end, whatever other writers do.
@@ -369,7 +468,7 @@ impl Sink {
                 // only the cut line is lost.
                 let newline = b"\n";
                 let torn = self.torn.load(Ordering::Relaxed);
-                let mut iov = [
+                let iov = [
                     libc::iovec {
                         iov_base: newline.as_ptr() as *mut _,
                         iov_len: usize::from(torn),
@@ -382,11 +481,20 @@ impl Sink {
                 let total = (usize::from(torn) + line.len()) as isize;
                 // SAFETY: iov describes two valid buffers; O_APPEND makes the write land whole
                 // at the end, whatever other writers do.
-                let n = unsafe { libc::writev(fd, iov.as_mut_ptr(), 2) };
+                let write = || unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+                let n = if self.pipe.load(Ordering::Relaxed) {
+                    without_sigpipe(write)
+                } else {
+                    write()
+                };
                 if n == total {
                     self.torn.store(false, Ordering::Relaxed);
                 } else if n > 0 {
                     self.torn.store(true, Ordering::Relaxed);
+                } else if n < 0 && errno::get() == libc::EPIPE {
+                    // The FIFO's reader is gone: reopen later (at most once a second), which
+                    // waits for a new reader without blocking.
+                    self.broken.store(true, Ordering::Relaxed);
                 }
                 n == total
             }
@@ -409,6 +517,11 @@ impl Sink {
                         libc::ECONNREFUSED | libc::ENOTCONN | libc::EBADF
                     )
                 {
+                    if let Reopen::Udp(addresses) = &self.reopen {
+                        // Nobody takes datagrams at this address: the next one gets its turn.
+                        let next = (self.address.load(Ordering::Relaxed) + 1) % addresses.len();
+                        self.address.store(next, Ordering::Relaxed);
+                    }
                     self.broken.store(true, Ordering::Relaxed);
                 }
                 n == body.len() as isize

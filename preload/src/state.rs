@@ -90,6 +90,15 @@ fn load_or_wait() -> Option<&'static State> {
                     crate::errno::set(saved_errno);
                     let (phase, kinds) = match loaded {
                         Some(state) => {
+                            // The first stack trace must not be taken in a hook (stack.rs).
+                            if state
+                                .policy
+                                .rules()
+                                .socket_rules()
+                                .any(|(_, r)| r.stacktrace)
+                            {
+                                crate::stack::prepare();
+                            }
                             let kinds = EventKind::ALL
                                 .into_iter()
                                 .filter(|k| state.policy.has_rules(*k))

@@ -157,6 +157,16 @@ pub enum DiagnosticKind {
     Unreadable {
         reason: String,
     },
+    /// The path is not a regular file (a FIFO, a device, a socket): not read, since reading it
+    /// may never end (a FIFO waits for a writer, `/dev/zero` never ends).
+    NotRegularFile {
+        /// `a named pipe (FIFO)`, `a character device`, ...
+        what: &'static str,
+    },
+    /// The file is larger than [`super::source::MAX_RULES_FILE`].
+    TooLarge {
+        bytes: u64,
+    },
     /// The file is not UTF-8 text.
     NotUtf8 {
         line: u32,
@@ -387,6 +397,13 @@ impl DiagnosticKind {
         use DiagnosticKind::*;
         match self {
             Unreadable { reason } => format!("cannot read the rules file: {reason}"),
+            NotRegularFile { what } => {
+                format!("cannot read the rules file: it is {what}, not a regular file")
+            }
+            TooLarge { bytes } => format!(
+                "the rules file is {bytes} bytes, more than the {} (64 MiB) armr reads",
+                super::source::MAX_RULES_FILE
+            ),
             NotUtf8 { line, column } => {
                 format!(
                     "the file is not UTF-8 text (first bad byte at line {line}, column {column})"
@@ -578,6 +595,13 @@ impl DiagnosticKind {
         use DiagnosticKind::*;
         Some(match self {
             Unreadable { .. } => "check the path given to armr (ARMR_RULES or the command line)".into(),
+            NotRegularFile { .. } => "name a regular file of rules, or a directory of *.armr \
+                files: a pipe, device or socket is not read (it may never end); copy the rules \
+                into a file"
+                .into(),
+            TooLarge { .. } => "check that the path names a rules file; split a rule set this \
+                large into several *.armr files in a directory"
+                .into(),
             NotUtf8 { .. } => "save the rules file as UTF-8 text".into(),
             NoApps => "write `app(\"NAME\"): requires(version: ARMR/2.11) ... endapp`; to run without rules, unset ARMR_RULES".into(),
             UnterminatedString => "close the string with `\"` on the line where it starts".into(),

@@ -42,16 +42,42 @@ impl SourceFile {
         })
     }
 
-    /// Reads a file. A file that cannot be read or is not UTF-8 gives the diagnostic to report.
+    /// Reads a file. A file that cannot be read, is not a regular file, is larger than
+    /// [`MAX_RULES_FILE`] or is not UTF-8 gives the diagnostic to report.
+    ///
+    /// Only a regular file is read: a FIFO would wait for a writer (before the program's `main`,
+    /// for ARMR_RULES), `/dev/zero` would never end. The path is checked before it is opened (so
+    /// that no device is even opened), and the open file again (the path may have changed).
     pub fn read(path: &Path) -> Result<SourceFile, Diagnostic> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Diagnostic {
-            level: Level::Error,
-            kind: DiagnosticKind::Unreadable {
+        let unreadable = |e: std::io::Error| {
+            error(DiagnosticKind::Unreadable {
                 reason: io_reason(&e),
-            },
-            span: None,
-        })?;
+            })
+        };
+        regular_within_limit(&std::fs::metadata(path).map_err(unreadable)?)?;
+        // O_NONBLOCK: a FIFO put in the file's place meanwhile opens without waiting (and fails
+        // the check below); a regular file ignores it.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(unreadable)?;
+        let metadata = file.metadata().map_err(unreadable)?;
+        regular_within_limit(&metadata)?;
+        let mut bytes = Vec::with_capacity(metadata.len() as usize);
+        (&mut file)
+            .take(MAX_RULES_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > MAX_RULES_FILE {
+            // It grew while read.
+            return Err(error(DiagnosticKind::TooLarge {
+                bytes: bytes.len() as u64,
+            }));
+        }
         SourceFile::from_bytes(name, bytes)
     }
 
@@ -150,6 +176,47 @@ fn count_newlines(bytes: &[u8]) -> usize {
         n += usize::from(in_block);
     }
     n + blocks.remainder().iter().filter(|&&b| b == b'\n').count()
+}
+
+/// The largest rules file armr reads: far above any real rule set (a 10 MB file loads in well
+/// under a second), far below what would strain a program's memory.
+pub const MAX_RULES_FILE: u64 = 64 << 20;
+
+fn error(kind: DiagnosticKind) -> Diagnostic {
+    Diagnostic {
+        level: Level::Error,
+        kind,
+        span: None,
+    }
+}
+
+/// A regular file of at most [`MAX_RULES_FILE`] bytes, or the diagnostic saying what it is.
+fn regular_within_limit(metadata: &std::fs::Metadata) -> Result<(), Diagnostic> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        if metadata.len() > MAX_RULES_FILE {
+            return Err(error(DiagnosticKind::TooLarge {
+                bytes: metadata.len(),
+            }));
+        }
+        return Ok(());
+    } else if kind.is_dir() {
+        return Err(error(DiagnosticKind::Unreadable {
+            reason: "it is a directory".into(),
+        }));
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    };
+    Err(error(DiagnosticKind::NotRegularFile { what }))
 }
 
 /// An I/O error as a short phrase without the "(os error N)" tail.
