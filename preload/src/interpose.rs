@@ -8,7 +8,7 @@
 
 use crate::errno;
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::{log, real, sockaddr, unbound};
+use crate::{log, real, receive, sockaddr, unbound};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind, Rank};
 use libc::{
@@ -100,7 +100,7 @@ fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
 
 /// The decision for an event, or `None` when no rule matches.
 #[inline(always)]
-fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
+pub(crate) fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
     state.policy.decision(rank(state, kind, address))
 }
 
@@ -131,7 +131,7 @@ fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Deci
 /// matching rule and a silent `allow()`, take the fewest steps; any other rule is handled out of
 /// line.
 #[inline(always)]
-fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
+pub(crate) fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
     refused_by(state, kind, rank(state, kind, address), || address)
 }
 
@@ -180,7 +180,7 @@ fn verdict(state: &State, kind: EventKind, address: SocketAddr, rank: Rank) -> b
 
 /// The policy, when armr is active and this call is not armr's own (the guard is taken only
 /// around armr's own work: see `guard`).
-fn active() -> Option<&'static State> {
+pub(crate) fn active() -> Option<&'static State> {
     if crate::guard::inside() {
         return None;
     }
@@ -189,9 +189,11 @@ fn active() -> Option<&'static State> {
 
 // --- the calls
 
-/// `bind`: a UDP socket bound is a server (`bind(server:)` rules, refused with EACCES). A TCP
-/// socket is judged later: by `listen` as a server, by `connect` as a client (and the socket is
-/// no longer known to be unbound: `unbound`).
+/// `bind`: a UDP socket bound to a port is a server (`bind(server:)` rules, refused with EACCES);
+/// one bound to port 0 asks for an ephemeral port, as a client does (Java's `new
+/// DatagramSocket()`), and is judged by `bind(client:)` rules. A TCP socket is judged later: by
+/// `listen` as a server, by `connect` as a client (and the socket is no longer known to be
+/// unbound: `unbound`).
 ///
 /// # Safety
 /// libc's contract for `bind`.
@@ -217,7 +219,9 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
-    let local = if state.policy.has_rules(EventKind::BindServer) {
+    let local = if state.policy.has_rules(EventKind::BindServer)
+        || state.policy.has_rules(EventKind::BindClient)
+    {
         unsafe { sockaddr::decode(addr, len) }
     } else {
         None
@@ -225,8 +229,14 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     let Some(local) = local else {
         return unsafe { real::bind(fd, addr, len) };
     };
-    if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
-        && refused(state, EventKind::BindServer, local)
+    let kind = if local.port() == 0 {
+        EventKind::BindClient
+    } else {
+        EventKind::BindServer
+    };
+    if state.policy.has_rules(kind)
+        && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
+        && refused(state, kind, local)
     {
         errno::set(libc::EACCES);
         return -1;
@@ -259,19 +269,29 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
         errno::set(libc::EACCES);
         return -1;
     }
-    unsafe { real::listen(fd, backlog) }
+    let listening = unsafe { real::listen(fd, backlog) };
+    if listening == 0 && state.policy.has_rules(EventKind::BindServer) {
+        receive::listening(fd);
+    }
+    listening
 }
 
 /// `connect`: an explicitly bound TCP socket is first judged by `bind(client:)` rules on its
 /// local address (EACCES), then the remote address by `connect` rules (ECONNREFUSED, without
 /// making the system call). A socket known to be unbound (`unbound`) is not asked for its local
-/// address. Non-blocking connects are forwarded untouched (EINPROGRESS included).
+/// address. Non-blocking connects are forwarded untouched (EINPROGRESS included). A UDP socket
+/// is also judged by `accept` rules on the remote address (ECONNREFUSED), as its receives are
+/// judged no more once it is connected (`receive`).
 ///
 /// # Safety
 /// libc's contract for `connect`.
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect)) {
+    if !may_judge(
+        kind_bit(EventKind::BindClient)
+            | kind_bit(EventKind::Connect)
+            | kind_bit(EventKind::Accept),
+    ) {
         return unsafe { real::connect(fd, addr, len) };
     }
     unsafe { connect_judged(fd, addr, len) }
@@ -296,11 +316,20 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         errno::set(libc::ECONNREFUSED);
         return -1;
     }
-    unsafe { real::connect(fd, addr, len) }
+    if !state.policy.has_rules(EventKind::Accept) || !receive::is_udp(fd) {
+        return unsafe { real::connect(fd, addr, len) };
+    }
+    if unsafe { refused_at(state, EventKind::Accept, addr, len) } {
+        errno::set(libc::ECONNREFUSED);
+        return -1;
+    }
+    let connected = unsafe { real::connect(fd, addr, len) };
+    unsafe { receive::udp_connected(fd, addr, len, connected) };
+    connected
 }
 
 /// Ends a refused connection with a reset, so that the client sees it at once.
-fn reset(fd: c_int) {
+pub(crate) fn reset(fd: c_int) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -321,7 +350,12 @@ fn reset(fd: c_int) {
 /// `accept` and `accept4` (`flags` is `None` for `accept`): the peer is judged by `accept` rules.
 /// A refused connection is reset and never returned; armr accepts the next one instead, so a
 /// blocking server waits for its next client and a non-blocking one gets EAGAIN when no other is
-/// pending.
+/// pending. The peer's address is always learnt from the accept itself (into armr's buffer when
+/// the caller gave none, or too small a one): a peer that reset before the accept has no address
+/// `getpeername` could give, and is judged all the same.
+///
+/// A listener armr did not see `listen` (inherited) is first judged by `bind(server:)` rules, at
+/// its first accept (`receive::listener_refused`); refused, every accept on it fails with EACCES.
 ///
 /// # Safety
 /// libc's contract for `accept`/`accept4`.
@@ -332,7 +366,7 @@ pub unsafe fn accept(
     len: *mut socklen_t,
     flags: Option<c_int>,
 ) -> c_int {
-    if !may_judge(kind_bit(EventKind::Accept)) {
+    if !may_judge(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer)) {
         return unsafe {
             match flags {
                 None => real::accept(fd, addr, len),
@@ -359,6 +393,9 @@ unsafe fn accept_judged(
     let Some(state) = active() else {
         return call(addr, len);
     };
+    if state.policy.has_rules(EventKind::BindServer) && receive::listener_refused(state, fd) {
+        return receive::refuse_accept(fd);
+    }
     if !state.policy.has_rules(EventKind::Accept) {
         return call(addr, len);
     }
@@ -367,25 +404,39 @@ unsafe fn accept_judged(
     } else {
         unsafe { *len }
     };
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut own: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
+    // The caller's buffer when it holds any IP address, else armr's.
+    let theirs = room as usize >= std::mem::size_of::<libc::sockaddr_in6>();
+    let (name, name_room) = if theirs {
+        (addr, room)
+    } else {
+        ((&mut own as *mut libc::sockaddr_storage).cast(), size)
+    };
     loop {
-        if room != 0 {
-            unsafe { *len = room };
-        }
-        let conn = call(addr, len);
+        let mut full = name_room;
+        let conn = call(name, &mut full);
         if conn < 0 {
             return conn;
         }
         let after = errno::get();
-        let given = if room != 0 {
-            unsafe { sockaddr::decode(addr, (*len).min(room)) }
-        } else {
-            None
-        };
-        let Some(peer) = given.or_else(|| sockaddr::peer_address(conn)) else {
+        if !theirs && !addr.is_null() && !len.is_null() {
+            // As the kernel: the address cut to the caller's room, its full length in *len.
+            let n = full.min(room).min(size) as usize;
+            unsafe {
+                std::ptr::copy_nonoverlapping(name.cast::<u8>(), addr.cast::<u8>(), n);
+            }
+        }
+        if !len.is_null() && !addr.is_null() {
+            unsafe { *len = full };
+        }
+        let Some(peer) = (unsafe { sockaddr::decode(name, full.min(name_room)) }) else {
             errno::set(after);
             return conn;
         };
         if !refused(state, EventKind::Accept, peer) {
+            receive::accepted(conn);
             errno::set(after);
             return conn;
         }
@@ -541,6 +592,10 @@ pub fn shared_with_another_process() {
     if state::judges(EventKind::BindClient) {
         unbound::forget_all();
     }
+    // The other process may disconnect a connected UDP socket: its receives are judged again.
+    if state::judges(EventKind::Accept) {
+        receive::distrust_connected();
+    }
 }
 
 /// `socket`: a new TCP socket is known to be unbound.
@@ -557,6 +612,9 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     {
         unbound::remember(fd);
     }
+    if fd >= 0 && state::judges(EventKind::Accept) {
+        receive::created(fd, domain, kind, protocol);
+    }
     fd
 }
 
@@ -567,6 +625,9 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 pub unsafe fn close(fd: c_int) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget(fd);
+    }
+    if receive::tracked() {
+        receive::forget(fd);
     }
     unsafe { real::close(fd) }
 }
@@ -579,12 +640,16 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget(new);
     }
-    unsafe {
+    let copy = unsafe {
         match flags {
             None => real::dup2(old, new),
             Some(flags) => real::dup3(old, new, flags),
         }
+    };
+    if copy >= 0 && receive::tracked() {
+        receive::copied(old, new);
     }
+    copy
 }
 
 /// `fclose`: closes the stream's descriptor (a socket opened with `fdopen`, say) inside libc.
@@ -598,6 +663,12 @@ pub unsafe fn fclose(stream: *mut FILE) -> c_int {
         unbound::forget(unsafe { libc::fileno(stream) });
         errno::set(saved);
     }
+    if receive::tracked() && !stream.is_null() {
+        let saved = errno::get();
+        // SAFETY: as above.
+        receive::forget(unsafe { libc::fileno(stream) });
+        errno::set(saved);
+    }
     unsafe { real::fclose(stream) }
 }
 
@@ -609,6 +680,9 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first as usize, last as usize);
     }
+    if receive::tracked() {
+        receive::forget_range(first as usize, last as usize);
+    }
     unsafe { real::close_range(first, last, flags) }
 }
 
@@ -619,6 +693,9 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
 pub unsafe fn closefrom(first: c_int) {
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
+    }
+    if receive::tracked() {
+        receive::forget_range(first.max(0) as usize, usize::MAX);
     }
     unsafe { real::closefrom(first) }
 }

@@ -4,7 +4,8 @@
 //! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
 //! finds the functions they stand in front of, and [`interpose`] does the work of each call.
 //! [`sidecar`] finds the settings file beside the library; [`unbound`] tracks the TCP sockets
-//! known to be unbound, so that a `connect` need not ask.
+//! known to be unbound, so that a `connect` need not ask; [`receive`] judges the senders of
+//! datagrams and the listeners armr did not see listen.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod errno;
@@ -14,6 +15,7 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod receive;
 mod sidecar;
 mod sink;
 mod sockaddr;

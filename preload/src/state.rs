@@ -16,6 +16,8 @@ pub struct State {
     pub hostname: String,
     /// The program's name, as syslog APP-NAME.
     pub process: String,
+    /// Per rule: how often events of discarded datagrams are logged (`receive`).
+    pub throttles: Box<[crate::receive::Throttle]>,
 }
 
 const UNLOADED: u8 = 0;
@@ -290,8 +292,10 @@ fn load() -> Option<State> {
             return None;
         }
     };
+    let policy = Policy::new(load.rules, config.mode);
     Some(State {
-        policy: Policy::new(load.rules, config.mode),
+        throttles: crate::receive::throttles(policy.len()),
+        policy,
         sink,
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
         hostname: hostname(),
