@@ -447,3 +447,46 @@ fn a_java_datagram_socket_client_works_under_the_web_rules() {
     run.expect(&[("bound", "true"), ("sent", "yes")]);
     assert_eq!(run.log, "", "{}", run.context());
 }
+
+#[test]
+fn a_udp_bind_to_port_0_is_judged_by_bind_client_rules() {
+    let dir = TempDir::new("receive", "udp-port-0-client-rule");
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[
+            (
+                "no client on .1",
+                "bind(client: \"127.0.0.1:0\")",
+                "client bind refused",
+            ),
+            (
+                "no servers",
+                "bind(server: \"0.0.0.0:0\")",
+                "server refused",
+            ),
+        ]),
+    );
+    let code = "import socket\nfrom armrtest import emit, outcome\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+        emit('bind_refused_client', outcome(s.bind, ('127.0.0.1', 0)))\n\
+        emit('bind_allowed_client', outcome(s.bind, ('127.0.0.2', 0)))\n\
+        emit('done', 'yes')\n";
+    let mut command = Command::new(python());
+    command.args(["-c", code]);
+    let run = run(&dir, &rules, command, true);
+    run.expect(&[
+        ("bind_refused_client", EACCES),
+        ("bind_allowed_client", "ok"),
+    ]);
+    assert_eq!(
+        run.events(),
+        [event(
+            "no client on .1",
+            "bind",
+            "client bind refused",
+            "localIpAddress=127.0.0.1 localPort=0"
+        )],
+        "{}",
+        run.context()
+    );
+}
