@@ -71,7 +71,7 @@ fn set(fd: c_int, what: u8) {
 /// True when armr keeps the table: some rule judges an accept or a server's bind.
 #[inline(always)]
 pub fn tracked() -> bool {
-    state::judges(EventKind::Accept) || state::judges(EventKind::BindServer)
+    state::judges_any(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer))
 }
 
 /// `fd` is closed, or replaced.

@@ -55,6 +55,13 @@ pub fn judges(kind: EventKind) -> bool {
     JUDGED_KINDS.load(Ordering::Relaxed) & (kind_bit(kind) | NOT_LOADED) == kind_bit(kind)
 }
 
+/// True when the loaded rules have a rule of any of the `kinds` bits (false until they are loaded).
+#[inline(always)]
+pub fn judges_any(kinds: u8) -> bool {
+    let judged = JUDGED_KINDS.load(Ordering::Relaxed);
+    judged & NOT_LOADED == 0 && judged & kinds != 0
+}
+
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The policy, loading it on first use. `None`: armr is off in this process.
