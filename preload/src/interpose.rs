@@ -287,11 +287,10 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
 /// libc's contract for `connect`.
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    if !may_judge(
-        kind_bit(EventKind::BindClient)
-            | kind_bit(EventKind::Connect)
-            | kind_bit(EventKind::Accept),
-    ) {
+    // Accept rules judge only a UDP socket's connect: a socket known not to be one goes on.
+    if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect))
+        && !(may_judge(kind_bit(EventKind::Accept)) && receive::may_be_udp(fd))
+    {
         return unsafe { real::connect(fd, addr, len) };
     }
     unsafe { connect_judged(fd, addr, len) }
@@ -316,7 +315,11 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         errno::set(libc::ECONNREFUSED);
         return -1;
     }
-    if !state.policy.has_rules(EventKind::Accept) || !receive::is_udp(fd) {
+    // A UDP socket (asked once when armr does not know it) is judged by accept rules too.
+    if !receive::may_be_udp(fd)
+        || !state.policy.has_rules(EventKind::Accept)
+        || !receive::is_udp(fd)
+    {
         return unsafe { real::connect(fd, addr, len) };
     }
     if unsafe { refused_at(state, EventKind::Accept, addr, len) } {
@@ -404,15 +407,15 @@ unsafe fn accept_judged(
     } else {
         unsafe { *len }
     };
-    // SAFETY: an all-zero sockaddr_storage is valid.
-    let mut own: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    // Not cleared: only the bytes the kernel writes are read.
+    let mut own = std::mem::MaybeUninit::<libc::sockaddr_storage>::uninit();
     let size = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
     // The caller's buffer when it holds any IP address, else armr's.
     let theirs = room as usize >= std::mem::size_of::<libc::sockaddr_in6>();
     let (name, name_room) = if theirs {
         (addr, room)
     } else {
-        ((&mut own as *mut libc::sockaddr_storage).cast(), size)
+        (own.as_mut_ptr().cast(), size)
     };
     loop {
         let mut full = name_room;
@@ -598,10 +601,12 @@ pub fn shared_with_another_process() {
     }
 }
 
-/// `socket`: a new TCP socket is known to be unbound.
+/// `socket`: a new TCP socket is known to be unbound; with `accept` rules, armr keeps whether it
+/// is a UDP socket (`receive`).
 ///
 /// # Safety
 /// libc's contract for `socket`.
+#[inline(always)]
 pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     let fd = unsafe { real::socket(domain, kind, protocol) };
     if fd >= 0
@@ -613,7 +618,8 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
         unbound::remember(fd);
     }
     if fd >= 0 && state::judges(EventKind::Accept) {
-        receive::created(fd, domain, kind, protocol);
+        let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
+        receive::created(fd, ip && kind & 0xf == libc::SOCK_DGRAM);
     }
     fd
 }
@@ -622,11 +628,15 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 ///
 /// # Safety
 /// libc's contract for `close`.
+#[inline(always)]
 pub unsafe fn close(fd: c_int) -> c_int {
-    if state::judges(EventKind::BindClient) {
+    if state::judges_any(
+        kind_bit(EventKind::BindClient)
+            | kind_bit(EventKind::Accept)
+            | kind_bit(EventKind::BindServer),
+    ) {
+        // Both read before they write: a byte of a table without marks stays untouched.
         unbound::forget(fd);
-    }
-    if receive::tracked() {
         receive::forget(fd);
     }
     unsafe { real::close(fd) }

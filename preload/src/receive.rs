@@ -32,7 +32,8 @@ const UNKNOWN: u8 = 0;
 /// A socket whose receives are not judged: TCP (accept rules judge it at `accept`), another
 /// family, or not a socket at all.
 const OTHER: u8 = 1;
-/// An unconnected UDP socket (IPv4 or IPv6): every datagram's sender is judged.
+/// An unconnected UDP socket (IPv4 or IPv6; any datagram socket of theirs, such as a ping
+/// socket): every datagram's sender is judged.
 const UDP: u8 = 2;
 /// A connected UDP socket: judged once, at `connect`.
 const UDP_CONNECTED: u8 = 3;
@@ -58,6 +59,7 @@ fn get(fd: c_int) -> u8 {
     }
 }
 
+#[inline(always)]
 fn set(fd: c_int, what: u8) {
     if let Some(known) = usize::try_from(fd).ok().and_then(|i| KNOWN.get(i)) {
         known.store(what, Relaxed);
@@ -75,7 +77,7 @@ pub fn tracked() -> bool {
 }
 
 /// `fd` is closed, or replaced.
-#[inline]
+#[inline(always)]
 pub fn forget(fd: c_int) {
     // Read first: most descriptors closed are not known sockets, and their bytes stay untouched.
     if let Some(known) = KNOWN.get(fd as usize)
@@ -114,12 +116,11 @@ pub fn distrust_connected() {
     }
 }
 
-/// `socket` returned `fd` (only called when accept rules exist).
-pub fn created(fd: c_int, domain: c_int, kind: c_int, protocol: c_int) {
-    let udp = matches!(domain, libc::AF_INET | libc::AF_INET6)
-        && kind & 0xf == libc::SOCK_DGRAM
-        && matches!(protocol, 0 | libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE);
-    set(fd, if udp { UDP } else { OTHER });
+/// `socket` returned `fd`, a datagram socket of IPv4 or IPv6 or not (only called when accept
+/// rules exist).
+#[inline(always)]
+pub fn created(fd: c_int, datagram: bool) {
+    set(fd, if datagram { UDP } else { OTHER });
 }
 
 /// `accept` returned the connection `fd` (only called when accept rules exist).
@@ -157,6 +158,12 @@ fn classify(fd: c_int) -> u8 {
     };
     set(fd, what);
     what
+}
+
+/// False when `fd` is known not to be a UDP socket (no question asked).
+#[inline(always)]
+pub fn may_be_udp(fd: c_int) -> bool {
+    matches!(get(fd), UNKNOWN | UDP | UDP_CONNECTED)
 }
 
 /// True when `fd` is a UDP socket (known, or asked): its `connect` is judged by accept rules too.
@@ -796,10 +803,10 @@ mod tests {
     // One test: the table is process-wide, and tests run in parallel.
     #[test]
     fn the_table_follows_sockets_made_connected_copied_and_closed() {
-        created(3, libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        created(4, libc::AF_INET6, libc::SOCK_STREAM, 0);
-        created(5, libc::AF_UNIX, libc::SOCK_DGRAM, 0);
-        created(70_000, libc::AF_INET, libc::SOCK_DGRAM, 0); // beyond the table: unknown
+        created(3, true);
+        created(4, false);
+        created(5, false);
+        created(70_000, true); // beyond the table: unknown
         assert_eq!(
             (get(3), get(4), get(5), get(70_000)),
             (UDP, OTHER, OTHER, UNKNOWN)
