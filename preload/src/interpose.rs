@@ -690,7 +690,10 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first as usize, last as usize);
     }
-    if receive::tracked() {
+    // With CLOSE_RANGE_CLOEXEC the descriptors stay open (until an exec): what armr knows of
+    // them still holds, and a UDP socket forgotten would be read unjudged.
+    const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
+    if receive::tracked() && flags & CLOSE_RANGE_CLOEXEC == 0 {
         receive::forget_range(first as usize, last as usize);
     }
     unsafe { real::close_range(first, last, flags) }
