@@ -125,9 +125,20 @@ emit("copy_read", os.read(copy.fileno(), 100).decode())
 
 # A connected UDP socket is judged at connect, by accept rules too; then its receives are not.
 emit("connect_refused_sender", armrtest.try_connect(bad.getsockname(), kind=socket.SOCK_DGRAM))
+# Bound to a port of its own (not 0: a disconnect would unbind an automatic port).
+probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+probe.bind(("127.0.0.1", 0))
+PORT = probe.getsockname()[1]
+probe.close()
 connected = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-connected.bind(("127.0.0.1", 0))
+connected.bind(("127.0.0.1", PORT))
 emit("connect_allowed_sender", outcome(connected.connect, good.getsockname()))
 good.sendto(b"good-connected", connected.getsockname())
 emit("connected_recv", connected.recv(100).decode())
+# Disconnected (connect to AF_UNSPEC): judged again.
+unspec = sockaddr_in()
+unspec.sin_family = socket.AF_UNSPEC
+emit("disconnect", armrtest.c_call(libc.connect, connected.fileno(), ctypes.byref(unspec), ctypes.sizeof(unspec)))
+send("disconnected", to=("127.0.0.1", PORT))
+emit("disconnected_recv", connected.recv(100).decode())
 emit("done", "yes")
