@@ -288,8 +288,8 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     // Accept rules judge only a UDP socket's connect: a socket known not to be one goes on.
-    if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect))
-        && !(may_judge(kind_bit(EventKind::Accept)) && receive::may_be_udp(fd))
+    if !(may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect))
+        || may_judge(kind_bit(EventKind::Accept)) && receive::may_be_udp(fd))
     {
         return unsafe { real::connect(fd, addr, len) };
     }
