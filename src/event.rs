@@ -33,6 +33,9 @@ pub struct Event<'a> {
     /// Stack frames, innermost first, one per line, when the rule asks for `stacktrace: "full"`.
     /// The line breaks are written as the CEF escape `\n`.
     pub stacktrace: Option<&'a str>,
+    /// How many events of the rule this line stands for (CEF `cnt`), for events logged at most
+    /// once a second: datagrams discarded on receipt. `None` for a line per event.
+    pub count: Option<u64>,
 }
 
 /// The syslog severity for a rule severity: Very-High 1, High 2, Medium 4, Unknown 5, Low 6.
@@ -454,6 +457,10 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
         out.push_bytes(b"=");
         extension_value_within(&mut out, value, value_room(2 + i));
     }
+    if let Some(count) = event.count {
+        out.push_bytes(b" cnt=");
+        out.push_uint(count, 1);
+    }
     let (ip_key, port_key): (&[u8], &[u8]) = match event.kind {
         EventKind::BindClient | EventKind::BindServer => (b" localIpAddress=", b" localPort="),
         EventKind::Connect | EventKind::Accept => (b" remoteIpAddress=", b" remotePort="),
@@ -619,6 +626,7 @@ mod tests {
                 action: Action::Protect,
                 address: address.parse().unwrap(),
                 stacktrace: stack,
+                count: Some(u64::MAX),
             };
             let mut buf = vec![0u8; 65536];
             let n = format_event(&event, &mut buf);
@@ -664,6 +672,7 @@ mod tests {
             action: Action::Protect,
             address: "74.125.193.105:80".parse().unwrap(),
             stacktrace: None,
+            count: None,
         };
         let mut buf = [0u8; 1024];
         let n = format_event(&event, &mut buf);
@@ -690,6 +699,7 @@ mod tests {
             action: Action::Detect,
             address: "[::1]:5".parse().unwrap(),
             stacktrace: Some("f (m+0x1)\ng=h"),
+            count: Some(3),
         };
         let mut buf = [0u8; 1024];
         let n = format_event(&event, &mut buf);
@@ -697,7 +707,7 @@ mod tests {
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(
             line,
-            "<10>1 1970-01-01T00:00:00.000Z h_o_st pro_cess__ 1 - - CEF:0|ARMR:My\\|App\\\\ x|My\\|App\\\\ x|2.8|r\\|1 r|Execute Rule|High|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h o\\nst procid=1 appVersion=1 ruleType=socket securityFeature=socket serverbind act=detect msg=a\\=b\\\\c\\nact\\=allow\\r|x stacktrace=f (m+0x1)\\ng\\=h team=x\\=y\\nz localIpAddress=::1 localPort=5\n"
+            "<10>1 1970-01-01T00:00:00.000Z h_o_st pro_cess__ 1 - - CEF:0|ARMR:My\\|App\\\\ x|My\\|App\\\\ x|2.8|r\\|1 r|Execute Rule|High|rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h o\\nst procid=1 appVersion=1 ruleType=socket securityFeature=socket serverbind act=detect msg=a\\=b\\\\c\\nact\\=allow\\r|x stacktrace=f (m+0x1)\\ng\\=h team=x\\=y\\nz cnt=3 localIpAddress=::1 localPort=5\n"
         );
     }
 
@@ -713,6 +723,7 @@ mod tests {
             action: Action::Protect,
             address: "10.0.0.1:1".parse().unwrap(),
             stacktrace: stack,
+            count: None,
         }
     }
 

@@ -1,10 +1,10 @@
 //! The exported functions: libc's names, one line each, into `interpose`.
 
-use crate::{interpose, remote, resvport};
+use crate::{interpose, receive, remote, resvport};
 use libc::{
     FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
     posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, sockaddr_in,
-    socklen_t, ssize_t,
+    socklen_t, ssize_t, timespec,
 };
 
 #[unsafe(no_mangle)]
@@ -388,4 +388,78 @@ res_exports! {
         => resolver::res_querydomain(statp, name, domain, class, kind, answer, anslen);
     res_nsend, __res_nsend: (statp: Statp, msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int)
         => resolver::res_send(statp, msg, msglen, answer, anslen);
+}
+
+// --- receiving: the sender of a datagram on an unconnected UDP socket is judged (`receive`).
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    unsafe { receive::read(fd, buf, n) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    room: size_t,
+) -> ssize_t {
+    unsafe { receive::read_chk(fd, buf, n, room) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
+    unsafe { receive::recv(fd, buf, n, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    room: size_t,
+    flags: c_int,
+) -> ssize_t {
+    unsafe { receive::recv_chk(fd, buf, n, room, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> ssize_t {
+    unsafe { receive::recvfrom(fd, buf, n, flags, addr, len) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    room: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+) -> ssize_t {
+    unsafe { receive::recvfrom_chk(fd, buf, n, room, flags, addr, len) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    unsafe { receive::recvmsg(fd, msg, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn recvmmsg(
+    fd: c_int,
+    msgs: *mut mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+    timeout: *mut timespec,
+) -> c_int {
+    unsafe { receive::recvmmsg(fd, msgs, vlen, flags, timeout) }
 }

@@ -9,7 +9,7 @@
 use crate::destination::{self, Via};
 use crate::errno;
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::{log, real, sockaddr, unbound};
+use crate::{log, real, receive, sockaddr, unbound};
 use armr_core::language::Action;
 use armr_core::policy::{Decision, EventKind, Rank};
 use libc::{
@@ -177,15 +177,17 @@ unsafe fn connect_refused_at(
                 || SocketAddr::from((ip.to_be_bytes(), port)),
             )
         }
-        _ => unsafe { connect_refused_in_full(state, fd, addr, len) },
+        _ => unsafe { connect_refused_in_full(state, EventKind::Connect, fd, addr, len) },
     }
 }
 
-/// The rest of [`connect_refused_at`]. The unspecified address is judged where the kernel sends
-/// it (`destination`); an `AF_UNSPEC` address is a disconnect, with no destination to judge.
+/// The rest of [`connect_refused_at`], and a UDP connect's judging by `accept` rules (`kind`).
+/// The unspecified address is judged where the kernel sends it (`destination`); an `AF_UNSPEC`
+/// address is a disconnect, with no destination to judge.
 #[inline(never)]
 unsafe fn connect_refused_in_full(
     state: &State,
+    kind: EventKind,
     fd: c_int,
     addr: *const SockAddr,
     len: socklen_t,
@@ -196,7 +198,7 @@ unsafe fn connect_refused_in_full(
     if destination::is_unspecified(address) {
         address = destination::of_unspecified(fd, address, Via::Connect);
     }
-    refused(state, EventKind::Connect, address)
+    refused(state, kind, address)
 }
 
 #[inline(never)]
@@ -218,9 +220,11 @@ pub(crate) fn active() -> Option<&'static State> {
 
 // --- the calls
 
-/// `bind`: a UDP socket bound is a server (`bind(server:)` rules, refused with EACCES). A TCP
-/// socket is judged later: by `listen` as a server, by `connect` as a client (and the socket is
-/// no longer known to be unbound: `unbound`).
+/// `bind`: a UDP socket bound to a port is a server (`bind(server:)` rules, refused with EACCES);
+/// one bound to port 0 asks for an ephemeral port, as a client does (Java's `new
+/// DatagramSocket()`), and is judged by `bind(client:)` rules. A TCP socket is judged later: by
+/// `listen` as a server, by `connect` as a client (and the socket is no longer known to be
+/// unbound: `unbound`).
 ///
 /// # Safety
 /// libc's contract for `bind`.
@@ -246,7 +250,9 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
-    let local = if state.policy.has_rules(EventKind::BindServer) {
+    let local = if state.policy.has_rules(EventKind::BindServer)
+        || state.policy.has_rules(EventKind::BindClient)
+    {
         unsafe { sockaddr::decode(addr, len) }
     } else {
         None
@@ -255,13 +261,25 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
         // An AF_UNSPEC address is 0.0.0.0 to the kernel on an IPv4 socket.
         return unsafe { bind_other(state, fd, addr, len) };
     };
-    if sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
-        && refused(state, EventKind::BindServer, local)
+    let kind = datagram_bind_kind(local);
+    if state.policy.has_rules(kind)
+        && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
+        && refused(state, kind, local)
     {
         errno::set(libc::EACCES);
         return -1;
     }
     unsafe { real::bind(fd, addr, len) }
+}
+
+/// The rules that judge a datagram socket's bind: port 0 asks for an ephemeral port, a client's
+/// (`bind(client:)`); any other port is a server's (`bind(server:)`).
+fn datagram_bind_kind(local: SocketAddr) -> EventKind {
+    if local.port() == 0 {
+        EventKind::BindClient
+    } else {
+        EventKind::BindServer
+    }
 }
 
 /// The rest of `bind_judged`, for an address `decode` does not read (out of line: rare): an
@@ -270,10 +288,11 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
 #[cold]
 #[inline(never)]
 unsafe fn bind_other(state: &State, fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    if state.policy.has_rules(EventKind::BindServer)
-        && let Some(local) = unsafe { destination::of_unspec_bind(fd, addr, len) }
+    if let Some(local) = unsafe { destination::of_unspec_bind(fd, addr, len) }
+        && let kind = datagram_bind_kind(local)
+        && state.policy.has_rules(kind)
         && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
-        && refused(state, EventKind::BindServer, local)
+        && refused(state, kind, local)
     {
         errno::set(libc::EACCES);
         return -1;
@@ -306,19 +325,28 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
         errno::set(libc::EACCES);
         return -1;
     }
-    unsafe { real::listen(fd, backlog) }
+    let listening = unsafe { real::listen(fd, backlog) };
+    if listening == 0 && state.policy.has_rules(EventKind::BindServer) {
+        receive::listening(fd);
+    }
+    listening
 }
 
 /// `connect`: an explicitly bound TCP socket is first judged by `bind(client:)` rules on its
 /// local address (EACCES), then the remote address by `connect` rules (ECONNREFUSED, without
 /// making the system call). A socket known to be unbound (`unbound`) is not asked for its local
-/// address. Non-blocking connects are forwarded untouched (EINPROGRESS included).
+/// address. Non-blocking connects are forwarded untouched (EINPROGRESS included). A UDP socket
+/// is also judged by `accept` rules on the remote address (ECONNREFUSED), as its receives are
+/// judged no more once it is connected (`receive`).
 ///
 /// # Safety
 /// libc's contract for `connect`.
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    if !may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect)) {
+    // Accept rules judge only a UDP socket's connect: a socket known not to be one goes on.
+    if !(may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect))
+        || may_judge(kind_bit(EventKind::Accept)) && receive::may_be_udp(fd))
+    {
         return unsafe { real::connect(fd, addr, len) };
     }
     unsafe { connect_judged(fd, addr, len) }
@@ -343,11 +371,24 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         errno::set(libc::ECONNREFUSED);
         return -1;
     }
-    unsafe { real::connect(fd, addr, len) }
+    // A UDP socket (asked once when armr does not know it) is judged by accept rules too.
+    if !receive::may_be_udp(fd)
+        || !state.policy.has_rules(EventKind::Accept)
+        || !receive::is_udp(fd)
+    {
+        return unsafe { real::connect(fd, addr, len) };
+    }
+    if unsafe { connect_refused_in_full(state, EventKind::Accept, fd, addr, len) } {
+        errno::set(libc::ECONNREFUSED);
+        return -1;
+    }
+    let connected = unsafe { real::connect(fd, addr, len) };
+    unsafe { receive::udp_connected(fd, addr, len, connected) };
+    connected
 }
 
 /// Ends a refused connection with a reset, so that the client sees it at once.
-fn reset(fd: c_int) {
+pub(crate) fn reset(fd: c_int) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -368,7 +409,12 @@ fn reset(fd: c_int) {
 /// `accept` and `accept4` (`flags` is `None` for `accept`): the peer is judged by `accept` rules.
 /// A refused connection is reset and never returned; armr accepts the next one instead, so a
 /// blocking server waits for its next client and a non-blocking one gets EAGAIN when no other is
-/// pending.
+/// pending. The peer's address is always learnt from the accept itself (into armr's buffer when
+/// the caller gave none, or too small a one): a peer that reset before the accept has no address
+/// `getpeername` could give, and is judged all the same.
+///
+/// A listener armr did not see `listen` (inherited) is first judged by `bind(server:)` rules, at
+/// its first accept (`receive::listener_refused`); refused, every accept on it fails with EACCES.
 ///
 /// # Safety
 /// libc's contract for `accept`/`accept4`.
@@ -379,7 +425,7 @@ pub unsafe fn accept(
     len: *mut socklen_t,
     flags: Option<c_int>,
 ) -> c_int {
-    if !may_judge(kind_bit(EventKind::Accept)) {
+    if !may_judge(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer)) {
         return unsafe {
             match flags {
                 None => real::accept(fd, addr, len),
@@ -406,6 +452,9 @@ unsafe fn accept_judged(
     let Some(state) = active() else {
         return call(addr, len);
     };
+    if state.policy.has_rules(EventKind::BindServer) && receive::listener_refused(state, fd) {
+        return receive::refuse_accept(fd);
+    }
     if !state.policy.has_rules(EventKind::Accept) {
         return call(addr, len);
     }
@@ -414,25 +463,39 @@ unsafe fn accept_judged(
     } else {
         unsafe { *len }
     };
+    // Not cleared: only the bytes the kernel writes are read.
+    let mut own = std::mem::MaybeUninit::<libc::sockaddr_storage>::uninit();
+    let size = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
+    // The caller's buffer when it holds any IP address, else armr's.
+    let theirs = room as usize >= std::mem::size_of::<libc::sockaddr_in6>();
+    let (name, name_room) = if theirs {
+        (addr, room)
+    } else {
+        (own.as_mut_ptr().cast(), size)
+    };
     loop {
-        if room != 0 {
-            unsafe { *len = room };
-        }
-        let conn = call(addr, len);
+        let mut full = name_room;
+        let conn = call(name, &mut full);
         if conn < 0 {
             return conn;
         }
         let after = errno::get();
-        let given = if room != 0 {
-            unsafe { sockaddr::decode(addr, (*len).min(room)) }
-        } else {
-            None
-        };
-        let Some(peer) = given.or_else(|| sockaddr::peer_address(conn)) else {
+        if !theirs && !addr.is_null() && !len.is_null() {
+            // As the kernel: the address cut to the caller's room, its full length in *len.
+            let n = full.min(room).min(size) as usize;
+            unsafe {
+                std::ptr::copy_nonoverlapping(name.cast::<u8>(), addr.cast::<u8>(), n);
+            }
+        }
+        if !len.is_null() && !addr.is_null() {
+            unsafe { *len = full };
+        }
+        let Some(peer) = (unsafe { sockaddr::decode(name, full.min(name_room)) }) else {
             errno::set(after);
             return conn;
         };
         if !refused(state, EventKind::Accept, peer) {
+            receive::accepted(conn);
             errno::set(after);
             return conn;
         }
@@ -598,12 +661,18 @@ pub fn shared_with_another_process() {
     if state::judges(EventKind::BindClient) {
         unbound::forget_all();
     }
+    // The other process may disconnect a connected UDP socket: its receives are judged again.
+    if state::judges(EventKind::Accept) {
+        receive::distrust_connected();
+    }
 }
 
-/// `socket`: a new TCP socket is known to be unbound.
+/// `socket`: a new TCP socket is known to be unbound; with `accept` rules, armr keeps whether it
+/// is a UDP socket (`receive`).
 ///
 /// # Safety
 /// libc's contract for `socket`.
+#[inline(always)]
 pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     let fd = unsafe { real::socket(domain, kind, protocol) };
     if fd >= 0
@@ -614,6 +683,10 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     {
         unbound::remember(fd);
     }
+    if fd >= 0 && state::judges(EventKind::Accept) {
+        let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
+        receive::created(fd, ip && kind & 0xf == libc::SOCK_DGRAM);
+    }
     fd
 }
 
@@ -621,9 +694,16 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 ///
 /// # Safety
 /// libc's contract for `close`.
+#[inline(always)]
 pub unsafe fn close(fd: c_int) -> c_int {
-    if state::judges(EventKind::BindClient) {
+    if state::judges_any(
+        kind_bit(EventKind::BindClient)
+            | kind_bit(EventKind::Accept)
+            | kind_bit(EventKind::BindServer),
+    ) {
+        // Both read before they write: a byte of a table without marks stays untouched.
         unbound::forget(fd);
+        receive::forget(fd);
     }
     unsafe { real::close(fd) }
 }
@@ -636,12 +716,16 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget(new);
     }
-    unsafe {
+    let copy = unsafe {
         match flags {
             None => real::dup2(old, new),
             Some(flags) => real::dup3(old, new, flags),
         }
+    };
+    if copy >= 0 && receive::tracked() {
+        receive::copied(old, new);
     }
+    copy
 }
 
 /// `fclose`: closes the stream's descriptor (a socket opened with `fdopen`, say) inside libc.
@@ -655,6 +739,12 @@ pub unsafe fn fclose(stream: *mut FILE) -> c_int {
         unbound::forget(unsafe { libc::fileno(stream) });
         errno::set(saved);
     }
+    if receive::tracked() && !stream.is_null() {
+        let saved = errno::get();
+        // SAFETY: as above.
+        receive::forget(unsafe { libc::fileno(stream) });
+        errno::set(saved);
+    }
     unsafe { real::fclose(stream) }
 }
 
@@ -666,6 +756,12 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first as usize, last as usize);
     }
+    // With CLOSE_RANGE_CLOEXEC the descriptors stay open (until an exec): what armr knows of
+    // them still holds, and a UDP socket forgotten would be read unjudged.
+    const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
+    if receive::tracked() && flags & CLOSE_RANGE_CLOEXEC == 0 {
+        receive::forget_range(first as usize, last as usize);
+    }
     unsafe { real::close_range(first, last, flags) }
 }
 
@@ -676,6 +772,9 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
 pub unsafe fn closefrom(first: c_int) {
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
+    }
+    if receive::tracked() {
+        receive::forget_range(first.max(0) as usize, usize::MAX);
     }
     unsafe { real::closefrom(first) }
 }

@@ -4,7 +4,8 @@
 //! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
 //! finds the functions they stand in front of, and [`interpose`] does the work of each call.
 //! [`sidecar`] finds the settings file beside the library; [`unbound`] tracks the TCP sockets
-//! known to be unbound, so that a `connect` need not ask. [`destination`] finds the address the
+//! known to be unbound, so that a `connect` need not ask; [`receive`] judges the senders of
+//! datagrams and the listeners armr did not see listen. [`destination`] finds the address the
 //! kernel really uses when the program's does not say it outright; [`resvport`] redoes libc's
 //! reserved-port binds on the judged `bind`, and [`remote`] judges `rcmd` and `rexec` beforehand.
 //! [`resolver`] judges name lookups as the connect to their name servers, which glibc makes past
@@ -19,6 +20,7 @@ mod hooks;
 mod interpose;
 mod log;
 mod real;
+mod receive;
 mod remote;
 mod resolver;
 mod resolving;

@@ -43,6 +43,19 @@ pub fn after_fork() {
 #[cold]
 #[inline(never)]
 pub fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
+    write_counted_event(state, kind, address, decision, None);
+}
+
+/// [`write_event`] for a line that stands for `count` events of its rule (CEF `cnt`).
+#[cold]
+#[inline(never)]
+pub fn write_counted_event(
+    state: &State,
+    kind: EventKind,
+    address: SocketAddr,
+    decision: Decision,
+    count: Option<u64>,
+) {
     let (app, rule) = state.policy.rule(decision.rule);
     let event = Event {
         unix_millis: unix_millis(),
@@ -55,6 +68,7 @@ pub fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision
         action: decision.action,
         address,
         stacktrace: None,
+        count,
     };
     if rule.stacktrace {
         let mut frames = [0u8; 4096];

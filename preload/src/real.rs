@@ -7,7 +7,7 @@
 use libc::{
     FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
     posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, socklen_t,
-    ssize_t,
+    ssize_t, timespec,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -65,6 +65,7 @@ macro_rules! real_functions {
             /// # Safety
             /// The caller's arguments must satisfy the libc function's contract.
             #[inline(always)]
+            #[allow(non_snake_case)] // the fortified functions' names: __recv_chk
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 static SLOT: AtomicUsize = AtomicUsize::new(0);
                 /// The first call: looks the function up. Out of line, so that every later call
@@ -73,6 +74,7 @@ macro_rules! real_functions {
                 /// registers, 10 instructions more per call under callgrind.)
                 #[cold]
                 #[inline(never)]
+                #[allow(non_snake_case)]
                 unsafe fn first_call($($arg: $ty),*) -> $ret {
                     let name = const { match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
                         Ok(name) => name,
@@ -122,6 +124,14 @@ real_functions! {
     posix_spawnp(pid: *mut pid_t, file: *const c_char, actions: *const posix_spawn_file_actions_t, attributes: *const posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
     system(command: *const c_char) -> c_int;
     popen(command: *const c_char, mode: *const c_char) -> *mut FILE;
+    read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
+    __read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t;
+    recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t;
+    __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t, flags: c_int) -> ssize_t;
+    recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t;
+    __recvfrom_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t;
+    recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t;
+    recvmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int, timeout: *mut timespec) -> c_int;
 }
 
 // The resolver's calls (`resolver`): each is judged as a connect to the name servers. In a module

@@ -213,6 +213,22 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
     socket_option(fd, libc::SO_TYPE)
 }
 
+/// True for a listening socket (`SO_ACCEPTCONN`).
+pub fn is_listening(fd: c_int) -> bool {
+    let mut on: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: on is a writable int and len its size.
+    quietly(|| unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            &mut on as *mut _ as *mut _,
+            &mut len,
+        )
+    }) && on != 0
+}
+
 /// The local address of a TCP socket that the program bound itself and has not yet connected:
 /// what `bind(client:)` rules judge at `connect`.
 ///

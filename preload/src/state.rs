@@ -16,6 +16,8 @@ pub struct State {
     pub hostname: String,
     /// The program's name, as syslog APP-NAME.
     pub process: String,
+    /// Per rule: how often events of discarded datagrams are logged (`receive`).
+    pub throttles: Box<[crate::receive::Throttle]>,
 }
 
 const UNLOADED: u8 = 0;
@@ -51,6 +53,13 @@ pub fn may_judge(kinds: u8) -> bool {
 #[inline(always)]
 pub fn judges(kind: EventKind) -> bool {
     JUDGED_KINDS.load(Ordering::Relaxed) & (kind_bit(kind) | NOT_LOADED) == kind_bit(kind)
+}
+
+/// True when the loaded rules have a rule of any of the `kinds` bits (false until they are loaded).
+#[inline(always)]
+pub fn judges_any(kinds: u8) -> bool {
+    let judged = JUDGED_KINDS.load(Ordering::Relaxed);
+    judged & NOT_LOADED == 0 && judged & kinds != 0
 }
 
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
@@ -299,12 +308,14 @@ fn load() -> Option<State> {
             return None;
         }
     };
+    let policy = Policy::with_resolver(
+        load.rules,
+        config.mode,
+        Box::new(crate::resolving::Resolver::new()),
+    );
     Some(State {
-        policy: Policy::with_resolver(
-            load.rules,
-            config.mode,
-            Box::new(crate::resolving::Resolver::new()),
-        ),
+        throttles: crate::receive::throttles(policy.len()),
+        policy,
         sink,
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
         hostname: hostname(),

@@ -690,7 +690,8 @@ impl DiagnosticKind {
             MetadataLogNotDictionary => "write `metadata(log: {key: \"value\"})`".into(),
             DuplicateMetadataKey { .. } => "remove one of them".into(),
             ReservedMetadataKey { .. } => "rename the key: rt, dvchost, procid, appVersion, \
-                ruleType, securityFeature, act, msg, stacktrace and the address fields are armr's"
+                ruleType, securityFeature, act, msg, stacktrace, cnt and the address fields are \
+                armr's"
                 .into(),
             BadMetadataKey { .. } => "use letters, digits and `_` only".into(),
             BadMetadataValue { .. } => "write the value as a quoted string".into(),

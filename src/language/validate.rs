@@ -44,6 +44,7 @@ const RESERVED_LOG_KEYS: &[&str] = &[
     "act",
     "msg",
     "stacktrace",
+    "cnt",
     "localIpAddress",
     "localPort",
     "remoteIpAddress",

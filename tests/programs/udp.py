@@ -54,9 +54,10 @@ emit("udp_send_connected", outcome(connected.send, b"ok-connected"))
 settle()
 emit("received_allowed_3", ",".join(d.decode() for d in drain(ok)))
 
-# UDP bind is a server bind.
+# UDP bind to a port is a server bind (refused before the kernel sees it: the port need not be
+# free). Port 0 would be a client's ephemeral port, judged by bind(client:) rules.
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-emit("udp_bind_protected", outcome(s.bind, ("127.0.0.5", 0)))
+emit("udp_bind_protected", outcome(s.bind, ("127.0.0.5", 47125)))
 s.close()
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 emit("udp_bind_allowed", outcome(s.bind, ("127.0.0.4", 0)))

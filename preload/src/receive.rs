@@ -1,0 +1,828 @@
+//! The receive side of the rules: the sender of every datagram an unconnected UDP socket receives
+//! is judged by `accept` rules (a refused one is discarded and the call waits for the next), and a
+//! listening socket armr did not see `listen` (inherited: systemd socket activation, inetd, a
+//! parent that listened before `exec`) is judged by `bind(server:)` rules at its first `accept`.
+//!
+//! Both need to know, per descriptor, what armr knows of the socket, without a system call on the
+//! hot path (`read` and `recv` are called by every program on every descriptor): a byte per
+//! descriptor, as in `unbound`, set where armr sees the socket made or changed (`socket`,
+//! `connect`, `listen`, `accept`) and cleared where the number is freed (`close`, `fclose`,
+//! `close_range`, `closefrom`, the target of `dup2`/`dup3`). A descriptor armr knows nothing of
+//! is asked once (`SO_TYPE`) by the socket calls (`recv`, `recvfrom`, `recvmsg`, `recvmmsg`,
+//! `connect`); `read` never asks, so a UDP socket armr has not seen nor asked about is read
+//! unjudged (docs/enforcement.md says so).
+
+use crate::interpose::{self, active};
+use crate::state::{self, State, kind_bit, may_judge};
+use crate::{errno, log, real, sockaddr};
+use armr_core::language::Action;
+use armr_core::policy::{Decision, EventKind};
+use libc::{
+    c_int, c_uint, c_void, iovec, mmsghdr, msghdr, size_t, sockaddr as SockAddr, sockaddr_in6,
+    sockaddr_storage, socklen_t, ssize_t, timespec,
+};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+// --- what armr knows of each descriptor
+
+/// Nothing: not seen made, or its number was freed since.
+const UNKNOWN: u8 = 0;
+/// A socket whose receives are not judged: TCP (accept rules judge it at `accept`), another
+/// family, or not a socket at all.
+const OTHER: u8 = 1;
+/// An unconnected UDP socket (IPv4 or IPv6; any datagram socket of theirs, such as a ping
+/// socket): every datagram's sender is judged.
+const UDP: u8 = 2;
+/// A connected UDP socket: judged once, at `connect`.
+const UDP_CONNECTED: u8 = 3;
+/// A listening socket whose address `bind(server:)` rules allowed (at `listen`, or at its first
+/// `accept` when armr did not see it listen).
+const LISTENER: u8 = 4;
+/// A listening socket armr did not see listen, refused at its first `accept`.
+const REFUSED_LISTENER: u8 = 5;
+
+/// Descriptors `0..TRACKED` are known (64 KiB of zeroed memory, resident only where used).
+pub const TRACKED: usize = 65_536;
+
+static KNOWN: [AtomicU8; TRACKED] = [const { AtomicU8::new(UNKNOWN) }; TRACKED];
+
+/// One past the highest descriptor ever set: how far a sweep has to go.
+static HIGH: AtomicUsize = AtomicUsize::new(0);
+
+#[inline(always)]
+fn get(fd: c_int) -> u8 {
+    match KNOWN.get(fd as usize) {
+        Some(known) => known.load(Relaxed),
+        None => UNKNOWN,
+    }
+}
+
+#[inline(always)]
+fn set(fd: c_int, what: u8) {
+    if let Some(known) = usize::try_from(fd).ok().and_then(|i| KNOWN.get(i)) {
+        known.store(what, Relaxed);
+        let next = fd as usize + 1;
+        if HIGH.load(Relaxed) < next {
+            HIGH.fetch_max(next, Relaxed);
+        }
+    }
+}
+
+/// True when armr keeps the table: some rule judges an accept or a server's bind.
+#[inline(always)]
+pub fn tracked() -> bool {
+    state::judges_any(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer))
+}
+
+/// `fd` is closed, or replaced.
+#[inline(always)]
+pub fn forget(fd: c_int) {
+    // Read first: most descriptors closed are not known sockets, and their bytes stay untouched.
+    if let Some(known) = KNOWN.get(fd as usize)
+        && known.load(Relaxed) != UNKNOWN
+    {
+        known.store(UNKNOWN, Relaxed);
+    }
+}
+
+/// Descriptors `first..=last` are closed.
+pub fn forget_range(first: usize, last: usize) {
+    let end = HIGH.load(Relaxed).min(last.saturating_add(1));
+    for known in KNOWN.get(first..end).unwrap_or(&[]) {
+        if known.load(Relaxed) != UNKNOWN {
+            known.store(UNKNOWN, Relaxed);
+        }
+    }
+}
+
+/// `dup2(old, new)` succeeded: `new` is the same socket as `old`.
+pub fn copied(old: c_int, new: c_int) {
+    match get(old) {
+        UNKNOWN => forget(new),
+        what => set(new, what),
+    }
+}
+
+/// A connected UDP socket may have been disconnected where armr cannot see it (through a copy of
+/// its descriptor, or by another process sharing it): its receives are judged again.
+pub fn distrust_connected() {
+    let end = HIGH.load(Relaxed);
+    for known in KNOWN.get(..end).unwrap_or(&[]) {
+        if known.load(Relaxed) == UDP_CONNECTED {
+            known.store(UDP, Relaxed);
+        }
+    }
+}
+
+/// `socket` returned `fd`, a datagram socket of IPv4 or IPv6 or not (only called when accept
+/// rules exist).
+#[inline(always)]
+pub fn created(fd: c_int, datagram: bool) {
+    set(fd, if datagram { UDP } else { OTHER });
+}
+
+/// `accept` returned the connection `fd` (only called when accept rules exist).
+pub fn accepted(fd: c_int) {
+    set(fd, OTHER);
+}
+
+/// `listen` succeeded on `fd`, whose address `bind(server:)` rules allowed.
+pub fn listening(fd: c_int) {
+    set(fd, LISTENER);
+}
+
+/// What armr knows of `fd`, asking the socket when it knows nothing (`SO_TYPE`; for a UDP socket
+/// its local and remote addresses): the answer is kept.
+#[inline(always)]
+fn known(fd: c_int) -> u8 {
+    match get(fd) {
+        UNKNOWN => classify(fd),
+        what => what,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn classify(fd: c_int) -> u8 {
+    let what = match sockaddr::socket_type(fd) {
+        Some(libc::SOCK_DGRAM) if sockaddr::local_address(fd).is_some() => {
+            if sockaddr::peer_address(fd).is_some() {
+                UDP_CONNECTED
+            } else {
+                UDP
+            }
+        }
+        _ => OTHER,
+    };
+    set(fd, what);
+    what
+}
+
+/// False when `fd` is known not to be a UDP socket (no question asked).
+#[inline(always)]
+pub fn may_be_udp(fd: c_int) -> bool {
+    matches!(get(fd), UNKNOWN | UDP | UDP_CONNECTED)
+}
+
+/// True when `fd` is a UDP socket (known, or asked): its `connect` is judged by accept rules too.
+pub fn is_udp(fd: c_int) -> bool {
+    matches!(known(fd), UDP | UDP_CONNECTED)
+}
+
+/// After the real `connect` of a UDP socket returned `result`: a socket connected to an IP
+/// address is judged no more; one disconnected (`AF_UNSPEC`) is judged again, and so is every
+/// copy of it armr cannot tell from another connected socket.
+///
+/// # Safety
+/// `addr` is null or points to `len` readable bytes.
+pub unsafe fn udp_connected(fd: c_int, addr: *const SockAddr, len: socklen_t, result: c_int) {
+    let saved = errno::get();
+    match unsafe { sockaddr::family(addr, len) } {
+        Some(libc::AF_INET | libc::AF_INET6) if result == 0 => set(fd, UDP_CONNECTED),
+        Some(libc::AF_UNSPEC) if result == 0 => {
+            set(fd, UDP);
+            distrust_connected();
+        }
+        // A failed connect may leave the socket connected or not: ask it.
+        _ => {
+            forget(fd);
+            classify(fd);
+        }
+    }
+    errno::set(saved);
+}
+
+// --- listeners armr did not see listen
+
+/// `accept` on `fd` when `bind(server:)` rules exist: true when the listener is refused (then
+/// the caller fails the accept with [`refuse_accept`]). A listener armr judged at `listen` costs
+/// a load; any other is judged once, on its local address, and the verdict kept.
+#[inline(always)]
+pub fn listener_refused(state: &State, fd: c_int) -> bool {
+    match get(fd) {
+        LISTENER => false,
+        REFUSED_LISTENER => true,
+        _ => judge_listener(state, fd),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn judge_listener(state: &State, fd: c_int) -> bool {
+    // Not listening: the kernel fails the accept (EINVAL), and nothing is kept.
+    if !sockaddr::is_listening(fd) {
+        return false;
+    }
+    let refused = sockaddr::local_address(fd)
+        .is_some_and(|local| interpose::refused(state, EventKind::BindServer, local));
+    set(fd, if refused { REFUSED_LISTENER } else { LISTENER });
+    refused
+}
+
+/// Fails an accept on a refused listener with EACCES. The connections already queued are
+/// accepted and reset, so that their clients see a reset rather than a hang and an event loop
+/// polling the listener is not woken again for them.
+pub fn refuse_accept(fd: c_int) -> c_int {
+    for _ in 0..1024 {
+        let mut pending = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pending, 1, 0) } != 1 || pending.revents & libc::POLLIN == 0 {
+            break;
+        }
+        // SAFETY: no address asked.
+        let conn = unsafe {
+            real::accept4(
+                fd,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if conn < 0 {
+            break;
+        }
+        interpose::reset(conn);
+    }
+    errno::set(libc::EACCES);
+    -1
+}
+
+// --- discarded datagrams: their events at most once a second per rule
+
+/// A rule's count of datagrams discarded (or logged) since its last line.
+pub struct Throttle {
+    /// Monotonic milliseconds before which no line is written.
+    next_ms: AtomicU64,
+    pending: AtomicU64,
+}
+
+/// One per rule of the policy (a [`Decision::rule`] indexes it).
+pub fn throttles(rules: usize) -> Box<[Throttle]> {
+    (0..rules)
+        .map(|_| Throttle {
+            next_ms: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+        })
+        .collect()
+}
+
+fn monotonic_millis() -> u64 {
+    let mut now = timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: now is a writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
+}
+
+/// Logs the event of a datagram's sender: the first of a rule at once, then at most one line a
+/// second, whose `cnt` says how many datagrams it stands for.
+#[cold]
+#[inline(never)]
+fn log_throttled(state: &State, sender: SocketAddr, decision: Decision) {
+    let saved = errno::get();
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let Some(throttle) = state.throttles.get(decision.rule as usize) else {
+            return;
+        };
+        throttle.pending.fetch_add(1, Relaxed);
+        let now = monotonic_millis();
+        let next = throttle.next_ms.load(Relaxed);
+        if now < next
+            || throttle
+                .next_ms
+                .compare_exchange(next, now + 1000, Relaxed, Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let count = throttle.pending.swap(0, Relaxed);
+        if count > 0 {
+            log::write_counted_event(state, EventKind::Accept, sender, decision, Some(count));
+        }
+    }));
+    errno::set(saved);
+}
+
+/// True when the datagram from `sender` is discarded (its event logged when the rule asks).
+fn sender_refused(state: &State, sender: SocketAddr) -> bool {
+    let Some(decision) = interpose::judge(state, EventKind::Accept, sender) else {
+        return false;
+    };
+    if decision.logged {
+        log_throttled(state, sender, decision);
+    }
+    decision.action == Action::Protect
+}
+
+/// Drops the datagram a refused `MSG_PEEK` left at the head of the queue.
+fn drop_peeked(fd: c_int) {
+    let saved = errno::get();
+    // SAFETY: a zero-length receive into no buffer consumes one datagram.
+    unsafe {
+        real::recvfrom(
+            fd,
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    errno::set(saved);
+}
+
+const STORAGE: socklen_t = std::mem::size_of::<sockaddr_storage>() as socklen_t;
+
+/// Copies a received address of `full` bytes into the caller's buffer of `room` bytes, cut
+/// short as the kernel does (the caller then learns `full`).
+///
+/// # Safety
+/// `to` is null or writable for `room` bytes; `from` holds `full` (at most [`STORAGE`]) bytes.
+unsafe fn give_name(from: *const SockAddr, full: socklen_t, to: *mut SockAddr, room: socklen_t) {
+    if !to.is_null() {
+        let n = full.min(room).min(STORAGE) as usize;
+        unsafe { std::ptr::copy_nonoverlapping(from.cast::<u8>(), to.cast::<u8>(), n) };
+    }
+}
+
+/// Receives until a datagram whose sender is not refused (or a failure): `call` makes the real
+/// receive with armr's address buffer, and sets its length. Returns the result and the
+/// sender's address with its full length, for the caller to hand back.
+fn receive_judged(
+    state: &State,
+    fd: c_int,
+    flags: c_int,
+    name: &mut sockaddr_storage,
+    mut call: impl FnMut(*mut SockAddr, &mut socklen_t) -> ssize_t,
+) -> (ssize_t, socklen_t) {
+    loop {
+        let mut len = STORAGE;
+        let n = call((name as *mut sockaddr_storage).cast(), &mut len);
+        if n < 0 {
+            return (n, 0);
+        }
+        let after = errno::get();
+        // SAFETY: the kernel wrote len bytes of the buffer (at most its size).
+        let sender =
+            unsafe { sockaddr::decode((name as *const sockaddr_storage).cast(), len.min(STORAGE)) };
+        if sender.is_some_and(|sender| sender_refused(state, sender)) {
+            if flags & libc::MSG_PEEK != 0 {
+                drop_peeked(fd);
+            }
+            continue;
+        }
+        errno::set(after);
+        return (n, len);
+    }
+}
+
+/// The receive calls' common start: the policy, when this call on `fd` is judged. `ask`: the
+/// call may ask an unknown socket what it is (a socket call; not `read`).
+#[inline(always)]
+fn judged(fd: c_int, ask: bool) -> Option<&'static State> {
+    // The policy first: the table is kept (and asking fills it) only once it says so.
+    let state = active().filter(|state| state.policy.has_rules(EventKind::Accept))?;
+    let what = if ask { known(fd) } else { get(fd) };
+    (what == UDP).then_some(state)
+}
+
+/// False when `fd` is known not to be an unconnected UDP socket: its receive goes to libc.
+#[inline(always)]
+fn maybe_udp(fd: c_int) -> bool {
+    matches!(get(fd), UNKNOWN | UDP)
+}
+
+const ACCEPT: u8 = kind_bit(EventKind::Accept);
+
+// --- the calls
+
+/// `read`: judged only on a socket known to be an unconnected UDP socket (`read` never asks what
+/// a descriptor is: it is called on every file). A zero-length read consumes nothing.
+///
+/// # Safety
+/// libc's contract for `read`.
+#[inline(always)]
+pub unsafe fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    if !may_judge(ACCEPT) || get(fd) != UDP || n == 0 {
+        return unsafe { real::read(fd, buf, n) };
+    }
+    unsafe { read_judged(fd, buf, n) }
+}
+
+#[inline(never)]
+unsafe fn read_judged(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    match judged(fd, false) {
+        Some(state) => unsafe { recv_with_sender(state, fd, buf, n, 0) },
+        None => unsafe { real::read(fd, buf, n) },
+    }
+}
+
+/// `__read_chk`, which `_FORTIFY_SOURCE` programs call for `read`.
+///
+/// # Safety
+/// libc's contract for `__read_chk`.
+pub unsafe fn read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t {
+    if n > room || !may_judge(ACCEPT) || get(fd) != UDP || n == 0 {
+        return unsafe { real::__read_chk(fd, buf, n, room) };
+    }
+    unsafe { read_judged(fd, buf, n) }
+}
+
+/// `recv`: as `recvfrom` without an address; the sender is learnt with `recvmsg`.
+///
+/// # Safety
+/// libc's contract for `recv`.
+#[inline(always)]
+pub unsafe fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
+    if !may_judge(ACCEPT) || !maybe_udp(fd) {
+        return unsafe { real::recv(fd, buf, n, flags) };
+    }
+    unsafe { recv_judged(fd, buf, n, flags) }
+}
+
+#[inline(never)]
+unsafe fn recv_judged(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
+    match judged(fd, true) {
+        Some(state) if flags & libc::MSG_ERRQUEUE == 0 => unsafe {
+            recv_with_sender(state, fd, buf, n, flags)
+        },
+        _ => unsafe { real::recv(fd, buf, n, flags) },
+    }
+}
+
+/// `__recv_chk`, which `_FORTIFY_SOURCE` programs call for `recv`.
+///
+/// # Safety
+/// libc's contract for `__recv_chk`.
+pub unsafe fn recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    room: size_t,
+    flags: c_int,
+) -> ssize_t {
+    if n > room || !may_judge(ACCEPT) || !maybe_udp(fd) {
+        return unsafe { real::__recv_chk(fd, buf, n, room, flags) };
+    }
+    unsafe { recv_judged(fd, buf, n, flags) }
+}
+
+/// `recv` (or `read`, flags 0) of a judged socket, through `recvmsg` with armr's address buffer.
+unsafe fn recv_with_sender(
+    state: &State,
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    flags: c_int,
+) -> ssize_t {
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
+    let (n, _) = receive_judged(state, fd, flags, &mut name, |addr, len| {
+        let mut iov = iovec {
+            iov_base: buf,
+            iov_len: n,
+        };
+        // SAFETY: an all-zero msghdr is valid.
+        let mut msg: msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = addr.cast();
+        msg.msg_namelen = *len;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: msg describes the caller's buffer and armr's address buffer.
+        let r = unsafe { real::recvmsg(fd, &mut msg, flags) };
+        *len = msg.msg_namelen;
+        r
+    });
+    n
+}
+
+/// `recvfrom`: on an unconnected UDP socket, a datagram from a sender `accept` rules refuse is
+/// discarded and the call receives the next one (EAGAIN when non-blocking, `MSG_DONTWAIT` or
+/// past `SO_RCVTIMEO`, as the kernel says).
+///
+/// # Safety
+/// libc's contract for `recvfrom`.
+#[inline(always)]
+pub unsafe fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    flags: c_int,
+    addr: *mut SockAddr,
+    len: *mut socklen_t,
+) -> ssize_t {
+    if !may_judge(ACCEPT) || !maybe_udp(fd) {
+        return unsafe { real::recvfrom(fd, buf, n, flags, addr, len) };
+    }
+    unsafe { recvfrom_judged(fd, buf, n, flags, addr, len) }
+}
+
+#[inline(never)]
+unsafe fn recvfrom_judged(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    flags: c_int,
+    addr: *mut SockAddr,
+    len: *mut socklen_t,
+) -> ssize_t {
+    let Some(state) = judged(fd, true).filter(|_| flags & libc::MSG_ERRQUEUE == 0) else {
+        return unsafe { real::recvfrom(fd, buf, n, flags, addr, len) };
+    };
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
+    let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {
+        real::recvfrom(fd, buf, n, flags, from, from_len)
+    });
+    if got >= 0 && !addr.is_null() && !len.is_null() {
+        unsafe {
+            give_name((&name as *const sockaddr_storage).cast(), full, addr, *len);
+            *len = full;
+        }
+    }
+    got
+}
+
+/// `__recvfrom_chk`, which `_FORTIFY_SOURCE` programs call for `recvfrom`.
+///
+/// # Safety
+/// libc's contract for `__recvfrom_chk`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn recvfrom_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    room: size_t,
+    flags: c_int,
+    addr: *mut SockAddr,
+    len: *mut socklen_t,
+) -> ssize_t {
+    if n > room || !may_judge(ACCEPT) || !maybe_udp(fd) {
+        return unsafe { real::__recvfrom_chk(fd, buf, n, room, flags, addr, len) };
+    }
+    unsafe { recvfrom_judged(fd, buf, n, flags, addr, len) }
+}
+
+/// `recvmsg`: as `recvfrom`; the sender is received into armr's buffer and handed back in
+/// `msg_name` (cut to `msg_namelen`, which is set to the full length, as the kernel does).
+///
+/// # Safety
+/// libc's contract for `recvmsg`.
+#[inline(always)]
+pub unsafe fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    if !may_judge(ACCEPT) || msg.is_null() || !maybe_udp(fd) {
+        return unsafe { real::recvmsg(fd, msg, flags) };
+    }
+    unsafe { recvmsg_judged(fd, msg, flags) }
+}
+
+#[inline(never)]
+unsafe fn recvmsg_judged(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    let Some(state) = judged(fd, true).filter(|_| flags & libc::MSG_ERRQUEUE == 0) else {
+        return unsafe { real::recvmsg(fd, msg, flags) };
+    };
+    // SAFETY: msg is the caller's valid msghdr, as recvmsg requires.
+    let (their_name, their_room, control_room) =
+        unsafe { ((*msg).msg_name, (*msg).msg_namelen, (*msg).msg_controllen) };
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
+    let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {
+        (*msg).msg_name = from.cast();
+        (*msg).msg_namelen = *from_len;
+        // A discarded datagram's control messages are received again with the next.
+        (*msg).msg_controllen = control_room;
+        let r = real::recvmsg(fd, msg, flags);
+        *from_len = (*msg).msg_namelen;
+        r
+    });
+    unsafe {
+        (*msg).msg_name = their_name;
+        if got >= 0 && !their_name.is_null() {
+            give_name(
+                (&name as *const sockaddr_storage).cast(),
+                full,
+                their_name.cast(),
+                their_room,
+            );
+            (*msg).msg_namelen = full;
+        } else {
+            (*msg).msg_namelen = their_room;
+        }
+    }
+    got
+}
+
+/// At most this many messages per `recvmmsg` on a judged socket (armr's address buffers are on
+/// its stack); fewer than asked is a result the call may always give.
+const BATCH: usize = 64;
+
+/// `recvmmsg`: the messages from refused senders are taken out, the later ones moved down into
+/// their places; the call returns how many are left, and receives again when none is.
+///
+/// # Safety
+/// libc's contract for `recvmmsg`.
+#[inline(always)]
+pub unsafe fn recvmmsg(
+    fd: c_int,
+    msgs: *mut mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+    timeout: *mut timespec,
+) -> c_int {
+    if !may_judge(ACCEPT) || msgs.is_null() || !maybe_udp(fd) {
+        return unsafe { real::recvmmsg(fd, msgs, vlen, flags, timeout) };
+    }
+    unsafe { recvmmsg_judged(fd, msgs, vlen, flags, timeout) }
+}
+
+#[inline(never)]
+unsafe fn recvmmsg_judged(
+    fd: c_int,
+    msgs: *mut mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+    timeout: *mut timespec,
+) -> c_int {
+    let Some(state) = judged(fd, true).filter(|_| flags & libc::MSG_ERRQUEUE == 0) else {
+        return unsafe { real::recvmmsg(fd, msgs, vlen, flags, timeout) };
+    };
+    // A peeked message is judged, and dropped when refused, one at a time.
+    let count = if flags & libc::MSG_PEEK != 0 {
+        1
+    } else {
+        BATCH
+    }
+    .min(vlen as usize);
+    // SAFETY: the caller's array holds vlen valid messages, as recvmmsg requires.
+    let msgs = unsafe { std::slice::from_raw_parts_mut(msgs, count) };
+    let theirs: [(*mut c_void, socklen_t, size_t); BATCH] = std::array::from_fn(|i| {
+        msgs.get(i).map_or((std::ptr::null_mut(), 0, 0), |m| {
+            (
+                m.msg_hdr.msg_name,
+                m.msg_hdr.msg_namelen,
+                m.msg_hdr.msg_controllen,
+            )
+        })
+    });
+    // SAFETY: an all-zero sockaddr_in6 is valid.
+    let mut names: [sockaddr_in6; BATCH] = unsafe { std::mem::zeroed() };
+    let name_room = std::mem::size_of::<sockaddr_in6>() as socklen_t;
+    loop {
+        for (i, m) in msgs.iter_mut().enumerate() {
+            m.msg_hdr.msg_name = (&mut names[i] as *mut sockaddr_in6).cast();
+            m.msg_hdr.msg_namelen = name_room;
+            m.msg_hdr.msg_controllen = theirs[i].2;
+        }
+        let got = unsafe { real::recvmmsg(fd, msgs.as_mut_ptr(), count as c_uint, flags, timeout) };
+        let after = errno::get();
+        let mut kept = 0;
+        for i in 0..usize::try_from(got).unwrap_or(0) {
+            let len = msgs[i].msg_hdr.msg_namelen;
+            // SAFETY: the kernel wrote len bytes of names[i] (at most its size).
+            let sender = unsafe {
+                sockaddr::decode(
+                    (&names[i] as *const sockaddr_in6).cast(),
+                    len.min(name_room),
+                )
+            };
+            if sender.is_some_and(|sender| sender_refused(state, sender)) {
+                if flags & libc::MSG_PEEK != 0 {
+                    drop_peeked(fd);
+                }
+                continue;
+            }
+            if kept != i {
+                let (done, rest) = msgs.split_at_mut(i);
+                unsafe { move_message(&mut done[kept], &rest[0], theirs[kept].2) };
+            }
+            unsafe {
+                give_name(
+                    (&names[i] as *const sockaddr_in6).cast(),
+                    len,
+                    theirs[kept].0.cast(),
+                    theirs[kept].1,
+                );
+            }
+            msgs[kept].msg_hdr.msg_namelen = if theirs[kept].0.is_null() {
+                theirs[kept].1
+            } else {
+                len
+            };
+            kept += 1;
+        }
+        // The messages not returned are as the caller left them.
+        for (i, m) in msgs.iter_mut().enumerate() {
+            m.msg_hdr.msg_name = theirs[i].0;
+            if i >= kept {
+                m.msg_hdr.msg_namelen = theirs[i].1;
+                m.msg_hdr.msg_controllen = theirs[i].2;
+            }
+        }
+        if got <= 0 || kept > 0 {
+            errno::set(after);
+            return if got < 0 { got } else { kept as c_int };
+        }
+    }
+}
+
+/// Moves a received message into an earlier slot: its data into that slot's buffers, cut to
+/// their size (`MSG_TRUNC` then set), its length, flags and control messages.
+///
+/// # Safety
+/// Both are messages the kernel filled; `to`'s control buffer holds `control_room` bytes.
+unsafe fn move_message(to: &mut mmsghdr, from: &mmsghdr, control_room: size_t) {
+    let mut left = from.msg_len as usize;
+    let mut copied = 0usize;
+    let (mut src, mut src_off) = (0usize, 0usize);
+    let (mut dst, mut dst_off) = (0usize, 0usize);
+    while left > 0 && src < from.msg_hdr.msg_iovlen && dst < to.msg_hdr.msg_iovlen {
+        // SAFETY: the indexes are within each message's iovec array.
+        let (s, d) = unsafe {
+            (
+                &*from.msg_hdr.msg_iov.add(src),
+                &*to.msg_hdr.msg_iov.add(dst),
+            )
+        };
+        let n = left.min(s.iov_len - src_off).min(d.iov_len - dst_off);
+        // SAFETY: within both buffers; the slots are distinct buffers, but memmove costs nothing
+        // more.
+        unsafe {
+            std::ptr::copy(
+                s.iov_base.cast::<u8>().add(src_off),
+                d.iov_base.cast::<u8>().add(dst_off),
+                n,
+            )
+        };
+        left -= n;
+        copied += n;
+        src_off += n;
+        dst_off += n;
+        if src_off == s.iov_len {
+            src += 1;
+            src_off = 0;
+        }
+        if dst_off == d.iov_len {
+            dst += 1;
+            dst_off = 0;
+        }
+    }
+    to.msg_len = copied as c_uint;
+    to.msg_hdr.msg_flags = from.msg_hdr.msg_flags;
+    if left > 0 {
+        to.msg_hdr.msg_flags |= libc::MSG_TRUNC;
+    }
+    let control = from.msg_hdr.msg_controllen.min(control_room);
+    if control > 0 && !to.msg_hdr.msg_control.is_null() {
+        // SAFETY: within both control buffers.
+        unsafe {
+            std::ptr::copy(
+                from.msg_hdr.msg_control.cast::<u8>(),
+                to.msg_hdr.msg_control.cast::<u8>(),
+                control,
+            )
+        };
+    }
+    if control < from.msg_hdr.msg_controllen {
+        to.msg_hdr.msg_flags |= libc::MSG_CTRUNC;
+    }
+    to.msg_hdr.msg_controllen = control;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One test: the table is process-wide, and tests run in parallel.
+    #[test]
+    fn the_table_follows_sockets_made_connected_copied_and_closed() {
+        created(3, true);
+        created(4, false);
+        created(5, false);
+        created(70_000, true); // beyond the table: unknown
+        assert_eq!(
+            (get(3), get(4), get(5), get(70_000)),
+            (UDP, OTHER, OTHER, UNKNOWN)
+        );
+        set(3, UDP_CONNECTED);
+        copied(3, 6);
+        assert_eq!(get(6), UDP_CONNECTED);
+        distrust_connected();
+        assert_eq!((get(3), get(6)), (UDP, UDP));
+        copied(9, 6); // an unknown descriptor copied over a known one
+        assert_eq!(get(6), UNKNOWN);
+        listening(7);
+        forget(7);
+        forget(-1);
+        assert_eq!(get(7), UNKNOWN);
+        forget_range(3, 4);
+        assert_eq!((get(3), get(4), get(5)), (UNKNOWN, UNKNOWN, OTHER));
+    }
+}

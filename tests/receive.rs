@@ -1,0 +1,503 @@
+//! The receive side of the rules, under real programs: `accept` rules judge the sender of every
+//! datagram an unconnected UDP socket receives (and a UDP socket's `connect`), a peer that reset
+//! before its `accept`, and `bind(server:)` rules judge a listening socket armr did not see
+//! listen (inherited). A UDP socket bound to port 0 is a client's. Programs in `tests/programs/`
+//! (Python 3, C built with cc, Java built with javac) print `name: value` lines; the tests assert
+//! on them and on the exact event lines of `ARMR_LOG`.
+//!
+//! Needs `cargo build --release` first. Only 127.0.0.0/8 is used; ports are the kernel's choice,
+//! except 5432 of `rules/web.armr`, to which one datagram is sent; every run has a deadline.
+
+mod support;
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{TempDir, library, manifest, python, text, without_armr_env};
+
+const EACCES: &str = "PermissionError errno=13";
+const REFUSED: &str = "ConnectionRefusedError errno=111";
+const RESET: &str = "ConnectionResetError errno=104";
+const EAGAIN: &str = "BlockingIOError errno=11";
+
+/// One app, `Receive`, holding `rules`, each `(name, condition, message)`: protect rules.
+fn policy(rules: &[(&str, &str, &str)]) -> String {
+    let mut text = String::from("app(\"Receive\"):\n    requires(version: ARMR/2.11)\n");
+    for (name, condition, message) in rules {
+        text.push_str(&format!(
+            "    socket(\"{name}\"):\n        {condition}\n        protect(message: \"{message}\", severity: High)\n    endsocket\n"
+        ));
+    }
+    text.push_str("endapp\n");
+    text
+}
+
+fn program(name: &str) -> PathBuf {
+    let path = manifest().join("tests/programs").join(name);
+    assert!(path.is_file(), "missing test program {}", path.display());
+    path
+}
+
+/// What a user sees of one run.
+struct Run {
+    stdout: String,
+    stderr: String,
+    log: String,
+}
+
+impl Run {
+    fn context(&self) -> String {
+        format!(
+            "--- stdout\n{}--- stderr\n{}--- log\n{}",
+            self.stdout, self.stderr, self.log
+        )
+    }
+
+    fn get(&self, key: &str) -> String {
+        let values: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(values.len(), 1, "one `{key}:` line\n{}", self.context());
+        values[0].to_string()
+    }
+
+    /// Asserts each `(key, expected value)`, reporting every mismatch at once.
+    fn expect(&self, expected: &[(&str, &str)]) {
+        let wrong: Vec<String> = expected
+            .iter()
+            .filter(|(key, want)| {
+                self.stdout
+                    .lines()
+                    .filter_map(|l| l.split_once(": "))
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, v)| v)
+                    .collect::<Vec<_>>()
+                    != [*want]
+            })
+            .map(|(key, want)| format!("  {key}: expected `{want}`"))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} mismatches:\n{}\n{}",
+            wrong.len(),
+            wrong.join("\n"),
+            self.context()
+        );
+    }
+
+    /// The event lines, each cut to what does not vary between runs: the CEF header and the
+    /// extension from `appVersion` on (the time, host and pid before it are checked for shape).
+    fn events(&self) -> Vec<String> {
+        self.log
+            .lines()
+            .map(|line| {
+                let (header, cef) = line
+                    .split_once(" - - ")
+                    .unwrap_or_else(|| panic!("malformed line {line:?}"));
+                assert!(header.starts_with('<') && header.contains(">1 "), "{line}");
+                let (head, ext) = cef
+                    .split_once("rt=")
+                    .unwrap_or_else(|| panic!("no rt in {line:?}"));
+                let tail = ext
+                    .split_once(" appVersion=")
+                    .unwrap_or_else(|| panic!("no appVersion in {line:?}"))
+                    .1;
+                format!("{head}appVersion={tail}")
+            })
+            .collect()
+    }
+}
+
+/// The event line (as [`Run::events`] cuts it) of a protect rule of [`policy`].
+fn event(rule: &str, feature: &str, message: &str, fields: &str) -> String {
+    format!(
+        "CEF:0|ARMR:Receive|Receive|2.11|{rule}|Execute Rule|High|appVersion=1 ruleType=socket securityFeature=socket {feature} act=protect msg={message} {fields}"
+    )
+}
+
+/// Runs `command` under armr with `rules` (file `rules.armr` in `dir`) and `ARMR_LOG` in `dir`;
+/// `preload`: set `LD_PRELOAD` (false when the program sets it itself before an exec).
+fn run(dir: &TempDir, rules: &Path, mut command: Command, preload: bool) -> Run {
+    let log = dir.join("armr.log");
+    let _ = fs::remove_file(&log);
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    without_armr_env(&mut command)
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .stderr(fs::File::create(&err).unwrap())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONPATH", manifest().join("tests/programs"))
+        .env("ARMR_RULES", rules)
+        .env("ARMR_LOG", format!("file:{}", log.display()))
+        .process_group(0);
+    if preload {
+        command.env("LD_PRELOAD", library());
+    }
+    let mut child = command.spawn().expect("start the program");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the program did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let run = Run {
+        stdout: fs::read_to_string(&out).unwrap_or_default(),
+        stderr: fs::read_to_string(&err).unwrap_or_default(),
+        log: fs::read_to_string(&log).unwrap_or_default(),
+    };
+    assert!(status.success(), "{status}\n{}", run.context());
+    assert_eq!(run.get("done"), "yes", "{}", run.context());
+    run
+}
+
+fn python_program(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(python());
+    command.arg(program(name)).args(args);
+    command
+}
+
+// --- 1. accept of a peer that reset before the accept
+
+#[test]
+fn accept_without_an_address_judges_a_peer_that_reset_before_the_accept() {
+    let dir = TempDir::new("receive", "accept-reset");
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[(
+            "no local clients",
+            "accept(\"127.0.0.1:0\")",
+            "client refused",
+        )]),
+    );
+    let run = run(&dir, &rules, python_program("accept_reset.py", &[]), true);
+    run.expect(&[
+        // Refused, reset and never returned: nothing else pending, so EAGAIN.
+        ("accept_null_reset", "ret=-1 errno=11"),
+        ("accept4_null_reset", "ret=-1 errno=11"),
+        ("accept_null_allowed", "accepted"),
+        // Cut to the 6 bytes asked, the full 16 reported, the rest of the buffer untouched.
+        (
+            "accept_short_buffer",
+            "ok=True len=16 family=2 port=True ip=[127, 0] untouched=eeeeeeeeeeeeeeeeeeee",
+        ),
+    ]);
+    let events = run.events();
+    assert_eq!(events.len(), 2, "{}", run.context());
+    for e in &events {
+        let (judged, port) = e.rsplit_once(" remotePort=").unwrap();
+        assert_eq!(
+            judged,
+            event(
+                "no local clients",
+                "accept",
+                "client refused",
+                "remoteIpAddress=127.0.0.1"
+            )
+        );
+        assert!(port.parse::<u16>().is_ok_and(|p| p > 0), "{e}");
+    }
+}
+
+// --- 2. a listener armr did not see listen
+
+#[test]
+fn an_inherited_listener_is_judged_at_its_first_accept() {
+    let dir = TempDir::new("receive", "inherited-listener");
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[(
+            "no local listener",
+            "bind(server: \"127.0.0.1:0\")",
+            "listener refused",
+        )]),
+    );
+    // The launcher listens without armr, then execs the program under armr.
+    let command = python_program(
+        "listen_then_exec.py",
+        &[
+            library().to_str().unwrap(),
+            program("inherited_listener.py").to_str().unwrap(),
+        ],
+    );
+    let run = run(&dir, &rules, command, false);
+    run.expect(&[
+        ("inherited", "127.0.0.1 listening=1"),
+        ("client_connect", "ok"),
+        ("accept_1", EACCES),
+        // The queued connection was reset, not left hanging.
+        ("client_recv", RESET),
+        ("client2_connect", "ok"),
+        ("accept_2", EACCES),
+        ("accept_3_nonblocking", EACCES),
+        // The number reused for an allowed listener serves again.
+        ("dup2_reused_accept", "accepted"),
+        ("reused_number", "True"),
+        ("close_reused_accept", "accepted"),
+    ]);
+    // Logged once, at the first accept.
+    assert_eq!(
+        run.events(),
+        [event(
+            "no local listener",
+            "serverbind",
+            "listener refused",
+            &format!("localIpAddress=127.0.0.1 localPort={}", run.get("port"))
+        )],
+        "{}",
+        run.context()
+    );
+}
+
+// --- 3. UDP receive
+
+const DATAGRAM_RULE: (&str, &str, &str) = (
+    "no datagrams from .3",
+    "accept(\"127.0.0.3:0\")",
+    "datagram refused",
+);
+
+fn datagram_event(run: &Run, count: Option<u64>) -> String {
+    let count = count.map(|c| format!("cnt={c} ")).unwrap_or_default();
+    event(
+        DATAGRAM_RULE.0,
+        "accept",
+        DATAGRAM_RULE.2,
+        &format!(
+            "{count}remoteIpAddress=127.0.0.3 remotePort={}",
+            run.get("bad_port")
+        ),
+    )
+}
+
+#[test]
+fn datagrams_from_a_refused_sender_are_discarded_by_every_receive_call() {
+    let dir = TempDir::new("receive", "udp-receive");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(&dir, &rules, python_program("udp_receive.py", &[]), true);
+    run.expect(&[
+        ("recvfrom", "good-recvfrom from 127.0.0.2"),
+        ("recv", "good-recv"),
+        ("read", "good-read"),
+        ("recvmsg", "good-recvmsg from 127.0.0.2"),
+        ("recv_into", "good-recv_into"),
+        ("recvfrom_into", "good-recvfrom_into from 127.0.0.2"),
+        ("peek", "good-peek"),
+        ("after_peek", "good-peek"),
+        ("nonblocking", EAGAIN),
+        ("dontwait", EAGAIN),
+        ("rcvtimeo", EAGAIN),
+        ("rcvtimeo_waited", "True"),
+        ("python_timeout", "TimeoutError errno=None"),
+        (
+            "recvmmsg",
+            "ret=2 good-mm-1 from 127.0.0.2 namelen=16, good-mm-2 from - namelen=0",
+        ),
+        ("copy_recvfrom", "good-copy_recvfrom from 127.0.0.2"),
+        ("copy_read", "good-copy_read"),
+        ("connect_refused_sender", REFUSED),
+        ("connect_allowed_sender", "ok"),
+        ("connected_recv", "good-connected"),
+        ("disconnect", "ret=0 errno=0"),
+        ("disconnected_recv", "good-disconnected"),
+    ]);
+    // The first discarded datagram is logged at once; the rest within the second are counted
+    // into later lines (at most one a second); the UDP connect is an event of its own.
+    let events = run.events();
+    assert_eq!(
+        events.first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+    let connect = datagram_event(&run, None);
+    assert_eq!(
+        events.iter().filter(|e| **e == connect).count(),
+        1,
+        "one event for the UDP connect\n{}",
+        run.context()
+    );
+    let refused = 17; // datagrams from .3 the program sent to sockets it receives on unconnected
+    let (head, tail) = connect.split_once("remoteIpAddress").unwrap();
+    let counted: u64 = events
+        .iter()
+        .filter(|e| **e != connect)
+        .map(|e| {
+            let count = e
+                .strip_prefix(head)
+                .and_then(|rest| rest.strip_prefix("cnt="))
+                .and_then(|rest| rest.split_once(" remoteIpAddress"))
+                .filter(|(_, rest)| *rest == tail)
+                .unwrap_or_else(|| panic!("not a datagram's event: {e}"))
+                .0;
+            count.parse::<u64>().unwrap()
+        })
+        .sum();
+    assert!(
+        counted <= refused && events.len() <= 6,
+        "{counted} counted in {} lines\n{}",
+        events.len(),
+        run.context()
+    );
+}
+
+#[test]
+fn discarded_datagrams_are_logged_at_most_once_a_second_with_a_count() {
+    let dir = TempDir::new("receive", "udp-throttle");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(&dir, &rules, python_program("udp_throttle.py", &[]), true);
+    run.expect(&[
+        ("burst_1", "one"),
+        ("burst_2", "twenty"),
+        ("burst_3", "late"),
+    ]);
+    assert_eq!(
+        run.events(),
+        [
+            datagram_event(&run, Some(1)),
+            datagram_event(&run, Some(21))
+        ],
+        "{}",
+        run.context()
+    );
+}
+
+#[test]
+fn fortified_receive_calls_discard_datagrams_from_a_refused_sender() {
+    let dir = TempDir::new("receive", "udp-fortified");
+    let binary = dir.join("udp_fortified");
+    let cc = Command::new("cc")
+        .args(["-O2", "-D_FORTIFY_SOURCE=2", "-o"])
+        .arg(&binary)
+        .arg(program("udp_fortified.c"))
+        .output()
+        .expect("run cc");
+    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let symbols = Command::new("nm").arg("-D").arg(&binary).output().unwrap();
+    for name in ["__recv_chk", "__recvfrom_chk", "__read_chk"] {
+        assert!(
+            text(&symbols.stdout).contains(name),
+            "the program does not call {name}: {}",
+            text(&symbols.stdout)
+        );
+    }
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(&dir, &rules, Command::new(&binary), true);
+    run.expect(&[
+        ("recv", "good-recv from -"),
+        ("recvfrom", "good-recvfrom from 127.0.0.2"),
+        ("read", "good-read from -"),
+    ]);
+    assert!(!run.log.is_empty(), "{}", run.context());
+}
+
+// --- 4. a UDP socket bound to port 0 is a client
+
+fn web_rules() -> PathBuf {
+    manifest().join("rules/web.armr")
+}
+
+#[test]
+fn a_python_udp_client_binding_port_0_works_under_the_web_rules() {
+    let dir = TempDir::new("receive", "udp-port-0");
+    let run = run(
+        &dir,
+        &web_rules(),
+        python_program("udp_client_port0.py", &[]),
+        true,
+    );
+    run.expect(&[
+        ("bind_port_0", "ok"),
+        ("sendto_database", "ok 5"),
+        ("bind_v6_port_0", "ok"),
+        // A UDP server on a port the rules do not allow is still refused.
+        ("bind_server_port", EACCES),
+    ]);
+    let events: Vec<String> = run.events();
+    assert_eq!(
+        events,
+        [
+            "CEF:0|ARMR:Web Server|Web Server|2.11|no other listeners|Execute Rule|High|appVersion=1 ruleType=socket securityFeature=socket serverbind act=protect msg=web server tried to listen on an unexpected port localIpAddress=127.0.0.1 localPort=47123"
+        ],
+        "{}",
+        run.context()
+    );
+}
+
+#[test]
+fn a_java_datagram_socket_client_works_under_the_web_rules() {
+    let dir = TempDir::new("receive", "java-udp");
+    let javac = Command::new("javac")
+        .arg("-d")
+        .arg(&dir.0)
+        .arg(program("UdpClient.java"))
+        .output();
+    let javac = match javac {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("NOT RUN: javac cannot be started ({e}); install a JDK to run this test");
+            return;
+        }
+    };
+    assert!(javac.status.success(), "javac: {}", text(&javac.stderr));
+    let mut java = Command::new("java");
+    java.arg("-cp").arg(&dir.0).arg("UdpClient");
+    let run = run(&dir, &web_rules(), java, true);
+    run.expect(&[("bound", "true"), ("sent", "yes")]);
+    assert_eq!(run.log, "", "{}", run.context());
+}
+
+#[test]
+fn a_udp_bind_to_port_0_is_judged_by_bind_client_rules() {
+    let dir = TempDir::new("receive", "udp-port-0-client-rule");
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[
+            (
+                "no client on .1",
+                "bind(client: \"127.0.0.1:0\")",
+                "client bind refused",
+            ),
+            (
+                "no servers",
+                "bind(server: \"0.0.0.0:0\")",
+                "server refused",
+            ),
+        ]),
+    );
+    let code = "import socket\nfrom armrtest import emit, outcome\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+        emit('bind_refused_client', outcome(s.bind, ('127.0.0.1', 0)))\n\
+        emit('bind_allowed_client', outcome(s.bind, ('127.0.0.2', 0)))\n\
+        emit('done', 'yes')\n";
+    let mut command = Command::new(python());
+    command.args(["-c", code]);
+    let run = run(&dir, &rules, command, true);
+    run.expect(&[
+        ("bind_refused_client", EACCES),
+        ("bind_allowed_client", "ok"),
+    ]);
+    assert_eq!(
+        run.events(),
+        [event(
+            "no client on .1",
+            "bind",
+            "client bind refused",
+            "localIpAddress=127.0.0.1 localPort=0"
+        )],
+        "{}",
+        run.context()
+    );
+}
