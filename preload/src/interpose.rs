@@ -344,8 +344,11 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     // Accept rules judge only a UDP socket's connect: a socket known not to be one goes on.
-    if !(may_judge(kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect))
-        || may_judge(kind_bit(EventKind::Accept)) && receive::may_be_udp(fd))
+    let judged = state::judged_kinds();
+    if !(state::may_judge_in(
+        judged,
+        kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect),
+    ) || judged & kind_bit(EventKind::Accept) != 0 && receive::may_be_udp(fd))
     {
         return unsafe { real::connect(fd, addr, len) };
     }
@@ -357,8 +360,10 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
     let Some(state) = active() else {
         return unsafe { real::connect(fd, addr, len) };
     };
-    if state.policy.has_rules(EventKind::BindClient)
-        && !unbound::is_unbound(fd)
+    let client_rules = state.policy.has_rules(EventKind::BindClient);
+    let unbound = client_rules && unbound::is_unbound(fd);
+    if client_rules
+        && !unbound
         && let Some(local) = sockaddr::explicit_client_bind(fd)
         && refused(state, EventKind::BindClient, local)
     {
@@ -371,9 +376,11 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         errno::set(libc::ECONNREFUSED);
         return -1;
     }
-    // A UDP socket (asked once when armr does not know it) is judged by accept rules too.
-    if !receive::may_be_udp(fd)
+    // A UDP socket (asked once when armr does not know it) is judged by accept rules too; a TCP
+    // socket known to be unbound is not one.
+    if unbound
         || !state.policy.has_rules(EventKind::Accept)
+        || !receive::may_be_udp(fd)
         || !receive::is_udp(fd)
     {
         return unsafe { real::connect(fd, addr, len) };
@@ -674,17 +681,33 @@ pub fn shared_with_another_process() {
 /// libc's contract for `socket`.
 #[inline(always)]
 pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    let judged = state::judged_kinds();
+    if !state::loaded_any(
+        judged,
+        kind_bit(EventKind::BindClient) | kind_bit(EventKind::Accept),
+    ) {
+        return unsafe { real::socket(domain, kind, protocol) };
+    }
+    unsafe { socket_tracked(judged, domain, kind, protocol) }
+}
+
+/// `socket` when armr keeps a table of sockets (`unbound`, `receive`): out of line, so that a
+/// process without such rules reaches libc after one load and a test.
+#[inline(never)]
+unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     let fd = unsafe { real::socket(domain, kind, protocol) };
-    if fd >= 0
-        && state::judges(EventKind::BindClient)
-        && matches!(domain, libc::AF_INET | libc::AF_INET6)
+    if fd < 0 {
+        return fd;
+    }
+    let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
+    if judged & kind_bit(EventKind::BindClient) != 0
+        && ip
         && kind & 0xf == libc::SOCK_STREAM
         && matches!(protocol, 0 | libc::IPPROTO_TCP)
     {
         unbound::remember(fd);
     }
-    if fd >= 0 && state::judges(EventKind::Accept) {
-        let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
+    if judged & kind_bit(EventKind::Accept) != 0 {
         receive::created(fd, ip && kind & 0xf == libc::SOCK_DGRAM);
     }
     fd

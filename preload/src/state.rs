@@ -49,6 +49,25 @@ pub fn may_judge(kinds: u8) -> bool {
     JUDGED_KINDS.load(Ordering::Relaxed) & (kinds | NOT_LOADED) != 0
 }
 
+/// The kind bits of the loaded rules (`NOT_LOADED` until they are loaded), in one load, for a
+/// hook that asks about several kinds: test them with [`loaded_any`] and [`may_judge_in`].
+#[inline(always)]
+pub fn judged_kinds() -> u8 {
+    JUDGED_KINDS.load(Ordering::Relaxed)
+}
+
+/// [`judges_any`] on bits read with [`judged_kinds`].
+#[inline(always)]
+pub fn loaded_any(judged: u8, kinds: u8) -> bool {
+    judged & NOT_LOADED == 0 && judged & kinds != 0
+}
+
+/// [`may_judge`] on bits read with [`judged_kinds`].
+#[inline(always)]
+pub fn may_judge_in(judged: u8, kinds: u8) -> bool {
+    judged & (kinds | NOT_LOADED) != 0
+}
+
 /// True when the loaded rules have a rule of `kind` (false until they are loaded).
 #[inline(always)]
 pub fn judges(kind: EventKind) -> bool {
