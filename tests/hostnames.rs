@@ -298,6 +298,51 @@ fn a_localhost_rule_is_not_escaped_through_ipv6_when_the_hosts_file_lists_only_1
     );
 }
 
+/// curl itself takes `localhost` to ::1 and 127.0.0.1, whatever the hosts file says (this one's
+/// may list only 127.0.0.1): a `connect("localhost:0")` protect rule refuses both.
+#[test]
+fn curl_reaches_neither_loopback_address_past_a_localhost_rule() {
+    let dir = TempDir::new("hostnames", "curl");
+    let listener = TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let v4 = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let log = dir.join("events.log");
+    let rules = dir.write(
+        "rules.armr",
+        &policy_text(&[(
+            "connect(\"localhost:0\")",
+            "protect(message: \"no loopback\", severity: High)".into(),
+        )]),
+    );
+    let mut curl = Command::new("curl");
+    let out = without_armr_env(&mut curl)
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("http://localhost:{port}/"))
+        .env("LD_PRELOAD", library())
+        .env("ARMR_RULES", &rules)
+        .env("ARMR_LOG", format!("file:{}", log.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl: `make test` installs it");
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "curl could not connect: {}",
+        text(&out.stderr)
+    );
+    assert!(untouched(&listener), "curl reached [::1]:{port}");
+    assert!(untouched(&v4), "curl reached 127.0.0.1:{port}");
+    let events = fs::read_to_string(&log).unwrap_or_default();
+    for address in ["::1", "127.0.0.1"] {
+        assert!(
+            events.lines().any(|e| e.ends_with(&format!(
+                " act=protect msg=no loopback remoteIpAddress={address} remotePort={port}"
+            ))),
+            "no event for {address}:\n{events}"
+        );
+    }
+}
+
 // --- 2. bounded, linear time
 
 /// Counts the `getaddrinfo` calls for names ending in `.test`, and says how many at exit:

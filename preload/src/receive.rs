@@ -263,11 +263,31 @@ pub struct Throttle {
 }
 
 /// One per rule of the policy (a [`Decision::rule`] indexes it).
-pub fn throttles(rules: usize) -> Box<[Throttle]> {
-    // Zeroed memory: the pages of rules that never discard a datagram are never touched.
-    let zeroed = Box::<[Throttle]>::new_zeroed_slice(rules);
-    // SAFETY: all-zero bytes are a valid Throttle (two atomic zeros).
-    unsafe { zeroed.assume_init() }
+pub fn throttles(rules: usize) -> &'static [Throttle] {
+    let bytes = rules * std::mem::size_of::<Throttle>();
+    if bytes == 0 {
+        return &[];
+    }
+    // Pages of their own, zero until written: the throttles of rules that never discard a
+    // datagram stay off the program's resident memory (heap memory reused from parsing would
+    // be cleared, and so resident). The policy lives as long as the process: never unmapped.
+    // SAFETY: a new private anonymous mapping of `bytes` bytes.
+    let pages = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if pages == libc::MAP_FAILED {
+        // SAFETY: all-zero bytes are a valid Throttle (two atomic zeros).
+        return Box::leak(unsafe { Box::<[Throttle]>::new_zeroed_slice(rules).assume_init() });
+    }
+    // SAFETY: zero-filled, aligned to a page, `rules` Throttles long; all-zero is a valid Throttle.
+    unsafe { std::slice::from_raw_parts(pages.cast::<Throttle>(), rules) }
 }
 
 fn monotonic_millis() -> u64 {

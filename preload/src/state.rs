@@ -17,7 +17,7 @@ pub struct State {
     /// The program's name, as syslog APP-NAME.
     pub process: String,
     /// Per rule: how often events of discarded datagrams are logged (`receive`).
-    pub throttles: Box<[crate::receive::Throttle]>,
+    pub throttles: &'static [crate::receive::Throttle],
 }
 
 const UNLOADED: u8 = 0;
