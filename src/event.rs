@@ -495,20 +495,18 @@ pub fn format_dropped(
     count: u64,
     buf: &mut [u8],
 ) -> usize {
-    let mut out = LineBuffer::new(buf);
-    let t = UtcTime::from_unix_millis(unix_millis);
-    syslog_header(&mut out, 12, &t, hostname, process, pid);
-    let _ = write!(
-        out,
-        "CEF:0|ARMR|armr|{}|events dropped|Events dropped|Medium|",
-        env!("CARGO_PKG_VERSION")
+    let mut out = engine_line(
+        buf,
+        unix_millis,
+        hostname,
+        process,
+        pid,
+        "events dropped",
+        "Events dropped",
     );
-    cef_time(&mut out, &t);
-    out.push_bytes(b" dvchost=");
-    extension_value(&mut out, hostname);
     let _ = write!(
         out,
-        " procid={pid} cnt={count} msg={count} events were dropped: the log destination was unavailable or too slow"
+        " cnt={count} msg={count} events were dropped: the log destination was unavailable or too slow"
     );
     out.end_line();
     out.len
@@ -525,20 +523,18 @@ pub fn format_unresolved(
     report: &crate::policy::Unresolved<'_>,
     buf: &mut [u8],
 ) -> usize {
-    let mut out = LineBuffer::new(buf);
-    let t = UtcTime::from_unix_millis(unix_millis);
-    syslog_header(&mut out, 12, &t, hostname, process, pid);
-    let _ = write!(
-        out,
-        "CEF:0|ARMR|armr|{}|hostname unresolved|Resolve Hostname|Medium|",
-        env!("CARGO_PKG_VERSION")
+    let mut out = engine_line(
+        buf,
+        unix_millis,
+        hostname,
+        process,
+        pid,
+        "hostname unresolved",
+        "Resolve Hostname",
     );
-    cef_time(&mut out, &t);
-    out.push_bytes(b" dvchost=");
-    extension_value(&mut out, hostname);
     let _ = write!(
         out,
-        " procid={pid} securityFeature={} outcome=failure {}=",
+        " securityFeature={} outcome=failure {}=",
         security_feature(report.kind),
         if report.kind == EventKind::Accept {
             "shost"
@@ -554,6 +550,32 @@ pub fn format_unresolved(
     out.push_bytes(b" in the rules does not resolve: its rules match nothing");
     out.end_line();
     out.len
+}
+
+/// The start of a line armr writes about itself rather than about a rule: the syslog header, the
+/// CEF header with `signature` and `name`, then `rt`, `dvchost` and `procid`.
+fn engine_line<'b>(
+    buf: &'b mut [u8],
+    unix_millis: u64,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+    signature: &str,
+    name: &str,
+) -> LineBuffer<'b> {
+    let mut out = LineBuffer::new(buf);
+    let t = UtcTime::from_unix_millis(unix_millis);
+    syslog_header(&mut out, 12, &t, hostname, process, pid);
+    let _ = write!(
+        out,
+        "CEF:0|ARMR|armr|{}|{signature}|{name}|Medium|",
+        env!("CARGO_PKG_VERSION")
+    );
+    cef_time(&mut out, &t);
+    out.push_bytes(b" dvchost=");
+    extension_value(&mut out, hostname);
+    let _ = write!(out, " procid={pid}");
+    out
 }
 
 #[cfg(test)]
