@@ -397,6 +397,17 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t
     unsafe { receive::read(fd, buf, n) }
 }
 
+/// glibc's public second name for `read`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    unsafe { receive::read(fd, buf, n) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
+    unsafe { receive::readv(fd, iov, count) }
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __read_chk(
     fd: c_int,

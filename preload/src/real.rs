@@ -5,7 +5,7 @@
 //! find the same address.
 
 use libc::{
-    FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
+    FILE, c_char, c_int, c_uint, c_ushort, c_void, iovec, mmsghdr, msghdr, pid_t,
     posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, socklen_t,
     ssize_t, timespec,
 };
@@ -125,6 +125,7 @@ real_functions! {
     system(command: *const c_char) -> c_int;
     popen(command: *const c_char, mode: *const c_char) -> *mut FILE;
     read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
+    readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t;
     __read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t;
     recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t;
     __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t, flags: c_int) -> ssize_t;

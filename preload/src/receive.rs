@@ -443,6 +443,40 @@ unsafe fn read_judged(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     }
 }
 
+/// `readv`: as `read`, the datagram scattered into the caller's buffers.
+///
+/// # Safety
+/// libc's contract for `readv`.
+#[inline(always)]
+pub unsafe fn readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
+    if !may_judge(ACCEPT) || get(fd) != UDP || count <= 0 {
+        return unsafe { real::readv(fd, iov, count) };
+    }
+    unsafe { readv_judged(fd, iov, count) }
+}
+
+#[inline(never)]
+unsafe fn readv_judged(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
+    let Some(state) = judged(fd, false) else {
+        return unsafe { real::readv(fd, iov, count) };
+    };
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
+    let (n, _) = receive_judged(state, fd, 0, &mut name, |addr, len| {
+        // SAFETY: an all-zero msghdr is valid.
+        let mut msg: msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = addr.cast();
+        msg.msg_namelen = *len;
+        msg.msg_iov = iov.cast_mut();
+        msg.msg_iovlen = count as usize;
+        // SAFETY: msg describes the caller's buffers (readv's contract) and armr's address buffer.
+        let r = unsafe { real::recvmsg(fd, &mut msg, 0) };
+        *len = msg.msg_namelen;
+        r
+    });
+    n
+}
+
 /// `__read_chk`, which `_FORTIFY_SOURCE` programs call for `read`.
 ///
 /// # Safety

@@ -51,6 +51,16 @@ emit("recv", receiver.recv(100).decode())
 send("read")
 emit("read", os.read(receiver.fileno(), 100).decode())
 
+send("readv")
+buf = bytearray(100)
+n = os.readv(receiver.fileno(), [buf])
+emit("readv", buf[:n].decode())
+
+send("__read")
+buf = ctypes.create_string_buffer(100)
+n = libc.__read(receiver.fileno(), buf, 100)
+emit("__read", buf.raw[:n].decode())
+
 send("recvmsg")
 data, ancillary, flags, address = receiver.recvmsg(100)
 emit("recvmsg", f"{data.decode()} from {who(address)}")
