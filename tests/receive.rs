@@ -263,6 +263,32 @@ fn an_inherited_listener_is_judged_at_its_first_accept() {
 
 // --- 3. UDP receive
 
+#[test]
+fn an_inherited_udp_socket_read_with_read_or_readv_is_judged() {
+    let dir = TempDir::new("receive", "inherited-udp");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    // The launcher binds without armr, then execs the program under armr.
+    let command = python_program(
+        "udp_bind_then_exec.py",
+        &[
+            library().to_str().unwrap(),
+            program("inherited_udp.py").to_str().unwrap(),
+        ],
+    );
+    let run = run(&dir, &rules, command, false);
+    run.expect(&[
+        ("read", "good-read"),
+        ("readv", "good-readv"),
+        ("dup_read", "good-dup_read"),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
 const DATAGRAM_RULE: (&str, &str, &str) = (
     "no datagrams from .3",
     "accept(\"127.0.0.3:0\")",

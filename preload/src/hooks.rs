@@ -85,6 +85,11 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 }
 
 #[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup(old: c_int) -> c_int {
+    unsafe { interpose::dup(old) }
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     unsafe { interpose::dup2(old, new, None) }
 }

@@ -731,6 +731,19 @@ pub unsafe fn close(fd: c_int) -> c_int {
     unsafe { real::close(fd) }
 }
 
+/// `dup`: the copy is the same socket, known as the original is (`receive`).
+///
+/// # Safety
+/// libc's contract for `dup`.
+#[inline(always)]
+pub unsafe fn dup(old: c_int) -> c_int {
+    let copy = unsafe { real::dup(old) };
+    if receive::tracked() {
+        receive::duplicated(old, copy);
+    }
+    copy
+}
+
 /// `dup2` and `dup3` (`flags` is `None` for `dup2`): `new` is replaced.
 ///
 /// # Safety

@@ -38,6 +38,11 @@ mod unbound;
 extern "C" fn load_at_start() {
     if let Some(_held) = guard::Held::enter() {
         let _ = std::panic::catch_unwind(state::get);
+        // Sockets inherited from before armr (systemd socket activation, a parent's UDP socket)
+        // are known from the start, so that `read` judges them too.
+        if receive::tracked() {
+            let _ = std::panic::catch_unwind(receive::classify_inherited);
+        }
         // SAFETY: registers a plain function.
         unsafe {
             libc::pthread_atfork(

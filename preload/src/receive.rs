@@ -160,6 +160,38 @@ fn classify(fd: c_int) -> u8 {
     what
 }
 
+/// At load, with the policy's tables kept: every descriptor already open (inherited) is asked
+/// once what it is, as a socket call would ask it, so that `read` and `readv` judge an inherited
+/// UDP socket too. Descriptors from `/proc/self/fd`, or the first 1,024 without it.
+pub fn classify_inherited() {
+    let saved = errno::get();
+    let open: Vec<c_int> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => (0..1024).collect(),
+    };
+    for fd in open {
+        // The directory's own descriptor is closed by now: asking a closed one finds nothing.
+        if (fd as usize) < TRACKED && get(fd) == UNKNOWN && is_open(fd) {
+            classify(fd);
+        }
+    }
+    errno::set(saved);
+}
+
+fn is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD on any number has no effect but its answer.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// `dup` returned `new`, the same socket as `old`.
+pub fn duplicated(old: c_int, new: c_int) {
+    if new >= 0 {
+        copied(old, new);
+    }
+}
+
 /// False when `fd` is known not to be a UDP socket (no question asked).
 #[inline(always)]
 pub fn may_be_udp(fd: c_int) -> bool {
