@@ -1118,3 +1118,36 @@ fn an_unsafe_private_directory_is_refused() {
         eprintln!("not root: the other-owner case needs chown, skipped");
     }
 }
+
+/// `-l` takes a file or `stderr`. A network or syslog destination (issue 13) is a usage error
+/// saying what works, never a file of that name in the working directory: `-l syslog` used to
+/// append the events to `./syslog`, and `-l udp://...` to fail in the library naming
+/// `$PWD/udp://...`.
+#[test]
+fn a_syslog_or_network_log_destination_given_to_l_is_a_usage_error_not_a_file() {
+    let dir = temp_dir("network-log");
+    let rules = manifest().join("rules/web.armr");
+    for value in [
+        "syslog",
+        "syslog:/run/armr/log.sock",
+        "udp://127.0.0.1:514",
+        "tcp://[::1]:6514",
+    ] {
+        let mut command = Command::new(manifest().join(SCRIPT));
+        command.args(["-r", rules.to_str().unwrap(), "-l", value, "true"]);
+        clean(&mut command);
+        let out = run(command.current_dir(&dir));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "-l {value}: {err}");
+        assert!(
+            err.contains(&format!("-l {value}: armr-run takes a file or `stderr'")),
+            "-l {value}: {err}"
+        );
+        assert!(err.contains("without armr-run"), "says how: {err}");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            0,
+            "-l {value} made a file in the working directory"
+        );
+    }
+}
