@@ -170,7 +170,7 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
         (
             "DuplicateApp",
             format!("{0}{0}", app("socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket")),
-            "t.armr:5:5: error: app `A` version 1 is defined twice",
+            "t.armr:5:5: error: app `A` version 1 is defined twice (first at t.armr:1:5)",
         ),
         (
             "AppReplaced",

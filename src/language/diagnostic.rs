@@ -252,6 +252,8 @@ pub enum DiagnosticKind {
     DuplicateApp {
         app: String,
         version: u32,
+        /// Where the other one is: `FILE:LINE:COLUMN` of its name.
+        first: String,
     },
     /// A second app of the same name with a lower version: ignored.
     AppReplaced {
@@ -471,8 +473,15 @@ impl DiagnosticKind {
             UnknownDeclaration { name } => format!("unrecognised declaration {}", quoted(name)),
             UnknownRuleKind { kind } => format!("unknown rule kind {}", quoted(kind)),
             EmptyApp { app } => format!("app {} holds no rules", quoted(app)),
-            DuplicateApp { app, version } => {
-                format!("app {} version {version} is defined twice", quoted(app))
+            DuplicateApp {
+                app,
+                version,
+                first,
+            } => {
+                format!(
+                    "app {} version {version} is defined twice (first at {first})",
+                    quoted(app)
+                )
             }
             AppReplaced {
                 app,

@@ -154,9 +154,12 @@ pub fn load(sources: Vec<SourceFile>) -> Load {
         let (loser, loser_file, winner_version) = match candidate.app.version.cmp(&kept.app.version)
         {
             std::cmp::Ordering::Equal => {
+                let kept_source = &files[kept_file].source;
+                let (line, column) = kept_source.line_column(kept.name_span.start);
                 let kind = DiagnosticKind::DuplicateApp {
                     app: candidate.app.name.clone(),
                     version: candidate.app.version,
+                    first: format!("{}:{line}:{column}", kept_source.name),
                 };
                 reports.push((file, Diagnostic::error(kind, candidate.name_span)));
                 keep[i] = false;
