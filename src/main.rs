@@ -25,6 +25,7 @@ Options:
   -h, --help      Show this help.
   -V, --version   Show armr's version.
 
+A FILE may be a directory: its *.armr files, in name order, as ARMR_RULES loads it.
 The files are loaded together, as ARMR_RULES loads a directory: an app name may appear once
 (or with distinct version(N), the highest winning). See docs/rules.md for the language.";
 
@@ -61,7 +62,8 @@ fn check(files: &[String]) -> ExitCode {
     {
         return usage_error(&format!("unknown option `{option}` for `armr check`"));
     }
-    let load = language::load_paths(files);
+    let (files, dir_errors) = expand_directories(files);
+    let load = language::load_paths(&files);
     let mut stderr = std::io::stderr().lock();
     let mut stdout = std::io::stdout().lock();
     for file in &load.files {
@@ -70,7 +72,7 @@ fn check(files: &[String]) -> ExitCode {
     for file in &load.files {
         let _ = writeln!(stdout, "{}", file.summary());
     }
-    let errors = load.errors();
+    let errors = load.errors() + dir_errors;
     if errors == 0 {
         ExitCode::SUCCESS
     } else {
@@ -111,13 +113,14 @@ fn explain(args: &[String]) -> ExitCode {
             "`{address}` is not an address: write 10.0.0.1:443 or [::1]:443"
         ));
     };
-    let load = language::load_paths(files);
+    let (files, dir_errors) = expand_directories(files);
+    let load = language::load_paths(&files);
     let mut stderr = std::io::stderr().lock();
     for file in &load.files {
         let _ = stderr.write_all(file.render().as_bytes());
     }
-    if !load.is_ok() {
-        let errors = load.errors();
+    if !load.is_ok() || dir_errors > 0 {
+        let errors = load.errors() + dir_errors;
         let _ = writeln!(
             stderr,
             "armr: {errors} error{} found",
@@ -133,4 +136,27 @@ fn explain(args: &[String]) -> ExitCode {
         print!("{}", policy.explain_text(&explanation));
     }
     ExitCode::SUCCESS
+}
+
+/// The files to load: each argument, or a directory's `*.armr` files in name order, as
+/// `ARMR_RULES` loads a directory. A directory that holds none is reported here (and counted).
+fn expand_directories<S: AsRef<str>>(args: &[S]) -> (Vec<String>, usize) {
+    let (mut files, mut errors) = (Vec::new(), 0);
+    for arg in args {
+        let arg = arg.as_ref();
+        match armr::config::rule_files(std::path::Path::new(arg)) {
+            Ok(found) => files.extend(found.iter().map(|f| f.display().to_string())),
+            Err(message) => {
+                errors += 1;
+                let what = message
+                    .strip_prefix(&format!("{arg}: "))
+                    .unwrap_or(&message);
+                eprintln!(
+                    "{arg}: error: {what}\n  = hint: name a rules file, or a directory holding \
+                     *.armr files"
+                );
+            }
+        }
+    }
+    (files, errors)
 }

@@ -220,3 +220,58 @@ fn explain_refuses_bad_input_clearly() {
     assert!(text(&out.stderr).contains("cannot read the rules file"));
     assert_eq!(text(&out.stdout), "");
 }
+
+/// `armr check DIR` checks what `ARMR_RULES=DIR` loads (every `*.armr` file in it, in name
+/// order), as a user with `/etc/armr/rules.d` tries it; `armr explain DIR` judges with them. It
+/// used to fail with "cannot read the rules file: it is a directory".
+#[test]
+fn a_directory_is_checked_and_explained_as_armr_rules_loads_it() {
+    let dir = std::env::temp_dir().join(format!("armr-cli-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub.armr")).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    std::fs::copy(format!("{root}/rules/web.armr"), dir.join("20-web.armr")).unwrap();
+    std::fs::copy(format!("{root}/rules/demo.armr"), dir.join("10-demo.armr")).unwrap();
+    std::fs::write(dir.join("README"), "not rules").unwrap();
+    let d = dir.to_str().unwrap();
+    let out = armr(&["check", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{d}/10-demo.armr: 1 app, 2 socket rules, 0 rules skipped\n\
+             {d}/20-web.armr: 1 app, 5 socket rules, 0 rules skipped\n"
+        )
+    );
+    let out = armr(&["explain", d, "connect", "127.0.0.1:5432"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("connect 127.0.0.1:5432: allow\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    // An error in one of its files names that file.
+    std::fs::write(dir.join("30-bad.armr"), "app(\"B\"):\nendapp\n").unwrap();
+    let out = armr(&["check", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!("{d}/30-bad.armr:1:5: error: ")),
+        "{}",
+        text(&out.stderr)
+    );
+    // A directory without rules is an error, as for ARMR_RULES.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = armr(&["check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}: error: the directory holds no *.armr file\n\
+             \x20 = hint: name a rules file, or a directory holding *.armr files\n\
+             armr: 1 error found\n",
+            empty.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
