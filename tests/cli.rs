@@ -275,3 +275,33 @@ fn a_directory_is_checked_and_explained_as_armr_rules_loads_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `make demo` on a machine without python3 (its demo service) says what to install, before
+/// anything runs, instead of failing midway with "python3: command not found".
+#[test]
+fn the_demo_without_python3_says_what_to_install() {
+    let bin = std::env::temp_dir().join(format!("armr-cli-nopython-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["bash", "dirname"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = text(&found.stdout).trim().to_string();
+        std::os::unix::fs::symlink(path, bin.join(tool)).unwrap();
+    }
+    let out = Command::new(bin.join("bash"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo"))
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "make demo: python3 is needed (it plays the demo service): install it (apt-get install \
+         python3), or run make test, which installs it\n"
+    );
+    assert_eq!(text(&out.stdout), "");
+    let _ = std::fs::remove_dir_all(&bin);
+}
