@@ -1543,3 +1543,29 @@ fn a_message_longer_than_the_line_is_truncated_and_the_fields_after_it_kept() {
         "the message's beginning, whole characters: {kept:?}"
     );
 }
+
+/// `syslog:SOCKET` with a path too long for a unix socket address stops the program (closed)
+/// with an error that says the limit and what to do, not only "too long".
+#[test]
+fn a_syslog_socket_path_too_long_says_the_limit_and_the_fix() {
+    let dir = TempDir::new("logging", "long-socket-path");
+    let rules = manifest().join("rules/demo.armr");
+    let long = format!("/tmp/{}.sock", "x".repeat(120));
+    let mut command = Command::new("true");
+    support::without_armr_env(&mut command)
+        .env("LD_PRELOAD", library())
+        .env("ARMR_RULES", &rules)
+        .env("ARMR_LOG", format!("syslog:{long}"))
+        .current_dir(&dir.0);
+    let out = command.output().expect("run true");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "armr: error: ARMR_LOG: {long}: the socket path is 130 bytes, more than the 107 a unix \
+             socket address holds: give the daemon's socket a shorter path (such as \
+             /run/armr/log.sock)\n"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -247,7 +247,14 @@ impl Sink {
             LogTarget::Syslog(p) => {
                 let c = cstring(p)?;
                 if unix_sockaddr(&c).is_none() {
-                    return Err(format!("{}: the socket path is too long", p.display()));
+                    // sun_path holds 108 bytes with the terminating NUL.
+                    return Err(format!(
+                        "{}: the socket path is {} bytes, more than the 107 a unix socket \
+                         address holds: give the daemon's socket a shorter path (such as \
+                         /run/armr/log.sock)",
+                        p.display(),
+                        c.as_bytes().len()
+                    ));
                 }
                 Reopen::Unix(c)
             }
