@@ -352,3 +352,40 @@ fn a_broken_or_untrusted_sidecar_stops_the_program_before_it_starts() {
     let (status, stderr, ran) = start_under(&lib, &dir, &[]);
     assert_eq!((status, stderr.as_str(), ran), (Some(0), "", true));
 }
+
+/// When a sidecar stops the program, the last line says where ARMR_ON_ERROR can be changed: in
+/// that file, or nowhere (an untrusted sidecar must be fixed). It used to say "set
+/// ARMR_ON_ERROR=open", which the environment cannot do while the sidecar is there.
+#[test]
+fn a_sidecar_that_stops_the_program_says_where_to_change_on_error() {
+    let dir = TempDir::new("sidecar", "on-error-hint");
+    let rules = dir.write("rules.armr", &rules(9));
+    let lib = installed(&dir, None);
+    let sidecar = lib.with_file_name("armr.env");
+    let shown = sidecar.display().to_string();
+    fs::write(
+        &sidecar,
+        format!("ARMR_RULES={}\nARMR_MODE=audit\n", rules.display()),
+    )
+    .unwrap();
+    let (status, stderr, ran) = start_under(&lib, &dir, &[("ARMR_ON_ERROR", "open")]);
+    assert_eq!((status, ran), (Some(1), false), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "stopping sh before it starts (ARMR_ON_ERROR=closed in {shown}; set \
+             ARMR_ON_ERROR=open in that file to run it unprotected)\n"
+        )),
+        "{stderr}"
+    );
+    fs::write(&sidecar, format!("ARMR_RULES={}\n", rules.display())).unwrap();
+    fs::set_permissions(&sidecar, fs::Permissions::from_mode(0o666)).unwrap();
+    let (status, stderr, ran) = start_under(&lib, &dir, &[("ARMR_ON_ERROR", "open")]);
+    assert_eq!((status, ran), (Some(1), false), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "stopping sh before it starts (ARMR_ON_ERROR=closed, the default, as the sidecar \
+             cannot be read; fix the sidecar: the environment's ARMR_ON_ERROR does not apply)\n"
+        ),
+        "{stderr}"
+    );
+}

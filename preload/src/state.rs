@@ -191,15 +191,24 @@ fn hostname() -> String {
 }
 
 /// Reports a load failure, then stops the process (closed) or lets it run unprotected (open).
-/// `origin` says where ARMR_ON_ERROR comes from.
+/// `origin` says where ARMR_ON_ERROR comes from: empty (the environment), ` in FILE[:LINE]` (a
+/// sidecar), or why the default applies (a sidecar that cannot be read).
 fn fail(on_error: OnError, origin: &str, what: &str) {
     let process = process_name();
     say(what);
     match on_error {
         OnError::Closed => {
+            // The environment's ARMR_ON_ERROR counts only without a sidecar: say where to set it.
+            let fix = if origin.is_empty() {
+                "set ARMR_ON_ERROR=open to run it unprotected"
+            } else if origin.starts_with(" in ") {
+                "set ARMR_ON_ERROR=open in that file to run it unprotected"
+            } else {
+                "fix the sidecar: the environment's ARMR_ON_ERROR does not apply"
+            };
             say(&format!(
                 "armr: the rules could not be loaded: stopping {process} before it starts \
-                 (ARMR_ON_ERROR=closed{origin}; set ARMR_ON_ERROR=open to run it unprotected)\n"
+                 (ARMR_ON_ERROR=closed{origin}; {fix})\n"
             ));
             // SAFETY: ends the process without running anything more of it.
             unsafe { libc::_exit(1) }
