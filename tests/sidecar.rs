@@ -382,6 +382,13 @@ fn a_sidecar_that_stops_the_program_says_where_to_change_on_error() {
     let (status, stderr, ran) = start_under(&lib, &dir, &[("ARMR_ON_ERROR", "open")]);
     assert_eq!((status, ran), (Some(1), false), "{stderr}");
     assert!(
+        stderr.starts_with(&format!(
+            "armr: error: {shown}: writable by its group or others (mode 666): not trusted; \
+             chmod go-w {shown}\n"
+        )),
+        "says how to fix it: {stderr}"
+    );
+    assert!(
         stderr.ends_with(
             "stopping sh before it starts (ARMR_ON_ERROR=closed, the default, as the sidecar \
              cannot be read; fix the sidecar: the environment's ARMR_ON_ERROR does not apply)\n"

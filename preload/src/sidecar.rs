@@ -91,13 +91,14 @@ pub fn read() -> Result<Option<Sidecar>, String> {
     if meta.uid() != euid && meta.uid() != 0 {
         return Err(format!(
             "{shown}: owned by uid {}, neither this process's user (uid {euid}) nor root: not \
-             trusted",
+             trusted; chown it to root or to uid {euid}",
             meta.uid()
         ));
     }
     if meta.mode() & 0o022 != 0 {
         return Err(format!(
-            "{shown}: writable by its group or others (mode {:o}): not trusted",
+            "{shown}: writable by its group or others (mode {:o}): not trusted; \
+             chmod go-w {shown}",
             meta.mode() & 0o7777
         ));
     }
