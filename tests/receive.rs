@@ -289,6 +289,41 @@ fn an_inherited_udp_socket_read_with_read_or_readv_is_judged() {
     );
 }
 
+/// `preadv2` at offset -1 and `splice` read a socket as `readv` and `recv` do, past both hooks:
+/// they are judged too.
+#[test]
+fn preadv2_and_splice_from_an_unconnected_udp_socket_are_judged() {
+    let dir = TempDir::new("receive", "udp-receive-paths");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(
+        &dir,
+        &rules,
+        python_program("udp_receive_paths.py", &[]),
+        true,
+    );
+    run.expect(&[
+        ("preadv2", "good-preadv2 left=0"),
+        ("preadv2_nowait", "good-preadv2_nowait left=0"),
+        ("preadv2_hipri", "good-preadv2_hipri left=0"),
+        ("preadv64v2", "good-preadv64v2 left=0"),
+        ("preadv64v2_nowait", "good-preadv64v2_nowait left=0"),
+        ("preadv64v2_hipri", "good-preadv64v2_hipri left=0"),
+        ("os_preadv", "good-os_preadv"),
+        ("preadv2_only_refused", "ret=-1 errno=11"),
+        ("splice", "good-splice left=0"),
+        ("splice_only_refused", "errno=11"),
+        ("readv_empty", "ret=0 errno=0"),
+        ("readv_1025", "ret=-1 errno=22"),
+        ("kept", "kept"),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
 const DATAGRAM_RULE: (&str, &str, &str) = (
     "no datagrams from .3",
     "accept(\"127.0.0.3:0\")",

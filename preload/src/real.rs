@@ -127,6 +127,9 @@ real_functions! {
     popen(command: *const c_char, mode: *const c_char) -> *mut FILE;
     read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
     readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t;
+    preadv2(fd: c_int, iov: *const iovec, count: c_int, offset: libc::off_t, flags: c_int) -> ssize_t;
+    preadv64v2(fd: c_int, iov: *const iovec, count: c_int, offset: libc::off64_t, flags: c_int) -> ssize_t;
+    splice(fd_in: c_int, off_in: *mut libc::loff_t, fd_out: c_int, off_out: *mut libc::loff_t, len: size_t, flags: c_uint) -> ssize_t;
     __read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t;
     recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t;
     __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t, flags: c_int) -> ssize_t;
