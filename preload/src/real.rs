@@ -174,3 +174,27 @@ mod resolver_calls {
         res_mkquery(op: c_int, name: *const c_char, class: c_int, kind: c_int, data: *const c_uchar, datalen: c_int, newrr: *const c_uchar, buf: *mut c_uchar, buflen: c_int) -> c_int;
     }
 }
+
+// libc functions that look a name up with libc's internal resolver calls (`indirect`).
+pub use indirect_calls::*;
+
+mod indirect_calls {
+    use super::{Missing, resolve};
+    use libc::{c_char, c_int, c_long, c_void, sa_family_t};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    impl Missing for c_long {
+        fn missing() -> c_long {
+            crate::errno::set(libc::ENOSYS);
+            0
+        }
+    }
+
+    real_functions! {
+        gethostid() -> c_long;
+        ruserok(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
+        ruserok_af(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char, family: sa_family_t) -> c_int;
+        iruserok(address: u32, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
+        iruserok_af(address: *const c_void, superuser: c_int, remote_user: *const c_char, local_user: *const c_char, family: sa_family_t) -> c_int;
+    }
+}

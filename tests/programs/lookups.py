@@ -137,6 +137,14 @@ def lookup(call, name):
             return hostent(libc.gethostbyaddr(raw, 4, socket.AF_INET), name=True)
         if call in ("rcmd", "rexec"):
             return remote(call, name)
+        if call == "gethostid":
+            # Looks the host's own name up (libc's internal gethostbyname_r) without /etc/hostid.
+            libc.gethostid.restype = ctypes.c_long
+            return f"{libc.gethostid()}"
+        if call == "ruserok":
+            return f"{libc.ruserok(name.encode(), 0, b'root', b'root')}"
+        if call == "ruserok_af":
+            return f"{libc.ruserok_af(name.encode(), 0, b'root', b'root', socket.AF_INET6)}"
         return query(call, name)
     except socket.gaierror as exc:
         return gai_error(exc)
