@@ -324,6 +324,39 @@ fn preadv2_and_splice_from_an_unconnected_udp_socket_are_judged() {
     );
 }
 
+/// Lengths the kernel rejects give the kernel's result on judged calls, and a refused sender's
+/// data never lands in the buffer of a call that then fails.
+#[test]
+fn receive_and_accept_with_lengths_the_kernel_rejects_fail_as_the_kernel_says() {
+    let dir = TempDir::new("receive", "receive-lengths");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(
+        &dir,
+        &rules,
+        python_program("receive_lengths.py", &[]),
+        true,
+    );
+    run.expect(&[
+        ("recvfrom_no_length", "ret=-1 errno=14"),
+        ("recvfrom_no_length_data", "good-no_length left=0"),
+        ("recvfrom_negative", "ret=-1 errno=22"),
+        ("recvfrom_negative_data", "good-negative left=0"),
+        ("recvmsg_negative", "ret=-1 errno=22"),
+        // Nothing taken: the allowed datagram is still there (the refused one is discarded
+        // by the receive that counts them).
+        ("recvmsg_negative_left", "1"),
+        // The kernel accepts, fails and closes the connection.
+        ("accept_no_length", "ret=-1 errno=14"),
+        ("accept_after", "ret=-1 errno=11"),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
 const DATAGRAM_RULE: (&str, &str, &str) = (
     "no datagrams from .3",
     "accept(\"127.0.0.3:0\")",

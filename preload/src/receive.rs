@@ -788,9 +788,21 @@ unsafe fn recvfrom_judged(
     let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {
         real::recvfrom(fd, buf, n, flags, from, from_len)
     });
-    if got >= 0 && !addr.is_null() && !len.is_null() {
+    if got >= 0 && !addr.is_null() {
+        // As the kernel, once the datagram is taken and copied: no length is EFAULT, a negative
+        // one EINVAL.
+        if len.is_null() {
+            errno::set(libc::EFAULT);
+            return -1;
+        }
+        // SAFETY: len is the caller's, non-null.
+        let room = unsafe { *len };
+        if (room as c_int) < 0 {
+            errno::set(libc::EINVAL);
+            return -1;
+        }
         unsafe {
-            give_name((&name as *const sockaddr_storage).cast(), full, addr, *len);
+            give_name((&name as *const sockaddr_storage).cast(), full, addr, room);
             *len = full;
         }
     }
@@ -838,6 +850,10 @@ unsafe fn recvmsg_judged(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     // SAFETY: msg is the caller's valid msghdr, as recvmsg requires.
     let (their_name, their_room, control_room) =
         unsafe { ((*msg).msg_name, (*msg).msg_namelen, (*msg).msg_controllen) };
+    // A negative address length: the kernel fails with EINVAL before taking a datagram.
+    if !their_name.is_null() && (their_room as c_int) < 0 {
+        return unsafe { real::recvmsg(fd, msg, flags) };
+    }
     // SAFETY: an all-zero sockaddr_storage is valid.
     let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
     let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {
