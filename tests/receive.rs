@@ -357,6 +357,37 @@ fn receive_and_accept_with_lengths_the_kernel_rejects_fail_as_the_kernel_says() 
     );
 }
 
+/// `connect` does not empty a UDP socket's queue: a refused sender's datagram that came before
+/// it is not delivered after it.
+#[test]
+fn a_datagram_queued_before_a_udp_connect_is_still_judged() {
+    let dir = TempDir::new("receive", "udp-connect-queued");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(
+        &dir,
+        &rules,
+        python_program("udp_connect_queued.py", &[]),
+        true,
+    );
+    // (A Python socket with a timeout is non-blocking underneath: os.read says EAGAIN.)
+    run.expect(&[
+        (
+            "connect_then_recv",
+            "ok good-before, ok peer-after, TimeoutError errno=None",
+        ),
+        (
+            "connect_then_read",
+            "ok good-before, ok peer-after, BlockingIOError errno=11",
+        ),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
 const DATAGRAM_RULE: (&str, &str, &str) = (
     "no datagrams from .3",
     "accept(\"127.0.0.3:0\")",

@@ -149,7 +149,7 @@ fn classify(fd: c_int) -> u8 {
     let what = match sockaddr::socket_type(fd) {
         Some(libc::SOCK_DGRAM) if sockaddr::local_address(fd).is_some() => {
             if sockaddr::peer_address(fd).is_some() {
-                UDP_CONNECTED
+                connected(fd)
             } else {
                 UDP
             }
@@ -212,7 +212,7 @@ pub fn is_udp(fd: c_int) -> bool {
 pub unsafe fn udp_connected(fd: c_int, addr: *const SockAddr, len: socklen_t, result: c_int) {
     let saved = errno::get();
     match unsafe { sockaddr::family(addr, len) } {
-        Some(libc::AF_INET | libc::AF_INET6) if result == 0 => set(fd, UDP_CONNECTED),
+        Some(libc::AF_INET | libc::AF_INET6) if result == 0 => set(fd, connected(fd)),
         Some(libc::AF_UNSPEC) if result == 0 => {
             set(fd, UDP);
             distrust_connected();
@@ -224,6 +224,26 @@ pub unsafe fn udp_connected(fd: c_int, addr: *const SockAddr, len: socklen_t, re
         }
     }
     errno::set(saved);
+}
+
+/// What a connected UDP socket is: `connect` does not empty the receive queue, so datagrams
+/// that came from any sender before it are still delivered after it. A socket whose queue
+/// holds one stays judged ([`UDP`]); otherwise only its peer (judged at `connect`) can reach it.
+fn connected(fd: c_int) -> u8 {
+    let saved = errno::get();
+    // SAFETY: a zero-length peek into no buffer takes nothing.
+    let queued = unsafe {
+        real::recvfrom(
+            fd,
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    } >= 0;
+    errno::set(saved);
+    if queued { UDP } else { UDP_CONNECTED }
 }
 
 // --- listeners armr did not see listen
