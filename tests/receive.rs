@@ -290,11 +290,17 @@ fn an_inherited_udp_socket_read_with_read_or_readv_is_judged() {
 }
 
 /// `preadv2` at offset -1 and `splice` read a socket as `readv` and `recv` do, past both hooks:
-/// they are judged too.
+/// they are judged too; so are glibc's private names for recv, read, socket and sendmmsg.
 #[test]
 fn preadv2_and_splice_from_an_unconnected_udp_socket_are_judged() {
     let dir = TempDir::new("receive", "udp-receive-paths");
-    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[
+            DATAGRAM_RULE,
+            ("no .5", "connect(\"127.0.0.5:0\")", "send refused"),
+        ]),
+    );
     let run = run(
         &dir,
         &rules,
@@ -315,6 +321,11 @@ fn preadv2_and_splice_from_an_unconnected_udp_socket_are_judged() {
         ("readv_empty", "ret=0 errno=0"),
         ("readv_1025", "ret=-1 errno=22"),
         ("kept", "kept"),
+        ("__recv", "good-__recv left=0"),
+        ("__read_nocancel", "good-__read_nocancel left=0"),
+        ("__socket_read", "good-__socket"),
+        ("__sendmmsg", "ret=-1 errno=13"),
+        ("__sendmmsg_delivered", "0"),
     ]);
     assert_eq!(
         run.events().first(),

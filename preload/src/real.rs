@@ -192,6 +192,7 @@ mod indirect_calls {
 
     real_functions! {
         gethostid() -> c_long;
+        __read_nocancel(fd: c_int, buf: *mut c_void, n: libc::size_t) -> libc::ssize_t;
         ruserok(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
         ruserok_af(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char, family: sa_family_t) -> c_int;
         iruserok(address: u32, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;

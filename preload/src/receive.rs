@@ -487,6 +487,13 @@ pub unsafe fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     unsafe { read_judged(fd, buf, n) }
 }
 
+/// True when a `read` of `n` bytes on `fd` is judged (glibc's private `__read_nocancel` asks
+/// this, and forwards to its own real function otherwise).
+#[inline(always)]
+pub fn read_is_judged(fd: c_int, n: size_t) -> bool {
+    may_judge(ACCEPT) && get(fd) == UDP && n > 0
+}
+
 #[inline(never)]
 unsafe fn read_judged(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     match judged(fd, false) {

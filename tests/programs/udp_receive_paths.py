@@ -3,14 +3,16 @@
 `RWF_NOWAIT` or another flag (`RWF_HIPRI`), and `splice` into a pipe. Each gets the allowed
 datagram from 127.0.0.2, never the refused one from 127.0.0.3, or EAGAIN when only a refused
 one waits. `readv` of nothing, or of more than IOV_MAX buffers, is the kernel's (0 without
-taking a datagram; EINVAL)."""
+taking a datagram; EINVAL). glibc's private names, which `ctypes.CDLL(None)` finds, are judged
+like the public ones: `__recv`, `__read_nocancel`, a socket made with `__socket` read with
+`read`, and `__sendmmsg` to 127.0.0.5, which a connect rule protects."""
 
 import ctypes
 import os
 import socket
 import time
 
-from armrtest import c_call, drain, emit, iovec, libc, watchdog
+from armrtest import c_call, drain, emit, iovec, libc, make_sockaddr_in, mmsghdr, watchdog
 
 watchdog(60)
 
@@ -91,4 +93,38 @@ emit("readv_empty", c_call(libc.readv, FD, empty, 1))
 many = (iovec * 1025)(*[iovec(ctypes.cast(buf, ctypes.c_void_p), 1)] * 1025)
 emit("readv_1025", c_call(libc.readv, FD, many, 1025))
 emit("kept", receiver.recv(100).decode())
+
+send("__recv")
+libc.__recv.restype = ctypes.c_ssize_t
+n = libc.__recv(FD, buf, 100, 0)
+emit("__recv", f"{buf.raw[:max(n, 0)].decode()} left={len(leftover())}")
+
+send("__read_nocancel")
+libc.__read_nocancel.restype = ctypes.c_ssize_t
+n = libc.__read_nocancel(FD, buf, 100)
+emit("__read_nocancel", f"{buf.raw[:max(n, 0)].decode()} left={len(leftover())}")
+
+# A socket made with __socket, known to armr: read judges it.
+made = libc.__socket(socket.AF_INET, socket.SOCK_DGRAM, 0)
+other = socket.socket(fileno=made)
+other.bind(("127.0.0.1", 0))
+bad.sendto(b"bad-__socket", other.getsockname())
+good.sendto(b"good-__socket", other.getsockname())
+time.sleep(0.05)
+emit("__socket_read", os.read(made, 100).decode())
+
+sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sink.bind(("127.0.0.5", 0))
+sink.setblocking(False)
+vec = (mmsghdr * 1)()
+payload = ctypes.create_string_buffer(b"x", 1)
+piece = iovec(ctypes.cast(payload, ctypes.c_void_p), 1)
+to = make_sockaddr_in(*sink.getsockname())
+vec[0].msg_hdr.msg_name = ctypes.cast(ctypes.pointer(to), ctypes.c_void_p)
+vec[0].msg_hdr.msg_namelen = ctypes.sizeof(to)
+vec[0].msg_hdr.msg_iov = ctypes.pointer(piece)
+vec[0].msg_hdr.msg_iovlen = 1
+emit("__sendmmsg", c_call(libc.__sendmmsg, good.fileno(), vec, 1, 0))
+time.sleep(0.05)
+emit("__sendmmsg_delivered", len(drain(sink)))
 emit("done", "yes")
