@@ -6,7 +6,9 @@
 //!
 //! Also glibc's private names for the socket calls (`GLIBC_PRIVATE`: no program links against
 //! them, but `dlsym` and Python's `ctypes.CDLL(None)` find them): `__recv`, `__sendmmsg`,
-//! `__socket` and `__read_nocancel` are judged like `recv`, `sendmmsg`, `socket` and `read`.
+//! `__socket` and `__read_nocancel` are judged like `recv`, `sendmmsg`, `socket` and `read`;
+//! the DNS module's functions (`_nss_dns_gethostbyname_r` and the rest), which always ask the
+//! name servers, like `res_query`. (libc's own calls to them do not go through these names.)
 
 use crate::resolver::{self, Lookup};
 use crate::{interpose, real, receive};
@@ -102,4 +104,36 @@ pub unsafe extern "C" fn __read_nocancel(fd: c_int, buf: *mut c_void, n: size_t)
     }
     // SAFETY: read's contract.
     unsafe { real::__read_nocancel(fd, buf, n) }
+}
+
+/// Runs `call`, a query of the DNS module on this thread's resolver state.
+fn dns<R>(call: impl FnOnce() -> R) -> R {
+    // SAFETY: a null state is this thread's `_res`.
+    unsafe { resolver::lookup(std::ptr::null_mut(), Lookup::Dns, call) }
+}
+
+/// The DNS module's entry points, each judged as its query (`dns`).
+macro_rules! nss_dns {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            #[unsafe(no_mangle)]
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+                // SAFETY: the caller's arguments, as the module's contract requires.
+                dns(|| unsafe { real::$name($($arg),*) })
+            }
+        )*
+    };
+}
+
+nss_dns! {
+    _nss_dns_gethostbyname_r(name: *const c_char, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int);
+    _nss_dns_gethostbyname2_r(name: *const c_char, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int);
+    _nss_dns_gethostbyname3_r(name: *const c_char, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32, canonp: *mut *mut c_char);
+    _nss_dns_gethostbyname4_r(name: *const c_char, pat: *mut *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32);
+    _nss_dns_gethostbyaddr_r(addr: *const c_void, len: libc::socklen_t, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int);
+    _nss_dns_gethostbyaddr2_r(addr: *const c_void, len: libc::socklen_t, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32);
+    _nss_dns_getcanonname_r(name: *const c_char, buffer: *mut c_char, buflen: size_t, result: *mut *mut c_char, errnop: *mut c_int, h_errnop: *mut c_int);
+    _nss_dns_getnetbyname_r(name: *const c_char, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int);
+    _nss_dns_getnetbyaddr_r(net: u32, kind: c_int, result: *mut c_void, buffer: *mut c_char, buflen: size_t, errnop: *mut c_int, h_errnop: *mut c_int);
 }

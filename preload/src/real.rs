@@ -179,6 +179,7 @@ mod resolver_calls {
 pub use indirect_calls::*;
 
 mod indirect_calls {
+    #![allow(clippy::too_many_arguments)]
     use super::{Missing, resolve};
     use libc::{c_char, c_int, c_long, c_void, sa_family_t};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -193,6 +194,15 @@ mod indirect_calls {
     real_functions! {
         gethostid() -> c_long;
         __read_nocancel(fd: c_int, buf: *mut c_void, n: libc::size_t) -> libc::ssize_t;
+        _nss_dns_gethostbyname_r(name: *const c_char, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_gethostbyname2_r(name: *const c_char, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_gethostbyname3_r(name: *const c_char, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32, canonp: *mut *mut c_char) -> c_int;
+        _nss_dns_gethostbyname4_r(name: *const c_char, pat: *mut *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32) -> c_int;
+        _nss_dns_gethostbyaddr_r(addr: *const c_void, len: libc::socklen_t, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_gethostbyaddr2_r(addr: *const c_void, len: libc::socklen_t, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32) -> c_int;
+        _nss_dns_getcanonname_r(name: *const c_char, buffer: *mut c_char, buflen: libc::size_t, result: *mut *mut c_char, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_getnetbyname_r(name: *const c_char, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_getnetbyaddr_r(net: u32, kind: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
         ruserok(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
         ruserok_af(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char, family: sa_family_t) -> c_int;
         iruserok(address: u32, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
