@@ -289,6 +289,116 @@ fn an_inherited_udp_socket_read_with_read_or_readv_is_judged() {
     );
 }
 
+/// `preadv2` at offset -1 and `splice` read a socket as `readv` and `recv` do, past both hooks:
+/// they are judged too; so are glibc's private names for recv, read, socket and sendmmsg.
+#[test]
+fn preadv2_and_splice_from_an_unconnected_udp_socket_are_judged() {
+    let dir = TempDir::new("receive", "udp-receive-paths");
+    let rules = dir.write(
+        "rules.armr",
+        &policy(&[
+            DATAGRAM_RULE,
+            ("no .5", "connect(\"127.0.0.5:0\")", "send refused"),
+        ]),
+    );
+    let run = run(
+        &dir,
+        &rules,
+        python_program("udp_receive_paths.py", &[]),
+        true,
+    );
+    run.expect(&[
+        ("preadv2", "good-preadv2 left=0"),
+        ("preadv2_nowait", "good-preadv2_nowait left=0"),
+        ("preadv2_hipri", "good-preadv2_hipri left=0"),
+        ("preadv64v2", "good-preadv64v2 left=0"),
+        ("preadv64v2_nowait", "good-preadv64v2_nowait left=0"),
+        ("preadv64v2_hipri", "good-preadv64v2_hipri left=0"),
+        ("os_preadv", "good-os_preadv"),
+        ("preadv2_only_refused", "ret=-1 errno=11"),
+        ("splice", "good-splice left=0"),
+        ("splice_only_refused", "errno=11"),
+        ("readv_empty", "ret=0 errno=0"),
+        ("readv_1025", "ret=-1 errno=22"),
+        ("kept", "kept"),
+        ("__recv", "good-__recv left=0"),
+        ("__read_nocancel", "good-__read_nocancel left=0"),
+        ("__socket_read", "good-__socket"),
+        ("__sendmmsg", "ret=-1 errno=13"),
+        ("__sendmmsg_delivered", "0"),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
+/// Lengths the kernel rejects give the kernel's result on judged calls, and a refused sender's
+/// data never lands in the buffer of a call that then fails.
+#[test]
+fn receive_and_accept_with_lengths_the_kernel_rejects_fail_as_the_kernel_says() {
+    let dir = TempDir::new("receive", "receive-lengths");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(
+        &dir,
+        &rules,
+        python_program("receive_lengths.py", &[]),
+        true,
+    );
+    run.expect(&[
+        ("recvfrom_no_length", "ret=-1 errno=14"),
+        ("recvfrom_no_length_data", "good-no_length left=0"),
+        ("recvfrom_negative", "ret=-1 errno=22"),
+        ("recvfrom_negative_data", "good-negative left=0"),
+        ("recvmsg_negative", "ret=-1 errno=22"),
+        // Nothing taken: the allowed datagram is still there (the refused one is discarded
+        // by the receive that counts them).
+        ("recvmsg_negative_left", "1"),
+        // The kernel accepts, fails and closes the connection.
+        ("accept_no_length", "ret=-1 errno=14"),
+        ("accept_after", "ret=-1 errno=11"),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
+/// `connect` does not empty a UDP socket's queue: a refused sender's datagram that came before
+/// it is not delivered after it.
+#[test]
+fn a_datagram_queued_before_a_udp_connect_is_still_judged() {
+    let dir = TempDir::new("receive", "udp-connect-queued");
+    let rules = dir.write("rules.armr", &policy(&[DATAGRAM_RULE]));
+    let run = run(
+        &dir,
+        &rules,
+        python_program("udp_connect_queued.py", &[]),
+        true,
+    );
+    // (A Python socket with a timeout is non-blocking underneath: os.read says EAGAIN.)
+    run.expect(&[
+        (
+            "connect_then_recv",
+            "ok good-before, ok peer-after, TimeoutError errno=None",
+        ),
+        (
+            "connect_then_read",
+            "ok good-before, ok peer-after, BlockingIOError errno=11",
+        ),
+    ]);
+    assert_eq!(
+        run.events().first(),
+        Some(&datagram_event(&run, Some(1))),
+        "{}",
+        run.context()
+    );
+}
+
 const DATAGRAM_RULE: (&str, &str, &str) = (
     "no datagrams from .3",
     "accept(\"127.0.0.3:0\")",

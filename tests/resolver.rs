@@ -509,6 +509,44 @@ fn rcmd_and_rexec_look_their_host_up_only_through_allowed_name_servers() {
 }
 
 #[test]
+fn gethostid_and_ruserok_look_names_up_only_through_allowed_name_servers() {
+    // gethostid looks the host's own name up (without /etc/hostid), ruserok the remote host's,
+    // both with libc's internal gethostbyname_r/getaddrinfo, past the resolver hooks; glibc's
+    // private DNS module functions ask the name servers directly.
+    let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 11));
+    let setup = Setup::new(
+        "indirect",
+        &deny_all(),
+        &resolv_conf(&[dns.ip], "search example"),
+    );
+    let lookups = [
+        ("gethostid:", "0"),
+        ("ruserok:exfil.example", "-1"),
+        ("ruserok_af:exfil6.example", "-1"),
+        // glibc's private DNS module, found by dlsym: NSS_STATUS_TRYAGAIN (UNAVAIL for an
+        // address and a canonical name), TRY_AGAIN.
+        (
+            "_nss_dns_gethostbyname_r:exfil.example",
+            "status=-2 h_errno=2",
+        ),
+        (
+            "_nss_dns_gethostbyname4_r:exfil.example",
+            "status=-2 h_errno=2",
+        ),
+        ("_nss_dns_gethostbyaddr_r:127.1.2.3", "status=-1 h_errno=2"),
+        (
+            "_nss_dns_getcanonname_r:exfil.example",
+            "status=-1 h_errno=2",
+        ),
+    ];
+    let names: Vec<&str> = lookups.iter().map(|(l, _)| *l).collect();
+    let run = setup.lookups(&names);
+    let hostid = std::path::Path::new("/etc/hostid").exists();
+    // With /etc/hostid, gethostid reads it and asks no one: its value is not checked.
+    assert_refused(&run, &dns, &lookups[usize::from(hostid)..]);
+}
+
+#[test]
 fn lookups_over_tcp_use_vc_under_a_deny_all_policy_fail_and_send_nothing() {
     let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 3));
     let setup = Setup::new(

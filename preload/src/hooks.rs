@@ -413,6 +413,42 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, count: c_int)
     unsafe { receive::readv(fd, iov, count) }
 }
 
+/// `preadv2` at offset -1 reads a socket like `readv`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn preadv2(
+    fd: c_int,
+    iov: *const libc::iovec,
+    count: c_int,
+    offset: libc::off_t,
+    flags: c_int,
+) -> ssize_t {
+    unsafe { receive::preadv2(fd, iov, count, offset, flags, false) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn preadv64v2(
+    fd: c_int,
+    iov: *const libc::iovec,
+    count: c_int,
+    offset: libc::off64_t,
+    flags: c_int,
+) -> ssize_t {
+    unsafe { receive::preadv2(fd, iov, count, offset, flags, true) }
+}
+
+/// `splice` from a socket into a pipe takes a datagram.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn splice(
+    fd_in: c_int,
+    off_in: *mut libc::loff_t,
+    fd_out: c_int,
+    off_out: *mut libc::loff_t,
+    len: size_t,
+    flags: c_uint,
+) -> ssize_t {
+    unsafe { receive::splice(fd_in, off_in, fd_out, off_out, len, flags) }
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __read_chk(
     fd: c_int,

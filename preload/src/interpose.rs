@@ -462,7 +462,9 @@ unsafe fn accept_judged(
     if state.policy.has_rules(EventKind::BindServer) && receive::listener_refused(state, fd) {
         return receive::refuse_accept(fd);
     }
-    if !state.policy.has_rules(EventKind::Accept) {
+    // An address without a length: the kernel accepts, fails with EFAULT and closes the
+    // connection, so nothing reaches the program.
+    if !state.policy.has_rules(EventKind::Accept) || (!addr.is_null() && len.is_null()) {
         return call(addr, len);
     }
     let room = if addr.is_null() || len.is_null() {

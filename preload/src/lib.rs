@@ -17,6 +17,7 @@ mod errno;
 mod forking;
 mod guard;
 mod hooks;
+mod indirect;
 mod interpose;
 mod log;
 mod real;

@@ -127,6 +127,9 @@ real_functions! {
     popen(command: *const c_char, mode: *const c_char) -> *mut FILE;
     read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
     readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t;
+    preadv2(fd: c_int, iov: *const iovec, count: c_int, offset: libc::off_t, flags: c_int) -> ssize_t;
+    preadv64v2(fd: c_int, iov: *const iovec, count: c_int, offset: libc::off64_t, flags: c_int) -> ssize_t;
+    splice(fd_in: c_int, off_in: *mut libc::loff_t, fd_out: c_int, off_out: *mut libc::loff_t, len: size_t, flags: c_uint) -> ssize_t;
     __read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t;
     recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t;
     __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t, flags: c_int) -> ssize_t;
@@ -169,5 +172,40 @@ mod resolver_calls {
         res_nquerydomain(statp: *mut c_void, name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
         res_nsend(statp: *mut c_void, msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int;
         res_mkquery(op: c_int, name: *const c_char, class: c_int, kind: c_int, data: *const c_uchar, datalen: c_int, newrr: *const c_uchar, buf: *mut c_uchar, buflen: c_int) -> c_int;
+    }
+}
+
+// libc functions that look a name up with libc's internal resolver calls (`indirect`).
+pub use indirect_calls::*;
+
+mod indirect_calls {
+    #![allow(clippy::too_many_arguments)]
+    use super::{Missing, resolve};
+    use libc::{c_char, c_int, c_long, c_void, sa_family_t};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    impl Missing for c_long {
+        fn missing() -> c_long {
+            crate::errno::set(libc::ENOSYS);
+            0
+        }
+    }
+
+    real_functions! {
+        gethostid() -> c_long;
+        __read_nocancel(fd: c_int, buf: *mut c_void, n: libc::size_t) -> libc::ssize_t;
+        _nss_dns_gethostbyname_r(name: *const c_char, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_gethostbyname2_r(name: *const c_char, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_gethostbyname3_r(name: *const c_char, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32, canonp: *mut *mut c_char) -> c_int;
+        _nss_dns_gethostbyname4_r(name: *const c_char, pat: *mut *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32) -> c_int;
+        _nss_dns_gethostbyaddr_r(addr: *const c_void, len: libc::socklen_t, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_gethostbyaddr2_r(addr: *const c_void, len: libc::socklen_t, af: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int, ttlp: *mut i32) -> c_int;
+        _nss_dns_getcanonname_r(name: *const c_char, buffer: *mut c_char, buflen: libc::size_t, result: *mut *mut c_char, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_getnetbyname_r(name: *const c_char, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        _nss_dns_getnetbyaddr_r(net: u32, kind: c_int, result: *mut c_void, buffer: *mut c_char, buflen: libc::size_t, errnop: *mut c_int, h_errnop: *mut c_int) -> c_int;
+        ruserok(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
+        ruserok_af(host: *const c_char, superuser: c_int, remote_user: *const c_char, local_user: *const c_char, family: sa_family_t) -> c_int;
+        iruserok(address: u32, superuser: c_int, remote_user: *const c_char, local_user: *const c_char) -> c_int;
+        iruserok_af(address: *const c_void, superuser: c_int, remote_user: *const c_char, local_user: *const c_char, family: sa_family_t) -> c_int;
     }
 }

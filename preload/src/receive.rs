@@ -149,7 +149,7 @@ fn classify(fd: c_int) -> u8 {
     let what = match sockaddr::socket_type(fd) {
         Some(libc::SOCK_DGRAM) if sockaddr::local_address(fd).is_some() => {
             if sockaddr::peer_address(fd).is_some() {
-                UDP_CONNECTED
+                connected(fd)
             } else {
                 UDP
             }
@@ -212,7 +212,7 @@ pub fn is_udp(fd: c_int) -> bool {
 pub unsafe fn udp_connected(fd: c_int, addr: *const SockAddr, len: socklen_t, result: c_int) {
     let saved = errno::get();
     match unsafe { sockaddr::family(addr, len) } {
-        Some(libc::AF_INET | libc::AF_INET6) if result == 0 => set(fd, UDP_CONNECTED),
+        Some(libc::AF_INET | libc::AF_INET6) if result == 0 => set(fd, connected(fd)),
         Some(libc::AF_UNSPEC) if result == 0 => {
             set(fd, UDP);
             distrust_connected();
@@ -224,6 +224,26 @@ pub unsafe fn udp_connected(fd: c_int, addr: *const SockAddr, len: socklen_t, re
         }
     }
     errno::set(saved);
+}
+
+/// What a connected UDP socket is: `connect` does not empty the receive queue, so datagrams
+/// that came from any sender before it are still delivered after it. A socket whose queue
+/// holds one stays judged ([`UDP`]); otherwise only its peer (judged at `connect`) can reach it.
+fn connected(fd: c_int) -> u8 {
+    let saved = errno::get();
+    // SAFETY: a zero-length peek into no buffer takes nothing.
+    let queued = unsafe {
+        real::recvfrom(
+            fd,
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    } >= 0;
+    errno::set(saved);
+    if queued { UDP } else { UDP_CONNECTED }
 }
 
 // --- listeners armr did not see listen
@@ -467,6 +487,13 @@ pub unsafe fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     unsafe { read_judged(fd, buf, n) }
 }
 
+/// True when a `read` of `n` bytes on `fd` is judged (glibc's private `__read_nocancel` asks
+/// this, and forwards to its own real function otherwise).
+#[inline(always)]
+pub fn read_is_judged(fd: c_int, n: size_t) -> bool {
+    may_judge(ACCEPT) && get(fd) == UDP && n > 0
+}
+
 #[inline(never)]
 unsafe fn read_judged(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     match judged(fd, false) {
@@ -489,12 +516,48 @@ pub unsafe fn readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
 
 #[inline(never)]
 unsafe fn readv_judged(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
-    let Some(state) = judged(fd, false) else {
-        return unsafe { real::readv(fd, iov, count) };
-    };
+    match judged(fd, false) {
+        // SAFETY: readv's contract.
+        Some(state) if unsafe { consumes(iov, count) } => unsafe {
+            readv_with_sender(state, fd, iov, count, 0)
+        },
+        _ => unsafe { real::readv(fd, iov, count) },
+    }
+}
+
+/// `IOV_MAX`: `readv` fails with more buffers (EINVAL; `recvmsg` would say EMSGSIZE).
+const IOV_MAX: c_int = 1024;
+
+/// False when the kernel's `readv` of these buffers takes no datagram: more than `IOV_MAX`
+/// buffers (EINVAL) or none with room (a socket's read of nothing returns 0 and consumes
+/// nothing, where `recvmsg` would consume one). Both go to libc as they are.
+///
+/// # Safety
+/// `iov` is readable for `count` entries when `count` is in `1..=IOV_MAX` (readv's contract).
+unsafe fn consumes(iov: *const iovec, count: c_int) -> bool {
+    if iov.is_null() || !(1..=IOV_MAX).contains(&count) {
+        return false;
+    }
+    // SAFETY: count entries, per the contract.
+    let buffers = unsafe { std::slice::from_raw_parts(iov, count as usize) };
+    buffers.iter().any(|b| b.iov_len > 0)
+}
+
+/// `readv` of a judged socket with `recvmsg` flags (`MSG_DONTWAIT` for `preadv2`'s
+/// `RWF_NOWAIT`), through `recvmsg` with armr's address buffer.
+///
+/// # Safety
+/// readv's contract; `count` in `1..=IOV_MAX`.
+unsafe fn readv_with_sender(
+    state: &State,
+    fd: c_int,
+    iov: *const iovec,
+    count: c_int,
+    flags: c_int,
+) -> ssize_t {
     // SAFETY: an all-zero sockaddr_storage is valid.
     let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
-    let (n, _) = receive_judged(state, fd, 0, &mut name, |addr, len| {
+    let (n, _) = receive_judged(state, fd, flags, &mut name, |addr, len| {
         // SAFETY: an all-zero msghdr is valid.
         let mut msg: msghdr = unsafe { std::mem::zeroed() };
         msg.msg_name = addr.cast();
@@ -502,11 +565,137 @@ unsafe fn readv_judged(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
         msg.msg_iov = iov.cast_mut();
         msg.msg_iovlen = count as usize;
         // SAFETY: msg describes the caller's buffers (readv's contract) and armr's address buffer.
-        let r = unsafe { real::recvmsg(fd, &mut msg, 0) };
+        let r = unsafe { real::recvmsg(fd, &mut msg, flags) };
         *len = msg.msg_namelen;
         r
     });
     n
+}
+
+/// `preadv2` (and `preadv64v2`, `_large`): at offset -1 the kernel reads a socket like `readv`
+/// (any other offset fails on a socket with ESPIPE). With no flag, or `RWF_NOWAIT`, it is
+/// `readv` (`MSG_DONTWAIT`); with others, refused senders at the head of the queue are dropped
+/// first and the kernel then reads with the caller's flags.
+///
+/// # Safety
+/// libc's contract for `preadv2`.
+#[inline(always)]
+pub unsafe fn preadv2(
+    fd: c_int,
+    iov: *const iovec,
+    count: c_int,
+    offset: libc::off_t,
+    flags: c_int,
+    large: bool,
+) -> ssize_t {
+    if offset != -1 || !may_judge(ACCEPT) || !maybe_udp(fd) {
+        return unsafe { real_preadv2(fd, iov, count, offset, flags, large) };
+    }
+    unsafe { preadv2_judged(fd, iov, count, offset, flags, large) }
+}
+
+#[inline(never)]
+unsafe fn preadv2_judged(
+    fd: c_int,
+    iov: *const iovec,
+    count: c_int,
+    offset: libc::off_t,
+    flags: c_int,
+    large: bool,
+) -> ssize_t {
+    if let Some(state) = judged(fd, true)
+        // SAFETY: preadv2's contract.
+        && unsafe { consumes(iov, count) }
+    {
+        if flags & !libc::RWF_NOWAIT == 0 {
+            let nowait = if flags != 0 { libc::MSG_DONTWAIT } else { 0 };
+            return unsafe { readv_with_sender(state, fd, iov, count, nowait) };
+        }
+        if let Err(failed) = drop_refused_head(state, fd, flags & libc::RWF_NOWAIT != 0) {
+            return failed;
+        }
+    }
+    unsafe { real_preadv2(fd, iov, count, offset, flags, large) }
+}
+
+/// libc's `preadv2`, or `preadv64v2` when `large`.
+#[inline(always)]
+unsafe fn real_preadv2(
+    fd: c_int,
+    iov: *const iovec,
+    count: c_int,
+    offset: libc::off_t,
+    flags: c_int,
+    large: bool,
+) -> ssize_t {
+    if large {
+        unsafe { real::preadv64v2(fd, iov, count, offset, flags) }
+    } else {
+        unsafe { real::preadv2(fd, iov, count, offset, flags) }
+    }
+}
+
+/// `splice` from an unconnected UDP socket (no offset: a socket has none) moves one datagram
+/// into the pipe: refused senders at the head of the queue are dropped first. (Another thread
+/// receiving from the same socket between the two calls could let the next datagram through
+/// unjudged: docs/security.md says so.)
+///
+/// # Safety
+/// libc's contract for `splice`.
+pub unsafe fn splice(
+    fd_in: c_int,
+    off_in: *mut libc::loff_t,
+    fd_out: c_int,
+    off_out: *mut libc::loff_t,
+    len: size_t,
+    flags: libc::c_uint,
+) -> ssize_t {
+    if off_in.is_null()
+        && len > 0
+        && may_judge(ACCEPT)
+        && maybe_udp(fd_in)
+        && let Some(state) = judged(fd_in, true)
+        && let Err(failed) = drop_refused_head(state, fd_in, flags & libc::SPLICE_F_NONBLOCK != 0)
+    {
+        return failed;
+    }
+    unsafe { real::splice(fd_in, off_in, fd_out, off_out, len, flags) }
+}
+
+/// Peeks at the datagram at the head of `fd`'s queue (waiting for one unless `nowait` or the
+/// socket is non-blocking) and drops it while its sender is refused. `Err`: the peek failed
+/// (EAGAIN, EINTR, a timeout), as the read that follows would have.
+fn drop_refused_head(state: &State, fd: c_int, nowait: bool) -> Result<(), ssize_t> {
+    let flags = libc::MSG_PEEK | if nowait { libc::MSG_DONTWAIT } else { 0 };
+    loop {
+        // SAFETY: an all-zero sockaddr_storage is valid.
+        let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = STORAGE;
+        let saved = errno::get();
+        // SAFETY: a zero-length peek into no buffer; armr's address buffer of len bytes.
+        let n = unsafe {
+            real::recvfrom(
+                fd,
+                std::ptr::null_mut(),
+                0,
+                flags,
+                (&mut name as *mut sockaddr_storage).cast(),
+                &mut len,
+            )
+        };
+        if n < 0 {
+            return Err(n);
+        }
+        errno::set(saved);
+        // SAFETY: the kernel wrote len bytes of the buffer (at most its size).
+        let sender = unsafe {
+            sockaddr::decode((&name as *const sockaddr_storage).cast(), len.min(STORAGE))
+        };
+        if !sender.is_some_and(|sender| sender_refused(state, sender)) {
+            return Ok(());
+        }
+        drop_peeked(fd);
+    }
 }
 
 /// `__read_chk`, which `_FORTIFY_SOURCE` programs call for `read`.
@@ -626,9 +815,21 @@ unsafe fn recvfrom_judged(
     let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {
         real::recvfrom(fd, buf, n, flags, from, from_len)
     });
-    if got >= 0 && !addr.is_null() && !len.is_null() {
+    if got >= 0 && !addr.is_null() {
+        // As the kernel, once the datagram is taken and copied: no length is EFAULT, a negative
+        // one EINVAL.
+        if len.is_null() {
+            errno::set(libc::EFAULT);
+            return -1;
+        }
+        // SAFETY: len is the caller's, non-null.
+        let room = unsafe { *len };
+        if (room as c_int) < 0 {
+            errno::set(libc::EINVAL);
+            return -1;
+        }
         unsafe {
-            give_name((&name as *const sockaddr_storage).cast(), full, addr, *len);
+            give_name((&name as *const sockaddr_storage).cast(), full, addr, room);
             *len = full;
         }
     }
@@ -676,6 +877,10 @@ unsafe fn recvmsg_judged(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     // SAFETY: msg is the caller's valid msghdr, as recvmsg requires.
     let (their_name, their_room, control_room) =
         unsafe { ((*msg).msg_name, (*msg).msg_namelen, (*msg).msg_controllen) };
+    // A negative address length: the kernel fails with EINVAL before taking a datagram.
+    if !their_name.is_null() && (their_room as c_int) < 0 {
+        return unsafe { real::recvmsg(fd, msg, flags) };
+    }
     // SAFETY: an all-zero sockaddr_storage is valid.
     let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
     let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {

@@ -111,6 +111,29 @@ def remote(call, name):
     return "ok" if fd >= 0 else "-1"
 
 
+def nss_dns(call, name):
+    """glibc's private DNS module entry points (found by dlsym): `status=S h_errno=H`."""
+    buffer = ctypes.create_string_buffer(4096)
+    result = ctypes.create_string_buffer(64)
+    err, herr = ctypes.c_int(0), ctypes.c_int(0)
+    function = getattr(libc, call)
+    if call == "_nss_dns_gethostbyname_r":
+        status = function(name.encode(), result, buffer, 4096, ctypes.byref(err), ctypes.byref(herr))
+    elif call == "_nss_dns_gethostbyname4_r":
+        pat = ctypes.c_void_p()
+        status = function(name.encode(), ctypes.byref(pat), buffer, 4096, ctypes.byref(err),
+                          ctypes.byref(herr), None)
+    elif call == "_nss_dns_gethostbyaddr_r":
+        raw = socket.inet_aton(name)
+        status = function(raw, 4, socket.AF_INET, result, buffer, 4096, ctypes.byref(err),
+                          ctypes.byref(herr))
+    else:  # _nss_dns_getcanonname_r
+        canon = ctypes.c_char_p()
+        status = function(name.encode(), buffer, 4096, ctypes.byref(canon), ctypes.byref(err),
+                          ctypes.byref(herr))
+    return f"status={status} h_errno={herr.value}"
+
+
 def lookup(call, name):
     try:
         if call == "getaddrinfo":
@@ -137,6 +160,16 @@ def lookup(call, name):
             return hostent(libc.gethostbyaddr(raw, 4, socket.AF_INET), name=True)
         if call in ("rcmd", "rexec"):
             return remote(call, name)
+        if call == "gethostid":
+            # Looks the host's own name up (libc's internal gethostbyname_r) without /etc/hostid.
+            libc.gethostid.restype = ctypes.c_long
+            return f"{libc.gethostid()}"
+        if call.startswith("_nss_dns_"):
+            return nss_dns(call, name)
+        if call == "ruserok":
+            return f"{libc.ruserok(name.encode(), 0, b'root', b'root')}"
+        if call == "ruserok_af":
+            return f"{libc.ruserok_af(name.encode(), 0, b'root', b'root', socket.AF_INET6)}"
         return query(call, name)
     except socket.gaierror as exc:
         return gai_error(exc)
