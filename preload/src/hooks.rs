@@ -408,6 +408,39 @@ pub unsafe extern "C" fn __read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize
     unsafe { receive::read(fd, buf, n) }
 }
 
+// glibc's private names for the socket calls (`GLIBC_PRIVATE`: no program links against them,
+// but `dlsym` and Python's `ctypes.CDLL(None)` find them), judged like the public ones.
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
+    // SAFETY: recv's contract.
+    unsafe { receive::recv(fd, buf, n, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __sendmmsg(
+    fd: c_int,
+    msgs: *mut mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: sendmmsg's contract.
+    unsafe { interpose::sendmmsg(fd, msgs, vlen, flags) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    // SAFETY: socket's contract.
+    unsafe { interpose::socket(domain, kind, protocol) }
+}
+
+/// Not a cancellation point, unlike `read`: forwarded to itself unless judged.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __read_nocancel(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    // SAFETY: read's contract.
+    unsafe { receive::read_nocancel(fd, buf, n) }
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, count: c_int) -> ssize_t {
     unsafe { receive::readv(fd, iov, count) }

@@ -9,7 +9,8 @@
 //! kernel really uses when the program's does not say it outright; [`resvport`] redoes libc's
 //! reserved-port binds on the judged `bind`, and [`remote`] judges `rcmd` and `rexec` beforehand.
 //! [`resolver`] judges name lookups as the connect to their name servers, which glibc makes past
-//! the hooks.
+//! the hooks, and [`indirect`] the libc functions that look names up inside libc (`gethostid`,
+//! `ruserok`) and glibc's DNS module's own entry points.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod destination;

@@ -502,6 +502,18 @@ unsafe fn read_judged(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     }
 }
 
+/// glibc's `__read_nocancel`: as `read`; a read not judged goes to libc's `__read_nocancel`,
+/// which is not a cancellation point.
+///
+/// # Safety
+/// libc's contract for `read`.
+pub unsafe fn read_nocancel(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    if read_is_judged(fd, n) {
+        return unsafe { read(fd, buf, n) };
+    }
+    unsafe { real::__read_nocancel(fd, buf, n) }
+}
+
 /// `readv`: as `read`, the datagram scattered into the caller's buffers.
 ///
 /// # Safety
