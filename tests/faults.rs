@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{TempDir, library, manifest, python, text};
+use support::{TempDir, armr_command, library, manifest, python, text};
 
 unsafe extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
@@ -1547,7 +1547,7 @@ fn run_with_rules(binary: &Path, rules: &Path, on_error: &str, port: u16) -> Out
 
 /// `armr check PATH`, for at most 20 seconds: exit code and standard error.
 fn armr_check(path: &Path) -> (Option<i32>, String) {
-    let child = Command::new(manifest().join("target/release/armr"))
+    let child = Command::new(armr_command())
         .arg("check")
         .arg(path)
         .stdin(Stdio::null())

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use support::{manifest, text, without_armr_env};
+use support::{armr_command, manifest, text, without_armr_env};
 
 const SCRIPT: &str = "scripts/armr-run";
 const VALID: &str = "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"):\n    connect(\"10.0.0.1:443\")\n    protect(message: \"m\", severity: 8)\n  endsocket\nendapp\n";
@@ -94,12 +94,7 @@ fn launcher(args: &[&str]) -> Command {
 
 /// The launcher's working directory and a clean armr environment.
 fn clean(command: &mut Command) {
-    let armr = manifest().join("target/release/armr");
-    assert!(
-        armr.is_file(),
-        "{} does not exist: run cargo build --release first",
-        armr.display()
-    );
+    armr_command();
     without_armr_env(command)
         .current_dir(manifest())
         .env("ARMR_LIB", &stubs().lib)

@@ -22,7 +22,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{TempDir, manifest, text, without_armr_env};
+use support::{TempDir, armr_command, manifest, text, without_armr_env};
 
 const NC: &str = "/usr/bin/nc";
 /// The longest any single wait may take: a process to exit, a port to listen, a line to appear.
@@ -32,22 +32,10 @@ const TICK: Duration = Duration::from_millis(10);
 // =============================================================================================
 // The build, nc, temporary directories and ports
 
-/// The armr build, checked once.
+/// The armr build (the library and the command), built and newer than its sources.
 fn library() -> PathBuf {
-    static CHECKED: OnceLock<PathBuf> = OnceLock::new();
-    CHECKED
-        .get_or_init(|| {
-            for file in ["target/release/libarmr.so", "target/release/armr"] {
-                let path = manifest().join(file);
-                assert!(
-                    path.is_file(),
-                    "{} does not exist: run `cargo build --release` first (make test does)",
-                    path.display()
-                );
-            }
-            manifest().join("target/release/libarmr.so")
-        })
-        .clone()
+    armr_command();
+    support::library()
 }
 
 /// Checks, once, that the real OpenBSD netcat is installed. Never skips: a missing nc fails.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{library, manifest, python};
+use support::{armr_command, library, manifest, python};
 
 unsafe extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
@@ -36,13 +36,7 @@ const EAGAIN: &str = "BlockingIOError errno=11";
 // --- paths
 
 fn armr() -> PathBuf {
-    let armr = manifest().join("target/release/armr");
-    assert!(
-        armr.is_file(),
-        "{} does not exist: run `cargo build --release` first",
-        armr.display()
-    );
-    armr
+    armr_command()
 }
 
 fn program(name: &str) -> PathBuf {

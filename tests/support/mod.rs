@@ -12,15 +12,74 @@ pub fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/release/libarmr.so`, which must be built (`make test` builds it).
+/// `target/release/libarmr.so`, which must be built and newer than its sources (`make test`
+/// builds it): `cargo test` alone does not rebuild it, and a test must never run a stale one.
 pub fn library() -> PathBuf {
-    let lib = manifest().join("target/release/libarmr.so");
+    static CHECKED: OnceLock<PathBuf> = OnceLock::new();
+    CHECKED
+        .get_or_init(|| fresh_build("target/release/libarmr.so", LIBRARY_SOURCES))
+        .clone()
+}
+
+/// `target/release/armr`, checked as [`library`] is, against the core crate it is built from.
+pub fn armr_command() -> PathBuf {
+    static CHECKED: OnceLock<PathBuf> = OnceLock::new();
+    CHECKED
+        .get_or_init(|| fresh_build("target/release/armr", &["src", "Cargo.toml", "Cargo.lock"]))
+        .clone()
+}
+
+/// The Rust sources the library is built from: the core crate's library (not `src/main.rs`, the
+/// CLI's) and the preload package. (Not the manifests: an edit of one that changes nothing for
+/// the library does not relink it.)
+const LIBRARY_SOURCES: &[&str] = &[
+    "src/lib.rs",
+    "src/config.rs",
+    "src/event.rs",
+    "src/language",
+    "src/policy",
+    "preload/src",
+    "preload/build.rs",
+];
+
+/// `output` (relative to the repository) when it exists and is newer than every file of
+/// `sources`; otherwise the test stops and says how to build it.
+fn fresh_build(output: &str, sources: &[&str]) -> PathBuf {
+    let path = manifest().join(output);
     assert!(
-        lib.is_file(),
+        path.is_file(),
         "{} does not exist: run `cargo build --release` first (`make test` does)",
-        lib.display()
+        path.display()
     );
-    lib
+    let sources: Vec<PathBuf> = sources.iter().map(|s| manifest().join(s)).collect();
+    if let Some(newer) = newer_source(&path, &sources) {
+        panic!(
+            "{} is older than {}, changed since it was built: run `cargo build --release` first \
+             (`make test` does), so that the tests do not run a stale build",
+            path.display(),
+            newer.display()
+        );
+    }
+    path
+}
+
+/// A file among `sources` (files, or directories walked) modified after `output`, if any.
+pub fn newer_source(output: &Path, sources: &[PathBuf]) -> Option<PathBuf> {
+    let built = fs::metadata(output).and_then(|m| m.modified()).ok()?;
+    fn walk(path: &Path, built: std::time::SystemTime) -> Option<PathBuf> {
+        let meta = fs::metadata(path).ok()?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = fs::read_dir(path)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            return entries.iter().find_map(|entry| walk(entry, built));
+        }
+        (meta.modified().ok()? > built).then(|| path.to_path_buf())
+    }
+    sources.iter().find_map(|source| walk(source, built))
 }
 
 /// python3's real executable (not a pyenv shim that would run other programs first), so that the
