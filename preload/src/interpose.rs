@@ -35,7 +35,7 @@ fn internal_error(what: &str) {
 /// this is judged too, except while a kind's hostnames resolve (see `rank_resolving`). IPv4, the
 /// common case, is passed to the policy as numbers.
 #[inline(always)]
-pub(crate) fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
+fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     if state.policy.has_hostnames(kind) {
         return rank_resolving(state, kind, address);
     }
@@ -489,14 +489,11 @@ unsafe fn accept_judged(
             return conn;
         }
         let after = errno::get();
-        if !theirs && !addr.is_null() && !len.is_null() {
+        if !addr.is_null() && !len.is_null() {
             // As the kernel: the address cut to the caller's room, its full length in *len.
-            let n = full.min(room).min(size) as usize;
-            unsafe {
-                std::ptr::copy_nonoverlapping(name.cast::<u8>(), addr.cast::<u8>(), n);
+            if !theirs {
+                unsafe { sockaddr::give_name(name, full, addr, room) };
             }
-        }
-        if !len.is_null() && !addr.is_null() {
             unsafe { *len = full };
         }
         let Some(peer) = (unsafe { sockaddr::decode(name, full.min(name_room)) }) else {
@@ -721,16 +718,28 @@ unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int
 /// libc's contract for `close`.
 #[inline(always)]
 pub unsafe fn close(fd: c_int) -> c_int {
-    if state::judges_any(
+    if tables_kept() {
+        freed(fd);
+    }
+    unsafe { real::close(fd) }
+}
+
+/// True when some rule needs a table of descriptors (`unbound`, `receive`).
+#[inline(always)]
+fn tables_kept() -> bool {
+    state::judges_any(
         kind_bit(EventKind::BindClient)
             | kind_bit(EventKind::Accept)
             | kind_bit(EventKind::BindServer),
-    ) {
-        // Both read before they write: a byte of a table without marks stays untouched.
-        unbound::forget(fd);
-        receive::forget(fd);
-    }
-    unsafe { real::close(fd) }
+    )
+}
+
+/// `fd`'s number is freed: every table forgets it. Both read before they write: a byte of a
+/// table without marks stays untouched.
+#[inline(always)]
+fn freed(fd: c_int) {
+    unbound::forget(fd);
+    receive::forget(fd);
 }
 
 /// `dup`: the copy is the same socket, known as the original is (`receive`).
@@ -740,8 +749,8 @@ pub unsafe fn close(fd: c_int) -> c_int {
 #[inline(always)]
 pub unsafe fn dup(old: c_int) -> c_int {
     let copy = unsafe { real::dup(old) };
-    if receive::tracked() {
-        receive::duplicated(old, copy);
+    if copy >= 0 && receive::tracked() {
+        receive::copied(old, copy);
     }
     copy
 }
@@ -771,16 +780,10 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
 /// # Safety
 /// libc's contract for `fclose`.
 pub unsafe fn fclose(stream: *mut FILE) -> c_int {
-    if state::judges(EventKind::BindClient) && !stream.is_null() {
+    if tables_kept() && !stream.is_null() {
         let saved = errno::get();
         // SAFETY: stream is a valid stream, as fclose requires.
-        unbound::forget(unsafe { libc::fileno(stream) });
-        errno::set(saved);
-    }
-    if receive::tracked() && !stream.is_null() {
-        let saved = errno::get();
-        // SAFETY: as above.
-        receive::forget(unsafe { libc::fileno(stream) });
+        freed(unsafe { libc::fileno(stream) });
         errno::set(saved);
     }
     unsafe { real::fclose(stream) }
@@ -796,8 +799,7 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     }
     // With CLOSE_RANGE_CLOEXEC the descriptors stay open (until an exec): what armr knows of
     // them still holds, and a UDP socket forgotten would be read unjudged.
-    const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
-    if receive::tracked() && flags & CLOSE_RANGE_CLOEXEC == 0 {
+    if receive::tracked() && flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
         receive::forget_range(first as usize, last as usize);
     }
     unsafe { real::close_range(first, last, flags) }
@@ -808,10 +810,8 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
 /// # Safety
 /// libc's contract for `closefrom`.
 pub unsafe fn closefrom(first: c_int) {
-    if state::judges(EventKind::BindClient) {
+    if tables_kept() {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
-    }
-    if receive::tracked() {
         receive::forget_range(first.max(0) as usize, usize::MAX);
     }
     unsafe { real::closefrom(first) }

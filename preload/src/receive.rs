@@ -185,13 +185,6 @@ fn is_open(fd: c_int) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// `dup` returned `new`, the same socket as `old`.
-pub fn duplicated(old: c_int, new: c_int) {
-    if new >= 0 {
-        copied(old, new);
-    }
-}
-
 /// False when `fd` is known not to be a UDP socket (no question asked).
 #[inline(always)]
 pub fn may_be_udp(fd: c_int) -> bool {
@@ -342,16 +335,6 @@ pub fn throttles(rules: usize) -> &'static [Throttle] {
     unsafe { std::slice::from_raw_parts(pages.cast::<Throttle>(), rules) }
 }
 
-fn monotonic_millis() -> u64 {
-    let mut now = timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: now is a writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
-}
-
 /// Logs the event of a datagram's sender: the first of a rule at once, then at most one line a
 /// second, whose `cnt` says how many datagrams it stands for.
 #[cold]
@@ -363,7 +346,7 @@ fn log_throttled(state: &State, sender: SocketAddr, decision: Decision) {
             return;
         };
         throttle.pending.fetch_add(1, Relaxed);
-        let now = monotonic_millis();
+        let now = crate::sink::now_ms();
         let next = throttle.next_ms.load(Relaxed);
         if now < next
             || throttle
@@ -410,18 +393,6 @@ fn drop_peeked(fd: c_int) {
 }
 
 const STORAGE: socklen_t = std::mem::size_of::<sockaddr_storage>() as socklen_t;
-
-/// Copies a received address of `full` bytes into the caller's buffer of `room` bytes, cut
-/// short as the kernel does (the caller then learns `full`).
-///
-/// # Safety
-/// `to` is null or writable for `room` bytes; `from` holds `full` (at most [`STORAGE`]) bytes.
-unsafe fn give_name(from: *const SockAddr, full: socklen_t, to: *mut SockAddr, room: socklen_t) {
-    if !to.is_null() {
-        let n = full.min(room).min(STORAGE) as usize;
-        unsafe { std::ptr::copy_nonoverlapping(from.cast::<u8>(), to.cast::<u8>(), n) };
-    }
-}
 
 /// Receives until a datagram whose sender is not refused (or a failure): `call` makes the real
 /// receive with armr's address buffer, and sets its length. Returns the result and the
@@ -841,7 +812,7 @@ unsafe fn recvfrom_judged(
             return -1;
         }
         unsafe {
-            give_name((&name as *const sockaddr_storage).cast(), full, addr, room);
+            sockaddr::give_name((&name as *const sockaddr_storage).cast(), full, addr, room);
             *len = full;
         }
     }
@@ -907,7 +878,7 @@ unsafe fn recvmsg_judged(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     unsafe {
         (*msg).msg_name = their_name;
         if got >= 0 && !their_name.is_null() {
-            give_name(
+            sockaddr::give_name(
                 (&name as *const sockaddr_storage).cast(),
                 full,
                 their_name.cast(),
@@ -1005,7 +976,7 @@ unsafe fn recvmmsg_judged(
                 unsafe { move_message(&mut done[kept], &rest[0], theirs[kept].2) };
             }
             unsafe {
-                give_name(
+                sockaddr::give_name(
                     (&names[i] as *const sockaddr_in6).cast(),
                     len,
                     theirs[kept].0.cast(),

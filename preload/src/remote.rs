@@ -16,7 +16,7 @@
 //! A range of ports is one judgment: the first port a protect rule refuses is logged, or, when
 //! none is refused, the first port whose rule logs. The call itself is then libc's, unchanged.
 
-use crate::interpose::{active, enforce, rank, refused};
+use crate::interpose::{active, enforce, judge, refused};
 use crate::resolver::{self, Lookup};
 use crate::state::{kind_bit, may_judge};
 use crate::{errno, sockaddr};
@@ -167,7 +167,7 @@ fn refused_in_range(
     let mut first_logged: Option<(SocketAddr, Decision)> = None;
     for port in ports {
         let address = SocketAddr::new(ip, port);
-        let Some(decision) = state.policy.decision(rank(state, kind, address)) else {
+        let Some(decision) = judge(state, kind, address) else {
             continue;
         };
         if decision.action == Action::Protect {

@@ -130,28 +130,8 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
     if !state.policy.has_rules(EventKind::Connect) {
         return call();
     }
-    let (saved_errno, saved_h_errno) = (errno::get(), h_errno());
-    // The rules' hostnames are resolved (once per process, by armr, unjudged) before the servers
-    // are read: that resolution uses this thread's resolver state too, and may reload it.
-    if state.policy.has_hostnames(EventKind::Connect) {
-        let _ = interpose::judge(
-            state,
-            EventKind::Connect,
-            SocketAddr::from(([127, 0, 0, 1], 53)),
-        );
-    }
-    let thread = statp.is_null();
-    let statp = if thread {
-        refresh();
-        // SAFETY: no preconditions; this thread's state.
-        unsafe { __res_state() }
-    } else {
-        statp
-    };
-    // SAFETY: statp is this thread's state or the caller's valid one.
-    let verdicts = unsafe { judge_servers(state, statp, thread) };
-    errno::set(saved_errno);
-    set_h_errno(saved_h_errno);
+    // SAFETY: the caller's guarantee.
+    let (statp, verdicts) = unsafe { servers_of(state, statp) };
     let Some(verdicts) = verdicts else {
         return call();
     };
@@ -183,6 +163,41 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
     errno::set(after_errno);
     set_h_errno(after_h_errno);
     result
+}
+
+/// Each name server (in the state's order) with the decision on a connect to it.
+type Verdicts = [Option<(SocketAddr, Decision)>; MAXNS];
+
+/// The name servers of `statp` (null: this thread's `_res`, brought up to date as a lookup
+/// would) with their decisions ([`judge_servers`]), and the state they were read from. errno
+/// and h_errno are left as they were.
+///
+/// # Safety
+/// `statp` is null or a valid resolver state.
+unsafe fn servers_of(state: &State, statp: Statp) -> (Statp, Option<Verdicts>) {
+    let (saved_errno, saved_h_errno) = (errno::get(), h_errno());
+    // The rules' hostnames are resolved (once per process, by armr, unjudged) before the servers
+    // are read: that resolution uses this thread's resolver state too, and may reload it.
+    if state.policy.has_hostnames(EventKind::Connect) {
+        let _ = interpose::judge(
+            state,
+            EventKind::Connect,
+            SocketAddr::from(([127, 0, 0, 1], 53)),
+        );
+    }
+    let thread = statp.is_null();
+    let statp = if thread {
+        refresh();
+        // SAFETY: no preconditions; this thread's state.
+        unsafe { __res_state() }
+    } else {
+        statp
+    };
+    // SAFETY: statp is this thread's state or the caller's valid one.
+    let verdicts = unsafe { judge_servers(state, statp, thread) };
+    errno::set(saved_errno);
+    set_h_errno(saved_h_errno);
+    (statp, verdicts)
 }
 
 fn refuses(decision: &Decision) -> bool {
@@ -218,11 +233,7 @@ fn refresh() {
 ///
 /// # Safety
 /// `statp` is null or a valid resolver state.
-unsafe fn judge_servers(
-    state: &State,
-    statp: Statp,
-    thread: bool,
-) -> Option<[Option<(SocketAddr, Decision)>; MAXNS]> {
+unsafe fn judge_servers(state: &State, statp: Statp, thread: bool) -> Option<Verdicts> {
     // SAFETY: the caller's guarantee.
     let st = unsafe { statp.as_ref() }?;
     if (thread && st.options & RES_INIT == 0) || !(0..=MAXNS as c_int).contains(&st.nscount) {
@@ -292,7 +303,7 @@ struct Filtered {
 impl Filtered {
     /// # Safety
     /// `statp` is a valid resolver state whose `nscount` the verdicts were taken from.
-    unsafe fn apply(statp: Statp, verdicts: &[Option<(SocketAddr, Decision)>; MAXNS]) -> Filtered {
+    unsafe fn apply(statp: Statp, verdicts: &Verdicts) -> Filtered {
         // SAFETY: the caller's guarantee; armr's own changes, undone by `restore`.
         let st = unsafe { &mut *statp };
         let n = st.nscount as usize;
@@ -497,19 +508,8 @@ fn servers_judged() -> bool {
     if !state.policy.has_rules(EventKind::Connect) {
         return false;
     }
-    let (saved_errno, saved_h_errno) = (errno::get(), h_errno());
-    if state.policy.has_hostnames(EventKind::Connect) {
-        let _ = interpose::judge(
-            state,
-            EventKind::Connect,
-            SocketAddr::from(([127, 0, 0, 1], 53)),
-        );
-    }
-    refresh();
-    // SAFETY: this thread's state.
-    let verdicts = unsafe { judge_servers(state, __res_state(), true) };
-    errno::set(saved_errno);
-    set_h_errno(saved_h_errno);
+    // SAFETY: null is this thread's state.
+    let (_, verdicts) = unsafe { servers_of(state, std::ptr::null_mut()) };
     // Not initialised: judged as for a lookup, which cannot tell either; glibc's thread would
     // initialise its own state from the same resolv.conf.
     verdicts.is_none_or(|v| v.iter().flatten().any(|(_, d)| d.logged || refuses(d)))
@@ -774,7 +774,7 @@ mod tests {
         st
     }
 
-    fn verdicts(refused: [bool; 3]) -> [Option<(SocketAddr, Decision)>; MAXNS] {
+    fn verdicts(refused: [bool; 3]) -> Verdicts {
         refused.map(|r| {
             Some((
                 "127.0.0.1:53".parse().unwrap(),

@@ -75,7 +75,8 @@ pub enum Sent {
     Dropped,
 }
 
-fn now_ms() -> u64 {
+/// Monotonic milliseconds (for waits and retries; never goes back).
+pub(crate) fn now_ms() -> u64 {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -83,13 +84,6 @@ fn now_ms() -> u64 {
     // SAFETY: t is writable.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
     t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
-}
-
-/// True when `fd` is a pipe or FIFO.
-fn is_pipe(fd: c_int) -> bool {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is writable.
-    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO }
 }
 
 /// Runs `write` (a write to a pipe or stream socket) with SIGPIPE blocked on this thread, and
@@ -121,11 +115,20 @@ fn without_sigpipe(write: impl FnOnce() -> isize) -> isize {
     }
 }
 
-/// Device and inode of an open descriptor, in full: no two open files share both.
-fn identity_of(fd: c_int) -> Option<(u64, u64)> {
+/// What armr keeps of an open descriptor: its identity, device and inode in full (no two open
+/// files share both), and whether it is a pipe or FIFO (its writes may raise SIGPIPE).
+struct Opened {
+    identity: (u64, u64),
+    pipe: bool,
+}
+
+fn opened(fd: c_int) -> Option<Opened> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: st is writable.
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev as u64, st.st_ino as u64))
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(Opened {
+        identity: (st.st_dev as u64, st.st_ino as u64),
+        pipe: st.st_mode & libc::S_IFMT == libc::S_IFIFO,
+    })
 }
 
 /// Every address of `host`, in the resolver's order (the order a TCP client tries them in).
@@ -309,7 +312,8 @@ impl Sink {
     /// True when `fd` is still the file or socket armr opened.
     fn is_mine(&self, fd: c_int) -> bool {
         let device = self.device.load(Ordering::Relaxed);
-        device != u64::MAX && identity_of(fd) == Some((device, self.inode.load(Ordering::Relaxed)))
+        device != u64::MAX
+            && opened(fd).map(|o| o.identity) == Some((device, self.inode.load(Ordering::Relaxed)))
     }
 
     /// Opens or connects a new descriptor and makes it the sink's; returns it, or -1.
@@ -371,8 +375,10 @@ impl Sink {
         } else {
             fd
         };
-        let (device, inode) = identity_of(fd).unwrap_or((u64::MAX, 0));
-        self.pipe.store(is_pipe(fd), Ordering::Relaxed);
+        let opened = opened(fd);
+        let (device, inode) = opened.as_ref().map_or((u64::MAX, 0), |o| o.identity);
+        self.pipe
+            .store(opened.is_some_and(|o| o.pipe), Ordering::Relaxed);
         self.device.store(device, Ordering::Relaxed);
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);

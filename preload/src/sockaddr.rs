@@ -92,6 +92,25 @@ pub unsafe fn decode_unspec_as_v4(addr: *const sockaddr, len: socklen_t) -> Opti
     Some(unsafe { v4_fields(addr) })
 }
 
+/// Copies a received address of `full` bytes into the caller's buffer of `room` bytes, cut
+/// short as the kernel does (the caller then learns `full`).
+///
+/// # Safety
+/// `to` is null or writable for `room` bytes; `from` holds `full` bytes, at most a
+/// `sockaddr_storage`.
+pub unsafe fn give_name(
+    from: *const sockaddr,
+    full: socklen_t,
+    to: *mut sockaddr,
+    room: socklen_t,
+) {
+    const STORAGE: socklen_t = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
+    if !to.is_null() {
+        let n = full.min(room).min(STORAGE) as usize;
+        unsafe { std::ptr::copy_nonoverlapping(from.cast::<u8>(), to.cast::<u8>(), n) };
+    }
+}
+
 /// The IPv4 address and port at `addr` as numbers (host order), or `None` for anything [`decode`]
 /// would not return as IPv4: the common case, without building a `SocketAddr`.
 ///
@@ -215,18 +234,7 @@ pub fn socket_type(fd: c_int) -> Option<c_int> {
 
 /// True for a listening socket (`SO_ACCEPTCONN`).
 pub fn is_listening(fd: c_int) -> bool {
-    let mut on: c_int = 0;
-    let mut len = std::mem::size_of::<c_int>() as socklen_t;
-    // SAFETY: on is a writable int and len its size.
-    quietly(|| unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ACCEPTCONN,
-            &mut on as *mut _ as *mut _,
-            &mut len,
-        )
-    }) && on != 0
+    socket_option(fd, libc::SO_ACCEPTCONN).is_some_and(|on| on != 0)
 }
 
 /// The local address of a TCP socket that the program bound itself and has not yet connected:

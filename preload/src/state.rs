@@ -77,8 +77,7 @@ pub fn judges(kind: EventKind) -> bool {
 /// True when the loaded rules have a rule of any of the `kinds` bits (false until they are loaded).
 #[inline(always)]
 pub fn judges_any(kinds: u8) -> bool {
-    let judged = JUDGED_KINDS.load(Ordering::Relaxed);
-    judged & NOT_LOADED == 0 && judged & kinds != 0
+    loaded_any(judged_kinds(), kinds)
 }
 
 static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
