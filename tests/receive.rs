@@ -281,12 +281,7 @@ fn an_inherited_udp_socket_read_with_read_or_readv_is_judged() {
         ("readv", "good-readv"),
         ("dup_read", "good-dup_read"),
     ]);
-    assert_eq!(
-        run.events().first(),
-        Some(&datagram_event(&run, Some(1))),
-        "{}",
-        run.context()
-    );
+    run.assert_first_event_is_a_discarded_datagram();
 }
 
 /// `preadv2` at offset -1 and `splice` read a socket as `readv` and `recv` do, past both hooks:
@@ -327,12 +322,7 @@ fn preadv2_and_splice_from_an_unconnected_udp_socket_are_judged() {
         ("__sendmmsg", "ret=-1 errno=13"),
         ("__sendmmsg_delivered", "0"),
     ]);
-    assert_eq!(
-        run.events().first(),
-        Some(&datagram_event(&run, Some(1))),
-        "{}",
-        run.context()
-    );
+    run.assert_first_event_is_a_discarded_datagram();
 }
 
 /// Lengths the kernel rejects give the kernel's result on judged calls, and a refused sender's
@@ -360,12 +350,7 @@ fn receive_and_accept_with_lengths_the_kernel_rejects_fail_as_the_kernel_says() 
         ("accept_no_length", "ret=-1 errno=14"),
         ("accept_after", "ret=-1 errno=11"),
     ]);
-    assert_eq!(
-        run.events().first(),
-        Some(&datagram_event(&run, Some(1))),
-        "{}",
-        run.context()
-    );
+    run.assert_first_event_is_a_discarded_datagram();
 }
 
 /// `connect` does not empty a UDP socket's queue: a refused sender's datagram that came before
@@ -391,12 +376,7 @@ fn a_datagram_queued_before_a_udp_connect_is_still_judged() {
             "ok good-before, ok peer-after, BlockingIOError errno=11",
         ),
     ]);
-    assert_eq!(
-        run.events().first(),
-        Some(&datagram_event(&run, Some(1))),
-        "{}",
-        run.context()
-    );
+    run.assert_first_event_is_a_discarded_datagram();
 }
 
 const DATAGRAM_RULE: (&str, &str, &str) = (
@@ -404,6 +384,18 @@ const DATAGRAM_RULE: (&str, &str, &str) = (
     "accept(\"127.0.0.3:0\")",
     "datagram refused",
 );
+
+impl Run {
+    /// The first event is the first datagram [`DATAGRAM_RULE`] discarded, logged at once.
+    fn assert_first_event_is_a_discarded_datagram(&self) {
+        assert_eq!(
+            self.events().first(),
+            Some(&datagram_event(self, Some(1))),
+            "{}",
+            self.context()
+        );
+    }
+}
 
 fn datagram_event(run: &Run, count: Option<u64>) -> String {
     let count = count.map(|c| format!("cnt={c} ")).unwrap_or_default();
@@ -453,13 +445,8 @@ fn datagrams_from_a_refused_sender_are_discarded_by_every_receive_call() {
     ]);
     // The first discarded datagram is logged at once; the rest within the second are counted
     // into later lines (at most one a second); the UDP connect is an event of its own.
+    run.assert_first_event_is_a_discarded_datagram();
     let events = run.events();
-    assert_eq!(
-        events.first(),
-        Some(&datagram_event(&run, Some(1))),
-        "{}",
-        run.context()
-    );
     let connect = datagram_event(&run, None);
     assert_eq!(
         events.iter().filter(|e| **e == connect).count(),

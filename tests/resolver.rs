@@ -369,11 +369,14 @@ fn policy(rules: &[(&str, &str)]) -> String {
 }
 
 /// Refuses every connect, and logs it.
+/// The rule every policy here ends with: no connection anywhere, logged.
+const DENY_ALL: (&str, &str) = (
+    "deny all",
+    "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
+);
+
 fn deny_all() -> String {
-    policy(&[(
-        "deny all",
-        "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-    )])
+    policy(&[DENY_ALL])
 }
 
 /// resolv.conf for `servers`, failing fast: one second, one attempt.
@@ -573,10 +576,7 @@ fn a_policy_allowing_the_name_server_keeps_every_lookup_working() {
             "dns",
             "connect(\"127.0.53.4:53\")\n        allow(message: \"dns allowed\", severity: Low)",
         ),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let setup = Setup::new("allowed", &rules, &resolv_conf(&[dns.ip], ""));
     let run = setup.lookups(&[
@@ -624,10 +624,7 @@ fn a_refused_name_server_is_skipped_and_an_allowed_one_answers() {
     let allowed = FakeDns::start(Ipv4Addr::new(127, 0, 53, 6));
     let rules = policy(&[
         ("dns", "connect(\"127.0.53.6:53\")\n        allow()"),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let setup = Setup::new(
         "partial",
@@ -717,10 +714,7 @@ fn nc_to_a_numeric_address_works_under_a_policy_allowing_only_that_port_and_dns_
             "the service",
             &format!("connect(\"127.0.0.1:{port}\")\n        allow()"),
         ),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let setup = Setup::new("nc", &rules, &resolv_conf(&[dns.ip], ""));
     let server = thread::spawn(move || {
@@ -828,10 +822,7 @@ fn a_hostname_rule_naming_the_name_server_is_resolved_by_armr_and_allows_it() {
             "dns by name",
             "connect(\"armr-dns-server:53\")\n        allow(message: \"dns allowed\", severity: Low)",
         ),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let setup = Setup::new("hostname-rule", &rules, &resolv_conf(&[dns.ip], ""));
     let run = setup.lookups(&["getaddrinfo:named.example", "res_query:named2.example"]);
@@ -875,10 +866,7 @@ fn an_ipv6_name_server_is_judged_refused_or_allowed_like_an_ipv4_one() {
     // The IPv4 server is refused and the IPv6 one allowed: the lookups go to ::1 only.
     let rules = policy(&[
         ("dns over ipv6", "connect(\"[::1]:53\")\n        allow()"),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let setup = Setup::new("ipv6-allowed", &rules, &resolv_conf(&[v4.ip, v6.ip], ""));
     let run = setup.lookups(&[
@@ -918,10 +906,7 @@ fn threads_looking_up_while_resolv_conf_changes_lose_nothing_under_memcheck() {
     let allowed = FakeDns::start(Ipv4Addr::new(127, 0, 53, 14));
     let rules = policy(&[
         ("dns", "connect(\"127.0.53.14:53\")\n        allow()"),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let conf_a = resolv_conf(&[refused.ip, v6.ip, allowed.ip], "");
     let conf_b = resolv_conf(&[v6.ip, allowed.ip, refused.ip], "");
@@ -969,10 +954,7 @@ fn over_tcp_a_refused_name_server_is_skipped_and_an_allowed_one_answers() {
     let allowed = FakeDns::start(Ipv4Addr::new(127, 0, 53, 16));
     let rules = policy(&[
         ("dns", "connect(\"127.0.53.16:53\")\n        allow()"),
-        (
-            "deny all",
-            "connect(\"0.0.0.0:0\")\n        protect(message: \"outgoing connection blocked\", severity: High)",
-        ),
+        DENY_ALL,
     ]);
     let setup = Setup::new(
         "partial-tcp",
