@@ -1318,13 +1318,8 @@ fn octet_frames(mut stream: &[u8]) -> Vec<String> {
     frames
 }
 
-/// `tcp://localhost:PORT` where `localhost` is `::1` and then `127.0.0.1`, and the collector
-/// listens on 127.0.0.1 only: armr tries each address in order, as a TCP client does, and the
-/// events arrive (the first address alone would lose every one).
-#[test]
-fn a_tcp_destination_name_is_tried_at_each_of_its_addresses() {
-    let dir = TempDir::new("logging", "every-address");
-    let rules = dir.write("rules.armr", LOGGED_RULES);
+/// The `getaddrinfo` shim that answers `localhost` with `::1`, then `127.0.0.1`, built in `dir`.
+fn dual_stack_localhost(dir: &TempDir) -> std::path::PathBuf {
     let source = dir.write("dual_stack_localhost.c", DUAL_STACK_LOCALHOST_C);
     let shim = dir.join("dual_stack_localhost.so");
     let cc = Command::new("cc")
@@ -1335,6 +1330,17 @@ fn a_tcp_destination_name_is_tried_at_each_of_its_addresses() {
         .output()
         .expect("cc: this test compiles a C library");
     assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    shim
+}
+
+/// `tcp://localhost:PORT` where `localhost` is `::1` and then `127.0.0.1`, and the collector
+/// listens on 127.0.0.1 only: armr tries each address in order, as a TCP client does, and the
+/// events arrive (the first address alone would lose every one).
+#[test]
+fn a_tcp_destination_name_is_tried_at_each_of_its_addresses() {
+    let dir = TempDir::new("logging", "every-address");
+    let rules = dir.write("rules.armr", LOGGED_RULES);
+    let shim = dual_stack_localhost(&dir);
     let collector = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = collector.local_addr().unwrap().port();
     let received = std::thread::spawn(move || {
@@ -1389,16 +1395,7 @@ fn a_udp_destination_moves_to_the_next_address_when_one_refuses() {
     const AFTER: usize = 5;
     let dir = TempDir::new("logging", "udp-next-address");
     let rules = dir.write("rules.armr", LOGGED_RULES);
-    let source = dir.write("dual_stack_localhost.c", DUAL_STACK_LOCALHOST_C);
-    let shim = dir.join("dual_stack_localhost.so");
-    let cc = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&shim)
-        .arg(&source)
-        .arg("-ldl")
-        .output()
-        .expect("cc: this test compiles a C library");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let shim = dual_stack_localhost(&dir);
     let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = collector.local_addr().unwrap().port();
     collector.set_read_timeout(Some(DEADLINE)).unwrap();
