@@ -1,12 +1,12 @@
 //! `armr check` as a user runs it: exit codes, the summary on stdout, diagnostics on stderr.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output};
 
-const ARMR: &str = env!("CARGO_BIN_EXE_armr");
-
 fn armr(args: &[&str]) -> Output {
-    Command::new(ARMR)
+    Command::new(support::armr_command())
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -123,7 +123,8 @@ fn usage_errors_exit_2() {
 #[test]
 fn the_armr_binary_does_not_define_socket_functions() {
     let out = Command::new("nm")
-        .args(["--defined-only", ARMR])
+        .arg("--defined-only")
+        .arg(support::armr_command())
         .output()
         .expect("nm (binutils) is installed");
     assert!(out.status.success());

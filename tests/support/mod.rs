@@ -25,12 +25,17 @@ pub fn library() -> PathBuf {
 pub fn armr_command() -> PathBuf {
     static CHECKED: OnceLock<PathBuf> = OnceLock::new();
     CHECKED
-        .get_or_init(|| fresh_build("target/release/armr", &["src", "Cargo.toml", "Cargo.lock"]))
+        .get_or_init(|| {
+            fresh_build(
+                "target/release/armr",
+                &["src", "cli", "Cargo.toml", "Cargo.lock"],
+            )
+        })
         .clone()
 }
 
-/// The Rust sources the library is built from: the core crate's library (not `src/main.rs`, the
-/// CLI's) and the preload package. (Not the manifests: an edit of one that changes nothing for
+/// The Rust sources the library is built from: the core crate's library (not `cli/`, the
+/// command's) and the preload package. (Not the manifests: an edit of one that changes nothing for
 /// the library does not relink it.)
 const LIBRARY_SOURCES: &[&str] = &[
     "src/lib.rs",
