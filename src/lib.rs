@@ -7,5 +7,6 @@
 
 pub mod config;
 pub mod event;
+pub mod hash;
 pub mod language;
 pub mod policy;

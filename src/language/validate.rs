@@ -6,12 +6,8 @@ use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::model::*;
 use super::source::{Lines, SourceFile};
 use super::syntax::{Arg, Body, Node, Nodes, Value, ValueKind};
-use crate::policy::FxHasher;
+use crate::hash::FxSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
-
-type FxSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 
 /// The newest language version armr knows; also assumed when `requires` is missing or broken,
 /// so that one mistake there does not turn every feature of the app into an error.

@@ -13,7 +13,7 @@ mod rank;
 mod resolve;
 
 pub use explain::{Candidate, Explanation};
-pub use index::{FxHasher, normalize_ip};
+pub use index::normalize_ip;
 pub use rank::Rank;
 pub use resolve::{Resolve, SystemResolver, Unresolved, is_localhost, warning};
 

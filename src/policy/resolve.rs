@@ -11,7 +11,7 @@
 //!   by then counts as not resolving, and is reported.
 
 use super::EventKind;
-use super::index::FxMap;
+use crate::hash::FxMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
