@@ -255,6 +255,7 @@ fn compare(
             "decide({kind}, {address}) in {mode:?}: engine {got:?}, reference {want:?}"
         ));
     }
+    fast_paths_agree(policy, kind, address)?;
     let explanation = policy.explain(kind, address);
     if explanation.decision != got {
         return Err(format!(
@@ -283,6 +284,39 @@ fn compare(
             return Err(format!(
                 "policy.rule({}) has action {}, decision says {}",
                 d.rule, rule.action, d.selected
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The lookups the hooks take instead of `decide` give its answer: `quick_rank_v4` (in line,
+/// when it answers at all) and `best_rank_v4` for an IPv4 or IPv4-mapped address, `best_rank`
+/// for any.
+fn fast_paths_agree(policy: &Policy, kind: EventKind, address: SocketAddr) -> Result<(), String> {
+    let full = policy.best_rank(kind, address);
+    if policy.decision(full) != policy.decide(kind, address) {
+        return Err(format!(
+            "decision(best_rank({kind}, {address})) differs from decide"
+        ));
+    }
+    let v4 = match address.ip() {
+        IpAddr::V4(v4) => Some(v4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+    };
+    if let Some(v4) = v4 {
+        let (bits, port) = (v4.to_bits(), address.port());
+        let by_number = policy.best_rank_v4(kind, bits, port);
+        if by_number != full {
+            return Err(format!(
+                "best_rank_v4({kind}, {v4}, {port}) = {by_number:?}, best_rank = {full:?}"
+            ));
+        }
+        if let Some(quick) = policy.quick_rank_v4(kind, bits, port)
+            && quick != full
+        {
+            return Err(format!(
+                "quick_rank_v4({kind}, {v4}, {port}) = {quick:?}, best_rank = {full:?}"
             ));
         }
     }
