@@ -214,3 +214,21 @@ fn every_case_file_is_listed() {
         }
     }
 }
+
+#[test]
+fn docs_state_the_agreement_as_it_is() {
+    let agree = cases()
+        .iter()
+        .filter(|(case, reference)| armr_accepts(case).0 == *reference)
+        .count();
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
+        .expect("docs/rules.md");
+    let claim = format!(
+        "armr agrees with the reference on {agree} and differs on {},",
+        cases().len() - agree
+    );
+    assert!(
+        docs.replace('\n', " ").contains(&claim),
+        "docs/rules.md should say: {claim}"
+    );
+}
