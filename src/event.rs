@@ -733,6 +733,74 @@ mod tests {
         );
     }
 
+    /// The extension keys of a line: each word before an unescaped `=` that follows a space or
+    /// the header's last `|`.
+    fn extension_keys(line: &str) -> Vec<String> {
+        let extension = &line[line.find("|rt=").expect("rt") + 1..];
+        let mut keys = Vec::new();
+        let bytes = extension.as_bytes();
+        for (i, _) in extension.match_indices('=') {
+            if i > 0 && bytes[i - 1] == b'\\' {
+                continue;
+            }
+            let start = extension[..i].rfind(' ').map_or(0, |s| s + 1);
+            let key = &extension[start..i];
+            if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                keys.push(key.to_string());
+            }
+        }
+        keys
+    }
+
+    /// The writer writes the fields of `vocabulary::EVENT_FIELDS`, in that order, and no other
+    /// field of its own: the list the validator keeps metadata `log` keys away from.
+    #[test]
+    fn the_writer_writes_the_vocabularys_event_fields_in_order() {
+        use crate::language::vocabulary::EVENT_FIELDS;
+        let (app, mut rule) = app_and_rule("m");
+        rule.log_metadata = vec![("creation-time".into(), "2022 Dec 03".into())];
+        let mut written = Vec::new();
+        for (kind, address) in [
+            (EventKind::BindServer, "127.0.0.1:5"),
+            (EventKind::Connect, "[::1]:6"),
+        ] {
+            let event = Event {
+                unix_millis: 0,
+                hostname: "h",
+                process: "p",
+                pid: 1,
+                app: &app,
+                rule: &rule,
+                kind,
+                action: Action::Protect,
+                address: address.parse().unwrap(),
+                stacktrace: Some("f (m+0x1)"),
+                count: Some(2),
+            };
+            let mut buf = [0u8; 1024];
+            let n = format_event(&event, &mut buf);
+            let keys = extension_keys(std::str::from_utf8(&buf[..n]).unwrap());
+            let own: Vec<&str> = keys
+                .iter()
+                .map(String::as_str)
+                .filter(|k| *k != "creation-time")
+                .collect();
+            let in_list: Vec<&str> = EVENT_FIELDS
+                .iter()
+                .copied()
+                .filter(|f| own.contains(f))
+                .collect();
+            assert_eq!(own, in_list, "{keys:?}");
+            let metadata_at = keys.iter().position(|k| k == "creation-time").unwrap();
+            assert_eq!(keys[metadata_at - 1], "stacktrace");
+            assert_eq!(keys[metadata_at + 1], "cnt");
+            written.extend(own.iter().map(|k| k.to_string()));
+        }
+        for field in EVENT_FIELDS {
+            assert!(written.iter().any(|w| w == field), "{field} never written");
+        }
+    }
+
     fn accept_event<'a>(app: &'a App, rule: &'a SocketRule, stack: Option<&'a str>) -> Event<'a> {
         Event {
             unix_millis: 0,

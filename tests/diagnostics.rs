@@ -163,6 +163,11 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "t.armr:3:3: error: unknown rule kind `firewall`",
         ),
         (
+            "UnknownRuleKindSkipped",
+            app("foo(\"a foo rule\"): endfoo\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:3: warning: unknown rule kind `foo`: rule `a foo rule` skipped",
+        ),
+        (
             "EmptyApp",
             "app(\"A\"):\n  requires(version: ARMR/2.11)\nendapp\n".into(),
             "t.armr:1:5: error: app `A` holds no rules",
@@ -205,6 +210,16 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "UnknownOs",
             app("socket(\"r\", os: [linux, beos]): connect(\"10.0.0.1:80\") protect() endsocket"),
             "t.armr:3:27: error: unknown operating system `beos`",
+        ),
+        (
+            "EmptyOsList",
+            app("socket(\"r\", os: []): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:19: error: `os` names no operating system",
+        ),
+        (
+            "QuotedOs",
+            app("socket(\"r\", os: [\"linux\"]): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:20: error: operating system `\"linux\"` is written without quotes",
         ),
         (
             "SkippedRuleKind",
@@ -320,6 +335,16 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             app("metadata(log: {team: [a, b]})\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
             "t.armr:3:24: error: metadata log value of `team` must be a string, number, boolean or constant",
         ),
+        (
+            "EmptyMetadata",
+            app("metadata()\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:11: error: `metadata(...)` holds no entry",
+        ),
+        (
+            "BadStandardMetadata",
+            app("metadata(cve: \"\")\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"),
+            "t.armr:3:17: error: metadata `cve` must be a non-empty string or a non-empty list of non-empty strings",
+        ),
         // --- addresses ---
         (
             "MissingPort",
@@ -413,6 +438,7 @@ fn kind_name(kind: &DiagnosticKind) -> &'static str {
         FeatureNeedsVersion { .. } => "FeatureNeedsVersion",
         UnknownDeclaration { .. } => "UnknownDeclaration",
         UnknownRuleKind { .. } => "UnknownRuleKind",
+        UnknownRuleKindSkipped { .. } => "UnknownRuleKindSkipped",
         EmptyApp { .. } => "EmptyApp",
         DuplicateApp { .. } => "DuplicateApp",
         AppReplaced { .. } => "AppReplaced",
@@ -421,6 +447,8 @@ fn kind_name(kind: &DiagnosticKind) -> &'static str {
         MissingRuleName { .. } => "MissingRuleName",
         UnknownRuleParameter { .. } => "UnknownRuleParameter",
         UnknownOs { .. } => "UnknownOs",
+        EmptyOsList => "EmptyOsList",
+        QuotedOs { .. } => "QuotedOs",
         SkippedRuleKind { .. } => "SkippedRuleKind",
         SkippedForOs { .. } => "SkippedForOs",
         UnknownStatement { .. } => "UnknownStatement",
@@ -445,6 +473,8 @@ fn kind_name(kind: &DiagnosticKind) -> &'static str {
         ReservedMetadataKey { .. } => "ReservedMetadataKey",
         BadMetadataKey { .. } => "BadMetadataKey",
         BadMetadataValue { .. } => "BadMetadataValue",
+        EmptyMetadata => "EmptyMetadata",
+        BadStandardMetadata { .. } => "BadStandardMetadata",
         MissingPort { .. } => "MissingPort",
         MissingHost => "MissingHost",
         BadPort { .. } => "BadPort",
@@ -648,4 +678,164 @@ fn warnings_and_notes_do_not_fail_a_load() {
         load.files[0].summary(),
         "t.armr: 1 app, 1 socket rule, 2 rules skipped"
     );
+}
+
+/// What the open Rampart specification and its reference parser write is read as they read it
+/// (tests/reference_suite.rs has the reference's whole suite): the version prefix in any case,
+/// `Med`, an unknown rule kind skipped, several `log:` dictionaries merged.
+#[test]
+fn the_specifications_forms_are_accepted() {
+    let text = "app(\"A\"):\n  requires(version: RAMPART/2.8)\n  metadata(log: {team: \"a\"}, log: {creation-time: \"2022 Dec 03 09:04:55\"}, cve: [\"CVE-2021-44228\"])\n  foo(\"a foo rule\"): endfoo\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect(severity: Med) endsocket\nendapp\napp(\"B\"):\n  requires(version: rampart/2.8)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect(severity: med) endsocket\nendapp\n";
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    assert!(load.is_ok(), "{}", load.files[0].render());
+    assert_eq!(
+        load.files[0].render(),
+        "t.armr:4:3: warning: unknown rule kind `foo`: rule `a foo rule` skipped\n\
+         \x20 4 |   foo(\"a foo rule\"): endfoo\n\
+         \x20   |   ^^^\n\
+         \x20 = hint: armr knows the rule kinds socket, dns, filesystem, http, library, marshal, \
+         patch, process, sanitization, sql and api; check the spelling if this rule is one of them\n"
+    );
+    assert_eq!(
+        load.files[0].summary(),
+        "t.armr: 2 apps, 2 socket rules, 1 rule skipped"
+    );
+    let (app, rule) = load.rules.socket_rules().next().unwrap();
+    assert_eq!(app.language.to_string(), "Rampart/2.8");
+    assert_eq!(rule.severity, language::Severity::Medium);
+    assert_eq!(
+        rule.log_metadata,
+        [
+            ("team".to_string(), "a".to_string()),
+            (
+                "creation-time".to_string(),
+                "2022 Dec 03 09:04:55".to_string()
+            )
+        ]
+    );
+}
+
+/// Each mistake the reference parser rejects and armr now rejects too, rendered whole.
+#[test]
+fn what_the_reference_rejects_is_rendered_whole() {
+    let render = |text: &str| {
+        let load = language::load(vec![SourceFile::new("t.armr", text)]);
+        load.files[0].render()
+    };
+    let rule = |header: &str| {
+        app(&format!(
+            "socket({header}): connect(\"10.0.0.1:80\") protect() endsocket"
+        ))
+    };
+    let metadata = |entries: &str| {
+        app(&format!(
+            "metadata({entries})\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket"
+        ))
+    };
+    let os_hint = "  = hint: write `os: [...]` with one or more of linux, windows, aix, solaris or \
+                   any, lower-case and unquoted\n";
+    let cases: Vec<(String, String)> = vec![
+        (
+            "app(\"\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:1:5: error: app has no name\n\
+             \x20 1 | app(\"\"):\n\
+             \x20   |     ^^\n\
+             \x20 = hint: name it: `app(\"My service\"):`\n"
+                .into(),
+        ),
+        (
+            rule("\"\""),
+            "t.armr:3:10: error: `socket` rule has no name\n\
+             \x20 3 |   socket(\"\"): connect(\"10.0.0.1:80\") protect() endsocket\n\
+             \x20   |          ^^\n\
+             \x20 = hint: name it: `socket(\"what the rule does\"):`\n"
+                .into(),
+        ),
+        (
+            rule("\"r\", os: []"),
+            format!(
+                "t.armr:3:19: error: `os` names no operating system\n\
+                 \x20 3 |   socket(\"r\", os: []): connect(\"10.0.0.1:80\") protect() endsocket\n\
+                 \x20   |                   ^^\n{os_hint}"
+            ),
+        ),
+        (
+            rule("\"r\", os: \"linux\""),
+            format!(
+                "t.armr:3:19: error: operating system `\"linux\"` is written without quotes\n\
+                 \x20 3 |   socket(\"r\", os: \"linux\"): connect(\"10.0.0.1:80\") protect() endsocket\n\
+                 \x20   |                   ^^^^^^^\n{os_hint}"
+            ),
+        ),
+        (
+            rule("\"r\", os: [LINUX]"),
+            "t.armr:3:20: error: `LINUX` is not a keyword: keywords are lowercase (`linux`)\n\
+             \x20 3 |   socket(\"r\", os: [LINUX]): connect(\"10.0.0.1:80\") protect() endsocket\n\
+             \x20   |                    ^^^^^\n\
+             \x20 = hint: write `linux`\n"
+                .into(),
+        ),
+        (
+            metadata("log: {}"),
+            "t.armr:3:11: error: `metadata(...)` holds no entry\n\
+             \x20 3 |   metadata(log: {})\n\
+             \x20   |           ^^^^^^^^^\n\
+             \x20 = hint: write `metadata(KEY: VALUE, ...)`, or leave it out\n"
+                .into(),
+        ),
+        (
+            metadata("team: \"a\", log: {team: \"b\"}"),
+            "t.armr:3:29: error: metadata key `team` is given twice\n\
+             \x20 3 |   metadata(team: \"a\", log: {team: \"b\"})\n\
+             \x20   |                             ^^^^\n\
+             \x20 = hint: remove one of them\n"
+                .into(),
+        ),
+        (
+            metadata("cvss: {score: 9, version: 3.1, vector: \"CVSS:3.1/AV:N\"}"),
+            "t.armr:3:18: error: metadata `cvss` must be `{score: N.N, version: N.N, vector: \"...\"}` with those three keys only\n\
+             \x20 3 |   metadata(cvss: {score: 9, version: 3.1, vector: \"CVSS:3.1/AV:N\"})\n\
+             \x20   |                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n\
+             \x20 = hint: the open Rampart specification defines this key: rename the key to keep a value of another shape\n"
+                .into(),
+        ),
+        (
+            metadata("log: {creation-time: \"\"}"),
+            "t.armr:3:33: error: metadata `creation-time` must be a non-empty string\n\
+             \x20 3 |   metadata(log: {creation-time: \"\"})\n\
+             \x20   |                                 ^^\n\
+             \x20 = hint: the open Rampart specification defines this key: rename the key to keep a value of another shape\n"
+                .into(),
+        ),
+        (
+            metadata("version: \"3\", affected-product-version: {range: {from: \"1\"}}"),
+            "t.armr:3:21: error: metadata `version` must be a whole number\n\
+             \x20 3 |   metadata(version: \"3\", affected-product-version: {range: {from: \"1\"}})\n\
+             \x20   |                     ^^^\n\
+             \x20 = hint: the open Rampart specification defines this key: rename the key to keep a value of another shape\n\
+             t.armr:3:52: error: metadata `affected-product-version` must be a string or `{range: {from: \"V\", to: \"V\"}, ...}`\n\
+             \x20 3 |   metadata(version: \"3\", affected-product-version: {range: {from: \"1\"}})\n\
+             \x20   |                                                    ^^^^^^^^^^^^^^^^^^^^\n\
+             \x20 = hint: the open Rampart specification defines this key: rename the key to keep a value of another shape\n"
+                .into(),
+        ),
+        (
+            app("sokcet(\"r\"): connect(\"10.0.0.1:80\") protect() endsokcet"),
+            "t.armr:3:3: error: unknown rule kind `sokcet`\n\
+             \x20 3 |   sokcet(\"r\"): connect(\"10.0.0.1:80\") protect() endsokcet\n\
+             \x20   |   ^^^^^^\n\
+             \x20 = hint: rule kinds are socket, dns, filesystem, http, library, marshal, patch, \
+             process, sanitization, sql and api; a rule with `accept`, `connect` or `bind` is a \
+             `socket` rule\n"
+                .into(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = render(&text);
+        if got != expected {
+            failures.push(format!("{text}\nwant:\n{expected}\ngot:\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -826,6 +826,53 @@ fn escaping_survives_the_file_destination_and_rsyslog() {
 }
 
 // ------------------------------------------------------------------------------------------------
+// The open Rampart specification's metadata in events
+
+/// A file as the open specification and its reference parser write one: the `RAMPART/` prefix,
+/// severity `Med`, standardized metadata keys, and two `log` dictionaries that merge.
+const SPEC_RULES: &str = r#"app("Spec"):
+    requires(version: RAMPART/2.8)
+    metadata(cve: "CVE-2021-44228", log: {creation-time: "2022 Dec 03 09:04:55"}, log: {cwe: ["CWE-917", "CWE-20"]})
+    socket("spec rule"):
+        connect("0.0.0.0:0")
+        protect(message: "spec", severity: Med)
+    endsocket
+endapp
+"#;
+
+fn spec_wanted(pid: u32) -> Want {
+    // `creation-time` is written as it stands; a standardized list is written joined by `,`;
+    // `cve` outside `log` is not logged.
+    Want::connect(
+        12,
+        "connector",
+        pid,
+        "ARMR:Spec|Spec|2.8|spec rule|Execute Rule|Medium",
+        1,
+        "protect",
+        " msg=spec creation-time=2022 Dec 03 09:04:55 cwe=CWE-917,CWE-20",
+        9,
+    )
+}
+
+#[test]
+fn the_specifications_metadata_log_keys_reach_the_event_as_written() {
+    let dir = TempDir::new("logging", "spec-metadata");
+    let rules = dir.write("spec.armr", SPEC_RULES);
+    let log = dir.join("events.log");
+    let (pid, out, _) = run(armr(
+        Command::new(&programs().connector).args(["count", "127.0.0.1", "9", "1"]),
+        &rules,
+        &format!("file:{}", log.display()),
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "refused=1 other=0\n");
+    let contents = fs::read_to_string(&log).unwrap();
+    assert_eq!(contents.matches('\n').count(), 1, "{contents}");
+    spec_wanted(pid).check(&Record::from_line(contents.trim_end_matches('\n')), "file");
+}
+
+// ------------------------------------------------------------------------------------------------
 // Several writers, one file
 
 #[test]

@@ -11,6 +11,7 @@
 //! that `docs/rules.md` and the tests can list them all.
 
 use super::source::SourceFile;
+use super::vocabulary::{self, and_list, or_list};
 use std::fmt::Write as _;
 
 /// A byte range in a source file.
@@ -243,8 +244,16 @@ pub enum DiagnosticKind {
     UnknownDeclaration {
         name: String,
     },
+    /// A rule kind the language does not have, whose block holds a socket condition: surely a
+    /// misspelt `socket` rule.
     UnknownRuleKind {
         kind: String,
+    },
+    /// A well-formed block of a rule kind the language does not have: skipped, as the
+    /// specification says.
+    UnknownRuleKindSkipped {
+        kind: String,
+        rule: String,
     },
     EmptyApp {
         app: String,
@@ -275,6 +284,12 @@ pub enum DiagnosticKind {
     },
     UnknownOs {
         name: String,
+    },
+    /// `os: []`.
+    EmptyOsList,
+    /// `os: ["linux"]`: operating systems are constants.
+    QuotedOs {
+        text: String,
     },
     /// A well-formed rule of a kind armr does not enforce: skipped.
     SkippedRuleKind {
@@ -350,6 +365,13 @@ pub enum DiagnosticKind {
     },
     BadMetadataValue {
         key: String,
+    },
+    /// `metadata()`, or one whose only entry is an empty `log: {}`.
+    EmptyMetadata,
+    /// A standardized metadata key (`cve`, `cvss`, ...) whose value does not have its shape.
+    BadStandardMetadata {
+        key: String,
+        expected: &'static str,
     },
 
     // --- addresses ---
@@ -472,6 +494,11 @@ impl DiagnosticKind {
             }
             UnknownDeclaration { name } => format!("unrecognised declaration {}", quoted(name)),
             UnknownRuleKind { kind } => format!("unknown rule kind {}", quoted(kind)),
+            UnknownRuleKindSkipped { kind, rule } => format!(
+                "unknown rule kind {}: rule {} skipped",
+                quoted(kind),
+                quoted(rule)
+            ),
             EmptyApp { app } => format!("app {} holds no rules", quoted(app)),
             DuplicateApp {
                 app,
@@ -503,6 +530,13 @@ impl DiagnosticKind {
             MissingRuleName { kind } => format!("{} rule has no name", quoted(kind)),
             UnknownRuleParameter { name } => format!("unknown rule parameter {}", quoted(name)),
             UnknownOs { name } => format!("unknown operating system {}", quoted(name)),
+            EmptyOsList => "`os` names no operating system".into(),
+            QuotedOs { text } => {
+                format!(
+                    "operating system {} is written without quotes",
+                    quoted(text)
+                )
+            }
             SkippedRuleKind { kind, rule } => format!(
                 "{} rule {} skipped: armr enforces socket rules only",
                 quoted(kind),
@@ -567,6 +601,10 @@ impl DiagnosticKind {
                 "metadata log value of {} must be a string, number, boolean or constant",
                 quoted(key)
             ),
+            EmptyMetadata => "`metadata(...)` holds no entry".into(),
+            BadStandardMetadata { key, expected } => {
+                format!("metadata {} must be {expected}", quoted(key))
+            }
             MissingPort { address } => format!("address {} has no port", quoted(address)),
             MissingHost => "address has no host before the port".into(),
             BadPort { text } => format!("invalid port {}", quoted(text)),
@@ -652,9 +690,14 @@ impl DiagnosticKind {
             UnknownDeclaration { .. } => {
                 "an app holds `requires(...)`, `version(...)`, `metadata(...)` and rules".into()
             }
-            UnknownRuleKind { .. } => "rule kinds are socket, dns, filesystem, http, library, \
-                marshal, patch, process, sanitization, sql and api"
-                .into(),
+            UnknownRuleKind { .. } => format!(
+                "rule kinds are {}; a rule with `accept`, `connect` or `bind` is a `socket` rule",
+                and_list(vocabulary::RULE_KINDS)
+            ),
+            UnknownRuleKindSkipped { .. } => format!(
+                "armr knows the rule kinds {}; check the spelling if this rule is one of them",
+                and_list(vocabulary::RULE_KINDS)
+            ),
             EmptyApp { .. } => "add a rule, or remove the app".into(),
             DuplicateApp { .. } => {
                 "give one of them another name, or a higher `version(N)` to replace the other".into()
@@ -664,7 +707,10 @@ impl DiagnosticKind {
             DuplicateRule { .. } => "give each rule of an app its own name".into(),
             MissingRuleName { kind } => format!("name it: `{kind}(\"what the rule does\"):`"),
             UnknownRuleParameter { .. } => "a rule takes its name and `os: [...]`".into(),
-            UnknownOs { .. } => "use linux, windows, aix, solaris or any".into(),
+            UnknownOs { .. } | EmptyOsList | QuotedOs { .. } => format!(
+                "write `os: [...]` with one or more of {}, lower-case and unquoted",
+                or_list(vocabulary::OPERATING_SYSTEMS)
+            ),
             SkippedRuleKind { .. } | SkippedForOs { .. } => return None,
             UnknownStatement { .. } => "a socket rule holds one condition (`accept`, `connect`, \
                 `bind`), one action (`protect`, `allow`, `detect`) and optionally `metadata`"
@@ -690,7 +736,7 @@ impl DiagnosticKind {
                 "an action takes `message`, `severity` and `stacktrace`".into()
             }
             BadSeverity { .. } => {
-                "use a number from 0 to 10 or Low, Medium, High, Very-High or Unknown".into()
+                "use a number from 0 to 10 or Low, Medium (or Med), High, Very-High or Unknown".into()
             }
             BadStacktrace { .. } => "write `stacktrace: \"full\"` or leave it out".into(),
             Unsupported { .. } => {
@@ -698,12 +744,16 @@ impl DiagnosticKind {
             }
             MetadataLogNotDictionary => "write `metadata(log: {key: \"value\"})`".into(),
             DuplicateMetadataKey { .. } => "remove one of them".into(),
-            ReservedMetadataKey { .. } => "rename the key: rt, dvchost, procid, appVersion, \
-                ruleType, securityFeature, act, msg, stacktrace, cnt and the address fields are \
-                armr's"
-                .into(),
-            BadMetadataKey { .. } => "use letters, digits and `_` only".into(),
+            ReservedMetadataKey { .. } => format!(
+                "rename the key: {} are armr's",
+                and_list(vocabulary::EVENT_FIELDS)
+            ),
+            BadMetadataKey { .. } => "use letters, digits, `_` and `-` only".into(),
             BadMetadataValue { .. } => "write the value as a quoted string".into(),
+            EmptyMetadata => "write `metadata(KEY: VALUE, ...)`, or leave it out".into(),
+            BadStandardMetadata { .. } => "the open Rampart specification defines this key: \
+                rename the key to keep a value of another shape"
+                .into(),
             MissingPort { .. } => "write `HOST:PORT`; port 0 means any port".into(),
             MissingHost => "write `HOST:PORT`; 0.0.0.0 means any address".into(),
             BadPort { .. } | PortOutOfRange { .. } => {

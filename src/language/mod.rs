@@ -12,6 +12,7 @@ pub mod model;
 pub mod source;
 pub mod syntax;
 pub mod validate;
+pub mod vocabulary;
 
 pub use diagnostic::{Diagnostic, DiagnosticKind, Level, Span};
 pub use model::*;

@@ -173,8 +173,12 @@ impl Severity {
         }
     }
 
-    /// From a name, ignoring case, or `None` for any other word.
+    /// From a name, ignoring case, or `None` for any other word. `Med` is the open
+    /// specification's spelling of `Medium`.
     pub fn from_name(name: &str) -> Option<Severity> {
+        if name.eq_ignore_ascii_case("Med") {
+            return Some(Severity::Medium);
+        }
         [
             Severity::Low,
             Severity::Medium,

@@ -29,6 +29,7 @@
 //! [`MAX_VALUE_DEPTH`].
 
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span, quoted};
+use super::vocabulary;
 use nom::branch::alt;
 use nom::bytes::complete::take_until;
 use nom::character::complete::{char, digit1};
@@ -42,21 +43,6 @@ use std::borrow::Cow;
 pub const MAX_BLOCK_DEPTH: usize = 8;
 /// Lists and dictionaries inside arguments.
 pub const MAX_VALUE_DEPTH: usize = 16;
-
-/// Words that open a block: a header without its `:` is reported and read as a block anyway.
-const BLOCK_KEYWORDS: &[&str] = &[
-    "app",
-    "socket",
-    "dns",
-    "filesystem",
-    "http",
-    "library",
-    "marshal",
-    "patch",
-    "process",
-    "sanitization",
-    "sql",
-];
 
 /// A run of items in one of a [`Tree`]'s arenas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -963,8 +949,9 @@ impl<'a> Reader<'a> {
         };
         let (rest, name) = expect("a statement", word)(i).map_err(fail)?;
         let (rest, _) = trivia(rest).map_err(fail)?;
-        let opens_block = (name == "app" && open.is_empty())
-            || (open.len() == 1 && BLOCK_KEYWORDS[1..].contains(&name));
+        // A header of these without its `:` is reported and read as a block anyway.
+        let opens_block = (name == vocabulary::APP && open.is_empty())
+            || (open.len() == 1 && vocabulary::opens_rule_block(name));
         let args_mark = self.st.tree.args.len();
         let parsed = expect("`(`", |i| args(i, &mut self.st))(rest);
         if parsed.is_err() {

@@ -6,46 +6,13 @@ use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::model::*;
 use super::source::{Lines, SourceFile};
 use super::syntax::{Arg, Body, Node, Nodes, Value, ValueKind};
+use super::vocabulary::{self, MetadataShape};
 use crate::hash::FxSet;
 use std::borrow::Cow;
 
 /// The newest language version armr knows; also assumed when `requires` is missing or broken,
 /// so that one mistake there does not turn every feature of the app into an error.
 pub const LATEST: LanguageVersion = LanguageVersion::armr(2, 11);
-
-/// Rule kinds of the language that armr reads but does not enforce.
-const OTHER_RULE_KINDS: &[&str] = &[
-    "dns",
-    "filesystem",
-    "http",
-    "library",
-    "marshal",
-    "patch",
-    "process",
-    "sanitization",
-    "sql",
-    "api",
-];
-
-const OPERATING_SYSTEMS: &[&str] = &["linux", "windows", "aix", "solaris", "any"];
-
-/// CEF fields armr writes itself: a metadata `log` key may not reuse them.
-const RESERVED_LOG_KEYS: &[&str] = &[
-    "rt",
-    "dvchost",
-    "procid",
-    "appVersion",
-    "ruleType",
-    "securityFeature",
-    "act",
-    "msg",
-    "stacktrace",
-    "cnt",
-    "localIpAddress",
-    "localPort",
-    "remoteIpAddress",
-    "remotePort",
-];
 
 /// An app read from a file, with where its name was written (for duplicate-app messages).
 #[derive(Debug)]
@@ -151,7 +118,11 @@ impl<'f> Validator<'f> {
             ("app", _) => {} // a missing colon is reported by the syntax reader
             (name, _) => {
                 let found = super::diagnostic::quoted(&format!("{name}(...)"));
-                self.unknown_word(name, &["app"], DiagnosticKind::ExpectedApp { found })
+                self.unknown_word(
+                    name,
+                    &[vocabulary::APP],
+                    DiagnosticKind::ExpectedApp { found },
+                )
             }
         }
     }
@@ -161,7 +132,7 @@ impl<'f> Validator<'f> {
     fn header_name<'t>(
         &mut self,
         node: &Node<'t, '_>,
-        missing: impl FnOnce() -> DiagnosticKind,
+        missing: impl Fn() -> DiagnosticKind,
         what: &'static str,
     ) -> Option<&'t str> {
         let mut name = None;
@@ -171,6 +142,8 @@ impl<'f> Validator<'f> {
                 None if !seen_positional => {
                     seen_positional = true;
                     match arg.value.as_str() {
+                        // An empty name is no name, as in the reference parser.
+                        Some("") => self.error(missing(), arg.value.text),
                         Some(s) => name = Some(s),
                         None => self.error(DiagnosticKind::ExpectedString { what }, arg.value.text),
                     }
@@ -280,17 +253,16 @@ impl<'f> Validator<'f> {
                 (None, "input" | "api") => self.unsupported(n.name),
                 (None, other) => self.unknown_word(
                     other,
-                    &["requires", "version", "metadata"],
+                    vocabulary::APP_DECLARATIONS,
                     DiagnosticKind::UnknownDeclaration { name: other.into() },
                 ),
                 (Some(rule_body), written_kind) => {
-                    rule_count += 1;
                     // A kind in the wrong case is reported, then read as the kind it spells.
                     let miscased = written_kind.bytes().any(|b| b.is_ascii_uppercase());
                     let spelled = miscased
                         .then(|| {
-                            std::iter::once(&"socket")
-                                .chain(OTHER_RULE_KINDS)
+                            vocabulary::RULE_KINDS
+                                .iter()
                                 .find(|k| k.eq_ignore_ascii_case(written_kind))
                         })
                         .flatten();
@@ -305,6 +277,14 @@ impl<'f> Validator<'f> {
                         }
                         None => written_kind,
                     };
+                    if !vocabulary::RULE_KINDS.contains(&kind) {
+                        // A skipped one is no rule of the app; a misspelt socket rule is.
+                        if self.unknown_rule_kind(&n, kind, rule_body) {
+                            rule_count += 1;
+                        }
+                        continue;
+                    }
+                    rule_count += 1;
                     let rule_name = self.rule_header(&n, kind);
                     if let Some(rule_name) = rule_name
                         && !rule_names.insert(rule_name)
@@ -335,7 +315,8 @@ impl<'f> Validator<'f> {
                                 rules.push(rule);
                             }
                         }
-                        (k, _) if OTHER_RULE_KINDS.contains(&k) => {
+                        (k, _) if vocabulary::other_rule_kinds().contains(&k) => {
+                            self.other_rule_metadata(rule_body, lang);
                             let span = self.span(n.name);
                             self.out.diagnostics.push(Diagnostic::warning(
                                 DiagnosticKind::SkippedRuleKind {
@@ -420,10 +401,14 @@ impl<'f> Validator<'f> {
             return None;
         };
         let parsed = text.split_once('/').and_then(|(prefix, number)| {
-            let dialect = match prefix {
-                "ARMR" => Dialect::Armr,
-                "Rampart" => Dialect::Rampart,
-                _ => return None,
+            // The prefix in any case: the reference parser writes `RAMPART/`, the specification
+            // `Rampart/`.
+            let dialect = if prefix.eq_ignore_ascii_case(vocabulary::ARMR_PREFIX) {
+                Dialect::Armr
+            } else if prefix.eq_ignore_ascii_case(vocabulary::RAMPART_PREFIX) {
+                Dialect::Rampart
+            } else {
+                return None;
             };
             let (major, minor) = number.split_once('.')?;
             let digits =
@@ -488,75 +473,204 @@ impl<'f> Validator<'f> {
         result
     }
 
-    /// `metadata(log: {key: value, ...}, ...)`: returns the `log` entries. Other keys are read and
-    /// ignored.
+    /// `metadata(KEY: VALUE, ..., log: {KEY: VALUE, ...}, ...)`: returns the `log` entries, several
+    /// `log` dictionaries merged in written order. Keys are one namespace, in `log` or not: a key
+    /// given twice is an error. Standardized keys (`cve`, `cvss`, ...) must have their shape; the
+    /// others may hold anything.
     fn metadata(&mut self, node: &Node<'_, '_>) -> Vec<(String, String)> {
-        let mut keys: Vec<&str> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         let mut log = Vec::new();
+        let mut entries = 0;
         for arg in node.args {
             let Some(key) = arg.key else {
                 self.error(
                     DiagnosticKind::UnexpectedArgument {
-                        statement: "metadata".into(),
+                        statement: vocabulary::METADATA.into(),
                     },
                     arg.value.text,
                 );
                 continue;
             };
-            if keys.contains(&key) {
-                self.error(
-                    DiagnosticKind::DuplicateMetadataKey { key: key.into() },
-                    key,
-                );
+            if key != vocabulary::LOG {
+                entries += 1;
+                if seen.contains(&key) {
+                    let kind = DiagnosticKind::DuplicateMetadataKey { key: key.into() };
+                    self.error(kind, key);
+                } else {
+                    seen.push(key);
+                    self.standard_metadata(node, key, &arg.value);
+                }
                 continue;
             }
-            keys.push(key);
-            if key != "log" {
-                continue;
-            }
-            let ValueKind::Dict(entries) = &arg.value.kind else {
+            let ValueKind::Dict(items) = &arg.value.kind else {
+                entries += 1; // not also "holds no entry"
                 self.error(DiagnosticKind::MetadataLogNotDictionary, arg.value.text);
                 continue;
             };
-            for (k, v) in node.dict(*entries) {
+            for (k, v) in node.dict(*items) {
+                entries += 1;
                 let name = k.name.as_ref();
-                if log.iter().any(|(seen, _): &(String, String)| seen == name) {
-                    self.error(
-                        DiagnosticKind::DuplicateMetadataKey { key: name.into() },
-                        k.text,
-                    );
-                } else if name.is_empty()
-                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
+                if seen.contains(&name) {
+                    let kind = DiagnosticKind::DuplicateMetadataKey { key: name.into() };
+                    self.error(kind, k.text);
+                    continue;
+                }
+                seen.push(name);
+                if !is_log_key(name) {
                     self.error(DiagnosticKind::BadMetadataKey { key: name.into() }, k.text);
-                } else if RESERVED_LOG_KEYS
-                    .iter()
-                    .any(|r| r.eq_ignore_ascii_case(name))
+                } else if vocabulary::is_reserved_log_key(name) {
+                    let kind = DiagnosticKind::ReservedMetadataKey { key: name.into() };
+                    self.error(kind, k.text);
+                } else if self.standard_metadata(node, name, v)
+                    && let Some(text) = self.log_value(node, name, v)
                 {
-                    self.error(
-                        DiagnosticKind::ReservedMetadataKey { key: name.into() },
-                        k.text,
-                    );
-                } else {
-                    let text = match &v.kind {
-                        ValueKind::Str(s) => s.to_string(),
-                        ValueKind::Int(n) => n.to_string(),
-                        ValueKind::Float(f) => f.to_string(),
-                        ValueKind::Bool(b) => b.to_string(),
-                        ValueKind::Const(c) => c.to_string(),
-                        ValueKind::List(_) | ValueKind::Dict(_) => {
-                            self.error(
-                                DiagnosticKind::BadMetadataValue { key: name.into() },
-                                v.text,
-                            );
-                            continue;
-                        }
-                    };
                     log.push((name.to_string(), text));
                 }
             }
         }
+        if entries == 0 && !node.broken_header {
+            self.error(DiagnosticKind::EmptyMetadata, node.args_text);
+        }
         log
+    }
+
+    /// The text a metadata `log` value is written as in events. A list of strings (a
+    /// standardized `cve`, `cwe` or `affected-os`) is written joined by `,`.
+    fn log_value(&mut self, node: &Node<'_, '_>, key: &str, v: &Value<'_>) -> Option<String> {
+        Some(match &v.kind {
+            ValueKind::Str(s) => s.to_string(),
+            ValueKind::Int(n) => n.to_string(),
+            ValueKind::Float(f) => f.to_string(),
+            ValueKind::Bool(b) => b.to_string(),
+            ValueKind::Const(c) => c.to_string(),
+            ValueKind::List(items)
+                if vocabulary::standard_metadata_shape(key)
+                    == Some(MetadataShape::StringOrList) =>
+            {
+                let items = node.list(*items);
+                let strings: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                strings.join(",")
+            }
+            ValueKind::List(_) | ValueKind::Dict(_) => {
+                self.error(DiagnosticKind::BadMetadataValue { key: key.into() }, v.text);
+                return None;
+            }
+        })
+    }
+
+    /// Checks the value of a standardized metadata key as the reference parser does; false (and
+    /// reported) when it does not have its shape. Any other key is left alone.
+    fn standard_metadata(&mut self, node: &Node<'_, '_>, key: &str, value: &Value<'_>) -> bool {
+        let Some(shape) = vocabulary::standard_metadata_shape(key) else {
+            return true;
+        };
+        let non_empty_string =
+            |v: &Value<'_>| matches!(&v.kind, ValueKind::Str(s) if !s.is_empty());
+        let dict = |v: &Value<'_>| match v.kind {
+            ValueKind::Dict(items) => Some(node.dict(items)),
+            _ => None,
+        };
+        let ok = match shape {
+            MetadataShape::String => non_empty_string(value),
+            MetadataShape::Integer => matches!(value.kind, ValueKind::Int(_)),
+            MetadataShape::StringOrList => {
+                non_empty_string(value)
+                    || matches!(value.kind, ValueKind::List(items)
+                        if !node.list(items).is_empty() && node.list(items).iter().all(non_empty_string))
+            }
+            MetadataShape::Cvss => dict(value).is_some_and(|entries| {
+                let has = |name: &str, float: bool| {
+                    entries.iter().filter(|(k, _)| k.name == name).count() == 1
+                        && entries.iter().any(|(k, v)| {
+                            k.name == name
+                                && if float {
+                                    matches!(v.kind, ValueKind::Float(_))
+                                } else {
+                                    matches!(v.kind, ValueKind::Str(_))
+                                }
+                        })
+                };
+                entries.len() == 3
+                    && has("score", true)
+                    && has("version", true)
+                    && has("vector", false)
+            }),
+            MetadataShape::ProductVersion => {
+                matches!(value.kind, ValueKind::Str(_))
+                    || dict(value).is_some_and(|ranges| {
+                        ranges.iter().all(|(k, range)| {
+                            k.name == "range"
+                                && dict(range).is_some_and(|limits| {
+                                    limits.len() == 2
+                                        && ["from", "to"].iter().all(|limit| {
+                                            limits.iter().any(|(k, v)| {
+                                                k.name == *limit
+                                                    && matches!(v.kind, ValueKind::Str(_))
+                                            })
+                                        })
+                                })
+                        })
+                    })
+            }
+        };
+        if !ok {
+            let kind = DiagnosticKind::BadStandardMetadata {
+                key: key.into(),
+                expected: shape.expected(),
+            };
+            self.error(kind, value.text);
+        }
+        ok
+    }
+
+    /// A well-formed block of a rule kind the language does not have (the specification's
+    /// `foo("a foo rule"): endfoo`): skipped with a warning, as the specification says. One that
+    /// holds a socket condition is surely a misspelt `socket` rule, and stays an error.
+    /// Returns true when it is reported as an error.
+    fn unknown_rule_kind(&mut self, node: &Node<'_, '_>, kind: &str, body: &Body<'_, '_>) -> bool {
+        let socket_like = match body {
+            Body::Nodes { nodes, .. } => nodes
+                .iter()
+                .any(|s| vocabulary::CONDITIONS.contains(&s.name)),
+            Body::Raw(_) => false,
+        };
+        if socket_like {
+            self.error(
+                DiagnosticKind::UnknownRuleKind { kind: kind.into() },
+                node.name,
+            );
+            return true;
+        }
+        let rule = node
+            .args
+            .iter()
+            .find(|a| a.key.is_none())
+            .and_then(|a| a.value.as_str())
+            .unwrap_or_default();
+        let span = self.span(node.name);
+        self.out.diagnostics.push(Diagnostic::warning(
+            DiagnosticKind::UnknownRuleKindSkipped {
+                kind: kind.into(),
+                rule: rule.into(),
+            },
+            span,
+        ));
+        self.out.skipped_rules += 1;
+        false
+    }
+
+    /// The `metadata(...)` of a rule of a kind armr skips is checked all the same: metadata is
+    /// common to every rule kind, and the reference parser rejects a rule whose metadata is wrong.
+    fn other_rule_metadata(&mut self, body: &Body<'_, '_>, lang: LanguageVersion) {
+        let Body::Nodes { nodes, .. } = body else {
+            return;
+        };
+        for statement in nodes.iter() {
+            if statement.name == vocabulary::METADATA && statement.body.is_none() {
+                self.needs(lang, "`metadata(...)` declarations", 6, statement.name);
+                self.metadata(&statement);
+            }
+        }
     }
 
     /// The rule's name (reported when missing), and its parameters other than `os` checked.
@@ -584,32 +698,47 @@ impl<'f> Validator<'f> {
         name
     }
 
-    /// False when the rule's `os:` list names neither linux nor any.
+    /// False when the rule's `os:` list names neither linux nor any. Its entries are lower-case
+    /// constants, as in the reference parser; an empty list is an error.
     fn os_applies(&mut self, node: &Node<'_, '_>) -> bool {
-        let Some(arg) = node.args.iter().find(|a| a.key == Some("os")) else {
+        let Some(arg) = node.args.iter().find(|a| a.key == Some(vocabulary::OS)) else {
             return true;
         };
         let values = match &arg.value.kind {
             ValueKind::List(items) => node.list(*items),
             _ => std::slice::from_ref(&arg.value),
         };
+        if values.is_empty() {
+            self.error(DiagnosticKind::EmptyOsList, arg.value.text);
+            return true; // not also "skipped"
+        }
         let mut applies = false;
         let mut valid = true;
         for value in values {
-            match value.as_str_or_const().map(str::to_ascii_lowercase) {
-                Some(os) if OPERATING_SYSTEMS.contains(&os.as_str()) => {
-                    applies |= os == "linux" || os == "any";
+            let kind = match &value.kind {
+                ValueKind::Const(os) if vocabulary::OPERATING_SYSTEMS.contains(os) => {
+                    applies |= *os == vocabulary::LINUX || *os == vocabulary::ANY_OS;
+                    continue;
                 }
-                _ => {
-                    valid = false;
-                    self.error(
-                        DiagnosticKind::UnknownOs {
-                            name: value.text.into(),
-                        },
-                        value.text,
-                    );
+                ValueKind::Const(os)
+                    if vocabulary::OPERATING_SYSTEMS
+                        .iter()
+                        .any(|k| k.eq_ignore_ascii_case(os)) =>
+                {
+                    DiagnosticKind::KeywordCase {
+                        found: (*os).into(),
+                        keyword: os.to_ascii_lowercase(),
+                    }
                 }
-            }
+                ValueKind::Str(_) => DiagnosticKind::QuotedOs {
+                    text: value.text.into(),
+                },
+                _ => DiagnosticKind::UnknownOs {
+                    name: value.text.into(),
+                },
+            };
+            valid = false;
+            self.error(kind, value.text);
         }
         applies || !valid
     }
@@ -626,9 +755,7 @@ impl<'f> Validator<'f> {
         self.needs(lang, "socket rules", 1, node.name);
         let errors_before = self.errors;
         // The known statements met so far, by their place in KNOWN.
-        const KNOWN: [&str; 7] = [
-            "accept", "connect", "bind", "protect", "allow", "detect", "metadata",
-        ];
+        const KNOWN: &[&str] = vocabulary::SOCKET_STATEMENTS;
         let mut seen = 0u8;
         let mut condition: Option<(&str, Option<Condition>)> = None;
         let mut action: Option<(&str, ActionParams)> = None;
@@ -682,7 +809,7 @@ impl<'f> Validator<'f> {
                 "input" | "api" => self.unsupported(word),
                 other => self.unknown_word(
                     other,
-                    &KNOWN,
+                    KNOWN,
                     DiagnosticKind::UnknownStatement { name: other.into() },
                 ),
             }
@@ -911,7 +1038,7 @@ impl<'f> Validator<'f> {
                         );
                     }
                 }
-                "connection" => {
+                vocabulary::TLS_ACTION_PARAMETER => {
                     self.error(
                         DiagnosticKind::Unsupported {
                             feature: "the TLS parameter `connection:`",
@@ -929,6 +1056,16 @@ impl<'f> Validator<'f> {
         }
         params
     }
+}
+
+/// A metadata `log` key is written into events as it stands: letters, digits, `_` and `-` (the
+/// specification's keys such as `creation-time`), not starting with `-`.
+fn is_log_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('-')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 struct ActionParams {
