@@ -9,6 +9,7 @@
 //! or forge a field: in CEF header fields `\` and `|` are escaped, in extension values `\` and `=`
 //! are escaped and line breaks written `\n`/`\r`; syslog header fields keep printable ASCII only.
 
+use crate::language::vocabulary::{self, event_field as field};
 use crate::language::{Action, App, Severity, SocketRule};
 use crate::policy::EventKind;
 use std::fmt::{self, Write};
@@ -320,8 +321,16 @@ fn push_clock(out: &mut LineBuffer<'_>, t: &UtcTime) {
 }
 
 /// CEF `rt`: `MMM dd yyyy HH:mm:ss.SSS +0000`, the same instant as the header.
+/// ` NAME=`: an extension field's name, before its value.
+fn key(out: &mut LineBuffer<'_>, name: &str) {
+    out.push_bytes(b" ");
+    out.push_bytes(name.as_bytes());
+    out.push_bytes(b"=");
+}
+
 fn cef_time(out: &mut LineBuffer<'_>, t: &UtcTime) {
-    out.push_bytes(b"rt=");
+    out.push_bytes(field::RT.as_bytes());
+    out.push_bytes(b"=");
     out.push_bytes(MONTHS[(t.month - 1) as usize].as_bytes());
     out.push_bytes(b" ");
     out.push_uint(u64::from(t.day), 2);
@@ -433,39 +442,41 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
     out.push_bytes(event.rule.severity.name().as_bytes());
     out.push_bytes(b"|");
     cef_time(&mut out, &t);
-    out.push_bytes(b" dvchost=");
+    key(&mut out, field::DVCHOST);
     extension_value(&mut out, event.hostname);
-    out.push_bytes(b" procid=");
+    key(&mut out, field::PROCID);
     out.push_uint(u64::from(event.pid), 1);
-    out.push_bytes(b" appVersion=");
+    key(&mut out, field::APP_VERSION);
     out.push_uint(u64::from(event.app.version), 1);
-    out.push_bytes(b" ruleType=socket securityFeature=");
+    key(&mut out, field::RULE_TYPE);
+    out.push_bytes(vocabulary::SOCKET.as_bytes());
+    key(&mut out, field::SECURITY_FEATURE);
     out.push_bytes(security_feature(event.kind).as_bytes());
-    out.push_bytes(b" act=");
+    key(&mut out, field::ACT);
     out.push_bytes(event.action.as_str().as_bytes());
     if let Some(message) = &event.rule.message {
-        out.push_bytes(b" msg=");
+        key(&mut out, field::MSG);
         extension_value_within(&mut out, message, value_room(0));
     }
     if let Some(frames) = event.stacktrace {
-        out.push_bytes(b" stacktrace=");
+        key(&mut out, field::STACKTRACE);
         extension_value_within(&mut out, frames, value_room(1));
     }
-    for (i, (key, value)) in event.rule.log_metadata.iter().enumerate() {
-        out.push_bytes(b" ");
-        out.push_bytes(key.as_bytes());
-        out.push_bytes(b"=");
+    for (i, (name, value)) in event.rule.log_metadata.iter().enumerate() {
+        key(&mut out, name);
         extension_value_within(&mut out, value, value_room(2 + i));
     }
     if let Some(count) = event.count {
-        out.push_bytes(b" cnt=");
+        key(&mut out, field::CNT);
         out.push_uint(count, 1);
     }
-    let (ip_key, port_key): (&[u8], &[u8]) = match event.kind {
-        EventKind::BindClient | EventKind::BindServer => (b" localIpAddress=", b" localPort="),
-        EventKind::Connect | EventKind::Accept => (b" remoteIpAddress=", b" remotePort="),
+    let (ip_key, port_key) = match event.kind {
+        EventKind::BindClient | EventKind::BindServer => {
+            (field::LOCAL_IP_ADDRESS, field::LOCAL_PORT)
+        }
+        EventKind::Connect | EventKind::Accept => (field::REMOTE_IP_ADDRESS, field::REMOTE_PORT),
     };
-    out.push_bytes(ip_key);
+    key(&mut out, ip_key);
     match event.address.ip() {
         IpAddr::V4(ip) => {
             for (i, octet) in ip.octets().into_iter().enumerate() {
@@ -479,7 +490,7 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
             let _ = write!(out, "{ip}");
         }
     }
-    out.push_bytes(port_key);
+    key(&mut out, port_key);
     out.push_uint(u64::from(event.address.port()), 1);
     let wanted = out.wanted;
     out.end_line();
@@ -506,7 +517,9 @@ pub fn format_dropped(
     );
     let _ = write!(
         out,
-        " cnt={count} msg={count} events were dropped: the log destination was unavailable or too slow"
+        " {}={count} {}={count} events were dropped: the log destination was unavailable or too slow",
+        field::CNT,
+        field::MSG
     );
     out.end_line();
     out.len
@@ -534,7 +547,8 @@ pub fn format_unresolved(
     );
     let _ = write!(
         out,
-        " securityFeature={} outcome=failure {}=",
+        " {}={} outcome=failure {}=",
+        field::SECURITY_FEATURE,
         security_feature(report.kind),
         if report.kind == EventKind::Accept {
             "shost"
@@ -543,9 +557,10 @@ pub fn format_unresolved(
         }
     );
     extension_value(&mut out, report.name);
-    let _ = write!(out, " cnt={} reason=", report.rules);
+    let _ = write!(out, " {}={} reason=", field::CNT, report.rules);
     extension_value(&mut out, report.reason);
-    out.push_bytes(b" msg=hostname ");
+    key(&mut out, field::MSG);
+    out.push_bytes(b"hostname ");
     extension_value(&mut out, report.name);
     out.push_bytes(b" in the rules does not resolve: its rules match nothing");
     out.end_line();
@@ -572,9 +587,10 @@ fn engine_line<'b>(
         env!("CARGO_PKG_VERSION")
     );
     cef_time(&mut out, &t);
-    out.push_bytes(b" dvchost=");
+    key(&mut out, field::DVCHOST);
     extension_value(&mut out, hostname);
-    let _ = write!(out, " procid={pid}");
+    key(&mut out, field::PROCID);
+    out.push_uint(u64::from(pid), 1);
     out
 }
 

@@ -81,25 +81,46 @@ pub const ANY_OS: &str = "any";
 pub const ARMR_PREFIX: &str = "ARMR";
 pub const RAMPART_PREFIX: &str = "Rampart";
 
+/// The names of the CEF extension fields armr writes itself: the event writer writes these names.
+pub mod event_field {
+    pub const RT: &str = "rt";
+    pub const DVCHOST: &str = "dvchost";
+    pub const PROCID: &str = "procid";
+    pub const APP_VERSION: &str = "appVersion";
+    pub const RULE_TYPE: &str = "ruleType";
+    pub const SECURITY_FEATURE: &str = "securityFeature";
+    pub const ACT: &str = "act";
+    pub const MSG: &str = "msg";
+    pub const STACKTRACE: &str = "stacktrace";
+    pub const CNT: &str = "cnt";
+    pub const LOCAL_IP_ADDRESS: &str = "localIpAddress";
+    pub const LOCAL_PORT: &str = "localPort";
+    pub const REMOTE_IP_ADDRESS: &str = "remoteIpAddress";
+    pub const REMOTE_PORT: &str = "remotePort";
+}
+
 /// The CEF extension fields of an `Execute Rule` event that armr writes itself, in the order it
 /// writes them (the metadata `log` entries go between `stacktrace` and `cnt`). A metadata `log`
 /// key may not be one of them, in any case.
-pub const EVENT_FIELDS: &[&str] = &[
-    "rt",
-    "dvchost",
-    "procid",
-    "appVersion",
-    "ruleType",
-    "securityFeature",
-    "act",
-    "msg",
-    "stacktrace",
-    "cnt",
-    "localIpAddress",
-    "localPort",
-    "remoteIpAddress",
-    "remotePort",
-];
+pub const EVENT_FIELDS: &[&str] = {
+    use event_field::*;
+    &[
+        RT,
+        DVCHOST,
+        PROCID,
+        APP_VERSION,
+        RULE_TYPE,
+        SECURITY_FEATURE,
+        ACT,
+        MSG,
+        STACKTRACE,
+        CNT,
+        LOCAL_IP_ADDRESS,
+        LOCAL_PORT,
+        REMOTE_IP_ADDRESS,
+        REMOTE_PORT,
+    ]
+};
 
 /// True when a metadata `log` key would reuse a field armr writes.
 pub fn is_reserved_log_key(key: &str) -> bool {
