@@ -174,3 +174,9 @@ impl Drop for TempDir {
         }
     }
 }
+
+pub mod dns;
+pub mod net;
+pub mod programs;
+pub mod rules;
+pub mod run;
