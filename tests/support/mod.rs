@@ -178,5 +178,6 @@ impl Drop for TempDir {
 pub mod dns;
 pub mod net;
 pub mod programs;
+pub mod resolvers;
 pub mod rules;
 pub mod run;

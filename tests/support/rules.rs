@@ -24,3 +24,20 @@ where
         .collect();
     app(name, &rules)
 }
+
+/// A policy of the rules `text` (one file, `t.armr`), which must load without error, with
+/// `resolver` for its hostnames.
+pub fn load_policy(
+    text: &str,
+    mode: armr::policy::Mode,
+    resolver: impl armr::policy::Resolve + 'static,
+) -> armr::policy::Policy {
+    let loaded = armr::language::load(vec![armr::language::SourceFile::new("t.armr", text)]);
+    assert!(
+        loaded.is_ok(),
+        "rules do not load:\n{}\n{}",
+        text,
+        loaded.files.iter().map(|f| f.render()).collect::<String>()
+    );
+    armr::policy::Policy::with_resolver(loaded.rules, mode, Box::new(resolver))
+}
