@@ -28,9 +28,14 @@ pub fn python_program(name: &str, args: &[&str]) -> Command {
     command
 }
 
-/// `tests/programs/NAME.c` compiled as a program with `cc -O2 FLAGS`; returns the binary.
+/// `tests/programs/NAME.c` compiled as a program with `cc -O2 FLAGS` (`-O2` unless FLAGS has an
+/// `-O` of its own); returns the binary.
 pub fn c_program(name: &str, flags: &[&str]) -> PathBuf {
-    compiled(name, "", &[&["-O2"], flags].concat())
+    if flags.iter().any(|f| f.starts_with("-O")) {
+        compiled(name, "", flags)
+    } else {
+        compiled(name, "", &[&["-O2"], flags].concat())
+    }
 }
 
 /// `tests/programs/NAME.c` compiled as a library to preload (`cc -shared -fPIC -O2 ... -ldl`);
