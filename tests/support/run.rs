@@ -111,11 +111,23 @@ impl Ran {
         self.status.signal()
     }
 
-    /// Everything the run showed, for a failing assertion's message.
+    /// Everything the run showed, for a failing assertion's message (a long log cut to its first
+    /// lines).
     pub fn context(&self) -> String {
+        let lines = self.log.lines().count();
+        let log: String = if lines <= 100 {
+            self.log.clone()
+        } else {
+            self.log
+                .lines()
+                .take(40)
+                .map(|l| format!("{l}\n"))
+                .chain(std::iter::once(format!("... ({lines} lines)\n")))
+                .collect()
+        };
         format!(
-            "pid {} {}\n--- stdout\n{}--- stderr\n{}--- log\n{}",
-            self.pid, self.status, self.stdout, self.stderr, self.log
+            "pid {} {} after {:?}\n--- stdout\n{}--- stderr\n{}--- log\n{}",
+            self.pid, self.status, self.elapsed, self.stdout, self.stderr, log
         )
     }
 
@@ -132,5 +144,36 @@ impl Ran {
     /// The value of the first `KEY: VALUE` line for `key`.
     pub fn value(&self, key: &str) -> Option<&str> {
         self.values(key).first().copied()
+    }
+
+    /// The value of the one `KEY: VALUE` line for `key` (the test fails if there are more or none).
+    pub fn get(&self, key: &str) -> &str {
+        let values = self.values(key);
+        assert_eq!(
+            values.len(),
+            1,
+            "expected one `{key}:` line\n{}",
+            self.context()
+        );
+        values[0]
+    }
+
+    /// Asserts that the program printed one `KEY: VALUE` line for each `(key, value)`, with that
+    /// value, reporting every mismatch at once.
+    pub fn expect(&self, expected: &[(&str, &str)]) {
+        let wrong: Vec<String> = expected
+            .iter()
+            .filter_map(|(key, want)| {
+                let got = self.values(key);
+                (got != [*want]).then(|| format!("  {key}: expected `{want}`, got {got:?}"))
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} mismatches:\n{}\n{}",
+            wrong.len(),
+            wrong.join("\n"),
+            self.context()
+        );
     }
 }
