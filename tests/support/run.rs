@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,9 @@ pub fn under_armr<'c>(command: &'c mut Command, rules: &Path, log: &Path) -> &'c
 
 /// What a user sees of one run.
 pub struct Ran {
+    /// What the run was called (its output files are `TAG.stdout` and `TAG.stderr` in `dir`).
+    pub tag: String,
+    pub dir: PathBuf,
     pub pid: u32,
     pub status: ExitStatus,
     pub elapsed: Duration,
@@ -63,6 +66,8 @@ pub fn run(command: &mut Command, dir: &Path, tag: &str, timeout: Duration) -> R
     kill_group(pid);
     let status = child.wait().unwrap();
     let ran = Ran {
+        tag: tag.to_string(),
+        dir: dir.to_path_buf(),
         pid,
         status,
         elapsed: started.elapsed(),
@@ -126,8 +131,15 @@ impl Ran {
                 .collect()
         };
         format!(
-            "pid {} {} after {:?}\n--- stdout\n{}--- stderr\n{}--- log\n{}",
-            self.pid, self.status, self.elapsed, self.stdout, self.stderr, log
+            "--- {} (pid {}, {}, after {:?}; files in {})\n--- stdout\n{}--- stderr\n{}--- log\n{}",
+            self.tag,
+            self.pid,
+            self.status,
+            self.elapsed,
+            self.dir.display(),
+            self.stdout,
+            self.stderr,
+            log
         )
     }
 
