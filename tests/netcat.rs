@@ -9,7 +9,6 @@
 //! 127.0.0.0/8 and ::1. Every port is free and unique per test; every wait has a deadline, and
 //! every process started here is killed when its test ends, passed or failed.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{
@@ -17,11 +16,13 @@ use std::net::{
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod support;
+use support::net::{free_port, hostname};
+use support::rules::{app, rule};
 use support::{TempDir, armr_command, manifest, text, without_armr_env};
 
 const NC: &str = "/usr/bin/nc";
@@ -55,24 +56,6 @@ fn require_nc() {
     });
 }
 
-/// A port free on `ip` for TCP and UDP alike, never handed out twice in this run: bound to port 0
-/// here, then released for nc to take.
-fn free_port(ip: IpAddr) -> u16 {
-    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    for _ in 0..100 {
-        let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| {
-            panic!("cannot bind a TCP socket to {ip} (is the loopback interface up?): {e}")
-        });
-        let port = listener.local_addr().unwrap().port();
-        let udp_free = UdpSocket::bind((ip, port)).is_ok();
-        drop(listener);
-        if udp_free && GIVEN.lock().unwrap().insert(port) {
-            return port;
-        }
-    }
-    panic!("no free port on {ip}");
-}
-
 fn localhost() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
@@ -94,17 +77,6 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 // =============================================================================================
 // Rules files
-
-/// One app holding `rules` (socket rules written out in full).
-fn app(name: &str, rules: &str) -> String {
-    format!("app(\"{name}\"):\n    requires(version: ARMR/2.11)\n{rules}endapp\n")
-}
-
-/// One socket rule: `condition` such as `connect("0.0.0.0:0")`, `action` such as
-/// `protect(message: "m", severity: High)`.
-fn rule(name: &str, condition: &str, action: &str) -> String {
-    format!("    socket(\"{name}\"):\n        {condition}\n        {action}\n    endsocket\n")
-}
 
 // =============================================================================================
 // Processes
@@ -544,13 +516,6 @@ fn wait_log(path: &Path, n: usize) -> Vec<String> {
         lines.join("\n")
     );
     lines
-}
-
-fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 /// The spec's syslog PRI for each severity name: facility 1 (user), then the severity.
