@@ -21,6 +21,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod support;
+use support::events::{EventLine, log_lines};
 use support::net::{free_port, hostname};
 use support::rules::{app, rule};
 use support::{TempDir, armr_command, manifest, text, without_armr_env};
@@ -396,101 +397,11 @@ mod bound_client {
 // =============================================================================================
 // Event lines
 
-/// One parsed event line: `<PRI>1 TIMESTAMP HOST APP-NAME PROCID - - CEF:0|...`.
-#[derive(Debug)]
-struct Line {
-    raw: String,
-    pri: u32,
-    timestamp: String,
-    host: String,
-    app_name: String,
-    procid: u32,
-    /// The eight `|`-separated CEF fields, the last one being the extension.
-    cef: Vec<String>,
-    /// The extension's key=value pairs, in order.
-    ext: Vec<(String, String)>,
-}
-
-impl Line {
-    fn get(&self, key: &str) -> &str {
-        self.ext
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no `{key}` in the event line:\n{}", self.raw))
-    }
-}
+/// One parsed event line.
+type Line = EventLine;
 
 fn parse_line(raw: &str) -> Line {
-    let bad = |why: &str| -> ! { panic!("malformed event line ({why}):\n{raw}") };
-    let mut header = raw.splitn(8, ' ');
-    let mut next = |what: &str| header.next().unwrap_or_else(|| bad(&format!("no {what}")));
-    let pri_version = next("PRI");
-    let (pri, version) = pri_version
-        .strip_prefix('<')
-        .and_then(|s| s.split_once('>'))
-        .unwrap_or_else(|| bad("PRI is not <N>"));
-    let pri: u32 = pri.parse().unwrap_or_else(|_| bad("PRI is not a number"));
-    if version != "1" {
-        bad("the syslog version is not 1");
-    }
-    let timestamp = next("TIMESTAMP").to_string();
-    let host = next("HOSTNAME").to_string();
-    let app_name = next("APP-NAME").to_string();
-    let procid: u32 = next("PROCID")
-        .parse()
-        .unwrap_or_else(|_| bad("PROCID is not a number"));
-    if next("MSGID") != "-" || next("STRUCTURED-DATA") != "-" {
-        bad("MSGID and STRUCTURED-DATA are not `-`");
-    }
-    let message = next("MSG");
-    if !message.starts_with("CEF:") {
-        bad("the message is not CEF");
-    }
-    // The test's names hold no `|` or `\`, so a plain split is exact.
-    let cef: Vec<String> = message.splitn(8, '|').map(str::to_string).collect();
-    if cef.len() != 8 {
-        bad("not 8 CEF fields");
-    }
-    // Extension: `key=value` pairs separated by spaces; a value may hold spaces, so a word that is
-    // not `key=...` (key: letters, digits, `_`) continues the previous value.
-    let mut ext: Vec<(String, String)> = Vec::new();
-    for word in cef[7].split(' ') {
-        match word.split_once('=') {
-            Some((key, value))
-                if !key.is_empty()
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
-                ext.push((key.to_string(), value.to_string()))
-            }
-            _ => match ext.last_mut() {
-                Some((_, value)) => {
-                    value.push(' ');
-                    value.push_str(word);
-                }
-                None => bad("the extension does not start with key=value"),
-            },
-        }
-    }
-    Line {
-        raw: raw.to_string(),
-        pri,
-        timestamp,
-        host,
-        app_name,
-        procid,
-        cef,
-        ext,
-    }
-}
-
-/// The event lines of a log file (none when it does not exist).
-fn log_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    EventLine::parse(raw).unwrap_or_else(|why| panic!("malformed event line ({why}):\n{raw}"))
 }
 
 /// The event lines within a process's stderr (armr logs to stderr by default).

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
+use support::events::EventLine;
 use support::net::{assert_untouched, tcp_listener};
 use support::programs::python_program;
 use support::run::{Ran, under_armr};
@@ -149,66 +150,39 @@ impl Ran {
     }
 }
 
-/// One CEF event line: the syslog header's PROCID and the CEF extension fields.
+/// One CEF event line of an armr rule: the syslog header's PROCID and the CEF extension fields.
 #[derive(Debug)]
 struct Event {
     line: String,
     syslog_pid: u32,
     rule: String,
-    fields: BTreeMap<String, String>,
+    event: EventLine,
 }
 
 impl Event {
-    /// `<PRI>1 TIMESTAMP HOST APP PROCID - - CEF:0|ARMR:APP|APP|VER|RULE|Execute Rule|SEV|EXT`.
+    /// `<PRI>1 TIMESTAMP HOST APP PROCID - - CEF:0|ARMR:APP|APP|VER|RULE|Execute Rule|SEV|EXT`,
+    /// with the fields every rule event has.
     fn parse(line: &str) -> Option<Event> {
-        let (header, cef) = line.split_once(" - - CEF:0|")?;
-        let mut head = header.split(' ');
-        let pri = head.next()?;
-        if !(pri.starts_with('<') && pri.ends_with(">1")) {
+        let event = EventLine::parse(line).ok()?;
+        if event.cef[0] != "CEF:0"
+            || !event.cef[1].starts_with("ARMR:")
+            || event.cef[5] != "Execute Rule"
+        {
             return None;
-        }
-        let (_timestamp, _host, _app) = (head.next()?, head.next()?, head.next()?);
-        let syslog_pid = head.next()?.parse().ok()?;
-        if head.next().is_some() {
-            return None;
-        }
-        let parts: Vec<&str> = cef.splitn(7, '|').collect();
-        if parts.len() != 7 || !parts[0].starts_with("ARMR:") || parts[4] != "Execute Rule" {
-            return None;
-        }
-        // Extension: `key=value` pairs; a value may hold spaces (msg), never an unescaped `=`.
-        let mut fields = BTreeMap::new();
-        let mut current: Option<String> = None;
-        for token in parts[6].split(' ') {
-            match token.split_once('=') {
-                Some((key, value))
-                    if !key.is_empty()
-                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                {
-                    fields.insert(key.to_string(), value.to_string());
-                    current = Some(key.to_string());
-                }
-                _ => {
-                    let key = current.as_ref()?;
-                    let value: &mut String = fields.get_mut(key)?;
-                    value.push(' ');
-                    value.push_str(token);
-                }
-            }
         }
         for required in ["rt", "dvchost", "procid", "act", "securityFeature"] {
-            fields.get(required)?;
+            event.field(required)?;
         }
         Some(Event {
-            line: line.to_string(),
-            syslog_pid,
-            rule: parts[3].to_string(),
-            fields,
+            line: event.raw.clone(),
+            syslog_pid: event.procid,
+            rule: event.cef[4].clone(),
+            event,
         })
     }
 
     fn f(&self, key: &str) -> &str {
-        self.fields.get(key).map(String::as_str).unwrap_or("")
+        self.event.field(key).unwrap_or("")
     }
 
     fn procid(&self) -> u32 {

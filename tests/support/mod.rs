@@ -176,6 +176,7 @@ impl Drop for TempDir {
 }
 
 pub mod dns;
+pub mod events;
 pub mod net;
 pub mod programs;
 pub mod resolvers;
