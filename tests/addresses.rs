@@ -14,92 +14,44 @@ mod support;
 
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, UdpSocket};
-use std::os::unix::process::CommandExt;
+use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{TempDir, library, manifest, text};
-
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
+use support::net::{assert_untouched, free_tcp_port, tcp_listener};
+use support::programs::c_program;
+use support::rules;
+use support::run::Ran;
+use support::{TempDir, library};
 
 const PROTECT: &str = "protect(message: \"blocked\", severity: High)";
 
-/// The test program, compiled once per test run.
-fn program() -> &'static PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        // Cargo's directory for test scratch files: nothing left in /tmp.
-        let binary = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("addresses");
-        let cc = Command::new("cc")
-            .arg("-O2")
-            .arg("-o")
-            .arg(&binary)
-            .arg(manifest().join("tests/programs/addresses.c"))
-            .output()
-            .expect("cc: these tests compile a C program");
-        assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-        binary
-    })
+/// The test program, `tests/programs/addresses.c`, compiled once per test binary.
+fn program() -> PathBuf {
+    c_program("addresses", &[])
 }
 
-/// One app whose rules are `(name, condition)`, each protecting with a message (logged).
+/// One app whose rules `ruleI` are `conditions`, each protecting with a message (logged).
 fn policy(conditions: &[String]) -> String {
-    let mut text = String::from("app(\"Addresses\"):\n    requires(version: ARMR/2.11)\n");
-    for (i, condition) in conditions.iter().enumerate() {
-        text.push_str(&format!(
-            "    socket(\"rule{i}\"):\n        {condition}\n        {PROTECT}\n    endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
+    let rules: Vec<(String, &str, &str)> = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, condition)| (format!("rule{i}"), condition.as_str(), PROTECT))
+        .collect();
+    rules::policy("Addresses", &rules)
 }
 
 /// What one run of the program showed.
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
-    log: String,
-}
+type Run = Ran;
 
-impl Run {
-    fn context(&self) -> String {
-        format!(
-            "exit {:?} signal {:?}\n--- stdout\n{}--- stderr\n{}--- log\n{}",
-            self.code, self.signal, self.stdout, self.stderr, self.log
-        )
-    }
-
-    fn get(&self, label: &str) -> Option<&str> {
-        self.stdout
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .find(|(k, _)| *k == label)
-            .map(|(_, v)| v)
-    }
-
-    /// Asserts each `(label, result)`, reporting every mismatch at once, and that the program
-    /// ran to its end.
-    fn expect(&self, expected: &[(&str, &str)]) {
-        let wrong: Vec<String> = expected
-            .iter()
-            .filter(|(label, want)| self.get(label) != Some(want))
-            .map(|(label, want)| format!("  {label}: expected `{want}`, got {:?}", self.get(label)))
-            .collect();
-        assert!(
-            wrong.is_empty() && self.get("done") == Some("yes"),
-            "{} mismatches:\n{}\n{}",
-            wrong.len(),
-            wrong.join("\n"),
-            self.context()
-        );
+impl Ran {
+    /// Asserts each `(label, result)` of the program's steps, reporting every mismatch at once,
+    /// and that the program ran to its end.
+    fn expect_steps(&self, expected: &[(&str, &str)]) {
+        self.expect(&[expected, &[("done", "yes")]].concat());
     }
 
     /// Asserts that one logged event carries all of `fields` (`key=value` of the CEF line).
@@ -119,46 +71,16 @@ fn run(dir: &TempDir, rules: &str, steps: &[String]) -> Run {
     let rules_path = dir.write("rules.armr", rules);
     let log = dir.join("armr.log");
     let _ = fs::remove_file(&log);
-    let out_path = dir.join("stdout");
-    let err_path = dir.join("stderr");
-    let mut child = Command::new(program())
+    let mut command = Command::new(program());
+    command
         .args(steps)
         .env_clear()
         .env("HOME", &dir.0)
         .env("LD_PRELOAD", library())
         .env("ARMR_RULES", &rules_path)
         .env("ARMR_LOG", format!("file:{}", log.display()))
-        .current_dir(&dir.0)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .process_group(0)
-        .spawn()
-        .expect("start the test program");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: not reaped yet: the group id is still the child's.
-            unsafe { kill(-(child.id() as i32), 9) };
-            let _ = child.wait();
-            panic!(
-                "still running after 60 s, killed\n{}",
-                fs::read_to_string(&out_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    use std::os::unix::process::ExitStatusExt;
-    Run {
-        code: status.code(),
-        signal: status.signal(),
-        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
-        log: fs::read_to_string(&log).unwrap_or_default(),
-    }
+        .current_dir(&dir.0);
+    support::run::run(&mut command, &dir.0, "run", Duration::from_secs(60)).with_log(&log)
 }
 
 /// Builds a step: its fields joined by `/`.
@@ -170,36 +92,11 @@ fn step(fields: &[&dyn ToString]) -> String {
         .join("/")
 }
 
-fn tcp(address: &str) -> (TcpListener, u16) {
-    let l = TcpListener::bind(address).unwrap_or_else(|e| panic!("listen on {address}: {e}"));
-    let port = l.local_addr().unwrap().port();
-    (l, port)
-}
-
 fn udp(address: &str) -> (UdpSocket, u16) {
     let s = UdpSocket::bind(address).unwrap_or_else(|e| panic!("bind {address}: {e}"));
     s.set_nonblocking(true).unwrap();
     let port = s.local_addr().unwrap().port();
     (s, port)
-}
-
-/// A port nothing listens on (chosen by the kernel, then released).
-fn free_port() -> u16 {
-    tcp("127.0.0.1:0").1
-}
-
-/// Asserts that no connection reached `listener` (armr refused without the system call).
-fn assert_untouched(listener: &TcpListener, run: &Run) {
-    listener.set_nonblocking(true).unwrap();
-    match listener.accept() {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok((_, peer)) => panic!(
-            "a connection from {peer} reached the protected {}\n{}",
-            listener.local_addr().unwrap(),
-            run.context()
-        ),
-        Err(e) => panic!("accept: {e}"),
-    }
 }
 
 /// Asserts that no datagram reached `receiver`.
@@ -221,10 +118,10 @@ fn assert_nothing_received(receiver: &UdpSocket, run: &Run) {
 #[test]
 fn an_ipv6_address_without_a_scope_id_is_judged_for_every_call() {
     let dir = TempDir::new("addresses", "in6short");
-    let (protected, p) = tcp("[::1]:0");
-    let (_allowed, ok) = tcp("[::1]:0");
+    let (protected, p) = tcp_listener("[::1]:0");
+    let (_allowed, ok) = tcp_listener("[::1]:0");
     let (receiver, q) = udp("[::1]:0");
-    let r = free_port();
+    let r = free_tcp_port();
     let rules = policy(&[
         format!("connect(\"[::1]:{p}\")"),
         format!("connect(\"[::1]:{q}\")"),
@@ -249,7 +146,7 @@ fn an_ipv6_address_without_a_scope_id_is_judged_for_every_call() {
             step(&[&"tcp_28", &"connect", &"tcp6", &"-", &"in6", &"::1", &p]),
         ],
     );
-    run.expect(&[
+    run.expect_steps(&[
         ("tcp", "ECONNREFUSED"),
         ("tcp_nonblocking", "ECONNREFUSED"),
         ("tcp_fast_open", "EACCES"),
@@ -263,7 +160,7 @@ fn an_ipv6_address_without_a_scope_id_is_judged_for_every_call() {
     ]);
     run.expect_event(&["remoteIpAddress=::1".into(), format!("remotePort={p}")]);
     run.expect_event(&["remoteIpAddress=::1".into(), format!("remotePort={q}")]);
-    assert_untouched(&protected, &run);
+    assert_untouched(&protected, &run.context());
     assert_nothing_received(&receiver, &run);
 }
 
@@ -274,7 +171,7 @@ fn an_af_unspec_address_is_read_as_the_kernel_reads_it_on_each_socket_family() {
     let dir = TempDir::new("addresses", "unspec");
     let (receiver, q) = udp("127.0.0.1:0");
     let (_other, ok) = udp("127.0.0.1:0");
-    let (r, s) = (free_port(), free_port());
+    let (r, s) = (free_tcp_port(), free_tcp_port());
     let rules = policy(&[
         format!("connect(\"127.0.0.1:{q}\")"),
         format!("bind(server: \"0.0.0.0:{r}\")"),
@@ -309,7 +206,7 @@ fn an_af_unspec_address_is_read_as_the_kernel_reads_it_on_each_socket_family() {
             ]),
         ],
     );
-    run.expect(&[
+    run.expect_steps(&[
         ("udp_sendto", "EACCES"),
         ("udp_sendto_nonblocking", "EACCES"),
         ("udp_sendmsg", "EACCES"),
@@ -335,10 +232,10 @@ fn an_af_unspec_address_is_read_as_the_kernel_reads_it_on_each_socket_family() {
 #[test]
 fn the_unspecified_address_is_judged_where_the_kernel_sends_it() {
     let dir = TempDir::new("addresses", "unspecified");
-    let (on_2, p2) = tcp("127.0.0.2:0");
-    let (on_1, p1) = tcp("127.0.0.1:0");
-    let (_on_2_same_port, _) = tcp(&format!("127.0.0.2:{p1}"));
-    let (on_6, p6) = tcp("[::1]:0");
+    let (on_2, p2) = tcp_listener("127.0.0.2:0");
+    let (on_1, p1) = tcp_listener("127.0.0.1:0");
+    let (_on_2_same_port, _) = tcp_listener(&format!("127.0.0.2:{p1}"));
+    let (on_6, p6) = tcp_listener("[::1]:0");
     let (receiver_2, q2) = udp("127.0.0.2:0");
     let (receiver_6, q6) = udp("[::1]:0");
     let rules = policy(&[
@@ -445,7 +342,7 @@ fn the_unspecified_address_is_judged_where_the_kernel_sends_it() {
             to("udp6_any_sendto", "sendto", "udp6", "-", "in6", "::", q6),
         ],
     );
-    run.expect(&[
+    run.expect_steps(&[
         ("tcp_bound", "ECONNREFUSED"),
         ("tcp_bound_nonblocking", "ECONNREFUSED"),
         ("tcp_bound_elsewhere", "ok"),
@@ -469,7 +366,7 @@ fn the_unspecified_address_is_judged_where_the_kernel_sends_it() {
         format!("remotePort={q2}"),
     ]);
     for listener in [&on_2, &on_1, &on_6] {
-        assert_untouched(listener, &run);
+        assert_untouched(listener, &run.context());
     }
     std::thread::sleep(Duration::from_millis(100));
     assert_nothing_received(&receiver_2, &run);
@@ -483,7 +380,7 @@ fn sendmmsg_with_a_huge_vlen_reads_only_the_messages_the_kernel_sends() {
     let dir = TempDir::new("addresses", "vlen");
     let (receiver, q) = udp("127.0.0.1:0");
     let rules = policy(&[
-        format!("connect(\"127.0.0.1:{}\")", free_port()),
+        format!("connect(\"127.0.0.1:{}\")", free_tcp_port()),
         "bind(client: \"127.0.0.9:0\")".to_string(),
     ]);
     let run = run(
@@ -491,7 +388,7 @@ fn sendmmsg_with_a_huge_vlen_reads_only_the_messages_the_kernel_sends() {
         &rules,
         &[step(&[&"vlen_100000", &"mmsg-guard", &"127.0.0.1", &q])],
     );
-    run.expect(&[("vlen_100000", "ok 1024")]);
+    run.expect_steps(&[("vlen_100000", "ok 1024")]);
     drop(receiver);
 }
 
@@ -500,8 +397,8 @@ fn sendmmsg_with_a_huge_vlen_reads_only_the_messages_the_kernel_sends() {
 #[test]
 fn glibc_s_second_name_for_connect_is_judged_like_connect() {
     let dir = TempDir::new("addresses", "__connect");
-    let (protected, p) = tcp("127.0.0.1:0");
-    let (_allowed, ok) = tcp("127.0.0.1:0");
+    let (protected, p) = tcp_listener("127.0.0.1:0");
+    let (_allowed, ok) = tcp_listener("127.0.0.1:0");
     let rules = policy(&[format!("connect(\"127.0.0.1:{p}\")")]);
     let run = run(
         &dir,
@@ -537,7 +434,7 @@ fn glibc_s_second_name_for_connect_is_judged_like_connect() {
             ]),
         ],
     );
-    run.expect(&[
+    run.expect_steps(&[
         ("blocking", "ECONNREFUSED"),
         ("nonblocking", "ECONNREFUSED"),
         ("udp", "ECONNREFUSED"),
@@ -548,7 +445,7 @@ fn glibc_s_second_name_for_connect_is_judged_like_connect() {
         "remoteIpAddress=127.0.0.1".into(),
         format!("remotePort={p}"),
     ]);
-    assert_untouched(&protected, &run);
+    assert_untouched(&protected, &run.context());
 }
 
 // --- 6. libc's internal binds and connects
@@ -556,7 +453,7 @@ fn glibc_s_second_name_for_connect_is_judged_like_connect() {
 #[test]
 fn bindresvport_and_rresvport_binds_are_judged_like_the_program_s() {
     let dir = TempDir::new("addresses", "resvport");
-    let (_target, p) = tcp("127.0.0.1:0");
+    let (_target, p) = tcp_listener("127.0.0.1:0");
     let rules = policy(&["bind(server: \"0.0.0.0:512-1023\")".to_string()]);
     let run1 = run(
         &dir,
@@ -570,7 +467,7 @@ fn bindresvport_and_rresvport_binds_are_judged_like_the_program_s() {
             step(&[&"rresvport_connect", &"rresvport", &"127.0.0.1", &p]),
         ],
     );
-    run1.expect(&[
+    run1.expect_steps(&[
         ("udp_null", "EACCES"),
         ("udp_sin", "EACCES"),
         ("udp_in6", "EAFNOSUPPORT"),
@@ -593,7 +490,7 @@ fn bindresvport_and_rresvport_binds_are_judged_like_the_program_s() {
             step(&[&"rresvport_connect", &"rresvport", &"127.0.0.1", &p]),
         ],
     );
-    run2.expect(&[
+    run2.expect_steps(&[
         ("udp_null", "ok"),
         ("rresvport_listen", "ok"),
         ("rresvport_connect", "EACCES"),
@@ -610,7 +507,7 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let (listener, port) = tcp("127.0.0.1:0");
+        let (listener, port) = tcp_listener("127.0.0.1:0");
         listener.set_nonblocking(true).unwrap();
         let count = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -664,7 +561,7 @@ fn rcmd_and_rexec_are_judged_by_the_calls_they_would_make() {
             call("rexec_allowed", "rexec", allowed.port, 0),
         ],
     );
-    run1.expect(&[
+    run1.expect_steps(&[
         ("rcmd_protected", "ECONNREFUSED"),
         ("rexec_protected", "ECONNREFUSED"),
         ("rcmd_allowed", "ok"),
@@ -700,7 +597,7 @@ fn the_second_channel_of_rcmd_and_rexec_is_judged() {
             call("rcmd_no_fd2p", "rcmd", allowed.port, 0),
         ],
     );
-    run2.expect(&[
+    run2.expect_steps(&[
         ("rcmd_fd2p", "ECONNREFUSED"),
         ("rexec_fd2p", "ECONNREFUSED"),
         ("rcmd_no_fd2p", "ok"),

@@ -21,11 +21,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{TempDir, armr_command, library, manifest, python, text};
-
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
+use support::net::{assert_untouched, tcp_listener};
+use support::programs::{c_library, c_program, python_program};
+use support::rules;
+use support::run::{Ran, kill_group};
+use support::{TempDir, armr_command, library, text, without_armr_env};
 
 const REFUSED: &str = "ConnectionRefusedError errno=111";
 const STOPPED: &str = "armr: the rules could not be loaded: stopping ";
@@ -33,73 +33,15 @@ const UNPROTECTED: &str = "runs WITHOUT armr's protection (ARMR_ON_ERROR=open)";
 
 // --- paths and programs
 
-/// What a user sees of one run.
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn context(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// Runs `tests/programs/faults.py ARGS` under libarmr.so with `env` (ARMR_* otherwise unset).
-fn run(dir: &Path, tag: &str, args: &[String], env: &[(&str, String)], timeout: Duration) -> Out {
-    let out_path = dir.join(format!("{tag}.stdout"));
-    let err_path = dir.join(format!("{tag}.stderr"));
-    let mut command = Command::new(python());
-    command
-        .arg(manifest().join("tests/programs/faults.py"))
-        .args(args)
+fn run(dir: &Path, tag: &str, args: &[String], env: &[(&str, String)], timeout: Duration) -> Ran {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = python_program("faults.py", &args);
+    without_armr_env(&mut command)
         .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("PYTHONPATH")
-        .process_group(0);
-    for var in [
-        "LD_PRELOAD",
-        "ARMR_RULES",
-        "ARMR_LOG",
-        "ARMR_MODE",
-        "ARMR_ON_ERROR",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("LD_PRELOAD", library());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("start python3");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: the child is not reaped yet, so its process group id is still its own.
-            unsafe { kill(-(child.id() as i32), 9) };
-            let _ = child.wait();
-            panic!(
-                "{tag}: still running after {timeout:?}, killed\n--- stdout\n{}--- stderr\n{}",
-                fs::read_to_string(&out_path).unwrap_or_default(),
-                fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Out {
-        code: status.code(),
-        stdout: text(&fs::read(&out_path).unwrap()),
-        stderr: text(&fs::read(&err_path).unwrap()),
-    }
+        .env("LD_PRELOAD", library())
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    support::run::run(&mut command, dir, tag, timeout)
 }
 
 fn args(values: &[&dyn ToString]) -> Vec<String> {
@@ -108,16 +50,9 @@ fn args(values: &[&dyn ToString]) -> Vec<String> {
 
 // --- rules and listeners
 
-/// One app whose rules are `(name, condition, action)`.
+/// One app, `Faults`, whose rules are `(name, condition, action)`.
 fn policy(rules: &[(&str, String, &str)]) -> String {
-    let mut text = String::from("app(\"Faults\"):\n    requires(version: ARMR/2.11)\n");
-    for (name, condition, action) in rules {
-        text.push_str(&format!(
-            "    socket(\"{name}\"):\n        {condition}\n        {action}\n    endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
+    rules::policy("Faults", rules)
 }
 
 const PROTECT: &str = "protect(message: \"blocked\", severity: High)";
@@ -127,9 +62,7 @@ fn protect_port(port: u16) -> String {
 }
 
 fn listener() -> (TcpListener, u16) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    (l, port)
+    tcp_listener("127.0.0.1:0")
 }
 
 /// A listener whose connections are accepted (and dropped) by a thread, for the life of the test
@@ -170,16 +103,6 @@ fn signal_policy(protected: u16, protect: &str, allowed: u16) -> String {
             "allow(message: \"ok\", severity: Low)",
         ),
     ])
-}
-
-/// No connection reached `l`: a refused connect never made the system call.
-fn assert_untouched(l: &TcpListener, what: &str) {
-    l.set_nonblocking(true).unwrap();
-    match l.accept() {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok((_, peer)) => panic!("{what}: a connection from {peer} reached the protected listener"),
-        Err(e) => panic!("{what}: accept: {e}"),
-    }
 }
 
 // --- 1. rules files that cannot be loaded, and a 10 MB one that can
@@ -243,7 +166,7 @@ fn broken_rules_files_stop_the_program_when_closed() {
                 Duration::from_secs(20),
             );
             let what = format!("{case} (ARMR_ON_ERROR={on_error:?})\n{}", out.context());
-            assert_eq!(out.code, Some(1), "{what}");
+            assert_eq!(out.code(), Some(1), "{what}");
             assert_eq!(out.stdout, "", "main never ran: {what}");
             assert!(
                 out.stderr.contains(&rules.display().to_string()),
@@ -274,7 +197,7 @@ fn broken_rules_files_run_the_program_unprotected_and_say_so_when_open() {
             Duration::from_secs(20),
         );
         let what = format!("{case}\n{}", out.context());
-        assert_eq!(out.code, Some(0), "{what}");
+        assert_eq!(out.code(), Some(0), "{what}");
         assert_eq!(out.stdout, format!("port_{port}: ok\n"), "{what}");
         assert!(
             out.stderr.contains(&rules.display().to_string()),
@@ -322,7 +245,7 @@ fn a_ten_megabyte_rules_file_loads_and_enforces() {
         started.elapsed(),
         out.context()
     );
-    assert_eq!(out.code, Some(0), "{what}");
+    assert_eq!(out.code(), Some(0), "{what}");
     assert_eq!(
         out.stdout,
         format!("port_{port}: {REFUSED}\nport_{allowed}: ok\n"),
@@ -432,19 +355,19 @@ fn rules_rewritten_while_loading_are_enforced_whole_or_fail_closed() {
                 let enforces_b = format!("port_{pa}: ok\nport_{pb}: {REFUSED}\n");
                 let unprotected = format!("port_{pa}: ok\nport_{pb}: ok\n");
                 let clean = !out.stderr.contains("armr:");
-                if out.code == Some(0) && out.stdout == enforces_a && clean {
+                if out.code() == Some(0) && out.stdout == enforces_a && clean {
                     a += 1;
-                } else if out.code == Some(0) && out.stdout == enforces_b && clean {
+                } else if out.code() == Some(0) && out.stdout == enforces_b && clean {
                     b += 1;
                 } else if on_error == "closed"
-                    && out.code == Some(1)
+                    && out.code() == Some(1)
                     && out.stdout.is_empty()
                     && out.stderr.contains(STOPPED)
                     && out.stderr.contains(&rules.display().to_string())
                 {
                     closed += 1;
                 } else if on_error == "open"
-                    && out.code == Some(0)
+                    && out.code() == Some(0)
                     && out.stdout == unprotected
                     && out.stderr.contains(UNPROTECTED)
                     && out.stderr.contains(&rules.display().to_string())
@@ -546,7 +469,7 @@ fn a_full_log_destination_counts_and_reports_lost_events() {
         logged.len(),
         out.context()
     );
-    assert_eq!(out.code, Some(0), "{what}");
+    assert_eq!(out.code(), Some(0), "{what}");
     assert_eq!(out.stdout, format!("done: {n}\n"), "{what}");
     assert!(lines > 0, "the log took events until it was full: {what}");
     let reports: Vec<u64> = out
@@ -601,7 +524,7 @@ fn a_full_log_destination_cuts_one_line_and_the_next_starts_afresh() {
         &env,
         Duration::from_secs(20),
     );
-    assert_eq!(out.code, Some(0), "{}", out.context());
+    assert_eq!(out.code(), Some(0), "{}", out.context());
     let logged = text(&fs::read(&log).unwrap_or_default());
     assert!(logged.ends_with('\n'), "the log ends with a whole line");
     let lines: Vec<&str> = logged.lines().collect();
@@ -632,24 +555,10 @@ fn a_full_log_destination_cuts_one_line_and_the_next_starts_afresh() {
 
 // --- 4. a signal handler that connects
 
-/// Compiles the C program `source` as `name` in `dir` with `cc`; returns the binary.
-fn compile_c(dir: &TempDir, name: &str, source: &str) -> PathBuf {
-    let source = dir.write(&format!("{name}.c"), source);
-    let binary = dir.join(name);
-    let cc = Command::new("cc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("cc: this test compiles a C program");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-    binary
-}
-
-/// Runs a compiled C program under libarmr.so with only `env` besides `LD_PRELOAD`; returns its
-/// exit status and what it wrote (standard output, then standard error).
+/// Runs a compiled C program under libarmr.so with only `env` besides `LD_PRELOAD` (its output
+/// in `dir`); returns its exit status and what it wrote (standard output, then standard error).
 fn run_c(
+    dir: &Path,
     binary: &Path,
     args: &[String],
     env: &[(&str, String)],
@@ -660,29 +569,10 @@ fn run_c(
         .args(args)
         .env_clear()
         .env("LD_PRELOAD", library())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
-    let deadline = Instant::now() + timeout;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            // SAFETY: not reaped yet: the group id is still the child's.
-            unsafe { kill(-(child.id() as i32), 9) };
-            panic!(
-                "{}: still running after {timeout:?}, killed",
-                binary.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    (out.status.code(), report)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let tag = binary.file_name().unwrap().to_string_lossy();
+    let ran = support::run::run(&mut command, dir, &tag, timeout);
+    (ran.code(), format!("{}{}", ran.stdout, ran.stderr))
 }
 
 #[test]
@@ -691,8 +581,9 @@ fn a_c_signal_handler_interrupting_a_hook_is_still_refused() {
     let (reached, port) = counting_listener();
     let allowed = accepting();
     let rules = dir.write("rules.armr", &signal_policy(port, PROTECT, allowed));
-    let binary = compile_c(&dir, "signal", SIGNAL_C);
+    let binary = c_program("signal_connect", &[]);
     let (code, report) = run_c(
+        &dir.0,
         &binary,
         &args(&[&port, &allowed, &2]),
         &[
@@ -734,7 +625,7 @@ fn a_signal_handler_connecting_to_a_protected_address_is_refused() {
         Duration::from_secs(30),
     );
     let what = out.context();
-    assert_eq!(out.code, Some(0), "{what}");
+    assert_eq!(out.code(), Some(0), "{what}");
     assert_eq!(
         out.stdout,
         format!(
@@ -755,112 +646,14 @@ fn a_signal_handler_connecting_to_a_protected_address_is_refused() {
     );
 }
 
-/// A handler in signal context, as C runs it (CPython runs a Python handler later, between
-/// bytecodes, outside any hook): SIGALRM every 200 µs while the main thread connects in a loop to
-/// an allowed, logged address; the handler connects to a protected one (enforcement.md: -1
-/// ECONNREFUSED and no system call, whenever it is made). The thread's reentrancy guard is never
-/// held around the program's own call, nor while armr sends an event.
-///
-/// It also counts the handler runs that found a TCP socket of armr's in SYN_SENT while the main
-/// thread was inside its `connect`: with `ARMR_LOG=tcp://` at a listener whose accept queue is
-/// full, the kernel drops armr's SYN and armr's own non-blocking connect waits (a few
-/// milliseconds, once a second), so those runs landed inside armr's sink. Arguments:
-/// PROTECTED_PORT ALLOWED_PORT SECONDS [INSIDE_RUNS]: the program stops after SECONDS, or once
-/// INSIDE_RUNS runs landed inside the sink. Compiled at test time with `cc`.
-const SIGNAL_C: &str = r#"
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
-static struct sockaddr_in prot, ok;
-static volatile sig_atomic_t main_fd = -1;
-static volatile sig_atomic_t runs, refused, connected, other, inside, inside_refused;
-/* A TCP socket of armr's waiting for its handshake: armr is connecting to its log destination. */
-static int armr_connecting(void) {
-    for (int fd = 3; fd < 256; fd++) {
-        if (fd == main_fd) continue;
-        struct tcp_info ti;
-        socklen_t len = sizeof ti;
-        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_SYN_SENT)
-            return 1;
-    }
-    return 0;
-}
-static void handler(int sig) {
-    (void)sig;
-    int saved = errno;
-    int in_sink = main_fd >= 0 && armr_connecting();
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int r = connect(fd, (struct sockaddr *)&prot, sizeof prot);
-    int e = errno;
-    if (r == 0) connected++;
-    else if (e == ECONNREFUSED) refused++;
-    else other++;
-    if (in_sink) {
-        inside++;
-        if (r != 0 && e == ECONNREFUSED) inside_refused++;
-    }
-    close(fd);
-    runs++;
-    errno = saved;
-}
-int main(int argc, char **argv) {
-    if (argc != 4 && argc != 5) return 2;
-    prot.sin_family = ok.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
-    ok.sin_addr = prot.sin_addr;
-    prot.sin_port = htons(atoi(argv[1]));
-    ok.sin_port = htons(atoi(argv[2]));
-    double seconds = atof(argv[3]);
-    int inside_runs = argc == 5 ? atoi(argv[4]) : 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGALRM, &sa, 0);
-    struct itimerval it = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, 0);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    long mains = 0;
-    do {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        main_fd = fd;
-        connect(fd, (struct sockaddr *)&ok, sizeof ok);
-        main_fd = -1;
-        close(fd);
-        mains++;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((inside_runs == 0 || inside < inside_runs)
-             && (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
-    setitimer(ITIMER_REAL, &off, 0);
-    printf("main: %ld connects\nhandler: %d runs, %d refused, %d connected, %d other\n"
-           "inside armr's sink: %d runs, %d refused\n",
-           mains, (int)runs, (int)refused, (int)connected, (int)other, (int)inside,
-           (int)inside_refused);
-    return 0;
-}
-"#;
-
 /// A listener that takes no more connections: its accept queue is full and nobody accepts, so
 /// the kernel drops every new SYN and a connect to it waits for its handshake. Returns the
 /// listener and the connection that fills its queue (both must live as long as the test).
 fn full_listener() -> (TcpListener, Vec<std::net::TcpStream>, u16) {
-    unsafe extern "C" {
-        fn listen(fd: i32, backlog: i32) -> i32;
-    }
     use std::os::fd::AsRawFd;
     let (l, port) = listener();
     // SAFETY: l is a listening socket; listen again only sets its backlog.
-    assert_eq!(unsafe { listen(l.as_raw_fd(), 0) }, 0, "listen(0)");
+    assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0, "listen(0)");
     let addr = l.local_addr().unwrap();
     let mut filling = Vec::new();
     loop {
@@ -883,8 +676,9 @@ fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
     // The handler's refusals are not logged (a protect without a message): only the main thread's
     // events reach the sink, so that its connect is the one armr's reconnection interrupts.
     let rules = dir.write("rules.armr", &signal_policy(port, "protect()", allowed));
-    let binary = compile_c(&dir, "sink", SIGNAL_C);
+    let binary = c_program("signal_connect", &[]);
     let (code, report) = run_c(
+        &dir.0,
         &binary,
         &args(&[&port, &allowed, &20, &3]),
         &[
@@ -922,109 +716,14 @@ fn a_signal_handler_landing_while_armr_sends_an_event_is_still_refused() {
 
 // --- 5. a fork while another thread resolves the rules' hostnames
 
-/// Slows `getaddrinfo` down by a second: preloaded after libarmr.so, it is what armr's resolver
-/// calls, so that a resolution is reliably in progress when the program forks. It answers
-/// `armr-fork.test` itself, with 127.0.0.1, so that no query leaves the machine (`localhost`
-/// would not do: armr never resolves it).
-const SLOW_GETADDRINFO_C: &str = r#"
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <netdb.h>
-#include <string.h>
-#include <unistd.h>
-
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-                struct addrinfo **res) {
-    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
-        dlsym(RTLD_NEXT, "getaddrinfo");
-    usleep(1000000);
-    if (node && strcmp(node, "armr-fork.test") == 0)
-        node = "127.0.0.1";
-    return real(node, service, hints, res);
-}
-"#;
-
-/// A thread connects to 127.0.0.1:PORT, which a rule naming `armr-fork.test` protects, so that
-/// armr resolves the name (for a second: `SLOW_GETADDRINFO_C`); 200 ms later the main thread forks,
-/// and the child connects there too. Prints how long `fork` took and what each connect got.
-const FORK_WHILE_RESOLVING_C: &str = r#"
-#include <arpa/inet.h>
-#include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-static int port;
-
-static int try_connect(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int r = connect(s, (struct sockaddr *)&a, sizeof a);
-    int e = r == 0 ? 0 : errno;
-    close(s);
-    return e;
-}
-
-static void *resolving(void *unused) {
-    (void)unused;
-    return (void *)(long)try_connect();
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-int main(int argc, char **argv) {
-    port = atoi(argv[1]);
-    pthread_t t;
-    pthread_create(&t, NULL, resolving, NULL);
-    usleep(200000);
-    double before = now();
-    pid_t child = fork();
-    if (child == 0) {
-        int e = try_connect();
-        printf("child: errno=%d\n", e);
-        fflush(stdout);
-        _exit(0);
-    }
-    printf("fork took %.0f ms\n", (now() - before) * 1000);
-    int status;
-    waitpid(child, &status, 0);
-    void *e;
-    pthread_join(t, &e);
-    printf("thread: errno=%ld\n", (long)e);
-    return 0;
-}
-"#;
-
 /// A child forked while another thread of its parent resolves the rules' hostnames would inherit
 /// the resolution half done, with no thread to finish it, and hang at its first decision; the
 /// fork waits for the resolution to end instead (forking.rs), and the child's connect is judged.
 #[test]
 fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
     let dir = TempDir::new("faults", "fork-resolving");
-    let slow = dir.join("slow_getaddrinfo.so");
-    let source = dir.write("slow_getaddrinfo.c", SLOW_GETADDRINFO_C);
-    let cc = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&slow)
-        .arg(&source)
-        .arg("-ldl")
-        .output()
-        .expect("cc: this test compiles a C library");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-    let binary = compile_c(&dir, "fork_resolving", FORK_WHILE_RESOLVING_C);
+    let slow = c_library("slow_getaddrinfo");
+    let binary = c_program("fork_resolving", &[]);
     let (protected, port) = listener();
     let rules = dir.write(
         "rules.armr",
@@ -1036,6 +735,7 @@ fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
     );
     let preload = format!("{}:{}", library().display(), slow.display());
     let (code, out) = run_c(
+        &dir.0,
         &binary,
         &[port.to_string()],
         &[
@@ -1064,47 +764,6 @@ fn a_fork_while_another_thread_resolves_hostnames_does_not_hang_the_child() {
 }
 
 // --- 6. a log destination that is a FIFO: never blocks, never raises a signal
-
-/// `PORT N [M]`: N connects to 127.0.0.1:PORT (refused and logged by armr); with M, prints
-/// `paused`, waits for a byte on standard input, then makes M more. Prints `R refused`. The
-/// connects are refused without a system call, so that a run of 200,000 events is quick.
-const EVENTS_C: &str = r#"
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-static long refused;
-static void connects(const struct sockaddr_in *a, long n) {
-    for (long i = 0; i < n; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0 && errno == ECONNREFUSED)
-            refused++;
-        close(fd);
-    }
-}
-int main(int argc, char **argv) {
-    if (argc != 3 && argc != 4) return 2;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(atoi(argv[1]));
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    connects(&a, atol(argv[2]));
-    if (argc == 4) {
-        printf("paused\n");
-        fflush(stdout);
-        char c;
-        if (read(0, &c, 1) != 1) return 3;
-        connects(&a, atol(argv[3]));
-    }
-    printf("%ld refused\n", refused);
-    return 0;
-}
-"#;
 
 /// A named pipe at `path`.
 fn mkfifo(path: &Path) {
@@ -1153,8 +812,7 @@ fn finish(
             break;
         }
         if Instant::now() > deadline {
-            // SAFETY: not reaped yet: the group id is still the child's.
-            unsafe { kill(-(child.id() as i32), 9) };
+            kill_group(child.id());
             let _ = child.wait();
             panic!("{what}: still running after {timeout:?}, killed");
         }
@@ -1211,7 +869,7 @@ fn a_log_fifo_without_a_reader_neither_blocks_nor_stops_the_program() {
     let fifo = dir.join("events.fifo");
     mkfifo(&fifo);
     let log = format!("file:{}", fifo.display());
-    let binary = compile_c(&dir, "events", EVENTS_C);
+    let binary = c_program("events", &[]);
     let child = start_events(&binary, &rules, &log, &args(&[&port, &1000]));
     let (code, stdout, stderr) = finish(child, "no reader", Duration::from_secs(20));
     let what = format!("exit {code:?}\n--- stdout\n{stdout}--- stderr\n{stderr}");
@@ -1236,7 +894,7 @@ fn a_log_fifo_whose_reader_stops_reading_does_not_stall_the_program() {
     mkfifo(&fifo);
     let mut reader = fifo_reader(&fifo);
     let log = format!("file:{}", fifo.display());
-    let binary = compile_c(&dir, "events", EVENTS_C);
+    let binary = c_program("events", &[]);
     let started = Instant::now();
     let child = start_events(&binary, &rules, &log, &args(&[&port, &N]));
     let (code, stdout, stderr) = finish(child, "stalled reader", Duration::from_secs(60));
@@ -1286,7 +944,7 @@ fn a_log_fifo_whose_reader_exits_does_not_kill_the_program_with_sigpipe() {
     mkfifo(&fifo);
     let mut reader = fifo_reader(&fifo);
     let log = format!("file:{}", fifo.display());
-    let binary = compile_c(&dir, "events", EVENTS_C);
+    let binary = c_program("events", &[]);
     let mut child = start_events(&binary, &rules, &log, &args(&[&port, &1, &1000]));
     // The first event reaches the reader; then the reader goes away and the program goes on.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -1300,7 +958,7 @@ fn a_log_fifo_whose_reader_exits_does_not_kill_the_program_with_sigpipe() {
     });
     let paused = rx.recv_timeout(Duration::from_secs(20));
     if paused.as_deref() != Ok("paused") {
-        unsafe { kill(-(child.id() as i32), 9) };
+        kill_group(child.id());
         panic!("the program did not pause: {paused:?}");
     }
     let first = drain(&mut reader);
@@ -1320,98 +978,6 @@ fn a_log_fifo_whose_reader_exits_does_not_kill_the_program_with_sigpipe() {
 
 // --- 7. a stack trace taken in a signal handler
 
-/// `PORT SECONDS`: SIGALRM every millisecond; the handler connects to 127.0.0.1:PORT (refused by
-/// a rule with `stacktrace: "full"`) while the main thread allocates and frees blocks of 2 to 64
-/// KiB (past malloc's per-thread cache, so malloc works on the arena itself, under its lock: a
-/// second thread exists). The program's own `malloc`, `calloc`, `realloc` and `free` (exported
-/// with `-rdynamic`, so that every library's calls land here) count the calls made while the
-/// handler runs. Writes `main: start` to standard error before the first event.
-const STACK_IN_HANDLER_C: &str = r#"
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-static volatile sig_atomic_t in_handler, allocations, runs, refused;
-void *malloc(size_t n) { if (in_handler) allocations++; return __libc_malloc(n); }
-void *calloc(size_t n, size_t m) { if (in_handler) allocations++; return __libc_calloc(n, m); }
-void *realloc(void *p, size_t n) { if (in_handler) allocations++; return __libc_realloc(p, n); }
-void free(void *p) { if (in_handler && p) allocations++; __libc_free(p); }
-static struct sockaddr_in prot;
-void handler(int sig) {
-    (void)sig;
-    int saved = errno;
-    in_handler = 1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&prot, sizeof prot) != 0 && errno == ECONNREFUSED) refused++;
-    close(fd);
-    in_handler = 0;
-    runs++;
-    errno = saved;
-}
-static void *idle(void *unused) { (void)unused; pause(); return 0; }
-int main(int argc, char **argv) {
-    if (argc != 3) return 2;
-    prot.sin_family = AF_INET;
-    prot.sin_port = htons(atoi(argv[1]));
-    inet_pton(AF_INET, "127.0.0.1", &prot.sin_addr);
-    double seconds = atof(argv[2]);
-    /* The idle thread never takes SIGALRM: the handler always interrupts main, and nothing
-       main allocates is counted as the handler's. */
-    sigset_t alarm;
-    sigemptyset(&alarm);
-    sigaddset(&alarm, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &alarm, 0);
-    pthread_t t;
-    pthread_create(&t, 0, idle, 0);
-    pthread_sigmask(SIG_UNBLOCK, &alarm, 0);
-    static char *blocks[64];
-    static size_t sizes[64];
-    write(2, "main: start\n", 12);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGALRM, &sa, 0);
-    struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, 0);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    unsigned x = 2463534242u;
-    long rounds = 0, bad = 0;
-    do {
-        for (int k = 0; k < 1000; k++) {
-            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-            int i = x % 64;
-            if (blocks[i]) {
-                if (blocks[i][0] != (char)i || blocks[i][sizes[i] - 1] != (char)i) bad++;
-                free(blocks[i]);
-            }
-            sizes[i] = 2048 + (x >> 8) % 63488;
-            blocks[i] = malloc(sizes[i]);
-            blocks[i][0] = blocks[i][sizes[i] - 1] = (char)i;
-        }
-        rounds++;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (runs < 3 || (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
-    setitimer(ITIMER_REAL, &off, 0);
-    printf("handler: %d runs, %d refused, %d allocations\nmain: %ld rounds, %ld bad blocks\n",
-           (int)runs, (int)refused, (int)allocations, rounds, bad);
-    return 0;
-}
-"#;
-
 /// The first stack trace of a process must not load a library (glibc's `backtrace` loads
 /// libgcc_s with `dlopen` on its first call) nor allocate: a signal handler whose connect is
 /// logged with a stack trace, landing while the main thread is inside malloc, would re-enter
@@ -1429,15 +995,7 @@ fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
             "protect(message: \"traced\", severity: High, stacktrace: \"full\")",
         )]),
     );
-    let source = dir.write("stack_in_handler.c", STACK_IN_HANDLER_C);
-    let binary = dir.join("stack_in_handler");
-    let cc = Command::new("cc")
-        .args(["-O2", "-rdynamic", "-pthread", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("cc: this test compiles a C program");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let binary = c_program("stack_in_handler", &["-rdynamic", "-pthread"]);
     let log = dir.join("events.log");
     let env = |debug: bool| {
         let mut env = vec![
@@ -1451,6 +1009,7 @@ fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
     };
     // Libraries loaded once main runs, as the loader reports them.
     let (code, report) = run_c(
+        &dir.0,
         &binary,
         &args(&[&port, &0.1]),
         &env(true),
@@ -1472,6 +1031,7 @@ fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
     );
     for run in 0..20 {
         let (code, report) = run_c(
+            &dir.0,
             &binary,
             &args(&[&port, &0.2]),
             &env(false),
@@ -1511,7 +1071,7 @@ fn a_stack_trace_in_a_signal_handler_neither_allocates_nor_loads_a_library() {
 /// Runs the events program (one connect to `port`) under libarmr.so with `ARMR_RULES=rules` and
 /// `on_error`, its address space limited to 1 GiB (a rules source read without end fails there
 /// rather than take the machine's memory), for at most 20 seconds.
-fn run_with_rules(binary: &Path, rules: &Path, on_error: &str, port: u16) -> Out {
+fn run_with_rules(dir: &Path, binary: &Path, rules: &Path, on_error: &str, port: u16) -> Ran {
     let mut command = Command::new(binary);
     command
         .arg(port.to_string())
@@ -1519,11 +1079,7 @@ fn run_with_rules(binary: &Path, rules: &Path, on_error: &str, port: u16) -> Out
         .env_clear()
         .env("LD_PRELOAD", library())
         .env("ARMR_RULES", rules)
-        .env("ARMR_ON_ERROR", on_error)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .env("ARMR_ON_ERROR", on_error);
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
@@ -1535,14 +1091,15 @@ fn run_with_rules(binary: &Path, rules: &Path, on_error: &str, port: u16) -> Out
             Ok(())
         });
     }
-    let child = command.spawn().unwrap();
     let what = format!("ARMR_RULES={} ARMR_ON_ERROR={on_error}", rules.display());
-    let (code, stdout, stderr) = finish(child, &what, Duration::from_secs(20));
-    Out {
-        code,
-        stdout,
-        stderr,
-    }
+    let ran = support::run::run(&mut command, dir, "rules", Duration::from_secs(20));
+    assert_eq!(
+        ran.signal(),
+        None,
+        "{what}: killed by a signal\n{}",
+        ran.context()
+    );
+    ran
 }
 
 /// `armr check PATH`, for at most 20 seconds: exit code and standard error.
@@ -1576,7 +1133,7 @@ const NOT_REGULAR_HINT: &str = "  = hint: name a regular file of rules, or a dir
 fn rules_sources_that_are_not_regular_files_or_too_large_are_errors() {
     let dir = TempDir::new("faults", "not-regular");
     let (protected, port) = listener();
-    let binary = compile_c(&dir, "events", EVENTS_C);
+    let binary = c_program("events", &[]);
     let fifo = dir.join("rules.armr");
     mkfifo(&fifo);
     let rules_dir = dir.join("rules.d");
@@ -1616,9 +1173,9 @@ fn rules_sources_that_are_not_regular_files_or_too_large_are_errors() {
         ),
     ];
     for (rules, diagnostic) in &cases {
-        let out = run_with_rules(&binary, rules, "closed", port);
+        let out = run_with_rules(&dir.0, &binary, rules, "closed", port);
         let what = out.context();
-        assert_eq!(out.code, Some(1), "{what}");
+        assert_eq!(out.code(), Some(1), "{what}");
         assert_eq!(out.stdout, "", "main never ran: {what}");
         assert_eq!(
             out.stderr,
@@ -1629,10 +1186,10 @@ fn rules_sources_that_are_not_regular_files_or_too_large_are_errors() {
             ),
             "{what}"
         );
-        let out = run_with_rules(&binary, rules, "open", port);
+        let out = run_with_rules(&dir.0, &binary, rules, "open", port);
         let what = out.context();
         assert_eq!(
-            (out.code, out.stdout.as_str()),
+            (out.code(), out.stdout.as_str()),
             (Some(0), "0 refused\n"),
             "{what}"
         );
@@ -1661,10 +1218,10 @@ fn rules_sources_that_are_not_regular_files_or_too_large_are_errors() {
     let real = dir.write("real.armr", &protect_port(port));
     let link = dir.join("link.armr");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let out = run_with_rules(&binary, &link, "closed", port);
+    let out = run_with_rules(&dir.0, &binary, &link, "closed", port);
     let what = out.context();
     assert_eq!(
-        (out.code, out.stdout.as_str()),
+        (out.code(), out.stdout.as_str()),
         (Some(0), "1 refused\n"),
         "{what}"
     );

@@ -10,48 +10,36 @@
 
 mod support;
 
-use armr::language::{self, Action, SourceFile};
-use armr::policy::{EventKind, Mode, Policy, Resolve};
+use armr::language::Action;
+use armr::policy::{EventKind, Mode};
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind};
-use std::net::{IpAddr, TcpListener, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, UdpSocket};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::dns::with_private_etc;
+use support::net::{hostname, tcp_listener, untouched};
+use support::programs::{c_library, path};
+use support::resolvers::Table;
+use support::rules::{load_policy, policy};
+use support::run::kill_group;
 use support::{TempDir, library, manifest, python, text, without_armr_env};
 
 const REFUSED: &str = "ConnectionRefusedError errno=111";
 
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-
 // --- the policy: `localhost` is never resolved
 
-/// A resolver that says what a hosts file listing only `127.0.0.1 localhost`, or a hostile
-/// one, would say, and counts the questions.
-struct Lying(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl Resolve for Lying {
-    fn resolve(&self, _name: &str) -> Result<Vec<IpAddr>, String> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(vec!["10.9.9.9".parse().unwrap()])
-    }
-
-    fn unresolved(&self, _name: &str, _reason: &str) {}
-}
-
+/// One app, `H`, whose rules `r0`, `r1`... are `(condition, action)`.
 fn policy_text(rules: &[(&str, String)]) -> String {
-    let mut text = String::from("app(\"H\"):\n    requires(version: ARMR/2.11)\n");
-    for (i, (condition, action)) in rules.iter().enumerate() {
-        text.push_str(&format!(
-            "    socket(\"r{i}\"):\n        {condition}\n        {action}\n    endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
+    let named: Vec<(String, &str, &str)> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, (condition, action))| (format!("r{i}"), *condition, action.as_str()))
+        .collect();
+    policy("H", &named)
 }
 
 #[test]
@@ -63,10 +51,9 @@ fn localhost_is_the_loopback_addresses_whatever_the_resolver_says() {
             "detect(message: \"d\")".into(),
         ),
     ]);
-    let load = language::load(vec![SourceFile::new("t.armr", text)]);
-    assert!(load.is_ok(), "{}", load.files[0].render());
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let p = Policy::with_resolver(load.rules, Mode::Enforce, Box::new(Lying(asked.clone())));
+    // What a hosts file listing only `127.0.0.1 localhost`, or a hostile one, would say.
+    let lying = Table::answering_all(&["10.9.9.9"]);
+    let p = load_policy(&text, Mode::Enforce, lying.clone());
     let action = |kind, address: &str| p.decide(kind, address.parse().unwrap()).map(|d| d.action);
     use EventKind::*;
     for address in [
@@ -90,21 +77,23 @@ fn localhost_is_the_loopback_addresses_whatever_the_resolver_says() {
     assert_eq!(action(Accept, "[::1]:8080"), Some(Action::Detect));
     assert_eq!(action(Accept, "127.0.0.9:8080"), Some(Action::Detect));
     assert_eq!(action(Accept, "127.0.0.9:8081"), None);
-    assert_eq!(
-        asked.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "never resolved"
-    );
+    assert_eq!(lying.asked(), 0, "never resolved");
     assert!(!p.has_hostnames(Connect) && !p.has_hostnames(Accept));
     assert!(p.resolved_names(Connect).is_empty());
 
-    let explained = p.explain_text(&p.explain(Connect, "[::1]:443".parse().unwrap()));
+    // The explanation's data (the `armr` command renders it: tests/cli.rs, cli/src/explain.rs).
+    let explained = p.explain(Connect, "[::1]:443".parse().unwrap());
+    let winner = explained.decision.expect("a rule decides");
+    assert_eq!(
+        (winner.action, &*p.rule(winner.rule).1.name),
+        (Action::Protect, "r0"),
+        "{explained:?}"
+    );
     assert!(
-        explained.contains(
-            "note: hostname localhost is the loopback addresses 127.0.0.0/8 and ::1 (RFC 6761), \
-             whatever the hosts file and the resolver say: it is not resolved\n"
-        ) && explained.starts_with("connect [::1]:443: protect\nrule: \"r0\""),
-        "{explained}"
+        explained.notes.iter().any(|note| note
+            == "hostname localhost is the loopback addresses 127.0.0.0/8 and ::1 (RFC 6761), \
+                whatever the hosts file and the resolver say: it is not resolved"),
+        "{explained:?}"
     );
 }
 
@@ -144,21 +133,12 @@ impl Host<'_> {
             None => library().display().to_string(),
         };
         let (host, port) = target.rsplit_once(':').unwrap();
-        let mut command = Command::new("unshare");
-        without_armr_env(&mut command)
-            .args([
-                "-m",
-                "sh",
-                "-c",
-                "mount --bind \"$1\" /etc/hosts && mount --bind \"$2\" /etc/resolv.conf && \
-                 mount --bind \"$3\" /etc/nsswitch.conf && export LD_PRELOAD=\"$4\" && \
-                 shift 4 && exec \"$@\"",
-                "sh",
-            ])
-            .args([&hosts, &resolv, &nsswitch])
-            .arg(preload)
+        let mut command = with_private_etc(&hosts, &resolv, &nsswitch);
+        command
+            .arg("env")
+            .arg(format!("LD_PRELOAD={preload}"))
             .arg(python())
-            .arg(manifest().join("tests/programs/hostnames.py"))
+            .arg(path("hostnames.py"))
             .args([host.trim_matches(['[', ']']), port])
             .current_dir(manifest().join("tests/programs"))
             .env("ARMR_RULES", &rules)
@@ -196,8 +176,7 @@ fn finish(mut child: Child, dir: &TempDir, timeout: Duration) -> Ran {
             break status;
         }
         if Instant::now() > deadline {
-            // SAFETY: kills the process group this test started.
-            unsafe { kill(-(child.id() as i32), 9) };
+            kill_group(child.id());
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -247,19 +226,6 @@ fn blackhole(n: u8) -> (Vec<UdpSocket>, Vec<String>) {
     panic!("no two loopback addresses with a free port 53");
 }
 
-fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-/// True when nothing connected to `listener`.
-fn untouched(listener: &TcpListener) -> bool {
-    listener.set_nonblocking(true).unwrap();
-    matches!(listener.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock)
-}
-
 // --- 1. localhost through ::1 when the hosts file lists only 127.0.0.1
 
 /// curl, browsers, Go and systemd-resolved take `localhost` to both 127.0.0.1 and ::1 without
@@ -268,8 +234,7 @@ fn untouched(listener: &TcpListener) -> bool {
 #[test]
 fn a_localhost_rule_is_not_escaped_through_ipv6_when_the_hosts_file_lists_only_127_0_0_1() {
     let dir = TempDir::new("hostnames", "localhost-v6");
-    let listener = TcpListener::bind("[::1]:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = tcp_listener("[::1]:0");
     let log = dir.join("events.log");
     let rules = policy_text(&[(
         "connect(\"localhost:0\")",
@@ -303,8 +268,7 @@ fn a_localhost_rule_is_not_escaped_through_ipv6_when_the_hosts_file_lists_only_1
 #[test]
 fn curl_reaches_neither_loopback_address_past_a_localhost_rule() {
     let dir = TempDir::new("hostnames", "curl");
-    let listener = TcpListener::bind("[::1]:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = tcp_listener("[::1]:0");
     let v4 = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let log = dir.join("events.log");
     let rules = dir.write(
@@ -345,49 +309,6 @@ fn curl_reaches_neither_loopback_address_past_a_localhost_rule() {
 
 // --- 2. bounded, linear time
 
-/// Counts the `getaddrinfo` calls for names ending in `.test`, and says how many at exit:
-/// preloaded after libarmr.so, it sees every question armr asks the system resolver.
-const COUNT_GETADDRINFO_C: &str = r#"
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <netdb.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
-static int calls;
-
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-                struct addrinfo **res) {
-    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
-        dlsym(RTLD_NEXT, "getaddrinfo");
-    size_t n = node ? strlen(node) : 0;
-    if (n > 5 && strcmp(node + n - 5, ".test") == 0)
-        __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
-    return real(node, service, hints, res);
-}
-
-__attribute__((destructor)) static void report(void) {
-    char line[64];
-    int n = snprintf(line, sizeof line, "getaddrinfo .test calls: %d\n", calls);
-    write(2, line, n);
-}
-"#;
-
-fn compile_shim(dir: &TempDir) -> PathBuf {
-    let lib = dir.join("count_getaddrinfo.so");
-    let source = dir.write("count_getaddrinfo.c", COUNT_GETADDRINFO_C);
-    let cc = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&lib)
-        .arg(&source)
-        .arg("-ldl")
-        .output()
-        .expect("cc: this test compiles a C library");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-    lib
-}
-
 /// 10,000 hostname rules whose names are all in the hosts file: glibc reads the whole file for
 /// each name it is asked, 10,000 readings of 10,000 lines (5 to 8 s here). armr reads the file
 /// once, asks `getaddrinfo` nothing, and the first connect is decided at once.
@@ -395,9 +316,8 @@ fn compile_shim(dir: &TempDir) -> PathBuf {
 fn ten_thousand_names_in_the_hosts_file_are_read_in_one_pass() {
     const N: usize = 10_000;
     let dir = TempDir::new("hostnames", "ten-thousand");
-    let shim = compile_shim(&dir);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let shim = c_library("count_getaddrinfo");
+    let (listener, port) = tcp_listener("127.0.0.1:0");
     let mut hosts = String::from("127.0.0.1 localhost\n");
     let mut rules: Vec<(String, String)> = Vec::with_capacity(N);
     for i in 0..N {
@@ -451,8 +371,7 @@ fn ten_thousand_names_in_the_hosts_file_are_read_in_one_pass() {
 fn a_sigterm_during_resolution_waits_at_most_one_resolver_timeout() {
     let dir = TempDir::new("hostnames", "sigterm");
     let (blackhole, nameservers) = blackhole(1);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (_listener, port) = tcp_listener("127.0.0.1:0");
     let rules = policy_text(&[
         ("connect(\"a.test:1\")", "protect()".into()),
         ("connect(\"b.test:1\")", "protect()".into()),
@@ -484,7 +403,7 @@ fn a_sigterm_during_resolution_waits_at_most_one_resolver_timeout() {
     std::thread::sleep(Duration::from_millis(100));
     let sent = Instant::now();
     // SAFETY: signals the program this test started.
-    assert_eq!(unsafe { kill(child.id() as i32, 15) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let ran = finish(child, &dir, Duration::from_secs(20));
     let waited = sent.elapsed();
     assert_eq!(ran.status.signal(), Some(15), "{}", ran.context());
@@ -525,8 +444,7 @@ fn cef_time(timestamp: &str) -> String {
 fn a_name_that_does_not_resolve_is_an_event_in_armr_log() {
     let dir = TempDir::new("hostnames", "unresolved-event");
     let (_blackhole, nameservers) = blackhole(2);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (_listener, port) = tcp_listener("127.0.0.1:0");
     let rules = policy_text(&[
         ("connect(\"gone.test:1\")", "protect()".into()),
         ("connect(\"gone.test:2\")", "protect()".into()),

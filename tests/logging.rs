@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -21,34 +21,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod support;
-use support::{TempDir, library, manifest, python, text};
+use support::net::{free_tcp_port, free_udp_port, tcp_listener};
+use support::programs::{c_library, c_program, python_program};
+use support::{TempDir, library, manifest, text};
 
 /// How long a test waits for rsyslog to start or for events to arrive before it fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A port on 127.0.0.1 that nothing listens on (free a moment ago).
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// The host name, which the expected lines below write as is: it must need no escaping.
 fn hostname() -> String {
-    let host = fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string();
-    // The expected lines below write the host name as is: it must need no escaping.
+    let host = support::net::hostname();
     assert!(
         !host.is_empty()
             && host
@@ -61,79 +43,6 @@ fn hostname() -> String {
 
 // ------------------------------------------------------------------------------------------------
 // Programs
-
-/// The C client: see the comment at the top of its source.
-const CONNECTOR_C: &str = r#"
-/* A client for tests/logging.rs: makes TCP connects, in ways that exercise armr's logging.
- *   connector count HOST PORT N          N connects
- *   connector pause HOST PORT N M        N connects, prints "paused", waits for a line on stdin, M more
- *   connector closefds HOST PORT FILE    one connect; closes every descriptor above 2; opens FILE (it
- *                                        takes the lowest free number: armr's old one) and writes to it;
- *                                        one more connect; writes to FILE again
- * Prints "refused=R other=O" at the end. Built with -O0 -rdynamic so that its stack frames keep
- * their names: main -> connect_many -> connect_once -> connect. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static long refused, other;
-
-__attribute__((noinline)) int connect_once(const struct sockaddr_in *to) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) { perror("socket"); exit(2); }
-    int r = connect(fd, (const struct sockaddr *)to, sizeof *to);
-    int e = r == 0 ? 0 : errno;
-    close(fd);
-    if (e == ECONNREFUSED) refused++; else other++;
-    return e;
-}
-
-__attribute__((noinline)) long connect_many(const struct sockaddr_in *to, long n) {
-    long failed = 0;
-    for (long i = 0; i < n; i++) failed += connect_once(to) != 0;
-    return failed;
-}
-
-static void put(int fd, const char *s) {
-    if (write(fd, s, strlen(s)) != (ssize_t)strlen(s)) { perror("write"); exit(2); }
-}
-
-int main(int argc, char **argv) {
-    if (argc < 5) { fprintf(stderr, "usage: connector count|pause|closefds HOST PORT ARG [ARG]\n"); return 2; }
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
-    if (inet_pton(AF_INET, argv[2], &to.sin_addr) != 1) { fprintf(stderr, "bad address\n"); return 2; }
-    if (!strcmp(argv[1], "count")) {
-        connect_many(&to, atol(argv[4]));
-    } else if (!strcmp(argv[1], "pause") && argc == 6) {
-        connect_many(&to, atol(argv[4]));
-        printf("paused\n");
-        fflush(stdout);
-        char line[64];
-        if (!fgets(line, sizeof line, stdin)) return 2;
-        connect_many(&to, atol(argv[5]));
-    } else if (!strcmp(argv[1], "closefds")) {
-        connect_once(&to);
-        for (int fd = 3; fd < 1024; fd++) close(fd);
-        int own = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (own < 0) { perror(argv[4]); return 2; }
-        put(own, "program data\n");
-        connect_once(&to);
-        put(own, "more program data\n");
-        close(own);
-    } else {
-        fprintf(stderr, "connector: unknown mode %s\n", argv[1]);
-        return 2;
-    }
-    printf("refused=%ld other=%ld\n", refused, other);
-    return 0;
-}
-"#;
 
 /// The name of a copy of `connector` whose APP-NAME needs care: `é` is not ASCII (each of its two
 /// bytes becomes `_` in the syslog header), `|`, `=` and `\` mean something in CEF.
@@ -148,22 +57,9 @@ struct Programs {
 fn programs() -> &'static Programs {
     static PROGRAMS: OnceLock<Programs> = OnceLock::new();
     PROGRAMS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("logging");
-        fs::create_dir_all(&dir).unwrap();
-        let source = dir.join("connector.c");
-        fs::write(&source, CONNECTOR_C).unwrap();
-        let connector = dir.join("connector");
-        let out = Command::new("cc")
-            .args(["-O0", "-rdynamic", "-o"])
-            .arg(&connector)
-            .arg(&source)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run `cc` ({e}): these tests build a C client (`make test` installs gcc)"
-                )
-            });
-        assert!(out.status.success(), "cc failed:\n{}", text(&out.stderr));
+        // Built with -O0 -rdynamic so that its stack frames keep their names.
+        let connector = c_program("connector", &["-O0", "-rdynamic"]);
+        let dir = connector.parent().unwrap();
         let odd = dir.join(ODD_PROGRAM);
         fs::copy(&connector, &odd).unwrap();
         Programs { connector, odd }
@@ -1126,28 +1022,6 @@ fn a_full_stacktrace_names_the_programs_frames_and_none_of_armrs() {
     }
 }
 
-const FORK_PY: &str = r#"
-import os, socket, sys
-port = int(sys.argv[1])
-def attempt():
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-    except OSError:
-        pass
-    finally:
-        s.close()
-attempt()
-child = os.fork()
-if child == 0:
-    attempt()
-    attempt()
-    os._exit(0)
-os.waitpid(child, 0)
-attempt()
-print(os.getpid(), child, open("/proc/self/comm").read().strip())
-"#;
-
 #[test]
 fn a_forked_child_logs_its_own_pid() {
     let dir = TempDir::new("logging", "fork");
@@ -1156,7 +1030,7 @@ fn a_forked_child_logs_its_own_pid() {
     // Over TCP the child shares the parent's connection; each frame still arrives whole.
     let log = format!("tcp://127.0.0.1:{}", rsyslog.tcp);
     let (_, out, _) = run(armr(
-        Command::new(python()).args(["-c", FORK_PY, "9"]),
+        &mut python_program("fork_pid.py", &["9"]),
         &rules,
         &log,
     ));
@@ -1182,23 +1056,6 @@ fn a_forked_child_logs_its_own_pid() {
     }
 }
 
-const FORK_DROPS_PY: &str = r#"
-import os, socket, sys
-port = int(sys.argv[1])
-for _ in range(10):
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-    except OSError:
-        pass
-    finally:
-        s.close()
-child = os.fork()
-if child == 0:
-    sys.exit(0)  # a normal exit: armr's exit report runs
-os.waitpid(child, 0)
-"#;
-
 /// The sum of the counts of armr's "N events could not be delivered" lines.
 fn undelivered(stderr: &[u8]) -> u64 {
     text(stderr)
@@ -1218,7 +1075,7 @@ fn dropped_events_are_counted_once_across_fork() {
     let rules = dir.write("rules.armr", LOGGED_RULES);
     let log = format!("tcp://127.0.0.1:{}", free_tcp_port());
     let (_, out, _) = run(armr(
-        Command::new(python()).args(["-c", FORK_DROPS_PY, "9"]),
+        &mut python_program("fork_drops.py", &["9"]),
         &rules,
         &log,
     ));
@@ -1327,32 +1184,6 @@ fn a_program_closing_armrs_tcp_connection() {
 // ------------------------------------------------------------------------------------------------
 // A destination name with several addresses
 
-/// Answers `localhost` with `::1` first, then `127.0.0.1`, as a hosts file with a `::1 localhost`
-/// line does (this machine's may have none). Preloaded after libarmr.so, it is what armr's
-/// resolver calls; other names go to libc.
-const DUAL_STACK_LOCALHOST_C: &str = r#"
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <netdb.h>
-#include <string.h>
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-                struct addrinfo **res) {
-    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
-        dlsym(RTLD_NEXT, "getaddrinfo");
-    if (!node || strcmp(node, "localhost")) return real(node, service, hints, res);
-    struct addrinfo *v6 = 0, *v4 = 0;
-    int r = real("::1", service, hints, &v6);
-    if (r) return r;
-    r = real("127.0.0.1", service, hints, &v4);
-    if (r) { freeaddrinfo(v6); return r; }
-    struct addrinfo *last = v6;
-    while (last->ai_next) last = last->ai_next;
-    last->ai_next = v4;
-    *res = v6;
-    return 0;
-}
-"#;
-
 /// The octet-counted frames (RFC 6587) of a TCP stream.
 fn octet_frames(mut stream: &[u8]) -> Vec<String> {
     let mut frames = Vec::new();
@@ -1365,21 +1196,6 @@ fn octet_frames(mut stream: &[u8]) -> Vec<String> {
     frames
 }
 
-/// The `getaddrinfo` shim that answers `localhost` with `::1`, then `127.0.0.1`, built in `dir`.
-fn dual_stack_localhost(dir: &TempDir) -> std::path::PathBuf {
-    let source = dir.write("dual_stack_localhost.c", DUAL_STACK_LOCALHOST_C);
-    let shim = dir.join("dual_stack_localhost.so");
-    let cc = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&shim)
-        .arg(&source)
-        .arg("-ldl")
-        .output()
-        .expect("cc: this test compiles a C library");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-    shim
-}
-
 /// `tcp://localhost:PORT` where `localhost` is `::1` and then `127.0.0.1`, and the collector
 /// listens on 127.0.0.1 only: armr tries each address in order, as a TCP client does, and the
 /// events arrive (the first address alone would lose every one).
@@ -1387,9 +1203,8 @@ fn dual_stack_localhost(dir: &TempDir) -> std::path::PathBuf {
 fn a_tcp_destination_name_is_tried_at_each_of_its_addresses() {
     let dir = TempDir::new("logging", "every-address");
     let rules = dir.write("rules.armr", LOGGED_RULES);
-    let shim = dual_stack_localhost(&dir);
-    let collector = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = collector.local_addr().unwrap().port();
+    let shim = c_library("dual_stack_localhost");
+    let (collector, port) = tcp_listener("127.0.0.1:0");
     let received = std::thread::spawn(move || {
         let (mut stream, _) = collector.accept().unwrap();
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -1442,7 +1257,7 @@ fn a_udp_destination_moves_to_the_next_address_when_one_refuses() {
     const AFTER: usize = 5;
     let dir = TempDir::new("logging", "udp-next-address");
     let rules = dir.write("rules.armr", LOGGED_RULES);
-    let shim = dual_stack_localhost(&dir);
+    let shim = c_library("dual_stack_localhost");
     let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = collector.local_addr().unwrap().port();
     collector.set_read_timeout(Some(DEADLINE)).unwrap();

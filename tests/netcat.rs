@@ -9,7 +9,6 @@
 //! 127.0.0.0/8 and ::1. Every port is free and unique per test; every wait has a deadline, and
 //! every process started here is killed when its test ends, passed or failed.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{
@@ -17,11 +16,14 @@ use std::net::{
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod support;
+use support::events::{EventLine, log_lines};
+use support::net::{free_port, hostname};
+use support::rules::{app, rule};
 use support::{TempDir, armr_command, manifest, text, without_armr_env};
 
 const NC: &str = "/usr/bin/nc";
@@ -55,24 +57,6 @@ fn require_nc() {
     });
 }
 
-/// A port free on `ip` for TCP and UDP alike, never handed out twice in this run: bound to port 0
-/// here, then released for nc to take.
-fn free_port(ip: IpAddr) -> u16 {
-    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    for _ in 0..100 {
-        let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| {
-            panic!("cannot bind a TCP socket to {ip} (is the loopback interface up?): {e}")
-        });
-        let port = listener.local_addr().unwrap().port();
-        let udp_free = UdpSocket::bind((ip, port)).is_ok();
-        drop(listener);
-        if udp_free && GIVEN.lock().unwrap().insert(port) {
-            return port;
-        }
-    }
-    panic!("no free port on {ip}");
-}
-
 fn localhost() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
@@ -94,17 +78,6 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 // =============================================================================================
 // Rules files
-
-/// One app holding `rules` (socket rules written out in full).
-fn app(name: &str, rules: &str) -> String {
-    format!("app(\"{name}\"):\n    requires(version: ARMR/2.11)\n{rules}endapp\n")
-}
-
-/// One socket rule: `condition` such as `connect("0.0.0.0:0")`, `action` such as
-/// `protect(message: "m", severity: High)`.
-fn rule(name: &str, condition: &str, action: &str) -> String {
-    format!("    socket(\"{name}\"):\n        {condition}\n        {action}\n    endsocket\n")
-}
 
 // =============================================================================================
 // Processes
@@ -424,101 +397,11 @@ mod bound_client {
 // =============================================================================================
 // Event lines
 
-/// One parsed event line: `<PRI>1 TIMESTAMP HOST APP-NAME PROCID - - CEF:0|...`.
-#[derive(Debug)]
-struct Line {
-    raw: String,
-    pri: u32,
-    timestamp: String,
-    host: String,
-    app_name: String,
-    procid: u32,
-    /// The eight `|`-separated CEF fields, the last one being the extension.
-    cef: Vec<String>,
-    /// The extension's key=value pairs, in order.
-    ext: Vec<(String, String)>,
-}
-
-impl Line {
-    fn get(&self, key: &str) -> &str {
-        self.ext
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no `{key}` in the event line:\n{}", self.raw))
-    }
-}
+/// One parsed event line.
+type Line = EventLine;
 
 fn parse_line(raw: &str) -> Line {
-    let bad = |why: &str| -> ! { panic!("malformed event line ({why}):\n{raw}") };
-    let mut header = raw.splitn(8, ' ');
-    let mut next = |what: &str| header.next().unwrap_or_else(|| bad(&format!("no {what}")));
-    let pri_version = next("PRI");
-    let (pri, version) = pri_version
-        .strip_prefix('<')
-        .and_then(|s| s.split_once('>'))
-        .unwrap_or_else(|| bad("PRI is not <N>"));
-    let pri: u32 = pri.parse().unwrap_or_else(|_| bad("PRI is not a number"));
-    if version != "1" {
-        bad("the syslog version is not 1");
-    }
-    let timestamp = next("TIMESTAMP").to_string();
-    let host = next("HOSTNAME").to_string();
-    let app_name = next("APP-NAME").to_string();
-    let procid: u32 = next("PROCID")
-        .parse()
-        .unwrap_or_else(|_| bad("PROCID is not a number"));
-    if next("MSGID") != "-" || next("STRUCTURED-DATA") != "-" {
-        bad("MSGID and STRUCTURED-DATA are not `-`");
-    }
-    let message = next("MSG");
-    if !message.starts_with("CEF:") {
-        bad("the message is not CEF");
-    }
-    // The test's names hold no `|` or `\`, so a plain split is exact.
-    let cef: Vec<String> = message.splitn(8, '|').map(str::to_string).collect();
-    if cef.len() != 8 {
-        bad("not 8 CEF fields");
-    }
-    // Extension: `key=value` pairs separated by spaces; a value may hold spaces, so a word that is
-    // not `key=...` (key: letters, digits, `_`) continues the previous value.
-    let mut ext: Vec<(String, String)> = Vec::new();
-    for word in cef[7].split(' ') {
-        match word.split_once('=') {
-            Some((key, value))
-                if !key.is_empty()
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
-                ext.push((key.to_string(), value.to_string()))
-            }
-            _ => match ext.last_mut() {
-                Some((_, value)) => {
-                    value.push(' ');
-                    value.push_str(word);
-                }
-                None => bad("the extension does not start with key=value"),
-            },
-        }
-    }
-    Line {
-        raw: raw.to_string(),
-        pri,
-        timestamp,
-        host,
-        app_name,
-        procid,
-        cef,
-        ext,
-    }
-}
-
-/// The event lines of a log file (none when it does not exist).
-fn log_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    EventLine::parse(raw).unwrap_or_else(|why| panic!("malformed event line ({why}):\n{raw}"))
 }
 
 /// The event lines within a process's stderr (armr logs to stderr by default).
@@ -544,13 +427,6 @@ fn wait_log(path: &Path, n: usize) -> Vec<String> {
         lines.join("\n")
     );
     lines
-}
-
-fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
 }
 
 /// The spec's syslog PRI for each severity name: facility 1 (user), then the severity.

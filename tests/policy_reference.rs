@@ -22,33 +22,30 @@
 
 use armr::language::{
     self, Action, AddressPattern, App, Condition, HostPattern, IpFamily, LanguageVersion, Location,
-    PortPattern, RuleSet, Severity, SocketRule, SourceFile,
+    PortPattern, RuleSet, Severity, SocketRule,
 };
-use armr::policy::{Decision, EventKind, Mode, Policy, Resolve};
+use armr::policy::{Decision, EventKind, Mode, Policy};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
+
+mod support;
+use support::resolvers::Table;
+use support::rules;
 
 // ---------------------------------------------------------------------------------------------
 // The fake resolver: a fixed table, the same for the engine and the reference.
 
 /// `db.test` and `web.test` resolve; any other name (such as `gone.test`) does not.
-fn fake_table(name: &str) -> Option<Vec<IpAddr>> {
-    match name {
-        "db.test" => Some(vec![ip("10.0.0.5"), ip("::1")]),
-        "web.test" => Some(vec![ip("10.0.0.1"), ip("fd00::1")]),
-        _ => None,
-    }
-}
-
-struct FakeResolver;
-
-impl Resolve for FakeResolver {
-    fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
-        fake_table(name).ok_or_else(|| format!("{name}: not in the fake table"))
-    }
-
-    fn unresolved(&self, _name: &str, _reason: &str) {}
+fn fake_table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        Table::new(&[
+            ("db.test", &["10.0.0.5", "::1"]),
+            ("web.test", &["10.0.0.1", "fd00::1"]),
+        ])
+    })
 }
 
 fn ip(text: &str) -> IpAddr {
@@ -129,7 +126,7 @@ fn ref_host_matches(host: &HostPattern, ip: IpAddr) -> bool {
             network: IpAddr::V6(n),
             prefix_len,
         } => same_prefix(u128::from(*n), as_v6_bits(ip), u32::from(*prefix_len), 128),
-        HostPattern::Name(name) => match fake_table(name) {
+        HostPattern::Name(name) => match fake_table().lookup(name) {
             Some(ips) => ips.into_iter().any(|r| ref_normalize(r) == ip),
             None => false,
         },
@@ -530,7 +527,7 @@ proptest! {
     #[test]
     fn engine_agrees_with_the_reference(rules in rule_set(), events in prop::collection::vec(event(), 1..24)) {
         for mode in [Mode::Enforce, Mode::DetectOnly] {
-            let policy = Policy::with_resolver(rules.clone(), mode, Box::new(FakeResolver));
+            let policy = Policy::with_resolver(rules.clone(), mode, Box::new(fake_table().clone()));
             for kind in EventKind::ALL {
                 let any = rules.socket_rules().any(|(_, r)| ref_address(&r.condition, kind).is_some());
                 prop_assert_eq!(policy.has_rules(kind), any, "has_rules({})", kind);
@@ -547,7 +544,7 @@ proptest! {
     /// events, fewer policies.
     #[test]
     fn engine_agrees_with_the_reference_on_every_event(rules in rule_set()) {
-        let policy = Policy::with_resolver(rules, Mode::Enforce, Box::new(FakeResolver));
+        let policy = Policy::with_resolver(rules, Mode::Enforce, Box::new(fake_table().clone()));
         for kind in EventKind::ALL {
             for addr in EVENT_IPS {
                 for &port in EVENT_PORTS {
@@ -563,27 +560,18 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // The examples of the semantics, on rules parsed from ARMR text.
 
-/// One app holding `rules`, each `(condition, action)` as written in ARMR.
+/// One app holding `rules` `r0`, `r1`..., each `(condition, action)` as written in ARMR.
 fn armr(rules: &[(&str, &str)]) -> String {
-    let mut text = String::from("app(\"t\"):\n    requires(version: ARMR/2.11)\n");
-    for (i, (condition, action)) in rules.iter().enumerate() {
-        text.push_str(&format!(
-            "    socket(\"r{i}\"):\n        {condition}\n        {action}\n    endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
+    let named: Vec<(String, &str, &str)> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, (condition, action))| (format!("r{i}"), *condition, *action))
+        .collect();
+    rules::policy("t", &named)
 }
 
 fn load(text: &str, mode: Mode) -> Policy {
-    let loaded = language::load(vec![SourceFile::new("t.armr", text)]);
-    assert!(
-        loaded.is_ok(),
-        "rules do not load:\n{}\n{}",
-        text,
-        loaded.files.iter().map(|f| f.render()).collect::<String>()
-    );
-    Policy::with_resolver(loaded.rules, mode, Box::new(FakeResolver))
+    rules::load_policy(text, mode, fake_table().clone())
 }
 
 fn policy(rules: &[(&str, &str)]) -> Policy {
@@ -924,7 +912,11 @@ fn cidr_blocks() {
 
 #[test]
 fn no_matching_rule_is_none() {
-    let empty = Policy::with_resolver(RuleSet::default(), Mode::Enforce, Box::new(FakeResolver));
+    let empty = Policy::with_resolver(
+        RuleSet::default(),
+        Mode::Enforce,
+        Box::new(fake_table().clone()),
+    );
     let p = policy(&[("accept(\"10.0.0.2:81\")", PROTECT)]);
     for kind in EventKind::ALL {
         for p in [&empty, &p] {

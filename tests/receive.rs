@@ -11,12 +11,13 @@
 mod support;
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::{TempDir, library, manifest, python, text, without_armr_env};
+use support::programs::{c_program, path, python_program};
+use support::run::{Ran, under_armr};
+use support::{TempDir, library, manifest, text};
 
 const EACCES: &str = "PermissionError errno=13";
 const REFUSED: &str = "ConnectionRefusedError errno=111";
@@ -25,73 +26,23 @@ const EAGAIN: &str = "BlockingIOError errno=11";
 
 /// One app, `Receive`, holding `rules`, each `(name, condition, message)`: protect rules.
 fn policy(rules: &[(&str, &str, &str)]) -> String {
-    let mut text = String::from("app(\"Receive\"):\n    requires(version: ARMR/2.11)\n");
-    for (name, condition, message) in rules {
-        text.push_str(&format!(
-            "    socket(\"{name}\"):\n        {condition}\n        protect(message: \"{message}\", severity: High)\n    endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
-}
-
-fn program(name: &str) -> PathBuf {
-    let path = manifest().join("tests/programs").join(name);
-    assert!(path.is_file(), "missing test program {}", path.display());
-    path
+    let rules: Vec<(&str, &str, String)> = rules
+        .iter()
+        .map(|(name, condition, message)| {
+            (
+                *name,
+                *condition,
+                format!("protect(message: \"{message}\", severity: High)"),
+            )
+        })
+        .collect();
+    support::rules::policy("Receive", &rules)
 }
 
 /// What a user sees of one run.
-struct Run {
-    stdout: String,
-    stderr: String,
-    log: String,
-}
+type Run = Ran;
 
-impl Run {
-    fn context(&self) -> String {
-        format!(
-            "--- stdout\n{}--- stderr\n{}--- log\n{}",
-            self.stdout, self.stderr, self.log
-        )
-    }
-
-    fn get(&self, key: &str) -> String {
-        let values: Vec<&str> = self
-            .stdout
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-            .collect();
-        assert_eq!(values.len(), 1, "one `{key}:` line\n{}", self.context());
-        values[0].to_string()
-    }
-
-    /// Asserts each `(key, expected value)`, reporting every mismatch at once.
-    fn expect(&self, expected: &[(&str, &str)]) {
-        let wrong: Vec<String> = expected
-            .iter()
-            .filter(|(key, want)| {
-                self.stdout
-                    .lines()
-                    .filter_map(|l| l.split_once(": "))
-                    .filter(|(k, _)| k == key)
-                    .map(|(_, v)| v)
-                    .collect::<Vec<_>>()
-                    != [*want]
-            })
-            .map(|(key, want)| format!("  {key}: expected `{want}`"))
-            .collect();
-        assert!(
-            wrong.is_empty(),
-            "{} mismatches:\n{}\n{}",
-            wrong.len(),
-            wrong.join("\n"),
-            self.context()
-        );
-    }
-
+impl Ran {
     /// The event lines, each cut to what does not vary between runs: the CEF header and the
     /// extension from `appVersion` on (the time, host and pid before it are checked for shape).
     fn events(&self) -> Vec<String> {
@@ -122,51 +73,24 @@ fn event(rule: &str, feature: &str, message: &str, fields: &str) -> String {
     )
 }
 
-/// Runs `command` under armr with `rules` (file `rules.armr` in `dir`) and `ARMR_LOG` in `dir`;
-/// `preload`: set `LD_PRELOAD` (false when the program sets it itself before an exec).
+/// Runs `command` under armr with `rules` and `ARMR_LOG` in `dir`; `preload`: set `LD_PRELOAD`
+/// (false when the program sets it itself before an exec). The program must succeed and print
+/// `done: yes`.
 fn run(dir: &TempDir, rules: &Path, mut command: Command, preload: bool) -> Run {
     let log = dir.join("armr.log");
     let _ = fs::remove_file(&log);
-    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
-    without_armr_env(&mut command)
+    under_armr(&mut command, rules, &log)
         .current_dir(&dir.0)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(fs::File::create(&err).unwrap())
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONPATH", manifest().join("tests/programs"))
-        .env("ARMR_RULES", rules)
-        .env("ARMR_LOG", format!("file:{}", log.display()))
-        .process_group(0);
-    if preload {
-        command.env("LD_PRELOAD", library());
+        .env("PYTHONPATH", manifest().join("tests/programs"));
+    if !preload {
+        command.env_remove("LD_PRELOAD");
     }
-    let mut child = command.spawn().expect("start the program");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the program did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let run = Run {
-        stdout: fs::read_to_string(&out).unwrap_or_default(),
-        stderr: fs::read_to_string(&err).unwrap_or_default(),
-        log: fs::read_to_string(&log).unwrap_or_default(),
-    };
-    assert!(status.success(), "{status}\n{}", run.context());
+    let run =
+        support::run::run(&mut command, &dir.0, "run", Duration::from_secs(60)).with_log(&log);
+    assert!(run.status.success(), "{}\n{}", run.status, run.context());
     assert_eq!(run.get("done"), "yes", "{}", run.context());
     run
-}
-
-fn python_program(name: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(python());
-    command.arg(program(name)).args(args);
-    command
 }
 
 // --- 1. accept of a peer that reset before the accept
@@ -229,7 +153,7 @@ fn an_inherited_listener_is_judged_at_its_first_accept() {
         "listen_then_exec.py",
         &[
             library().to_str().unwrap(),
-            program("inherited_listener.py").to_str().unwrap(),
+            path("inherited_listener.py").to_str().unwrap(),
         ],
     );
     let run = run(&dir, &rules, command, false);
@@ -272,7 +196,7 @@ fn an_inherited_udp_socket_read_with_read_or_readv_is_judged() {
         "udp_bind_then_exec.py",
         &[
             library().to_str().unwrap(),
-            program("inherited_udp.py").to_str().unwrap(),
+            path("inherited_udp.py").to_str().unwrap(),
         ],
     );
     let run = run(&dir, &rules, command, false);
@@ -502,14 +426,7 @@ fn discarded_datagrams_are_logged_at_most_once_a_second_with_a_count() {
 #[test]
 fn fortified_receive_calls_discard_datagrams_from_a_refused_sender() {
     let dir = TempDir::new("receive", "udp-fortified");
-    let binary = dir.join("udp_fortified");
-    let cc = Command::new("cc")
-        .args(["-O2", "-D_FORTIFY_SOURCE=2", "-o"])
-        .arg(&binary)
-        .arg(program("udp_fortified.c"))
-        .output()
-        .expect("run cc");
-    assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
+    let binary = c_program("udp_fortified", &["-D_FORTIFY_SOURCE=2"]);
     let symbols = Command::new("nm").arg("-D").arg(&binary).output().unwrap();
     for name in ["__recv_chk", "__recvfrom_chk", "__read_chk"] {
         assert!(
@@ -567,7 +484,7 @@ fn a_java_datagram_socket_client_works_under_the_web_rules() {
     let javac = Command::new("javac")
         .arg("-d")
         .arg(&dir.0)
-        .arg(program("UdpClient.java"))
+        .arg(path("UdpClient.java"))
         .output();
     let javac = match javac {
         Ok(out) => out,
@@ -602,13 +519,7 @@ fn a_udp_bind_to_port_0_is_judged_by_bind_client_rules() {
             ),
         ]),
     );
-    let code = "import socket\nfrom armrtest import emit, outcome\n\
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-        emit('bind_refused_client', outcome(s.bind, ('127.0.0.1', 0)))\n\
-        emit('bind_allowed_client', outcome(s.bind, ('127.0.0.2', 0)))\n\
-        emit('done', 'yes')\n";
-    let mut command = Command::new(python());
-    command.args(["-c", code]);
+    let command = python_program("udp_bind_client.py", &[]);
     let run = run(&dir, &rules, command, true);
     run.expect(&[
         ("bind_refused_client", EACCES),

@@ -10,184 +10,21 @@
 //! 127.0.0.0/8.
 
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle, sleep};
+use std::sync::Mutex;
+use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{TempDir, library, manifest, python, text, without_armr_env};
+use support::dns::{FakeDns, with_private_etc};
+use support::programs::{c_program, path};
+use support::rules::app;
+use support::{TempDir, library, python, text};
 
 /// Held by the test serving on [::1]:53 (one address for every test).
 static SERVING_ON_V6_LOOPBACK: Mutex<()> = Mutex::new(());
-
-/// The address every A query is answered with.
-const ANSWER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 99);
-/// The name every PTR query is answered with.
-const PTR_ANSWER: &str = "ptr-answer.test";
-
-// =============================================================================================
-// A fake DNS server
-
-/// A DNS server on `ip`:53, UDP and TCP, answering every A query with [`ANSWER`], every PTR
-/// query with [`PTR_ANSWER`], anything else with no record. It keeps every query it received.
-struct FakeDns {
-    ip: IpAddr,
-    queries: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl FakeDns {
-    fn start(ip: impl Into<IpAddr>) -> FakeDns {
-        let ip = ip.into();
-        let queries = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let udp = UdpSocket::bind((ip, 53))
-            .unwrap_or_else(|e| panic!("bind {ip}:53/udp ({e}): these tests run as root"));
-        udp.set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let tcp = TcpListener::bind((ip, 53))
-            .unwrap_or_else(|e| panic!("bind {ip}:53/tcp ({e}): these tests run as root"));
-        tcp.set_nonblocking(true).unwrap();
-        let mut threads = Vec::new();
-        {
-            let (queries, stop) = (queries.clone(), stop.clone());
-            threads.push(thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, peer)) = udp.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    if let Some((name, reply)) = answer(&buf[..n]) {
-                        queries.lock().unwrap().push(format!("udp {name}"));
-                        let _ = udp.send_to(&reply, peer);
-                    }
-                }
-            }));
-        }
-        {
-            let (queries, stop) = (queries.clone(), stop.clone());
-            threads.push(thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match tcp.accept() {
-                        Ok((conn, _)) => serve_tcp(conn, &queries),
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            sleep(Duration::from_millis(10))
-                        }
-                        Err(_) => {}
-                    }
-                }
-            }));
-        }
-        FakeDns {
-            ip,
-            queries,
-            stop,
-            threads,
-        }
-    }
-
-    /// The queries received so far: `udp NAME TYPE` or `tcp NAME TYPE`.
-    fn queries(&self) -> Vec<String> {
-        self.queries.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeDns {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Answers the length-prefixed queries of one TCP connection until it closes.
-fn serve_tcp(mut conn: TcpStream, queries: &Mutex<Vec<String>>) {
-    conn.set_nonblocking(false).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    loop {
-        let mut len = [0u8; 2];
-        if conn.read_exact(&mut len).is_err() {
-            return;
-        }
-        let mut message = vec![0u8; u16::from_be_bytes(len) as usize];
-        if conn.read_exact(&mut message).is_err() {
-            return;
-        }
-        let Some((name, reply)) = answer(&message) else {
-            return;
-        };
-        queries.lock().unwrap().push(format!("tcp {name}"));
-        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-        framed.extend_from_slice(&reply);
-        if conn.write_all(&framed).is_err() {
-            return;
-        }
-    }
-}
-
-/// The question of a query (`NAME TYPE`) and the reply to it.
-fn answer(query: &[u8]) -> Option<(String, Vec<u8>)> {
-    if query.len() < 12 {
-        return None;
-    }
-    let mut at = 12;
-    let mut labels = Vec::new();
-    loop {
-        let len = *query.get(at)? as usize;
-        at += 1;
-        if len == 0 {
-            break;
-        }
-        labels.push(String::from_utf8_lossy(query.get(at..at + len)?).into_owned());
-        at += len;
-    }
-    let qtype = u16::from_be_bytes([*query.get(at)?, *query.get(at + 1)?]);
-    let question_end = at + 4;
-    query.get(..question_end)?;
-    let name = labels.join(".");
-    let mut reply = query[..question_end].to_vec();
-    reply[2] = 0x81; // QR, RD
-    reply[3] = 0x80; // RA, NOERROR
-    reply[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    let record = |rtype: u16, data: &[u8]| {
-        let mut r = vec![0xc0, 0x0c];
-        r.extend_from_slice(&rtype.to_be_bytes());
-        r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-        r.extend_from_slice(&(data.len() as u16).to_be_bytes());
-        r.extend_from_slice(data);
-        r
-    };
-    let rdata = match qtype {
-        1 => Some(record(1, &ANSWER.octets())),
-        12 => {
-            let mut encoded = Vec::new();
-            for label in PTR_ANSWER.split('.') {
-                encoded.push(label.len() as u8);
-                encoded.extend_from_slice(label.as_bytes());
-            }
-            encoded.push(0);
-            Some(record(12, &encoded))
-        }
-        _ => None,
-    };
-    if let Some(rdata) = rdata {
-        reply[7] = 1; // ANCOUNT
-        reply.extend_from_slice(&rdata);
-    }
-    let kind = match qtype {
-        1 => "A".to_string(),
-        28 => "AAAA".to_string(),
-        12 => "PTR".to_string(),
-        other => other.to_string(),
-    };
-    Some((format!("{name} {kind}"), reply))
-}
 
 // =============================================================================================
 // Programs in a mount namespace with the test's resolv.conf
@@ -260,17 +97,11 @@ impl Setup {
 
     /// [`Setup::command`] with more `NAME=VALUE` settings for the program.
     fn command_with(&self, program: &[&str], armr: bool, env: &[&str]) -> Command {
-        let mut command = Command::new("unshare");
-        without_armr_env(&mut command);
-        command.args(["--mount", "--propagation", "private", "sh", "-ec"]);
-        command.arg(
-            "mount --bind \"$1\" /etc/resolv.conf; mount --bind \"$2\" /etc/hosts; \
-             mount --bind \"$3\" /etc/nsswitch.conf; shift 3; exec \"$@\"",
+        let mut command = with_private_etc(
+            &self.dir.join("hosts"),
+            &self.dir.join("resolv.conf"),
+            &self.dir.join("nsswitch.conf"),
         );
-        command.arg("sh");
-        for file in ["resolv.conf", "hosts", "nsswitch.conf"] {
-            command.arg(self.dir.join(file));
-        }
         command.arg("env");
         if armr {
             command.arg(format!("LD_PRELOAD={}", library().display()));
@@ -284,20 +115,6 @@ impl Setup {
         command.args(program);
         command.stdin(Stdio::null());
         command
-    }
-
-    /// Compiles tests/programs/NAME.c into the test's directory; returns the binary's path.
-    fn compile(&self, name: &str) -> String {
-        let source = manifest().join(format!("tests/programs/{name}.c"));
-        let binary = self.dir.join(name);
-        let cc = Command::new("cc")
-            .args(["-O2", "-pthread", "-o"])
-            .arg(&binary)
-            .arg(&source)
-            .output()
-            .expect("cc: this test compiles a C program");
-        assert!(cc.status.success(), "cc: {}", text(&cc.stderr));
-        binary.display().to_string()
     }
 
     /// Runs a program of the test's under armr; returns what it printed and the log.
@@ -330,7 +147,7 @@ impl Setup {
     }
 
     fn lookups_env(&self, lookups: &[&str], armr: bool, env: &[&str]) -> Run {
-        let script = manifest().join("tests/programs/lookups.py");
+        let script = path("lookups.py");
         let python = python().display().to_string();
         let script = script.display().to_string();
         let mut program = vec![python.as_str(), script.as_str()];
@@ -356,19 +173,15 @@ impl Setup {
     }
 }
 
-/// A policy of `rules` (each a `socket(...)` block body: condition and action).
+/// A policy of `rules`, each `(name, body)`: a `socket(...)` block's condition and action.
 fn policy(rules: &[(&str, &str)]) -> String {
-    let mut text = String::from("app(\"resolver test\"):\n    requires(version: ARMR/2.11)\n");
-    for (name, body) in rules {
-        text.push_str(&format!(
-            "    socket(\"{name}\"):\n        {body}\n    endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
+    let rules: String = rules
+        .iter()
+        .map(|(name, body)| format!("    socket(\"{name}\"):\n        {body}\n    endsocket\n"))
+        .collect();
+    app("resolver test", &rules)
 }
 
-/// Refuses every connect, and logs it.
 /// The rule every policy here ends with: no connection anywhere, logged.
 const DENY_ALL: (&str, &str) = (
     "deny all",
@@ -911,7 +724,9 @@ fn threads_looking_up_while_resolv_conf_changes_lose_nothing_under_memcheck() {
     let conf_a = resolv_conf(&[refused.ip, v6.ip, allowed.ip], "");
     let conf_b = resolv_conf(&[v6.ip, allowed.ip, refused.ip], "");
     let setup = Setup::new("stress", &rules, &conf_a);
-    let binary = setup.compile("lookup_stress");
+    let binary = c_program("lookup_stress", &["-pthread"])
+        .display()
+        .to_string();
     let out = setup
         .command(
             &[
@@ -991,7 +806,7 @@ fn getaddrinfo_a_requests_are_judged_waiting_or_notified_by_a_thread() {
     // getaddrinfo: armr runs them through the judged one instead.
     let dns = FakeDns::start(Ipv4Addr::new(127, 0, 53, 17));
     let setup = Setup::new("gai-async", &deny_all(), &resolv_conf(&[dns.ip], ""));
-    let binary = setup.compile("gai_async");
+    let binary = c_program("gai_async", &["-pthread"]).display().to_string();
     for mode in ["wait", "thread"] {
         let run = setup.run(&[
             &binary,
@@ -1022,7 +837,7 @@ fn getaddrinfo_a_requests_are_judged_waiting_or_notified_by_a_thread() {
         "connect(\"127.0.53.17:53\")\n        allow(message: \"dns allowed\", severity: Low)",
     )]);
     let setup = Setup::new("gai-async-allowed", &rules, &resolv_conf(&[dns.ip], ""));
-    let binary = setup.compile("gai_async");
+    let binary = c_program("gai_async", &["-pthread"]).display().to_string();
     let run = setup.run(&[&binary, "thread", "allowed.example"]);
     assert_eq!(run.outcome("allowed.example"), "ok 127.0.0.99");
     assert!(dns.queries().contains(&"udp allowed.example A".to_string()));

@@ -13,50 +13,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::ErrorKind;
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{armr_command, library, manifest, python};
-
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-const SIGKILL: i32 = 9;
+use support::events::EventLine;
+use support::net::{assert_untouched, tcp_listener};
+use support::programs::python_program;
+use support::run::{Ran, under_armr};
+use support::{armr_command, without_armr_env};
 
 const REFUSED: &str = "ConnectionRefusedError errno=111";
 const EACCES: &str = "PermissionError errno=13";
 const RESET: &str = "ConnectionResetError errno=104";
 const EAGAIN: &str = "BlockingIOError errno=11";
 
-// --- paths
-
-fn armr() -> PathBuf {
-    armr_command()
-}
-
-fn program(name: &str) -> PathBuf {
-    let path = manifest().join("tests/programs").join(name);
-    assert!(path.is_file(), "missing test program {}", path.display());
-    path
-}
-
 // --- rules
 
-/// One app holding `rules`, each `(name, condition, action)`.
+/// One app, `Robustness`, holding `rules`, each `(name, condition, action)`.
 fn policy(rules: &[(&str, String, String)]) -> String {
-    let mut text = String::from("app(\"Robustness\"):\n    requires(version: ARMR/2.11)\n");
-    for (name, condition, action) in rules {
-        text.push_str(&format!(
-            "    socket(\"{name}\"):\n        {condition}\n        {action}\nendsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    text
+    support::rules::policy("Robustness", rules)
 }
 
 fn protect(message: &str) -> String {
@@ -84,7 +63,7 @@ impl Sandbox {
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("rules.armr");
         fs::write(&path, rules).unwrap();
-        let check = Command::new(armr())
+        let check = Command::new(armr_command())
             .arg("check")
             .arg(&path)
             .stdin(Stdio::null())
@@ -110,74 +89,16 @@ impl Sandbox {
 
     fn spawn(&self, name: &str, args: &[String], timeout: Duration, preload: bool) -> Run {
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
-        let stdout_path = self.dir.join(format!("{n}-{name}.stdout"));
-        let stderr_path = self.dir.join(format!("{n}-{name}.stderr"));
-        let mut command = Command::new(python());
-        command
-            .arg(program(name))
-            .args(args)
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut command = python_program(name, &args);
+        without_armr_env(&mut command)
             .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&stdout_path).unwrap())
-            .stderr(fs::File::create(&stderr_path).unwrap())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("PYTHONUNBUFFERED", "1")
-            .env_remove("PYTHONPATH")
-            .process_group(0);
-        for var in [
-            "LD_PRELOAD",
-            "ARMR_RULES",
-            "ARMR_LOG",
-            "ARMR_MODE",
-            "ARMR_ON_ERROR",
-        ] {
-            command.env_remove(var);
-        }
+            .env("PYTHONUNBUFFERED", "1");
         if preload {
-            command
-                .env("LD_PRELOAD", library())
-                .env("ARMR_RULES", &self.rules)
-                .env("ARMR_LOG", format!("file:{}", self.log.display()));
+            under_armr(&mut command, &self.rules, &self.log);
         }
-        let started = Instant::now();
-        let mut child = command.spawn().expect("start python3");
-        let pid = child.id();
-        let deadline = started + timeout;
-        // Wait for the program to exit, without reaping it: while it is a zombie its pid (its
-        // process group's id) cannot be reused, so that killing the group (whatever the program
-        // left running: forked children) can hit nothing else.
-        let timed_out = loop {
-            if is_zombie(pid) {
-                break false;
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                break false; // already reaped (no /proc?): do not kill a group that may be gone
-            }
-            if Instant::now() >= deadline {
-                break true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        // SAFETY: kill has no memory-safety preconditions; -pid is this program's process group.
-        unsafe { kill(-(pid as i32), SIGKILL) };
-        let status = child.wait().unwrap();
-        let run = Run {
-            program: name.to_string(),
-            pid,
-            status,
-            timed_out,
-            elapsed: started.elapsed(),
-            stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
-            stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
-            log: fs::read_to_string(&self.log).unwrap_or_default(),
-            dir: self.dir.clone(),
-        };
-        assert!(
-            !run.timed_out,
-            "{} did not finish within {timeout:?}: killed\n{}",
-            name,
-            run.context()
-        );
+        let run = support::run::run(&mut command, &self.dir, &format!("{n}-{name}"), timeout)
+            .with_log(&self.log);
         assert!(
             run.status.success(),
             "{} failed ({})\n{}",
@@ -205,94 +126,16 @@ impl Drop for Sandbox {
     }
 }
 
-fn is_zombie(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
 // --- a run's results
 
-struct Run {
-    program: String,
-    pid: u32,
-    status: ExitStatus,
-    timed_out: bool,
-    elapsed: Duration,
-    stdout: String,
-    stderr: String,
-    log: String,
-    dir: PathBuf,
-}
+/// What a user sees of one run.
+type Run = Ran;
 
-impl Run {
-    fn context(&self) -> String {
-        format!(
-            "--- {} (pid {}, {:?}, {}; files in {})\n--- stdout:\n{}--- stderr:\n{}--- log ({} lines):\n{}",
-            self.program,
-            self.pid,
-            self.elapsed,
-            self.status,
-            self.dir.display(),
-            self.stdout,
-            self.stderr,
-            self.log.lines().count(),
-            self.log
-                .lines()
-                .take(40)
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
-        )
-    }
-
-    /// Every value printed under `key`.
-    fn all(&self, key: &str) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter_map(|line| line.split_once(": "))
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-            .collect()
-    }
-
-    /// The one value printed under `key`.
-    fn get(&self, key: &str) -> &str {
-        let values = self.all(key);
-        assert_eq!(
-            values.len(),
-            1,
-            "expected one `{key}:` line\n{}",
-            self.context()
-        );
-        values[0]
-    }
-
+impl Ran {
     fn number(&self, key: &str) -> u64 {
         self.get(key)
             .parse()
             .unwrap_or_else(|_| panic!("`{key}` is not a number\n{}", self.context()))
-    }
-
-    /// Asserts each `(key, expected value)`, reporting every mismatch at once.
-    fn expect(&self, expected: &[(&str, &str)]) {
-        let wrong: Vec<String> = expected
-            .iter()
-            .filter_map(|(key, want)| {
-                let got = self.all(key);
-                (got != [*want]).then(|| format!("  {key}: expected `{want}`, got {got:?}"))
-            })
-            .collect();
-        assert!(
-            wrong.is_empty(),
-            "{} mismatches:\n{}\n{}",
-            wrong.len(),
-            wrong.join("\n"),
-            self.context()
-        );
     }
 
     /// The event lines of the log, every one of which must be a whole, well-formed line.
@@ -307,66 +150,39 @@ impl Run {
     }
 }
 
-/// One CEF event line: the syslog header's PROCID and the CEF extension fields.
+/// One CEF event line of an armr rule: the syslog header's PROCID and the CEF extension fields.
 #[derive(Debug)]
 struct Event {
     line: String,
     syslog_pid: u32,
     rule: String,
-    fields: BTreeMap<String, String>,
+    event: EventLine,
 }
 
 impl Event {
-    /// `<PRI>1 TIMESTAMP HOST APP PROCID - - CEF:0|ARMR:APP|APP|VER|RULE|Execute Rule|SEV|EXT`.
+    /// `<PRI>1 TIMESTAMP HOST APP PROCID - - CEF:0|ARMR:APP|APP|VER|RULE|Execute Rule|SEV|EXT`,
+    /// with the fields every rule event has.
     fn parse(line: &str) -> Option<Event> {
-        let (header, cef) = line.split_once(" - - CEF:0|")?;
-        let mut head = header.split(' ');
-        let pri = head.next()?;
-        if !(pri.starts_with('<') && pri.ends_with(">1")) {
+        let event = EventLine::parse(line).ok()?;
+        if event.cef[0] != "CEF:0"
+            || !event.cef[1].starts_with("ARMR:")
+            || event.cef[5] != "Execute Rule"
+        {
             return None;
-        }
-        let (_timestamp, _host, _app) = (head.next()?, head.next()?, head.next()?);
-        let syslog_pid = head.next()?.parse().ok()?;
-        if head.next().is_some() {
-            return None;
-        }
-        let parts: Vec<&str> = cef.splitn(7, '|').collect();
-        if parts.len() != 7 || !parts[0].starts_with("ARMR:") || parts[4] != "Execute Rule" {
-            return None;
-        }
-        // Extension: `key=value` pairs; a value may hold spaces (msg), never an unescaped `=`.
-        let mut fields = BTreeMap::new();
-        let mut current: Option<String> = None;
-        for token in parts[6].split(' ') {
-            match token.split_once('=') {
-                Some((key, value))
-                    if !key.is_empty()
-                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                {
-                    fields.insert(key.to_string(), value.to_string());
-                    current = Some(key.to_string());
-                }
-                _ => {
-                    let key = current.as_ref()?;
-                    let value: &mut String = fields.get_mut(key)?;
-                    value.push(' ');
-                    value.push_str(token);
-                }
-            }
         }
         for required in ["rt", "dvchost", "procid", "act", "securityFeature"] {
-            fields.get(required)?;
+            event.field(required)?;
         }
         Some(Event {
-            line: line.to_string(),
-            syslog_pid,
-            rule: parts[3].to_string(),
-            fields,
+            line: event.raw.clone(),
+            syslog_pid: event.procid,
+            rule: event.cef[4].clone(),
+            event,
         })
     }
 
     fn f(&self, key: &str) -> &str {
-        self.fields.get(key).map(String::as_str).unwrap_or("")
+        self.event.field(key).unwrap_or("")
     }
 
     fn procid(&self) -> u32 {
@@ -381,26 +197,11 @@ impl Event {
 // --- listeners held by the test process (not preloaded)
 
 fn listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").expect("bind a listener on 127.0.0.1")
+    tcp_listener("127.0.0.1:0").0
 }
 
 fn port(listener: &TcpListener) -> u16 {
     listener.local_addr().unwrap().port()
-}
-
-/// Asserts that no connection reached a listener the policy protects (armr refused without
-/// making the system call).
-fn assert_untouched(listener: &TcpListener, run: &Run) {
-    listener.set_nonblocking(true).unwrap();
-    match listener.accept() {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok((_, peer)) => panic!(
-            "a connection from {peer} reached the protected port {}: armr did not refuse it\n{}",
-            port(listener),
-            run.context()
-        ),
-        Err(e) => panic!("accept on the protected listener: {e}"),
-    }
 }
 
 /// Accepts and closes connections on a listener in a thread, counting them.
@@ -542,7 +343,7 @@ fn threads_16_by_500_connects_under_a_mixed_policy() {
         run.context()
     );
     for l in &protected {
-        assert_untouched(l, &run);
+        assert_untouched(l, &run.context());
     }
 
     let events = run.events();
@@ -686,7 +487,7 @@ fn forked_and_execed_children_and_grandchildren_are_refused_and_log_their_own_pi
             e.line
         );
     }
-    assert_untouched(&protected, &run);
+    assert_untouched(&protected, &run.context());
 }
 
 // --- 3. fork while another thread logs
@@ -728,7 +529,7 @@ fn forking_while_another_thread_logs_never_hangs_a_child() {
     // under its own.
     let events = run.events();
     let children: Vec<u32> = run
-        .all("child")
+        .values("child")
         .iter()
         .map(|v| {
             let pid = v
@@ -767,7 +568,7 @@ fn forking_while_another_thread_logs_never_hangs_a_child() {
             .iter()
             .all(|e| e.msg() == "fork while logging" && e.f("act") == "protect")
     );
-    assert_untouched(&protected, &run);
+    assert_untouched(&protected, &run.context());
 }
 
 // --- 4. errno
@@ -838,7 +639,7 @@ fn errno_is_the_kernels_on_forwarded_calls_and_armrs_on_refusals() {
         ("accept_nothing_pending", EAGAIN),
         ("accept_not_listening", "OSError errno=22"),
     ]);
-    assert_untouched(&protected, &run);
+    assert_untouched(&protected, &run.context());
 
     // The closed port's ECONNREFUSED came from the kernel: armr allowed (and logged) the connects.
     let closed = run.get("closed_port");
@@ -1025,7 +826,7 @@ fn udp_sendto_sendmsg_sendmmsg_and_bind_are_judged() {
         ("udp_bind_allowed", "ok"),
         ("tcp_fastopen_protected", EACCES),
     ]);
-    assert_untouched(&tcp, &run);
+    assert_untouched(&tcp, &run.context());
     let events = run.events();
     let count = |msg: &str| {
         events
@@ -1162,7 +963,7 @@ fn ipv4_mapped_addresses_and_dual_stack_servers_are_judged_as_ipv4() {
             ("any4_bind", "ok"),
             ("any4_listen", EACCES),
         ]);
-        assert_untouched(&protected, &run);
+        assert_untouched(&protected, &run.context());
         let events = run.events();
         let connects: Vec<&Event> = events
             .iter()
@@ -1217,7 +1018,7 @@ fn socket_type_flags_and_duplicated_descriptors_are_still_judged() {
         ("fcntl_dupfd_cloexec", REFUSED),
         ("socket_dup", REFUSED),
     ]);
-    assert_untouched(&protected, &run);
+    assert_untouched(&protected, &run.context());
     assert_eq!(run.events().len(), 8, "{}", run.context());
 }
 
@@ -1243,7 +1044,7 @@ fn an_explicit_client_bind_is_judged_at_connect_through_a_duplicated_descriptor(
         ("fcntl_dupfd", EACCES),
         ("bound_via_dup_connect_original", EACCES),
     ]);
-    assert_untouched(&allowed, &run);
+    assert_untouched(&allowed, &run.context());
 }
 
 /// A socket armr knows unbound (`preload/src/unbound.rs`) connects without asking the kernel: every
@@ -1295,14 +1096,14 @@ fn a_client_bind_made_by_another_process_through_a_reused_number_or_by_libc_is_j
     if root {
         run.expect(&[("bindresvport", EACCES)]);
     } else {
-        let got = run.all("bindresvport");
+        let got = run.values("bindresvport");
         assert!(
             got.len() == 1 && got[0].starts_with("not run"),
             "bindresvport as a user: {got:?}\n{}",
             run.context()
         );
     }
-    assert_untouched(&allowed, &run);
+    assert_untouched(&allowed, &run.context());
 }
 
 #[test]

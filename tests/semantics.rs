@@ -1,38 +1,32 @@
 //! The examples of docs/semantics.md, each as a test: rules in ARMR text, events, and the action
 //! a user sees (or none).
 
+mod support;
+
 use armr::language::{self, Action, SourceFile};
-use armr::policy::{EventKind, Mode, Policy, Resolve};
-use std::net::IpAddr;
+use armr::policy::{EventKind, Mode, Policy};
+use support::resolvers::Table;
+use support::rules;
 
-struct FakeResolver;
-
-impl Resolve for FakeResolver {
-    fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
-        match name {
-            "db.internal" => Ok(vec![
-                "10.0.0.5".parse().unwrap(),
-                "fd00::5".parse().unwrap(),
-            ]),
-            _ => Err("unknown host".into()),
-        }
-    }
-
-    fn unresolved(&self, _name: &str, _reason: &str) {}
+/// `db.internal` resolves to 10.0.0.5 and fd00::5; no other name resolves.
+fn resolver() -> Table {
+    Table::new(&[("db.internal", &["10.0.0.5", "fd00::5"])])
 }
 
-/// A policy of one app holding `rules`, each `(action, condition)`.
+/// A policy of one app holding `rules`, each `(action, condition)`, rule `rI` logging `mI`.
 fn policy(rules: &[(&str, &str)], mode: Mode) -> Policy {
-    let mut text = String::from("app(\"A\"):\n  requires(version: ARMR/2.11)\n");
-    for (i, (action, condition)) in rules.iter().enumerate() {
-        text.push_str(&format!(
-            "  socket(\"r{i}\"): {condition} {action}(message: \"m{i}\") endsocket\n"
-        ));
-    }
-    text.push_str("endapp\n");
-    let load = language::load(vec![SourceFile::new("t.armr", text)]);
-    assert!(load.is_ok(), "{}", load.files[0].render());
-    Policy::with_resolver(load.rules, mode, Box::new(FakeResolver))
+    let named: Vec<(String, &str, String)> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, (action, condition))| {
+            (
+                format!("r{i}"),
+                *condition,
+                format!("{action}(message: \"m{i}\")"),
+            )
+        })
+        .collect();
+    rules::load_policy(&rules::policy("A", &named), mode, resolver())
 }
 
 /// The effective action and the winning rule's name.
@@ -208,23 +202,16 @@ fn hostnames_match_what_they_resolve_to() {
 
 #[test]
 fn hostnames_are_not_resolved_before_the_first_event_of_their_kind() {
-    struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-    impl Resolve for Counting {
-        fn resolve(&self, _: &str) -> Result<Vec<IpAddr>, String> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(vec!["10.0.0.5".parse().unwrap()])
-        }
-    }
-    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = Table::answering_all(&["10.0.0.5"]);
     let text = "app(\"A\"): requires(version: ARMR/2.11) socket(\"r\"): connect(\"db.internal:0\") protect() endsocket endapp";
     let load = language::load(vec![SourceFile::new("t.armr", text)]);
-    let p = Policy::with_resolver(load.rules, Mode::Enforce, Box::new(Counting(calls.clone())));
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let p = Policy::with_resolver(load.rules, Mode::Enforce, Box::new(calls.clone()));
+    assert_eq!(calls.asked(), 0);
     assert_eq!(action(&p, Accept, "10.0.0.5:1"), None);
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(calls.asked(), 0);
     assert_eq!(action(&p, Connect, "10.0.0.5:1"), Some(Protect));
     assert_eq!(action(&p, Connect, "10.0.0.5:2"), Some(Protect));
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(calls.asked(), 1);
 }
 
 #[test]

@@ -9,52 +9,37 @@
 //! them).
 
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 mod support;
-use support::{TempDir, library, manifest, python, text, without_armr_env};
+use support::net::tcp_listener;
+use support::programs::path;
+use support::rules;
+use support::run::{Ran, run};
+use support::{TempDir, library, manifest, python, without_armr_env};
 
 const REFUSED: &str = "ConnectionRefusedError errno=111";
 
 fn rules(port: u16) -> String {
-    format!(
-        "app(\"Sidecar\"):\n    requires(version: ARMR/2.11)\n    socket(\"no local port\"):\n        \
-         connect(\"127.0.0.1:{port}\")\n        protect(message: \"sidecar refused\", severity: High)\n    \
-         endsocket\nendapp\n"
+    rules::policy(
+        "Sidecar",
+        &[(
+            "no local port",
+            format!("connect(\"127.0.0.1:{port}\")"),
+            "protect(message: \"sidecar refused\", severity: High)",
+        )],
     )
 }
 
 /// Allows everything: what a child's own environment would like to use instead.
-const PERMISSIVE: &str = "app(\"Permissive\"):\n    requires(version: ARMR/2.11)\n    socket(\"all\"):\n        connect(\"0.0.0.0:0\")\n        allow()\n    endsocket\nendapp\n";
-
-/// Runs `command` in its own process group with a deadline; kills the group when it passes.
-fn run(command: &mut Command, timeout: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("start the program");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > timeout {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            panic!("{command:?} did not finish within {timeout:?}: killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+fn permissive() -> String {
+    rules::policy(
+        "Permissive",
+        &[("all", "connect(\"0.0.0.0:0\")", "allow()")],
+    )
 }
 
 /// `armr-run` with nothing of armr in the environment, its private directory under `dir`.
@@ -70,12 +55,6 @@ fn armr_run(dir: &TempDir) -> Command {
     command
 }
 
-/// `name: value` from a program's output.
-fn field<'a>(stdout: &'a str, name: &str) -> Option<&'a str> {
-    let prefix = format!("{name}: ");
-    stdout.lines().find_map(|l| l.strip_prefix(&prefix))
-}
-
 /// The event lines of a log: (APP-NAME, line).
 fn events(log: &Path) -> Vec<(String, String)> {
     fs::read_to_string(log)
@@ -88,13 +67,11 @@ fn events(log: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn children_with_a_rewritten_environment_that_keeps_ld_preload_are_still_refused() {
-    let protected = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = protected.local_addr().unwrap().port();
+    let (protected, port) = tcp_listener("127.0.0.1:0");
     let dir = TempDir::new("sidecar", "rewritten-env");
     let rules = dir.write("rules.armr", &rules(port));
-    let permissive = dir.write("permissive.armr", PERMISSIVE);
+    let permissive = dir.write("permissive.armr", &permissive());
     let log = dir.join("armr.log");
-    let program = manifest().join("tests/programs/exec_env.py");
     let out = run(
         armr_run(&dir)
             .arg("-r")
@@ -103,24 +80,21 @@ fn children_with_a_rewritten_environment_that_keeps_ld_preload_are_still_refused
             .arg(&log)
             .arg("--")
             .arg(python())
-            .arg(&program)
+            .arg(path("exec_env.py"))
             .args(["127.0.0.1", &port.to_string()])
             .arg(&permissive),
+        &dir.0,
+        "armr-run",
         Duration::from_secs(120),
-    );
-    let stdout = text(&out.stdout);
-    let context = format!(
-        "status {}\nstdout:\n{stdout}\nstderr:\n{}\nlog:\n{}",
-        out.status,
-        text(&out.stderr),
-        fs::read_to_string(&log).unwrap_or_default()
-    );
+    )
+    .with_log(&log);
+    let context = out.context();
     assert!(out.status.success(), "{context}");
-    assert_eq!(field(&stdout, "done"), Some("yes"), "{context}");
+    assert_eq!(out.value("done"), Some("yes"), "{context}");
 
     // dladdr names the library as LD_PRELOAD does: armr-run's link, not the file it points to.
-    let link = field(&stdout, "ld_preload_first").unwrap();
-    assert_eq!(field(&stdout, "dladdr"), Some(link), "{context}");
+    let link = out.value("ld_preload_first").unwrap();
+    assert_eq!(out.value("dladdr"), Some(link), "{context}");
     assert_eq!(
         fs::canonicalize(link).unwrap(),
         fs::canonicalize(library()).unwrap()
@@ -137,25 +111,23 @@ fn children_with_a_rewritten_environment_that_keeps_ld_preload_are_still_refused
         "posix_spawn",
         "permissive_env",
     ] {
-        let result = field(&stdout, label).unwrap_or_else(|| panic!("no {label}\n{context}"));
+        let result = out
+            .value(label)
+            .unwrap_or_else(|| panic!("no {label}\n{context}"));
         assert!(result.ends_with(REFUSED), "{label}: {result}\n{context}");
     }
     for label in ["python_only_preload", "posix_spawn", "permissive_env"] {
-        assert_eq!(
-            field(&stdout, &format!("{label}_exit")),
-            Some("0"),
-            "{context}"
-        );
+        assert_eq!(out.value(&format!("{label}_exit")), Some("0"), "{context}");
     }
     for label in ["nc_only_preload", "env_i", "system"] {
         assert_eq!(
-            field(&stdout, &format!("{label}_exit")),
+            out.value(&format!("{label}_exit")),
             Some("1"),
             "{label}: nc was not refused\n{context}"
         );
     }
     assert_eq!(
-        field(&stdout, "system_sees"),
+        out.value("system_sees"),
         Some("0 ARMR_ variables"),
         "{context}"
     );
@@ -176,7 +148,7 @@ fn children_with_a_rewritten_environment_that_keeps_ld_preload_are_still_refused
         3,
         "{context}"
     );
-    assert!(!text(&out.stderr).contains("CEF:0|"), "{context}");
+    assert!(!out.stderr.contains("CEF:0|"), "{context}");
 
     // No connection reached the listener.
     protected.set_nonblocking(true).unwrap();
@@ -199,7 +171,7 @@ fn installed(dir: &TempDir, sidecar: Option<&str>) -> PathBuf {
 }
 
 /// `nc -z` to the port with only LD_PRELOAD (and `extra`) in the environment.
-fn nc(lib: &Path, port: u16, extra: &[(&str, &str)]) -> Output {
+fn nc(dir: &TempDir, lib: &Path, port: u16, extra: &[(&str, &str)]) -> Ran {
     let mut command = Command::new("nc");
     command
         .args(["-z", "-w", "5", "127.0.0.1", &port.to_string()])
@@ -207,16 +179,15 @@ fn nc(lib: &Path, port: u16, extra: &[(&str, &str)]) -> Output {
         .env("PATH", "/usr/bin:/bin")
         .env("LD_PRELOAD", lib)
         .envs(extra.iter().copied());
-    run(&mut command, Duration::from_secs(30))
+    run(&mut command, &dir.0, "nc", Duration::from_secs(30))
 }
 
 #[test]
 fn a_sidecar_beside_an_installed_library_configures_every_program_and_wins_over_the_environment() {
-    let protected = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = protected.local_addr().unwrap().port();
+    let (_protected, port) = tcp_listener("127.0.0.1:0");
     let dir = TempDir::new("sidecar", "installed");
     let rules = dir.write("rules.armr", &rules(port));
-    let permissive = dir.write("permissive.armr", PERMISSIVE);
+    let permissive = dir.write("permissive.armr", &permissive());
     let log = dir.join("armr.log");
     let lib = installed(
         &dir,
@@ -237,21 +208,21 @@ fn a_sidecar_beside_an_installed_library_configures_every_program_and_wins_over_
         ][..],
     ] {
         let before = events(&log).len();
-        let out = nc(&lib, port, extra);
+        let out = nc(&dir, &lib, port, extra);
         assert_eq!(
             out.status.code(),
             Some(1),
             "{extra:?}: nc was not refused\n{}",
-            text(&out.stderr)
+            out.stderr
         );
         assert_eq!(events(&log).len(), before + 1, "{extra:?}: one event");
     }
     // The same library without its sidecar reads the environment, as before.
     fs::remove_file(lib.with_file_name("armr.env")).unwrap();
-    let out = nc(&lib, port, &[("ARMR_RULES", permissive)]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = nc(&lib, port, &[("ARMR_RULES", rules.to_str().unwrap())]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = nc(&dir, &lib, port, &[("ARMR_RULES", permissive)]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let out = nc(&dir, &lib, port, &[("ARMR_RULES", rules.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
 }
 
 /// Runs `sh -c 'touch MARKER'` under the installed library: (status, stderr, whether it ran).
@@ -266,8 +237,8 @@ fn start_under(lib: &Path, dir: &TempDir, extra: &[(&str, &str)]) -> (Option<i32
         .env("PATH", "/usr/bin:/bin")
         .env("LD_PRELOAD", lib)
         .envs(extra.iter().copied());
-    let out = run(&mut command, Duration::from_secs(30));
-    (out.status.code(), text(&out.stderr), marker.exists())
+    let out = run(&mut command, &dir.0, "sh", Duration::from_secs(30));
+    (out.code(), out.stderr, marker.exists())
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `armr`: the command-line tool. `armr check FILE...` validates rules files; `armr explain`
 //! shows which rule decides an event, and why.
 
+mod explain;
+
 use armr::language;
 use armr::policy::{EventKind, Mode, Policy};
 use std::io::Write;
@@ -131,9 +133,9 @@ fn explain(args: &[String]) -> ExitCode {
     let policy = Policy::new(load.rules, mode);
     let explanation = policy.explain(kind, address);
     if json {
-        println!("{}", policy.explain_json(&explanation));
+        println!("{}", explain::json(&policy, &explanation));
     } else {
-        print!("{}", policy.explain_text(&explanation));
+        print!("{}", explain::text(&policy, &explanation));
     }
     ExitCode::SUCCESS
 }

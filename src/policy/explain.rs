@@ -1,13 +1,13 @@
 //! `armr explain`: which rule wins for an event, and why each other matching rule loses.
 //!
 //! The decision comes from the compiled index, as in a guarded process; the list of matching rules
-//! comes from a plain scan of the rules, and the two are checked against each other.
+//! comes from a plain scan of the rules, and the two are checked against each other. The
+//! [`Explanation`] is data: the `armr` command renders it (text or JSON, `cli/src/explain.rs`).
 
 use super::index::Entry;
 use super::rank::action_priority;
 use super::{Decision, EventKind, Mode, Policy, Rank, Target, entries};
 use crate::language::{Action, HostPattern};
-use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 /// A rule that matches the event.
@@ -176,131 +176,4 @@ impl Policy {
             notes,
         }
     }
-
-    /// The explanation as text for a person.
-    pub fn explain_text(&self, e: &Explanation) -> String {
-        let mut out = String::new();
-        let verdict = e.decision.map_or("none", |d| d.action.as_str());
-        let _ = writeln!(out, "{} {}: {verdict}", e.kind, e.address);
-        match e.decision {
-            None => {
-                let _ = writeln!(
-                    out,
-                    "no rule matches: the call proceeds and nothing is logged"
-                );
-            }
-            Some(d) => {
-                let (app, rule) = self.rule(d.rule);
-                let _ = writeln!(
-                    out,
-                    "rule: \"{}\" in app \"{}\" ({}:{})",
-                    rule.name.escape_debug(),
-                    app.name.escape_debug(),
-                    rule.location.file,
-                    rule.location.line
-                );
-            }
-        }
-        for note in &e.notes {
-            let _ = writeln!(out, "note: {note}");
-        }
-        if !e.candidates.is_empty() {
-            let _ = writeln!(out, "matching rules, best first:");
-            for c in &e.candidates {
-                let (app, rule) = self.rule(c.rule);
-                let _ = writeln!(
-                    out,
-                    "  {} \"{}\" ({}:{}, app \"{}\"): {}",
-                    rule.action,
-                    rule.name.escape_debug(),
-                    rule.location.file,
-                    rule.location.line,
-                    app.name.escape_debug(),
-                    c.lost_because.as_deref().unwrap_or("wins")
-                );
-            }
-        }
-        out
-    }
-
-    /// The explanation as one JSON object.
-    pub fn explain_json(&self, e: &Explanation) -> String {
-        let located = |order: u32| {
-            let (app, rule) = self.rule(order);
-            (
-                json_string(&rule.name),
-                json_string(&app.name),
-                json_string(&format!("{}:{}", rule.location.file, rule.location.line)),
-                rule.action,
-            )
-        };
-        let mut out = String::from("{");
-        let _ = write!(
-            out,
-            "\"decision\": \"{}\"",
-            e.decision.map_or("none", |d| d.action.as_str())
-        );
-        match e.decision.map(|d| located(d.rule)) {
-            Some((rule, app, location, _)) => {
-                let _ = write!(
-                    out,
-                    ", \"rule\": {rule}, \"app\": {app}, \"location\": {location}"
-                );
-            }
-            None => out.push_str(", \"rule\": null, \"app\": null, \"location\": null"),
-        }
-        let _ = write!(
-            out,
-            ", \"event\": {{\"kind\": \"{}\", \"address\": \"{}\"}}",
-            e.kind, e.address
-        );
-        out.push_str(", \"candidates\": [");
-        for (i, c) in e.candidates.iter().enumerate() {
-            let (rule, app, location, action) = located(c.rule);
-            let reason = c
-                .lost_because
-                .as_deref()
-                .map_or("null".to_string(), json_string);
-            let _ = write!(
-                out,
-                "{}{{\"rule\": {rule}, \"app\": {app}, \"location\": {location}, \"action\": \"{action}\", \
-                 \"wildcard\": {}, \"wins\": {}, \"lost_because\": {reason}}}",
-                if i == 0 { "" } else { ", " },
-                c.rank.wildcard(),
-                i == 0,
-            );
-        }
-        out.push_str("], \"notes\": [");
-        for (i, note) in e.notes.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}{}",
-                if i == 0 { "" } else { ", " },
-                json_string(note)
-            );
-        }
-        out.push_str("]}");
-        out
-    }
-}
-
-/// A JSON string literal.
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -174,3 +174,11 @@ impl Drop for TempDir {
         }
     }
 }
+
+pub mod dns;
+pub mod events;
+pub mod net;
+pub mod programs;
+pub mod resolvers;
+pub mod rules;
+pub mod run;
