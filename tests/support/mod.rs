@@ -174,3 +174,5 @@ impl Drop for TempDir {
         }
     }
 }
+
+pub mod rsyslog;
