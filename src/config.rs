@@ -3,7 +3,7 @@
 //! | variable | values | default |
 //! | --- | --- | --- |
 //! | `ARMR_RULES` | a rules file, or a directory (its `*.armr` files in name order); regular files of at most 64 MiB (`language::source::MAX_RULES_FILE`) | unset: armr does nothing |
-//! | `ARMR_LOG` | `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT`, `tcp://HOST:PORT` | `stderr` |
+//! | `ARMR_LOG` | `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT`, `tcp://HOST:PORT` ([`LOG_FORMS`]) | `stderr` |
 //! | `ARMR_MODE` | `enforce`, `detect-only` | `enforce` |
 //! | `ARMR_ON_ERROR` | `closed`, `open` | `closed` |
 //!
@@ -29,14 +29,39 @@ pub enum LogTarget {
     Tcp(String, u16),
 }
 
+/// Every form of an `ARMR_LOG` value, as its documentation and errors write it: the parser, the
+/// `armr run` launcher and the tests take the list from here. An upper-case word stands for a
+/// value the user fills in; the text before it is the form's keyword.
+pub const LOG_FORMS: [&str; 6] = [
+    "stderr",
+    "file:PATH",
+    "syslog",
+    "syslog:SOCKET",
+    "udp://HOST:PORT",
+    "tcp://HOST:PORT",
+];
+
+/// The form of [`LOG_FORMS`] whose keyword `value` uses (`udp://h` is `udp://HOST:PORT`, even
+/// though it lacks a port), or `None` for a value that uses none (such as a bare path).
+pub fn log_form_of(value: &str) -> Option<&'static str> {
+    LOG_FORMS
+        .into_iter()
+        .find(|form| match form.find(|c: char| c.is_ascii_uppercase()) {
+            Some(at) => value.starts_with(&form[..at]),
+            None => value == *form,
+        })
+}
+
 impl LogTarget {
     /// Parses an `ARMR_LOG` value.
     pub fn parse(value: &str) -> Result<LogTarget, String> {
         let bad = |why: &str| {
+            let (last, others) = LOG_FORMS.split_last().unwrap_or((&"", &[]));
+            let others: Vec<String> = others.iter().map(|f| format!("`{f}`")).collect();
             Err(format!(
-                "ARMR_LOG={}: {why}; expected `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, \
-                 `udp://HOST:PORT` or `tcp://HOST:PORT`",
-                value.escape_debug()
+                "ARMR_LOG={}: {why}; expected {} or `{last}`",
+                value.escape_debug(),
+                others.join(", ")
             ))
         };
         let host_port = |rest: &str| -> Option<(String, u16)> {
@@ -81,6 +106,28 @@ impl LogTarget {
                 }
             }
         }
+    }
+}
+
+impl LogTarget {
+    /// The `ARMR_LOG` value naming this destination, which [`LogTarget::parse`] reads back as
+    /// the same; `None` for a path that is not UTF-8 (a setting is text).
+    pub fn value(&self) -> Option<String> {
+        let host = |h: &str| {
+            if h.contains(':') {
+                format!("[{h}]")
+            } else {
+                h.to_string()
+            }
+        };
+        Some(match self {
+            LogTarget::Stderr => "stderr".to_string(),
+            LogTarget::File(path) => format!("file:{}", path.to_str()?),
+            LogTarget::Syslog(path) if path == Path::new("/dev/log") => "syslog".to_string(),
+            LogTarget::Syslog(path) => format!("syslog:{}", path.to_str()?),
+            LogTarget::Udp(h, port) => format!("udp://{}:{port}", host(h)),
+            LogTarget::Tcp(h, port) => format!("tcp://{}:{port}", host(h)),
+        })
     }
 }
 
@@ -299,6 +346,53 @@ impl Sidecar {
     }
 }
 
+impl Sidecar {
+    /// The text of an `armr.env` that holds `config`, every setting written out (the defaults
+    /// too), after `comment` (lines of their own, each starting with `#`). [`Sidecar::config`]
+    /// reads it back as `config`, and this is checked: `Err` says why a value cannot be written
+    /// (a line break or a path that is not UTF-8, which a line cannot hold, or a relative path).
+    pub fn write(comment: &str, config: &Config) -> Result<String, String> {
+        let rules = config.rules.to_str().ok_or_else(|| {
+            format!(
+                "the rules path {} is not UTF-8 text, which {SIDECAR} cannot hold",
+                config.rules.display()
+            )
+        })?;
+        let log = config.log.value().ok_or_else(|| {
+            format!(
+                "the log destination {:?} is not UTF-8 text, which {SIDECAR} cannot hold",
+                config.log
+            )
+        })?;
+        for value in [rules, &log] {
+            if value.contains(['\n', '\r']) {
+                return Err(format!(
+                    "`{}` contains a line break, which {SIDECAR} cannot hold",
+                    value.escape_debug()
+                ));
+            }
+        }
+        let mode = match config.mode {
+            Mode::Enforce => "enforce",
+            Mode::DetectOnly => "detect-only",
+        };
+        let on_error = match config.on_error {
+            OnError::Closed => "closed",
+            OnError::Open => "open",
+        };
+        let text = format!(
+            "{comment}ARMR_RULES={rules}\nARMR_LOG={log}\nARMR_MODE={mode}\nARMR_ON_ERROR={on_error}\n"
+        );
+        match Sidecar::parse(SIDECAR, text.as_bytes()).config() {
+            Ok(read) if read == *config => Ok(text),
+            Ok(read) => Err(format!(
+                "{SIDECAR} would read back as {read:?}, not {config:?}"
+            )),
+            Err((_, errors)) => Err(errors.join("; ")),
+        }
+    }
+}
+
 /// The files `ARMR_RULES` names: the file itself, or a directory's `*.armr` files in name order.
 /// An entry that is not a regular file (a FIFO named `x.armr`) is kept, so that reading it gives
 /// its error (`SourceFile::read`); only subdirectories are left out.
@@ -401,6 +495,67 @@ mod tests {
         ] {
             assert!(LogTarget::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Each form of [`LOG_FORMS`], filled in, is parsed, named by [`log_form_of`], and written
+    /// back by [`LogTarget::value`] as a value that parses the same.
+    #[test]
+    fn every_log_form_parses_and_is_written_back() {
+        let fill = |form: &str| {
+            form.replace("PATH", "/var/log/armr.log")
+                .replace("SOCKET", "/run/armr/log.sock")
+                .replace("HOST:PORT", "[::1]:514")
+        };
+        for form in LOG_FORMS {
+            let value = fill(form);
+            let target = LogTarget::parse(&value).unwrap_or_else(|e| panic!("{form}: {e}"));
+            assert_eq!(log_form_of(&value), Some(form), "{value}");
+            let written = target.value().unwrap();
+            assert_eq!(LogTarget::parse(&written), Ok(target), "{form}: {written}");
+        }
+        assert_eq!(log_form_of("udp://nohost"), Some("udp://HOST:PORT"));
+        assert_eq!(log_form_of("syslog:"), Some("syslog:SOCKET"));
+        for path in ["/var/log/x", "./syslog", "stderr.log", "udp:/x", ""] {
+            assert_eq!(log_form_of(path), None, "{path}");
+        }
+        assert_eq!(
+            LogTarget::Udp("10.0.0.1".into(), 514).value().as_deref(),
+            Some("udp://10.0.0.1:514")
+        );
+    }
+
+    #[test]
+    fn a_written_sidecar_reads_back_as_the_same_settings() {
+        let config = Config {
+            rules: "/etc/armr/web rules.armr".into(),
+            log: LogTarget::Tcp("::1".into(), 6514),
+            mode: Mode::DetectOnly,
+            on_error: OnError::Open,
+        };
+        let text = Sidecar::write("# comment\n", &config).unwrap();
+        assert_eq!(
+            text,
+            "# comment\nARMR_RULES=/etc/armr/web rules.armr\nARMR_LOG=tcp://[::1]:6514\n\
+             ARMR_MODE=detect-only\nARMR_ON_ERROR=open\n"
+        );
+        let line_break = Config {
+            log: LogTarget::File("/tmp/a\nARMR_MODE=enforce".into()),
+            ..config.clone()
+        };
+        assert!(
+            Sidecar::write("", &line_break)
+                .unwrap_err()
+                .contains("contains a line break")
+        );
+        let relative = Config {
+            rules: "rules.armr".into(),
+            ..config
+        };
+        assert!(
+            Sidecar::write("", &relative)
+                .unwrap_err()
+                .contains("the path must be absolute")
+        );
     }
 
     #[test]

@@ -108,14 +108,11 @@ fn usage_errors_exit_2() {
     ] {
         let out = armr(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&out.stderr).contains("usage: armr check FILE..."),
-            "{args:?}"
-        );
+        assert!(text(&out.stderr).contains("Usage: armr"), "{args:?}");
     }
     let help = armr(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(text(&help.stdout).contains("check FILE..."));
+    assert!(text(&help.stdout).contains("\n  check "));
 }
 
 /// The `armr` binary is built without the LD_PRELOAD hooks, so its own socket calls are never
@@ -305,4 +302,132 @@ fn the_demo_without_python3_says_what_to_install() {
     );
     assert_eq!(text(&out.stdout), "");
     let _ = std::fs::remove_dir_all(&bin);
+}
+
+/// `--help`, `-h` anywhere before the files, and `armr help COMMAND` show a command's help on
+/// stdout and exit 0, as in every command-line tool (issue 13: `armr check --help` was a usage
+/// error about an unknown option, `-h` a file name).
+#[test]
+fn help_works_everywhere_a_user_asks_for_it() {
+    for (args, usage) in [
+        (&["check", "--help"][..], "Usage: armr check <FILE>..."),
+        (&["check", "-h"][..], "Usage: armr check <FILE>..."),
+        (
+            &["check", "rules/web.armr", "-h"][..],
+            "Usage: armr check <FILE>...",
+        ),
+        (&["help", "check"][..], "Usage: armr check <FILE>..."),
+        (
+            &["explain", "--help"][..],
+            "Usage: armr explain [--json] [--detect-only] <FILE>... <KIND> <ADDRESS>",
+        ),
+        (
+            &["explain", "rules/web.armr", "-h"][..],
+            "Usage: armr explain [--json] [--detect-only] <FILE>... <KIND> <ADDRESS>",
+        ),
+        (
+            &["run", "--help"][..],
+            "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+        ),
+        (&["help", "run"][..], "Usage: armr run [-r RULES]"),
+        (&["--help"][..], "Usage: armr <COMMAND>"),
+        (&["-h"][..], "Usage: armr <COMMAND>"),
+        (&["help"][..], "Usage: armr <COMMAND>"),
+    ] {
+        let out = armr(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains(usage),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+    assert_eq!(
+        armr(&["help", "check"]).stdout,
+        armr(&["check", "--help"]).stdout
+    );
+    let version = armr(&["-V"]);
+    assert_eq!(
+        text(&version.stdout),
+        format!("armr {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(armr(&["--version"]).stdout, version.stdout);
+}
+
+/// Unknown options, missing arguments and unknown commands: the error and the usage on stderr,
+/// nothing on stdout, exit 2, and a pointer to --help.
+#[test]
+fn option_errors_are_usage_errors_on_stderr() {
+    for (args, error) in [
+        (
+            &["check", "--strict", "rules/web.armr"][..],
+            "error: unexpected argument '--strict' found",
+        ),
+        (
+            &["check"][..],
+            "error: the following required arguments were not provided",
+        ),
+        (
+            &["frobnicate"][..],
+            "error: unrecognized subcommand 'frobnicate'",
+        ),
+        (
+            &[
+                "explain",
+                "--jsno",
+                "rules/web.armr",
+                "connect",
+                "10.0.0.1:1",
+            ][..],
+            "error: unexpected argument '--jsno' found",
+        ),
+        (
+            &["explain", "rules/web.armr", "connect"][..],
+            "error: `armr explain` needs rules files, an event kind and an address",
+        ),
+        (
+            &["run", "-r"][..],
+            "error: a value is required for '-r <RULES>'",
+        ),
+        (
+            &["run", "-r", "rules/web.armr"][..],
+            "error: the following required arguments were not provided",
+        ),
+        (
+            &["run", "--frobnicate", "true"][..],
+            "error: unexpected argument '--frobnicate' found",
+        ),
+        (
+            &["run", "-r", "", "true"][..],
+            "error: a value is required for '-r <RULES>'",
+        ),
+    ] {
+        let out = armr(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with(error), "{args:?}: {stderr}");
+        // (clap leaves the usage out after a missing option value)
+        assert!(
+            stderr.contains("\nUsage: armr ") || error.starts_with("error: a value is required"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("For more information, try '--help'."),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+    }
+    // A close misspelling gets a suggestion.
+    let out = armr(&["chekc", "rules/web.armr"]);
+    assert!(
+        text(&out.stderr).contains("tip: a similar subcommand exists: 'check'"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -1,9 +1,11 @@
-//! `scripts/armr-run` as a user runs it: the environment it hands the program, the checks it makes
-//! before anything runs (the rules, the command, whether LD_PRELOAD can reach it) and its exit codes.
+//! `scripts/armr-run` (which runs `armr run`) as a user runs it: the environment it hands the
+//! program, the checks it makes before anything runs (the rules, the command, whether LD_PRELOAD
+//! can reach it), its exit codes, and the log destinations.
 //!
-//! The real `libarmr.so` is not needed: `ARMR_LIB` points at an empty shared object built here with
-//! `cc`, which the loader preloads harmlessly. The `armr` command is the real one, at its default
-//! place `target/release/armr` (so `cargo build --release` first, as `make test` does).
+//! The real `libarmr.so` is needed only by the log tests: elsewhere `ARMR_LIB` points at an empty
+//! shared object built here with `cc`, which the loader preloads harmlessly. The `armr` command is
+//! the real one, at its default place `target/release/armr` (so `cargo build --release` first, as
+//! `make test` does).
 
 mod support;
 
@@ -176,7 +178,7 @@ fn sets_absolute_rules_and_preloads_the_library() {
     assert_eq!(
         fs::read_to_string(dir.join("armr.env")).unwrap(),
         format!(
-            "# Written by armr-run: the settings of every process that preloads the libarmr.so \
+            "# Written by armr run: the settings of every process that preloads the libarmr.so \
              beside it.\nARMR_RULES={rules}\nARMR_LOG=stderr\nARMR_MODE=enforce\n\
              ARMR_ON_ERROR=closed\n"
         )
@@ -288,10 +290,11 @@ fn settings_the_library_would_reject_stop_early() {
     ] {
         let out = run(launcher(&["-r", "rules/web.armr", "true"]).env(var, value));
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        // The library's own message (src/config.rs), naming the variable and what it takes.
+        let stderr = text(&out.stderr);
         assert!(
-            text(&out.stderr).contains(&format!("{var}={value}: expected")),
-            "{}",
-            text(&out.stderr)
+            stderr.contains(&format!("{var}={value}: ")) && stderr.contains("expected `"),
+            "{stderr}"
         );
     }
     // --detect-only overrides whatever ARMR_MODE was.
@@ -333,9 +336,11 @@ fn arguments_after_the_command_are_the_commands() {
         "-l",
         "x",
         "--",
+        "-h",
+        "--help",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "--detect-only|-l|x|--|unset");
+    assert_eq!(text(&out.stdout), "--detect-only|-l|x|--|-h|--help|unset");
 }
 
 #[test]
@@ -356,7 +361,7 @@ fn rules_with_errors_stop_before_the_program_runs() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("armr-run: the rules have errors"),
+        stderr.contains("armr run: the rules have errors"),
         "{stderr}"
     );
     assert!(!marker.exists(), "the command ran");
@@ -431,9 +436,9 @@ fn a_directory_of_rules() {
 
 #[test]
 fn a_directory_is_checked_file_by_file_in_name_order() {
-    // A stand-in armr (ARMR_BIN) records the files the launcher hands `armr check`: the ones the
-    // library loads (src/config.rs): every entry with the extension `armr`, hidden ones too, but not
-    // directories nor a file named just `.armr` (no extension), sorted by bytes.
+    // The files the library loads (src/config.rs), in its order: every entry with the extension
+    // `armr`, hidden ones too, but not directories nor a file named just `.armr` (no extension),
+    // sorted by bytes. Each is broken, so that its diagnostic shows it was read, and when.
     let dir = temp_dir("order");
     let rules = dir.join("rules");
     fs::create_dir(&rules).unwrap();
@@ -448,39 +453,29 @@ fn a_directory_is_checked_file_by_file_in_name_order() {
         "notes.txt",
         "x.armr.bak",
     ] {
-        write(&rules.join(name), VALID);
+        write(&rules.join(name), BROKEN);
     }
     fs::create_dir(rules.join("sub.armr")).unwrap();
-    let record = dir.join("args");
-    let fake = write_executable(
-        &dir.join("fake-armr"),
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
-            record.display()
-        ),
-    );
-    let out = run(launcher(&["-r", rules.to_str().unwrap(), "true"]).env("ARMR_BIN", &fake));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let given = |name: &str| format!("{}/{name}", rules.display());
-    let expected: Vec<String> = ["check".to_string()]
-        .into_iter()
-        .chain(
-            [
-                ".hidden.armr",
-                "10.armr",
-                "9.armr",
-                "B.armr",
-                "a.armr",
-                "b.armr",
-            ]
-            .map(given),
-        )
+    let out = run(&mut launcher(&["-r", rules.to_str().unwrap(), "true"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let read: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_suffix(":4:23: error: port `70000` is above 65535"))
         .collect();
+    let given = |name: &str| format!("{}/{name}", rules.display());
     assert_eq!(
-        text(&fs::read(&record).unwrap())
-            .lines()
-            .collect::<Vec<_>>(),
-        expected
+        read,
+        [
+            ".hidden.armr",
+            "10.armr",
+            "9.armr",
+            "B.armr",
+            "a.armr",
+            "b.armr",
+        ]
+        .map(given),
+        "{stderr}"
     );
 }
 
@@ -491,7 +486,7 @@ fn an_empty_rules_directory_is_an_error() {
     let out = run(&mut launcher(&["-r", dir.to_str().unwrap(), "true"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("has no *.armr file"),
+        text(&out.stderr).contains("holds no *.armr file"),
         "{}",
         text(&out.stderr)
     );
@@ -525,7 +520,7 @@ fn usage_errors_exit_2() {
         let out = run(&mut launcher(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
-            text(&out.stderr).contains("usage: armr-run"),
+            text(&out.stderr).contains("try '--help'"),
             "{args:?}: {}",
             text(&out.stderr)
         );
@@ -725,65 +720,121 @@ fn a_script_whose_interpreter_is_static_is_refused() {
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
 }
 
+/// The ELF checks read the headers themselves (cli/src/elf.rs): with nothing at all in PATH (no
+/// readelf, od, getcap), static and Go programs are still refused and a dynamic one runs.
 #[test]
-fn without_readelf_the_program_headers_are_read_with_od() {
-    // PATH holds only what the launcher needs besides readelf.
-    let dir = temp_dir("no-readelf");
-    let bin = dir.join("bin");
-    fs::create_dir(&bin).unwrap();
-    for tool in [
-        "od",
-        "sort",
-        "readlink",
-        "sed",
-        "getcap",
-        "mkdir",
-        "stat",
-        "sha256sum",
-        "ln",
-        "mv",
-        "grep",
-    ] {
-        let out = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .unwrap();
-        let found = text(&out.stdout).trim().to_string();
-        if out.status.success() && found.starts_with('/') {
-            std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
-        }
-    }
-    assert!(bin.join("od").exists(), "od (coreutils) is installed");
-    let program = static_program(&dir);
-    let bash = ["/bin/bash", "/usr/bin/bash"]
-        .into_iter()
-        .find(|b| Path::new(b).exists())
-        .expect("bash");
-    let launch = |target: &str| {
-        let mut command = Command::new(bash);
-        command.arg(SCRIPT).args(["-r", "rules/web.armr", target]);
+fn the_elf_checks_need_no_tools_in_path() {
+    let dir = temp_dir("no-tools");
+    let empty = dir.join("bin");
+    fs::create_dir(&empty).unwrap();
+    let launch = |target: &Path| {
+        let mut command = Command::new(armr_command());
+        command.args(["run", "-r", "rules/web.armr"]).arg(target);
         clean(&mut command);
-        run(command.env("PATH", &bin))
+        run(command.env("PATH", &empty))
     };
-    let out = launch(program.to_str().unwrap());
+    let out = launch(&static_program(&dir));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("is statically linked"),
         "{}",
         text(&out.stderr)
     );
-    let dynamic = fs::canonicalize("/bin/true").unwrap();
-    let out = launch(dynamic.to_str().unwrap());
+    let out = launch(&fs::canonicalize("/bin/true").unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    // A Go program is recognised by its build information without readelf too.
-    let go = go_program(&dir, "go-program", &[]);
-    let out = launch(go.to_str().unwrap());
+    let out = launch(&go_program(&dir, "go-program", &[]));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("is a Go program"),
         "{}",
         text(&out.stderr)
     );
+}
+
+/// File capabilities (the `security.capability` attribute, as `setcap cap_net_raw+ep` writes it)
+/// put a program in secure-execution mode too. Setting them needs root.
+#[test]
+fn a_program_with_file_capabilities_is_refused_unless_forced() {
+    let dir = temp_dir("capabilities");
+    let program = dir.join("capable-true");
+    fs::copy(fs::canonicalize("/bin/true").unwrap(), &program).unwrap();
+    // VFS_CAP_REVISION_2 with the effective flag; permitted: cap_net_raw (bit 13).
+    let value: Vec<u8> = [0x0200_0001u32, 1 << 13, 0, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    let path = std::ffi::CString::new(program.to_str().unwrap()).unwrap();
+    // SAFETY: valid C strings and a buffer of the length given.
+    let set = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"security.capability".as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if set != 0 {
+        let error = std::io::Error::last_os_error();
+        assert!(uid() != 0, "setting file capabilities as root: {error}");
+        eprintln!("not root ({error}): file capabilities cannot be set, skipped");
+        return;
+    }
+    let program = program.to_str().unwrap();
+    let out = run(&mut launcher(&["-r", "rules/web.armr", program]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "warning: {program} has file capabilities (cap_net_raw=ep): the loader runs it in \
+             secure-execution mode, which ignores LD_PRELOAD"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&mut launcher(&["-r", "rules/web.armr", "--force", program]));
+    assert_eq!(out.status.code(), Some(0), "forced: {}", text(&out.stderr));
+}
+
+/// `#!/usr/bin/env NAME` (and `env -S NAME ...`): env is dynamically linked, but what it runs is
+/// NAME, found in PATH, and that is checked too.
+#[test]
+fn a_script_run_through_env_is_judged_by_the_program_env_runs() {
+    let dir = temp_dir("env-script");
+    let bin = dir.join("bin");
+    fs::create_dir(&bin).unwrap();
+    fs::rename(static_program(&dir), bin.join("static-tool")).unwrap();
+    let env = fs::canonicalize("/usr/bin/env").unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for line in ["static-tool", "-S static-tool --flag"] {
+        let script = write_executable(
+            &dir.join("script"),
+            &format!("#!{} {line}\n", env.display()),
+        );
+        let out =
+            run(launcher(&["-r", "rules/web.armr", script.to_str().unwrap()]).env("PATH", &path));
+        assert_eq!(out.status.code(), Some(1), "{line}");
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "warning: {} (run by {} from {}) is statically linked",
+                bin.join("static-tool").display(),
+                env.display(),
+                script.display()
+            )),
+            "{line}: {}",
+            text(&out.stderr)
+        );
+    }
+    // env running a dynamically linked program is fine.
+    let script = write_executable(
+        &dir.join("fine"),
+        &format!("#!{} sh\nexit 6\n", env.display()),
+    );
+    let out = run(launcher(&["-r", "rules/web.armr", script.to_str().unwrap()]).env("PATH", &path));
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -868,7 +919,7 @@ fn help_explains_everything() {
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
     for needle in [
-        "usage: armr-run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+        "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
         "ARMR_RULES",
         "ARMR_LOG",
         "stderr",
@@ -899,6 +950,12 @@ fn help_explains_everything() {
         assert!(help.contains(needle), "--help does not mention {needle}");
     }
     assert_eq!(run(&mut launcher(&["-h"])).stdout, out.stdout);
+    // The script shows `armr run`'s own help.
+    let own = Command::new(armr_command())
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&own.stdout), help);
 }
 
 #[test]
@@ -931,8 +988,8 @@ fn armr_and_the_library_are_found_next_to_the_script_by_default() {
 
     let release = repo.join("target/release");
     fs::create_dir_all(&release).unwrap();
-    std::os::unix::fs::symlink(manifest().join("target/release/armr"), release.join("armr"))
-        .unwrap();
+    // A copy: armr looks for the library beside itself, not beside what links to it.
+    fs::copy(armr_command(), release.join("armr")).unwrap();
     let out = launch(&script);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(&format!(
@@ -1114,35 +1171,178 @@ fn an_unsafe_private_directory_is_refused() {
     }
 }
 
-/// `-l` takes a file or `stderr`. A network or syslog destination (issue 13) is a usage error
-/// saying what works, never a file of that name in the working directory: `-l syslog` used to
-/// append the events to `./syslog`, and `-l udp://...` to fail in the library naming
-/// `$PWD/udp://...`.
+// --- the log destinations: every form the library takes, through the launcher
+
+/// Rules that refuse and log a connect to 127.0.0.1:`port`.
+fn refusing_rules(dir: &Path, port: u16) -> PathBuf {
+    write(
+        &dir.join("refuse.armr"),
+        &format!(
+            "app(\"Launcher log\"):\n  requires(version: ARMR/2.11)\n  socket(\"no {port}\"):\n    \
+             connect(\"127.0.0.1:{port}\")\n    protect(message: \"refused by the launcher test\", \
+             severity: 8)\n  endsocket\nendapp\n"
+        ),
+    )
+}
+
+/// The launcher with the real library, running bash to connect to 127.0.0.1:`port` (refused by
+/// [`refusing_rules`]), its events sent to `log` (by `-l`, or by `ARMR_LOG` when `by_option` is
+/// false). `wrap` runs before the launcher, in the same process (the PID stays the program's).
+fn log_run(
+    rules: &Path,
+    port: u16,
+    log: &str,
+    by_option: bool,
+    wrap: &[&str],
+    cwd: &Path,
+) -> (u32, Output) {
+    let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+    let mut args: Vec<&str> = vec!["-r", rules.to_str().unwrap()];
+    if by_option {
+        args.extend(["-l", log]);
+    }
+    args.extend(["bash", "-c", &connect]);
+    let script = manifest().join(SCRIPT);
+    let mut command = Command::new(wrap.first().map_or(script.as_path(), Path::new));
+    if wrap.is_empty() {
+        command.args(&args);
+    } else {
+        command.args(&wrap[1..]).arg(&script).args(&args);
+    }
+    clean(&mut command);
+    command
+        .current_dir(cwd)
+        .env("ARMR_LIB", support::library())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !by_option {
+        command.env("ARMR_LOG", log);
+    }
+    let child = command.spawn().expect("run scripts/armr-run");
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
+/// Runs the launcher in a private mount namespace whose `/dev/log` is `socket` (the rest of
+/// `/dev` as it is): `syslog` means the system's `/dev/log`, which must not be the machine's.
+fn with_dev_log(dir: &Path, socket: &Path) -> Vec<String> {
+    let fresh = |name: &str| {
+        (0..)
+            .map(|n| dir.join(format!("{name}-{n}")))
+            .find(|d| !d.exists())
+    };
+    let (real, fake) = (fresh("real-dev").unwrap(), fresh("fake-dev").unwrap());
+    fs::create_dir_all(&real).unwrap();
+    fs::create_dir_all(&fake).unwrap();
+    let setup = "set -e; real=$1 fake=$2 socket=$3; shift 3; mount --bind /dev \"$real\"; \
+                 for entry in \"$real\"/* \"$real\"/.[!.]*; do \
+                 [ -e \"$entry\" ] || [ -L \"$entry\" ] || continue; \
+                 ln -s \"$entry\" \"$fake/${entry##*/}\"; done; \
+                 ln -sfn \"$socket\" \"$fake/log\"; mount --bind \"$fake\" /dev; exec \"$@\"";
+    [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        setup,
+        "sh",
+        real.to_str().unwrap(),
+        fake.to_str().unwrap(),
+        socket.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Every `ARMR_LOG` form the library takes (`armr::config::LOG_FORMS`, filled in), and a bare
+/// path, given to `-l` or in `ARMR_LOG`: the event reaches the destination, a real rsyslogd for
+/// syslog, UDP and TCP (issue 13: the shell launcher refused all three), and nothing is created
+/// in the working directory.
 #[test]
-fn a_syslog_or_network_log_destination_given_to_l_is_a_usage_error_not_a_file() {
-    let dir = temp_dir("network-log");
-    let rules = manifest().join("rules/web.armr");
-    for value in [
-        "syslog",
-        "syslog:/run/armr/log.sock",
-        "udp://127.0.0.1:514",
-        "tcp://[::1]:6514",
-    ] {
-        let mut command = Command::new(manifest().join(SCRIPT));
-        command.args(["-r", rules.to_str().unwrap(), "-l", value, "true"]);
-        clean(&mut command);
-        let out = run(command.current_dir(&dir));
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "-l {value}: {err}");
-        assert!(
-            err.contains(&format!("-l {value}: armr-run takes a file or `stderr'")),
-            "-l {value}: {err}"
-        );
-        assert!(err.contains("without armr-run"), "says how: {err}");
-        assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
-            0,
-            "-l {value} made a file in the working directory"
-        );
+fn every_log_destination_the_library_takes_works_through_the_launcher() {
+    let dir = support::TempDir::new("launcher", "log-forms");
+    let rsyslog = support::rsyslog::Rsyslog::start(&dir);
+    let cwd = dir.join("cwd");
+    fs::create_dir(&cwd).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let rules = refusing_rules(&dir.0, port);
+    let mut forms: Vec<&str> = armr::config::LOG_FORMS.to_vec();
+    forms.push("PATH"); // -l takes a bare path too
+    for (n, form) in forms.into_iter().enumerate() {
+        for by_option in [true, false] {
+            if form == "PATH" && !by_option {
+                continue; // ARMR_LOG takes `file:PATH` only: tested as a usage error elsewhere
+            }
+            let file = dir.join(&format!("events-{n}-{by_option}.log"));
+            let value = form
+                .replace("PATH", file.to_str().unwrap())
+                .replace("SOCKET", rsyslog.socket.to_str().unwrap())
+                .replace(
+                    "HOST:PORT",
+                    &format!(
+                        "127.0.0.1:{}",
+                        if form.starts_with("udp") {
+                            rsyslog.udp
+                        } else {
+                            rsyslog.tcp
+                        }
+                    ),
+                );
+            let wrap = if value == "syslog" {
+                with_dev_log(&dir.0, &rsyslog.socket)
+            } else {
+                Vec::new()
+            };
+            let wrap: Vec<&str> = wrap.iter().map(String::as_str).collect();
+            let how = if by_option { "-l" } else { "ARMR_LOG=" };
+            let (pid, out) = log_run(&rules, port, &value, by_option, &wrap, &cwd);
+            let stderr = text(&out.stderr);
+            // bash ran, and its connect was refused.
+            assert_eq!(out.status.code(), Some(1), "{how}{value}: {stderr}");
+            assert!(
+                stderr.contains("bash: connect:") && !stderr.contains("armr run:"),
+                "{how}{value}: {stderr}"
+            );
+            let wanted = format!("remotePort={port}");
+            match form {
+                "stderr" => assert!(
+                    stderr
+                        .lines()
+                        .any(|l| l.starts_with('<') && l.contains(&wanted)),
+                    "{how}{value}: {stderr}"
+                ),
+                "file:PATH" | "PATH" => {
+                    let events = fs::read_to_string(&file).unwrap_or_default();
+                    assert!(
+                        events.contains(&wanted),
+                        "{how}{value}: {events:?} {stderr}"
+                    );
+                }
+                _ => {
+                    let records = rsyslog.wait_for(pid, 1);
+                    assert!(
+                        records[0].msg.contains(&wanted),
+                        "{how}{value}: {records:?}"
+                    );
+                    let input = match form {
+                        "udp://HOST:PORT" => "imudp",
+                        "tcp://HOST:PORT" => "imtcp",
+                        _ => "imuxsock",
+                    };
+                    assert_eq!(records[0].input, input, "{how}{value}");
+                }
+            }
+            assert_eq!(
+                fs::read_dir(&cwd).unwrap().count(),
+                0,
+                "{how}{value} made a file in the working directory"
+            );
+        }
     }
 }

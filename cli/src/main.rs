@@ -1,133 +1,154 @@
 //! `armr`: the command-line tool. `armr check FILE...` validates rules files; `armr explain`
-//! shows which rule decides an event, and why.
+//! shows which rule decides an event, and why; `armr run` starts a program under the rules.
+//!
+//! The arguments are parsed by clap, so that `--help`, `-h`, `armr help COMMAND` and option errors
+//! behave as in every other command-line tool (usage errors on stderr, exit status 2).
 
+mod elf;
 mod explain;
+mod run;
 
-use armr::language;
+use armr::language::{self, Load};
 use armr::policy::{EventKind, Mode, Policy};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: armr check FILE...
-       armr explain [--json] [--detect-only] FILE... KIND ADDRESS
+#[derive(Parser)]
+#[command(
+    name = "armr",
+    version,
+    about = "ARMR socket rules: check them, explain their decisions, run a program under them",
+    subcommand_required = true,
+    arg_required_else_help = true,
+    after_help = "A FILE may be a directory: its *.armr files, in name order, as ARMR_RULES loads \
+                  it. The files are loaded together, as ARMR_RULES loads a directory: an app name \
+                  may appear once (or with distinct version(N), the highest winning). See \
+                  docs/rules.md for the language, docs/launcher.md for `armr run`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Commands:
-  check FILE...   Read ARMR rules files and report every error, warning and note, compiler
-                  style. Prints one summary line per file on stdout. Exits 0 when every file is
-                  valid (warnings never fail), 1 when any file has an error, 2 on a usage error.
-  explain FILE... KIND ADDRESS
-                  Load the rules and show the decision for one event: the winning rule (name,
-                  app, file:line) and every other matching rule with the reason it lost.
-                  KIND is bind-server, bind-client, connect or accept; ADDRESS is 10.0.0.1:443
-                  or [::1]:443. --json prints one JSON object; --detect-only judges as
-                  ARMR_MODE=detect-only does (protect acts as detect).
-
-Options:
-  -h, --help      Show this help.
-  -V, --version   Show armr's version.
-
-A FILE may be a directory: its *.armr files, in name order, as ARMR_RULES loads it.
-The files are loaded together, as ARMR_RULES loads a directory: an app name may appear once
-(or with distinct version(N), the highest winning). See docs/rules.md for the language.";
+#[derive(Subcommand)]
+enum Command {
+    /// Read ARMR rules files and report every error, warning and note, compiler style
+    #[command(
+        long_about = "Read ARMR rules files and report every error, warning and note, compiler \
+                      style. Prints one summary line per file on stdout. Exits 0 when every file \
+                      is valid (warnings never fail), 1 when any file has an error, 2 on a usage \
+                      error."
+    )]
+    Check {
+        /// Rules files, or directories (their *.armr files, in name order, as ARMR_RULES loads
+        /// one)
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Load the rules and show the decision for one event, and why
+    #[command(
+        long_about = "Load the rules and show the decision for one event: the winning rule (name, \
+                      app, file:line) and every other matching rule with the reason it lost.",
+        override_usage = "armr explain [--json] [--detect-only] <FILE>... <KIND> <ADDRESS>",
+        help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n\
+                         Arguments:\n  \
+                         <FILE>...  Rules files, or directories (their *.armr files, in name order)\n  \
+                         <KIND>     The event: bind-server, bind-client, connect or accept\n  \
+                         <ADDRESS>  Its address: 10.0.0.1:443 or [::1]:443\n\n\
+                         {options}{after-help}"
+    )]
+    Explain {
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+        /// Judge as ARMR_MODE=detect-only does (protect acts as detect)
+        #[arg(long)]
+        detect_only: bool,
+        /// FILE... KIND ADDRESS
+        #[arg(value_name = "ARG", required = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Run a program with the rules enforced inside it (LD_PRELOAD=libarmr.so)
+    Run(run::RunArgs),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("check") => check(&args[1..]),
-        Some("explain") => explain(&args[1..]),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some("-V" | "--version") => {
-            println!("armr {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some(other) => usage_error(&format!("unknown command `{other}`")),
-        None => usage_error("no command given"),
+    match Cli::parse().command {
+        Command::Check { files } => check(&files),
+        Command::Explain {
+            json,
+            detect_only,
+            args,
+        } => explain(json, detect_only, &args),
+        Command::Run(args) => run::run(args),
     }
 }
 
-fn usage_error(message: &str) -> ExitCode {
-    eprintln!("armr: {message}\n\n{USAGE}");
-    ExitCode::from(2)
+/// A usage error of subcommand `name`, as clap prints its own (exit status 2).
+fn usage_error(name: &str, kind: ErrorKind, message: &str) -> ! {
+    let mut command = Cli::command();
+    command.build();
+    let sub = command
+        .find_subcommand_mut(name)
+        .expect("a subcommand of armr");
+    sub.error(kind, message).exit()
 }
 
-fn check(files: &[String]) -> ExitCode {
-    if files.is_empty() {
-        return usage_error("`armr check` needs at least one rules file");
-    }
-    if let Some(option) = files
-        .iter()
-        .find(|f| f.starts_with('-') && f.as_str() != "-")
-    {
-        return usage_error(&format!("unknown option `{option}` for `armr check`"));
-    }
-    let (files, dir_errors) = expand_directories(files);
-    let load = language::load_paths(&files);
-    let mut stderr = std::io::stderr().lock();
+/// `armr: N errors found`.
+fn errors_found(errors: usize) -> String {
+    format!(
+        "armr: {errors} error{} found",
+        if errors == 1 { "" } else { "s" }
+    )
+}
+
+fn check(args: &[PathBuf]) -> ExitCode {
+    let (load, errors) = load_reporting(args);
     let mut stdout = std::io::stdout().lock();
-    for file in &load.files {
-        let _ = stderr.write_all(file.render().as_bytes());
-    }
     for file in &load.files {
         let _ = writeln!(stdout, "{}", file.summary());
     }
-    let errors = load.errors() + dir_errors;
     if errors == 0 {
         ExitCode::SUCCESS
     } else {
-        let _ = writeln!(
-            stderr,
-            "armr: {errors} error{} found",
-            if errors == 1 { "" } else { "s" }
-        );
+        eprintln!("{}", errors_found(errors));
         ExitCode::FAILURE
     }
 }
 
-fn explain(args: &[String]) -> ExitCode {
-    let (mut json, mut mode) = (false, Mode::Enforce);
-    let mut positional = Vec::new();
-    for arg in args {
-        match arg.as_str() {
-            "--json" => json = true,
-            "--detect-only" => mode = Mode::DetectOnly,
-            option if option.starts_with("--") => {
-                return usage_error(&format!("unknown option `{option}` for `armr explain`"));
-            }
-            _ => positional.push(arg.as_str()),
-        }
-    }
-    let [files @ .., kind, address] = positional.as_slice() else {
-        return usage_error("`armr explain` needs rules files, an event kind and an address");
+fn explain(json: bool, detect_only: bool, args: &[String]) -> ExitCode {
+    let mode = if detect_only {
+        Mode::DetectOnly
+    } else {
+        Mode::Enforce
+    };
+    let [files @ .., kind, address] = args else {
+        unreachable!("clap requires an argument")
     };
     if files.is_empty() {
-        return usage_error("`armr explain` needs at least one rules file");
+        usage_error(
+            "explain",
+            ErrorKind::MissingRequiredArgument,
+            "`armr explain` needs rules files, an event kind and an address",
+        );
     }
     let kind: EventKind = match kind.parse() {
         Ok(kind) => kind,
-        Err(message) => return usage_error(&message),
+        Err(message) => usage_error("explain", ErrorKind::InvalidValue, &message),
     };
     let Ok(address) = address.parse() else {
-        return usage_error(&format!(
-            "`{address}` is not an address: write 10.0.0.1:443 or [::1]:443"
-        ));
+        usage_error(
+            "explain",
+            ErrorKind::InvalidValue,
+            &format!("`{address}` is not an address: write 10.0.0.1:443 or [::1]:443"),
+        )
     };
-    let (files, dir_errors) = expand_directories(files);
-    let load = language::load_paths(&files);
-    let mut stderr = std::io::stderr().lock();
-    for file in &load.files {
-        let _ = stderr.write_all(file.render().as_bytes());
-    }
-    if !load.is_ok() || dir_errors > 0 {
-        let errors = load.errors() + dir_errors;
-        let _ = writeln!(
-            stderr,
-            "armr: {errors} error{} found",
-            if errors == 1 { "" } else { "s" }
-        );
+    let (load, errors) = load_reporting(files);
+    if errors > 0 {
+        eprintln!("{}", errors_found(errors));
         return ExitCode::FAILURE;
     }
     let policy = Policy::new(load.rules, mode);
@@ -140,16 +161,31 @@ fn explain(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Loads the rules `args` name (files, or directories as `ARMR_RULES` loads one) and prints
+/// their diagnostics on stderr, naming the files as the arguments do. Returns the load and its
+/// count of errors, a directory without rules counted as one.
+fn load_reporting<P: AsRef<Path>>(args: &[P]) -> (Load, usize) {
+    let (files, dir_errors) = expand_directories(args);
+    let load = language::load_paths(&files);
+    let mut stderr = std::io::stderr().lock();
+    for file in &load.files {
+        let _ = stderr.write_all(file.render().as_bytes());
+    }
+    let errors = load.errors() + dir_errors;
+    (load, errors)
+}
+
 /// The files to load: each argument, or a directory's `*.armr` files in name order, as
 /// `ARMR_RULES` loads a directory. A directory that holds none is reported here (and counted).
-fn expand_directories<S: AsRef<str>>(args: &[S]) -> (Vec<String>, usize) {
+fn expand_directories<P: AsRef<Path>>(args: &[P]) -> (Vec<PathBuf>, usize) {
     let (mut files, mut errors) = (Vec::new(), 0);
     for arg in args {
         let arg = arg.as_ref();
-        match armr::config::rule_files(std::path::Path::new(arg)) {
-            Ok(found) => files.extend(found.iter().map(|f| f.display().to_string())),
+        match armr::config::rule_files(arg) {
+            Ok(found) => files.extend(found),
             Err(message) => {
                 errors += 1;
+                let arg = arg.display();
                 let what = message
                     .strip_prefix(&format!("{arg}: "))
                     .unwrap_or(&message);

@@ -180,5 +180,6 @@ pub mod events;
 pub mod net;
 pub mod programs;
 pub mod resolvers;
+pub mod rsyslog;
 pub mod rules;
 pub mod run;

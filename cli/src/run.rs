@@ -1,0 +1,904 @@
+//! `armr run`: starts a program with armr's LD_PRELOAD library loaded into it. Checks the settings
+//! and the rules with the library's own parser and loader, refuses programs LD_PRELOAD cannot
+//! protect, writes the settings file (`armr.env`) beside a link to the library, then execs the
+//! program, so that the PID and the exit status are the program's.
+
+use crate::elf::{self, Elf, Linking};
+use armr::config::{self, Config, LogTarget, Sidecar};
+use armr::policy::Mode;
+use clap::builder::TypedValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+const PROG: &str = "armr run";
+const BUILD_HINT: &str = "build armr first: cargo build --release (or make build)";
+/// The first line of every `armr.env` this writes.
+const SIDECAR_COMMENT: &str = "# Written by armr run: the settings of every process that preloads the libarmr.so beside it.\n";
+
+#[derive(clap::Args)]
+#[command(
+    override_usage = "armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+    after_help = after_help()
+)]
+pub struct RunArgs {
+    /// The rules: a rules file or a directory of *.armr files [default: $ARMR_RULES]
+    #[arg(short = 'r', value_name = "RULES", value_parser = NonEmpty)]
+    rules: Option<OsString>,
+    /// Where events go: a file, or an ARMR_LOG value (below) [default: $ARMR_LOG, else stderr]
+    #[arg(short = 'l', value_name = "LOG", value_parser = NonEmpty)]
+    log: Option<OsString>,
+    /// Log what protect rules would refuse, refuse nothing (ARMR_MODE=detect-only)
+    #[arg(long)]
+    detect_only: bool,
+    /// Run COMMAND even when LD_PRELOAD cannot protect it: it then runs WITHOUT armr
+    #[arg(long)]
+    force: bool,
+    /// The program to run, and its arguments: everything after COMMAND is COMMAND's
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    command: Vec<OsString>,
+}
+
+const AFTER_HELP: &str = "\
+Runs COMMAND with armr's LD_PRELOAD library loaded into it, so that every bind, listen, connect
+and accept the program makes is judged by the ARMR socket rules. It checks the rules and COMMAND
+first, then executes COMMAND in its own place: same PID, COMMAND's exit status. Options end at
+COMMAND (or at --): what follows is COMMAND's.
+
+-l LOG: a path (events are appended, one per line; made absolute) or any value ARMR_LOG takes:
+  @LOG_FORMS@
+  syslog is the system's /dev/log; udp:// and tcp:// send syslog over the network (RFC 5424;
+  TCP with RFC 6587 octet counting). Write ./syslog for a file named syslog.
+
+What it checks, before anything runs:
+  1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR or ARMR_LOG that the library would
+     reject is a usage error (exit 2).
+  2. The rules, as `armr check` does (a directory: all its *.armr files, sorted by name; an
+     empty directory is an error). Any error: the diagnostics are shown and it exits 1.
+     Warnings are shown and do not stop it.
+  3. COMMAND, found through PATH like a shell does. Not found: exit 127; not executable: 126.
+  4. That LD_PRELOAD can reach it. It refuses (exit 1, unless --force) a program that is:
+       - statically linked (an ELF file without a PT_INTERP program header): there is no
+         dynamic loader to preload into;
+       - setuid or setgid, or has file capabilities: the loader runs it in secure-execution
+         mode, which ignores LD_PRELOAD;
+       - built for another ELF class or machine than libarmr.so (a 32-bit program with a 64-bit
+         library): the loader skips the library and runs the program unprotected;
+       - a Go program (Go's build ID note or build information), dynamically linked or not:
+         Go's runtime makes its socket system calls itself, never through libc.
+     For a script (#!), the interpreter is checked the same way (and, for #!/usr/bin/env NAME,
+     the program NAME). Dynamically linked programs and scripts run by them are fine.
+  Then it sets the environment below and executes COMMAND: same PID, COMMAND's exit status.
+
+Environment it sets for COMMAND (and every program COMMAND starts):
+  ARMR_RULES      The ABSOLUTE path of the rules file or directory (from -r, or ARMR_RULES
+                  made absolute).
+  ARMR_LOG        From -l (a path becomes file:PATH), or kept from the environment; file and
+                  socket paths made absolute (so a program that changes directory, and the
+                  programs it starts, log to the same place). Unset: events go to stderr.
+  ARMR_MODE       enforce (the default, when unset) or detect-only. Set to detect-only by
+                  --detect-only; an existing value is kept without it.
+  ARMR_ON_ERROR   Not set, passed through. closed (the default): a process whose rules cannot
+                  be loaded prints the diagnostics and exits 1 before main runs. open: it
+                  prints them and runs unprotected.
+  LD_PRELOAD      A link to libarmr.so in a private directory (below), then the absolute path
+                  of libarmr.so itself, then any LD_PRELOAD already set (separated by spaces).
+
+The settings file (armr.env): the same four settings, with every default written out, are also
+written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link to
+libarmr.so that LD_PRELOAD names (HASH: of the settings and the library, so the same settings
+reuse the same directory). The library reads armr.env beside itself INSTEAD of the environment:
+a program that starts another with a rewritten environment (env -i, unsetenv + system) but keeps
+LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700; one that is a
+symlink, is not yours, or is writable by its group or others is refused (exit 1).
+
+The library: ARMR_LIB, else libarmr.so in the directory of this armr command (cargo build
+--release builds both in target/release). scripts/armr-run runs the armr of ARMR_BIN, else
+<repo>/target/release/armr.
+
+Limits: armr works by LD_PRELOAD, inside the process. It cannot reach statically linked
+binaries, Go programs, programs that make system calls directly (syscall(SYS_connect)), sockets
+driven through io_uring, or setuid/setgid (and file-capability) programs run by another user.
+Static, Go and setuid/setgid programs are refused when they can be seen; the other two cannot
+be, nor what the program starts later.
+
+Exit status: COMMAND's own, once it runs. Before that: 2 usage error; 1 rules with errors, no
+library, a refused program or an unsafe private directory; 126 COMMAND not executable; 127
+COMMAND not found. See docs/launcher.md.";
+
+/// The text after the options, with the log forms the library takes.
+fn after_help() -> String {
+    AFTER_HELP.replace("@LOG_FORMS@", &config::LOG_FORMS.join(", "))
+}
+
+/// A value that must not be empty (`-r ''` is a mistake, not "the current directory").
+#[derive(Clone)]
+struct NonEmpty;
+
+impl TypedValueParser for NonEmpty {
+    type Value = OsString;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<OsString, clap::Error> {
+        if !value.is_empty() {
+            return Ok(value.to_owned());
+        }
+        let mut error = clap::Error::new(ErrorKind::InvalidValue).with_cmd(command);
+        if let Some(arg) = arg {
+            error.insert(
+                ContextKind::InvalidArg,
+                ContextValue::String(arg.to_string()),
+            );
+        }
+        error.insert(
+            ContextKind::InvalidValue,
+            ContextValue::String(String::new()),
+        );
+        Err(error)
+    }
+}
+
+/// Why `armr run` stops before the program runs.
+enum Stop {
+    /// A usage error, printed as clap prints its own (exit 2).
+    Usage(String),
+    /// A failure with its exit status.
+    Fail(u8, String),
+}
+
+fn fail(status: u8, message: impl Into<String>) -> Stop {
+    Stop::Fail(status, message.into())
+}
+
+fn warn(message: &str) {
+    eprintln!("{PROG}: warning: {message}");
+}
+
+/// Runs `armr run`: returns only when the program could not be started.
+pub fn run(args: RunArgs) -> ExitCode {
+    match prepare_and_exec(args) {
+        Ok(never) => match never {},
+        Err(Stop::Usage(message)) => crate::usage_error("run", ErrorKind::InvalidValue, &message),
+        Err(Stop::Fail(status, message)) => {
+            eprintln!("{PROG}: {message}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+enum Never {}
+
+fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
+    let mut command = args.command.into_iter();
+    let name = command.next().expect("clap requires COMMAND");
+    let arguments: Vec<OsString> = command.collect();
+    let shown = name.to_string_lossy().into_owned();
+
+    // ---- the settings, as the library reads them: wrong values stop here, before the library
+    // would (or, with ARMR_ON_ERROR=open, would run the program unprotected).
+    let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
+    let env_text = |key: &str| -> Result<Option<String>, Stop> {
+        env(key)
+            .map(|v| {
+                v.into_string().map_err(|v| {
+                    Stop::Usage(format!("{key}={}: not UTF-8 text", v.to_string_lossy()))
+                })
+            })
+            .transpose()
+    };
+    let (mode, on_error, log_env) = (
+        env_text("ARMR_MODE")?,
+        env_text("ARMR_ON_ERROR")?,
+        env_text("ARMR_LOG")?,
+    );
+    let settings = config::from_env(|key| match key {
+        // Any value: the rules are checked below, by the loader.
+        "ARMR_RULES" => Some("-".to_string()),
+        "ARMR_MODE" if args.detect_only => Some("detect-only".to_string()),
+        "ARMR_MODE" => mode.clone(),
+        "ARMR_ON_ERROR" => on_error.clone(),
+        "ARMR_LOG" if args.log.is_some() => None,
+        "ARMR_LOG" => log_env.clone(),
+        _ => None,
+    });
+    let settings = match settings {
+        Ok(Some(settings)) => settings,
+        Ok(None) => unreachable!("ARMR_RULES is given"),
+        Err((_, errors)) => return Err(Stop::Usage(errors.join("\n"))),
+    };
+    let cwd = working_directory();
+    let log = match &args.log {
+        Some(value) => Some(log_option(value, &cwd)?),
+        None if log_env.is_some() => Some(absolute_log(settings.log.clone(), &cwd)),
+        None => None,
+    };
+
+    let rules = match args.rules.or_else(|| env("ARMR_RULES")) {
+        Some(rules) => PathBuf::from(rules),
+        None => {
+            return Err(Stop::Usage(
+                "no rules: give -r RULES (a rules file or a directory of *.armr files) or set \
+                 ARMR_RULES"
+                    .to_string(),
+            ));
+        }
+    };
+
+    // ---- the library
+    let library = library()?;
+    let library_text = library.to_string_lossy();
+    if library_text.contains(|c: char| c.is_whitespace() || c == ':') {
+        return Err(fail(
+            1,
+            format!(
+                "the library path `{library_text}' contains a space or a colon, which \
+                 LD_PRELOAD cannot hold (they separate its entries): move the build, or set \
+                 ARMR_LIB to a path without them"
+            ),
+        ));
+    }
+
+    // ---- the rules: loaded as the library loads them, diagnostics naming the files as given.
+    if !rules.exists() {
+        return Err(fail(
+            1,
+            format!("rules `{}': no such file or directory", rules.display()),
+        ));
+    }
+    let rules_absolute = absolute(&rules, &cwd);
+    let (_, errors) = crate::load_reporting(&[&rules]);
+    if errors > 0 {
+        return Err(fail(
+            1,
+            format!(
+                "the rules have errors ({}): not starting {shown}",
+                crate::errors_found(errors).trim_start_matches("armr: ")
+            ),
+        ));
+    }
+
+    // ---- the command
+    let path = find_command(&name)?;
+    let library_elf = File::open(&library)
+        .ok()
+        .and_then(|f| elf::parse(&f))
+        .ok_or_else(|| {
+            fail(
+                1,
+                format!(
+                    "{} is not an ELF shared library: {BUILD_HINT}",
+                    library.display()
+                ),
+            )
+        })?;
+    let mut problems = Vec::new();
+    check_program(&path, 0, "", &library, &library_elf, &mut problems);
+    if !problems.is_empty() {
+        for problem in &problems {
+            warn(&format!("{problem}."));
+        }
+        if !args.force {
+            return Err(fail(
+                1,
+                format!(
+                    "not starting {shown}: LD_PRELOAD cannot protect it. Use --force to run it \
+                     anyway, without armr's protection"
+                ),
+            ));
+        }
+        warn(&format!(
+            "--force: starting {shown} anyway; armr is probably NOT protecting it"
+        ));
+    }
+
+    // ---- the settings file
+    let config = Config {
+        rules: rules_absolute.clone(),
+        log: log.clone().unwrap_or(LogTarget::Stderr),
+        mode: if args.detect_only {
+            Mode::DetectOnly
+        } else {
+            settings.mode
+        },
+        on_error: settings.on_error,
+    };
+    let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))?;
+    let link = write_private_directory(&library, &sidecar)?;
+
+    // ---- run: the environment says what the settings file says, for programs that read it.
+    let mut exec = std::process::Command::new(&path);
+    exec.arg0(&name).args(&arguments);
+    exec.env("ARMR_RULES", &rules_absolute);
+    if let Some(log) = &log {
+        exec.env("ARMR_LOG", log.value().expect("checked by Sidecar::write"));
+    }
+    if args.detect_only {
+        exec.env("ARMR_MODE", "detect-only");
+    }
+    // The library itself follows its link: when the link is there the loader finds the same
+    // file again and skips it; when the private directory is gone (XDG_RUNTIME_DIR is removed at
+    // logout), programs started later still load armr, with the settings of their environment.
+    let mut preload = OsString::from(&link);
+    preload.push(" ");
+    preload.push(&library);
+    if let Some(existing) = std::env::var_os("LD_PRELOAD")
+        && existing
+            .as_bytes()
+            .iter()
+            .any(|b| !b.is_ascii_whitespace() && *b != b':')
+    {
+        preload.push(" ");
+        preload.push(existing);
+    }
+    exec.env("LD_PRELOAD", preload);
+    let error = exec.exec();
+    let status = if error.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    Err(fail(status, format!("cannot run {shown}: {error}")))
+}
+
+/// The working directory as a shell names it: `$PWD` when it is this directory (so that a path
+/// through a symlink keeps its name), else the kernel's.
+fn working_directory() -> PathBuf {
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let same = |a: &Path, b: &Path| match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    };
+    match std::env::var_os("PWD").map(PathBuf::from) {
+        Some(pwd) if pwd.is_absolute() && same(&pwd, &here) => pwd,
+        _ => here,
+    }
+}
+
+/// `path` made absolute against `cwd`, `.` and `..` resolved by name as `cd` does, symlinks
+/// kept (a rules symlink swapped later still points where the user meant).
+fn absolute(path: &Path, cwd: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in cwd.join(path).components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// A file or socket destination with its path made absolute, as `armr.env` needs it.
+fn absolute_log(log: LogTarget, cwd: &Path) -> LogTarget {
+    match log {
+        LogTarget::File(path) => LogTarget::File(absolute(&path, cwd)),
+        LogTarget::Syslog(path) => LogTarget::Syslog(absolute(&path, cwd)),
+        other => other,
+    }
+}
+
+/// `-l VALUE`: any `ARMR_LOG` value, or else a path (`./syslog` is a file named syslog).
+fn log_option(value: &OsStr, cwd: &Path) -> Result<LogTarget, Stop> {
+    let text = value.to_string_lossy();
+    let target = match config::log_form_of(&text) {
+        Some(_) => {
+            let text = value
+                .to_str()
+                .ok_or_else(|| Stop::Usage(format!("-l {text}: not UTF-8 text")))?;
+            LogTarget::parse(text).map_err(|e| {
+                let why = e
+                    .strip_prefix(&format!("ARMR_LOG={}: ", text.escape_debug()))
+                    .unwrap_or(&e);
+                Stop::Usage(format!("-l {text}: {why}"))
+            })?
+        }
+        None => LogTarget::File(PathBuf::from(value)),
+    };
+    Ok(absolute_log(target, cwd))
+}
+
+/// The library to preload: `ARMR_LIB`, else `libarmr.so` beside this armr command.
+fn library() -> Result<PathBuf, Stop> {
+    let (library, from) = match std::env::var_os("ARMR_LIB").filter(|v| !v.is_empty()) {
+        Some(library) => (PathBuf::from(library), " (from ARMR_LIB)"),
+        None => {
+            let me = std::env::current_exe().map_err(|e| {
+                fail(
+                    1,
+                    format!(
+                        "cannot find the directory of the armr command ({e}) to find libarmr.so \
+                         beside it: set ARMR_LIB to the library"
+                    ),
+                )
+            })?;
+            (me.with_file_name("libarmr.so"), "")
+        }
+    };
+    let readable =
+        fs::metadata(&library).is_ok_and(|m| m.is_file()) && File::open(&library).is_ok();
+    if !readable {
+        return Err(fail(
+            1,
+            format!(
+                "no armr library at {}{from}: {BUILD_HINT}",
+                library.display()
+            ),
+        ));
+    }
+    Ok(absolute(&library, &working_directory()))
+}
+
+/// Whether this process may execute `path` (`access(X_OK)`, as a shell's `[ -x ]`).
+fn executable(path: &Path) -> bool {
+    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string; access only reads it.
+    unsafe { libc::access(path.as_ptr(), libc::X_OK) == 0 }
+}
+
+/// The first executable regular file named `name` in `PATH`, as a shell's `type -P` finds it
+/// (an empty entry is the working directory).
+fn search_path(name: &OsStr) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path).find_map(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(name);
+        (candidate.is_file() && executable(&candidate)).then_some(candidate)
+    })
+}
+
+/// The file `name` runs: a path as given, or found through `PATH`.
+fn find_command(name: &OsStr) -> Result<PathBuf, Stop> {
+    let shown = name.to_string_lossy();
+    if !name.as_bytes().contains(&b'/') {
+        return search_path(name)
+            .ok_or_else(|| fail(127, format!("{shown}: command not found (searched PATH)")));
+    }
+    let path = PathBuf::from(name);
+    if !path.exists() {
+        return Err(fail(127, format!("{shown}: no such file or directory")));
+    }
+    if path.is_dir() {
+        return Err(fail(126, format!("{shown}: is a directory")));
+    }
+    if !executable(&path) {
+        return Err(fail(
+            126,
+            format!("{shown}: permission denied (not executable)"),
+        ));
+    }
+    Ok(path)
+}
+
+/// Adds to `problems` why LD_PRELOAD cannot protect what the kernel runs for `file`: the file
+/// itself, or for a script, its interpreter (the kernel follows at most 4 levels of `#!`).
+fn check_program(
+    file: &Path,
+    depth: u32,
+    role: &str,
+    library: &Path,
+    library_elf: &Elf,
+    problems: &mut Vec<String>,
+) {
+    let what = format!("{}{role}", file.display());
+    let Ok(opened) = File::open(file) else {
+        return; // exec will say why
+    };
+    if let Some(elf) = elf::parse(&opened) {
+        match elf.linking {
+            Linking::Dynamic => {}
+            Linking::Static => problems.push(format!(
+                "{what} is statically linked (its ELF has no PT_INTERP program header): there is \
+                 no dynamic loader in it to preload armr's library into, so its sockets would \
+                 not be checked"
+            )),
+            Linking::Unknown => problems.push(format!(
+                "{what} is ELF, but its program headers cannot be read to tell whether it is \
+                 dynamically linked (it may be static, and then LD_PRELOAD cannot reach it)"
+            )),
+        }
+        if elf.go {
+            problems.push(format!(
+                "{what} is a Go program: Go's runtime makes its network system calls directly, \
+                 not through libc (with or without cgo), so armr's library would not see its \
+                 sockets"
+            ));
+        }
+        if !elf.same_kind(library_elf) {
+            problems.push(format!(
+                "{what} is a {} program but {} is {}: the loader would skip the library \
+                 (\"wrong ELF class\") and run the program unprotected",
+                elf.kind(),
+                library.display(),
+                library_elf.kind()
+            ));
+        }
+        let mode = opened.metadata().map(|m| m.mode()).unwrap_or(0);
+        let bits: Vec<&str> = [(0o4000, "setuid"), (0o2000, "setgid")]
+            .into_iter()
+            .filter(|(bit, _)| mode & bit != 0)
+            .map(|(_, name)| name)
+            .collect();
+        if !bits.is_empty() {
+            problems.push(format!(
+                "{what} is {}: the loader runs such programs in secure-execution mode, which \
+                 ignores LD_PRELOAD (for every user but the one it switches to), so armr's \
+                 library would not be loaded",
+                bits.join(" and ")
+            ));
+        } else if let Some(capabilities) = file_capabilities(file) {
+            problems.push(format!(
+                "{what} has file capabilities ({capabilities}): the loader runs it in \
+                 secure-execution mode, which ignores LD_PRELOAD, so armr's library would not \
+                 be loaded"
+            ));
+        }
+        return;
+    }
+    // A script: `#!INTERPRETER [ARGUMENT]`, read as the kernel reads it (its first 256 bytes;
+    // the rest of the line is one argument). The setuid bit of a script is ignored by Linux.
+    let mut head = Vec::with_capacity(256);
+    if (&opened).take(256).read_to_end(&mut head).is_err() || !head.starts_with(b"#!") {
+        return; // not "#!": the shell runs it, nothing to say
+    }
+    let line = &head[2..];
+    let line = &line[..line.iter().position(|b| *b == b'\n').unwrap_or(line.len())];
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let line = trim(line, blank);
+    let (interpreter, argument) = match line.iter().position(blank) {
+        Some(at) => (&line[..at], trim(&line[at..], blank)),
+        None => (line, &b""[..]),
+    };
+    if interpreter.is_empty() {
+        return;
+    }
+    if depth >= 4 {
+        problems.push(format!(
+            "{what}: too many levels of #! interpreters to check"
+        ));
+        return;
+    }
+    let interpreter = Path::new(OsStr::from_bytes(interpreter));
+    if !interpreter.is_file() {
+        return; // exec will report it
+    }
+    check_program(
+        interpreter,
+        depth + 1,
+        &format!(" (the interpreter of {})", file.display()),
+        library,
+        library_elf,
+        problems,
+    );
+    // #!/usr/bin/env NAME: env is dynamically linked, but it execs NAME, which must be too.
+    if interpreter.file_name() == Some(OsStr::new("env")) && !argument.is_empty() {
+        let argument = argument.strip_prefix(b"-S ").unwrap_or(argument);
+        let argument = trim(argument, blank);
+        let name = &argument[..argument.iter().position(blank).unwrap_or(argument.len())];
+        // Other env options or assignments: too many forms to follow.
+        if name.is_empty() || name.starts_with(b"-") || name.contains(&b'=') {
+            return;
+        }
+        if let Some(target) = search_path(OsStr::from_bytes(name)) {
+            check_program(
+                &target,
+                depth + 1,
+                &format!(
+                    " (run by {} from {})",
+                    interpreter.display(),
+                    file.display()
+                ),
+                library,
+                library_elf,
+                problems,
+            );
+        }
+    }
+}
+
+fn trim(bytes: &[u8], blank: impl Fn(&u8) -> bool) -> &[u8] {
+    let start = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The file capabilities of `path` (its `security.capability` attribute) in getcap's words
+/// (`cap_net_raw=ep`), or `None` when it has none.
+fn file_capabilities(path: &Path) -> Option<String> {
+    let name = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut value = [0u8; 64];
+    // SAFETY: valid C strings, and a buffer of the length given.
+    let len = unsafe {
+        libc::getxattr(
+            name.as_ptr(),
+            c"security.capability".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    let len = usize::try_from(len).ok().filter(|n| *n > 0)?;
+    Some(describe_capabilities(&value[..len]))
+}
+
+/// The names the kernel gives capability bits (linux/capability.h), in bit order.
+const CAPABILITIES: [&str; 41] = [
+    "cap_chown",
+    "cap_dac_override",
+    "cap_dac_read_search",
+    "cap_fowner",
+    "cap_fsetid",
+    "cap_kill",
+    "cap_setgid",
+    "cap_setuid",
+    "cap_setpcap",
+    "cap_linux_immutable",
+    "cap_net_bind_service",
+    "cap_net_broadcast",
+    "cap_net_admin",
+    "cap_net_raw",
+    "cap_ipc_lock",
+    "cap_ipc_owner",
+    "cap_sys_module",
+    "cap_sys_rawio",
+    "cap_sys_chroot",
+    "cap_sys_ptrace",
+    "cap_sys_pacct",
+    "cap_sys_admin",
+    "cap_sys_boot",
+    "cap_sys_nice",
+    "cap_sys_resource",
+    "cap_sys_time",
+    "cap_sys_tty_config",
+    "cap_mknod",
+    "cap_lease",
+    "cap_audit_write",
+    "cap_audit_control",
+    "cap_setfcap",
+    "cap_mac_override",
+    "cap_mac_admin",
+    "cap_syslog",
+    "cap_wake_alarm",
+    "cap_block_suspend",
+    "cap_audit_read",
+    "cap_perfmon",
+    "cap_bpf",
+    "cap_checkpoint_restore",
+];
+
+/// A `vfs_cap_data` value (little-endian `magic_etc`, then permitted and inheritable words) as
+/// `NAMES=FLAGS`: the capabilities in either set, `e` when effective, `i` and `p` when any is
+/// inheritable or permitted.
+fn describe_capabilities(value: &[u8]) -> String {
+    let word = |i: usize| {
+        value
+            .get(i * 4..i * 4 + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let Some(magic) = word(0) else {
+        return "unreadable".to_string();
+    };
+    let words = if magic >> 24 == 1 { 1 } else { 2 };
+    let (mut permitted, mut inheritable) = (0u64, 0u64);
+    for i in 0..words {
+        permitted |= u64::from(word(1 + 2 * i).unwrap_or(0)) << (32 * i);
+        inheritable |= u64::from(word(2 + 2 * i).unwrap_or(0)) << (32 * i);
+    }
+    let names: Vec<String> = (0..64)
+        .filter(|bit| (permitted | inheritable) >> bit & 1 == 1)
+        .map(|bit| {
+            CAPABILITIES
+                .get(bit)
+                .map_or_else(|| bit.to_string(), |n| n.to_string())
+        })
+        .collect();
+    let mut flags = String::new();
+    if magic & 1 != 0 {
+        flags.push('e');
+    }
+    if inheritable != 0 {
+        flags.push('i');
+    }
+    if permitted != 0 {
+        flags.push('p');
+    }
+    format!("{}={flags}", names.join(","))
+}
+
+/// Writes the private directory `RUNTIME/armr-UID/HASH/` with the link to the library and
+/// `armr.env`; returns the link, for LD_PRELOAD.
+fn write_private_directory(library: &Path, sidecar: &str) -> Result<PathBuf, Stop> {
+    let runtime = ["XDG_RUNTIME_DIR", "TMPDIR"]
+        .into_iter()
+        .find_map(|key| std::env::var_os(key).filter(|v| !v.is_empty()))
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    if !runtime.is_absolute() {
+        return Err(fail(
+            1,
+            format!(
+                "the runtime directory `{}' (XDG_RUNTIME_DIR, else TMPDIR, else /tmp) is not an \
+                 absolute path",
+                runtime.display()
+            ),
+        ));
+    }
+    // SAFETY: getuid and geteuid cannot fail.
+    let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
+    let private = runtime.join(format!("armr-{uid}"));
+    let shown = private.display();
+    // Like ssh's ControlPath checks: whoever could write here could choose the rules of the
+    // programs run under armr.
+    if fs::symlink_metadata(&private).is_err()
+        && fs::DirBuilder::new().mode(0o700).create(&private).is_ok()
+    {
+        // Exactly 0700, whatever the umask.
+        let _ = fs::set_permissions(&private, fs::Permissions::from_mode(0o700));
+    }
+    let meta = fs::symlink_metadata(&private);
+    if meta.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(fail(
+            1,
+            format!(
+                "{shown} is a symlink: refusing to keep armr's settings there (remove it, or set \
+                 XDG_RUNTIME_DIR or TMPDIR to a directory of your own)"
+            ),
+        ));
+    }
+    let Ok(meta) = meta.and_then(|m| {
+        m.is_dir()
+            .then_some(m)
+            .ok_or_else(|| std::io::Error::other("not a directory"))
+    }) else {
+        return Err(fail(
+            1,
+            format!(
+                "cannot create the directory {shown} for armr's settings (set XDG_RUNTIME_DIR or \
+                 TMPDIR to a directory of your own)"
+            ),
+        ));
+    };
+    if meta.uid() != euid {
+        return Err(fail(
+            1,
+            format!(
+                "{shown} is not owned by you (uid {uid}): refusing to keep armr's settings there"
+            ),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(fail(
+            1,
+            format!(
+                "{shown} is writable by its group or others (mode {:o}): refusing to keep \
+                 armr's settings there (chmod 700 it)",
+                meta.mode() & 0o7777
+            ),
+        ));
+    }
+
+    // One directory per configuration, named by a hash of the library and the settings: the
+    // same settings reuse it.
+    let mut hasher = std::hash::DefaultHasher::new();
+    library.hash(&mut hasher);
+    sidecar.hash(&mut hasher);
+    let directory = private.join(format!("{:016x}", hasher.finish()));
+    let _ = fs::DirBuilder::new().mode(0o700).create(&directory);
+    let is_directory = fs::symlink_metadata(&directory).is_ok_and(|m| m.is_dir());
+    if !is_directory {
+        return Err(fail(
+            1,
+            format!(
+                "cannot create the directory {} for armr's settings",
+                directory.display()
+            ),
+        ));
+    }
+    let link = directory.join("libarmr.so");
+    if link
+        .to_string_lossy()
+        .contains(|c: char| c.is_whitespace() || c == ':')
+    {
+        return Err(fail(
+            1,
+            format!(
+                "the path `{}' contains a space or a colon, which LD_PRELOAD cannot hold: set \
+                 XDG_RUNTIME_DIR or TMPDIR to a directory without them",
+                link.display()
+            ),
+        ));
+    }
+    // Each replaced by rename, so that a process starting meanwhile sees the old file or the
+    // new, whole.
+    let pid = std::process::id();
+    if fs::read_link(&link).ok().as_deref() != Some(library) {
+        let temporary = directory.join(format!(".libarmr.so.{pid}"));
+        let _ = fs::remove_file(&temporary);
+        std::os::unix::fs::symlink(library, &temporary)
+            .and_then(|()| fs::rename(&temporary, &link))
+            .map_err(|e| {
+                fail(
+                    1,
+                    format!(
+                        "cannot link {} to {}: {e}",
+                        link.display(),
+                        library.display()
+                    ),
+                )
+            })?;
+    }
+    let settings = directory.join(config::SIDECAR);
+    if fs::read(&settings).ok().as_deref() != Some(sidecar.as_bytes()) {
+        let temporary = directory.join(format!(".{}.{pid}", config::SIDECAR));
+        let written = fs::write(&temporary, sidecar)
+            .and_then(|()| fs::set_permissions(&temporary, fs::Permissions::from_mode(0o644)))
+            .and_then(|()| fs::rename(&temporary, &settings));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temporary);
+            return Err(fail(1, format!("cannot write {}: {e}", settings.display())));
+        }
+    }
+    Ok(link)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_made_absolute_by_name() {
+        let cwd = Path::new("/home/u/work");
+        for (given, expected) in [
+            ("rules", "/home/u/work/rules"),
+            ("./logs/x.log", "/home/u/work/logs/x.log"),
+            ("../r.armr", "/home/u/r.armr"),
+            ("/etc/armr/", "/etc/armr"),
+            ("/a/./b/../c", "/a/c"),
+            ("../../../..", "/"),
+        ] {
+            assert_eq!(
+                absolute(Path::new(given), cwd),
+                Path::new(expected),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn capabilities_read_as_getcap_writes_them() {
+        // VFS_CAP_REVISION_2 | effective, permitted = cap_net_bind_service | cap_net_raw.
+        let mut value = Vec::new();
+        for word in [0x0200_0001u32, (1 << 10) | (1 << 13), 0, 0, 0] {
+            value.extend_from_slice(&word.to_le_bytes());
+        }
+        assert_eq!(
+            describe_capabilities(&value),
+            "cap_net_bind_service,cap_net_raw=ep"
+        );
+        assert_eq!(describe_capabilities(&[1, 2]), "unreadable");
+    }
+}
