@@ -14,16 +14,15 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod support;
-use support::net::{free_tcp_port, free_udp_port, tcp_listener};
-use support::rsyslog::{DEADLINE, Record, Rsyslog};
+use support::net::{free_tcp_port, tcp_listener};
 use support::programs::{c_library, c_program, python_program};
+use support::rsyslog::{DEADLINE, Record, Rsyslog};
 use support::{TempDir, library, manifest, text};
 
 /// The host name, which the expected lines below write as is: it must need no escaping.
@@ -97,7 +96,6 @@ fn armr_lines(stderr: &[u8]) -> Vec<String> {
 
 // ------------------------------------------------------------------------------------------------
 // rsyslog
-
 
 // ------------------------------------------------------------------------------------------------
 // Expected events

@@ -7,7 +7,7 @@ use super::net::{free_tcp_port, free_udp_port};
 use super::{TempDir, manifest};
 use std::fs;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
