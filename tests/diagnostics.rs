@@ -649,3 +649,28 @@ fn warnings_and_notes_do_not_fail_a_load() {
         "t.armr: 1 app, 1 socket rule, 2 rules skipped"
     );
 }
+
+/// Carets stand under the text they mean in a terminal: a CJK character or an emoji takes two
+/// columns, a combining accent none, and the source's tabs are copied (their width is the
+/// terminal's). Before: one space per character, so carets fell short after wide characters and
+/// overshot after combining ones.
+#[test]
+fn carets_line_up_under_wide_and_combining_characters() {
+    let text = "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"日本語 🔥 e\u{301}\"): connect(\"10.0.0.1:70000\") protect() endsocket\n\tsocket(\"\u{1F469}\u{200D}\u{1F4BB}\"):\tconnect(\"10.0.0.1:70001\") protect() endsocket\n  socket(\"y\"): connect(\"データ_1.internal:80\") protect() endsocket\nendapp\n";
+    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    assert_eq!(
+        load.files[0].render(),
+        "t.armr:3:41: error: port `70000` is above 65535\n\
+         \x20 3 |   socket(\"日本語 🔥 e\u{301}\"): connect(\"10.0.0.1:70000\") protect() endsocket\n\
+         \x20   |                                            ^^^^^\n\
+         \x20 = hint: a port is 0 (any port), a number from 1 to 65535, or a range `N-M`\n\
+         t.armr:4:35: error: port `70001` is above 65535\n\
+         \x20 4 | \tsocket(\"\u{1F469}\u{200D}\u{1F4BB}\"):\tconnect(\"10.0.0.1:70001\") protect() endsocket\n\
+         \x20   | \t             \t                  ^^^^^\n\
+         \x20 = hint: a port is 0 (any port), a number from 1 to 65535, or a range `N-M`\n\
+         t.armr:5:25: error: invalid hostname `データ_1.internal`\n\
+         \x20 5 |   socket(\"y\"): connect(\"データ_1.internal:80\") protect() endsocket\n\
+         \x20   |                         ^^^^^^^^^^^^^^^^^\n\
+         \x20 = hint: a hostname holds letters, digits, `-` and `.`: `db.internal:5432`\n"
+    );
+}

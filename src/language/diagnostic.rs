@@ -106,23 +106,45 @@ impl Diagnostic {
             let gutter = line.to_string();
             let pad = " ".repeat(gutter.len());
             let _ = writeln!(out, "  {gutter} | {}", printable(text));
-            // The caret line copies tabs from the source so that it lines up in any terminal.
             // The span may start after the text shown (at a stripped `\r`, or at the end).
             let line_end = line_start + text.len();
             let (start, end) = (span.start.min(line_end), span.end.min(line_end));
             let before = text.get(..start - line_start).unwrap_or(text);
-            let indent: String = before
-                .chars()
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
             let underlined = file.text.get(start..end.max(start)).unwrap_or("");
-            let width = underlined.chars().count().max(1);
-            let _ = writeln!(out, "  {pad} | {indent}{}", "^".repeat(width));
+            let width = display_width(underlined).max(1);
+            let _ = writeln!(out, "  {pad} | {}{}", indent(before), "^".repeat(width));
         }
         if let Some(hint) = self.kind.hint() {
             let _ = writeln!(out, "  = hint: {hint}");
         }
         out
+    }
+}
+
+/// The blank that puts a caret under the character after `before` in a terminal: the source's
+/// own tabs (whose width only the terminal knows), and between them as many spaces as the text
+/// takes columns. Columns, not characters: a CJK character or an emoji takes two, a combining
+/// accent none (`unicode-width` knows each character's width, as rustc's renderer does).
+fn indent(before: &str) -> String {
+    let mut out = String::new();
+    for (i, run) in before.split('\t').enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        out.extend(std::iter::repeat_n(' ', display_width(run)));
+    }
+    out
+}
+
+/// Terminal columns that `text` takes as [`printable`] shows it (a control character as `?`).
+fn display_width(text: &str) -> usize {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if text.chars().any(|c| c.is_control()) {
+        text.chars()
+            .map(|c| if c.is_control() { 1 } else { c.width().unwrap_or(0) })
+            .sum()
+    } else {
+        text.width()
     }
 }
 
