@@ -1,7 +1,8 @@
 //! Every diagnostic armr can give about a rules file, pinned: its exact message, line and column.
 //!
 //! Each case is a small file with one mistake and the headline (`FILE:LINE:COL: level: WHAT`) it
-//! must produce. `every_kind_is_pinned` fails when a new kind of diagnostic has no case, and
+//! must produce, and `tests/snapshots/diagnostics.txt` pins each one's whole rendering.
+//! `every_kind_is_pinned` fails when a kind of diagnostic the library defines has no case, and
 //! `docs_list_every_message` fails when docs/rules.md does not show a case's message.
 
 use armr::language::{self, DiagnosticKind, Level, SourceFile};
@@ -381,92 +382,12 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
     ]
 }
 
-/// The name of a kind, from an exhaustive match: a new kind fails to compile here until it is
-/// named, and then fails `every_kind_is_pinned` until it has a case.
-fn kind_name(kind: &DiagnosticKind) -> &'static str {
-    use DiagnosticKind::*;
-    match kind {
-        Unreadable { .. } => "Unreadable",
-        NotRegularFile { .. } => "NotRegularFile",
-        TooLarge { .. } => "TooLarge",
-        NotUtf8 { .. } => "NotUtf8",
-        NoApps => "NoApps",
-        UnterminatedString => "UnterminatedString",
-        InvalidEscape { .. } => "InvalidEscape",
-        UnterminatedComment => "UnterminatedComment",
-        Expected { .. } => "Expected",
-        NumberOutOfRange { .. } => "NumberOutOfRange",
-        NestingTooDeep { .. } => "NestingTooDeep",
-        UnterminatedBlock { .. } => "UnterminatedBlock",
-        MismatchedEnd { .. } => "MismatchedEnd",
-        StrayEnd { .. } => "StrayEnd",
-        KeywordCase { .. } => "KeywordCase",
-        ExpectedApp { .. } => "ExpectedApp",
-        MissingColon { .. } => "MissingColon",
-        MissingAppName => "MissingAppName",
-        MissingRequires { .. } => "MissingRequires",
-        RequiresAfterRule => "RequiresAfterRule",
-        UnknownRequiresKey { .. } => "UnknownRequiresKey",
-        RequiresWithoutVersion => "RequiresWithoutVersion",
-        UnknownLanguage { .. } => "UnknownLanguage",
-        UnsupportedVersion { .. } => "UnsupportedVersion",
-        FeatureNeedsVersion { .. } => "FeatureNeedsVersion",
-        UnknownDeclaration { .. } => "UnknownDeclaration",
-        UnknownRuleKind { .. } => "UnknownRuleKind",
-        EmptyApp { .. } => "EmptyApp",
-        DuplicateApp { .. } => "DuplicateApp",
-        AppReplaced { .. } => "AppReplaced",
-        BadAppVersion { .. } => "BadAppVersion",
-        DuplicateRule { .. } => "DuplicateRule",
-        MissingRuleName { .. } => "MissingRuleName",
-        UnknownRuleParameter { .. } => "UnknownRuleParameter",
-        UnknownOs { .. } => "UnknownOs",
-        SkippedRuleKind { .. } => "SkippedRuleKind",
-        SkippedForOs { .. } => "SkippedForOs",
-        UnknownStatement { .. } => "UnknownStatement",
-        DuplicateStatement { .. } => "DuplicateStatement",
-        TwoConditions { .. } => "TwoConditions",
-        TwoActions { .. } => "TwoActions",
-        NoCondition { .. } => "NoCondition",
-        NoAction { .. } => "NoAction",
-        UnexpectedBlock { .. } => "UnexpectedBlock",
-        DuplicateParameter { .. } => "DuplicateParameter",
-        UnexpectedArgument { .. } => "UnexpectedArgument",
-        ExpectedString { .. } => "ExpectedString",
-        BindWithoutKey => "BindWithoutKey",
-        UnknownBindKey { .. } => "UnknownBindKey",
-        DetectWithoutMessage => "DetectWithoutMessage",
-        UnknownActionParameter { .. } => "UnknownActionParameter",
-        BadSeverity { .. } => "BadSeverity",
-        BadStacktrace { .. } => "BadStacktrace",
-        Unsupported { .. } => "Unsupported",
-        MetadataLogNotDictionary => "MetadataLogNotDictionary",
-        DuplicateMetadataKey { .. } => "DuplicateMetadataKey",
-        ReservedMetadataKey { .. } => "ReservedMetadataKey",
-        BadMetadataKey { .. } => "BadMetadataKey",
-        BadMetadataValue { .. } => "BadMetadataValue",
-        MissingPort { .. } => "MissingPort",
-        MissingHost => "MissingHost",
-        BadPort { .. } => "BadPort",
-        PortOutOfRange { .. } => "PortOutOfRange",
-        PortRangeWithZero => "PortRangeWithZero",
-        PortRangeReversed { .. } => "PortRangeReversed",
-        BadIpv4 { .. } => "BadIpv4",
-        BadIpv6 { .. } => "BadIpv6",
-        BadHostname { .. } => "BadHostname",
-        BadCidrPrefix { .. } => "BadCidrPrefix",
-        CidrHostBits { .. } => "CidrHostBits",
-        HostnameInBind { .. } => "HostnameInBind",
-        CidrInBind { .. } => "CidrInBind",
-    }
-}
-
 #[test]
 fn each_case_gives_exactly_its_diagnostic() {
     let mut failures = Vec::new();
     for (name, text, expected) in cases() {
         let got = headlines(&text);
-        let got_kinds: Vec<&str> = kinds(&text).iter().map(kind_name).collect();
+        let got_kinds: Vec<&str> = kinds(&text).iter().map(DiagnosticKind::name).collect();
         if got != [expected] || got_kinds != [name] {
             failures.push(format!(
                 "{name}:\n  want {expected}\n  got  {got:?} {got_kinds:?}\n{text}"
@@ -476,37 +397,69 @@ fn each_case_gives_exactly_its_diagnostic() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Kinds pinned by tests of their own below, not by a case: they are about files that cannot be
+/// read, so no text gives them.
+const PINNED_ELSEWHERE: [&str; 4] = ["Unreadable", "NotUtf8", "NotRegularFile", "TooLarge"];
+
+/// Every kind the library defines (`DiagnosticKind::NAMES`, generated from the enum's definition)
+/// has a case. Before, the list of kinds came from the cases themselves, so that a new kind
+/// without a case passed.
 #[test]
 fn every_kind_is_pinned() {
     let pinned: std::collections::BTreeSet<&str> = cases()
         .iter()
         .map(|(name, _, _)| *name)
-        .chain(["Unreadable", "NotUtf8", "NotRegularFile", "TooLarge"]) // pinned by the tests below
+        .chain(PINNED_ELSEWHERE)
         .collect();
-    // One value of each kind, through the exhaustive `kind_name`.
-    let all = all_kinds();
-    let missing: Vec<&str> = all
+    let missing: Vec<&str> = DiagnosticKind::NAMES
         .iter()
-        .map(kind_name)
+        .copied()
         .filter(|n| !pinned.contains(n))
         .collect();
     assert!(missing.is_empty(), "kinds without a case: {missing:?}");
+    let unknown: Vec<&str> = pinned
+        .iter()
+        .copied()
+        .filter(|n| !DiagnosticKind::NAMES.contains(n))
+        .collect();
+    assert!(unknown.is_empty(), "cases of no kind: {unknown:?}");
 }
 
-/// One value of every kind, for `every_kind_is_pinned`; `kind_name` keeps it complete.
-fn all_kinds() -> Vec<DiagnosticKind> {
-    cases()
-        .iter()
-        .flat_map(|(_, text, _)| kinds(text))
-        .chain([
-            DiagnosticKind::Unreadable {
-                reason: String::new(),
-            },
-            DiagnosticKind::NotUtf8 { line: 1, column: 1 },
-            DiagnosticKind::NotRegularFile { what: "" },
-            DiagnosticKind::TooLarge { bytes: 0 },
-        ])
-        .collect()
+/// Where every case's whole rendered output is pinned.
+const SNAPSHOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/snapshots/diagnostics.txt"
+);
+
+/// Each case's rendering, whole (headline, source line, carets, hint), against the snapshot.
+/// After a deliberate change, `ARMR_BLESS=1 cargo test --release --test diagnostics` rewrites
+/// the snapshot; review its diff like code.
+#[test]
+fn every_case_renders_as_pinned() {
+    let mut rendered = String::new();
+    for (name, text, _) in cases() {
+        let load = language::load(vec![SourceFile::new("t.armr", text)]);
+        rendered.push_str(&format!("==> {name}\n{}\n", load.files[0].render()));
+    }
+    if std::env::var_os("ARMR_BLESS").is_some() {
+        std::fs::write(SNAPSHOT, &rendered).expect("write the snapshot");
+        return;
+    }
+    let pinned = std::fs::read_to_string(SNAPSHOT).unwrap_or_default();
+    if pinned != rendered {
+        let first = pinned
+            .lines()
+            .zip(rendered.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(pinned.lines().count().min(rendered.lines().count()));
+        panic!(
+            "rendering differs from {SNAPSHOT} at line {}:\n  pinned: {:?}\n  now:    {:?}\n\
+             (ARMR_BLESS=1 rewrites the snapshot after a deliberate change)",
+            first + 1,
+            pinned.lines().nth(first),
+            rendered.lines().nth(first)
+        );
+    }
 }
 
 #[test]

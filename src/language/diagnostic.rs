@@ -141,7 +141,13 @@ fn display_width(text: &str) -> usize {
     use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
     if text.chars().any(|c| c.is_control()) {
         text.chars()
-            .map(|c| if c.is_control() { 1 } else { c.width().unwrap_or(0) })
+            .map(|c| {
+                if c.is_control() {
+                    1
+                } else {
+                    c.width().unwrap_or(0)
+                }
+            })
             .sum()
     } else {
         text.width()
@@ -171,6 +177,44 @@ pub(crate) fn quoted(text: &str) -> String {
     out
 }
 
+/// Defines [`DiagnosticKind`] as written inside it, and with it the list of every kind's name
+/// ([`DiagnosticKind::NAMES`]) and [`DiagnosticKind::name`]: generated from the one definition, so
+/// that a test can require a pinned case for every kind, including a kind added later.
+macro_rules! diagnostic_kinds {
+    (
+        $(#[$meta:meta])*
+        pub enum DiagnosticKind {
+            $(
+                $(#[$variant_meta:meta])*
+                $variant:ident $({
+                    $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+                })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum DiagnosticKind {
+            $(
+                $(#[$variant_meta])*
+                $variant $({ $( $(#[$field_meta])* $field: $ty ),* })?
+            ),*
+        }
+
+        impl DiagnosticKind {
+            /// The name of every kind, in the order of the definition.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            /// This kind's name, as in [`DiagnosticKind::NAMES`].
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(DiagnosticKind::$variant { .. } => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
+diagnostic_kinds! {
 /// What went wrong, or what armr wants the author to know.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiagnosticKind {
@@ -413,6 +457,7 @@ pub enum DiagnosticKind {
     CidrInBind {
         text: String,
     },
+}
 }
 
 impl DiagnosticKind {
