@@ -103,6 +103,11 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "t.armr:1:1: error: `ApP` is not a keyword: keywords are lowercase (`app`)",
         ),
         (
+            "Misspelt",
+            rule("conect(\"10.0.0.1:80\")\n    protect()"),
+            "t.armr:4:5: error: `conect` is not a statement of a socket rule",
+        ),
+        (
             "ExpectedApp",
             "socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\n".into(),
             "t.armr:1:1: error: expected `app(...)`, found `socket(...)`",
@@ -220,8 +225,8 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
         // --- socket rules ---
         (
             "UnknownStatement",
-            rule("connect(\"10.0.0.1:80\")\n    block()\n    protect()"),
-            "t.armr:5:5: error: `block` is not a statement of a socket rule",
+            rule("connect(\"10.0.0.1:80\")\n    limit()\n    protect()"),
+            "t.armr:5:5: error: `limit` is not a statement of a socket rule",
         ),
         (
             "DuplicateStatement",
@@ -625,5 +630,111 @@ fn carets_line_up_under_wide_and_combining_characters() {
          \x20 5 |   socket(\"y\"): connect(\"データ_1.internal:80\") protect() endsocket\n\
          \x20   |                         ^^^^^^^^^^^^^^^^^\n\
          \x20 = hint: a hostname holds letters, digits, `-` and `.`: `db.internal:5432`\n"
+    );
+}
+
+/// A misspelt keyword is one error, with the keyword it most likely means, and the rest of the
+/// file is read as if it were spelt right: no "missing condition" for a misspelt condition, no
+/// "expected `endsoket`" after a misspelt `soket`. Before: none said what was meant, and `conect`
+/// was also "has no condition", `soket` and `ap` also a mismatched end, `requries` also "no
+/// requires", `mesage` also "detect needs a message".
+#[test]
+fn misspelt_keywords_are_one_error_each_with_a_guess() {
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            rule("conect(\"10.0.0.1:80\")\n    protect()"),
+            "t.armr:4:5: error: `conect` is not a statement of a socket rule",
+            "did you mean `connect`?",
+        ),
+        (
+            rule("connect(\"10.0.0.1:80\")\n    allwo()"),
+            "t.armr:5:5: error: `allwo` is not a statement of a socket rule",
+            "did you mean `allow`?",
+        ),
+        (
+            rule("connect(\"10.0.0.1:80\")\n    deny(message: \"m\")"),
+            "t.armr:5:5: error: `deny` is not a statement of a socket rule",
+            "did you mean `protect`?",
+        ),
+        (
+            app("socket(\"r\"):\n    connect(\"10.0.0.1:80\")\n    protect()\n  endsoket"),
+            "t.armr:6:3: error: `endsoket` is not a keyword",
+            "did you mean `endsocket`?",
+        ),
+        (
+            app("soket(\"r\"):\n    connect(\"10.0.0.1:80\")\n    protect()\n  endsocket"),
+            "t.armr:3:3: error: `soket` is not a rule kind",
+            "did you mean `socket`?",
+        ),
+        (
+            action("protect(severity: Hihg)"),
+            "t.armr:4:23: error: `Hihg` is not a severity",
+            "did you mean `High`?",
+        ),
+        (
+            action("protect(severity: \"hihg\")"),
+            "t.armr:4:23: error: `hihg` is not a severity",
+            "did you mean `High`?",
+        ),
+        (
+            action("detect(mesage: \"m\")"),
+            "t.armr:4:12: error: `mesage` is not a parameter of an action",
+            "did you mean `message`?",
+        ),
+        (
+            condition("bind(cleint: \"10.0.0.1:80\")"),
+            "t.armr:4:10: error: `cleint` is not a parameter of `bind`",
+            "did you mean `client`?",
+        ),
+        (
+            "app(\"A\"):\n  requires(verison: ARMR/2.11)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:2:12: error: `verison` is not a parameter of `requires`",
+            "did you mean `version`?",
+        ),
+        (
+            "app(\"A\"):\n  requries(version: ARMR/2.11)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:2:3: error: `requries` is not a declaration of an app",
+            "did you mean `requires`?",
+        ),
+        (
+            "ap(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\nendapp\n".into(),
+            "t.armr:1:1: error: `ap` is not a keyword",
+            "did you mean `app`?",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, headline, hint) in cases {
+        let load = language::load(vec![SourceFile::new("t.armr", text.as_str())]);
+        let file = &load.files[0];
+        let got: Vec<String> = file
+            .diagnostics
+            .iter()
+            .map(|d| d.headline(&file.source))
+            .collect();
+        let rendered = file.render();
+        if got != [headline] || !rendered.contains(&format!("= hint: {hint}\n")) {
+            failures.push(format!(
+                "want {headline} / {hint}\ngot  {got:?}\n{rendered}\n{text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// After a misspelt keyword the rest of the file is still checked: a mistake in a later rule is
+/// reported too, and only once.
+#[test]
+fn a_misspelling_does_not_hide_the_rest_of_the_file() {
+    let text = app(
+        "socket(\"one\"):\n    conect(\"10.0.0.1:80\")\n    protect()\n  endsoket\n  socket(\"two\"):\n    connect(\"10.0.0.1:70000\")\n    protect(severity: Hihg)\n  endsocket",
+    );
+    assert_eq!(
+        headlines(&text),
+        [
+            "t.armr:4:5: error: `conect` is not a statement of a socket rule",
+            "t.armr:6:3: error: `endsoket` is not a keyword",
+            "t.armr:8:23: error: port `70000` is above 65535",
+            "t.armr:9:23: error: `Hihg` is not a severity",
+        ]
     );
 }

@@ -276,6 +276,14 @@ pub enum DiagnosticKind {
         found: String,
         keyword: String,
     },
+    /// A word near a keyword of its place: `conect`, `endsoket`, `Hihg`, `deny` for `protect`.
+    Misspelt {
+        found: String,
+        /// The keyword it most likely means.
+        keyword: String,
+        /// What the word is not: `a statement of a socket rule`, `a severity`, ...
+        what: &'static str,
+    },
     /// Something other than `app(...)` at the top of the file.
     ExpectedApp {
         found: String,
@@ -503,6 +511,7 @@ impl DiagnosticKind {
                     quoted(keyword)
                 )
             }
+            Misspelt { found, what, .. } => format!("{} is not {what}", quoted(found)),
             ExpectedApp { found } => format!("expected `app(...)`, found {found}"),
             MissingColon { keyword } => {
                 format!(
@@ -695,6 +704,7 @@ impl DiagnosticKind {
             }
             StrayEnd { .. } => "remove it, or open the block it is meant to close".into(),
             KeywordCase { keyword, .. } => format!("write {}", quoted(keyword)),
+            Misspelt { keyword, .. } => format!("did you mean {}?", quoted(keyword)),
             ExpectedApp { .. } => {
                 "a rules file holds apps: `app(\"NAME\"): requires(version: ARMR/2.11) ... endapp`".into()
             }

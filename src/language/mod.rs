@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod diagnostic;
+pub mod keywords;
 pub mod model;
 pub mod source;
 pub mod syntax;

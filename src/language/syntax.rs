@@ -43,20 +43,8 @@ pub const MAX_BLOCK_DEPTH: usize = 8;
 /// Lists and dictionaries inside arguments.
 pub const MAX_VALUE_DEPTH: usize = 16;
 
-/// Words that open a block: a header without its `:` is reported and read as a block anyway.
-const BLOCK_KEYWORDS: &[&str] = &[
-    "app",
-    "socket",
-    "dns",
-    "filesystem",
-    "http",
-    "library",
-    "marshal",
-    "patch",
-    "process",
-    "sanitization",
-    "sql",
-];
+// Words that open a block: a header without its `:` is reported and read as a block anyway.
+use super::keywords::BLOCK_KEYWORDS;
 
 /// A run of items in one of a [`Tree`]'s arenas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -822,6 +810,14 @@ fn closes(end_word: &str, keyword: &str) -> bool {
         && (&end_word[3..] == keyword || end_word[3..].eq_ignore_ascii_case(keyword))
 }
 
+/// True when `end_word` ends a block keyword that `opener` misspells (`endsocket` for `soket`).
+fn misspelt_opener(end_word: &str, opener: &str) -> bool {
+    let Some(kind) = end_word.strip_prefix("end") else {
+        return false;
+    };
+    BLOCK_KEYWORDS.contains(&kind) && super::keywords::suggest(opener, BLOCK_KEYWORDS) == Some(kind)
+}
+
 fn end_of(keyword: &str) -> String {
     format!("end{}", keyword.to_ascii_lowercase())
 }
@@ -894,6 +890,9 @@ impl<'a> Reader<'a> {
                 }
                 match open.last() {
                     Some(&kw) if closes(found, kw) => return (rest, broken),
+                    // `soket(...): ... endsocket`: the opener is misspelt, not its end (the
+                    // validator reports the opener).
+                    Some(&kw) if misspelt_opener(found, kw) => return (rest, broken),
                     Some(&kw) if open.iter().any(|k| closes(found, k)) => {
                         // Closes an outer block: this one was left open. Let the outer one close.
                         self.report_at(
@@ -904,6 +903,19 @@ impl<'a> Reader<'a> {
                             found,
                         );
                         return (i, true);
+                    }
+                    // `endsoket`: one mistake, reported once; the block closes as meant.
+                    Some(&kw) if super::keywords::is_near(found, &end_of(kw)) => {
+                        self.report_at(
+                            DiagnosticKind::Misspelt {
+                                found: found.into(),
+                                keyword: end_of(kw),
+                                what: "a keyword",
+                            },
+                            found,
+                        );
+                        self.recovering = false;
+                        return (rest, broken);
                     }
                     Some(&kw) => {
                         self.report_at(

@@ -17,19 +17,7 @@ type FxSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 /// so that one mistake there does not turn every feature of the app into an error.
 pub const LATEST: LanguageVersion = LanguageVersion::armr(2, 11);
 
-/// Rule kinds of the language that armr reads but does not enforce.
-const OTHER_RULE_KINDS: &[&str] = &[
-    "dns",
-    "filesystem",
-    "http",
-    "library",
-    "marshal",
-    "patch",
-    "process",
-    "sanitization",
-    "sql",
-    "api",
-];
+use super::keywords::{self, OTHER_RULE_KINDS};
 
 const OPERATING_SYSTEMS: &[&str] = &["linux", "windows", "aix", "solaris", "any"];
 
@@ -135,27 +123,72 @@ impl<'f> Validator<'f> {
         }
     }
 
-    /// Reports a word that is a keyword in another case, or else `otherwise`.
-    fn unknown_word(&mut self, word: &str, keywords: &[&str], otherwise: DiagnosticKind) {
+    /// Reports a word that is a keyword in another case, or near one (`suggestion`, returned), or
+    /// else `otherwise`.
+    fn unknown_word(
+        &mut self,
+        word: &str,
+        keywords: &[&str],
+        suggestion: Option<&'static str>,
+        what: &'static str,
+        otherwise: DiagnosticKind,
+    ) -> Option<&'static str> {
         let lower = word.to_ascii_lowercase();
+        let mut guessed = None;
         let kind = if lower != word && keywords.contains(&lower.as_str()) {
             DiagnosticKind::KeywordCase {
                 found: word.into(),
                 keyword: lower,
             }
+        } else if let Some(keyword) = suggestion {
+            guessed = Some(keyword);
+            DiagnosticKind::Misspelt {
+                found: word.into(),
+                keyword: keyword.into(),
+                what,
+            }
         } else {
             otherwise
         };
         self.error(kind, word);
+        guessed
+    }
+
+    /// Reports a word near a keyword (`conect`), when it is near one, and returns the keyword.
+    fn misspelt(
+        &mut self,
+        word: &str,
+        keywords: &[&'static str],
+        what: &'static str,
+    ) -> Option<&'static str> {
+        let keyword = keywords::suggest(word, keywords)?;
+        let kind = DiagnosticKind::Misspelt {
+            found: word.into(),
+            keyword: keyword.into(),
+            what,
+        };
+        self.error(kind, word);
+        Some(keyword)
     }
 
     pub fn top_level(&mut self, node: &Node<'_, '_>) {
         match (node.name, &node.body) {
             ("app", Some(Body::Nodes { nodes, broken })) => self.app(node, *nodes, *broken),
             ("app", _) => {} // a missing colon is reported by the syntax reader
-            (name, _) => {
+            (name, body) => {
                 let found = super::diagnostic::quoted(&format!("{name}(...)"));
-                self.unknown_word(name, &["app"], DiagnosticKind::ExpectedApp { found })
+                let guess = keywords::suggest(name, &[keywords::APP]);
+                let meant = self.unknown_word(
+                    name,
+                    &[keywords::APP],
+                    guess,
+                    "a keyword",
+                    DiagnosticKind::ExpectedApp { found },
+                );
+                // `ap("A"): ...`: one mistake; the app is checked as the app it means to be.
+                if let (Some(_), Some(Body::Nodes { nodes, broken })) = (meant, body) {
+                    self.app(node, *nodes, *broken);
+                }
             }
         }
     }
@@ -235,7 +268,12 @@ impl<'f> Validator<'f> {
                 language = self.requires(&n);
             }
         }
-        if requires_seen.is_none() && !broken {
+        // A misspelt `requires` is reported as such, not also as missing.
+        let requires_misspelt = body.iter().any(|n| {
+            n.body.is_none()
+                && keywords::suggest(n.name, keywords::APP_DECLARATIONS) == Some("requires")
+        });
+        if requires_seen.is_none() && !broken && !requires_misspelt {
             let app = name.unwrap_or_default().to_string();
             self.error(DiagnosticKind::MissingRequires { app }, name_text);
         }
@@ -282,11 +320,16 @@ impl<'f> Validator<'f> {
                     ctx.log_metadata = self.metadata(&n);
                 }
                 (None, "input" | "api") => self.unsupported(n.name),
-                (None, other) => self.unknown_word(
-                    other,
-                    &["requires", "version", "metadata"],
-                    DiagnosticKind::UnknownDeclaration { name: other.into() },
-                ),
+                (None, other) => {
+                    let guess = keywords::suggest(other, keywords::APP_DECLARATIONS);
+                    self.unknown_word(
+                        other,
+                        keywords::APP_DECLARATIONS,
+                        guess,
+                        "a declaration of an app",
+                        DiagnosticKind::UnknownDeclaration { name: other.into() },
+                    );
+                }
                 (Some(rule_body), written_kind) => {
                     rule_count += 1;
                     // A kind in the wrong case is reported, then read as the kind it spells.
@@ -307,6 +350,10 @@ impl<'f> Validator<'f> {
                             self.error(kind, written_kind);
                             k
                         }
+                        // `soket(...)`: reported, then read as the kind it misspells.
+                        None if !keywords::RULE_KINDS.contains(&written_kind) => self
+                            .misspelt(written_kind, keywords::RULE_KINDS, "a rule kind")
+                            .unwrap_or(written_kind),
                         None => written_kind,
                     };
                     let rule_name = self.rule_header(&n, kind);
@@ -401,7 +448,15 @@ impl<'f> Validator<'f> {
                     arg.value.text,
                 ),
                 Some(key) => {
-                    self.error(DiagnosticKind::UnknownRequiresKey { key: key.into() }, key)
+                    if self
+                        .misspelt(key, keywords::REQUIRES_KEYS, "a parameter of `requires`")
+                        .is_some()
+                    {
+                        // Reported as misspelt: not also as missing.
+                        seen = true;
+                    } else {
+                        self.error(DiagnosticKind::UnknownRequiresKey { key: key.into() }, key)
+                    }
                 }
                 None => self.error(
                     DiagnosticKind::UnexpectedArgument {
@@ -630,10 +685,10 @@ impl<'f> Validator<'f> {
         self.needs(lang, "socket rules", 1, node.name);
         let errors_before = self.errors;
         // The known statements met so far, by their place in KNOWN.
-        const KNOWN: [&str; 7] = [
-            "accept", "connect", "bind", "protect", "allow", "detect", "metadata",
-        ];
+        const KNOWN: &[&str] = keywords::SOCKET_STATEMENTS;
         let mut seen = 0u8;
+        // What misspelt statements meant (`conect`): not reported again as missing.
+        let mut meant: Vec<&str> = Vec::new();
         let mut condition: Option<(&str, Option<Condition>)> = None;
         let mut action: Option<(&str, ActionParams)> = None;
         let mut rule_metadata: Option<Vec<(String, String)>> = None;
@@ -684,23 +739,30 @@ impl<'f> Validator<'f> {
                     rule_metadata = Some(self.metadata(&statement));
                 }
                 "input" | "api" => self.unsupported(word),
-                other => self.unknown_word(
-                    other,
-                    &KNOWN,
-                    DiagnosticKind::UnknownStatement { name: other.into() },
-                ),
+                other => {
+                    let guess = keywords::suggest_statement(other);
+                    meant.extend(self.unknown_word(
+                        other,
+                        KNOWN,
+                        guess,
+                        "a statement of a socket rule",
+                        DiagnosticKind::UnknownStatement { name: other.into() },
+                    ));
+                }
             }
         }
+        let meant_any = |list: &[&str]| meant.iter().any(|m| list.contains(m));
         if !broken {
-            if condition.is_none() {
+            if condition.is_none() && !meant_any(keywords::CONDITIONS) {
                 self.error(DiagnosticKind::NoCondition { rule: name.into() }, node.name);
             }
-            if action.is_none() {
+            if action.is_none() && !meant_any(keywords::ACTIONS) {
                 self.error(DiagnosticKind::NoAction { rule: name.into() }, node.name);
             }
         }
         if let Some(("detect", params)) = &action
             && params.message.is_none()
+            && !params.message_misspelt
         {
             let word = body
                 .iter()
@@ -775,7 +837,12 @@ impl<'f> Validator<'f> {
                 Some("client") => &mut client,
                 Some("server") => &mut server,
                 Some(key) => {
-                    self.error(DiagnosticKind::UnknownBindKey { key: key.into() }, key);
+                    if self
+                        .misspelt(key, keywords::BIND_KEYS, "a parameter of `bind`")
+                        .is_none()
+                    {
+                        self.error(DiagnosticKind::UnknownBindKey { key: key.into() }, key);
+                    }
                     ok = false;
                     continue;
                 }
@@ -858,6 +925,7 @@ impl<'f> Validator<'f> {
             message: None,
             severity: Severity::Unknown,
             stacktrace: false,
+            message_misspelt: false,
         };
         for (index, Arg { key, value }) in node.args.iter().enumerate() {
             let Some(key) = *key else {
@@ -890,8 +958,18 @@ impl<'f> Validator<'f> {
                         ValueKind::Const(c) => Severity::from_name(c),
                         _ => None,
                     };
+                    let written = value.as_str_or_const().unwrap_or_default();
                     match severity {
                         Some(s) => params.severity = s,
+                        None if keywords::suggest(written, keywords::SEVERITY_NAMES).is_some() => {
+                            let keyword = keywords::suggest(written, keywords::SEVERITY_NAMES);
+                            let kind = DiagnosticKind::Misspelt {
+                                found: written.into(),
+                                keyword: keyword.unwrap_or_default().into(),
+                                what: "a severity",
+                            };
+                            self.error(kind, value.text);
+                        }
                         None => {
                             self.error(
                                 DiagnosticKind::BadSeverity {
@@ -924,10 +1002,18 @@ impl<'f> Validator<'f> {
                     );
                 }
                 other => {
-                    self.error(
-                        DiagnosticKind::UnknownActionParameter { name: other.into() },
+                    match self.misspelt(
                         other,
-                    );
+                        keywords::ACTION_PARAMETERS,
+                        "a parameter of an action",
+                    ) {
+                        Some("message") => params.message_misspelt = true,
+                        Some(_) => {}
+                        None => self.error(
+                            DiagnosticKind::UnknownActionParameter { name: other.into() },
+                            other,
+                        ),
+                    }
                 }
             }
         }
@@ -939,4 +1025,6 @@ struct ActionParams {
     message: Option<String>,
     severity: Severity,
     stacktrace: bool,
+    /// A `message` was written misspelt (`mesage:`), and reported: not also missing.
+    message_misspelt: bool,
 }
