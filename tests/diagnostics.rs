@@ -108,6 +108,11 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "t.armr:4:5: error: `conect` is not a statement of a socket rule",
         ),
         (
+            "Lookalike",
+            condition("connect(\"10.0.0.1:80\u{2013}90\")"),
+            "t.armr:4:25: error: `\u{2013}` (U+2013 EN DASH) is not a hyphen-minus `-`",
+        ),
+        (
             "ExpectedApp",
             "socket(\"r\"): connect(\"10.0.0.1:80\") protect() endsocket\n".into(),
             "t.armr:1:1: error: expected `app(...)`, found `socket(...)`",
@@ -736,5 +741,100 @@ fn a_misspelling_does_not_hide_the_rest_of_the_file() {
             "t.armr:8:23: error: port `70000` is above 65535",
             "t.armr:9:23: error: `Hihg` is not a severity",
         ]
+    );
+}
+
+/// Pasted text: each look-alike is named with its code point, at its column, with the fix, as
+/// one error (the rest of the rule still read). Before: "expected a value, found `“`", "invalid
+/// port `80–90`", "unterminated string", or a cascade after a non-breaking space.
+#[test]
+fn pasted_lookalikes_are_named_with_the_fix() {
+    let quote = "write a straight quote `\"`: text pasted from a document or a web page often brings curly quotes";
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            condition("connect(\u{201C}10.0.0.1:80\u{201D})"),
+            "t.armr:4:13: error: `\u{201C}` (U+201C LEFT DOUBLE QUOTATION MARK) is not a straight double quote",
+            quote,
+        ),
+        (
+            condition("connect(\"10.0.0.1:80\u{201D})"),
+            "t.armr:4:25: error: `\u{201D}` (U+201D RIGHT DOUBLE QUOTATION MARK) is not a straight double quote",
+            quote,
+        ),
+        (
+            condition("connect('10.0.0.1:80')"),
+            "t.armr:4:13: error: `'` (U+0027 APOSTROPHE) is not a straight double quote",
+            "write a straight double quote `\"`: ARMR strings are double-quoted",
+        ),
+        (
+            rule("connect(\"10.0.0.1:80\")\n\u{a0}\u{a0}\u{a0}\u{a0}protect()"),
+            "t.armr:5:1: error: U+00A0 NO-BREAK SPACE is not a plain space",
+            "write a plain space: text pasted from a document or a web page often brings non-breaking spaces",
+        ),
+        (
+            condition("connect(\"10.0.0.1:80\u{2014}90\")"),
+            "t.armr:4:25: error: `\u{2014}` (U+2014 EM DASH) is not a hyphen-minus `-`",
+            "write `-`",
+        ),
+        (
+            condition("connect(\"10.0.0.1:\u{a0}80\")"),
+            "t.armr:4:23: error: U+00A0 NO-BREAK SPACE is not a plain space",
+            "write a plain space: text pasted from a document or a web page often brings non-breaking spaces",
+        ),
+        (
+            condition("con\u{200B}nect(\"10.0.0.1:80\")"),
+            "t.armr:4:8: error: U+200B ZERO WIDTH SPACE is not allowed here (it does not show)",
+            "delete it: it does not show, and pasted text often brings it",
+        ),
+        (
+            rule("\u{200B}connect(\"10.0.0.1:80\")\n    protect()"),
+            "t.armr:4:5: error: U+200B ZERO WIDTH SPACE is not allowed here (it does not show)",
+            "delete it: it does not show, and pasted text often brings it",
+        ),
+        (
+            app("socket(\"r\")\u{FF1A}\n    connect(\"10.0.0.1:80\")\n    protect()\n  endsocket"),
+            "t.armr:3:14: error: `\u{FF1A}` (U+FF1A FULLWIDTH COLON) is not a colon `:`",
+            "write `:`",
+        ),
+        (
+            condition("connect(\"10.0.0.1\u{FF1A}80\")"),
+            "t.armr:4:22: error: `\u{FF1A}` (U+FF1A FULLWIDTH COLON) is not a colon `:`",
+            "write `:`",
+        ),
+        (
+            action("protect(message\u{FF1A} \"m\")"),
+            "t.armr:4:20: error: `\u{FF1A}` (U+FF1A FULLWIDTH COLON) is not a colon `:`",
+            "write `:`",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, headline, hint) in cases {
+        let load = language::load(vec![SourceFile::new("t.armr", text.as_str())]);
+        let file = &load.files[0];
+        let got: Vec<String> = file
+            .diagnostics
+            .iter()
+            .map(|d| d.headline(&file.source))
+            .collect();
+        let rendered = file.render();
+        if got != [headline] || !rendered.contains(&format!("= hint: {hint}\n")) {
+            failures.push(format!(
+                "want {headline} / {hint}\ngot  {got:?}\n{rendered}\n{text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The caret stands under the look-alike, the run of pasted spaces underlined whole.
+    let load = language::load(vec![SourceFile::new(
+        "t.armr",
+        rule("connect(\"10.0.0.1:80\")\n\u{a0}\u{a0}\u{a0}\u{a0}protect()"),
+    )]);
+    assert_eq!(
+        load.files[0].render(),
+        "t.armr:5:1: error: U+00A0 NO-BREAK SPACE is not a plain space\n\
+         \x20 5 | \u{a0}\u{a0}\u{a0}\u{a0}protect()\n\
+         \x20   | ^^^^\n\
+         \x20 = hint: write a plain space: text pasted from a document or a web page often brings \
+         non-breaking spaces\n"
     );
 }

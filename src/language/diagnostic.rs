@@ -284,6 +284,11 @@ pub enum DiagnosticKind {
         /// What the word is not: `a statement of a socket rule`, `a severity`, ...
         what: &'static str,
     },
+    /// A character that looks like ARMR's punctuation or a space but is not: a curly quote, a
+    /// non-breaking space, an en dash (see [`super::lookalike`]).
+    Lookalike {
+        found: char,
+    },
     /// Something other than `app(...)` at the top of the file.
     ExpectedApp {
         found: String,
@@ -512,6 +517,11 @@ impl DiagnosticKind {
                 )
             }
             Misspelt { found, what, .. } => format!("{} is not {what}", quoted(found)),
+            Lookalike { found } => format!(
+                "{} is not {}",
+                super::lookalike::describe(*found),
+                super::lookalike::expected(*found)
+            ),
             ExpectedApp { found } => format!("expected `app(...)`, found {found}"),
             MissingColon { keyword } => {
                 format!(
@@ -705,6 +715,7 @@ impl DiagnosticKind {
             StrayEnd { .. } => "remove it, or open the block it is meant to close".into(),
             KeywordCase { keyword, .. } => format!("write {}", quoted(keyword)),
             Misspelt { keyword, .. } => format!("did you mean {}?", quoted(keyword)),
+            Lookalike { found } => super::lookalike::fix(*found),
             ExpectedApp { .. } => {
                 "a rules file holds apps: `app(\"NAME\"): requires(version: ARMR/2.11) ... endapp`".into()
             }

@@ -9,6 +9,7 @@
 pub mod address;
 pub mod diagnostic;
 pub mod keywords;
+pub mod lookalike;
 pub mod model;
 pub mod source;
 pub mod syntax;
