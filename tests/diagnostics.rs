@@ -27,9 +27,17 @@ fn action(action: &str) -> String {
     rule(&format!("{action}\n    connect(\"10.0.0.1:80\")"))
 }
 
+/// `text` loaded as the file `t.armr`, with the warnings `armr check` adds about the rules
+/// together (rules that can never win).
+fn load_checked(text: impl Into<String>) -> language::Load {
+    let mut load = language::load(vec![SourceFile::new("t.armr", text.into())]);
+    armr::policy::shadow::warn(&mut load);
+    load
+}
+
 /// Headlines of every diagnostic of `text`, loaded as the file `t.armr`.
 fn headlines(text: &str) -> Vec<String> {
-    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    let load = load_checked(text);
     let file = &load.files[0];
     file.diagnostics
         .iter()
@@ -39,7 +47,7 @@ fn headlines(text: &str) -> Vec<String> {
 
 /// The kind of every diagnostic of `text`.
 fn kinds(text: &str) -> Vec<DiagnosticKind> {
-    let load = language::load(vec![SourceFile::new("t.armr", text)]);
+    let load = load_checked(text);
     load.files[0]
         .diagnostics
         .iter()
@@ -385,6 +393,17 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "t.armr:4:19: error: hostname `localhost` where `bind` needs an IP address",
         ),
         (
+            "DotlessHostname",
+            condition("connect(\"any:443\")"),
+            "t.armr:4:14: warning: hostname `any` has no dot: a name of one label is a host of the local network, if any",
+        ),
+        // --- the rules together ---
+        (
+            "ShadowedRule",
+            app("socket(\"all\"): connect(\"0.0.0.0:0\") allow() endsocket\n  socket(\"one\"): connect(\"10.0.0.9:0\") protect() endsocket"),
+            "t.armr:4:3: warning: rule `one` can never win: rule `all` (t.armr:3:3) matches every `connect` it matches and is chosen before it",
+        ),
+        (
             "CidrInBind",
             condition("bind(client: \"10.0.0.0/8:0\")"),
             "t.armr:4:19: error: CIDR block `10.0.0.0/8` where `bind` needs an IP address",
@@ -407,9 +426,17 @@ fn each_case_gives_exactly_its_diagnostic() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Kinds pinned by tests of their own below, not by a case: they are about files that cannot be
-/// read, so no text gives them.
-const PINNED_ELSEWHERE: [&str; 4] = ["Unreadable", "NotUtf8", "NotRegularFile", "TooLarge"];
+/// Kinds pinned by tests of their own, not by a case: they are about files (that cannot be read,
+/// or that others may write: tests/cli.rs
+/// `check_warns_about_rules_that_never_win_dotless_hostnames_and_writable_files`), so no text
+/// gives them.
+const PINNED_ELSEWHERE: [&str; 5] = [
+    "Unreadable",
+    "NotUtf8",
+    "NotRegularFile",
+    "TooLarge",
+    "WritableByOthers",
+];
 
 /// Every kind the library defines (`DiagnosticKind::NAMES`, generated from the enum's definition)
 /// has a case. Before, the list of kinds came from the cases themselves, so that a new kind
@@ -448,7 +475,7 @@ const SNAPSHOT: &str = concat!(
 fn every_case_renders_as_pinned() {
     let mut rendered = String::new();
     for (name, text, _) in cases() {
-        let load = language::load(vec![SourceFile::new("t.armr", text)]);
+        let load = load_checked(text);
         rendered.push_str(&format!("==> {name}\n{}\n", load.files[0].render()));
     }
     if std::env::var_os("ARMR_BLESS").is_some() {

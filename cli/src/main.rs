@@ -63,7 +63,7 @@ fn check(files: &[String]) -> ExitCode {
         return usage_error(&format!("unknown option `{option}` for `armr check`"));
     }
     let (files, dir_errors) = expand_directories(files);
-    let load = language::load_paths(&files);
+    let load = armr::check::check_paths(&files);
     let mut stderr = std::io::stderr().lock();
     let mut stdout = std::io::stdout().lock();
     for file in &load.files {

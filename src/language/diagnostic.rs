@@ -161,6 +161,25 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
+/// A path as a shell command takes it: as it is when it holds only safe characters, else in
+/// single quotes (control characters escaped, so that none reaches the terminal).
+fn shell_word(path: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
+    if !path.is_empty() && path.chars().all(safe) {
+        return path.into();
+    }
+    let mut out = String::from("'");
+    for c in path.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Quotes user text for a message: control characters are escaped so that no file can write to
 /// the terminal through armr's diagnostics.
 pub(crate) fn quoted(text: &str) -> String {
@@ -467,6 +486,30 @@ pub enum DiagnosticKind {
     HostnameInBind {
         text: String,
     },
+    /// A hostname of one label other than `localhost` (`any:0`): a typo more often than a name.
+    DotlessHostname {
+        name: String,
+    },
+
+    // --- the rules together (`armr check`) ---
+    /// A rule that can never win: `by` matches every event it matches and is chosen first.
+    ShadowedRule {
+        rule: String,
+        /// `connect`, `accept`, `bind(server:)`, `bind(client:)`.
+        condition: &'static str,
+        by: String,
+        /// Where `by` is: `FILE:LINE:COLUMN`.
+        at: String,
+        /// The selection step that decides: `no wildcard`, `action`, `defined first`.
+        reason: &'static str,
+    },
+    /// A rules file, or the directory that holds it, that its group or others may write.
+    WritableByOthers {
+        /// `rules file` or `directory`.
+        what: &'static str,
+        path: String,
+        mode: u32,
+    },
     CidrInBind {
         text: String,
     },
@@ -682,6 +725,25 @@ impl DiagnosticKind {
                     quoted(text)
                 )
             }
+            DotlessHostname { name } => format!(
+                "hostname {} has no dot: a name of one label is a host of the local network, if any",
+                quoted(name)
+            ),
+            ShadowedRule {
+                rule,
+                condition,
+                by,
+                at,
+                ..
+            } => format!(
+                "rule {} can never win: rule {} ({at}) matches every `{condition}` it matches and is chosen before it",
+                quoted(rule),
+                quoted(by)
+            ),
+            WritableByOthers { what, path, mode } => format!(
+                "the {what} {} is writable by its group or others (mode {mode:o}): whoever can write it decides the rules",
+                quoted(path)
+            ),
         }
     }
 
@@ -811,6 +873,28 @@ impl DiagnosticKind {
             HostnameInBind { .. } | CidrInBind { .. } => {
                 "bind names a local address: an IP address, or 0.0.0.0 for all of them".into()
             }
+            DotlessHostname { name } => match name.as_str() {
+                "any" | "all" | "anywhere" | "everywhere" | "every" | "anyhost" | "any-host"
+                | "star" | "wildcard" => {
+                    "for any address write `0.0.0.0` (it matches IPv4 and IPv6); for this host, `localhost`"
+                        .into()
+                }
+                _ => "write the full name (`db.internal`), `localhost`, or an IP address: what a name of one label reaches depends on the resolver's search domains"
+                    .into(),
+            },
+            ShadowedRule { reason, .. } => {
+                let why = match *reason {
+                    "no wildcard" => {
+                        "a rule without a wildcard (any-address, CIDR block or port 0) is chosen before one with"
+                    }
+                    "action" => {
+                        "between rules that both have a wildcard, or neither, allow is chosen before protect, and protect before detect"
+                    }
+                    _ => "between rules of the same wildcards and action, the one defined first is chosen",
+                };
+                format!("{why}; remove this rule, or change one of the two")
+            }
+            WritableByOthers { path, .. } => format!("chmod go-w {}", shell_word(path)),
             Expected { .. } => return None,
         })
     }

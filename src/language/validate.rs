@@ -902,6 +902,7 @@ impl<'f> Validator<'f> {
                 if matches!(parsed.pattern.host, HostPattern::Cidr { .. }) {
                     self.needs(lang, "CIDR blocks", 10, part(parsed.host.clone()));
                 }
+                self.dotless_hostname(&parsed.pattern.host, part(parsed.host.clone()));
                 Some(parsed.pattern)
             }
             Err(e) => {
@@ -916,6 +917,19 @@ impl<'f> Validator<'f> {
                 self.error(e.kind, spot);
                 None
             }
+        }
+    }
+
+    /// Warns about a hostname of one label other than `localhost` (`any:0`, meant as any
+    /// address): it reaches a host of the local network, if any, through the search domains.
+    fn dotless_hostname(&mut self, host: &HostPattern, text: &str) {
+        if let HostPattern::Name(name) = host
+            && !name.contains('.')
+            && name != "localhost"
+        {
+            let span = self.span(text);
+            let kind = DiagnosticKind::DotlessHostname { name: name.clone() };
+            self.out.diagnostics.push(Diagnostic::warning(kind, span));
         }
     }
 
