@@ -196,6 +196,20 @@ pub(crate) fn quoted(text: &str) -> String {
     out
 }
 
+/// A rule that can never win ([`DiagnosticKind::ShadowedRule`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shadowing {
+    pub rule: String,
+    /// `connect`, `accept`, `bind(server:)`, `bind(client:)`.
+    pub condition: &'static str,
+    /// The rule that matches every event `rule` matches and is chosen first.
+    pub by: String,
+    /// Where `by` is: `FILE:LINE:COLUMN`.
+    pub at: String,
+    /// The selection step that decides: `no wildcard`, `action`, `defined first`.
+    pub reason: &'static str,
+}
+
 /// Defines [`DiagnosticKind`] as written inside it, and with it the list of every kind's name
 /// ([`DiagnosticKind::NAMES`]) and [`DiagnosticKind::name`]: generated from the one definition, so
 /// that a test can require a pinned case for every kind, including a kind added later.
@@ -492,16 +506,10 @@ pub enum DiagnosticKind {
     },
 
     // --- the rules together (`armr check`) ---
-    /// A rule that can never win: `by` matches every event it matches and is chosen first.
+    /// A rule that can never win: another matches every event it matches and is chosen first.
     ShadowedRule {
-        rule: String,
-        /// `connect`, `accept`, `bind(server:)`, `bind(client:)`.
-        condition: &'static str,
-        by: String,
-        /// Where `by` is: `FILE:LINE:COLUMN`.
-        at: String,
-        /// The selection step that decides: `no wildcard`, `action`, `defined first`.
-        reason: &'static str,
+        /// Boxed: a kind rides in every parser result, so it stays small.
+        shadow: Box<Shadowing>,
     },
     /// A rules file, or the directory that holds it, that its group or others may write.
     WritableByOthers {
@@ -729,17 +737,20 @@ impl DiagnosticKind {
                 "hostname {} has no dot: a name of one label is a host of the local network, if any",
                 quoted(name)
             ),
-            ShadowedRule {
-                rule,
-                condition,
-                by,
-                at,
-                ..
-            } => format!(
-                "rule {} can never win: rule {} ({at}) matches every `{condition}` it matches and is chosen before it",
-                quoted(rule),
-                quoted(by)
-            ),
+            ShadowedRule { shadow } => {
+                let Shadowing {
+                    rule,
+                    condition,
+                    by,
+                    at,
+                    ..
+                } = shadow.as_ref();
+                format!(
+                    "rule {} can never win: rule {} ({at}) matches every `{condition}` it matches and is chosen before it",
+                    quoted(rule),
+                    quoted(by)
+                )
+            }
             WritableByOthers { what, path, mode } => format!(
                 "the {what} {} is writable by its group or others (mode {mode:o}): whoever can write it decides the rules",
                 quoted(path)
@@ -882,8 +893,8 @@ impl DiagnosticKind {
                 _ => "write the full name (`db.internal`), `localhost`, or an IP address: what a name of one label reaches depends on the resolver's search domains"
                     .into(),
             },
-            ShadowedRule { reason, .. } => {
-                let why = match *reason {
+            ShadowedRule { shadow } => {
+                let why = match shadow.reason {
                     "no wildcard" => {
                         "a rule without a wildcard (any-address, CIDR block or port 0) is chosen before one with"
                     }

@@ -19,6 +19,7 @@ use super::rank::action_priority;
 use super::{EventKind, Rank, entries, is_localhost};
 use crate::language::{
     Diagnostic, DiagnosticKind, HostPattern, Level, Load, RuleSet, SocketRule, Span,
+    diagnostic::Shadowing,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -253,7 +254,7 @@ pub fn warn(load: &mut Load) {
         ) else {
             continue;
         };
-        let kind = DiagnosticKind::ShadowedRule {
+        let shadow = Shadowing {
             rule: rule.name.to_string(),
             condition: condition(shadow.kind),
             by: by.name.to_string(),
@@ -263,6 +264,9 @@ pub fn warn(load: &mut Load) {
                 Reason::Action => "action",
                 Reason::DefinedFirst => "defined first",
             },
+        };
+        let kind = DiagnosticKind::ShadowedRule {
+            shadow: Box::new(shadow),
         };
         warnings.push((rule.location.clone(), kind));
     }
