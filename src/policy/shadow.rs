@@ -284,6 +284,8 @@ pub fn warn(load: &mut Load) {
             kind,
             span: Some(Span::new(start, start + "socket".len())),
         });
+    }
+    for file in &mut load.files {
         file.diagnostics
             .sort_by_key(|d| d.span.map_or(0, |s| s.start));
     }
