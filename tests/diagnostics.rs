@@ -865,3 +865,79 @@ fn pasted_lookalikes_are_named_with_the_fix() {
          non-breaking spaces\n"
     );
 }
+
+/// Files pieced together from keywords, near misses, look-alikes, wide characters and
+/// punctuation: loading, checking and rendering never panic, and every rendering is free of
+/// control characters but line breaks and tabs.
+#[test]
+fn pasted_and_misspelt_fragments_never_break_the_reader() {
+    use proptest::prelude::*;
+    const PIECES: &[&str] = &[
+        "app(\"A\"):",
+        "ap(\"A\"):",
+        "requires(version: ARMR/2.11)",
+        "requries(",
+        "socket(\"r\"):",
+        "soket(\"r\"):",
+        "endsocket",
+        "endsoket",
+        "endapp",
+        "endap",
+        "connect(",
+        "conect(",
+        "\"10.0.0.1:80\"",
+        "\"10.0.0.1:80\u{2013}90\"",
+        "\u{201C}",
+        "\u{201D}",
+        "\u{a0}",
+        "\u{200B}",
+        "\u{FF1A}",
+        "\u{FF08}",
+        "日本",
+        "e\u{301}",
+        "protect(",
+        "deny(",
+        "severity:",
+        "Hihg",
+        ")",
+        "(",
+        ":",
+        ",",
+        "\"",
+        "\n",
+        "\t",
+        " ",
+        "\r\n",
+        "#",
+        "/*",
+        "*/",
+        "'",
+        "allow()",
+        "bind(server: \"0.0.0.0:0\")",
+        "connect(\"any:0\")",
+    ];
+    let config = proptest::test_runner::Config {
+        cases: 3000,
+        failure_persistence: None,
+        ..Default::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    runner
+        .run(
+            &prop::collection::vec(prop::sample::select(PIECES), 0..40),
+            |pieces| {
+                let load = load_checked(pieces.concat());
+                for file in &load.files {
+                    let rendered = file.render();
+                    prop_assert!(
+                        !rendered
+                            .chars()
+                            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+                        "{rendered:?}"
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}
