@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod config;
 pub mod event;
 pub mod hash;

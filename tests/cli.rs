@@ -33,13 +33,15 @@ fn valid_files_exit_0_with_one_summary_line_each() {
     let out = armr(&[
         "check",
         "rules/web.armr",
-        "rules/reference/block-connects.armr",
+        // Not block-connects.armr: loaded with web.armr, its catch-all protect repeats web's,
+        // which `armr check` warns can never win.
+        "rules/reference/block-accept-port-range.armr",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "rules/web.armr: 1 app, 5 socket rules, 0 rules skipped\n\
-         rules/reference/block-connects.armr: 1 app, 1 socket rule, 0 rules skipped\n"
+         rules/reference/block-accept-port-range.armr: 1 app, 1 socket rule, 0 rules skipped\n"
     );
     assert_eq!(text(&out.stderr), "");
 }
@@ -429,5 +431,55 @@ fn option_errors_are_usage_errors_on_stderr() {
         text(&out.stderr).contains("tip: a similar subcommand exists: 'check'"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// `armr check` warns, without failing, about a rule that can never win (naming the rule that
+/// wins its events and where), a hostname without a dot, and a rules file or directory that its
+/// group or others may write (with the chmod that fixes it). Before: none of them was reported.
+#[test]
+fn check_warns_about_rules_that_never_win_dotless_hostnames_and_writable_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("armr-cli-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shared.armr");
+    std::fs::write(
+        &path,
+        "app(\"A\"):\n  requires(version: ARMR/2.11)\n  socket(\"everything\"):\n    connect(\"0.0.0.0:0\")\n    allow()\n  endsocket\n  socket(\"one host\"):\n    connect(\"10.0.0.9:0\")\n    protect(message: \"blocked\")\n  endsocket\n  socket(\"typo\"):\n    accept(\"any:443\")\n    protect()\n  endsocket\nendapp\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let out = armr(&["check", path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (file, dir) = (path.display(), dir.display());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{file}: warning: the rules file `{file}` is writable by its group or others (mode \
+             664): whoever can write it decides the rules\n\
+             \x20 = hint: chmod go-w {file}\n\
+             {file}: warning: the directory `{dir}` is writable by its group or others (mode \
+             775): whoever can write it decides the rules\n\
+             \x20 = hint: chmod go-w {dir}\n\
+             {file}:7:3: warning: rule `one host` can never win: rule `everything` ({file}:3:3) \
+             matches every `connect` it matches and is chosen before it\n\
+             \x20 7 |   socket(\"one host\"):\n\
+             \x20   |   ^^^^^^\n\
+             \x20 = hint: between rules that both have a wildcard, or neither, allow is chosen \
+             before protect, and protect before detect; remove this rule, or change one of the \
+             two\n\
+             {file}:12:13: warning: hostname `any` has no dot: a name of one label is a host of \
+             the local network, if any\n\
+             \x20 12 |     accept(\"any:443\")\n\
+             \x20    |             ^^^\n\
+             \x20 = hint: for any address write `0.0.0.0` (it matches IPv4 and IPv6); for this \
+             host, `localhost`\n"
+        )
+    );
+    assert_eq!(
+        text(&out.stdout),
+        format!("{file}: 1 app, 3 socket rules, 0 rules skipped\n")
     );
 }

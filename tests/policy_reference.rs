@@ -986,3 +986,46 @@ fn generated_cases_cover_the_semantics() {
     }
     println!("{report}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rules that can never win (`armr check`'s warning, src/policy/shadow.rs).
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A rule reported as never winning events of a kind decides no event of that kind, over
+    /// every address and port of the small space, and the rule named as covering it matches every
+    /// event it matches: the warning is never wrong.
+    #[test]
+    fn a_rule_that_can_never_win_decides_no_event(rules in rule_set()) {
+        let shadowed = armr::policy::shadow::shadowed(&rules);
+        if shadowed.is_empty() {
+            return Ok(());
+        }
+        let policy = Policy::with_resolver(rules, Mode::Enforce, Box::new(fake_table().clone()));
+        for shadow in shadowed {
+            for addr in EVENT_IPS {
+                for &port in EVENT_PORTS {
+                    let address = SocketAddr::new(ip(addr), port);
+                    let explanation = policy.explain(shadow.kind, address);
+                    let matching: Vec<u32> =
+                        explanation.candidates.iter().map(|c| c.rule).collect();
+                    prop_assert_ne!(
+                        explanation.decision.map(|d| d.rule),
+                        Some(shadow.rule),
+                        "{:?} decides {} {}", shadow, shadow.kind, address
+                    );
+                    prop_assert!(
+                        !matching.contains(&shadow.rule) || matching.contains(&shadow.by),
+                        "{:?}: {} {} matches the rule, not the one said to cover it",
+                        shadow, shadow.kind, address
+                    );
+                }
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ mod elf;
 mod explain;
 mod run;
 
-use armr::language::{self, Load};
+use armr::language::Load;
 use armr::policy::{EventKind, Mode, Policy};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -162,11 +162,11 @@ fn explain(json: bool, detect_only: bool, args: &[String]) -> ExitCode {
 }
 
 /// Loads the rules `args` name (files, or directories as `ARMR_RULES` loads one) and prints
-/// their diagnostics on stderr, naming the files as the arguments do. Returns the load and its
+/// their diagnostics, with `armr check`'s warnings about the rules together, on stderr, naming the files as the arguments do. Returns the load and its
 /// count of errors, a directory without rules counted as one.
 fn load_reporting<P: AsRef<Path>>(args: &[P]) -> (Load, usize) {
     let (files, dir_errors) = expand_directories(args);
-    let load = language::load_paths(&files);
+    let load = armr::check::check_paths(&files);
     let mut stderr = std::io::stderr().lock();
     for file in &load.files {
         let _ = stderr.write_all(file.render().as_bytes());

@@ -43,6 +43,13 @@ fn err<T>(kind: DiagnosticKind, at: Range<usize>) -> Result<T, AddressError> {
 
 /// Parses `text` as the address of a rule in `context`.
 pub fn parse_address(text: &str, context: AddressContext) -> Result<ParsedAddress, AddressError> {
+    // Pasted text (`80–90` with an en dash, a non-breaking space): named for what it is.
+    if let Some((at, c)) = super::lookalike::first_in(text) {
+        return err(
+            DiagnosticKind::Lookalike { found: c },
+            at..at + c.len_utf8(),
+        );
+    }
     let (host, port) = if let Some(inner) = text.strip_prefix('[') {
         let Some(close) = inner.bytes().position(|b| b == b']') else {
             return err(DiagnosticKind::BadIpv6 { text: text.into() }, 0..text.len());

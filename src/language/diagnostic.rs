@@ -107,18 +107,13 @@ impl Diagnostic {
             let gutter = line.to_string();
             let pad = " ".repeat(gutter.len());
             let _ = writeln!(out, "  {gutter} | {}", printable(text));
-            // The caret line copies tabs from the source so that it lines up in any terminal.
             // The span may start after the text shown (at a stripped `\r`, or at the end).
             let line_end = line_start + text.len();
             let (start, end) = (span.start.min(line_end), span.end.min(line_end));
             let before = text.get(..start - line_start).unwrap_or(text);
-            let indent: String = before
-                .chars()
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
             let underlined = file.text.get(start..end.max(start)).unwrap_or("");
-            let width = underlined.chars().count().max(1);
-            let _ = writeln!(out, "  {pad} | {indent}{}", "^".repeat(width));
+            let width = display_width(underlined).max(1);
+            let _ = writeln!(out, "  {pad} | {}{}", indent(before), "^".repeat(width));
         }
         if let Some(hint) = self.kind.hint() {
             let _ = writeln!(out, "  = hint: {hint}");
@@ -127,11 +122,63 @@ impl Diagnostic {
     }
 }
 
+/// The blank that puts a caret under the character after `before` in a terminal: the source's
+/// own tabs (whose width only the terminal knows), and between them as many spaces as the text
+/// takes columns. Columns, not characters: a CJK character or an emoji takes two, a combining
+/// accent none (`unicode-width` knows each character's width, as rustc's renderer does).
+fn indent(before: &str) -> String {
+    let mut out = String::new();
+    for (i, run) in before.split('\t').enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        out.extend(std::iter::repeat_n(' ', display_width(run)));
+    }
+    out
+}
+
+/// Terminal columns that `text` takes as [`printable`] shows it (a control character as `?`).
+fn display_width(text: &str) -> usize {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if text.chars().any(|c| c.is_control()) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    1
+                } else {
+                    c.width().unwrap_or(0)
+                }
+            })
+            .sum()
+    } else {
+        text.width()
+    }
+}
+
 /// A source line made safe for a terminal: control characters other than tab are shown as `?`.
 fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
         .collect()
+}
+
+/// A path as a shell command takes it: as it is when it holds only safe characters, else in
+/// single quotes (control characters escaped, so that none reaches the terminal).
+fn shell_word(path: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
+    if !path.is_empty() && path.chars().all(safe) {
+        return path.into();
+    }
+    let mut out = String::from("'");
+    for c in path.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Quotes user text for a message: control characters are escaped so that no file can write to
@@ -150,6 +197,58 @@ pub(crate) fn quoted(text: &str) -> String {
     out
 }
 
+/// A rule that can never win ([`DiagnosticKind::ShadowedRule`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shadowing {
+    pub rule: String,
+    /// `connect`, `accept`, `bind(server:)`, `bind(client:)`.
+    pub condition: &'static str,
+    /// The rule that matches every event `rule` matches and is chosen first.
+    pub by: String,
+    /// Where `by` is: `FILE:LINE:COLUMN`.
+    pub at: String,
+    /// The selection step that decides: `no wildcard`, `action`, `defined first`.
+    pub reason: &'static str,
+}
+
+/// Defines [`DiagnosticKind`] as written inside it, and with it the list of every kind's name
+/// ([`DiagnosticKind::NAMES`]) and [`DiagnosticKind::name`]: generated from the one definition, so
+/// that a test can require a pinned case for every kind, including a kind added later.
+macro_rules! diagnostic_kinds {
+    (
+        $(#[$meta:meta])*
+        pub enum DiagnosticKind {
+            $(
+                $(#[$variant_meta:meta])*
+                $variant:ident $({
+                    $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+                })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum DiagnosticKind {
+            $(
+                $(#[$variant_meta])*
+                $variant $({ $( $(#[$field_meta])* $field: $ty ),* })?
+            ),*
+        }
+
+        impl DiagnosticKind {
+            /// The name of every kind, in the order of the definition.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            /// This kind's name, as in [`DiagnosticKind::NAMES`].
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(DiagnosticKind::$variant { .. } => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
+diagnostic_kinds! {
 /// What went wrong, or what armr wants the author to know.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiagnosticKind {
@@ -210,6 +309,19 @@ pub enum DiagnosticKind {
     KeywordCase {
         found: String,
         keyword: String,
+    },
+    /// A word near a keyword of its place: `conect`, `endsoket`, `Hihg`, `deny` for `protect`.
+    Misspelt {
+        found: String,
+        /// The keyword it most likely means.
+        keyword: String,
+        /// What the word is not: `a statement of a socket rule`, `a severity`, ...
+        what: &'static str,
+    },
+    /// A character that looks like ARMR's punctuation or a space but is not: a curly quote, a
+    /// non-breaking space, an en dash (see [`super::lookalike`]).
+    Lookalike {
+        found: char,
     },
     /// Something other than `app(...)` at the top of the file.
     ExpectedApp {
@@ -410,9 +522,28 @@ pub enum DiagnosticKind {
     HostnameInBind {
         text: String,
     },
+    /// A hostname of one label other than `localhost` (`any:0`): a typo more often than a name.
+    DotlessHostname {
+        name: String,
+    },
+
+    // --- the rules together (`armr check`) ---
+    /// A rule that can never win: another matches every event it matches and is chosen first.
+    ShadowedRule {
+        /// Boxed: a kind rides in every parser result, so it stays small.
+        shadow: Box<Shadowing>,
+    },
+    /// A rules file, or the directory that holds it, that its group or others may write.
+    WritableByOthers {
+        /// `rules file` or `directory`.
+        what: &'static str,
+        path: String,
+        mode: u32,
+    },
     CidrInBind {
         text: String,
     },
+}
 }
 
 impl DiagnosticKind {
@@ -458,6 +589,12 @@ impl DiagnosticKind {
                     quoted(keyword)
                 )
             }
+            Misspelt { found, what, .. } => format!("{} is not {what}", quoted(found)),
+            Lookalike { found } => format!(
+                "{} is not {}",
+                super::lookalike::describe(*found),
+                super::lookalike::expected(*found)
+            ),
             ExpectedApp { found } => format!("expected `app(...)`, found {found}"),
             MissingColon { keyword } => {
                 format!(
@@ -634,6 +771,28 @@ impl DiagnosticKind {
                     quoted(text)
                 )
             }
+            DotlessHostname { name } => format!(
+                "hostname {} has no dot: a name of one label is a host of the local network, if any",
+                quoted(name)
+            ),
+            ShadowedRule { shadow } => {
+                let Shadowing {
+                    rule,
+                    condition,
+                    by,
+                    at,
+                    ..
+                } = shadow.as_ref();
+                format!(
+                    "rule {} can never win: rule {} ({at}) matches every `{condition}` it matches and is chosen before it",
+                    quoted(rule),
+                    quoted(by)
+                )
+            }
+            WritableByOthers { what, path, mode } => format!(
+                "the {what} {} is writable by its group or others (mode {mode:o}): whoever can write it decides the rules",
+                quoted(path)
+            ),
         }
     }
 
@@ -666,6 +825,8 @@ impl DiagnosticKind {
             }
             StrayEnd { .. } => "remove it, or open the block it is meant to close".into(),
             KeywordCase { keyword, .. } => format!("write {}", quoted(keyword)),
+            Misspelt { keyword, .. } => format!("did you mean {}?", quoted(keyword)),
+            Lookalike { found } => super::lookalike::fix(*found),
             ExpectedApp { .. } => {
                 "a rules file holds apps: `app(\"NAME\"): requires(version: ARMR/2.11) ... endapp`".into()
             }
@@ -773,6 +934,28 @@ impl DiagnosticKind {
             HostnameInBind { .. } | CidrInBind { .. } => {
                 "bind names a local address: an IP address, or 0.0.0.0 for all of them".into()
             }
+            DotlessHostname { name } => match name.as_str() {
+                "any" | "all" | "anywhere" | "everywhere" | "every" | "anyhost" | "any-host"
+                | "star" | "wildcard" => {
+                    "for any address write `0.0.0.0` (it matches IPv4 and IPv6); for this host, `localhost`"
+                        .into()
+                }
+                _ => "write the full name (`db.internal`), `localhost`, or an IP address: what a name of one label reaches depends on the resolver's search domains"
+                    .into(),
+            },
+            ShadowedRule { shadow } => {
+                let why = match shadow.reason {
+                    "no wildcard" => {
+                        "a rule without a wildcard (any-address, CIDR block or port 0) is chosen before one with"
+                    }
+                    "action" => {
+                        "between rules that both have a wildcard, or neither, allow is chosen before protect, and protect before detect"
+                    }
+                    _ => "between rules of the same wildcards and action, the one defined first is chosen",
+                };
+                format!("{why}; remove this rule, or change one of the two")
+            }
+            WritableByOthers { path, .. } => format!("chmod go-w {}", shell_word(path)),
             Expected { .. } => return None,
         })
     }

@@ -8,8 +8,10 @@
 
 pub mod address;
 pub mod diagnostic;
+pub mod lookalike;
 pub mod model;
 pub mod source;
+pub mod spelling;
 pub mod syntax;
 pub mod validate;
 pub mod vocabulary;

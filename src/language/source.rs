@@ -114,6 +114,18 @@ impl SourceFile {
         (line_index as u32 + 1, column as u32 + 1)
     }
 
+    /// Byte offset of a 1-based line and column (in characters), as [`SourceFile::line_column`]
+    /// gives them; the end of the line for a column past it.
+    pub fn offset_of(&self, line: u32, column: u32) -> usize {
+        let start = self.line_start(line);
+        let text = self.line_text(line);
+        start
+            + text
+                .char_indices()
+                .nth(column.saturating_sub(1) as usize)
+                .map_or(text.len(), |(k, _)| k)
+    }
+
     /// Byte offset where a 1-based line starts.
     pub fn line_start(&self, line: u32) -> usize {
         let line_starts = self.line_starts();

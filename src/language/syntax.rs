@@ -801,11 +801,50 @@ struct Reader<'a> {
     st: Store<'a>,
 }
 
+/// An error at a look-alike character (`connect(“...`, `80：`) names it instead; an unterminated
+/// string whose line holds a curly closing quote is about that quote.
+fn lookalike_error(e: SyntaxError<'_>) -> SyntaxError<'_> {
+    let at = match e.kind {
+        DiagnosticKind::UnterminatedString => {
+            let line = &e.at[..e.at.find(['\n', '\r']).unwrap_or(e.at.len())];
+            let quote = line.char_indices().skip(1).find(|&(_, c)| {
+                matches!(
+                    super::lookalike::lookup(c),
+                    Some((_, super::lookalike::Means::DoubleQuote))
+                )
+            });
+            match quote {
+                Some((k, _)) => &e.at[k..],
+                None => return e,
+            }
+        }
+        DiagnosticKind::Expected { .. } => e.at,
+        _ => return e,
+    };
+    match at.chars().next() {
+        Some(c) if super::lookalike::lookup(c).is_some() => SyntaxError {
+            at,
+            len: e.len.max(c.len_utf8()),
+            kind: DiagnosticKind::Lookalike { found: c },
+        },
+        _ => e,
+    }
+}
+
 /// True when the `end...` word closes a block opened by `keyword`, case aside (a wrong case is
 /// reported on its own).
 fn closes(end_word: &str, keyword: &str) -> bool {
     end_word.len() == keyword.len() + 3
         && (&end_word[3..] == keyword || end_word[3..].eq_ignore_ascii_case(keyword))
+}
+
+/// True when `end_word` ends a block keyword that `opener` misspells (`endsocket` for `soket`).
+fn misspelt_opener(end_word: &str, opener: &str) -> bool {
+    let Some(kind) = end_word.strip_prefix("end") else {
+        return false;
+    };
+    let blocks: Vec<&'static str> = vocabulary::block_keywords().collect();
+    blocks.contains(&kind) && super::spelling::suggest(opener, &blocks) == Some(kind)
 }
 
 fn end_of(keyword: &str) -> String {
@@ -819,6 +858,7 @@ impl<'a> Reader<'a> {
         {
             e = SyntaxError::expected(e.at, expected);
         }
+        e = lookalike_error(e);
         if !self.recovering && !self.aborted {
             let start = e.at.as_ptr() as usize - self.src.as_ptr() as usize;
             let len = e.len.min(e.at.len());
@@ -880,6 +920,9 @@ impl<'a> Reader<'a> {
                 }
                 match open.last() {
                     Some(&kw) if closes(found, kw) => return (rest, broken),
+                    // `soket(...): ... endsocket`: the opener is misspelt, not its end (the
+                    // validator reports the opener).
+                    Some(&kw) if misspelt_opener(found, kw) => return (rest, broken),
                     Some(&kw) if open.iter().any(|k| closes(found, k)) => {
                         // Closes an outer block: this one was left open. Let the outer one close.
                         self.report_at(
@@ -890,6 +933,19 @@ impl<'a> Reader<'a> {
                             found,
                         );
                         return (i, true);
+                    }
+                    // `endsoket`: one mistake, reported once; the block closes as meant.
+                    Some(&kw) if super::spelling::is_near(found, &end_of(kw)) => {
+                        self.report_at(
+                            DiagnosticKind::Misspelt {
+                                found: found.into(),
+                                keyword: end_of(kw),
+                                what: "a keyword",
+                            },
+                            found,
+                        );
+                        self.recovering = false;
+                        return (rest, broken);
                     }
                     Some(&kw) => {
                         self.report_at(
@@ -921,6 +977,17 @@ impl<'a> Reader<'a> {
                     }
                     i = rest;
                     self.recovering = false;
+                }
+                Err(e)
+                    if e.at.as_ptr() == i.as_ptr() && i.starts_with(super::lookalike::is_blank) =>
+                {
+                    // A pasted non-breaking or zero-width space where a statement starts: one
+                    // error for the run of them, then read on as if they were spaces.
+                    let run = i.len() - i.trim_start_matches(super::lookalike::is_blank).len();
+                    self.recovering = false;
+                    self.report(SyntaxError { len: run, ..e });
+                    self.recovering = false;
+                    i = &i[run..];
                 }
                 Err(e) => {
                     let at = e.at;
@@ -986,6 +1053,16 @@ impl<'a> Reader<'a> {
             body
         } else if broken_header {
             after
+        } else if let Some(c) = after
+            .chars()
+            .next()
+            .filter(|&c| opens_block && c == '\u{FF1A}')
+        {
+            // `socket("r")：`, a full-width colon: one error, and the block opens as meant.
+            let colon = &after[..c.len_utf8()];
+            self.report_at(DiagnosticKind::Lookalike { found: c }, colon);
+            self.recovering = false;
+            &after[colon.len()..]
         } else if opens_block {
             // A rule or app header without its colon: say so, and read the block all the same.
             self.report_at(

@@ -5,6 +5,7 @@ use super::address::{AddressContext, parse_address};
 use super::diagnostic::{Diagnostic, DiagnosticKind, Span};
 use super::model::*;
 use super::source::{Lines, SourceFile};
+use super::spelling;
 use super::syntax::{Arg, Body, Node, Nodes, Value, ValueKind};
 use super::vocabulary::{self, MetadataShape};
 use crate::hash::FxSet;
@@ -98,31 +99,72 @@ impl<'f> Validator<'f> {
         }
     }
 
-    /// Reports a word that is a keyword in another case, or else `otherwise`.
-    fn unknown_word(&mut self, word: &str, keywords: &[&str], otherwise: DiagnosticKind) {
+    /// Reports a word that is a keyword in another case, or near one (`suggestion`, returned), or
+    /// else `otherwise`.
+    fn unknown_word(
+        &mut self,
+        word: &str,
+        keywords: &[&str],
+        suggestion: Option<&'static str>,
+        what: &'static str,
+        otherwise: DiagnosticKind,
+    ) -> Option<&'static str> {
         let lower = word.to_ascii_lowercase();
+        let mut guessed = None;
         let kind = if lower != word && keywords.contains(&lower.as_str()) {
             DiagnosticKind::KeywordCase {
                 found: word.into(),
                 keyword: lower,
             }
+        } else if let Some(keyword) = suggestion {
+            guessed = Some(keyword);
+            DiagnosticKind::Misspelt {
+                found: word.into(),
+                keyword: keyword.into(),
+                what,
+            }
         } else {
             otherwise
         };
         self.error(kind, word);
+        guessed
+    }
+
+    /// Reports a word near a keyword (`conect`), when it is near one, and returns the keyword.
+    fn misspelt(
+        &mut self,
+        word: &str,
+        keywords: &[&'static str],
+        what: &'static str,
+    ) -> Option<&'static str> {
+        let keyword = spelling::suggest(word, keywords)?;
+        let kind = DiagnosticKind::Misspelt {
+            found: word.into(),
+            keyword: keyword.into(),
+            what,
+        };
+        self.error(kind, word);
+        Some(keyword)
     }
 
     pub fn top_level(&mut self, node: &Node<'_, '_>) {
         match (node.name, &node.body) {
             ("app", Some(Body::Nodes { nodes, broken })) => self.app(node, *nodes, *broken),
             ("app", _) => {} // a missing colon is reported by the syntax reader
-            (name, _) => {
+            (name, body) => {
                 let found = super::diagnostic::quoted(&format!("{name}(...)"));
-                self.unknown_word(
+                let guess = spelling::suggest(name, &[vocabulary::APP]);
+                let meant = self.unknown_word(
                     name,
                     &[vocabulary::APP],
+                    guess,
+                    "a keyword",
                     DiagnosticKind::ExpectedApp { found },
-                )
+                );
+                // `ap("A"): ...`: one mistake; the app is checked as the app it means to be.
+                if let (Some(_), Some(Body::Nodes { nodes, broken })) = (meant, body) {
+                    self.app(node, *nodes, *broken);
+                }
             }
         }
     }
@@ -204,7 +246,12 @@ impl<'f> Validator<'f> {
                 language = self.requires(&n);
             }
         }
-        if requires_seen.is_none() && !broken {
+        // A misspelt `requires` is reported as such, not also as missing.
+        let requires_misspelt = body.iter().any(|n| {
+            n.body.is_none()
+                && spelling::suggest(n.name, vocabulary::APP_DECLARATIONS) == Some("requires")
+        });
+        if requires_seen.is_none() && !broken && !requires_misspelt {
             let app = name.unwrap_or_default().to_string();
             self.error(DiagnosticKind::MissingRequires { app }, name_text);
         }
@@ -251,11 +298,16 @@ impl<'f> Validator<'f> {
                     ctx.log_metadata = self.metadata(&n);
                 }
                 (None, "input" | "api") => self.unsupported(n.name),
-                (None, other) => self.unknown_word(
-                    other,
-                    vocabulary::APP_DECLARATIONS,
-                    DiagnosticKind::UnknownDeclaration { name: other.into() },
-                ),
+                (None, other) => {
+                    let guess = spelling::suggest(other, vocabulary::APP_DECLARATIONS);
+                    self.unknown_word(
+                        other,
+                        vocabulary::APP_DECLARATIONS,
+                        guess,
+                        "a declaration of an app",
+                        DiagnosticKind::UnknownDeclaration { name: other.into() },
+                    );
+                }
                 (Some(rule_body), written_kind) => {
                     // A kind in the wrong case is reported, then read as the kind it spells.
                     let miscased = written_kind.bytes().any(|b| b.is_ascii_uppercase());
@@ -275,6 +327,10 @@ impl<'f> Validator<'f> {
                             self.error(kind, written_kind);
                             k
                         }
+                        // `soket(...)`: reported, then read as the kind it misspells.
+                        None if !vocabulary::RULE_KINDS.contains(&written_kind) => self
+                            .misspelt(written_kind, vocabulary::RULE_KINDS, "a rule kind")
+                            .unwrap_or(written_kind),
                         None => written_kind,
                     };
                     if !vocabulary::RULE_KINDS.contains(&kind) {
@@ -378,7 +434,15 @@ impl<'f> Validator<'f> {
                     arg.value.text,
                 ),
                 Some(key) => {
-                    self.error(DiagnosticKind::UnknownRequiresKey { key: key.into() }, key)
+                    if self
+                        .misspelt(key, vocabulary::REQUIRES_KEYS, "a parameter of `requires`")
+                        .is_some()
+                    {
+                        // Reported as misspelt: not also as missing.
+                        seen = true;
+                    } else {
+                        self.error(DiagnosticKind::UnknownRequiresKey { key: key.into() }, key)
+                    }
                 }
                 None => self.error(
                     DiagnosticKind::UnexpectedArgument {
@@ -757,6 +821,8 @@ impl<'f> Validator<'f> {
         // The known statements met so far, by their place in KNOWN.
         const KNOWN: &[&str] = vocabulary::SOCKET_STATEMENTS;
         let mut seen = 0u8;
+        // What misspelt statements meant (`conect`): not reported again as missing.
+        let mut meant: Vec<&str> = Vec::new();
         let mut condition: Option<(&str, Option<Condition>)> = None;
         let mut action: Option<(&str, ActionParams)> = None;
         let mut rule_metadata: Option<Vec<(String, String)>> = None;
@@ -807,23 +873,30 @@ impl<'f> Validator<'f> {
                     rule_metadata = Some(self.metadata(&statement));
                 }
                 "input" | "api" => self.unsupported(word),
-                other => self.unknown_word(
-                    other,
-                    KNOWN,
-                    DiagnosticKind::UnknownStatement { name: other.into() },
-                ),
+                other => {
+                    let guess = spelling::suggest_statement(other);
+                    meant.extend(self.unknown_word(
+                        other,
+                        KNOWN,
+                        guess,
+                        "a statement of a socket rule",
+                        DiagnosticKind::UnknownStatement { name: other.into() },
+                    ));
+                }
             }
         }
+        let meant_any = |list: &[&str]| meant.iter().any(|m| list.contains(m));
         if !broken {
-            if condition.is_none() {
+            if condition.is_none() && !meant_any(vocabulary::CONDITIONS) {
                 self.error(DiagnosticKind::NoCondition { rule: name.into() }, node.name);
             }
-            if action.is_none() {
+            if action.is_none() && !meant_any(vocabulary::ACTIONS) {
                 self.error(DiagnosticKind::NoAction { rule: name.into() }, node.name);
             }
         }
         if let Some(("detect", params)) = &action
             && params.message.is_none()
+            && !params.message_misspelt
         {
             let word = body
                 .iter()
@@ -898,7 +971,12 @@ impl<'f> Validator<'f> {
                 Some("client") => &mut client,
                 Some("server") => &mut server,
                 Some(key) => {
-                    self.error(DiagnosticKind::UnknownBindKey { key: key.into() }, key);
+                    if self
+                        .misspelt(key, vocabulary::BIND_KEYS, "a parameter of `bind`")
+                        .is_none()
+                    {
+                        self.error(DiagnosticKind::UnknownBindKey { key: key.into() }, key);
+                    }
                     ok = false;
                     continue;
                 }
@@ -958,6 +1036,7 @@ impl<'f> Validator<'f> {
                 if matches!(parsed.pattern.host, HostPattern::Cidr { .. }) {
                     self.needs(lang, "CIDR blocks", 10, part(parsed.host.clone()));
                 }
+                self.dotless_hostname(&parsed.pattern.host, part(parsed.host.clone()));
                 Some(parsed.pattern)
             }
             Err(e) => {
@@ -975,12 +1054,26 @@ impl<'f> Validator<'f> {
         }
     }
 
+    /// Warns about a hostname of one label other than `localhost` (`any:0`, meant as any
+    /// address): it reaches a host of the local network, if any, through the search domains.
+    fn dotless_hostname(&mut self, host: &HostPattern, text: &str) {
+        if let HostPattern::Name(name) = host
+            && !name.contains('.')
+            && name != "localhost"
+        {
+            let span = self.span(text);
+            let kind = DiagnosticKind::DotlessHostname { name: name.clone() };
+            self.out.diagnostics.push(Diagnostic::warning(kind, span));
+        }
+    }
+
     /// The action's valid parameters; the others are reported.
     fn action(&mut self, node: &Node<'_, '_>, lang: LanguageVersion) -> ActionParams {
         let mut params = ActionParams {
             message: None,
             severity: Severity::Unknown,
             stacktrace: false,
+            message_misspelt: false,
         };
         for (index, Arg { key, value }) in node.args.iter().enumerate() {
             let Some(key) = *key else {
@@ -1013,8 +1106,20 @@ impl<'f> Validator<'f> {
                         ValueKind::Const(c) => Severity::from_name(c),
                         _ => None,
                     };
+                    let written = value.as_str_or_const().unwrap_or_default();
                     match severity {
                         Some(s) => params.severity = s,
+                        None if spelling::suggest(written, vocabulary::SEVERITY_NAMES)
+                            .is_some() =>
+                        {
+                            let keyword = spelling::suggest(written, vocabulary::SEVERITY_NAMES);
+                            let kind = DiagnosticKind::Misspelt {
+                                found: written.into(),
+                                keyword: keyword.unwrap_or_default().into(),
+                                what: "a severity",
+                            };
+                            self.error(kind, value.text);
+                        }
                         None => {
                             self.error(
                                 DiagnosticKind::BadSeverity {
@@ -1047,10 +1152,18 @@ impl<'f> Validator<'f> {
                     );
                 }
                 other => {
-                    self.error(
-                        DiagnosticKind::UnknownActionParameter { name: other.into() },
+                    match self.misspelt(
                         other,
-                    );
+                        vocabulary::ACTION_PARAMETERS,
+                        "a parameter of an action",
+                    ) {
+                        Some("message") => params.message_misspelt = true,
+                        Some(_) => {}
+                        None => self.error(
+                            DiagnosticKind::UnknownActionParameter { name: other.into() },
+                            other,
+                        ),
+                    }
                 }
             }
         }
@@ -1072,4 +1185,6 @@ struct ActionParams {
     message: Option<String>,
     severity: Severity,
     stacktrace: bool,
+    /// A `message` was written misspelt (`mesage:`), and reported: not also missing.
+    message_misspelt: bool,
 }

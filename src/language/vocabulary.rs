@@ -63,6 +63,17 @@ pub const API_PROTECT_STATEMENTS: &[&str] = &["input", "api"];
 /// The keys of `bind(...)`.
 pub const BIND_KEYS: &[&str] = &["client", "server"];
 
+/// The keys of `requires(...)`.
+pub const REQUIRES_KEYS: &[&str] = &[VERSION];
+
+/// Severity names (any case), as the CEF header writes them.
+pub const SEVERITY_NAMES: &[&str] = &["Low", "Medium", "High", "Very-High", "Unknown"];
+
+/// Words that open a block: `app`, and every rule kind that [`opens_rule_block`].
+pub fn block_keywords() -> impl Iterator<Item = &'static str> {
+    std::iter::once(APP).chain(RULE_KINDS.iter().copied().filter(|k| opens_rule_block(k)))
+}
+
 /// The parameters of an action, and the TLS one armr rejects as unsupported.
 pub const ACTION_PARAMETERS: &[&str] = &["message", "severity", "stacktrace"];
 pub const TLS_ACTION_PARAMETER: &str = "connection";

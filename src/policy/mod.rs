@@ -11,6 +11,7 @@ mod index;
 mod ports;
 mod rank;
 mod resolve;
+pub mod shadow;
 
 pub use explain::{Candidate, Explanation};
 pub use index::normalize_ip;

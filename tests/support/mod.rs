@@ -39,6 +39,7 @@ pub fn armr_command() -> PathBuf {
 /// the library does not relink it.)
 const LIBRARY_SOURCES: &[&str] = &[
     "src/lib.rs",
+    "src/check.rs",
     "src/config.rs",
     "src/event.rs",
     "src/language",
