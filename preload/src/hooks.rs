@@ -1,6 +1,6 @@
 //! The exported functions: libc's names, one line each, into `interpose`.
 
-use crate::{interpose, receive, remote, resvport};
+use crate::{descriptors, interpose, receive, remote, resvport};
 use libc::{
     FILE, c_char, c_int, c_uint, c_ushort, c_void, mmsghdr, msghdr, pid_t,
     posix_spawn_file_actions_t, posix_spawnattr_t, sa_family_t, size_t, sockaddr, sockaddr_in,
@@ -76,42 +76,42 @@ pub unsafe extern "C" fn sendmmsg(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
-    unsafe { interpose::socket(domain, kind, protocol) }
+    unsafe { descriptors::socket(domain, kind, protocol) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    unsafe { interpose::close(fd) }
+    unsafe { descriptors::close(fd) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup(old: c_int) -> c_int {
-    unsafe { interpose::dup(old) }
+    unsafe { descriptors::dup(old) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    unsafe { interpose::dup2(old, new, None) }
+    unsafe { descriptors::dup2(old, new, None) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    unsafe { interpose::dup2(old, new, Some(flags)) }
+    unsafe { descriptors::dup2(old, new, Some(flags)) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fclose(stream: *mut FILE) -> c_int {
-    unsafe { interpose::fclose(stream) }
+    unsafe { descriptors::fclose(stream) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-    unsafe { interpose::close_range(first, last, flags) }
+    unsafe { descriptors::close_range(first, last, flags) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn closefrom(first: c_int) {
-    unsafe { interpose::closefrom(first) }
+    unsafe { descriptors::closefrom(first) }
 }
 
 // --- libc functions that bind or connect through libc's internal calls, past the hooks above.
@@ -200,7 +200,7 @@ pub unsafe extern "C" fn posix_spawn(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    unsafe { interpose::posix_spawn(pid, path, actions, attributes, argv, envp, false) }
+    unsafe { descriptors::posix_spawn(pid, path, actions, attributes, argv, envp, false) }
 }
 
 #[unsafe(no_mangle)]
@@ -212,17 +212,17 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    unsafe { interpose::posix_spawn(pid, file, actions, attributes, argv, envp, true) }
+    unsafe { descriptors::posix_spawn(pid, file, actions, attributes, argv, envp, true) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
-    unsafe { interpose::system(command) }
+    unsafe { descriptors::system(command) }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
-    unsafe { interpose::popen(command, mode) }
+    unsafe { descriptors::popen(command, mode) }
 }
 
 // --- name lookups: glibc's resolver connects to the name servers past the hooks above, so each
@@ -431,7 +431,7 @@ pub unsafe extern "C" fn __sendmmsg(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     // SAFETY: socket's contract.
-    unsafe { interpose::socket(domain, kind, protocol) }
+    unsafe { descriptors::socket(domain, kind, protocol) }
 }
 
 /// Not a cancellation point, unlike `read`: forwarded to itself unless judged.

@@ -13,6 +13,7 @@
 //! `ruserok`) and glibc's DNS module's own entry points.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
+mod descriptors;
 mod destination;
 mod errno;
 mod forking;
@@ -20,6 +21,7 @@ mod guard;
 mod hooks;
 mod indirect;
 mod interpose;
+mod judge;
 mod log;
 mod real;
 mod receive;
@@ -48,12 +50,19 @@ extern "C" fn load_at_start() {
         // SAFETY: registers a plain function.
         unsafe {
             libc::pthread_atfork(
-                Some(forking::before_fork),
+                Some(before_fork),
                 Some(forking::after_fork_in_parent),
                 Some(in_forked_child),
             )
         };
     }
+}
+
+/// Before a fork: the child shares every socket (`descriptors`), and must not inherit a
+/// hostname resolution half done (`forking`).
+extern "C" fn before_fork() {
+    descriptors::shared_with_another_process();
+    forking::before_fork();
 }
 
 /// In a forked child: nothing the parent's other threads were doing is the child's.

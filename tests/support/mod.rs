@@ -41,6 +41,7 @@ const LIBRARY_SOURCES: &[&str] = &[
     "src/lib.rs",
     "src/config.rs",
     "src/event.rs",
+    "src/verdict.rs",
     "src/language",
     "src/policy",
     "preload/src",
