@@ -1,16 +1,19 @@
 //! libarmr.so: ARMR socket rules enforced inside any dynamically linked process by `LD_PRELOAD`.
 //!
-//! The rules, the policy and the event format are the safe `armr` crate; this crate is the edge
-//! where armr meets C: [`sockaddr`] decodes addresses, [`hooks`] exports libc's names, [`real`]
-//! finds the functions they stand in front of, and [`interpose`] does the work of each call.
-//! [`sidecar`] finds the settings file beside the library; [`unbound`] tracks the TCP sockets
-//! known to be unbound, so that a `connect` need not ask; [`receive`] judges the senders of
-//! datagrams and the listeners armr did not see listen. [`destination`] finds the address the
-//! kernel really uses when the program's does not say it outright; [`resvport`] redoes libc's
-//! reserved-port binds on the judged `bind`, and [`remote`] judges `rcmd` and `rexec` beforehand.
-//! [`resolver`] judges name lookups as the connect to their name servers, which glibc makes past
-//! the hooks, and [`indirect`] the libc functions that look names up inside libc (`gethostid`,
-//! `ruserok`) and glibc's DNS module's own entry points.
+//! The rules, the policy, the decision on each call (`armr_core::verdict`) and the event format are
+//! the safe `armr` crate; this crate is the edge where armr meets C, a shell around that decision:
+//! [`hooks`] declares every function armr stands in front of (the export, the real function's slot
+//! in [`real`], the forwarding), [`sockaddr`] decodes addresses, [`interpose`] does the work of
+//! the socket calls, and [`judge`] asks the decision core and carries its verdict out (the event
+//! logged, the refusal handed back). [`descriptors`] keeps armr's tables of descriptors true:
+//! [`unbound`], the TCP sockets known to be unbound, so that a `connect` need not ask, and
+//! [`receive`]'s, which judges the senders of datagrams and the listeners armr did not see
+//! listen. [`sidecar`] finds the settings file beside the library; [`destination`] finds the
+//! address the kernel really uses when the program's does not say it outright; [`resvport`]
+//! redoes libc's reserved-port binds on the judged `bind`, and [`remote`] judges `rcmd` and
+//! `rexec` beforehand. [`resolver`] judges name lookups as the connect to their name servers,
+//! which glibc makes past the hooks, and [`indirect`] the libc functions that look names up
+//! inside libc (`gethostid`, `ruserok`) and glibc's DNS module's own entry points.
 //! See the README for the environment variables and docs/enforcement.md for what each call does.
 
 mod descriptors;
