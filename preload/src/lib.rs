@@ -95,3 +95,70 @@ static REPORT_AT_EXIT: extern "C" fn() = report_at_exit;
 #[used]
 #[unsafe(link_section = ".init_array")]
 static LOAD_AT_START: extern "C" fn() = load_at_start;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The modules of this crate that `module` names (`crate::x`, `crate::{x, y}`), its tests
+    /// left out.
+    fn uses(module: &str) -> BTreeSet<String> {
+        let path = format!("{}/src/{module}.rs", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let mut found = BTreeSet::new();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            let names = match rest.strip_prefix('{') {
+                Some(list) => &list[..list.find('}').unwrap_or(0)],
+                None => &rest[..rest.find("::").unwrap_or(0)],
+            };
+            for name in names.split(',') {
+                let name: String = name
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let file = format!("{}/src/{name}.rs", env!("CARGO_MANIFEST_DIR"));
+                if name != module && std::path::Path::new(&file).is_file() {
+                    found.insert(name);
+                }
+            }
+        }
+        found
+    }
+
+    fn reaches(from: &str, to: &str) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(module) = todo.pop() {
+            for next in uses(&module) {
+                if next == to {
+                    return true;
+                }
+                if seen.insert(next.clone()) {
+                    todo.push(next);
+                }
+            }
+        }
+        false
+    }
+
+    /// The descriptor bookkeeping and the fork's wait for a resolution are below the enforcement
+    /// logic, never in a loop with it (issue 13).
+    #[test]
+    fn no_module_cycle_among_forking_interpose_and_unbound() {
+        let modules = ["forking", "interpose", "unbound"];
+        for a in modules {
+            for b in modules {
+                if a != b {
+                    assert!(
+                        !(reaches(a, b) && reaches(b, a)),
+                        "{a} and {b} depend on each other"
+                    );
+                }
+            }
+        }
+        assert!(!uses("interpose").is_empty() && uses("unbound").is_empty());
+    }
+}
