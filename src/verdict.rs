@@ -241,9 +241,9 @@ mod tests {
     }
 
     /// The address of the rule of `action` (1 allow, 2 detect, 3 protect, 4 silent allow, any
-    /// other: no rule) for any call: the port is the action too, which the server and connect
+    /// other: no rule), for every call: the port is the action too, which the server and connect
     /// rules name, and a datagram bind to it is a server's.
-    fn address(_call: Call, action: u16) -> SocketAddr {
+    fn address(action: u16) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, action as u8], action))
     }
 
@@ -290,12 +290,12 @@ mod tests {
                 (kind, refusal),
                 "{call:?}"
             );
-            let verdict = judge(&policy, call, address(call, 3));
+            let verdict = judge(&policy, call, address(3));
             assert_eq!(verdict.outcome, Outcome::Refuse(refusal), "{call:?}");
             assert_eq!(verdict.refusal(), Some(refusal));
             let event = verdict.event.expect("a protect rule with a message logs");
             assert_eq!(event.kind, kind, "{call:?}");
-            assert_eq!(event.address, address(call, 3));
+            assert_eq!(event.address, address(3));
             assert_eq!(event.decision.action, Action::Protect);
             assert_eq!(event.counted, call == Call::Datagram, "{call:?}");
         }
@@ -312,7 +312,7 @@ mod tests {
         for messages in [true, false] {
             let policy = policy(messages, Mode::Enforce);
             for call in calls() {
-                let verdict = |action| judge(&policy, call, address(call, action));
+                let verdict = |action| judge(&policy, call, address(action));
                 // allow: forwarded, logged only with a message.
                 let allow = verdict(1);
                 assert_eq!(allow.outcome, Outcome::Forward, "{call:?}");
@@ -338,16 +338,16 @@ mod tests {
         for messages in [true, false] {
             let policy = policy(messages, Mode::DetectOnly);
             for call in calls() {
-                let protect = judge(&policy, call, address(call, 3));
+                let protect = judge(&policy, call, address(3));
                 assert_eq!(protect.outcome, Outcome::Forward, "{call:?}");
                 let event = protect.event.expect("logged even without a message");
                 assert_eq!(event.decision.selected, Action::Protect);
                 assert_eq!(event.decision.action, Action::Detect);
                 // Allow rules are as in enforce mode.
-                let allow = judge(&policy, call, address(call, 1));
+                let allow = judge(&policy, call, address(1));
                 assert_eq!(allow.outcome, Outcome::Forward);
                 assert_eq!(allow.event.is_some(), messages);
-                assert_eq!(judge(&policy, call, address(call, 4)), Verdict::FORWARD);
+                assert_eq!(judge(&policy, call, address(4)), Verdict::FORWARD);
             }
         }
     }
@@ -357,7 +357,7 @@ mod tests {
         let policy = policy(true, Mode::Enforce);
         for call in calls() {
             for action in 1..=4 {
-                let address = address(call, action);
+                let address = address(action);
                 let rank = policy.best_rank(call.kind(address.port()), address);
                 let verdict = Verdict::of(&policy, call, rank, address);
                 assert_eq!(verdict, judge(&policy, call, address));
@@ -370,12 +370,7 @@ mod tests {
         }
         assert!(is_silent(Rank::NONE));
         assert_eq!(
-            Verdict::of(
-                &policy,
-                Call::Connect,
-                Rank::NONE,
-                address(Call::Connect, 3)
-            ),
+            Verdict::of(&policy, Call::Connect, Rank::NONE, address(3)),
             Verdict::FORWARD
         );
     }

@@ -1,5 +1,6 @@
-//! What armr does around each intercepted call: decode the address, ask the policy, log, and
-//! either refuse or forward to the real function. `hooks` exports these under libc's names.
+//! What armr does around bind, listen, connect, accept and the sends: decode the address, ask the
+//! decision core (`judge`), and either refuse as its verdict says or forward to the real
+//! function. `hooks` exports these under libc's names.
 //!
 //! Every path that forwards leaves errno exactly as the real call leaves it; a refusal sets the
 //! documented errno and returns -1. Each step of armr's own that makes a system call (resolving a
