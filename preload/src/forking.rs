@@ -10,8 +10,8 @@
 //! threads that look names up are not waited for: they touch nothing of the policy's, and one
 //! still waiting for the resolver after the deadline only has its answer dropped.
 //!
-//! The same handler makes armr forget which sockets it knew to be unbound (`unbound`): parent and
-//! child share every socket, and either may bind one.
+//! The library's fork handler (`lib.rs`) first tells the descriptor bookkeeping that the child
+//! shares every socket (`descriptors`), then calls [`before_fork`].
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -48,9 +48,7 @@ impl Drop for Resolving {
 
 /// Before a fork: waits until no other thread resolves. A thread that forks from inside armr's
 /// own work (an NSS module that forks while this thread resolves) does not wait for itself.
-pub extern "C" fn before_fork() {
-    // The child shares every socket.
-    crate::interpose::shared_with_another_process();
+pub fn before_fork() {
     FORKING.store(true, Ordering::SeqCst);
     if crate::guard::inside() {
         return;

@@ -1,5 +1,6 @@
-//! What armr does around each intercepted call: decode the address, ask the policy, log, and
-//! either refuse or forward to the real function. `hooks` exports these under libc's names.
+//! What armr does around bind, listen, connect, accept and the sends: decode the address, ask the
+//! decision core (`judge`), and either refuse as its verdict says or forward to the real
+//! function. `hooks` exports these under libc's names.
 //!
 //! Every path that forwards leaves errno exactly as the real call leaves it; a refusal sets the
 //! documented errno and returns -1. Each step of armr's own that makes a system call (resolving a
@@ -8,214 +9,58 @@
 
 use crate::destination::{self, Via};
 use crate::errno;
+use crate::judge::{self, active, rank_v4};
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::{log, real, receive, sockaddr, unbound};
-use armr_core::language::Action;
-use armr_core::policy::{Decision, EventKind, Rank};
+use crate::{descriptors, real, receive, sockaddr, unbound};
+use armr_core::policy::EventKind;
+use armr_core::verdict::{Call, Refusal, Verdict};
 use libc::{
-    FILE, c_char, c_int, c_uint, c_void, mmsghdr, msghdr, pid_t, posix_spawn_file_actions_t,
-    posix_spawnattr_t, size_t, sockaddr as SockAddr, socklen_t, ssize_t,
+    c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr as SockAddr, socklen_t, ssize_t,
 };
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Says once per process that armr failed inside a call, and what it did about it.
-fn internal_error(what: &str) {
-    static REPORTED: AtomicBool = AtomicBool::new(false);
-    if !REPORTED.swap(true, Ordering::Relaxed) {
-        state::say(&format!(
-            "armr: internal error while {what}; the program goes on (reported once)\n"
-        ));
-    }
-}
-
-/// The rank of the rule deciding an event ([`Rank::NONE`]: no rule). An internal failure (a
-/// panic) decides nothing: the call proceeds. No guard, so that a signal handler interrupting
-/// this is judged too, except while a kind's hostnames resolve (see `rank_resolving`). IPv4, the
-/// common case, is passed to the policy as numbers.
-#[inline(always)]
-fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
-    if state.policy.has_hostnames(kind) {
-        return rank_resolving(state, kind, address);
-    }
-    match address {
-        SocketAddr::V4(a) => rank_v4(state, kind, a.ip().to_bits(), a.port()),
-        SocketAddr::V6(_) => rank_other(state, kind, address),
-    }
-}
-
-/// The common lookup cannot panic and is taken in line; the rest is out of line.
-#[inline(always)]
-fn rank_v4(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
-    match state.policy.quick_rank_v4(kind, ip, port) {
-        Some(rank) => rank,
-        None => rank_v4_in_full(state, kind, ip, port),
-    }
-}
-
-#[inline(never)]
-fn rank_v4_in_full(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
-    catch_unwind(AssertUnwindSafe(|| {
-        state.policy.best_rank_v4(kind, ip, port)
-    }))
-    .unwrap_or_else(|_| judging_failed())
-}
-
-#[inline(never)]
-fn rank_other(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
-    catch_unwind(AssertUnwindSafe(|| state.policy.best_rank(kind, address)))
-        .unwrap_or_else(|_| judging_failed())
-}
-
-#[cold]
-fn judging_failed() -> Rank {
-    internal_error("judging a socket call: the call was forwarded");
-    Rank::NONE
-}
-
-/// `rank` for a kind whose rules name hosts (other than `localhost`, never resolved). Its first
-/// decision resolves all the kind's names (once per process and kind; the policy keeps them)
-/// under [`Held`](crate::guard::Held), the guard with this thread's signals held: armr's own
-/// socket calls pass through the hooks, and no handler runs meanwhile; one that arrives runs when
-/// the resolving ends, and is judged. The resolving ends within one resolver timeout however many
-/// names there are (`resolving`: the hosts file read once, helper threads inside the guard for
-/// the rest, one deadline). A fork waits for it to end (`forking`). Once the names are resolved,
-/// a decision makes no system call and is taken without the guard, like any other.
-#[cold]
-#[inline(never)]
-fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
-    if state.policy.hostnames_resolved(kind) {
-        return rank_other(state, kind, address);
-    }
-    let Some(_held) = crate::guard::Held::enter() else {
-        return Rank::NONE;
-    };
-    let _resolving = crate::forking::Resolving::enter();
-    let saved = errno::get();
-    let rank = rank_other(state, kind, address);
-    // Every name of the kind, whatever this address needed (a bind to the unspecified address
-    // looks up no name): later decisions resolve nothing.
-    let _ = catch_unwind(AssertUnwindSafe(|| state.policy.resolved_names(kind).len()));
-    errno::set(saved);
-    rank
-}
-
-/// The decision for an event, or `None` when no rule matches.
-#[inline(always)]
-pub(crate) fn judge(state: &State, kind: EventKind, address: SocketAddr) -> Option<Decision> {
-    state.policy.decision(rank(state, kind, address))
-}
-
-/// Logs a decision, and says whether the call is refused. A failure to log never turns a protect
-/// into a forward.
-pub(crate) fn enforce(
-    state: &State,
-    kind: EventKind,
-    address: SocketAddr,
-    decision: Decision,
-) -> bool {
-    if decision.logged {
-        log_event(state, kind, address, decision);
-    }
-    decision.action == Action::Protect
-}
-
-#[cold]
-#[inline(never)]
-pub(crate) fn log_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
-    let saved = errno::get();
-    if catch_unwind(AssertUnwindSafe(|| {
-        log::write_event(state, kind, address, decision)
-    }))
-    .is_err()
-    {
-        internal_error("logging an event: the event was lost, the decision stands");
-    }
-    errno::set(saved);
-}
-
-/// True when the event is refused (after logging it when its rule asks). The common answers, no
-/// matching rule and a silent `allow()`, take the fewest steps; any other rule is handled out of
-/// line.
-#[inline(always)]
-pub(crate) fn refused(state: &State, kind: EventKind, address: SocketAddr) -> bool {
-    refused_by(state, kind, rank(state, kind, address), || address)
-}
-
-/// True when the rule of `rank` refuses the event; `address` is built only for a rule that has
-/// something to do (not for no rule, nor for a silent `allow()`).
-#[inline(always)]
-fn refused_by(
-    state: &State,
-    kind: EventKind,
-    rank: Rank,
-    address: impl FnOnce() -> SocketAddr,
-) -> bool {
-    !(rank == Rank::NONE || rank.is_silent_allow()) && verdict(state, kind, address(), rank)
-}
-
-/// [`refused`] for a connect to the address at `addr` on `fd`: IPv4 is judged from the numbers,
+/// The refusal of a connect to the address at `addr` on `fd`: IPv4 is judged from the numbers,
 /// and a `SocketAddr` is built only when a rule matches; anything else (IPv6, the unspecified
 /// address, a hostname rule) is decoded in full, out of line.
 ///
 /// # Safety
 /// `addr` is null or points to `len` readable bytes.
 #[inline(always)]
-unsafe fn connect_refused_at(
+unsafe fn connect_refusal(
     state: &State,
     fd: c_int,
     addr: *const SockAddr,
     len: socklen_t,
-) -> bool {
+) -> Option<Refusal> {
     match unsafe { sockaddr::decode_v4(addr, len) } {
         Some((ip, port)) if ip != 0 && !state.policy.has_hostnames(EventKind::Connect) => {
-            refused_by(
+            judge::refusal_by(
                 state,
-                EventKind::Connect,
+                Call::Connect,
                 rank_v4(state, EventKind::Connect, ip, port),
                 || SocketAddr::from((ip.to_be_bytes(), port)),
             )
         }
-        _ => unsafe { connect_refused_in_full(state, EventKind::Connect, fd, addr, len) },
+        _ => unsafe { connect_refusal_in_full(state, Call::Connect, fd, addr, len) },
     }
 }
 
-/// The rest of [`connect_refused_at`], and a UDP connect's judging by `accept` rules (`kind`).
-/// The unspecified address is judged where the kernel sends it (`destination`); an `AF_UNSPEC`
-/// address is a disconnect, with no destination to judge.
+/// The rest of [`connect_refusal`], and a UDP connect's judging by `accept` rules
+/// (`Call::DatagramConnect`). The unspecified address is judged where the kernel sends it
+/// (`destination`); an `AF_UNSPEC` address is a disconnect, with no destination to judge.
 #[inline(never)]
-unsafe fn connect_refused_in_full(
+unsafe fn connect_refusal_in_full(
     state: &State,
-    kind: EventKind,
+    call: Call,
     fd: c_int,
     addr: *const SockAddr,
     len: socklen_t,
-) -> bool {
-    let Some(mut address) = (unsafe { sockaddr::decode(addr, len) }) else {
-        return false;
-    };
+) -> Option<Refusal> {
+    let mut address = unsafe { sockaddr::decode(addr, len) }?;
     if destination::is_unspecified(address) {
         address = destination::of_unspecified(fd, address, Via::Connect);
     }
-    refused(state, kind, address)
-}
-
-#[inline(never)]
-fn verdict(state: &State, kind: EventKind, address: SocketAddr, rank: Rank) -> bool {
-    state
-        .policy
-        .decision(rank)
-        .is_some_and(|d| enforce(state, kind, address, d))
-}
-
-/// The policy, when armr is active and this call is not armr's own (the guard is taken only
-/// around armr's own work: see `guard`).
-pub(crate) fn active() -> Option<&'static State> {
-    if crate::guard::inside() {
-        return None;
-    }
-    state::get()
+    judge::refusal(state, call, address)
 }
 
 // --- the calls
@@ -242,11 +87,7 @@ pub unsafe fn bind(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
 unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     // Before the bind, and whether or not armr is inside its own work: a mark must never outlive
     // the socket's being unbound.
-    if state::judges(EventKind::BindClient)
-        && unsafe { sockaddr::family(addr, len) } != Some(libc::AF_UNIX)
-    {
-        unbound::binding(fd);
-    }
+    unsafe { descriptors::binding(fd, addr, len) };
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
@@ -261,25 +102,23 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
         // An AF_UNSPEC address is 0.0.0.0 to the kernel on an IPv4 socket.
         return unsafe { bind_other(state, fd, addr, len) };
     };
-    let kind = datagram_bind_kind(local);
-    if state.policy.has_rules(kind)
-        && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
-        && refused(state, kind, local)
-    {
-        errno::set(libc::EACCES);
-        return -1;
+    if let Some(refusal) = datagram_bind_refusal(state, fd, &local) {
+        return errno::refuse(refusal);
     }
     unsafe { real::bind(fd, addr, len) }
 }
 
-/// The rules that judge a datagram socket's bind: port 0 asks for an ephemeral port, a client's
-/// (`bind(client:)`); any other port is a server's (`bind(server:)`).
-fn datagram_bind_kind(local: SocketAddr) -> EventKind {
-    if local.port() == 0 {
-        EventKind::BindClient
-    } else {
-        EventKind::BindServer
+/// The refusal of a bind of `fd` to `local` when it is a datagram socket (asked only when a
+/// rule may judge it): port 0 asks for an ephemeral port, a client's (`bind(client:)`); any
+/// other port is a server's (`bind(server:)`). `local` by reference: moved, it was copied
+/// field by field on every bind (+10 instructions under callgrind).
+#[inline(always)]
+fn datagram_bind_refusal(state: &State, fd: c_int, local: &SocketAddr) -> Option<Refusal> {
+    let kind = Call::DatagramBind.kind(local.port());
+    if !state.policy.has_rules(kind) || sockaddr::socket_type(fd) != Some(libc::SOCK_DGRAM) {
+        return None;
     }
+    judge::refusal_of(state, Call::DatagramBind, kind, *local)
 }
 
 /// The rest of `bind_judged`, for an address `decode` does not read (out of line: rare): an
@@ -289,13 +128,9 @@ fn datagram_bind_kind(local: SocketAddr) -> EventKind {
 #[inline(never)]
 unsafe fn bind_other(state: &State, fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
     if let Some(local) = unsafe { destination::of_unspec_bind(fd, addr, len) }
-        && let kind = datagram_bind_kind(local)
-        && state.policy.has_rules(kind)
-        && sockaddr::socket_type(fd) == Some(libc::SOCK_DGRAM)
-        && refused(state, kind, local)
+        && let Some(refusal) = datagram_bind_refusal(state, fd, &local)
     {
-        errno::set(libc::EACCES);
-        return -1;
+        return errno::refuse(refusal);
     }
     unsafe { real::bind(fd, addr, len) }
 }
@@ -319,11 +154,12 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
         return unsafe { real::listen(fd, backlog) };
     };
     if state.policy.has_rules(EventKind::BindServer)
-        && let Some(local) = sockaddr::local_address(fd)
-        && refused(state, EventKind::BindServer, local)
+        // Judged inside the `Option`: bound to a name first, the address was copied twice
+        // (+10 instructions per listen under callgrind).
+        && let Some(refusal) = sockaddr::local_address(fd)
+            .and_then(|local| judge::refusal(state, Call::Listen, local))
     {
-        errno::set(libc::EACCES);
-        return -1;
+        return errno::refuse(refusal);
     }
     let listening = unsafe { real::listen(fd, backlog) };
     if listening == 0 && state.policy.has_rules(EventKind::BindServer) {
@@ -365,16 +201,14 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
     if client_rules
         && !unbound
         && let Some(local) = sockaddr::explicit_client_bind(fd)
-        && refused(state, EventKind::BindClient, local)
+        && let Some(refusal) = judge::refusal(state, Call::ClientBind, local)
     {
-        errno::set(libc::EACCES);
-        return -1;
+        return errno::refuse(refusal);
     }
     if state.policy.has_rules(EventKind::Connect)
-        && unsafe { connect_refused_at(state, fd, addr, len) }
+        && let Some(refusal) = unsafe { connect_refusal(state, fd, addr, len) }
     {
-        errno::set(libc::ECONNREFUSED);
-        return -1;
+        return errno::refuse(refusal);
     }
     // A UDP socket (asked once when armr does not know it) is judged by accept rules too; a TCP
     // socket known to be unbound is not one.
@@ -385,32 +219,14 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
     {
         return unsafe { real::connect(fd, addr, len) };
     }
-    if unsafe { connect_refused_in_full(state, EventKind::Accept, fd, addr, len) } {
-        errno::set(libc::ECONNREFUSED);
-        return -1;
+    if let Some(refusal) =
+        unsafe { connect_refusal_in_full(state, Call::DatagramConnect, fd, addr, len) }
+    {
+        return errno::refuse(refusal);
     }
     let connected = unsafe { real::connect(fd, addr, len) };
     unsafe { receive::udp_connected(fd, addr, len, connected) };
     connected
-}
-
-/// Ends a refused connection with a reset, so that the client sees it at once.
-pub(crate) fn reset(fd: c_int) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: linger is a valid option value; fd is the connection armr accepted.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as socklen_t,
-        );
-        libc::close(fd);
-    }
 }
 
 /// `accept` and `accept4` (`flags` is `None` for `accept`): the peer is judged by `accept` rules.
@@ -500,12 +316,13 @@ unsafe fn accept_judged(
             errno::set(after);
             return conn;
         };
-        if !refused(state, EventKind::Accept, peer) {
+        // A refused peer's connection is discarded: reset, and the next one accepted.
+        if judge::refusal(state, Call::Accept, peer).is_none() {
             receive::accepted(conn);
             errno::set(after);
             return conn;
         }
-        reset(conn);
+        receive::reset(conn);
     }
 }
 
@@ -539,17 +356,18 @@ unsafe fn send_refused(
             None => return false,
         },
     };
-    let Some(decision) = judge(state, EventKind::Connect, remote) else {
-        return false;
-    };
-    if !sends_to_address(fd, flags) {
+    // The socket is asked whether the address counts only when a rule has something to do.
+    let verdict = judge::verdict(state, Call::Send, remote);
+    if verdict == Verdict::FORWARD || !sends_to_address(fd, flags) {
         return false;
     }
-    if enforce(state, EventKind::Connect, remote, decision) {
-        errno::set(libc::EACCES);
-        return true;
+    match judge::carry_out(state, &verdict) {
+        Some(refusal) => {
+            errno::refuse(refusal);
+            true
+        }
+        None => false,
     }
-    false
 }
 
 /// `sendto` with a destination: a datagram (or TCP Fast Open) to it is a connect, judged by
@@ -588,10 +406,7 @@ pub unsafe fn sendto(
 /// libc's contract for `sendmsg`.
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
-    // The control messages are read only when sockets are tracked.
-    if state::judges(EventKind::BindClient) && unsafe { sockaddr::passes_descriptors(msg) } {
-        unbound::forget_all();
-    }
+    unsafe { descriptors::sending(msg) };
     if msg.is_null()
         || !may_judge(kind_bit(EventKind::Connect))
         || unsafe { (*msg).msg_name.is_null() }
@@ -624,12 +439,7 @@ const UIO_MAXIOV: c_uint = 1024;
 pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
     let forward = |vlen| unsafe { real::sendmmsg(fd, msgs, vlen, flags) };
     let read = vlen.min(UIO_MAXIOV) as usize;
-    if state::judges(EventKind::BindClient)
-        && !msgs.is_null()
-        && (0..read).any(|i| unsafe { sockaddr::passes_descriptors(&(*msgs.add(i)).msg_hdr) })
-    {
-        unbound::forget_all();
-    }
+    unsafe { descriptors::sending_many(msgs, read) };
     if msgs.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward(vlen);
     }
@@ -657,204 +467,4 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
         }
     }
     forward(vlen)
-}
-
-// --- descriptors: what keeps `unbound` true. Each clears marks before the real call, and only
-// when the policy has `bind(client:)` rules (otherwise no socket is ever marked).
-
-/// Another process may now share any socket, and bind it: no socket is known to be unbound.
-pub fn shared_with_another_process() {
-    if state::judges(EventKind::BindClient) {
-        unbound::forget_all();
-    }
-    // The other process may disconnect a connected UDP socket: its receives are judged again.
-    if state::judges(EventKind::Accept) {
-        receive::distrust_connected();
-    }
-}
-
-/// `socket`: a new TCP socket is known to be unbound; with `accept` rules, armr keeps whether it
-/// is a UDP socket (`receive`).
-///
-/// # Safety
-/// libc's contract for `socket`.
-#[inline(always)]
-pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
-    let judged = state::judged_kinds();
-    if !state::loaded_any(
-        judged,
-        kind_bit(EventKind::BindClient) | kind_bit(EventKind::Accept),
-    ) {
-        return unsafe { real::socket(domain, kind, protocol) };
-    }
-    unsafe { socket_tracked(judged, domain, kind, protocol) }
-}
-
-/// `socket` when armr keeps a table of sockets (`unbound`, `receive`): out of line, so that a
-/// process without such rules reaches libc after one load and a test.
-#[inline(never)]
-unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
-    let fd = unsafe { real::socket(domain, kind, protocol) };
-    if fd < 0 {
-        return fd;
-    }
-    let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
-    if judged & kind_bit(EventKind::BindClient) != 0
-        && ip
-        && kind & 0xf == libc::SOCK_STREAM
-        && matches!(protocol, 0 | libc::IPPROTO_TCP)
-    {
-        unbound::remember(fd);
-    }
-    if judged & kind_bit(EventKind::Accept) != 0 {
-        receive::created(fd, ip && kind & 0xf == libc::SOCK_DGRAM);
-    }
-    fd
-}
-
-/// `close`.
-///
-/// # Safety
-/// libc's contract for `close`.
-#[inline(always)]
-pub unsafe fn close(fd: c_int) -> c_int {
-    if tables_kept() {
-        freed(fd);
-    }
-    unsafe { real::close(fd) }
-}
-
-/// True when some rule needs a table of descriptors (`unbound`, `receive`).
-#[inline(always)]
-fn tables_kept() -> bool {
-    state::judges_any(
-        kind_bit(EventKind::BindClient)
-            | kind_bit(EventKind::Accept)
-            | kind_bit(EventKind::BindServer),
-    )
-}
-
-/// `fd`'s number is freed: every table forgets it. Both read before they write: a byte of a
-/// table without marks stays untouched.
-#[inline(always)]
-fn freed(fd: c_int) {
-    unbound::forget(fd);
-    receive::forget(fd);
-}
-
-/// `dup`: the copy is the same socket, known as the original is (`receive`).
-///
-/// # Safety
-/// libc's contract for `dup`.
-#[inline(always)]
-pub unsafe fn dup(old: c_int) -> c_int {
-    let copy = unsafe { real::dup(old) };
-    if copy >= 0 && receive::tracked() {
-        receive::copied(old, copy);
-    }
-    copy
-}
-
-/// `dup2` and `dup3` (`flags` is `None` for `dup2`): `new` is replaced.
-///
-/// # Safety
-/// libc's contract for `dup2`/`dup3`.
-pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
-    if state::judges(EventKind::BindClient) {
-        unbound::forget(new);
-    }
-    let copy = unsafe {
-        match flags {
-            None => real::dup2(old, new),
-            Some(flags) => real::dup3(old, new, flags),
-        }
-    };
-    if copy >= 0 && receive::tracked() {
-        receive::copied(old, new);
-    }
-    copy
-}
-
-/// `fclose`: closes the stream's descriptor (a socket opened with `fdopen`, say) inside libc.
-///
-/// # Safety
-/// libc's contract for `fclose`.
-pub unsafe fn fclose(stream: *mut FILE) -> c_int {
-    if tables_kept() && !stream.is_null() {
-        let saved = errno::get();
-        // SAFETY: stream is a valid stream, as fclose requires.
-        freed(unsafe { libc::fileno(stream) });
-        errno::set(saved);
-    }
-    unsafe { real::fclose(stream) }
-}
-
-/// `close_range`.
-///
-/// # Safety
-/// libc's contract for `close_range`.
-pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-    if state::judges(EventKind::BindClient) {
-        unbound::forget_range(first as usize, last as usize);
-    }
-    // With CLOSE_RANGE_CLOEXEC the descriptors stay open (until an exec): what armr knows of
-    // them still holds, and a UDP socket forgotten would be read unjudged.
-    if receive::tracked() && flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
-        receive::forget_range(first as usize, last as usize);
-    }
-    unsafe { real::close_range(first, last, flags) }
-}
-
-/// `closefrom`.
-///
-/// # Safety
-/// libc's contract for `closefrom`.
-pub unsafe fn closefrom(first: c_int) {
-    if tables_kept() {
-        unbound::forget_range(first.max(0) as usize, usize::MAX);
-        receive::forget_range(first.max(0) as usize, usize::MAX);
-    }
-    unsafe { real::closefrom(first) }
-}
-
-/// `posix_spawn` and `posix_spawnp` (`search`): the child inherits the sockets not marked
-/// close-on-exec, and may bind them.
-///
-/// # Safety
-/// libc's contract for `posix_spawn`/`posix_spawnp`.
-pub unsafe fn posix_spawn(
-    pid: *mut pid_t,
-    path: *const c_char,
-    actions: *const posix_spawn_file_actions_t,
-    attributes: *const posix_spawnattr_t,
-    argv: *const *mut c_char,
-    envp: *const *mut c_char,
-    search: bool,
-) -> c_int {
-    shared_with_another_process();
-    unsafe {
-        if search {
-            real::posix_spawnp(pid, path, actions, attributes, argv, envp)
-        } else {
-            real::posix_spawn(pid, path, actions, attributes, argv, envp)
-        }
-    }
-}
-
-/// `system`: as `posix_spawn`, which libc calls inside, past the hook.
-///
-/// # Safety
-/// libc's contract for `system`.
-pub unsafe fn system(command: *const c_char) -> c_int {
-    shared_with_another_process();
-    unsafe { real::system(command) }
-}
-
-/// `popen`: as `posix_spawn`.
-///
-/// # Safety
-/// libc's contract for `popen`.
-pub unsafe fn popen(command: *const c_char, mode: *const c_char) -> *mut FILE {
-    shared_with_another_process();
-    unsafe { real::popen(command, mode) }
 }

@@ -4,9 +4,9 @@ use crate::sink::Sent;
 use crate::stack;
 use crate::state::State;
 use armr_core::event::{Event, format_dropped, format_event, format_unresolved, max_event_len};
-use armr_core::policy::{Decision, EventKind, Unresolved};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use armr_core::policy::Unresolved;
+use armr_core::verdict::Logged;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 fn unix_millis() -> u64 {
     let mut now = libc::timespec {
@@ -38,25 +38,40 @@ pub fn after_fork() {
     PID.store(0, Ordering::Relaxed);
 }
 
-/// Formats and sends one event. Out of line: its buffers are on the stack only when an event is
-/// written, not on every judged call.
-#[cold]
-#[inline(never)]
-pub fn write_event(state: &State, kind: EventKind, address: SocketAddr, decision: Decision) {
-    write_counted_event(state, kind, address, decision, None);
+/// Writes the event a verdict names: a line per event, or for a counted one (received
+/// datagrams) the first of its rule at once, then at most one line a second, whose `cnt` says
+/// how many events it stands for.
+pub fn write(state: &State, event: &Logged) {
+    if !event.counted {
+        return write_line(state, event, None);
+    }
+    let Some(throttle) = state.throttles.get(event.decision.rule as usize) else {
+        return;
+    };
+    throttle.pending.fetch_add(1, Ordering::Relaxed);
+    let now = crate::sink::now_ms();
+    let next = throttle.next_ms.load(Ordering::Relaxed);
+    if now < next
+        || throttle
+            .next_ms
+            .compare_exchange(next, now + 1000, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let count = throttle.pending.swap(0, Ordering::Relaxed);
+    if count > 0 {
+        write_line(state, event, Some(count));
+    }
 }
 
-/// [`write_event`] for a line that stands for `count` events of its rule (CEF `cnt`).
+/// Formats and sends one line, which stands for `count` events of its rule (CEF `cnt`) when
+/// given. Out of line: its buffers are on the stack only when an event is written, not on every
+/// judged call.
 #[cold]
 #[inline(never)]
-pub fn write_counted_event(
-    state: &State,
-    kind: EventKind,
-    address: SocketAddr,
-    decision: Decision,
-    count: Option<u64>,
-) {
-    let (app, rule) = state.policy.rule(decision.rule);
+fn write_line(state: &State, logged: &Logged, count: Option<u64>) {
+    let (app, rule) = state.policy.rule(logged.decision.rule);
     let event = Event {
         unix_millis: unix_millis(),
         hostname: &state.hostname,
@@ -64,9 +79,9 @@ pub fn write_counted_event(
         pid: pid(),
         app,
         rule,
-        kind,
-        action: decision.action,
-        address,
+        kind: logged.kind,
+        action: logged.decision.action,
+        address: logged.address,
         stacktrace: None,
         count,
     };
@@ -84,6 +99,43 @@ pub fn write_counted_event(
     } else {
         send_event::<8192>(state, &event);
     }
+}
+
+// --- counted events: at most a line a second per rule
+
+/// A rule's count of events (received datagrams) since its last line.
+pub struct Throttle {
+    /// Monotonic milliseconds before which no line is written.
+    next_ms: AtomicU64,
+    pending: AtomicU64,
+}
+
+/// One per rule of the policy (a [`Decision::rule`](armr_core::policy::Decision) indexes it).
+pub fn throttles(rules: usize) -> &'static [Throttle] {
+    let bytes = rules * std::mem::size_of::<Throttle>();
+    if bytes == 0 {
+        return &[];
+    }
+    // Pages of their own, zero until written: the throttles of rules that never discard a
+    // datagram stay off the program's resident memory (heap memory reused from parsing would
+    // be cleared, and so resident). The policy lives as long as the process: never unmapped.
+    // SAFETY: a new private anonymous mapping of `bytes` bytes.
+    let pages = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if pages == libc::MAP_FAILED {
+        // SAFETY: all-zero bytes are a valid Throttle (two atomic zeros).
+        return Box::leak(unsafe { Box::<[Throttle]>::new_zeroed_slice(rules).assume_init() });
+    }
+    // SAFETY: zero-filled, aligned to a page, `rules` Throttles long; all-zero is a valid Throttle.
+    unsafe { std::slice::from_raw_parts(pages.cast::<Throttle>(), rules) }
 }
 
 fn send_event<const N: usize>(state: &State, event: &Event<'_>) {

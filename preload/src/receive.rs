@@ -12,18 +12,17 @@
 //! `connect`); `read` never asks, so a UDP socket armr has not seen nor asked about is read
 //! unjudged (docs/enforcement.md says so).
 
-use crate::interpose::{self, active};
+use crate::judge::{self, active};
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::{errno, log, real, sockaddr};
-use armr_core::language::Action;
-use armr_core::policy::{Decision, EventKind};
+use crate::{errno, real, sockaddr};
+use armr_core::policy::EventKind;
+use armr_core::verdict::Call;
 use libc::{
     c_int, c_uint, c_void, iovec, mmsghdr, msghdr, size_t, sockaddr as SockAddr, sockaddr_in6,
     sockaddr_storage, socklen_t, ssize_t, timespec,
 };
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 // --- what armr knows of each descriptor
 
@@ -261,12 +260,12 @@ fn judge_listener(state: &State, fd: c_int) -> bool {
         return false;
     }
     let refused = sockaddr::local_address(fd)
-        .is_some_and(|local| interpose::refused(state, EventKind::BindServer, local));
+        .is_some_and(|local| judge::refusal(state, Call::InheritedListener, local).is_some());
     set(fd, if refused { REFUSED_LISTENER } else { LISTENER });
     refused
 }
 
-/// Fails an accept on a refused listener with EACCES. The connections already queued are
+/// Fails an accept on a refused listener (-1, EACCES). The connections already queued are
 /// accepted and reset, so that their clients see a reset rather than a hang and an event loop
 /// polling the listener is not woken again for them.
 pub fn refuse_accept(fd: c_int) -> c_int {
@@ -292,87 +291,35 @@ pub fn refuse_accept(fd: c_int) -> c_int {
         if conn < 0 {
             break;
         }
-        interpose::reset(conn);
+        reset(conn);
     }
-    errno::set(libc::EACCES);
-    -1
+    errno::refuse(Call::InheritedListener.refusal())
 }
 
-// --- discarded datagrams: their events at most once a second per rule
-
-/// A rule's count of datagrams discarded (or logged) since its last line.
-pub struct Throttle {
-    /// Monotonic milliseconds before which no line is written.
-    next_ms: AtomicU64,
-    pending: AtomicU64,
-}
-
-/// One per rule of the policy (a [`Decision::rule`] indexes it).
-pub fn throttles(rules: usize) -> &'static [Throttle] {
-    let bytes = rules * std::mem::size_of::<Throttle>();
-    if bytes == 0 {
-        return &[];
-    }
-    // Pages of their own, zero until written: the throttles of rules that never discard a
-    // datagram stay off the program's resident memory (heap memory reused from parsing would
-    // be cleared, and so resident). The policy lives as long as the process: never unmapped.
-    // SAFETY: a new private anonymous mapping of `bytes` bytes.
-    let pages = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
+/// Ends a refused connection with a reset, so that the client sees it at once.
+pub(crate) fn reset(fd: c_int) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
     };
-    if pages == libc::MAP_FAILED {
-        // SAFETY: all-zero bytes are a valid Throttle (two atomic zeros).
-        return Box::leak(unsafe { Box::<[Throttle]>::new_zeroed_slice(rules).assume_init() });
+    // SAFETY: linger is a valid option value; fd is the connection armr accepted.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as socklen_t,
+        );
+        libc::close(fd);
     }
-    // SAFETY: zero-filled, aligned to a page, `rules` Throttles long; all-zero is a valid Throttle.
-    unsafe { std::slice::from_raw_parts(pages.cast::<Throttle>(), rules) }
 }
 
-/// Logs the event of a datagram's sender: the first of a rule at once, then at most one line a
-/// second, whose `cnt` says how many datagrams it stands for.
-#[cold]
-#[inline(never)]
-fn log_throttled(state: &State, sender: SocketAddr, decision: Decision) {
-    let saved = errno::get();
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        let Some(throttle) = state.throttles.get(decision.rule as usize) else {
-            return;
-        };
-        throttle.pending.fetch_add(1, Relaxed);
-        let now = crate::sink::now_ms();
-        let next = throttle.next_ms.load(Relaxed);
-        if now < next
-            || throttle
-                .next_ms
-                .compare_exchange(next, now + 1000, Relaxed, Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        let count = throttle.pending.swap(0, Relaxed);
-        if count > 0 {
-            log::write_counted_event(state, EventKind::Accept, sender, decision, Some(count));
-        }
-    }));
-    errno::set(saved);
-}
+// --- discarded datagrams (their events are logged at most once a second per rule: `log`)
 
 /// True when the datagram from `sender` is discarded (its event logged when the rule asks).
 fn sender_refused(state: &State, sender: SocketAddr) -> bool {
-    let Some(decision) = interpose::judge(state, EventKind::Accept, sender) else {
-        return false;
-    };
-    if decision.logged {
-        log_throttled(state, sender, decision);
-    }
-    decision.action == Action::Protect
+    judge::refusal(state, Call::Datagram, sender).is_some()
 }
 
 /// Drops the datagram a refused `MSG_PEEK` left at the head of the queue.

@@ -16,12 +16,12 @@
 //! A range of ports is one judgment: the first port a protect rule refuses is logged, or, when
 //! none is refused, the first port whose rule logs. The call itself is then libc's, unchanged.
 
-use crate::interpose::{active, enforce, judge, refused};
+use crate::judge::{self, active};
 use crate::resolver::{self, Lookup};
 use crate::state::{kind_bit, may_judge};
 use crate::{errno, sockaddr};
-use armr_core::language::Action;
-use armr_core::policy::{Decision, EventKind};
+use armr_core::policy::EventKind;
+use armr_core::verdict::{Call, Verdict};
 use libc::{c_char, c_int};
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -89,7 +89,7 @@ pub unsafe fn refused_call(
     };
     let mut refuse = addresses
         .iter()
-        .any(|&address| refused(state, EventKind::Connect, address));
+        .any(|&address| judge::refusal(state, Call::Remote(EventKind::Connect), address).is_some());
     if !refuse && which == Remote::Rcmd {
         refuse = addresses
             .iter()
@@ -105,7 +105,11 @@ pub unsafe fn refused_call(
             ) || refused_in_range(state, EventKind::Accept, address.ip(), peer_ports.clone())
         });
     }
-    errno::set(if refuse { libc::ECONNREFUSED } else { saved });
+    errno::set(if refuse {
+        errno::of(Call::Remote(EventKind::Connect).refusal())
+    } else {
+        saved
+    });
     refuse
 }
 
@@ -164,21 +168,18 @@ fn refused_in_range(
     if !state.policy.has_rules(kind) {
         return false;
     }
-    let mut first_logged: Option<(SocketAddr, Decision)> = None;
+    let mut first_logged: Option<Verdict> = None;
     for port in ports {
-        let address = SocketAddr::new(ip, port);
-        let Some(decision) = judge(state, kind, address) else {
-            continue;
-        };
-        if decision.action == Action::Protect {
-            return enforce(state, kind, address, decision);
+        let verdict = judge::verdict(state, Call::Remote(kind), SocketAddr::new(ip, port));
+        if verdict.refusal().is_some() {
+            return judge::carry_out(state, &verdict).is_some();
         }
-        if decision.logged && first_logged.is_none() {
-            first_logged = Some((address, decision));
+        if verdict.event.is_some() && first_logged.is_none() {
+            first_logged = Some(verdict);
         }
     }
-    if let Some((address, decision)) = first_logged {
-        enforce(state, kind, address, decision);
+    if let Some(verdict) = first_logged {
+        judge::carry_out(state, &verdict);
     }
     false
 }

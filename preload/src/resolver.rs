@@ -21,9 +21,9 @@
 //! watches a field only res_send or res_search write (see [`Filtered`]).
 
 use crate::state::{State, kind_bit, may_judge};
-use crate::{errno, interpose, real, sockaddr};
-use armr_core::language::Action;
-use armr_core::policy::{Decision, EventKind};
+use crate::{errno, judge, real, sockaddr};
+use armr_core::policy::EventKind;
+use armr_core::verdict::{Call, Verdict};
 use libc::{c_char, c_int, c_uchar, c_ulong, c_ushort, c_void, sockaddr_in, sockaddr_in6};
 use std::net::SocketAddr;
 
@@ -124,7 +124,7 @@ pub unsafe fn lookup<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R) ->
 
 #[inline(never)]
 unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R) -> R {
-    let Some(state) = interpose::active() else {
+    let Some(state) = judge::active() else {
         return call();
     };
     if !state.policy.has_rules(EventKind::Connect) {
@@ -135,11 +135,7 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
     let Some(verdicts) = verdicts else {
         return call();
     };
-    if !verdicts
-        .iter()
-        .flatten()
-        .any(|(_, d)| d.logged || refuses(d))
-    {
+    if verdicts.iter().all(|v| *v == Verdict::FORWARD) {
         return call();
     }
     // SAFETY: as above; put back before returning.
@@ -154,10 +150,8 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
     // SAFETY: the same state, after the call.
     let reached = unsafe { filtered.restore(statp) };
     if reached || kind == Lookup::Dns {
-        for (address, decision) in verdicts.iter().flatten() {
-            if decision.logged {
-                interpose::log_event(state, EventKind::Connect, *address, *decision);
-            }
+        for event in verdicts.iter().filter_map(|v| v.event.as_ref()) {
+            judge::log_event(state, event);
         }
     }
     errno::set(after_errno);
@@ -165,8 +159,9 @@ unsafe fn lookup_judged<R>(statp: Statp, kind: Lookup, call: impl FnOnce() -> R)
     result
 }
 
-/// Each name server (in the state's order) with the decision on a connect to it.
-type Verdicts = [Option<(SocketAddr, Decision)>; MAXNS];
+/// The verdict on a connect to each name server, in the state's order (forward for a server
+/// whose address cannot be read, and past the state's count).
+type Verdicts = [Verdict; MAXNS];
 
 /// The name servers of `statp` (null: this thread's `_res`, brought up to date as a lookup
 /// would) with their decisions ([`judge_servers`]), and the state they were read from. errno
@@ -179,9 +174,9 @@ unsafe fn servers_of(state: &State, statp: Statp) -> (Statp, Option<Verdicts>) {
     // The rules' hostnames are resolved (once per process, by armr, unjudged) before the servers
     // are read: that resolution uses this thread's resolver state too, and may reload it.
     if state.policy.has_hostnames(EventKind::Connect) {
-        let _ = interpose::judge(
+        let _ = judge::verdict(
             state,
-            EventKind::Connect,
+            Call::NameServer,
             SocketAddr::from(([127, 0, 0, 1], 53)),
         );
     }
@@ -198,10 +193,6 @@ unsafe fn servers_of(state: &State, statp: Statp) -> (Statp, Option<Verdicts>) {
     errno::set(saved_errno);
     set_h_errno(saved_h_errno);
     (statp, verdicts)
-}
-
-fn refuses(decision: &Decision) -> bool {
-    decision.action == Action::Protect
 }
 
 /// Brings this thread's `_res` up to date the way the lookup itself would: initialised from
@@ -239,11 +230,13 @@ unsafe fn judge_servers(state: &State, statp: Statp, thread: bool) -> Option<Ver
     if (thread && st.options & RES_INIT == 0) || !(0..=MAXNS as c_int).contains(&st.nscount) {
         return None;
     }
-    let mut verdicts = [None; MAXNS];
+    let mut verdicts = [Verdict::FORWARD; MAXNS];
     for (i, verdict) in verdicts.iter_mut().enumerate().take(st.nscount as usize) {
         // SAFETY: the server's address as res_send reads it (__res_get_nsaddr).
         let address = unsafe { server(st, i) };
-        *verdict = address.and_then(|a| Some((a, interpose::judge(state, EventKind::Connect, a)?)));
+        if let Some(address) = address {
+            *verdict = judge::verdict(state, Call::NameServer, address);
+        }
     }
     Some(verdicts)
 }
@@ -307,7 +300,7 @@ impl Filtered {
         // SAFETY: the caller's guarantee; armr's own changes, undone by `restore`.
         let st = unsafe { &mut *statp };
         let n = st.nscount as usize;
-        let refused = |i: usize| verdicts[i].is_some_and(|(_, d)| refuses(&d));
+        let refused = |i: usize| verdicts[i].refusal().is_some();
         let mut order = [0, 1, 2];
         let mut at = 0;
         for i in (0..n).filter(|&i| !refused(i)) {
@@ -502,7 +495,7 @@ pub unsafe fn getaddrinfo_a(
 /// True when a rule refuses or logs a connect to a name server of this thread's resolver
 /// configuration. errno and h_errno are left as they were.
 fn servers_judged() -> bool {
-    let Some(state) = interpose::active() else {
+    let Some(state) = judge::active() else {
         return false;
     };
     if !state.policy.has_rules(EventKind::Connect) {
@@ -512,7 +505,7 @@ fn servers_judged() -> bool {
     let (_, verdicts) = unsafe { servers_of(state, std::ptr::null_mut()) };
     // Not initialised: judged as for a lookup, which cannot tell either; glibc's thread would
     // initialise its own state from the same resolv.conf.
-    verdicts.is_none_or(|v| v.iter().flatten().any(|(_, d)| d.logged || refuses(d)))
+    verdicts.is_none_or(|v| v.iter().any(|v| *v != Verdict::FORWARD))
 }
 
 /// `getnameinfo`: with `NI_NUMERICHOST` it looks up no host name.
@@ -754,6 +747,8 @@ pub unsafe fn res_send(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use armr_core::language::Action;
+    use armr_core::policy::Decision;
 
     /// A state with three IPv4 servers, .1 .2 .3, as res_init leaves it; res_send's copy built.
     fn three_servers() -> Box<ResState> {
@@ -775,17 +770,21 @@ mod tests {
     }
 
     fn verdicts(refused: [bool; 3]) -> Verdicts {
-        refused.map(|r| {
-            Some((
+        let mut verdicts = [Verdict::FORWARD; MAXNS];
+        for (verdict, r) in verdicts.iter_mut().zip(refused) {
+            let action = if r { Action::Protect } else { Action::Allow };
+            *verdict = Verdict::decided(
+                Call::NameServer,
                 "127.0.0.1:53".parse().unwrap(),
                 Decision {
                     rule: 0,
-                    selected: if r { Action::Protect } else { Action::Allow },
-                    action: if r { Action::Protect } else { Action::Allow },
+                    selected: action,
+                    action,
                     logged: r,
                 },
-            ))
-        })
+            );
+        }
+        verdicts
     }
 
     fn snapshot(st: &ResState) -> Vec<u8> {

@@ -16,8 +16,8 @@ pub struct State {
     pub hostname: String,
     /// The program's name, as syslog APP-NAME.
     pub process: String,
-    /// Per rule: how often events of discarded datagrams are logged (`receive`).
-    pub throttles: &'static [crate::receive::Throttle],
+    /// Per rule: how often events of discarded datagrams are logged (`log`).
+    pub throttles: &'static [crate::log::Throttle],
 }
 
 const UNLOADED: u8 = 0;
@@ -341,7 +341,7 @@ fn load() -> Option<State> {
         Box::new(crate::resolving::Resolver::new()),
     );
     Some(State {
-        throttles: crate::receive::throttles(policy.len()),
+        throttles: crate::log::throttles(policy.len()),
         policy,
         sink,
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),

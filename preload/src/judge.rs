@@ -1,0 +1,173 @@
+//! Asks the decision core (`armr_core::verdict`) about a decoded call and carries the verdict out:
+//! the event it names is logged, and its refusal is handed back for the hook to enforce.
+//!
+//! What is the process's own stays here: ranking the rules under the process's constraints (the
+//! common IPv4 lookup in line and without `catch_unwind`; a kind's hostnames resolved once, under
+//! the guard with signals held, while a fork waits) and writing the event. What to do with a call
+//! is the core's.
+
+use crate::state::{self, State};
+use crate::{errno, log};
+use armr_core::policy::{EventKind, Rank};
+use armr_core::verdict::{self, Call, Logged, Refusal, Verdict};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Says once per process that armr failed inside a call, and what it did about it.
+pub(crate) fn internal_error(what: &str) {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        state::say(&format!(
+            "armr: internal error while {what}; the program goes on (reported once)\n"
+        ));
+    }
+}
+
+/// The policy, when armr is active and this call is not armr's own (the guard is taken only
+/// around armr's own work: see `guard`).
+pub(crate) fn active() -> Option<&'static State> {
+    if crate::guard::inside() {
+        return None;
+    }
+    state::get()
+}
+
+/// The rank of the rule deciding an event ([`Rank::NONE`]: no rule). An internal failure (a
+/// panic) decides nothing: the call proceeds. No guard, so that a signal handler interrupting
+/// this is judged too, except while a kind's hostnames resolve (see `rank_resolving`). IPv4, the
+/// common case, is passed to the policy as numbers.
+#[inline(always)]
+fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
+    if state.policy.has_hostnames(kind) {
+        return rank_resolving(state, kind, address);
+    }
+    match address {
+        SocketAddr::V4(a) => rank_v4(state, kind, a.ip().to_bits(), a.port()),
+        SocketAddr::V6(_) => rank_other(state, kind, &address),
+    }
+}
+
+/// The common lookup cannot panic and is taken in line; the rest is out of line.
+#[inline(always)]
+pub(crate) fn rank_v4(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
+    match state.policy.quick_rank_v4(kind, ip, port) {
+        Some(rank) => rank,
+        None => rank_v4_in_full(state, kind, ip, port),
+    }
+}
+
+#[inline(never)]
+fn rank_v4_in_full(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
+    catch_unwind(AssertUnwindSafe(|| {
+        state.policy.best_rank_v4(kind, ip, port)
+    }))
+    .unwrap_or_else(|_| judging_failed())
+}
+
+#[inline(never)]
+fn rank_other(state: &State, kind: EventKind, address: &SocketAddr) -> Rank {
+    catch_unwind(AssertUnwindSafe(|| state.policy.best_rank(kind, *address)))
+        .unwrap_or_else(|_| judging_failed())
+}
+
+#[cold]
+fn judging_failed() -> Rank {
+    internal_error("judging a socket call: the call was forwarded");
+    Rank::NONE
+}
+
+/// `rank` for a kind whose rules name hosts (other than `localhost`, never resolved). Its first
+/// decision resolves all the kind's names (once per process and kind; the policy keeps them)
+/// under [`Held`](crate::guard::Held), the guard with this thread's signals held: armr's own
+/// socket calls pass through the hooks, and no handler runs meanwhile; one that arrives runs when
+/// the resolving ends, and is judged. The resolving ends within one resolver timeout however many
+/// names there are (`resolving`: the hosts file read once, helper threads inside the guard for
+/// the rest, one deadline). A fork waits for it to end (`forking`). Once the names are resolved,
+/// a decision makes no system call and is taken without the guard, like any other.
+#[cold]
+#[inline(never)]
+fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
+    if state.policy.hostnames_resolved(kind) {
+        return rank_other(state, kind, &address);
+    }
+    let Some(_held) = crate::guard::Held::enter() else {
+        return Rank::NONE;
+    };
+    let _resolving = crate::forking::Resolving::enter();
+    let saved = errno::get();
+    let rank = rank_other(state, kind, &address);
+    // Every name of the kind, whatever this address needed (a bind to the unspecified address
+    // looks up no name): later decisions resolve nothing.
+    let _ = catch_unwind(AssertUnwindSafe(|| state.policy.resolved_names(kind).len()));
+    errno::set(saved);
+    rank
+}
+
+/// The verdict on `call` at `address`, not yet carried out (for a caller that logs later, or
+/// only when the call goes on: see [`carry_out`]).
+#[inline(always)]
+pub(crate) fn verdict(state: &State, call: Call, address: SocketAddr) -> Verdict {
+    let rank = rank(state, call.kind(address.port()), address);
+    Verdict::of(&state.policy, call, rank, address)
+}
+
+/// Logs the event the verdict names, and hands back its refusal. A failure to log never turns
+/// a refusal into a forward.
+pub(crate) fn carry_out(state: &State, verdict: &Verdict) -> Option<Refusal> {
+    if let Some(event) = &verdict.event {
+        log_event(state, event);
+    }
+    verdict.refusal()
+}
+
+/// Writes an event (errno kept; a panic loses the event, never the decision).
+#[cold]
+#[inline(never)]
+pub(crate) fn log_event(state: &State, event: &Logged) {
+    let saved = errno::get();
+    if catch_unwind(AssertUnwindSafe(|| log::write(state, event))).is_err() {
+        internal_error("logging an event: the event was lost, the decision stands");
+    }
+    errno::set(saved);
+}
+
+/// The refusal of `call` at `address`, the verdict carried out (its event logged). The common
+/// answers, no matching rule and a silent `allow()`, take the fewest steps; any other rule is
+/// handled out of line.
+#[inline(always)]
+pub(crate) fn refusal(state: &State, call: Call, address: SocketAddr) -> Option<Refusal> {
+    refusal_of(state, call, call.kind(address.port()), address)
+}
+
+/// [`refusal`] for a caller that has the call's kind at hand (`call.kind(address.port())`).
+#[inline(always)]
+pub(crate) fn refusal_of(
+    state: &State,
+    call: Call,
+    kind: EventKind,
+    address: SocketAddr,
+) -> Option<Refusal> {
+    debug_assert_eq!(kind, call.kind(address.port()));
+    refusal_by(state, call, rank(state, kind, address), || address)
+}
+
+/// [`refusal`] when the rule of `rank` decides; `address` is built only for a rule that has
+/// something to do (not for no rule, nor for a silent `allow()`).
+#[inline(always)]
+pub(crate) fn refusal_by(
+    state: &State,
+    call: Call,
+    rank: Rank,
+    address: impl FnOnce() -> SocketAddr,
+) -> Option<Refusal> {
+    if verdict::is_silent(rank) {
+        return None;
+    }
+    decided(state, call, rank, address())
+}
+
+#[inline(never)]
+fn decided(state: &State, call: Call, rank: Rank, address: SocketAddr) -> Option<Refusal> {
+    carry_out(state, &Verdict::of(&state.policy, call, rank, address))
+}
