@@ -4,6 +4,7 @@
 //! legal address for the condition it sits in, a `SocketRule` has exactly one condition and one
 //! action, and so on.
 
+use super::vocabulary;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -123,12 +124,16 @@ pub enum Action {
 }
 
 impl Action {
+    /// In the order of [`vocabulary::ACTIONS`], which names them.
+    pub const ALL: [Action; 3] = [Action::Protect, Action::Allow, Action::Detect];
+
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Action::Protect => "protect",
-            Action::Allow => "allow",
-            Action::Detect => "detect",
-        }
+        vocabulary::ACTIONS[*self as usize]
+    }
+
+    /// The action an action statement's word names.
+    pub fn from_word(word: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == word)
     }
 }
 
@@ -151,15 +156,18 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// In the order of [`vocabulary::SEVERITY_NAMES`], which names them.
+    pub const ALL: [Severity; 5] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::VeryHigh,
+        Severity::Unknown,
+    ];
+
     /// The name used in the CEF header: `Low`, `Medium`, `High`, `Very-High`, `Unknown`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Severity::Low => "Low",
-            Severity::Medium => "Medium",
-            Severity::High => "High",
-            Severity::VeryHigh => "Very-High",
-            Severity::Unknown => "Unknown",
-        }
+        vocabulary::SEVERITY_NAMES[*self as usize]
     }
 
     /// From a number 0..=10, or `None` outside that range.
@@ -179,15 +187,9 @@ impl Severity {
         if name.eq_ignore_ascii_case("Med") {
             return Some(Severity::Medium);
         }
-        [
-            Severity::Low,
-            Severity::Medium,
-            Severity::High,
-            Severity::VeryHigh,
-            Severity::Unknown,
-        ]
-        .into_iter()
-        .find(|s| s.name().eq_ignore_ascii_case(name))
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
     }
 }
 

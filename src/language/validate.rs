@@ -843,7 +843,7 @@ impl<'f> Validator<'f> {
                 continue;
             }
             match word {
-                "accept" | "connect" | "bind" => {
+                w if vocabulary::CONDITIONS.contains(&w) => {
                     seen |= bit;
                     if let Some((first, _)) = condition {
                         let kind = DiagnosticKind::TwoConditions {
@@ -855,7 +855,7 @@ impl<'f> Validator<'f> {
                     }
                     condition = Some((word, self.condition(&statement, lang)));
                 }
-                "protect" | "allow" | "detect" => {
+                w if Action::from_word(w).is_some() => {
                     seen |= bit;
                     if let Some((first, _)) = action {
                         let kind = DiagnosticKind::TwoActions {
@@ -921,11 +921,7 @@ impl<'f> Validator<'f> {
         Some(SocketRule {
             name: name.into(),
             condition,
-            action: match word {
-                "protect" => Action::Protect,
-                "allow" => Action::Allow,
-                _ => Action::Detect,
-            },
+            action: Action::from_word(word).unwrap_or(Action::Detect),
             message: params.message.map(String::into_boxed_str),
             severity: params.severity,
             stacktrace: params.stacktrace,
