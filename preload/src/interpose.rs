@@ -34,12 +34,8 @@ unsafe fn connect_refusal(
 ) -> Option<Refusal> {
     match unsafe { sockaddr::decode_v4(addr, len) } {
         Some((ip, port)) if ip != 0 && !state.policy.has_hostnames(EventKind::Connect) => {
-            judge::refusal_by(
-                state,
-                Call::Connect,
-                rank_v4(state, EventKind::Connect, ip, port),
-                || SocketAddr::from((ip.to_be_bytes(), port)),
-            )
+            let rank = rank_v4(state, EventKind::Connect, ip, port);
+            judge::refusal_v4(state, Call::Connect, rank, ip, port)
         }
         _ => unsafe { connect_refusal_in_full(state, Call::Connect, fd, addr, len) },
     }
@@ -200,8 +196,7 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
     let unbound = client_rules && unbound::is_unbound(fd);
     if client_rules
         && !unbound
-        && let Some(local) = sockaddr::explicit_client_bind(fd)
-        && let Some(refusal) = judge::refusal(state, Call::ClientBind, local)
+        && let Some(refusal) = client_bind_refusal(state, fd)
     {
         return errno::refuse(refusal);
     }
@@ -227,6 +222,15 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
     let connected = unsafe { real::connect(fd, addr, len) };
     unsafe { receive::udp_connected(fd, addr, len, connected) };
     connected
+}
+
+/// The refusal by `bind(client:)` rules of a connect from a socket the program bound itself, on
+/// its local address. Out of line: the buffers asked of the kernel stay in this frame, and
+/// `connect_judged`'s forwarding to libc stays a tail call.
+#[inline(never)]
+fn client_bind_refusal(state: &State, fd: c_int) -> Option<Refusal> {
+    let local = sockaddr::explicit_client_bind(fd)?;
+    judge::refusal(state, Call::ClientBind, local)
 }
 
 /// `accept` and `accept4` (`flags` is `None` for `accept`): the peer is judged by `accept` rules.

@@ -149,22 +149,39 @@ pub(crate) fn refusal_of(
     address: SocketAddr,
 ) -> Option<Refusal> {
     debug_assert_eq!(kind, call.kind(address.port()));
-    refusal_by(state, call, rank(state, kind, address), || address)
+    let rank = rank(state, kind, address);
+    if verdict::is_silent(rank) {
+        return None;
+    }
+    decided(state, call, rank, address)
 }
 
-/// [`refusal`] when the rule of `rank` decides; `address` is built only for a rule that has
-/// something to do (not for no rule, nor for a silent `allow()`).
+/// [`refusal`] for an IPv4 address given as numbers, ranked by the caller: the address is built
+/// only for a rule that has something to do (not for no rule, nor for a silent `allow()`), and
+/// out of line, so that the caller's frame lends nothing to another function and its last call,
+/// forwarding to libc, stays a tail call.
 #[inline(always)]
-pub(crate) fn refusal_by(
+pub(crate) fn refusal_v4(
     state: &State,
     call: Call,
     rank: Rank,
-    address: impl FnOnce() -> SocketAddr,
+    ip: u32,
+    port: u16,
 ) -> Option<Refusal> {
     if verdict::is_silent(rank) {
         return None;
     }
-    decided(state, call, rank, address())
+    decided_v4(state, call, rank, ip, port)
+}
+
+#[inline(never)]
+fn decided_v4(state: &State, call: Call, rank: Rank, ip: u32, port: u16) -> Option<Refusal> {
+    decided(
+        state,
+        call,
+        rank,
+        SocketAddr::from((ip.to_be_bytes(), port)),
+    )
 }
 
 #[inline(never)]
