@@ -759,23 +759,7 @@ fn misspelt_keywords_are_one_error_each_with_a_guess() {
             "did you mean `app`?",
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, headline, hint) in cases {
-        let load = language::load(vec![SourceFile::new("t.armr", text.as_str())]);
-        let file = &load.files[0];
-        let got: Vec<String> = file
-            .diagnostics
-            .iter()
-            .map(|d| d.headline(&file.source))
-            .collect();
-        let rendered = file.render();
-        if got != [headline] || !rendered.contains(&format!("= hint: {hint}\n")) {
-            failures.push(format!(
-                "want {headline} / {hint}\ngot  {got:?}\n{rendered}\n{text}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_one_error_each(cases);
 }
 
 /// After a misspelt keyword the rest of the file is still checked: a mistake in a later rule is
@@ -859,23 +843,7 @@ fn pasted_lookalikes_are_named_with_the_fix() {
             "write `:`",
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, headline, hint) in cases {
-        let load = language::load(vec![SourceFile::new("t.armr", text.as_str())]);
-        let file = &load.files[0];
-        let got: Vec<String> = file
-            .diagnostics
-            .iter()
-            .map(|d| d.headline(&file.source))
-            .collect();
-        let rendered = file.render();
-        if got != [headline] || !rendered.contains(&format!("= hint: {hint}\n")) {
-            failures.push(format!(
-                "want {headline} / {hint}\ngot  {got:?}\n{rendered}\n{text}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_one_error_each(cases);
     // The caret stands under the look-alike, the run of pasted spaces underlined whole.
     let load = language::load(vec![SourceFile::new(
         "t.armr",
@@ -1120,6 +1088,27 @@ fn what_the_reference_rejects_is_rendered_whole() {
         let got = render(&text);
         if got != expected {
             failures.push(format!("{text}\nwant:\n{expected}\ngot:\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each case's text has exactly one diagnostic, with this headline and this hint.
+fn assert_one_error_each(cases: Vec<(String, &str, &str)>) {
+    let mut failures = Vec::new();
+    for (text, headline, hint) in cases {
+        let load = language::load(vec![SourceFile::new("t.armr", text.as_str())]);
+        let file = &load.files[0];
+        let got: Vec<String> = file
+            .diagnostics
+            .iter()
+            .map(|d| d.headline(&file.source))
+            .collect();
+        let rendered = file.render();
+        if got != [headline] || !rendered.contains(&format!("= hint: {hint}\n")) {
+            failures.push(format!(
+                "want {headline} / {hint}\ngot  {got:?}\n{rendered}\n{text}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
