@@ -381,11 +381,7 @@ fn cuttable<'e>(event: &'e Event<'_>, i: usize) -> Option<&'e str> {
     match i {
         0 => event.rule.message.as_deref(),
         1 => event.stacktrace,
-        _ => event
-            .rule
-            .log_metadata
-            .get(i - 2)
-            .map(|(_, value)| value.as_str()),
+        _ => event.rule.log_metadata.get(i - 2).map(|(_, value)| value),
     }
 }
 
@@ -597,7 +593,8 @@ fn engine_line<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::language::{Condition, LanguageVersion, Location};
+    use crate::language::{Condition, LanguageVersion, Location, LogMetadata};
+    use std::sync::Arc;
 
     fn app_and_rule(message: &str) -> (App, SocketRule) {
         let location = Location {
@@ -615,14 +612,14 @@ mod tests {
             message: Some(message.into()),
             severity: Severity::High,
             stacktrace: false,
-            log_metadata: vec![],
+            log_metadata: LogMetadata::default(),
             location: location.clone(),
         };
         let app = App {
             name: "Walter".into(),
             language: LanguageVersion::armr(2, 8),
             version: 1,
-            log_metadata: vec![],
+            log_metadata: Arc::from([]),
             rules: vec![],
             location,
         };
@@ -639,7 +636,8 @@ mod tests {
         app.language = LanguageVersion::armr(255, 255);
         rule.name = worst.clone().into();
         rule.severity = Severity::VeryHigh;
-        rule.log_metadata = vec![("k".repeat(10), worst.clone()), ("x".into(), worst.clone())];
+        rule.log_metadata =
+            vec![("k".repeat(10), worst.clone()), ("x".into(), worst.clone())].into();
         let hostname = format!("h={}", "\\".repeat(150));
         for (address, kind, stack) in [
             (
@@ -725,7 +723,7 @@ mod tests {
         let (mut app, mut rule) = app_and_rule("a=b\\c\nact=allow\r|x");
         app.name = "My|App\\\nx".into();
         rule.name = "r|1\nr".into();
-        rule.log_metadata = vec![("team".into(), "x=y\nz".into())];
+        rule.log_metadata = vec![("team".into(), "x=y\nz".into())].into();
         let event = Event {
             unix_millis: 0,
             hostname: "h o\nst",
@@ -774,7 +772,7 @@ mod tests {
     fn the_writer_writes_the_vocabularys_event_fields_in_order() {
         use crate::language::vocabulary::EVENT_FIELDS;
         let (app, mut rule) = app_and_rule("m");
-        rule.log_metadata = vec![("creation-time".into(), "2022 Dec 03".into())];
+        rule.log_metadata = vec![("creation-time".into(), "2022 Dec 03".into())].into();
         let mut written = Vec::new();
         for (kind, address) in [
             (EventKind::BindServer, "127.0.0.1:5"),
@@ -871,7 +869,7 @@ mod tests {
     fn a_cut_never_splits_a_character_or_an_escape() {
         let message: String = "a=\\é\n日\r🦀 ".repeat(60);
         let (app, mut rule) = app_and_rule(&message);
-        rule.log_metadata = vec![("team".into(), "red".into())];
+        rule.log_metadata = vec![("team".into(), "red".into())].into();
         let event = accept_event(&app, &rule, Some("f (m+0x1)"));
         let whole = {
             let mut buf = vec![0u8; 4096];
@@ -908,7 +906,7 @@ mod tests {
     #[test]
     fn after_the_message_the_stack_trace_then_the_metadata_are_cut() {
         let (app, mut rule) = app_and_rule("a message to cut");
-        rule.log_metadata = vec![("k".into(), "v".repeat(200)), ("x".into(), "y".into())];
+        rule.log_metadata = vec![("k".into(), "v".repeat(200)), ("x".into(), "y".into())].into();
         let frames = "frame\n".repeat(100);
         let event = accept_event(&app, &rule, Some(&frames));
         let mut buf = [0u8; 600];
@@ -940,6 +938,51 @@ mod tests {
         assert!(
             line.ends_with("v[truncated] x=y remoteIpAddress=10.0.0.1 remotePort=1\n"),
             "{line}"
+        );
+    }
+
+    /// A rule's metadata overlaid on the app's shared entries writes the same line, whole and cut,
+    /// as the same entries held by the rule alone: app order, the rule's value in place, then
+    /// the rule's new keys.
+    #[test]
+    fn metadata_overlaid_on_the_apps_writes_the_same_line_whole_and_cut() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let (app, mut flat) = app_and_rule("m");
+        let long = "v".repeat(150);
+        let shared: Arc<[_]> = pairs(&[("team", "blue"), ("env", &long), ("tier", "0")]).into();
+        let mut overlaid = flat.clone();
+        overlaid.log_metadata =
+            LogMetadata::overlay(shared, pairs(&[("owner", "secops"), ("env", "prod=1")]));
+        flat.log_metadata = pairs(&[
+            ("team", "blue"),
+            ("env", "prod=1"),
+            ("tier", "0"),
+            ("owner", "secops"),
+        ])
+        .into();
+        for size in [4096, 330, 300] {
+            let line = |rule: &SocketRule| {
+                let mut buf = vec![0u8; size];
+                let n = format_event(&accept_event(&app, rule, Some(&long)), &mut buf);
+                String::from_utf8(buf[..n].to_vec()).unwrap()
+            };
+            assert_eq!(line(&overlaid), line(&flat), "{size}");
+            if size == 4096 {
+                assert!(
+                    line(&overlaid).contains(" team=blue env=prod\\=1 tier=0 owner=secops "),
+                    "{}",
+                    line(&overlaid)
+                );
+            }
+        }
+        let event = accept_event(&app, &overlaid, None);
+        assert_eq!(
+            max_event_len(&event),
+            max_event_len(&accept_event(&app, &flat, None))
         );
     }
 

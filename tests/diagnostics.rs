@@ -960,13 +960,13 @@ fn the_specifications_forms_are_accepted() {
     assert_eq!(rule.severity, language::Severity::Medium);
     assert_eq!(
         rule.log_metadata,
-        [
+        armr::language::LogMetadata::from(vec![
             ("team".to_string(), "a".to_string()),
             (
                 "creation-time".to_string(),
                 "2022 Dec 03 09:04:55".to_string()
             )
-        ]
+        ])
     );
 }
 

@@ -157,7 +157,7 @@ fn app(name: &str, language: LanguageVersion, location: Location) -> App {
         name: name.into(),
         language,
         version: 1,
-        log_metadata: vec![],
+        log_metadata: Default::default(),
         rules: vec![],
         location,
     }
@@ -172,7 +172,7 @@ fn rule(name: &str, condition: Condition, action: Action, location: Location) ->
         message: None,
         severity: Default::default(),
         stacktrace: false,
-        log_metadata: vec![],
+        log_metadata: Default::default(),
         location,
     }
 }
@@ -507,16 +507,16 @@ fn client_one_host(x: &In) -> Vec<App> {
 }
 
 fn monitor_everything(x: &In) -> Vec<App> {
-    // The app's metadata is copied into every rule (no rule has metadata of its own).
+    // Every rule carries the app's metadata (no rule has metadata of its own).
     let log = pairs(&[("team", "platform-security"), ("environment", "staging")]);
     let watch = |name: &str, condition, message: &str, severity, line| SocketRule {
         message: msg(message),
         severity,
-        log_metadata: log.clone(),
+        log_metadata: log.clone().into(),
         ..rule(name, condition, Detect, x.at(line, 5))
     };
     vec![App {
-        log_metadata: log.clone(),
+        log_metadata: log.clone().into(),
         rules: vec![
             watch(
                 "watch connects",

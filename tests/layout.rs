@@ -223,11 +223,11 @@ endapp
     assert_eq!(rule.condition, Condition::Connect(any_port_any_host()));
     assert_eq!(
         rule.log_metadata,
-        [
+        armr::language::LogMetadata::from(vec![
             ("owner".to_string(), "payments".to_string()),
             ("tier".into(), "0".into()),
             ("rule".into(), "egress".into())
-        ]
+        ])
     );
 }
 

@@ -484,7 +484,7 @@ fn rule_set() -> impl Strategy<Value = RuleSet> {
                                 message: (action == Action::Detect).then(|| "seen".into()),
                                 severity: Severity::Unknown,
                                 stacktrace: false,
-                                log_metadata: vec![],
+                                log_metadata: Default::default(),
                                 location: location(line),
                             }
                         })
@@ -494,7 +494,7 @@ fn rule_set() -> impl Strategy<Value = RuleSet> {
                         name: format!("app {a}"),
                         language: LanguageVersion::armr(2, 11),
                         version: 1,
-                        log_metadata: vec![],
+                        log_metadata: Default::default(),
                         rules,
                         location: location(app_line),
                     }

@@ -32,8 +32,9 @@ pub struct App {
     pub language: LanguageVersion,
     /// `version(N)`, 1 when absent. Logged as CEF `appVersion`.
     pub version: u32,
-    /// The `log` entries of the app's `metadata(...)`, in written order.
-    pub log_metadata: Vec<(String, String)>,
+    /// The `log` entries of the app's `metadata(...)`, in written order. Stored once: the rules
+    /// of the app share this slice ([`LogMetadata::app_entries`]), none holds a copy.
+    pub log_metadata: Arc<[(String, String)]>,
     /// The socket rules that apply on Linux, in written order.
     pub rules: Vec<SocketRule>,
     pub location: Location,
@@ -95,10 +96,172 @@ pub struct SocketRule {
     pub severity: Severity,
     /// `stacktrace: "full"`.
     pub stacktrace: bool,
-    /// The app's metadata `log` entries overlaid with the rule's own: app order first, a rule value
-    /// replacing the app value of the same key in place, then keys only the rule has.
-    pub log_metadata: Vec<(String, String)>,
+    /// The metadata `log` entries its events carry: the app's overlaid with the rule's own.
+    pub log_metadata: LogMetadata,
     pub location: Location,
+}
+
+/// A rule's metadata `log` entries as its events write them: the app's entries overlaid with the
+/// rule's own: app order first, a rule value replacing the app value of the same key in place,
+/// then the keys only the rule has, in written order.
+///
+/// The app's entries are shared (an `Arc` of the app's slice, not a copy), so that an app's
+/// metadata costs its size once, not once per rule. The entries of the app are those declared
+/// before the rule.
+#[derive(Clone)]
+pub struct LogMetadata {
+    app: Arc<[(String, String)]>,
+    /// The rule's own entries, out of line: a rule without them costs no more than before.
+    own: Option<Box<OwnEntries>>,
+}
+
+#[derive(Clone)]
+struct OwnEntries {
+    /// `(index in app, the rule's value)`, by ascending index.
+    replaced: Box<[(u32, String)]>,
+    /// The rule's keys the app does not have, in written order.
+    added: Box<[(String, String)]>,
+}
+
+impl LogMetadata {
+    /// The app's entries overlaid with the rule's `own` (keys unique within each list).
+    pub fn overlay(app: Arc<[(String, String)]>, own: Vec<(String, String)>) -> LogMetadata {
+        if own.is_empty() {
+            return LogMetadata::shared(app);
+        }
+        let index: crate::hash::FxMap<&str, usize> = app
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.as_str(), i))
+            .collect();
+        let at: Vec<Option<usize>> = own
+            .iter()
+            .map(|(k, _)| index.get(k.as_str()).copied())
+            .collect();
+        drop(index);
+        LogMetadata::overlay_at(app, own, |i, _| at[i])
+    }
+
+    /// As [`overlay`](Self::overlay), with the place of each of `own`'s keys among the app's
+    /// entries already known: `position(i, key)` for `own[i]` (the validator keeps one index of
+    /// the app's keys for all its rules).
+    pub fn overlay_at(
+        app: Arc<[(String, String)]>,
+        own: Vec<(String, String)>,
+        position: impl Fn(usize, &str) -> Option<usize>,
+    ) -> LogMetadata {
+        let mut replaced = Vec::new();
+        let mut added = Vec::new();
+        for (i, (key, value)) in own.into_iter().enumerate() {
+            match position(i, &key).filter(|&at| at < app.len()) {
+                Some(at) => replaced.push((at as u32, value)),
+                None => added.push((key, value)),
+            }
+        }
+        replaced.sort_by_key(|&(at, _)| at);
+        replaced.dedup_by_key(|&mut (at, _)| at);
+        let own = (!replaced.is_empty() || !added.is_empty()).then(|| {
+            Box::new(OwnEntries {
+                replaced: replaced.into(),
+                added: added.into(),
+            })
+        });
+        LogMetadata { app, own }
+    }
+
+    fn replaced(&self) -> &[(u32, String)] {
+        self.own.as_ref().map_or(&[], |own| &own.replaced)
+    }
+
+    fn added(&self) -> &[(String, String)] {
+        self.own.as_ref().map_or(&[], |own| &own.added)
+    }
+
+    /// The app's entries alone (a rule without `metadata`).
+    pub fn shared(app: Arc<[(String, String)]>) -> LogMetadata {
+        LogMetadata { app, own: None }
+    }
+
+    /// The number of entries an event writes.
+    pub fn len(&self) -> usize {
+        self.app.len() + self.added().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`th entry an event writes.
+    pub fn get(&self, i: usize) -> Option<(&str, &str)> {
+        match self.app.get(i) {
+            Some((key, value)) => {
+                let replaced = self.replaced();
+                let value = match replaced.binary_search_by_key(&i, |&(at, _)| at as usize) {
+                    Ok(r) => &replaced[r].1,
+                    Err(_) => value,
+                };
+                Some((key, value))
+            }
+            None => self
+                .added()
+                .get(i - self.app.len())
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        }
+    }
+
+    /// The entries in the order an event writes them: `(key, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let mut replaced = self.replaced().iter().peekable();
+        let app = self.app.iter().enumerate().map(move |(i, (key, value))| {
+            let value = match replaced.next_if(|&&(at, _)| at as usize == i) {
+                Some((_, mine)) => mine,
+                None => value,
+            };
+            (key.as_str(), value.as_str())
+        });
+        app.chain(self.added().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The app's entries, shared with the [`App`] and its other rules.
+    pub fn app_entries(&self) -> &Arc<[(String, String)]> {
+        &self.app
+    }
+
+    /// The rule's own entries: those replacing an app value (in the app's order), then those
+    /// adding a key. `overlay(app_entries().clone(), own().collect())` rebuilds the same value.
+    pub fn own(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let replaced = self.replaced().iter().filter_map(|(at, value)| {
+            let (key, _) = self.app.get(*at as usize)?;
+            Some((key.as_str(), value.as_str()))
+        });
+        replaced.chain(self.added().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+}
+
+impl Default for LogMetadata {
+    fn default() -> Self {
+        LogMetadata::shared(Arc::from([]))
+    }
+}
+
+/// Entries of a rule written without an app's (tests, tools building rules by hand).
+impl From<Vec<(String, String)>> for LogMetadata {
+    fn from(entries: Vec<(String, String)>) -> Self {
+        LogMetadata::shared(entries.into())
+    }
+}
+
+/// Equal when the events write the same entries, however they are stored.
+impl PartialEq for LogMetadata {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl fmt::Debug for LogMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// The "given" part of a socket rule.
@@ -292,5 +455,43 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rule_value_replaces_the_apps_in_place_and_new_keys_follow() {
+        let app: Arc<[_]> = entries(&[("a", "1"), ("b", "2"), ("c", "3")]).into();
+        let own = entries(&[("d", "4"), ("c", "rule c"), ("a", "rule a")]);
+        let log = LogMetadata::overlay(app.clone(), own);
+        let want = [("a", "rule a"), ("b", "2"), ("c", "rule c"), ("d", "4")];
+        assert_eq!(log.iter().collect::<Vec<_>>(), want);
+        assert_eq!(log.len(), 4);
+        let by_index: Vec<_> = (0..=log.len()).map(|i| log.get(i)).collect();
+        assert_eq!(
+            by_index,
+            want.map(Some).into_iter().chain([None]).collect::<Vec<_>>()
+        );
+        // Shared with the app, not copied; the rule's own entries rebuild the same overlay.
+        assert!(Arc::ptr_eq(log.app_entries(), &app));
+        let own: Vec<_> = log
+            .own()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            own,
+            entries(&[("a", "rule a"), ("c", "rule c"), ("d", "4")])
+        );
+        assert_eq!(LogMetadata::overlay(app, own), log);
+        assert_eq!(log, LogMetadata::from(entries(&want)));
     }
 }

@@ -8,8 +8,9 @@ use super::source::{Lines, SourceFile};
 use super::spelling;
 use super::syntax::{Arg, Body, Node, Nodes, Value, ValueKind};
 use super::vocabulary::{self, MetadataShape};
-use crate::hash::FxSet;
+use crate::hash::{FxMap, FxSet};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The newest language version armr knows; also assumed when `requires` is missing or broken,
 /// so that one mistake there does not turn every feature of the app into an error.
@@ -43,7 +44,10 @@ pub struct Validator<'f> {
 /// What an app's rules need to know of the app.
 struct AppContext {
     language: LanguageVersion,
-    log_metadata: Vec<(String, String)>,
+    /// Shared by the app and its rules (stored once).
+    log_metadata: Arc<[(String, String)]>,
+    /// The place of each key in `log_metadata`, for the rules' overlays.
+    log_index: FxMap<Box<str>, usize>,
 }
 
 impl<'f> Validator<'f> {
@@ -261,7 +265,8 @@ impl<'f> Validator<'f> {
         let mut version_seen = false;
         let mut ctx = AppContext {
             language: lang,
-            log_metadata: Vec::new(),
+            log_metadata: Arc::from([]),
+            log_index: FxMap::default(),
         };
         let mut metadata_seen = false;
         let mut rules = Vec::with_capacity(blocks);
@@ -295,7 +300,13 @@ impl<'f> Validator<'f> {
                         continue;
                     }
                     self.needs(lang, "`metadata(...)` declarations", 6, n.name);
-                    ctx.log_metadata = self.metadata(&n);
+                    let log = self.metadata(&n);
+                    ctx.log_index = log
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (key, _))| (key.as_str().into(), i))
+                        .collect();
+                    ctx.log_metadata = log.into();
                 }
                 (None, "input" | "api") => self.unsupported(n.name),
                 (None, other) => {
@@ -542,7 +553,7 @@ impl<'f> Validator<'f> {
     /// given twice is an error. Standardized keys (`cve`, `cvss`, ...) must have their shape; the
     /// others may hold anything.
     fn metadata(&mut self, node: &Node<'_, '_>) -> Vec<(String, String)> {
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: FxSet<&str> = FxSet::default();
         let mut log = Vec::new();
         let mut entries = 0;
         for arg in node.args {
@@ -557,11 +568,10 @@ impl<'f> Validator<'f> {
             };
             if key != vocabulary::LOG {
                 entries += 1;
-                if seen.contains(&key) {
+                if !seen.insert(key) {
                     let kind = DiagnosticKind::DuplicateMetadataKey { key: key.into() };
                     self.error(kind, key);
                 } else {
-                    seen.push(key);
                     self.standard_metadata(node, key, &arg.value);
                 }
                 continue;
@@ -574,12 +584,11 @@ impl<'f> Validator<'f> {
             for (k, v) in node.dict(*items) {
                 entries += 1;
                 let name = k.name.as_ref();
-                if seen.contains(&name) {
+                if !seen.insert(name) {
                     let kind = DiagnosticKind::DuplicateMetadataKey { key: name.into() };
                     self.error(kind, k.text);
                     continue;
                 }
-                seen.push(name);
                 if !is_log_key(name) {
                     self.error(DiagnosticKind::BadMetadataKey { key: name.into() }, k.text);
                 } else if vocabulary::is_reserved_log_key(name) {
@@ -911,13 +920,11 @@ impl<'f> Validator<'f> {
         if errors > 0 || name.is_empty() {
             return None;
         }
-        let mut log_metadata = app.log_metadata.clone();
-        for (key, value) in rule_metadata.unwrap_or_default() {
-            match log_metadata.iter_mut().find(|(k, _)| *k == key) {
-                Some(entry) => entry.1 = value,
-                None => log_metadata.push((key, value)),
-            }
-        }
+        let log_metadata = LogMetadata::overlay_at(
+            app.log_metadata.clone(),
+            rule_metadata.unwrap_or_default(),
+            |_, key| app.log_index.get(key).copied(),
+        );
         Some(SocketRule {
             name: name.into(),
             condition,
@@ -1183,4 +1190,60 @@ struct ActionParams {
     stacktrace: bool,
     /// A `message` was written misspelt (`mesage:`), and reported: not also missing.
     message_misspelt: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::language::{SourceFile, load};
+    use std::sync::Arc;
+
+    /// An app's metadata is stored once: every rule shares the app's entries, and a rule's own
+    /// entries overlay them (replacing in place, new keys after) as events write them.
+    #[test]
+    fn the_apps_metadata_is_stored_once_and_shared_by_its_rules() {
+        let text = r#"app("A"):
+    requires(version: ARMR/2.11)
+    metadata(log: {team: "blue", env: "test"})
+    socket("one"):
+        connect("10.0.0.1:80")
+        protect(message: "m")
+    endsocket
+    socket("two"):
+        connect("10.0.0.2:80")
+        metadata(log: {env: "prod", owner: "secops"})
+        protect(message: "m")
+    endsocket
+endapp
+"#;
+        let loaded = load(vec![SourceFile::new("t.armr", text)]);
+        assert_eq!(loaded.errors(), 0, "{}", loaded.files[0].render());
+        let app = &loaded.rules.apps[0];
+        for rule in &app.rules {
+            assert!(Arc::ptr_eq(
+                rule.log_metadata.app_entries(),
+                &app.log_metadata
+            ));
+        }
+        let written = |i: usize| app.rules[i].log_metadata.iter().collect::<Vec<_>>();
+        assert_eq!(written(0), [("team", "blue"), ("env", "test")]);
+        assert_eq!(
+            written(1),
+            [("team", "blue"), ("env", "prod"), ("owner", "secops")]
+        );
+    }
+
+    /// 10,000 metadata keys, one given twice at the end: reported once, where it was written.
+    #[test]
+    fn a_duplicate_among_ten_thousand_metadata_keys_is_reported_once() {
+        let mut keys: Vec<String> = (0..10_000).map(|i| format!("k{i}: \"v\"")).collect();
+        keys.push("k1234: \"again\"".into());
+        let text = format!(
+            "app(\"A\"):\n    requires(version: ARMR/2.11)\n    metadata(log: {{{}}})\n    socket(\"r\"):\n        connect(\"10.0.0.1:80\")\n        protect()\n    endsocket\nendapp\n",
+            keys.join(", ")
+        );
+        let loaded = load(vec![SourceFile::new("t.armr", text.as_str())]);
+        let rendered = loaded.files[0].render();
+        assert_eq!(loaded.errors(), 1, "{rendered}");
+        assert!(rendered.contains("k1234"), "{rendered}");
+    }
 }
