@@ -20,8 +20,26 @@ makes the first decision of its kind resolve every name (see docs/performance.md
 
 --allow-* add one more rule, first in the file: a silent allow() (no message, so nothing is
 logged) that matches the benchmark's call of that kind.
+
+    benches/gen_rules.py N --shape cidr|ranges|ports|hosts --connect-port CP --bind-port BP
+
+The policy shapes of the flat-lookup budget (issue 14), made to be hard for the matcher: N rules
+of EACH kind the shape can be written for (connect and accept; bind(server:) too for ranges and
+ports), all around the benchmark's own addresses (127.0.0.1 and ::1, half each), none matching
+its calls (benches/shape_calls.c): connect/sendto/sendmsg go to port CP, bind+listen binds BP,
+accept takes a connection from an ephemeral port (32768-60999):
+  cidr    nested CIDR blocks of every prefix length around the loopback address (IPv4 /0../32,
+          IPv6 /0../128), ports 1-9999;
+  ranges  overlapping port ranges on the loopback address, each ending just below or starting
+          just above the call's port (for accept: below 32768 or from 61000);
+  ports   many exact ports on the loopback address (1-32767 and 61000-65535, without CP and BP);
+  hosts   hostnames mixed with addresses: `localhost`, names under `.localhost` (loopback by
+          RFC 6761: armr never resolves them, so the benchmark makes no DNS query) and the
+          loopback addresses, ports 1-9999.
 """
 import argparse
+import functools
+import ipaddress
 import sys
 
 KINDS = ["connect", "accept", "bind-server", "bind-client"]
@@ -72,6 +90,68 @@ def action(i):
     return f'{kind}(message: "bench rule {i}", severity: {sev})'
 
 
+SHAPE_KINDS = {
+    "cidr": ["connect", "accept"],
+    "ranges": ["connect", "accept", "bind-server"],
+    "ports": ["connect", "accept", "bind-server"],
+    "hosts": ["connect", "accept"],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def free_ports(cp, bp):
+    """Ports no benchmark call uses: below the ephemeral range or above it, without CP and BP."""
+    return [p for p in list(range(1, 32768)) + list(range(61000, 65536)) if p not in (cp, bp)]
+
+
+def shape_address(shape, kind, i, cp, bp):
+    """The address of the i-th rule of `kind` in a shape policy (see the module's text)."""
+    v6 = i % 2 == 1
+    j = i // 2
+    host = "[::1]" if v6 else "127.0.0.1"
+    low_port = 1 + (i * 7919) % 9999
+    if shape == "cidr":
+        bits = 128 if v6 else 32
+        p = j % (bits + 1)
+        net = ipaddress.ip_network(("::1" if v6 else "127.0.0.1") + f"/{p}", strict=False)
+        text = f"[{net.network_address}/{p}]" if v6 else f"{net.network_address}/{p}"
+        return f"{text}:{1 + (i * 7919 + p) % 9999}"
+    if shape == "ranges":
+        width = j // 2 % 20000
+        if kind == "accept":
+            lo, hi = (32767 - width, 32767) if j % 2 == 0 else (61000, min(65535, 61000 + width))
+        else:
+            target = cp if kind == "connect" else bp
+            lo, hi = (max(1, target - 1 - width), target - 1) if j % 2 == 0 else (target + 1, min(65535, target + 1 + width))
+        return f"{host}:{lo}-{hi}"
+    if shape == "ports":
+        ports = free_ports(cp, bp)
+        return f"{host}:{ports[j % len(ports)]}"
+    if shape == "hosts":
+        form = j % 3
+        if form == 0:
+            return f"localhost:{low_port}"
+        if form == 1:
+            return f"h{j % 1000}.localhost:{low_port}"
+        return f"{host}:{low_port}"
+    raise ValueError(shape)
+
+
+def shape_rules(a):
+    out = []
+    kinds = SHAPE_KINDS[a.shape]
+    rules = [(kind, i) for i in range(a.n) for kind in kinds]
+    per_app = 100
+    for app in range((len(rules) + per_app - 1) // per_app):
+        out.append(f'app("{a.shape} app {app}"):\n    requires(version: ARMR/2.11)\n')
+        for kind, i in rules[app * per_app:(app + 1) * per_app]:
+            addr = shape_address(a.shape, kind, i, a.connect_port, a.bind_port)
+            cond = f'bind(server: "{addr}")' if kind == "bind-server" else f'{kind}("{addr}")'
+            out.append(f'    socket("{kind} {i}"):\n        {cond}\n        {action(i)}\n    endsocket\n')
+        out.append("endapp\n")
+    return "".join(out)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("n", type=int)
@@ -81,7 +161,15 @@ def main():
     p.add_argument("--allow-connect")
     p.add_argument("--allow-bind")
     p.add_argument("--allow-accept")
+    p.add_argument("--shape", choices=sorted(SHAPE_KINDS))
+    p.add_argument("--connect-port", type=int)
+    p.add_argument("--bind-port", type=int)
     a = p.parse_args()
+    if a.shape:
+        if not (a.connect_port and a.bind_port):
+            sys.exit("--shape needs --connect-port and --bind-port")
+        sys.stdout.write(shape_rules(a))
+        return
     kinds = a.kinds.split(",")
     for k in kinds:
         if k not in KINDS:
