@@ -22,12 +22,14 @@ makes the first decision of its kind resolve every name (see docs/performance.md
 logged) that matches the benchmark's call of that kind.
 
     benches/gen_rules.py N --shape cidr|ranges|ports|hosts --connect-port CP --bind-port BP
+                           --listen-port LP
 
 The policy shapes of the flat-lookup budget (issue 14), made to be hard for the matcher: N rules
 of EACH kind the shape can be written for (connect and accept; bind(server:) too for ranges and
 ports), all around the benchmark's own addresses (127.0.0.1 and ::1, half each), none matching
 its calls (benches/shape_calls.c): connect/sendto/sendmsg go to port CP, bind+listen binds BP,
-accept takes a connection from an ephemeral port (32768-60999):
+accept takes a connection from an ephemeral port (32768-60999) to a listener on LP (which the
+connect and bind rules leave out too):
   cidr    nested CIDR blocks of every prefix length around the loopback address (IPv4 /0../32,
           IPv6 /0../128), ports 1-9999;
   ranges  overlapping port ranges on the loopback address, each ending just below or starting
@@ -99,12 +101,12 @@ SHAPE_KINDS = {
 
 
 @functools.lru_cache(maxsize=None)
-def free_ports(cp, bp):
-    """Ports no benchmark call uses: below the ephemeral range or above it, without CP and BP."""
-    return [p for p in list(range(1, 32768)) + list(range(61000, 65536)) if p not in (cp, bp)]
+def free_ports(cp, bp, lp):
+    """Ports no benchmark call uses: below the ephemeral range or above it, without CP, BP, LP."""
+    return [p for p in list(range(1, 32768)) + list(range(61000, 65536)) if p not in (cp, bp, lp)]
 
 
-def shape_address(shape, kind, i, cp, bp):
+def shape_address(shape, kind, i, cp, bp, lp):
     """The address of the i-th rule of `kind` in a shape policy (see the module's text)."""
     v6 = i % 2 == 1
     j = i // 2
@@ -123,9 +125,15 @@ def shape_address(shape, kind, i, cp, bp):
         else:
             target = cp if kind == "connect" else bp
             lo, hi = (max(1, target - 1 - width), target - 1) if j % 2 == 0 else (target + 1, min(65535, target + 1 + width))
+            # Never over another port of the benchmark's (the listener's, the other target).
+            for other in {cp, bp, lp} - {target}:
+                if lo <= other <= hi:
+                    lo, hi = (other + 1, hi) if other < target else (lo, other - 1)
+            if lo > hi:
+                lo, hi = (1, 1) if cp != 1 and bp != 1 and lp != 1 else (2, 2)
         return f"{host}:{lo}-{hi}"
     if shape == "ports":
-        ports = free_ports(cp, bp)
+        ports = free_ports(cp, bp, lp)
         return f"{host}:{ports[j % len(ports)]}"
     if shape == "hosts":
         form = j % 3
@@ -145,7 +153,7 @@ def shape_rules(a):
     for app in range((len(rules) + per_app - 1) // per_app):
         out.append(f'app("{a.shape} app {app}"):\n    requires(version: ARMR/2.11)\n')
         for kind, i in rules[app * per_app:(app + 1) * per_app]:
-            addr = shape_address(a.shape, kind, i, a.connect_port, a.bind_port)
+            addr = shape_address(a.shape, kind, i, a.connect_port, a.bind_port, a.listen_port)
             cond = f'bind(server: "{addr}")' if kind == "bind-server" else f'{kind}("{addr}")'
             out.append(f'    socket("{kind} {i}"):\n        {cond}\n        {action(i)}\n    endsocket\n')
         out.append("endapp\n")
@@ -164,10 +172,11 @@ def main():
     p.add_argument("--shape", choices=sorted(SHAPE_KINDS))
     p.add_argument("--connect-port", type=int)
     p.add_argument("--bind-port", type=int)
+    p.add_argument("--listen-port", type=int)
     a = p.parse_args()
     if a.shape:
-        if not (a.connect_port and a.bind_port):
-            sys.exit("--shape needs --connect-port and --bind-port")
+        if not (a.connect_port and a.bind_port and a.listen_port):
+            sys.exit("--shape needs --connect-port, --bind-port and --listen-port")
         sys.stdout.write(shape_rules(a))
         return
     kinds = a.kinds.split(",")

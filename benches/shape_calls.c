@@ -1,10 +1,11 @@
 /* benches/shape_calls.c: the per-call figures of the policy-shape table (scripts/bench, 1c).
  *
- *   shape_calls callgrind K CONNECT_PORT BIND_PORT
+ *   shape_calls callgrind K CONNECT_PORT BIND_PORT LISTEN_PORT
  *       K times each, on 127.0.0.1 and on ::1: connect of TCP (to a closed port), sendto and
  *       sendmsg of one UDP datagram (to the same port: nothing listens, and an unconnected UDP
- *       socket is not told), accept (of a connection this process makes), bind+listen (on one
- *       port, reused). Each kind's statistics are dumped once ("connect4", "sendto6", ...): made
+ *       socket is not told), accept (of a connection this process makes to its listener on
+ *       LISTEN_PORT, fixed so that the rules can leave it out), bind+listen (on BIND_PORT,
+ *       reused). Each kind's statistics are dumped once ("connect4", "sendto6", ...): made
  *       for `valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
  *       --toggle-collect=do_*`, like benches/calls.c, whose method it follows (each kind runs 16
  *       times uncounted first). Prints "connects=K refused=R" (R: connects refused by the
@@ -115,21 +116,23 @@ static void one_accept(int family, int lfd, const addr_t *at) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5 || strcmp(argv[1], "callgrind")) {
-        fprintf(stderr, "usage: shape_calls callgrind K CONNECT_PORT BIND_PORT\n");
+    if (argc != 6 || strcmp(argv[1], "callgrind")) {
+        fprintf(stderr, "usage: shape_calls callgrind K CONNECT_PORT BIND_PORT LISTEN_PORT\n");
         return 2;
     }
     long k = atol(argv[2]), refused = 0;
-    int cp = atoi(argv[3]), bp = atoi(argv[4]);
+    int cp = atoi(argv[3]), bp = atoi(argv[4]), lp = atoi(argv[5]);
     CALLGRIND_START_INSTRUMENTATION;
     static const int families[2] = {AF_INET, AF_INET6};
     static const char *names[2][5] = {{"connect4", "sendto4", "sendmsg4", "accept4", "bind_listen4"},
                                       {"connect6", "sendto6", "sendmsg6", "accept6", "bind_listen6"}};
     for (int f = 0; f < 2; f++) {
         int family = families[f];
-        addr_t closed = loopback(family, cp), bound = loopback(family, bp), at = loopback(family, 0);
+        addr_t closed = loopback(family, cp), bound = loopback(family, bp), at = loopback(family, lp);
         int udp = socket(family, SOCK_DGRAM, 0);
-        int lfd = socket(family, SOCK_STREAM, 0);
+        int lfd = socket(family, SOCK_STREAM, 0), one = 1;
+        if (lfd >= 0)
+            setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (udp < 0 || lfd < 0 || bind(lfd, (struct sockaddr *)&at.s, at.len) || listen(lfd, 128) ||
             getsockname(lfd, (struct sockaddr *)&at.s, &at.len))
             die("sockets");

@@ -87,12 +87,12 @@ def render(r):
     w(f"{rows - missed} of {rows} rows meet the budget; {missed} miss it. Shapes: "
       + "; ".join(f"**{s}**: {d}" for s, d in SHAPES) + ".")
     w("")
-    w(f"Command: `python3 benches/gen_rules.py N --shape SHAPE --connect-port CP --bind-port BP > W/F` "
+    w(f"Command: `python3 benches/gen_rules.py N --shape SHAPE --connect-port CP --bind-port BP --listen-port LP > W/F` "
       f"(the 100-rule files checked with `armr explain`: no rule decides the calls), then "
       f"`[LD_PRELOAD=noop | LD_PRELOAD=lib ARMR_RULES=W/F] ARMR_LOG=file:W/events.log valgrind "
       f"--tool=callgrind --instr-atstart=no --collect-atstart=no --toggle-collect=do_connect "
       f"--toggle-collect=do_sendto --toggle-collect=do_sendmsg --toggle-collect=do_accept "
-      f"--toggle-collect=do_bind_listen W/shape_calls callgrind {r.get('meta.K', 'K')} CP BP` "
+      f"--toggle-collect=do_bind_listen W/shape_calls callgrind {r.get('meta.K', 'K')} CP BP LP` "
       f"(`cc -O2` of `benches/shape_calls.c`): each dump's `summary:` / {r.get('meta.K', 'K')}; "
       "the run must log nothing and every `connect` be refused by the kernel.")
     w("")
