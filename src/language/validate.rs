@@ -1223,6 +1223,9 @@ endapp
                 rule.log_metadata.app_entries(),
                 &app.log_metadata
             ));
+            // The very bytes of the app's value, not a copy of them.
+            let (_, team) = rule.log_metadata.get(0).unwrap();
+            assert!(std::ptr::eq(team.as_ptr(), app.log_metadata[0].1.as_ptr()));
         }
         let written = |i: usize| app.rules[i].log_metadata.iter().collect::<Vec<_>>();
         assert_eq!(written(0), [("team", "blue"), ("env", "test")]);
