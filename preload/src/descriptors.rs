@@ -68,8 +68,8 @@ pub fn shared_with_another_process() {
     }
 }
 
-/// `socket`: a new TCP socket is known to be unbound; with `accept` rules, armr keeps whether it
-/// is a UDP socket (`receive`).
+/// `socket`: with `bind(client:)` rules, a new TCP socket is known to be unbound and a new UDP
+/// socket to be one (`unbound`); with `accept` rules, armr keeps its type (`receive`).
 ///
 /// # Safety
 /// libc's contract for `socket`.
@@ -89,20 +89,28 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 /// process without such rules reaches libc after one load and a test.
 #[inline(never)]
 unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    let client_rules = judged & kind_bit(EventKind::BindClient) != 0;
+    // Read before the socket is made: a fork or bind meanwhile forgets its mark.
+    let generations = if client_rules {
+        unbound::generations()
+    } else {
+        (0, 0)
+    };
     let fd = unsafe { real::socket(domain, kind, protocol) };
     if fd < 0 {
         return fd;
     }
     let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
-    if judged & kind_bit(EventKind::BindClient) != 0
-        && ip
-        && kind & 0xf == libc::SOCK_STREAM
-        && matches!(protocol, 0 | libc::IPPROTO_TCP)
-    {
-        unbound::remember(fd);
+    let kind = kind & 0xf;
+    if client_rules && ip {
+        if kind == libc::SOCK_STREAM && matches!(protocol, 0 | libc::IPPROTO_TCP) {
+            unbound::remember(fd, generations);
+        } else if kind == libc::SOCK_DGRAM {
+            unbound::remember_datagram(fd, generations);
+        }
     }
     if judged & kind_bit(EventKind::Accept) != 0 {
-        receive::created(fd, ip && kind & 0xf == libc::SOCK_DGRAM);
+        receive::created(fd, ip, kind);
     }
     fd
 }
@@ -119,13 +127,15 @@ pub unsafe fn close(fd: c_int) -> c_int {
     unsafe { real::close(fd) }
 }
 
-/// True when some rule needs a table of descriptors (`unbound`, `receive`).
+/// True when some rule needs a table of descriptors (`unbound`; `receive`'s, which connect rules
+/// need too: a send is judged by the socket's type).
 #[inline(always)]
 fn tables_kept() -> bool {
     state::judges_any(
         kind_bit(EventKind::BindClient)
             | kind_bit(EventKind::Accept)
-            | kind_bit(EventKind::BindServer),
+            | kind_bit(EventKind::BindServer)
+            | kind_bit(EventKind::Connect),
     )
 }
 
@@ -144,7 +154,7 @@ fn freed(fd: c_int) {
 #[inline(always)]
 pub unsafe fn dup(old: c_int) -> c_int {
     let copy = unsafe { real::dup(old) };
-    if copy >= 0 && receive::tracked() {
+    if copy >= 0 && receive::kept() {
         receive::copied(old, copy);
     }
     copy
@@ -164,7 +174,7 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
             Some(flags) => real::dup3(old, new, flags),
         }
     };
-    if copy >= 0 && receive::tracked() {
+    if copy >= 0 && receive::kept() {
         receive::copied(old, new);
     }
     copy
@@ -194,7 +204,7 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     }
     // With CLOSE_RANGE_CLOEXEC the descriptors stay open (until an exec): what armr knows of
     // them still holds, and a UDP socket forgotten would be read unjudged.
-    if receive::tracked() && flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
+    if receive::kept() && flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
         receive::forget_range(first as usize, last as usize);
     }
     unsafe { real::close_range(first, last, flags) }
@@ -205,8 +215,10 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
 /// # Safety
 /// libc's contract for `closefrom`.
 pub unsafe fn closefrom(first: c_int) {
-    if tables_kept() {
+    if state::judges(EventKind::BindClient) {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
+    }
+    if receive::kept() {
         receive::forget_range(first.max(0) as usize, usize::MAX);
     }
     unsafe { real::closefrom(first) }

@@ -111,7 +111,7 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
 #[inline(always)]
 fn datagram_bind_refusal(state: &State, fd: c_int, local: &SocketAddr) -> Option<Refusal> {
     let kind = Call::DatagramBind.kind(local.port());
-    if !state.policy.has_rules(kind) || sockaddr::socket_type(fd) != Some(libc::SOCK_DGRAM) {
+    if !state.policy.has_rules(kind) || receive::socket_type(fd) != Some(libc::SOCK_DGRAM) {
         return None;
     }
     judge::refusal_of(state, Call::DatagramBind, kind, *local)
@@ -193,9 +193,15 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         return unsafe { real::connect(fd, addr, len) };
     };
     let client_rules = state.policy.has_rules(EventKind::BindClient);
-    let unbound = client_rules && unbound::is_unbound(fd);
+    // A TCP socket known to be unbound, or a datagram socket, has no client bind to judge.
+    let mark = if client_rules {
+        unbound::mark(fd)
+    } else {
+        unbound::Mark::Unknown
+    };
+    let unbound = mark == unbound::Mark::UnboundStream;
     if client_rules
-        && !unbound
+        && mark == unbound::Mark::Unknown
         && let Some(refusal) = client_bind_refusal(state, fd)
     {
         return errno::refuse(refusal);
@@ -332,8 +338,9 @@ unsafe fn accept_judged(
 
 /// True when sending with an explicit destination on this socket reaches that destination:
 /// datagram sockets, and TCP Fast Open. (A connected stream socket ignores the address.)
+/// The socket's type comes from armr's table (`receive`), asked of the kernel once at most.
 fn sends_to_address(fd: c_int, flags: c_int) -> bool {
-    match sockaddr::socket_type(fd) {
+    match receive::socket_type(fd) {
         Some(libc::SOCK_STREAM) => flags & libc::MSG_FASTOPEN != 0,
         Some(_) => true,
         None => false,
