@@ -89,28 +89,23 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 /// process without such rules reaches libc after one load and a test.
 #[inline(never)]
 unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
-    let client_rules = judged & kind_bit(EventKind::BindClient) != 0;
-    // Read before the socket is made: a fork or bind meanwhile forgets its mark.
-    let generations = if client_rules {
-        unbound::generations()
+    // Worked out before the call: only the two answers live across it.
+    let mark = if judged & kind_bit(EventKind::BindClient) != 0 {
+        unbound::mark_for(domain, kind & 0xf, protocol)
     } else {
-        (0, 0)
+        0
+    };
+    let known = if judged & kind_bit(EventKind::Accept) != 0 {
+        receive::created(domain, kind & 0xf)
+    } else {
+        receive::Known::NOTHING
     };
     let fd = unsafe { real::socket(domain, kind, protocol) };
-    if fd < 0 {
-        return fd;
-    }
-    let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
-    let kind = kind & 0xf;
-    if client_rules && ip {
-        if kind == libc::SOCK_STREAM && matches!(protocol, 0 | libc::IPPROTO_TCP) {
-            unbound::remember(fd, generations);
-        } else if kind == libc::SOCK_DGRAM {
-            unbound::remember_datagram(fd, generations);
+    if fd >= 0 {
+        if mark != 0 {
+            unbound::remember(fd, mark);
         }
-    }
-    if judged & kind_bit(EventKind::Accept) != 0 {
-        receive::created(fd, ip, kind);
+        receive::remember(fd, known);
     }
     fd
 }
@@ -127,16 +122,15 @@ pub unsafe fn close(fd: c_int) -> c_int {
     unsafe { real::close(fd) }
 }
 
-/// True when some rule needs a table of descriptors (`unbound`; `receive`'s, which connect rules
-/// need too: a send is judged by the socket's type).
+/// True when some rule needs a table of descriptors (`unbound`, `receive`; `receive`'s also
+/// once a send was judged by the socket's type: `receive::kept`).
 #[inline(always)]
 fn tables_kept() -> bool {
     state::judges_any(
         kind_bit(EventKind::BindClient)
             | kind_bit(EventKind::Accept)
-            | kind_bit(EventKind::BindServer)
-            | kind_bit(EventKind::Connect),
-    )
+            | kind_bit(EventKind::BindServer),
+    ) || receive::kept_for_sends()
 }
 
 /// `fd`'s number is freed: every table forgets it. Both read before they write: a byte of a

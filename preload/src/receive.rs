@@ -22,7 +22,7 @@ use libc::{
     sockaddr_storage, socklen_t, ssize_t, timespec,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 // --- what armr knows of each descriptor
 
@@ -124,15 +124,23 @@ pub fn tracked() -> bool {
     state::judges_any(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer))
 }
 
+/// Set at the first send judged by the socket's type ([`socket_type`]), before the table is
+/// first written for it: from then on the table is kept true across `close` and `dup*` in a
+/// process whose rules would not keep it otherwise (connect rules alone), which until then pays
+/// nothing for it.
+static KEPT_FOR_SENDS: AtomicBool = AtomicBool::new(false);
+
+/// True once a send was judged by the socket's type.
+#[inline(always)]
+pub fn kept_for_sends() -> bool {
+    KEPT_FOR_SENDS.load(Relaxed)
+}
+
 /// True when the table is kept true across `close` and `dup*`: with the rules of [`tracked`],
-/// and with connect rules, whose sends are judged by the socket's type ([`socket_type`]).
+/// and once a send was judged by the socket's type.
 #[inline(always)]
 pub fn kept() -> bool {
-    state::judges_any(
-        kind_bit(EventKind::Accept)
-            | kind_bit(EventKind::BindServer)
-            | kind_bit(EventKind::Connect),
-    )
+    tracked() || kept_for_sends()
 }
 
 /// `fd` is closed, or replaced.
@@ -173,18 +181,31 @@ pub fn distrust_connected() {
     });
 }
 
-/// `socket` returned `fd`, of type `kind` (flags taken off), an IPv4 or IPv6 socket or not
-/// (only called when accept rules exist).
+/// What `socket` tells of a new descriptor (worked out before the call: [`created`]).
+#[derive(Clone, Copy)]
+pub struct Known(u8);
+
+impl Known {
+    /// Nothing to keep (no rule keeps the table at `socket`).
+    pub const NOTHING: Known = Known(UNKNOWN);
+}
+
+/// What a socket of `domain` and type `kind` (flags taken off) is to the table.
 #[inline(always)]
-pub fn created(fd: c_int, ip: bool, kind: c_int) {
-    set(
-        fd,
-        match kind {
-            libc::SOCK_DGRAM if ip => UDP,
-            libc::SOCK_STREAM => STREAM,
-            _ => OTHER,
-        },
-    );
+pub fn created(domain: c_int, kind: c_int) -> Known {
+    Known(match kind {
+        libc::SOCK_DGRAM if matches!(domain, libc::AF_INET | libc::AF_INET6) => UDP,
+        libc::SOCK_STREAM => STREAM,
+        _ => OTHER,
+    })
+}
+
+/// `socket` returned `fd`, which is `known` ([`created`]).
+#[inline(always)]
+pub fn remember(fd: c_int, known: Known) {
+    if known.0 != UNKNOWN {
+        set(fd, known.0);
+    }
 }
 
 /// `accept` returned the connection `fd` (only called when accept rules exist).
@@ -196,7 +217,10 @@ pub fn accepted(fd: c_int) {
 /// the table when armr knows it: a send judged on a known socket asks the kernel nothing. A
 /// descriptor armr knows nothing of is classified once (its answer kept) when the table is kept.
 pub fn socket_type(fd: c_int) -> Option<c_int> {
-    let what = if kept() { known(fd) } else { get(fd) };
+    if !kept_for_sends() {
+        KEPT_FOR_SENDS.store(true, SeqCst);
+    }
+    let what = known(fd);
     match what {
         UDP | UDP_CONNECTED => Some(libc::SOCK_DGRAM),
         STREAM | LISTENER | REFUSED_LISTENER => Some(libc::SOCK_STREAM),
@@ -1100,10 +1124,11 @@ mod tests {
     // One test: the table is process-wide, and tests run in parallel.
     #[test]
     fn the_table_follows_sockets_made_connected_copied_and_closed() {
-        created(3, true, libc::SOCK_DGRAM);
-        created(4, true, libc::SOCK_STREAM);
-        created(5, false, libc::SOCK_DGRAM);
-        created(70_000, true, libc::SOCK_DGRAM); // beyond the table: unknown
+        let (inet, unix) = (libc::AF_INET, libc::AF_UNIX);
+        remember(3, created(inet, libc::SOCK_DGRAM));
+        remember(4, created(inet, libc::SOCK_STREAM));
+        remember(5, created(unix, libc::SOCK_DGRAM));
+        remember(70_000, created(inet, libc::SOCK_DGRAM)); // beyond the table: unknown
         assert_eq!(
             (get(3), get(4), get(5), get(70_000)),
             (UDP, STREAM, OTHER, UNKNOWN)
@@ -1123,7 +1148,7 @@ mod tests {
         assert_eq!((get(3), get(4), get(5)), (UNKNOWN, UNKNOWN, OTHER));
 
         // Sweeps visit the blocks that hold known descriptors, wherever they are.
-        created(60_000, true, libc::SOCK_DGRAM);
+        remember(60_000, created(inet, libc::SOCK_DGRAM));
         set(60_001, UDP_CONNECTED);
         distrust_connected();
         assert_eq!(get(60_001), UDP);

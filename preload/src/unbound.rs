@@ -86,28 +86,30 @@ fn is_unbound(fd: c_int) -> bool {
     mark(fd) == Mark::UnboundStream
 }
 
-/// The generations to mark a socket with, read before the `socket` call: an event that forgets
-/// marks while the socket is being made leaves its mark already forgotten.
+/// The mark `socket` gives a new socket of `domain`, `kind` (flags taken off) and `protocol`
+/// (0: none), worked out before the socket is made: a fork or bind that forgets marks while it is
+/// being made leaves its mark already forgotten.
 #[inline(always)]
-pub fn generations() -> (u32, u32) {
-    (UNBOUND.load(SeqCst), FREED.load(SeqCst))
-}
-
-/// `fd` was just returned by `socket` for a TCP socket (`generations` read before).
-pub fn remember(fd: c_int, (unbound, _): (u32, u32)) {
-    if let Some(mark) = slot(fd)
-        && unbound < LAST
-    {
-        mark.store(unbound, Relaxed);
+pub fn mark_for(domain: c_int, kind: c_int, protocol: c_int) -> u32 {
+    if !matches!(domain, libc::AF_INET | libc::AF_INET6) {
+        return 0;
+    }
+    if kind == libc::SOCK_STREAM && matches!(protocol, 0 | libc::IPPROTO_TCP) {
+        let unbound = UNBOUND.load(SeqCst);
+        if unbound < LAST { unbound } else { 0 }
+    } else if kind == libc::SOCK_DGRAM {
+        let freed = FREED.load(SeqCst);
+        if freed < LAST { DATAGRAM | freed } else { 0 }
+    } else {
+        0
     }
 }
 
-/// `fd` was just returned by `socket` for an IP datagram socket (`generations` read before).
-pub fn remember_datagram(fd: c_int, (_, freed): (u32, u32)) {
-    if let Some(mark) = slot(fd)
-        && freed < LAST
-    {
-        mark.store(DATAGRAM | freed, Relaxed);
+/// `socket` returned `fd`, whose mark [`mark_for`] gave (not 0).
+#[inline(always)]
+pub fn remember(fd: c_int, mark: u32) {
+    if let Some(slot) = slot(fd) {
+        slot.store(mark, Relaxed);
     }
 }
 
@@ -168,24 +170,25 @@ mod tests {
     // One test: the table is process-wide, and tests run in parallel.
     #[test]
     fn marks_are_set_by_socket_and_cleared_by_everything_that_may_bind_or_share() {
-        let g = generations();
-        remember(3, g);
-        remember(4, g);
-        remember(70_000, g); // beyond the table: never marked, always asked
+        let tcp = || mark_for(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let udp = || mark_for(libc::AF_INET6, libc::SOCK_DGRAM, 0);
+        assert_eq!(mark_for(libc::AF_UNIX, libc::SOCK_STREAM, 0), 0);
+        remember(3, tcp());
+        remember(4, tcp());
+        remember(70_000, tcp()); // beyond the table: never marked, always asked
         assert!(is_unbound(3) && is_unbound(4));
         assert!(!is_unbound(70_000) && !is_unbound(-1) && !is_unbound(5));
 
         binding(3); // through the marked descriptor: only its own mark
         assert!(!is_unbound(3) && is_unbound(4));
 
-        remember(3, generations());
+        remember(3, tcp());
         binding(5); // through another descriptor, maybe a copy: every mark
         assert!(!is_unbound(3) && !is_unbound(4));
 
-        let g = generations();
-        remember(10, g);
-        remember(11, g);
-        remember(12, g);
+        remember(10, tcp());
+        remember(11, tcp());
+        remember(12, tcp());
         forget(11);
         forget(-1);
         assert!(is_unbound(10) && !is_unbound(11) && is_unbound(12));
@@ -195,16 +198,15 @@ mod tests {
         assert!(!is_unbound(10));
 
         // A mark made with generations read before a forgetting is forgotten with it.
-        let g = generations();
+        let g = tcp();
         forget_all();
         remember(13, g);
         assert!(!is_unbound(13));
 
         // Datagram sockets: kept through binds and sharing, cleared by freeing their number.
-        let g = generations();
-        remember_datagram(20, g);
-        remember_datagram(21, g);
-        remember(22, g);
+        remember(20, udp());
+        remember(21, udp());
+        remember(22, tcp());
         binding(20);
         forget_all();
         assert_eq!(
@@ -214,9 +216,8 @@ mod tests {
         forget(21);
         assert_eq!(mark(21), Mark::Unknown);
         // A large range (closefrom) ends every generation, whatever the highest number.
-        let g = generations();
-        remember(30, g);
-        remember(60_000, g);
+        remember(30, tcp());
+        remember(60_000, udp());
         forget_range(100, usize::MAX);
         assert_eq!(
             (mark(20), mark(30), mark(60_000)),
