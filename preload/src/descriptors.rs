@@ -8,7 +8,7 @@
 //! has rules that keep a table (otherwise no descriptor is ever marked).
 
 use crate::state::{self, kind_bit};
-use crate::{errno, real, receive, sockaddr, unbound};
+use crate::{errno, real, receive, sink, sockaddr, unbound};
 use armr_core::policy::EventKind;
 use libc::{
     FILE, c_char, c_int, c_uint, msghdr, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t,
@@ -119,6 +119,7 @@ pub unsafe fn close(fd: c_int) -> c_int {
     if tables_kept() {
         freed(fd);
     }
+    sink::freeing(fd);
     unsafe { real::close(fd) }
 }
 
@@ -162,6 +163,7 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget(new);
     }
+    sink::freeing(new);
     let copy = unsafe {
         match flags {
             None => real::dup2(old, new),
@@ -179,10 +181,14 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
 /// # Safety
 /// libc's contract for `fclose`.
 pub unsafe fn fclose(stream: *mut FILE) -> c_int {
-    if tables_kept() && !stream.is_null() {
+    if !stream.is_null() {
         let saved = errno::get();
         // SAFETY: stream is a valid stream, as fclose requires.
-        freed(unsafe { libc::fileno(stream) });
+        let fd = unsafe { libc::fileno(stream) };
+        if tables_kept() {
+            freed(fd);
+        }
+        sink::freeing(fd);
         errno::set(saved);
     }
     unsafe { real::fclose(stream) }
@@ -193,6 +199,12 @@ pub unsafe fn fclose(stream: *mut FILE) -> c_int {
 /// # Safety
 /// libc's contract for `close_range`.
 pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    if flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
+        sink::freeing_range(
+            c_int::try_from(first).unwrap_or(c_int::MAX),
+            c_int::try_from(last).unwrap_or(c_int::MAX),
+        );
+    }
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first as usize, last as usize);
     }
@@ -209,6 +221,7 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
 /// # Safety
 /// libc's contract for `closefrom`.
 pub unsafe fn closefrom(first: c_int) {
+    sink::freeing_range(first, c_int::MAX);
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
     }

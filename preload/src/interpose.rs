@@ -184,6 +184,14 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     {
         return unsafe { real::connect(fd, addr, len) };
     }
+    // `bind(client:)` rules alone judge nothing more of a socket known to be unbound or a
+    // datagram socket: it goes on without a frame of armr's.
+    if judged & (kind_bit(EventKind::Connect) | kind_bit(EventKind::Accept)) == 0
+        && state::loaded_any(judged, kind_bit(EventKind::BindClient))
+        && unbound::mark(fd) != unbound::Mark::Unknown
+    {
+        return unsafe { real::connect(fd, addr, len) };
+    }
     unsafe { connect_judged(fd, addr, len) }
 }
 
