@@ -415,6 +415,7 @@ impl Sink {
         self.checked_ms.store(now_ms(), Ordering::Relaxed);
         WATCHED.store(fd, Ordering::Relaxed);
         DISTURBED.store(false, Ordering::Relaxed);
+        crate::descriptors::note_closes();
         fd
     }
 
