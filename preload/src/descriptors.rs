@@ -14,7 +14,6 @@ use libc::{
     FILE, c_char, c_int, c_uint, msghdr, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t,
     sockaddr as SockAddr, socklen_t,
 };
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// A `bind` through `fd` to the address at `addr` is about to be made: a mark must never
 /// outlive the socket's being unbound, so this runs before the bind, and whether or not armr is
@@ -119,29 +118,14 @@ unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int
 pub unsafe fn close(fd: c_int) -> c_int {
     if tables_kept() {
         freed(fd);
-        if CLOSES_NOTED.load(Relaxed) {
-            closing(fd);
-        }
-    } else if CLOSES_NOTED.load(Relaxed) {
-        closing(fd);
+    } else if receive::kept_for_sends() {
+        receive::forget(fd);
     }
+    sink::freeing(fd);
     unsafe { real::close(fd) }
 }
 
-/// Set once something beyond the rules' tables needs to hear of closed numbers: `receive`'s
-/// table kept for sends, the sink's descriptor. One load for `close`, however many there are.
-static CLOSES_NOTED: AtomicBool = AtomicBool::new(false);
-
-/// From now on `close` tells `receive` and `sink` of every number it frees.
-pub fn note_closes() {
-    if !CLOSES_NOTED.load(Relaxed) {
-        CLOSES_NOTED.store(true, Relaxed);
-    }
-}
-
 /// `fd` is about to be closed or replaced: every table forgets it, and the sink hears of it.
-/// Out of line: `close` without notes reaches libc with no frame of armr's.
-#[inline(never)]
 fn closing(fd: c_int) {
     if tables_kept() || receive::kept_for_sends() {
         freed(fd);
@@ -206,7 +190,7 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
 /// # Safety
 /// libc's contract for `fclose`.
 pub unsafe fn fclose(stream: *mut FILE) -> c_int {
-    if !stream.is_null() && (tables_kept() || CLOSES_NOTED.load(Relaxed)) {
+    if !stream.is_null() {
         let saved = errno::get();
         // SAFETY: stream is a valid stream, as fclose requires.
         closing(unsafe { libc::fileno(stream) });

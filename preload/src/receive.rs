@@ -219,7 +219,6 @@ pub fn accepted(fd: c_int) {
 pub fn socket_type(fd: c_int) -> Option<c_int> {
     if !kept_for_sends() {
         KEPT_FOR_SENDS.store(true, SeqCst);
-        crate::descriptors::note_closes();
     }
     let what = known(fd);
     match what {

@@ -88,10 +88,11 @@ static DISTURBED: AtomicBool = AtomicBool::new(true);
 /// How long a descriptor nothing disturbed is trusted without a check of its identity.
 const CHECK_EVERY_MS: u64 = 1000;
 
-/// `fd` is about to be closed or replaced by the program (a hook's note: one load and a test).
+/// `fd` is about to be closed or replaced by the program (a hook's note: one load and a test;
+/// `close(-1)` while nothing is watched costs one needless check of identity, no more).
 #[inline(always)]
 pub fn freeing(fd: c_int) {
-    if fd == WATCHED.load(Ordering::Relaxed) && fd >= 0 {
+    if fd == WATCHED.load(Ordering::Relaxed) {
         DISTURBED.store(true, Ordering::Relaxed);
     }
 }
@@ -415,7 +416,6 @@ impl Sink {
         self.checked_ms.store(now_ms(), Ordering::Relaxed);
         WATCHED.store(fd, Ordering::Relaxed);
         DISTURBED.store(false, Ordering::Relaxed);
-        crate::descriptors::note_closes();
         fd
     }
 
