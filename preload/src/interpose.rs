@@ -175,22 +175,18 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
 /// libc's contract for `connect`.
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    // Accept rules judge only a UDP socket's connect: a socket known not to be one goes on.
+    // Connect rules (or rules not loaded yet) judge every connect. Without them, accept rules
+    // judge only a UDP socket's, and bind(client:) rules only a socket the program may have
+    // bound (not one `unbound` marks: unbound TCP, or datagram): the others go on at once.
     let judged = state::judged_kinds();
-    if !(state::may_judge_in(
-        judged,
-        kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect),
-    ) || judged & kind_bit(EventKind::Accept) != 0 && receive::may_be_udp(fd))
-    {
-        return unsafe { real::connect(fd, addr, len) };
-    }
-    // `bind(client:)` rules alone judge nothing more of a socket known to be unbound or a
-    // datagram socket: it goes on without a frame of armr's.
-    if judged & (kind_bit(EventKind::Connect) | kind_bit(EventKind::Accept)) == 0
-        && state::loaded_any(judged, kind_bit(EventKind::BindClient))
-        && unbound::mark(fd) != unbound::Mark::Unknown
-    {
-        return unsafe { real::connect(fd, addr, len) };
+    if !state::may_judge_in(judged, kind_bit(EventKind::Connect)) {
+        let udp = judged & kind_bit(EventKind::Accept) != 0 && receive::may_be_udp(fd);
+        if !udp
+            && (judged & kind_bit(EventKind::BindClient) == 0
+                || unbound::mark(fd) != unbound::Mark::Unknown)
+        {
+            return unsafe { real::connect(fd, addr, len) };
+        }
     }
     unsafe { connect_judged(fd, addr, len) }
 }

@@ -68,12 +68,11 @@ pub fn mark(fd: c_int) -> Mark {
     let Some(slot) = slot(fd) else {
         return Mark::Unknown;
     };
+    // The generations are never 0 (no mark): no test of its own for it.
     let mark = slot.load(Relaxed);
-    if mark == 0 {
-        Mark::Unknown
-    } else if mark == UNBOUND.load(Relaxed) {
+    if mark == UNBOUND.load(Relaxed) {
         Mark::UnboundStream
-    } else if mark == DATAGRAM | FREED.load(Relaxed) {
+    } else if mark & DATAGRAM != 0 && mark == DATAGRAM | FREED.load(Relaxed) {
         Mark::Datagram
     } else {
         Mark::Unknown
