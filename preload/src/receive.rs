@@ -9,8 +9,9 @@
 //! `connect`, `listen`, `accept`) and cleared where the number is freed (`close`, `fclose`,
 //! `close_range`, `closefrom`, the target of `dup2`/`dup3`). A descriptor armr knows nothing of
 //! is asked once (`SO_TYPE`) by the socket calls (`recv`, `recvfrom`, `recvmsg`, `recvmmsg`,
-//! `connect`); `read` never asks, so a UDP socket armr has not seen nor asked about is read
-//! unjudged (docs/enforcement.md says so).
+//! `connect`, and a send whose verdict depends on the socket's type: [`socket_type`]); `read`
+//! never asks, so a UDP socket armr has not seen nor asked about is read unjudged
+//! (docs/enforcement.md says so).
 
 use crate::judge::{self, active};
 use crate::state::{self, State, kind_bit, may_judge};
