@@ -71,6 +71,53 @@ def verdict(ok):
     return "**met**" if ok else "**MISSED**"
 
 
+# ---- socket + connect + close with one rule, against proxychains-ng (issue 14's hot path)
+
+ONE_RULE = [("connect", "`connect`"), ("accept", "`accept`"), ("bind-server", "`bind(server:)`"),
+            ("bind-client", "`bind(client:)`")]
+
+
+def one_rule_rows(r, rows):
+    """Summary rows: armr with one rule of each kind against proxychains-ng's one `localnet` entry,
+    both over the do-nothing preload."""
+    nop, pc = num(r, "cy.noop"), num(r, "cy.proxychains")
+    budget = None if nop is None or pc is None else pc - nop
+    for kind, name in ONE_RULE:
+        a = num(r, f"cy.armr-{kind}")
+        extra = None if a is None or nop is None else a - nop
+        ok = None if extra is None or budget is None else extra <= budget
+        rows.append((f"`socket` + `connect` + `close`, one {name} rule (not matching)",
+                     f"{fmt(nop)} instr. (do-nothing preload)", f"{fmt(a)} instr.",
+                     f"{signed(extra)} instr." if extra is not None else "n/a",
+                     f"≤ proxychains-ng's {signed(budget)} instr." if budget is not None
+                     else "proxychains-ng not measured",
+                     verdict(ok), "1d"))
+
+
+def one_rule_table(r, w):
+    if num(r, "cy.noop") is None:
+        return
+    nop = num(r, "cy.noop")
+    w("### socket + connect + close: one rule, against proxychains-ng")
+    w("")
+    w("One TCP socket made, connected to a closed port of 127.0.0.1 and closed, counted whole "
+      "(instructions in user space). proxychains-ng "
+      f"({r.get('cy.proxychains.version', 'not installed')}) has one `localnet` entry covering "
+      "127.0.0.1, so that it connects directly: the least work it does per connection.")
+    w("")
+    w("| preload | instructions | − do-nothing preload |")
+    w("| --- | --- | --- |")
+    table = [("none", "no preload"), ("noop", "do-nothing preload"),
+             ("proxychains", "proxychains-ng, one `localnet` entry")]
+    table += [(f"armr-{kind}", f"armr, one {name} rule") for kind, name in ONE_RULE]
+    for key, label in table:
+        v = num(r, f"cy.{key}")
+        if v is None:
+            continue
+        w(f"| {label} | {fmt(v)} | {signed(None if nop is None else v - nop)} |")
+    w("")
+
+
 def render(r, breakdown):
     K = r.get("meta.K", "?")
     out = []
@@ -122,6 +169,8 @@ def render(r, breakdown):
     per_call("`socket` + `close` of a TCP socket, 10,000 rules with `bind(client:)` rules (armr marks "
              "the new socket as known unbound, and clears the mark)", "nm10000", "socket_close", None, "1")
     per_call("`socket` + `close`, 10,000 rules, no `bind(client:)` rule", "con10000", "socket_close", 30, "1")
+
+    one_rule_rows(r, rows)
 
     n = r.get("meta.loop_n", "?")
     for cfg, policy in (("armr", "10,000 rules"),
@@ -199,6 +248,8 @@ def render(r, breakdown):
     for row in rows:
         w("| " + " | ".join(row[:6]) + f" | [{row[6]}](#bench-commands) |")
     w("")
+
+    one_rule_table(r, w)
 
     # ---- per-call table
     w(f"### Instructions per call (callgrind, {K} calls each, one-time work excluded)")
@@ -281,6 +332,11 @@ def render(r, breakdown):
       f"and with armr alternately, {r.get('meta.http_r')} rounds; median of the runs and of the per-round ratios. "
       "Worker CPU per request: the first field of `/proc/WORKER/schedstat` (ns on a CPU) before and after "
       "the wrk run, over wrk's request count.")
+    w(f"1d. `[LD_PRELOAD=noop | LD_PRELOAD=lib ARMR_RULES=W/one-KIND.armr | LD_PRELOAD=libproxychains.so.4 "
+      f"PROXYCHAINS_CONF_FILE=W/proxychains.conf] valgrind --tool=callgrind --instr-atstart=no "
+      f"--collect-atstart=no --toggle-collect=do_cycle W/calls cycle {K} CP`: the dump's `summary:` / {K}; "
+      "`W/one-KIND.armr` is `gen_rules.py 1 --kinds KIND`; `W/proxychains.conf` is `strict_chain`, "
+      "`quiet_mode`, `localnet 127.0.0.0/255.0.0.0` and one SOCKS5 proxy that is never used.")
     if r.get("log.source") == "logging.sh":
         w(f"6. `N={r.get('log.n')} REPEAT={r.get('meta.log_r')} benches/logging.sh`: the rows (a) and (c) of its UDP "
           "table (see its own section for the rest, and for the TCP loop).")

@@ -17,6 +17,9 @@
  *   calls connects PORT N N connects to 127.0.0.1:PORT (nothing listens there); prints
  *                         "connects=N refused=R seconds=S".
  *   calls ports           prints three free TCP ports of 127.0.0.1 (connect, bind, spare).
+ *   calls cycle K PORT    K times socket + connect (to 127.0.0.1:PORT, nothing listening) +
+ *                         close, counted whole (`--toggle-collect=do_cycle`, one dump "cycle"):
+ *                         the loop scripts/bench compares with proxychains-ng's.
  *
  * Every connection is closed with SO_LINGER 0 (a reset), so that no TIME_WAIT is left behind and
  * repeated runs never run out of ephemeral ports.
@@ -120,6 +123,17 @@ static int one_connect(const struct sockaddr_in *closed) {
     return r == 0 ? 0 : e;
 }
 
+/* socket + connect + close, counted as one (the loop compared with proxychains-ng). */
+__attribute__((noinline)) int do_cycle(const struct sockaddr_in *to) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die("socket");
+    int r = connect(fd, (const struct sockaddr *)to, sizeof *to);
+    int e = errno;
+    close(fd);
+    return r == 0 ? 0 : e;
+}
+
 static void one_bind_listen(const struct sockaddr_in *at) {
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     if (fd < 0)
@@ -182,6 +196,19 @@ int main(int argc, char **argv) {
         printf("connects=%ld refused=%ld\n", k, refused);
         return 0;
     }
+    if (argc == 4 && !strcmp(argv[1], "cycle")) {
+        long k = atol(argv[2]), refused = 0;
+        struct sockaddr_in to = loopback(atoi(argv[3]));
+        CALLGRIND_START_INSTRUMENTATION;
+        for (int i = 0; i < 16; i++)
+            do_cycle(&to);
+        CALLGRIND_ZERO_STATS;
+        for (long i = 0; i < k; i++)
+            refused += do_cycle(&to) == ECONNREFUSED;
+        CALLGRIND_DUMP_STATS_AT("cycle");
+        printf("connects=%ld refused=%ld\n", k, refused);
+        return 0;
+    }
     if (argc == 3 && !strcmp(argv[1], "loop")) {
         long n = atol(argv[2]);
         struct sockaddr_in at;
@@ -202,6 +229,6 @@ int main(int argc, char **argv) {
         printf("connects=%ld refused=%ld seconds=%.6f\n", n, refused, now() - start);
         return 0;
     }
-    fprintf(stderr, "usage: calls callgrind K CONNECT_PORT BIND_PORT | loop N | connects PORT N | ports\n");
+    fprintf(stderr, "usage: calls callgrind K CONNECT_PORT BIND_PORT | loop N | connects PORT N | cycle K PORT | ports\n");
     return 2;
 }

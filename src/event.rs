@@ -87,36 +87,102 @@ impl<'b> LineBuffer<'b> {
         self.truncated
     }
 
+    #[inline]
     fn push_bytes(&mut self, bytes: &[u8]) {
         self.wanted += bytes.len();
         let room = self.buf.len() - self.len;
-        let n = if bytes.len() <= room {
-            bytes.len()
-        } else {
-            self.truncated = true;
-            // Cut on a character boundary.
-            let mut n = room;
-            while n > 0 && (bytes[n] & 0xC0) == 0x80 {
-                n -= 1;
+        if bytes.len() <= room {
+            let n = bytes.len();
+            let to = &mut self.buf[self.len..self.len + n];
+            // Most pieces are a few bytes: copied in line as two overlapping words, not through
+            // a call to memcpy.
+            if n > 32 {
+                to.copy_from_slice(bytes);
+            } else if n >= 16 {
+                to[..16].copy_from_slice(&bytes[..16]);
+                to[n - 16..].copy_from_slice(&bytes[n - 16..]);
+            } else if n >= 8 {
+                to[..8].copy_from_slice(&bytes[..8]);
+                to[n - 8..].copy_from_slice(&bytes[n - 8..]);
+            } else if n >= 4 {
+                to[..4].copy_from_slice(&bytes[..4]);
+                to[n - 4..].copy_from_slice(&bytes[n - 4..]);
+            } else {
+                for (d, s) in to.iter_mut().zip(bytes) {
+                    *d = *s;
+                }
             }
-            n
-        };
+            self.len += bytes.len();
+        } else {
+            self.push_cut(bytes, room);
+        }
+    }
+
+    /// ` NAME=`, in one step when it fits (every event writes a dozen).
+    #[inline]
+    fn push_key(&mut self, name: &[u8]) {
+        let n = name.len() + 2;
+        if n > self.buf.len() - self.len {
+            self.push_bytes(b" ");
+            self.push_bytes(name);
+            self.push_bytes(b"=");
+            return;
+        }
+        self.buf[self.len] = b' ';
+        self.len += 1;
+        self.wanted += 1;
+        self.push_bytes(name);
+        self.buf[self.len] = b'=';
+        self.len += 1;
+        self.wanted += 1;
+    }
+
+    /// The rest of `push_bytes`: what fits of `bytes`, cut on a character boundary.
+    #[cold]
+    #[inline(never)]
+    fn push_cut(&mut self, bytes: &[u8], room: usize) {
+        self.truncated = true;
+        let mut n = room;
+        while n > 0 && (bytes[n] & 0xC0) == 0x80 {
+            n -= 1;
+        }
         self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
         self.len += n;
     }
 
     /// Writes `n` in decimal, zero-padded to at least `width` digits (no `fmt` machinery: this
-    /// runs for every event).
-    fn push_uint(&mut self, mut n: u64, width: usize) {
-        let mut digits = [b'0'; 20];
-        let mut i = digits.len();
-        while n > 0 || i == digits.len() {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
+    /// runs for every event). The digits go straight into the line when they fit.
+    fn push_uint(&mut self, n: u64, width: usize) {
+        let mut digits = 1;
+        let mut rest = n / 10;
+        while rest > 0 {
+            digits += 1;
+            rest /= 10;
+        }
+        let len = digits.max(width.min(20));
+        if len > self.buf.len() - self.len {
+            return self.push_uint_cut(n, len);
+        }
+        let to = &mut self.buf[self.len..self.len + len];
+        let mut n = n;
+        for d in to.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
             n /= 10;
         }
-        let start = i.min(digits.len() - width.min(digits.len()));
-        self.push_bytes(&digits[start..]);
+        self.len += len;
+        self.wanted += len;
+    }
+
+    /// [`push_uint`](Self::push_uint) when the line has no room left for it.
+    #[cold]
+    #[inline(never)]
+    fn push_uint_cut(&mut self, mut n: u64, len: usize) {
+        let mut digits = [b'0'; 20];
+        for d in digits[20 - len..].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.push_bytes(&digits[20 - len..]);
     }
 
     /// Ends the line: a newline, replacing the last byte when the buffer is full.
@@ -141,13 +207,28 @@ impl Write for LineBuffer<'_> {
     }
 }
 
+/// The bytes some escape maps (CEF header, extension): the others are copied as they are.
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'\\' as usize] = true;
+    table[b'|' as usize] = true;
+    table[b'=' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table
+};
+
 /// Writes `s`, each byte that `escape` maps replaced by its escape, the runs between copied
 /// whole. Every escaped byte is ASCII, so a run never splits a character.
-fn escaped(out: &mut LineBuffer<'_>, s: &str, escape: fn(u8) -> Option<&'static [u8]>) {
+#[inline(always)]
+fn escaped(out: &mut LineBuffer<'_>, s: &str, escape: impl Fn(u8) -> Option<&'static [u8]>) {
     let bytes = s.as_bytes();
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if let Some(replacement) = escape(b) {
+        // One load passes every byte no escape maps.
+        if ESCAPED[b as usize]
+            && let Some(replacement) = escape(b)
+        {
             out.push_bytes(&bytes[run..i]);
             out.push_bytes(replacement);
             run = i + 1;
@@ -223,6 +304,12 @@ fn extension_value_within(out: &mut LineBuffer<'_>, s: &str, room: Option<usize>
 /// Writes `s` as an RFC 5424 header field: printable ASCII without spaces, at most `max` bytes,
 /// `-` when empty.
 fn syslog_field(out: &mut LineBuffer<'_>, s: &str, max: usize) {
+    // The common field: printable already, written whole.
+    let field = &s.as_bytes()[..s.len().min(max)];
+    if !field.is_empty() && field.iter().all(|b| (33..=126).contains(b)) {
+        out.push_bytes(field);
+        return;
+    }
     let mut written = 0;
     for b in s.bytes().take(max) {
         out.push_bytes(&[if (33..=126).contains(&b) { b } else { b'_' }]);
@@ -243,6 +330,8 @@ pub struct UtcTime {
     pub minute: u32,
     pub second: u32,
     pub millis: u32,
+    /// `HH:mm:ss.SSS`, formatted once for the line's two timestamps.
+    clock: [u8; 12],
 }
 
 impl UtcTime {
@@ -260,14 +349,21 @@ impl UtcTime {
         let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
         let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
         let year = yoe + era * 400 + i64::from(month <= 2);
+        let (hour, minute, second, millis) = (
+            (rem / 3600) as u32,
+            (rem % 3600 / 60) as u32,
+            (rem % 60) as u32,
+            (ms % 1000) as u32,
+        );
         UtcTime {
             year,
             month,
             day,
-            hour: (rem / 3600) as u32,
-            minute: (rem % 3600 / 60) as u32,
-            second: (rem % 60) as u32,
-            millis: (ms % 1000) as u32,
+            hour,
+            minute,
+            second,
+            millis,
+            clock: clock(hour, minute, second, millis),
         }
     }
 }
@@ -289,11 +385,9 @@ fn syslog_header(
     out.push_uint(u64::from(pri), 1);
     out.push_bytes(b">1 ");
     push_year(out, t.year);
-    out.push_bytes(b"-");
-    out.push_uint(u64::from(t.month), 2);
-    out.push_bytes(b"-");
-    out.push_uint(u64::from(t.day), 2);
-    out.push_bytes(b"T");
+    let [m0, m1] = fixed::<2>(t.month);
+    let [d0, d1] = fixed::<2>(t.day);
+    out.push_bytes(&[b'-', m0, m1, b'-', d0, d1, b'T']);
     push_clock(out, t);
     out.push_bytes(b"Z ");
     syslog_field(out, hostname, 255);
@@ -304,37 +398,48 @@ fn syslog_header(
     out.push_bytes(b" - - ");
 }
 
-/// A four-digit year (years before 0 or after 9999 never come from a real clock).
-fn push_year(out: &mut LineBuffer<'_>, year: i64) {
-    out.push_uint(year.clamp(0, 9999) as u64, 4);
+/// `n` (below 10^N) in exactly N decimal digits: a fixed field of the time, without a loop over
+/// digits of unknown count.
+#[inline(always)]
+fn fixed<const N: usize>(mut n: u32) -> [u8; N] {
+    let mut digits = [b'0'; N];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    digits
 }
 
-/// `HH:mm:ss.SSS`
+/// A four-digit year (years before 0 or after 9999 never come from a real clock).
+fn push_year(out: &mut LineBuffer<'_>, year: i64) {
+    out.push_bytes(&fixed::<4>(year.clamp(0, 9999) as u32));
+}
+
+/// `HH:mm:ss.SSS`, formatted once per line ([`clock`]) and written twice.
 fn push_clock(out: &mut LineBuffer<'_>, t: &UtcTime) {
-    out.push_uint(u64::from(t.hour), 2);
-    out.push_bytes(b":");
-    out.push_uint(u64::from(t.minute), 2);
-    out.push_bytes(b":");
-    out.push_uint(u64::from(t.second), 2);
-    out.push_bytes(b".");
-    out.push_uint(u64::from(t.millis), 3);
+    out.push_bytes(&t.clock);
+}
+
+fn clock(hour: u32, minute: u32, second: u32, millis: u32) -> [u8; 12] {
+    let [h0, h1] = fixed::<2>(hour);
+    let [m0, m1] = fixed::<2>(minute);
+    let [s0, s1] = fixed::<2>(second);
+    let [f0, f1, f2] = fixed::<3>(millis);
+    [h0, h1, b':', m0, m1, b':', s0, s1, b'.', f0, f1, f2]
 }
 
 /// CEF `rt`: `MMM dd yyyy HH:mm:ss.SSS +0000`, the same instant as the header.
 /// ` NAME=`: an extension field's name, before its value.
 fn key(out: &mut LineBuffer<'_>, name: &str) {
-    out.push_bytes(b" ");
-    out.push_bytes(name.as_bytes());
-    out.push_bytes(b"=");
+    out.push_key(name.as_bytes());
 }
 
 fn cef_time(out: &mut LineBuffer<'_>, t: &UtcTime) {
     out.push_bytes(field::RT.as_bytes());
     out.push_bytes(b"=");
     out.push_bytes(MONTHS[(t.month - 1) as usize].as_bytes());
-    out.push_bytes(b" ");
-    out.push_uint(u64::from(t.day), 2);
-    out.push_bytes(b" ");
+    let [d0, d1] = fixed::<2>(t.day);
+    out.push_bytes(&[b' ', d0, d1, b' ']);
     push_year(out, t.year);
     out.push_bytes(b" ");
     push_clock(out, t);

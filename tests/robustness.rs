@@ -1180,3 +1180,53 @@ fn threads_16_by_10000_udp_connects_under_a_mixed_policy() {
         "one whole event per refusal"
     );
 }
+
+/// What armr keeps of a socket's type (`receive`'s table for sends, `unbound`'s datagram marks
+/// for the client-bind question) follows each number through dup, close, dup2 and reuse: a
+/// number reused by another kind of socket is judged as what it now is.
+#[test]
+fn socket_types_armr_keeps_follow_numbers_through_dup_close_and_reuse() {
+    let allowed = listener();
+    let a = port(&allowed);
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let u = receiver.local_addr().unwrap().port();
+    let sends = Sandbox::new(
+        "types-send",
+        &policy(&[(
+            "udp refused",
+            format!("connect(\"127.0.0.1:{u}\")"),
+            protect("udp refused"),
+        )]),
+    );
+    let run = sends.run(
+        "socket_types_reused.py",
+        &args(&["send".to_string(), u.to_string(), a.to_string()]),
+        Duration::from_secs(60),
+    );
+    run.expect(&[
+        ("udp_sendto", EACCES),
+        ("udp_dup_original_closed", EACCES),
+        ("tcp_on_reused_number", "True ok 1"),
+        ("udp_on_reused_number", &format!("True {EACCES}")),
+        ("dup2_tcp_over_udp", "ok 1"),
+    ]);
+    let binds = Sandbox::new(
+        "types-client-bind",
+        &policy(&[(
+            "client bind refused",
+            "bind(client: \"127.0.0.2:0\")".into(),
+            protect("client bind refused"),
+        )]),
+    );
+    let run = binds.run(
+        "socket_types_reused.py",
+        &args(&["client-bind".to_string(), "0".to_string(), a.to_string()]),
+        Duration::from_secs(60),
+    );
+    run.expect(&[
+        ("udp_connect", "ok"),
+        ("dup2_bound_tcp_over_udp", EACCES),
+        ("dup_of_bound_tcp_on_udp_number", &format!("True {EACCES}")),
+        ("closerange_then_bound_tcp", &format!("True {EACCES}")),
+    ]);
+}

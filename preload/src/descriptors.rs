@@ -8,7 +8,7 @@
 //! has rules that keep a table (otherwise no descriptor is ever marked).
 
 use crate::state::{self, kind_bit};
-use crate::{errno, real, receive, sockaddr, unbound};
+use crate::{errno, real, receive, sink, sockaddr, unbound};
 use armr_core::policy::EventKind;
 use libc::{
     FILE, c_char, c_int, c_uint, msghdr, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t,
@@ -68,8 +68,8 @@ pub fn shared_with_another_process() {
     }
 }
 
-/// `socket`: a new TCP socket is known to be unbound; with `accept` rules, armr keeps whether it
-/// is a UDP socket (`receive`).
+/// `socket`: with `bind(client:)` rules, a new TCP socket is known to be unbound and a new UDP
+/// socket to be one (`unbound`); with `accept` rules, armr keeps its type (`receive`).
 ///
 /// # Safety
 /// libc's contract for `socket`.
@@ -89,20 +89,23 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 /// process without such rules reaches libc after one load and a test.
 #[inline(never)]
 unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    // Worked out before the call: only the two answers live across it.
+    let mark = if judged & kind_bit(EventKind::BindClient) != 0 {
+        unbound::mark_for(domain, kind & 0xf, protocol)
+    } else {
+        0
+    };
+    let known = if judged & kind_bit(EventKind::Accept) != 0 {
+        receive::created(domain, kind & 0xf)
+    } else {
+        receive::Known::NOTHING
+    };
     let fd = unsafe { real::socket(domain, kind, protocol) };
-    if fd < 0 {
-        return fd;
-    }
-    let ip = matches!(domain, libc::AF_INET | libc::AF_INET6);
-    if judged & kind_bit(EventKind::BindClient) != 0
-        && ip
-        && kind & 0xf == libc::SOCK_STREAM
-        && matches!(protocol, 0 | libc::IPPROTO_TCP)
-    {
-        unbound::remember(fd);
-    }
-    if judged & kind_bit(EventKind::Accept) != 0 {
-        receive::created(fd, ip && kind & 0xf == libc::SOCK_DGRAM);
+    if fd >= 0 {
+        if mark != 0 {
+            unbound::remember(fd, mark);
+        }
+        receive::remember(fd, known);
     }
     fd
 }
@@ -115,8 +118,19 @@ unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int
 pub unsafe fn close(fd: c_int) -> c_int {
     if tables_kept() {
         freed(fd);
+    } else if receive::kept_for_sends() {
+        receive::forget(fd);
     }
+    sink::freeing(fd);
     unsafe { real::close(fd) }
+}
+
+/// `fd` is about to be closed or replaced: every table forgets it, and the sink hears of it.
+fn closing(fd: c_int) {
+    if tables_kept() || receive::kept_for_sends() {
+        freed(fd);
+    }
+    sink::freeing(fd);
 }
 
 /// True when some rule needs a table of descriptors (`unbound`, `receive`).
@@ -144,7 +158,7 @@ fn freed(fd: c_int) {
 #[inline(always)]
 pub unsafe fn dup(old: c_int) -> c_int {
     let copy = unsafe { real::dup(old) };
-    if copy >= 0 && receive::tracked() {
+    if copy >= 0 && receive::kept() {
         receive::copied(old, copy);
     }
     copy
@@ -158,13 +172,14 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
     if state::judges(EventKind::BindClient) {
         unbound::forget(new);
     }
+    sink::freeing(new);
     let copy = unsafe {
         match flags {
             None => real::dup2(old, new),
             Some(flags) => real::dup3(old, new, flags),
         }
     };
-    if copy >= 0 && receive::tracked() {
+    if copy >= 0 && receive::kept() {
         receive::copied(old, new);
     }
     copy
@@ -175,10 +190,10 @@ pub unsafe fn dup2(old: c_int, new: c_int, flags: Option<c_int>) -> c_int {
 /// # Safety
 /// libc's contract for `fclose`.
 pub unsafe fn fclose(stream: *mut FILE) -> c_int {
-    if tables_kept() && !stream.is_null() {
+    if !stream.is_null() {
         let saved = errno::get();
         // SAFETY: stream is a valid stream, as fclose requires.
-        freed(unsafe { libc::fileno(stream) });
+        closing(unsafe { libc::fileno(stream) });
         errno::set(saved);
     }
     unsafe { real::fclose(stream) }
@@ -189,12 +204,18 @@ pub unsafe fn fclose(stream: *mut FILE) -> c_int {
 /// # Safety
 /// libc's contract for `close_range`.
 pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    if flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
+        sink::freeing_range(
+            c_int::try_from(first).unwrap_or(c_int::MAX),
+            c_int::try_from(last).unwrap_or(c_int::MAX),
+        );
+    }
     if state::judges(EventKind::BindClient) {
         unbound::forget_range(first as usize, last as usize);
     }
     // With CLOSE_RANGE_CLOEXEC the descriptors stay open (until an exec): what armr knows of
     // them still holds, and a UDP socket forgotten would be read unjudged.
-    if receive::tracked() && flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
+    if receive::kept() && flags as c_uint & libc::CLOSE_RANGE_CLOEXEC == 0 {
         receive::forget_range(first as usize, last as usize);
     }
     unsafe { real::close_range(first, last, flags) }
@@ -205,8 +226,11 @@ pub unsafe fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
 /// # Safety
 /// libc's contract for `closefrom`.
 pub unsafe fn closefrom(first: c_int) {
-    if tables_kept() {
+    sink::freeing_range(first, c_int::MAX);
+    if state::judges(EventKind::BindClient) {
         unbound::forget_range(first.max(0) as usize, usize::MAX);
+    }
+    if receive::kept() {
         receive::forget_range(first.max(0) as usize, usize::MAX);
     }
     unsafe { real::closefrom(first) }

@@ -111,7 +111,7 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
 #[inline(always)]
 fn datagram_bind_refusal(state: &State, fd: c_int, local: &SocketAddr) -> Option<Refusal> {
     let kind = Call::DatagramBind.kind(local.port());
-    if !state.policy.has_rules(kind) || sockaddr::socket_type(fd) != Some(libc::SOCK_DGRAM) {
+    if !state.policy.has_rules(kind) || receive::socket_type(fd) != Some(libc::SOCK_DGRAM) {
         return None;
     }
     judge::refusal_of(state, Call::DatagramBind, kind, *local)
@@ -175,14 +175,18 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
 /// libc's contract for `connect`.
 #[inline(always)]
 pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int {
-    // Accept rules judge only a UDP socket's connect: a socket known not to be one goes on.
+    // Connect rules (or rules not loaded yet) judge every connect. Without them, accept rules
+    // judge only a UDP socket's, and bind(client:) rules only a socket the program may have
+    // bound (not one `unbound` marks: unbound TCP, or datagram): the others go on at once.
     let judged = state::judged_kinds();
-    if !(state::may_judge_in(
-        judged,
-        kind_bit(EventKind::BindClient) | kind_bit(EventKind::Connect),
-    ) || judged & kind_bit(EventKind::Accept) != 0 && receive::may_be_udp(fd))
-    {
-        return unsafe { real::connect(fd, addr, len) };
+    if !state::may_judge_in(judged, kind_bit(EventKind::Connect)) {
+        let udp = judged & kind_bit(EventKind::Accept) != 0 && receive::may_be_udp(fd);
+        if !udp
+            && (judged & kind_bit(EventKind::BindClient) == 0
+                || unbound::mark(fd) != unbound::Mark::Unknown)
+        {
+            return unsafe { real::connect(fd, addr, len) };
+        }
     }
     unsafe { connect_judged(fd, addr, len) }
 }
@@ -193,9 +197,15 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
         return unsafe { real::connect(fd, addr, len) };
     };
     let client_rules = state.policy.has_rules(EventKind::BindClient);
-    let unbound = client_rules && unbound::is_unbound(fd);
+    // A TCP socket known to be unbound, or a datagram socket, has no client bind to judge.
+    let mark = if client_rules {
+        unbound::mark(fd)
+    } else {
+        unbound::Mark::Unknown
+    };
+    let unbound = mark == unbound::Mark::UnboundStream;
     if client_rules
-        && !unbound
+        && mark == unbound::Mark::Unknown
         && let Some(refusal) = client_bind_refusal(state, fd)
     {
         return errno::refuse(refusal);
@@ -332,8 +342,9 @@ unsafe fn accept_judged(
 
 /// True when sending with an explicit destination on this socket reaches that destination:
 /// datagram sockets, and TCP Fast Open. (A connected stream socket ignores the address.)
+/// The socket's type comes from armr's table (`receive`), asked of the kernel once at most.
 fn sends_to_address(fd: c_int, flags: c_int) -> bool {
-    match sockaddr::socket_type(fd) {
+    match receive::socket_type(fd) {
         Some(libc::SOCK_STREAM) => flags & libc::MSG_FASTOPEN != 0,
         Some(_) => true,
         None => false,

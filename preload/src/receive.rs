@@ -9,8 +9,9 @@
 //! `connect`, `listen`, `accept`) and cleared where the number is freed (`close`, `fclose`,
 //! `close_range`, `closefrom`, the target of `dup2`/`dup3`). A descriptor armr knows nothing of
 //! is asked once (`SO_TYPE`) by the socket calls (`recv`, `recvfrom`, `recvmsg`, `recvmmsg`,
-//! `connect`); `read` never asks, so a UDP socket armr has not seen nor asked about is read
-//! unjudged (docs/enforcement.md says so).
+//! `connect`, and a send whose verdict depends on the socket's type: [`socket_type`]); `read`
+//! never asks, so a UDP socket armr has not seen nor asked about is read unjudged
+//! (docs/enforcement.md says so).
 
 use crate::judge::{self, active};
 use crate::state::{self, State, kind_bit, may_judge};
@@ -22,14 +23,14 @@ use libc::{
     sockaddr_storage, socklen_t, ssize_t, timespec,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 // --- what armr knows of each descriptor
 
 /// Nothing: not seen made, or its number was freed since.
 const UNKNOWN: u8 = 0;
-/// A socket whose receives are not judged: TCP (accept rules judge it at `accept`), another
-/// family, or not a socket at all.
+/// A descriptor whose receives are not judged and that is not a stream socket: another family's
+/// datagram socket, a raw socket, or not a socket at all.
 const OTHER: u8 = 1;
 /// An unconnected UDP socket (IPv4 or IPv6; any datagram socket of theirs, such as a ping
 /// socket): every datagram's sender is judged.
@@ -41,14 +42,22 @@ const UDP_CONNECTED: u8 = 3;
 const LISTENER: u8 = 4;
 /// A listening socket armr did not see listen, refused at its first `accept`.
 const REFUSED_LISTENER: u8 = 5;
+/// A stream socket (TCP: accept rules judge it at `accept`; a send to an address on it goes to
+/// its peer, unless it is TCP Fast Open).
+const STREAM: u8 = 6;
 
 /// Descriptors `0..TRACKED` are known (64 KiB of zeroed memory, resident only where used).
 pub const TRACKED: usize = 65_536;
 
 static KNOWN: [AtomicU8; TRACKED] = [const { AtomicU8::new(UNKNOWN) }; TRACKED];
 
-/// One past the highest descriptor ever set: how far a sweep has to go.
-static HIGH: AtomicUsize = AtomicUsize::new(0);
+/// Descriptors per block of [`BLOCKS`].
+const BLOCK: usize = 64;
+/// A bit per block of [`BLOCK`] descriptors, set when the block may hold a known descriptor: a
+/// sweep (`close_range`, `closefrom`, a fork) visits only those, so that its cost follows what is
+/// known, not the highest descriptor ever opened.
+static BLOCKS: [AtomicU64; TRACKED / BLOCK / 64] =
+    [const { AtomicU64::new(0) }; TRACKED / BLOCK / 64];
 
 #[inline(always)]
 fn get(fd: c_int) -> u8 {
@@ -62,9 +71,50 @@ fn get(fd: c_int) -> u8 {
 fn set(fd: c_int, what: u8) {
     if let Some(known) = usize::try_from(fd).ok().and_then(|i| KNOWN.get(i)) {
         known.store(what, Relaxed);
-        let next = fd as usize + 1;
-        if HIGH.load(Relaxed) < next {
-            HIGH.fetch_max(next, Relaxed);
+        // After the store, and always (a locked instruction): a sweep that clears the block's
+        // bit either sees this descriptor or finds the bit set again.
+        let block = fd as usize / BLOCK;
+        BLOCKS[block / 64].fetch_or(1 << (block % 64), SeqCst);
+    }
+}
+
+/// Calls `each` on every descriptor of `first..=last` that may be known, block by block; a block
+/// found empty loses its bit.
+fn sweep(first: usize, last: usize, mut each: impl FnMut(&AtomicU8)) {
+    let last = last.min(TRACKED - 1);
+    if first > last {
+        return;
+    }
+    let (first_block, last_block) = (first / BLOCK, last / BLOCK);
+    for (w, word) in BLOCKS
+        .iter()
+        .enumerate()
+        .take(last_block / 64 + 1)
+        .skip(first_block / 64)
+    {
+        let mut bits = word.load(SeqCst);
+        while bits != 0 {
+            let block = w * 64 + bits.trailing_zeros() as usize;
+            let bit = bits & bits.wrapping_neg();
+            bits &= bits - 1;
+            if block < first_block || block > last_block {
+                continue;
+            }
+            let (start, end) = (
+                (block * BLOCK).max(first),
+                (block * BLOCK + BLOCK - 1).min(last),
+            );
+            for known in &KNOWN[start..=end] {
+                each(known);
+            }
+            // Cleared first, then looked at again: a descriptor set meanwhile sets it again.
+            word.fetch_and(!bit, SeqCst);
+            if KNOWN[block * BLOCK..block * BLOCK + BLOCK]
+                .iter()
+                .any(|known| known.load(SeqCst) != UNKNOWN)
+            {
+                word.fetch_or(bit, SeqCst);
+            }
         }
     }
 }
@@ -73,6 +123,25 @@ fn set(fd: c_int, what: u8) {
 #[inline(always)]
 pub fn tracked() -> bool {
     state::judges_any(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer))
+}
+
+/// Set at the first send judged by the socket's type ([`socket_type`]), before the table is
+/// first written for it: from then on the table is kept true across `close` and `dup*` in a
+/// process whose rules would not keep it otherwise (connect rules alone), which until then pays
+/// nothing for it.
+static KEPT_FOR_SENDS: AtomicBool = AtomicBool::new(false);
+
+/// True once a send was judged by the socket's type.
+#[inline(always)]
+pub fn kept_for_sends() -> bool {
+    KEPT_FOR_SENDS.load(Relaxed)
+}
+
+/// True when the table is kept true across `close` and `dup*`: with the rules of [`tracked`],
+/// and once a send was judged by the socket's type.
+#[inline(always)]
+pub fn kept() -> bool {
+    tracked() || kept_for_sends()
 }
 
 /// `fd` is closed, or replaced.
@@ -88,12 +157,11 @@ pub fn forget(fd: c_int) {
 
 /// Descriptors `first..=last` are closed.
 pub fn forget_range(first: usize, last: usize) {
-    let end = HIGH.load(Relaxed).min(last.saturating_add(1));
-    for known in KNOWN.get(first..end).unwrap_or(&[]) {
+    sweep(first, last, |known| {
         if known.load(Relaxed) != UNKNOWN {
             known.store(UNKNOWN, Relaxed);
         }
-    }
+    });
 }
 
 /// `dup2(old, new)` succeeded: `new` is the same socket as `old`.
@@ -107,24 +175,58 @@ pub fn copied(old: c_int, new: c_int) {
 /// A connected UDP socket may have been disconnected where armr cannot see it (through a copy of
 /// its descriptor, or by another process sharing it): its receives are judged again.
 pub fn distrust_connected() {
-    let end = HIGH.load(Relaxed);
-    for known in KNOWN.get(..end).unwrap_or(&[]) {
+    sweep(0, TRACKED - 1, |known| {
         if known.load(Relaxed) == UDP_CONNECTED {
             known.store(UDP, Relaxed);
         }
-    }
+    });
 }
 
-/// `socket` returned `fd`, a datagram socket of IPv4 or IPv6 or not (only called when accept
-/// rules exist).
+/// What `socket` tells of a new descriptor (worked out before the call: [`created`]).
+#[derive(Clone, Copy)]
+pub struct Known(u8);
+
+impl Known {
+    /// Nothing to keep (no rule keeps the table at `socket`).
+    pub const NOTHING: Known = Known(UNKNOWN);
+}
+
+/// What a socket of `domain` and type `kind` (flags taken off) is to the table.
 #[inline(always)]
-pub fn created(fd: c_int, datagram: bool) {
-    set(fd, if datagram { UDP } else { OTHER });
+pub fn created(domain: c_int, kind: c_int) -> Known {
+    Known(match kind {
+        libc::SOCK_DGRAM if matches!(domain, libc::AF_INET | libc::AF_INET6) => UDP,
+        libc::SOCK_STREAM => STREAM,
+        _ => OTHER,
+    })
+}
+
+/// `socket` returned `fd`, which is `known` ([`created`]).
+#[inline(always)]
+pub fn remember(fd: c_int, known: Known) {
+    if known.0 != UNKNOWN {
+        set(fd, known.0);
+    }
 }
 
 /// `accept` returned the connection `fd` (only called when accept rules exist).
 pub fn accepted(fd: c_int) {
-    set(fd, OTHER);
+    set(fd, STREAM);
+}
+
+/// The type of the socket `fd` (`SOCK_STREAM`, `SOCK_DGRAM`, ...; `None`: not a socket), from
+/// the table when armr knows it: a send judged on a known socket asks the kernel nothing. A
+/// descriptor armr knows nothing of is classified once (its answer kept) when the table is kept.
+pub fn socket_type(fd: c_int) -> Option<c_int> {
+    if !kept_for_sends() {
+        KEPT_FOR_SENDS.store(true, SeqCst);
+    }
+    let what = known(fd);
+    match what {
+        UDP | UDP_CONNECTED => Some(libc::SOCK_DGRAM),
+        STREAM | LISTENER | REFUSED_LISTENER => Some(libc::SOCK_STREAM),
+        _ => sockaddr::socket_type(fd),
+    }
 }
 
 /// `listen` succeeded on `fd`, whose address `bind(server:)` rules allowed.
@@ -146,6 +248,7 @@ fn known(fd: c_int) -> u8 {
 #[inline(never)]
 fn classify(fd: c_int) -> u8 {
     let what = match sockaddr::socket_type(fd) {
+        Some(libc::SOCK_STREAM) => STREAM,
         Some(libc::SOCK_DGRAM) if sockaddr::local_address(fd).is_some() => {
             if sockaddr::peer_address(fd).is_some() {
                 connected(fd)
@@ -1022,13 +1125,14 @@ mod tests {
     // One test: the table is process-wide, and tests run in parallel.
     #[test]
     fn the_table_follows_sockets_made_connected_copied_and_closed() {
-        created(3, true);
-        created(4, false);
-        created(5, false);
-        created(70_000, true); // beyond the table: unknown
+        let (inet, unix) = (libc::AF_INET, libc::AF_UNIX);
+        remember(3, created(inet, libc::SOCK_DGRAM));
+        remember(4, created(inet, libc::SOCK_STREAM));
+        remember(5, created(unix, libc::SOCK_DGRAM));
+        remember(70_000, created(inet, libc::SOCK_DGRAM)); // beyond the table: unknown
         assert_eq!(
             (get(3), get(4), get(5), get(70_000)),
-            (UDP, OTHER, OTHER, UNKNOWN)
+            (UDP, STREAM, OTHER, UNKNOWN)
         );
         set(3, UDP_CONNECTED);
         copied(3, 6);
@@ -1043,5 +1147,20 @@ mod tests {
         assert_eq!(get(7), UNKNOWN);
         forget_range(3, 4);
         assert_eq!((get(3), get(4), get(5)), (UNKNOWN, UNKNOWN, OTHER));
+
+        // Sweeps visit the blocks that hold known descriptors, wherever they are.
+        remember(60_000, created(inet, libc::SOCK_DGRAM));
+        set(60_001, UDP_CONNECTED);
+        distrust_connected();
+        assert_eq!(get(60_001), UDP);
+        forget_range(100, usize::MAX);
+        assert_eq!(
+            (get(5), get(60_000), get(60_001)),
+            (OTHER, UNKNOWN, UNKNOWN)
+        );
+        assert_eq!(
+            BLOCKS[60_000 / BLOCK / 64].load(Relaxed) & (1 << (60_000 / BLOCK % 64)),
+            0
+        );
     }
 }

@@ -5,9 +5,12 @@
 //! the destination takes events again, or at exit.
 //!
 //! armr's descriptor can be closed by the program (daemons close every descriptor they did not
-//! open) and its number reused for a file of the program's. Before each write the descriptor's
-//! identity (device and inode) is checked, so that armr never writes into someone else's file; a
-//! lost descriptor is reopened.
+//! open) and its number reused for a file of the program's. The hooks that free or replace a
+//! descriptor (`close`, `fclose`, `close_range`, `closefrom`, the target of `dup2`/`dup3`) note
+//! when it is armr's ([`freeing`]); the descriptor's identity (device and inode) is then checked
+//! before the next write, and at least once a second anyway (for a close armr cannot see: a direct
+//! system call), so that armr never writes into someone else's file; a lost descriptor is
+//! reopened. An event otherwise costs one system call, its write.
 //!
 //! A `file:` that is a FIFO is opened without waiting for a reader (no reader: the destination is
 //! down) and written without waiting (a full pipe drops the event). A write to a pipe whose reader
@@ -60,6 +63,8 @@ pub struct Sink {
     /// Set when `fd` is a pipe (a `file:` naming a FIFO): its writes may raise SIGPIPE.
     pipe: AtomicBool,
     last_attempt_ms: AtomicU64,
+    /// When the identity of `fd` was last checked (monotonic milliseconds).
+    checked_ms: AtomicU64,
     dropped: AtomicU64,
     /// The index of the address a connection attempt starts with: the one that last worked, or
     /// the next one after a failure, so that every address gets its turn.
@@ -73,6 +78,31 @@ pub enum Sent {
         dropped: u64,
     },
     Dropped,
+}
+
+/// The descriptor armr writes events to and checks by identity (-1: none, or standard error,
+/// which is the program's own), for the hooks that free descriptors to compare with.
+static WATCHED: AtomicI32 = AtomicI32::new(-1);
+/// Set when the program may have closed or replaced [`WATCHED`] since its identity was checked.
+static DISTURBED: AtomicBool = AtomicBool::new(true);
+/// How long a descriptor nothing disturbed is trusted without a check of its identity.
+const CHECK_EVERY_MS: u64 = 1000;
+
+/// `fd` is about to be closed or replaced by the program (a hook's note: one load and a test;
+/// `close(-1)` while nothing is watched costs one needless check of identity, no more).
+#[inline(always)]
+pub fn freeing(fd: c_int) {
+    if fd == WATCHED.load(Ordering::Relaxed) {
+        DISTURBED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Descriptors `first..=last` are about to be closed.
+pub fn freeing_range(first: c_int, last: c_int) {
+    let fd = WATCHED.load(Ordering::Relaxed);
+    if fd >= 0 && first <= fd && fd <= last {
+        DISTURBED.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Monotonic milliseconds (for waits and retries; never goes back).
@@ -274,6 +304,7 @@ impl Sink {
             torn: AtomicBool::new(false),
             pipe: AtomicBool::new(false),
             last_attempt_ms: AtomicU64::new(0),
+            checked_ms: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             address: AtomicUsize::new(0),
         };
@@ -382,7 +413,30 @@ impl Sink {
         self.device.store(device, Ordering::Relaxed);
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
+        self.checked_ms.store(now_ms(), Ordering::Relaxed);
+        WATCHED.store(fd, Ordering::Relaxed);
+        DISTURBED.store(false, Ordering::Relaxed);
         fd
+    }
+
+    /// True when `fd` is still armr's: trusted when no hook saw it freed and it was checked less
+    /// than a second ago; otherwise its identity is checked (`fstat`).
+    fn still_mine(&self, fd: c_int) -> bool {
+        let now = now_ms();
+        if !DISTURBED.load(Ordering::Relaxed)
+            && now < self.checked_ms.load(Ordering::Relaxed) + CHECK_EVERY_MS
+        {
+            return true;
+        }
+        // Cleared before the check: a close after it is noted again.
+        DISTURBED.store(false, Ordering::Relaxed);
+        let mine = self.is_mine(fd);
+        if mine {
+            self.checked_ms.store(now, Ordering::Relaxed);
+        } else {
+            DISTURBED.store(true, Ordering::Relaxed);
+        }
+        mine
     }
 
     /// Connects to the first of `addresses` that takes the connection, starting with the one
@@ -416,7 +470,7 @@ impl Sink {
         if matches!(self.reopen, Reopen::Stderr) {
             return fd;
         }
-        if !broken && fd >= 0 && self.is_mine(fd) {
+        if !broken && fd >= 0 && self.still_mine(fd) {
             return fd;
         }
         if !broken && fd >= 0 {
@@ -492,9 +546,16 @@ impl Sink {
                     },
                 ];
                 let total = (usize::from(torn) + line.len()) as isize;
-                // SAFETY: iov describes two valid buffers; O_APPEND makes the write land whole
-                // at the end, whatever other writers do.
-                let write = || unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+                // SAFETY: iov describes two valid buffers, line one; O_APPEND makes the write
+                // land whole at the end, whatever other writers do. The common line is one
+                // write; only after a cut one the line break goes first, in the same call.
+                let write = || unsafe {
+                    if torn {
+                        libc::writev(fd, iov.as_ptr(), 2)
+                    } else {
+                        libc::write(fd, line.as_ptr().cast(), line.len())
+                    }
+                };
                 let n = if self.pipe.load(Ordering::Relaxed) {
                     without_sigpipe(write)
                 } else {
