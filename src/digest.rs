@@ -98,7 +98,7 @@ mod tests {
             hex(&sha256(
                 b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
             )),
-            "248d6a61d20638b8e5c026930c3ae39a12b410a0bd8e3ea4bfb3de75b8f6d2c2"
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         );
     }
 }
