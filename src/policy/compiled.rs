@@ -259,14 +259,15 @@ pub fn open(bytes: &'static [u8]) -> Result<Opened, String> {
         .map(|(h, _)| h)
         .map_err(|_| format!("truncated: {} bytes, shorter than its header", bytes.len()))?;
     if header.byte_order != BYTE_ORDER || header.pointer_bits != usize::BITS {
-        let order = if header.byte_order.swap_bytes() == BYTE_ORDER {
-            "the other byte order"
+        let what = if header.byte_order == BYTE_ORDER {
+            format!("{}-bit pointers", header.pointer_bits)
+        } else if header.byte_order.swap_bytes() == BYTE_ORDER {
+            "the other byte order".into()
         } else {
-            "an unknown byte order"
+            "an unknown byte order".into()
         };
         return Err(format!(
-            "compiled for another architecture ({order}, {}-bit pointers; this is {}-bit {}-endian): compile the rules again with `armr compile`",
-            header.pointer_bits,
+            "compiled for another architecture ({what}; this is {}-bit {}-endian): compile the rules again with `armr compile`",
             usize::BITS,
             if cfg!(target_endian = "little") {
                 "little"
@@ -370,6 +371,11 @@ impl Records {
             app_bytes: input.section()?,
             provenance: input.section()?,
         })
+    }
+
+    /// True when there is a record per rule and per app.
+    pub(super) fn counts(&self, rules: u32, apps: u32) -> bool {
+        self.rule_offsets.len() == rules as usize + 1 && self.app_offsets.len() == apps as usize + 1
     }
 
     fn record(offsets: &[u64], bytes: &'static [u8], i: usize) -> Option<&'static [u8]> {

@@ -303,6 +303,9 @@ impl Policy {
             kinds.push(KindIndex::read(&mut opened.reader, kind)?);
         }
         let records = Records::read(&mut opened.reader)?;
+        if !records.counts(opened.rules, opened.apps) {
+            return Err("its counts of rules and apps disagree with its records".into());
+        }
         let Ok(kinds) = <[KindIndex<Mapped>; 4]>::try_from(kinds) else {
             return Err("an event kind is missing".into());
         };
