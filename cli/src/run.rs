@@ -99,8 +99,9 @@ Environment it sets for COMMAND (and every program COMMAND starts):
 
 The settings file (armr.env): the same four settings, with every default written out, are also
 written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link to
-libarmr.so that LD_PRELOAD names (HASH: of the settings and the library, so the same settings
-reuse the same directory). The library reads armr.env beside itself INSTEAD of the environment:
+libarmr.so that LD_PRELOAD names (HASH: of the settings, the library and the rules files'
+contents, so the same settings reuse the same directory). Rules files are compiled there
+(policy.armrc, docs/compiled.md) and armr.env's ARMR_RULES names the compiled file. The library reads armr.env beside itself INSTEAD of the environment:
 a program that starts another with a rewritten environment (env -i, unsetenv + system) but keeps
 LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700; one that is a
 symlink, is not yours, or is writable by its group or others is refused (exit 1).
