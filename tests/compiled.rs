@@ -143,9 +143,8 @@ fn nc_under_a_compiled_policy_is_refused_and_the_event_logged() {
     let lines = std::fs::read_to_string(&log).unwrap();
     let line = lines.lines().next().expect("one event");
     assert!(
-        line.contains(&format!(
-            "CEF:0|ARMR:web|web|2.11|no-local|Execute Rule|High|"
-        )) && line.contains("act=protect msg=local port blocked")
+        line.contains("CEF:0|ARMR:web|web|2.11|no-local|Execute Rule|High|")
+            && line.contains("act=protect msg=local port blocked")
             && line.contains(&format!("remoteIpAddress=127.0.0.1 remotePort={port}")),
         "{line}"
     );

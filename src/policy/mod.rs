@@ -177,6 +177,9 @@ const CHUNK: usize = 1024;
 /// A rule with its app (the app without its rules), decoded from a compiled file.
 type Decoded = (App, SocketRule);
 
+/// The decoded rules of one block of [`CHUNK`].
+type Chunk = Box<[OnceLock<Box<Decoded>>]>;
+
 /// The rules themselves: what events and `armr explain` read.
 enum Rules {
     Source {
@@ -191,7 +194,7 @@ enum Rules {
         stacktrace: bool,
         /// The rules decoded for events: a table of blocks of [`CHUNK`] rules, each block
         /// allocated on the first event of one of its rules. Nothing is decoded at load.
-        decoded: OnceLock<Box<[OnceLock<Box<[OnceLock<Box<Decoded>>]>>]>>,
+        decoded: OnceLock<Box<[OnceLock<Chunk>]>>,
         /// Every rule, for `armr explain` and [`Policy::rules`].
         all: OnceLock<RuleSet>,
     },
