@@ -302,6 +302,46 @@ fn explain_verifies_the_digest_and_shows_the_provenance() {
     );
 }
 
+/// `armr check` verifies a compiled file whole (its digest included), beside rules files.
+#[test]
+fn check_verifies_a_compiled_file() {
+    support::armr_command();
+    let dir = TempDir::new("compiled", "check");
+    let policy = compiled_file(&dir, 9);
+    let check = |files: &[&Path]| {
+        let mut command = Command::new(armr_command());
+        without_armr_env(&mut command)
+            .arg("check")
+            .args(files)
+            .output()
+            .unwrap()
+    };
+    let out = check(&[&policy, &dir.path("web.armr")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: compiled policy, 10 socket rules, digest verified\n{}: 1 app, 10 socket rules, 0 rules skipped\n",
+            policy.display(),
+            dir.path("web.armr").display()
+        )
+    );
+    let mut bytes = std::fs::read(&policy).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let corrupt = write_bytes(&dir, "corrupt.armrc", &bytes);
+    let out = check(&[&corrupt]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "armr: error: {}: its digest does not match its contents: the file is corrupt\n\
+             armr: 1 error found\n",
+            corrupt.display()
+        )
+    );
+}
+
 // =============================================================================================
 // Mangled files never crash: every mutation loaded, and when it loads, judged
 

@@ -38,7 +38,8 @@ enum Command {
     /// Read ARMR rules files and report every error, warning and note, compiler style
     #[command(
         long_about = "Read ARMR rules files and report every error, warning and note, compiler \
-                      style. Prints one summary line per file on stdout. Exits 0 when every file \
+                      style. Prints one summary line per file on stdout. A compiled policy \
+                      (armr compile) is checked whole: its header, its sections and its digest. Exits 0 when every file \
                       is valid (warnings never fail), 1 when any file has an error, 2 on a usage \
                       error."
     )]
@@ -124,10 +125,31 @@ fn errors_found(errors: usize) -> String {
 }
 
 fn check(args: &[PathBuf]) -> ExitCode {
-    let (load, errors) = load_reporting(args);
-    let mut stdout = std::io::stdout().lock();
-    for file in &load.files {
-        let _ = writeln!(stdout, "{}", file.summary());
+    // Compiled policies are checked whole (header, sections, digest), apart from rules files.
+    let (compiled, sources): (Vec<&PathBuf>, Vec<&PathBuf>) = args
+        .iter()
+        .partition(|a| armr::policy::compiled::is_compiled(a));
+    let mut errors = 0;
+    for path in compiled {
+        match load_compiled(path, Mode::Enforce) {
+            Ok((policy, _)) => println!(
+                "{}: compiled policy, {} socket rules, digest verified",
+                path.display(),
+                policy.len()
+            ),
+            Err(e) => {
+                eprintln!("armr: error: {e}");
+                errors += 1;
+            }
+        }
+    }
+    if !sources.is_empty() {
+        let (load, source_errors) = load_reporting(&sources);
+        let mut stdout = std::io::stdout().lock();
+        for file in &load.files {
+            let _ = writeln!(stdout, "{}", file.summary());
+        }
+        errors += source_errors;
     }
     if errors == 0 {
         ExitCode::SUCCESS
