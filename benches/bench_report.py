@@ -21,6 +21,7 @@ POLICIES = [
     ("nm100", "100 rules, none matches"),
     ("al100", "100 rules + a silent allow() that matches"),
     ("nm10000", "10,000 rules, none matches"),
+    ("cnm10000", "10,000 rules compiled (`armr compile`, the file mapped), none matches"),
     ("ex10000", "10,000 rules, exact addresses only (no CIDR, no any-address), none matches"),
     ("al10000", "10,000 rules + a silent allow() that matches"),
     ("nm100000", "100,000 rules, none matches"),
@@ -110,6 +111,8 @@ def render(r, breakdown):
                      verdict(ok) if budget is not None else "", cmd))
 
     per_call("`connect`, 10,000 rules, no rule matches, no log event", "nm10000", "connect", 150, "1")
+    per_call("`connect`, 10,000 rules compiled (`armr compile`, the file mapped), no rule matches", "cnm10000",
+             "connect", 150, "1")
     per_call("`connect`, 10,000 rules, a silent allow() matches", "al10000", "connect", 150, "1")
     per_call("`connect`, 10,000 `connect` rules (no `bind(client:)` rule), no rule matches", "con10000",
              "connect", 150, "1")
