@@ -582,3 +582,46 @@ fn start_up_from_a_compiled_policy_is_flat_from_100_to_100000_rules() {
         "start-up with 100 compiled rules: {small} instructions; with 100,000: {large}"
     );
 }
+
+/// An event from a compiled policy is the event from its rules, field for field (the time and the
+/// process id aside): app, rule, severity, message, metadata, address.
+#[test]
+fn events_from_a_compiled_policy_are_those_of_its_rules() {
+    support::armr_command();
+    let dir = TempDir::new("compiled", "events");
+    let (_listener, port) = tcp_listener("127.0.0.1:0");
+    let policy = compiled_file(&dir, port);
+    let source = dir.path("web.armr");
+    let event = |rules: &Path, name: &str| {
+        let log = dir.path(name);
+        let setting = format!("file:{}", log.display());
+        let out = under_armr(
+            "/usr/bin/nc",
+            &["-z", "-w", "2", "127.0.0.1", &port.to_string()],
+            rules,
+            &[("ARMR_LOG", &setting)],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let line = std::fs::read_to_string(&log).unwrap();
+        // Without the syslog header (time, pid) and the CEF time and process id.
+        let cef = line.split_once("CEF:").expect("a CEF line").1.to_string();
+        cef.split(' ')
+            .filter(|f| !f.starts_with("procid="))
+            .map(|f| if f.starts_with("rt=") { "rt=" } else { f })
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split("rt=")
+            .map(|part| part.to_string())
+            .collect::<Vec<_>>()
+    };
+    let from_source = event(&source, "source.log");
+    let from_compiled = event(&policy, "compiled.log");
+    assert_eq!(from_compiled[0], from_source[0], "the CEF header");
+    // After `rt=`: its date (three words and a zone) differs by the second; the rest is equal.
+    let tail = |parts: &[String]| parts[1].split(' ').skip(5).collect::<Vec<_>>().join(" ");
+    assert_eq!(tail(&from_compiled), tail(&from_source));
+    assert!(
+        tail(&from_source).contains("act=protect msg=local port blocked"),
+        "{from_source:?}"
+    );
+}
