@@ -24,6 +24,7 @@ POLICIES = [
     ("nm100", "100 rules, none matches"),
     ("al100", "100 rules + a silent allow() that matches"),
     ("nm10000", "10,000 rules, none matches"),
+    ("cnm10000", "10,000 rules compiled (`armr compile`, the file mapped), none matches"),
     ("ex10000", "10,000 rules, exact addresses only (no CIDR, no any-address), none matches"),
     ("al10000", "10,000 rules + a silent allow() that matches"),
     ("nm100000", "100,000 rules, none matches"),
@@ -160,6 +161,8 @@ def render(r, breakdown):
                      verdict(ok) if budget is not None else "", cmd))
 
     per_call("`connect`, 10,000 rules, no rule matches, no log event", "nm10000", "connect", 150, "1")
+    per_call("`connect`, 10,000 rules compiled (`armr compile`, the file mapped), no rule matches", "cnm10000",
+             "connect", 150, "1")
     per_call("`connect`, 10,000 rules, a silent allow() matches", "al10000", "connect", 150, "1")
     per_call("`connect`, 10,000 `connect` rules (no `bind(client:)` rule), no rule matches", "con10000",
              "connect", 150, "1")
@@ -214,6 +217,25 @@ def render(r, breakdown):
     start("start-up of `/bin/true`, 10 rules", "start.none", "start.r10", None, "3")
     start("start-up of `/bin/true`, 10,000 rules", "start2.none", "start2.r10000", 10, "3")
 
+    def start_ratio(label, key, budget, cmd):
+        mn, ma = num(r, "start3.none.mean"), num(r, f"start3.{key}.mean")
+        dn, da = num(r, "start3.none.median"), num(r, f"start3.{key}.median")
+        if mn is None or ma is None:
+            return
+        ratio = da / dn if dn else None
+        ok = None if budget is None or ratio is None else ratio <= budget
+        rows.append((label, f"{mn:.3f} ms (median {dn:.3f})", f"{ma:.3f} ms (median {da:.3f})",
+                     f"×{ratio:.2f} (median; mean ×{ma / mn:.2f})" if ratio else "n/a",
+                     f"≤ ×{budget}" if budget else "", verdict(ok) if budget else "", cmd))
+
+    start_ratio("start-up of `/bin/true` under `scripts/armr-run`, 100,000 rules (compiled by `armr run`)",
+                "run100000", 1.5, "3b")
+    start_ratio("start-up of `/bin/true`, 10,000 rules, rules file", "src10000", None, "3b")
+    start_ratio("start-up of `/bin/true`, 10,000 rules, compiled (`armr compile`)", "comp10000", None, "3b")
+    start_ratio("start-up of `/bin/true`, 100,000 rules, rules file", "src100000", None, "3b")
+    start_ratio("start-up of `/bin/true`, 100,000 rules, compiled", "comp100000", None, "3b")
+    start_ratio("start-up of `/bin/true`, 1,000,000 rules, compiled", "comp1000000", None, "3b")
+
     def memory(label, key, budget):
         rn, ra = num(r, "mem.none.rss"), num(r, f"mem.{key}.rss")
         hn, ha = num(r, "mem.none.hwm"), num(r, f"mem.{key}.hwm")
@@ -227,6 +249,14 @@ def render(r, breakdown):
     memory("resident memory (VmRSS) of `sleep`, library loaded, no `ARMR_RULES`", "unset", None)
     memory("resident memory (VmRSS) of `sleep`, 10,000 rules", "r10000", 4)
     memory("resident memory (VmRSS) of `sleep`, 100,000 rules", "r100000", None)
+    pn, pc = num(r, "mem.none.private"), num(r, "mem.c1000000.private")
+    if pn is not None and pc is not None:
+        an, ac = num(r, "mem.none.anon"), num(r, "mem.c1000000.anon")
+        extra = (pc - pn) / 1024
+        rows.append(("private memory (`Private_Dirty` of smaps_rollup, anonymous memory included) of `sleep`, "
+                     "1,000,000 rules compiled: beyond the shared mapping of the policy",
+                     f"{pn / 1024:.2f} MiB (anonymous {an / 1024:.2f})", f"{pc / 1024:.2f} MiB (anonymous {ac / 1024:.2f})",
+                     f"+{extra:.2f} MiB", "≤ +2 MiB", verdict(extra <= 2), "4"))
 
     lnone, larmr = num(r, "log.none"), num(r, "log.armr")
     if lnone and larmr:
@@ -324,8 +354,15 @@ def render(r, breakdown):
       f"'LD_PRELOAD=lib ARMR_RULES=W/r10.armr' -- /bin/true` and `W/spawn {r.get('meta.start_big_n')} '' "
       f"'LD_PRELOAD=lib ARMR_RULES=W/nm10000.armr' -- /bin/true` (posix_spawn + waitpid, configurations "
       "interleaved; mean and median per run).")
-    w("4. `[LD_PRELOAD=lib [ARMR_RULES=W/nm10000.armr]] sleep 60 &`, then `VmRSS` and `VmHWM` of "
-      "`/proc/PID/status` once `/proc/PID/syscall` shows it sleeping (rules loaded).")
+    w(f"3b. `armr compile W/nmN.armr -o W/nmN.armrc` (1,000,000 rules: the same generator's output cut into four "
+      f"files of a directory, `W/nm1000000/`), `XDG_RUNTIME_DIR=W/runtime scripts/armr-run -r W/nm100000.armr -- "
+      f"printenv LD_PRELOAD` for the link armr run leaves (its armr.env points at the policy it compiled), then "
+      f"`W/spawn {r.get('meta.start_big_n')} '' 'LD_PRELOAD=LINK' 'LD_PRELOAD=lib ARMR_RULES=W/nm10000.armr' "
+      f"'LD_PRELOAD=lib ARMR_RULES=W/nm10000.armrc' ... -- /bin/true` (configurations interleaved; ratio of medians "
+      "to /bin/true alone in the same run).")
+    w("4. `[LD_PRELOAD=lib [ARMR_RULES=W/nm10000.armr | W/nm1000000.armrc]] sleep 60 &`, then `VmRSS` and `VmHWM` of "
+      "`/proc/PID/status`, `Private_Dirty` and `Anonymous` of `/proc/PID/smaps_rollup`, once `/proc/PID/syscall` "
+      "shows it sleeping (rules loaded).")
     w(f"5. `[LD_PRELOAD=lib ARMR_RULES=W/nm10000.armr] nginx -p W/nginx -c W/nginx/nginx.conf` (1 worker, "
       f"`listen 127.0.0.1:HP`, `return 200 \"hello\\n\"`, no access log), then from a second process "
       f"`wrk -t1 -c32 -d{r.get('meta.http_s')}s [-H 'Connection: close'] http://127.0.0.1:HP/`; without "

@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod config;
+pub mod digest;
 pub mod event;
 pub mod hash;
 pub mod language;

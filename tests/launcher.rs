@@ -174,13 +174,21 @@ fn sets_absolute_rules_and_preloads_the_library() {
             stubs().lib.display()
         )
     );
-    // The sidecar says what the environment says, with every default written out.
+    // The sidecar says what the environment says, with every default written out, but for the
+    // rules: the policy armr run compiled from them beside it (docs/compiled.md).
+    let compiled = dir.join("policy.armrc");
+    assert!(
+        armr::policy::compiled::is_compiled(&compiled),
+        "{}",
+        compiled.display()
+    );
     assert_eq!(
         fs::read_to_string(dir.join("armr.env")).unwrap(),
         format!(
             "# Written by armr run: the settings of every process that preloads the libarmr.so \
-             beside it.\nARMR_RULES={rules}\nARMR_LOG=stderr\nARMR_MODE=enforce\n\
-             ARMR_ON_ERROR=closed\n"
+             beside it.\nARMR_RULES={}\nARMR_LOG=stderr\nARMR_MODE=enforce\n\
+             ARMR_ON_ERROR=closed\n",
+            compiled.display()
         )
     );
     assert!(!env.contains_key("ARMR_LOG"), "no -l, no ARMR_LOG");
@@ -1057,8 +1065,8 @@ fn the_private_directory_is_created_0700_and_reused_for_the_same_settings() {
     );
     assert_eq!(
         fs::read_dir(&dir).unwrap().count(),
-        2,
-        "no temporary file left"
+        3,
+        "the link, armr.env and the compiled policy: no temporary file left"
     );
     // Once the link is gone (a logout empties XDG_RUNTIME_DIR), the programs started later still
     // load the library, through the second entry of LD_PRELOAD.

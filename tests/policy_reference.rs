@@ -541,7 +541,8 @@ proptest! {
     }
 
     /// Every address of the small space, every port and kind, on one random policy: exhaustive
-    /// events, fewer policies.
+    /// events, fewer policies. Also judged by the same rules compiled, written and read back
+    /// (below, with fewer cases).
     #[test]
     fn engine_agrees_with_the_reference_on_every_event(rules in rule_set()) {
         let policy = Policy::with_resolver(rules, Mode::Enforce, Box::new(fake_table().clone()));
@@ -550,6 +551,78 @@ proptest! {
                 for &port in EVENT_PORTS {
                     if let Err(e) = compare(&policy, Mode::Enforce, kind, SocketAddr::new(ip(addr), port)) {
                         return Err(TestCaseError::fail(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The policy of `rules` compiled, written to a file and read back: its decisions come from the
+/// file's bytes, through the lookups the library runs on a mapped file.
+fn compiled_twin(rules: &RuleSet, mode: Mode) -> Policy {
+    use armr::policy::compiled::{self, Provenance};
+    static DIR: OnceLock<support::TempDir> = OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| support::TempDir::new("policy_reference", "compiled"));
+    let source = Policy::with_resolver(rules.clone(), mode, Box::new(fake_table().clone()));
+    let provenance = Provenance {
+        version: "test".into(),
+        built: 0,
+        sources: vec![("t.armr".into(), "0".repeat(64))],
+    };
+    let bytes = source
+        .compile(&provenance)
+        .expect("a policy from rules compiles");
+    let path = dir.path(&format!(
+        "p{}.armrc",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    compiled::write_file(&path, &bytes).expect("written");
+    let mapped = compiled::read_file(&path).expect("read back");
+    let _ = std::fs::remove_file(&path);
+    compiled::verify(mapped).expect("its digest");
+    let twin = Policy::from_compiled(mapped, mode, Box::new(fake_table().clone()))
+        .expect("a compiled policy loads");
+    assert_eq!(twin.provenance(), Some(provenance));
+    twin
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The property test above, on the compiled twin: the same decisions, candidates and rules
+    /// (the rules read back from the file equal the rules compiled).
+    #[test]
+    fn compiled_policy_agrees_with_the_reference(rules in rule_set(), events in prop::collection::vec(event(), 1..24)) {
+        for mode in [Mode::Enforce, Mode::DetectOnly] {
+            let twin = compiled_twin(&rules, mode);
+            prop_assert_eq!(twin.rules(), &rules);
+            prop_assert_eq!(twin.len(), rules.socket_rules().count());
+            for kind in EventKind::ALL {
+                let any = rules.socket_rules().any(|(_, r)| ref_address(&r.condition, kind).is_some());
+                prop_assert_eq!(twin.has_rules(kind), any, "has_rules({})", kind);
+            }
+            for &(kind, address) in &events {
+                if let Err(e) = compare(&twin, mode, kind, address) {
+                    return Err(TestCaseError::fail(format!("compiled: {e}")));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compiled_policy_agrees_with_the_reference_on_every_event(rules in rule_set()) {
+        let twin = compiled_twin(&rules, Mode::Enforce);
+        for kind in EventKind::ALL {
+            for addr in EVENT_IPS {
+                for &port in EVENT_PORTS {
+                    if let Err(e) = compare(&twin, Mode::Enforce, kind, SocketAddr::new(ip(addr), port)) {
+                        return Err(TestCaseError::fail(format!("compiled: {e}")));
                     }
                 }
             }
@@ -1027,5 +1100,49 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// The log metadata of events survives compiling: the app's entries once in the app's record,
+/// each rule's own (a replaced value, an added key) in its record, and a rule written before the
+/// app's `metadata` keeps none of the app's entries, as from the source.
+#[test]
+fn compiled_policy_keeps_app_and_rule_log_metadata() {
+    let text = "app(\"m\"):\n  requires(version: ARMR/2.11)\n  socket(\"early\"): connect(\"10.0.0.1:1\") protect() endsocket\n  metadata(log: {team: \"red\", owner: \"ops\"})\n  socket(\"plain\"): connect(\"10.0.0.2:1\") protect() endsocket\n  socket(\"own\"):\n    connect(\"10.0.0.3:1\")\n    protect()\n    metadata(log: {owner: \"db\", ticket: \"T-1\"})\n  endsocket\nendapp\n";
+    let loaded = language::load(vec![language::SourceFile::new("t.armr", text)]);
+    assert!(loaded.is_ok(), "{}", loaded.files[0].render());
+    let twin = compiled_twin(&loaded.rules, Mode::Enforce);
+    let source = Policy::with_resolver(loaded.rules, Mode::Enforce, Box::new(fake_table().clone()));
+    let entries = |policy: &Policy, order: u32| -> Vec<(String, String)> {
+        let (_, rule) = policy.rule(order);
+        rule.log_metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(entries(&source, 0), pairs(&[]));
+    assert_eq!(
+        entries(&source, 1),
+        pairs(&[("team", "red"), ("owner", "ops")])
+    );
+    assert_eq!(
+        entries(&source, 2),
+        pairs(&[("team", "red"), ("owner", "db"), ("ticket", "T-1")])
+    );
+    for order in 0..3 {
+        assert_eq!(
+            entries(&twin, order),
+            entries(&source, order),
+            "rule {order}"
+        );
+        assert_eq!(
+            twin.rule(order).0.log_metadata,
+            source.rule(order).0.log_metadata
+        );
     }
 }

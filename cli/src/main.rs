@@ -38,7 +38,8 @@ enum Command {
     /// Read ARMR rules files and report every error, warning and note, compiler style
     #[command(
         long_about = "Read ARMR rules files and report every error, warning and note, compiler \
-                      style. Prints one summary line per file on stdout. Exits 0 when every file \
+                      style. Prints one summary line per file on stdout. A compiled policy \
+                      (armr compile) is checked whole: its header, its sections and its digest. Exits 0 when every file \
                       is valid (warnings never fail), 1 when any file has an error, 2 on a usage \
                       error."
     )]
@@ -71,6 +72,23 @@ enum Command {
         #[arg(value_name = "ARG", required = true, hide = true)]
         args: Vec<String>,
     },
+    /// Check rules and write them as a compiled policy file, which ARMR_RULES accepts
+    #[command(
+        long_about = "Check rules and write them as a compiled policy file, which ARMR_RULES \
+                      accepts: the library maps it read-only at start, without parsing, so start-up \
+                      does not grow with the number of rules and every process shares its pages. \
+                      Errors in the rules are reported as `armr check` reports them, and stop it \
+                      (exit status 1). The file is written beside its final name and renamed into \
+                      place, so that a process never maps a half-written one (docs/compiled.md)."
+    )]
+    Compile {
+        /// Rules files, or directories (their *.armr files, in name order)
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// The compiled policy file to write
+        #[arg(short, long, value_name = "OUTPUT")]
+        output: PathBuf,
+    },
     /// Run a program with the rules enforced inside it (LD_PRELOAD=libarmr.so)
     Run(run::RunArgs),
 }
@@ -83,6 +101,7 @@ fn main() -> ExitCode {
             detect_only,
             args,
         } => explain(json, detect_only, &args),
+        Command::Compile { files, output } => compile(&files, &output),
         Command::Run(args) => run::run(args),
     }
 }
@@ -106,10 +125,31 @@ fn errors_found(errors: usize) -> String {
 }
 
 fn check(args: &[PathBuf]) -> ExitCode {
-    let (load, errors) = load_reporting(args);
-    let mut stdout = std::io::stdout().lock();
-    for file in &load.files {
-        let _ = writeln!(stdout, "{}", file.summary());
+    // Compiled policies are checked whole (header, sections, digest), apart from rules files.
+    let (compiled, sources): (Vec<&PathBuf>, Vec<&PathBuf>) = args
+        .iter()
+        .partition(|a| armr::policy::compiled::is_compiled(a));
+    let mut errors = 0;
+    for path in compiled {
+        match load_compiled(path, Mode::Enforce) {
+            Ok((policy, _)) => println!(
+                "{}: compiled policy, {} socket rules, digest verified",
+                path.display(),
+                policy.len()
+            ),
+            Err(e) => {
+                eprintln!("armr: error: {e}");
+                errors += 1;
+            }
+        }
+    }
+    if !sources.is_empty() {
+        let (load, source_errors) = load_reporting(&sources);
+        let mut stdout = std::io::stdout().lock();
+        for file in &load.files {
+            let _ = writeln!(stdout, "{}", file.summary());
+        }
+        errors += source_errors;
     }
     if errors == 0 {
         ExitCode::SUCCESS
@@ -117,6 +157,80 @@ fn check(args: &[PathBuf]) -> ExitCode {
         eprintln!("{}", errors_found(errors));
         ExitCode::FAILURE
     }
+}
+
+fn compile(args: &[PathBuf], output: &Path) -> ExitCode {
+    let (load, errors) = load_reporting(args);
+    if errors > 0 {
+        eprintln!("{}", errors_found(errors));
+        return ExitCode::FAILURE;
+    }
+    // Without errors, every directory holds rules files: this reports nothing again.
+    let (files, _) = expand_directories(args);
+    match compile_to(load, &files, output) {
+        Ok(rules) => {
+            println!(
+                "{}: {rules} rule{} compiled from {} file{}",
+                output.display(),
+                if rules == 1 { "" } else { "s" },
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("armr: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Compiles checked rules loaded from `files` into `output`; the number of rules.
+pub fn compile_to(load: Load, files: &[PathBuf], output: &Path) -> Result<usize, String> {
+    let policy = Policy::new(load.rules, Mode::Enforce);
+    let provenance = armr::policy::compiled::Provenance::of_files(files);
+    let bytes = policy
+        .compile(&provenance)
+        .ok_or("a policy built from rules compiles")?;
+    armr::policy::compiled::write_file(output, &bytes)
+        .map_err(|e| format!("{}: cannot write: {e}", output.display()))?;
+    Ok(policy.len())
+}
+
+/// The policy in a compiled file, its digest verified, and notes on where it comes from.
+fn load_compiled(path: &Path, mode: Mode) -> Result<(Policy, Vec<String>), String> {
+    use armr::policy::compiled;
+    let bytes = compiled::read_file(path)?;
+    compiled::verify(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let policy = Policy::from_compiled(
+        bytes,
+        mode,
+        Box::new(armr::policy::SystemResolver::default()),
+    )
+    .map_err(|e| format!("{}: compiled policy: {e}", path.display()))?;
+    let mut notes = Vec::new();
+    if let Some(p) = policy.provenance() {
+        notes.push(format!(
+            "compiled policy {} (digest verified): by armr {}, at {} (Unix time), from {} file{}",
+            path.display(),
+            p.version,
+            p.built,
+            p.sources.len(),
+            if p.sources.len() == 1 { "" } else { "s" }
+        ));
+        for (source, digest) in &p.sources {
+            let now = std::fs::read(source)
+                .map(|b| armr::digest::hex(&armr::digest::sha256(&b)))
+                .ok();
+            let state = match now {
+                Some(now) if now == *digest => "unchanged since it was compiled",
+                Some(_) => "CHANGED since it was compiled: compile it again",
+                None => "no longer readable",
+            };
+            notes.push(format!("source {source} (sha256 {digest}): {state}"));
+        }
+    }
+    Ok((policy, notes))
 }
 
 fn explain(json: bool, detect_only: bool, args: &[String]) -> ExitCode {
@@ -146,13 +260,27 @@ fn explain(json: bool, detect_only: bool, args: &[String]) -> ExitCode {
             &format!("`{address}` is not an address: write 10.0.0.1:443 or [::1]:443"),
         )
     };
-    let (load, errors) = load_reporting(files);
-    if errors > 0 {
-        eprintln!("{}", errors_found(errors));
-        return ExitCode::FAILURE;
-    }
-    let policy = Policy::new(load.rules, mode);
-    let explanation = policy.explain(kind, address);
+    let (policy, provenance) = match files {
+        [one] if armr::policy::compiled::is_compiled(Path::new(one)) => {
+            match load_compiled(Path::new(one), mode) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    eprintln!("armr: error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => {
+            let (load, errors) = load_reporting(files);
+            if errors > 0 {
+                eprintln!("{}", errors_found(errors));
+                return ExitCode::FAILURE;
+            }
+            (Policy::new(load.rules, mode), Vec::new())
+        }
+    };
+    let mut explanation = policy.explain(kind, address);
+    explanation.notes.splice(0..0, provenance);
     if json {
         println!("{}", explain::json(&policy, &explanation));
     } else {

@@ -5,7 +5,8 @@
 
 use crate::elf::{self, Elf, Linking};
 use armr::config::{self, Config, LogTarget, Sidecar};
-use armr::policy::Mode;
+use armr::policy::compiled;
+use armr::policy::{Mode, Policy, SystemResolver};
 use clap::builder::TypedValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use std::ffi::{CString, OsStr, OsString};
@@ -98,8 +99,9 @@ Environment it sets for COMMAND (and every program COMMAND starts):
 
 The settings file (armr.env): the same four settings, with every default written out, are also
 written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link to
-libarmr.so that LD_PRELOAD names (HASH: of the settings and the library, so the same settings
-reuse the same directory). The library reads armr.env beside itself INSTEAD of the environment:
+libarmr.so that LD_PRELOAD names (HASH: of the settings, the library and the rules files'
+contents, so the same settings reuse the same directory). Rules files are compiled there
+(policy.armrc, docs/compiled.md) and armr.env's ARMR_RULES names the compiled file. The library reads armr.env beside itself INSTEAD of the environment:
 a program that starts another with a rewritten environment (env -i, unsetenv + system) but keeps
 LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700; one that is a
 symlink, is not yours, or is writable by its group or others is refused (exit 1).
@@ -262,16 +264,35 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
         ));
     }
     let rules_absolute = absolute(&rules, &cwd);
-    let (_, errors) = crate::load_reporting(&[&rules]);
-    if errors > 0 {
-        return Err(fail(
-            1,
-            format!(
-                "the rules have errors ({}): not starting {shown}",
-                crate::errors_found(errors).trim_start_matches("armr: ")
-            ),
-        ));
-    }
+    let source = if compiled::is_compiled(&rules) {
+        // Already compiled: checked as the library will check it, and used as it is.
+        compiled::read_file(&rules)
+            .and_then(|bytes| {
+                Policy::from_compiled(bytes, Mode::Enforce, Box::new(SystemResolver::default()))
+            })
+            .map_err(|e| {
+                fail(
+                    1,
+                    format!(
+                        "{}: compiled policy: {e}: not starting {shown}",
+                        rules.display()
+                    ),
+                )
+            })?;
+        None
+    } else {
+        let (load, errors) = crate::load_reporting(&[&rules]);
+        if errors > 0 {
+            return Err(fail(
+                1,
+                format!(
+                    "the rules have errors ({}): not starting {shown}",
+                    crate::errors_found(errors).trim_start_matches("armr: ")
+                ),
+            ));
+        }
+        Some(load)
+    };
 
     // ---- the command
     let path = find_command(&name)?;
@@ -319,7 +340,35 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
         on_error: settings.on_error,
     };
     let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))?;
-    let link = write_private_directory(&library, &sidecar)?;
+    let link = match source {
+        None => write_private_directory(&library, &sidecar, |_| Ok(sidecar.clone()))?,
+        // Rules files: compiled into the private directory, whose name also hashes the files'
+        // contents, and the library pointed at the compiled file: a process maps it instead of
+        // parsing the rules.
+        Some(load) => {
+            let files = armr::config::rule_files(&rules_absolute).map_err(|e| fail(1, e))?;
+            let mut key = sidecar.clone();
+            for file in &files {
+                let bytes = fs::read(file).unwrap_or_default();
+                key.push_str(&format!(
+                    "\n{} {}",
+                    file.display(),
+                    armr::digest::hex(&armr::digest::sha256(&bytes))
+                ));
+            }
+            write_private_directory(&library, &key, |directory| {
+                let policy = directory.join(COMPILED);
+                if !compiled::is_compiled(&policy) {
+                    crate::compile_to(load, &files, &policy).map_err(|e| fail(1, e))?;
+                }
+                let config = Config {
+                    rules: policy,
+                    ..config.clone()
+                };
+                Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))
+            })?
+        }
+    };
 
     // ---- run: the environment says what the settings file says, for programs that read it.
     let mut exec = std::process::Command::new(&path);
@@ -730,9 +779,17 @@ fn describe_capabilities(value: &[u8]) -> String {
     format!("{}={flags}", names.join(","))
 }
 
-/// Writes the private directory `RUNTIME/armr-UID/HASH/` with the link to the library and
-/// `armr.env`; returns the link, for LD_PRELOAD.
-fn write_private_directory(library: &Path, sidecar: &str) -> Result<PathBuf, Stop> {
+/// The compiled policy in the private directory, when the rules are rules files.
+pub const COMPILED: &str = "policy.armrc";
+
+/// Writes the private directory `RUNTIME/armr-UID/HASH/` (HASH: of the library and `key`) with
+/// the link to the library and `armr.env`, whose text `sidecar` gives (after writing what else
+/// the directory holds); returns the link, for LD_PRELOAD.
+fn write_private_directory(
+    library: &Path,
+    key: &str,
+    sidecar: impl FnOnce(&Path) -> Result<String, Stop>,
+) -> Result<PathBuf, Stop> {
     let runtime = ["XDG_RUNTIME_DIR", "TMPDIR"]
         .into_iter()
         .find_map(|key| std::env::var_os(key).filter(|v| !v.is_empty()))
@@ -805,7 +862,7 @@ fn write_private_directory(library: &Path, sidecar: &str) -> Result<PathBuf, Sto
     // same settings reuse it.
     let mut hasher = std::hash::DefaultHasher::new();
     library.hash(&mut hasher);
-    sidecar.hash(&mut hasher);
+    key.hash(&mut hasher);
     let directory = private.join(format!("{:016x}", hasher.finish()));
     let _ = fs::DirBuilder::new().mode(0o700).create(&directory);
     let is_directory = fs::symlink_metadata(&directory).is_ok_and(|m| m.is_dir());
@@ -851,6 +908,7 @@ fn write_private_directory(library: &Path, sidecar: &str) -> Result<PathBuf, Sto
                 )
             })?;
     }
+    let sidecar = sidecar(&directory)?;
     let settings = directory.join(config::SIDECAR);
     if fs::read(&settings).ok().as_deref() != Some(sidecar.as_bytes()) {
         let temporary = directory.join(format!(".{}.{pid}", config::SIDECAR));

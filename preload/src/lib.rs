@@ -26,6 +26,7 @@ mod indirect;
 mod interpose;
 mod judge;
 mod log;
+mod mapped;
 mod real;
 mod receive;
 mod remote;

@@ -5,6 +5,7 @@ use crate::sink::Sink;
 use armr_core::config::{self, OnError, Sidecar};
 use armr_core::policy::EventKind;
 use armr_core::policy::Policy;
+use armr_core::policy::compiled;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 pub struct State {
@@ -118,12 +119,7 @@ fn load_or_wait() -> Option<&'static State> {
                     let (phase, kinds) = match loaded {
                         Some(state) => {
                             // The first stack trace must not be taken in a hook (stack.rs).
-                            if state
-                                .policy
-                                .rules()
-                                .socket_rules()
-                                .any(|(_, r)| r.stacktrace)
-                            {
+                            if state.policy.has_stacktraces() {
                                 crate::stack::prepare();
                             }
                             let kinds = EventKind::ALL
@@ -295,34 +291,33 @@ fn load() -> Option<State> {
         }
     };
     let origin = source.on_error_origin();
-    let load = match config::load_rules(&config.rules) {
-        Ok(load) => load,
-        Err(e) => {
-            let at = source.at("ARMR_RULES");
-            fail(
-                config.on_error,
-                &origin,
-                &format!("armr: error: {at}ARMR_RULES={e}\n"),
-            );
-            return None;
+    let policy = if compiled::is_compiled(&config.rules) {
+        // A compiled policy: mapped, its header and section table checked, nothing parsed.
+        let loaded = crate::mapped::map(&config.rules).and_then(|bytes| {
+            Policy::from_compiled(
+                bytes,
+                config.mode,
+                Box::new(crate::resolving::Resolver::new()),
+            )
+        });
+        match loaded {
+            Ok(policy) => policy,
+            Err(e) => {
+                let at = source.at("ARMR_RULES");
+                fail(
+                    config.on_error,
+                    &origin,
+                    &format!(
+                        "armr: error: {at}ARMR_RULES={}: compiled policy: {e}\n",
+                        config.rules.display()
+                    ),
+                );
+                return None;
+            }
         }
+    } else {
+        load_source(&config, &source, &origin)?
     };
-    if !load.is_ok() {
-        let mut text: String = load.files.iter().map(|f| f.render()).collect();
-        let errors = load.errors();
-        text.push_str(&format!(
-            "armr: {errors} error{} in the rules\n",
-            if errors == 1 { "" } else { "s" }
-        ));
-        if let Source::Sidecar(sidecar) = &source {
-            text.push_str(&format!(
-                "armr: the rules are ARMR_RULES at {}\n",
-                sidecar.origin("ARMR_RULES")
-            ));
-        }
-        fail(config.on_error, &origin, &text);
-        return None;
-    }
     let sink = match Sink::open(&config.log) {
         Ok(sink) => sink,
         Err(e) => {
@@ -335,11 +330,6 @@ fn load() -> Option<State> {
             return None;
         }
     };
-    let policy = Policy::with_resolver(
-        load.rules,
-        config.mode,
-        Box::new(crate::resolving::Resolver::new()),
-    );
     Some(State {
         throttles: crate::log::throttles(policy.len()),
         policy,
@@ -348,4 +338,41 @@ fn load() -> Option<State> {
         hostname: hostname(),
         process: process_name(),
     })
+}
+
+/// The policy from rules files (parsed and checked), or `None` after reporting their errors.
+fn load_source(config: &config::Config, source: &Source, origin: &str) -> Option<Policy> {
+    let load = match config::load_rules(&config.rules) {
+        Ok(load) => load,
+        Err(e) => {
+            let at = source.at("ARMR_RULES");
+            fail(
+                config.on_error,
+                origin,
+                &format!("armr: error: {at}ARMR_RULES={e}\n"),
+            );
+            return None;
+        }
+    };
+    if !load.is_ok() {
+        let mut text: String = load.files.iter().map(|f| f.render()).collect();
+        let errors = load.errors();
+        text.push_str(&format!(
+            "armr: {errors} error{} in the rules\n",
+            if errors == 1 { "" } else { "s" }
+        ));
+        if let Source::Sidecar(sidecar) = source {
+            text.push_str(&format!(
+                "armr: the rules are ARMR_RULES at {}\n",
+                sidecar.origin("ARMR_RULES")
+            ));
+        }
+        fail(config.on_error, origin, &text);
+        return None;
+    }
+    Some(Policy::with_resolver(
+        load.rules,
+        config.mode,
+        Box::new(crate::resolving::Resolver::new()),
+    ))
 }

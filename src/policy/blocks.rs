@@ -13,11 +13,14 @@
 //! the binary search to the intervals of one bucket, so a lookup costs a few comparisons however
 //! many blocks there are.
 
+use super::compiled::{Reader, Writer};
 use super::ports::append_segments;
 use super::rank::Rank;
+use super::store::{Mapped, Owned, Pod, Store};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// An address as a number: `u32` for IPv4, `u128` for IPv6.
-pub trait Address: Copy + Ord + std::hash::Hash + Default {
+pub trait Address: Pod + Ord + std::hash::Hash + Default {
     fn next(self) -> Option<Self>;
     /// The top 12 bits.
     fn bucket(self) -> usize;
@@ -52,7 +55,8 @@ impl Address for u128 {
 const NO_BLOCK: u32 = u32::MAX;
 const BUCKETS: usize = 4096;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
 struct Block {
     parent: u32,
     /// The block's port segments: `port_starts[first..first + len]`; `len` is 0 for a block of
@@ -66,7 +70,8 @@ struct Block {
 
 /// The addresses of one interval: held by `block` (and its chain), or, when `block` is
 /// `NO_BLOCK`, matched by the rule `lo..=hi` / `rank` alone (none for `lo > hi`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
 struct Interval {
     block: u32,
     lo: u16,
@@ -109,23 +114,38 @@ impl<A: Address> Line<A> {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct Blocks<A> {
+#[derive(Debug)]
+pub struct Blocks<A: Address, S: Store = Owned> {
+    starts: S::Slice<A>,
+    intervals: S::Slice<Interval>,
+    blocks: S::Slice<Block>,
+    port_starts: S::Slice<u16>,
+    port_best: S::Slice<Rank>,
+    /// `buckets[k]`: how many intervals start below bucket `k` (empty when not used).
+    buckets: S::Slice<u32>,
+}
+
+/// The longest chain of nested blocks: one per prefix length of an IPv6 address. A walk stops
+/// there, so that a corrupt compiled file whose parents loop cannot hold a call forever.
+const LONGEST_CHAIN: usize = 129;
+
+/// The blocks while they are built.
+#[derive(Default)]
+struct Building<A> {
     starts: Vec<A>,
     intervals: Vec<Interval>,
     blocks: Vec<Block>,
     port_starts: Vec<u16>,
     port_best: Vec<Rank>,
-    /// `buckets[k]`: how many intervals start below bucket `k` (empty when not used).
     buckets: Vec<u32>,
 }
 
-impl<A: Address> Blocks<A> {
+impl<A: Address> Blocks<A, Owned> {
     /// From `(network, prefix length, port interval)` entries in any order, networks masked to
     /// their prefix. `bucketed`: build the bucket table (worth it for IPv4 only, where the top
     /// bits spread addresses; IPv6 addresses share their first bits).
     pub fn build(mut entries: Vec<(A, u8, (u16, u16, Rank))>, bucketed: bool) -> Blocks<A> {
-        let mut out = Blocks::<A>::default();
+        let mut out = Building::<A>::default();
         let mut line = Line {
             starts: vec![A::default()],
             innermost: vec![NO_BLOCK],
@@ -194,10 +214,6 @@ impl<A: Address> Blocks<A> {
                 },
             })
             .collect();
-        out.starts.shrink_to_fit();
-        out.blocks.shrink_to_fit();
-        out.port_starts.shrink_to_fit();
-        out.port_best.shrink_to_fit();
         if bucketed && out.starts.len() > 1 {
             // One pass over the sorted starts fills every bucket.
             out.buckets = Vec::with_capacity(BUCKETS + 1);
@@ -209,9 +225,50 @@ impl<A: Address> Blocks<A> {
                 out.buckets.push(i as u32);
             }
         }
-        out
+        Blocks {
+            starts: out.starts.into(),
+            intervals: out.intervals.into(),
+            blocks: out.blocks.into(),
+            port_starts: out.port_starts.into(),
+            port_best: out.port_best.into(),
+            buckets: out.buckets.into(),
+        }
     }
 
+    /// Writes the arrays as sections of a compiled file.
+    pub(super) fn write(&self, out: &mut Writer) {
+        out.section(&self.starts);
+        out.section(&self.intervals);
+        out.section(&self.blocks);
+        out.section(&self.port_starts);
+        out.section(&self.port_best);
+        out.section(&self.buckets);
+    }
+}
+
+impl<A: Address> Blocks<A, Mapped> {
+    /// Reads the sections [`Blocks::write`] wrote, checking that their sizes agree (the values
+    /// are not checked: every lookup is bounded whatever they are).
+    pub(super) fn read(input: &mut Reader) -> Result<Self, String> {
+        let blocks = Self {
+            starts: input.section()?,
+            intervals: input.section()?,
+            blocks: input.section()?,
+            port_starts: input.section()?,
+            port_best: input.section()?,
+            buckets: input.section()?,
+        };
+        if blocks.intervals.len() != blocks.starts.len()
+            || blocks.port_best.len() != blocks.port_starts.len()
+            || !matches!(blocks.buckets.len(), 0 | 4097)
+        {
+            return Err("address blocks of inconsistent sizes".into());
+        }
+        Ok(blocks)
+    }
+}
+
+impl<A: Address, S: Store> Blocks<A, S> {
     /// The best rank among the blocks holding `address`, for `port`.
     #[inline]
     pub fn best(&self, address: A, port: u16) -> Rank {
@@ -260,7 +317,10 @@ impl<A: Address> Blocks<A> {
     #[inline(never)]
     fn walk(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
-        while let Some(b) = self.blocks.get(block as usize) {
+        for _ in 0..LONGEST_CHAIN {
+            let Some(b) = self.blocks.get(block as usize) else {
+                break;
+            };
             let rank = if b.len == 0 {
                 if b.lo <= port && port <= b.hi {
                     b.rank
@@ -280,7 +340,12 @@ impl<A: Address> Blocks<A> {
     #[inline(never)]
     fn search_ports(&self, b: &Block, port: u16) -> Rank {
         let first = b.first as usize;
-        let starts = &self.port_starts[first..first + b.len as usize];
+        let Some(starts) = self
+            .port_starts
+            .get(first..first.saturating_add(b.len as usize))
+        else {
+            return Rank::NONE;
+        };
         let j = starts.partition_point(|&s| s <= port);
         self.port_best
             .get(first + j.wrapping_sub(1))

@@ -13,13 +13,16 @@
 
 use super::EventKind;
 use super::blocks::Blocks;
+use super::compiled::{Reader, Writer};
 use super::ports::PortSegments;
 use super::rank::Rank;
 use super::resolve::{Resolve, Unresolved, is_localhost};
+use super::store::{Mapped, Owned, Store};
 use crate::hash::FxMap;
 use crate::language::{HostPattern, PortPattern};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// One rule of this kind, its host normalised (see [`normalize_host`]).
 #[derive(Debug, Clone)]
@@ -79,42 +82,77 @@ fn mask_v6(a: u128, len: u8) -> u128 {
     a & u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)
 }
 
+/// A hostname rule: its name is `text[start..start + len]`.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct NameRule {
+    start: u32,
+    len: u32,
+    lo: u16,
+    hi: u16,
+    /// Zero: keeps `rank` aligned without padding bytes.
+    reserved: u32,
+    rank: Rank,
+}
+
 /// Hostname rules, before and after resolution.
 #[derive(Debug)]
-struct Names {
+struct Names<S: Store> {
     kind: EventKind,
-    rules: Vec<(String, (u16, u16), Rank)>,
+    rules: S::Slice<NameRule>,
+    text: S::Slice<u8>,
     resolved: OnceLock<Resolved>,
 }
 
-impl Names {
+impl<S: Store> Names<S> {
     /// Out of line: resolving is rare, and keeps the common lookup small.
     #[inline(never)]
     fn best(&self, ip: IpAddr, port: u16, resolver: &dyn Resolve) -> Rank {
-        let resolved = self
-            .resolved
-            .get_or_init(|| resolve_names(self.kind, &self.rules, resolver));
-        resolved.by_ip.get(&ip).map_or(Rank::NONE, |s| s.best(port))
+        self.resolved(resolver)
+            .by_ip
+            .get(&ip)
+            .map_or(Rank::NONE, |s| s.best(port))
+    }
+
+    fn resolved(&self, resolver: &dyn Resolve) -> &Resolved {
+        self.resolved.get_or_init(|| {
+            // A name that is not text (a corrupt compiled file) is asked as the empty name,
+            // which resolves to nothing: its rules match nothing.
+            let rules: Vec<(&str, (u16, u16), Rank)> = self
+                .rules
+                .iter()
+                .map(|r| {
+                    let start = r.start as usize;
+                    let name = self
+                        .text
+                        .get(start..start.saturating_add(r.len as usize))
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .unwrap_or("");
+                    (name, (r.lo, r.hi), r.rank)
+                })
+                .collect();
+            resolve_names(self.kind, &rules, resolver)
+        })
     }
 }
 
 #[derive(Debug)]
-pub struct KindIndex {
-    v4: Blocks<u32>,
-    v6: Blocks<u128>,
+pub struct KindIndex<S: Store = Owned> {
+    v4: Blocks<u32, S>,
+    v6: Blocks<u128, S>,
     /// The any-address rules, and the IPv6 blocks that hold every IPv4-mapped address (`::/0`,
     /// `::/64`, ...): every IPv4 address matches them.
-    any_v4: PortSegments,
-    any_v6: PortSegments,
-    names: Option<Names>,
+    any_v4: PortSegments<S>,
+    any_v6: PortSegments<S>,
+    names: Option<Names<S>>,
     /// For binds to 0.0.0.0 and `::`: every rule whose port matches, except allow rules naming
     /// one address (an allow for one address does not permit listening on all of them).
-    unspecified_v4: PortSegments,
-    unspecified_v6: PortSegments,
+    unspecified_v4: PortSegments<S>,
+    unspecified_v6: PortSegments<S>,
     empty: bool,
 }
 
-impl KindIndex {
+impl KindIndex<Owned> {
     /// Compiles the entries of one kind (binds add the structures for unspecified binds).
     pub fn build(entries: impl IntoIterator<Item = Entry>, kind: EventKind) -> KindIndex {
         let binds = matches!(kind, EventKind::BindServer | EventKind::BindClient);
@@ -123,6 +161,7 @@ impl KindIndex {
         let mut v6: Vec<(u128, u8, (u16, u16, Rank))> = Vec::new();
         let (mut any_v4, mut any_v6) = (Vec::new(), Vec::new());
         let mut names = Vec::new();
+        let mut text = Vec::new();
         let (mut unspecified_v4, mut unspecified_v6) = (Vec::new(), Vec::new());
         for e in entries {
             empty = false;
@@ -166,7 +205,18 @@ impl KindIndex {
                     v4.push((u32::from(Ipv4Addr::LOCALHOST) & 0xff00_0000, 8, interval));
                     v6.push((u128::from(Ipv6Addr::LOCALHOST), 128, interval));
                 }
-                HostPattern::Name(name) => names.push((name, e.ports, e.rank)),
+                HostPattern::Name(name) => {
+                    let start = text.len() as u32;
+                    text.extend_from_slice(name.as_bytes());
+                    names.push(NameRule {
+                        start,
+                        len: name.len() as u32,
+                        lo: e.ports.0,
+                        hi: e.ports.1,
+                        reserved: 0,
+                        rank: e.rank,
+                    });
+                }
             }
         }
         let (unspecified_v4, unspecified_v6) = if binds {
@@ -184,7 +234,8 @@ impl KindIndex {
             any_v6: PortSegments::build(&any_v6),
             names: (!names.is_empty()).then(|| Names {
                 kind,
-                rules: names,
+                rules: names.into(),
+                text: text.into(),
                 resolved: OnceLock::new(),
             }),
             unspecified_v4,
@@ -193,6 +244,66 @@ impl KindIndex {
         }
     }
 
+    /// Writes the index as sections of a compiled file.
+    pub(super) fn write(&self, out: &mut Writer) {
+        out.section(&[u32::from(!self.empty)]);
+        self.v4.write(out);
+        self.v6.write(out);
+        for segments in [
+            &self.any_v4,
+            &self.any_v6,
+            &self.unspecified_v4,
+            &self.unspecified_v6,
+        ] {
+            segments.write(out);
+        }
+        match &self.names {
+            Some(names) => {
+                out.section(&names.rules);
+                out.section(&names.text);
+            }
+            None => {
+                out.section::<NameRule>(&[]);
+                out.section::<u8>(&[]);
+            }
+        }
+    }
+}
+
+impl KindIndex<Mapped> {
+    /// Reads the sections [`KindIndex::write`] wrote.
+    pub(super) fn read(input: &mut Reader, kind: EventKind) -> Result<Self, String> {
+        let flags: &[u32] = input.section()?;
+        let &[flags] = flags else {
+            return Err("an index without its flags".into());
+        };
+        let v4 = Blocks::read(input)?;
+        let v6 = Blocks::read(input)?;
+        let any_v4 = PortSegments::read(input)?;
+        let any_v6 = PortSegments::read(input)?;
+        let unspecified_v4 = PortSegments::read(input)?;
+        let unspecified_v6 = PortSegments::read(input)?;
+        let rules: &[NameRule] = input.section()?;
+        let text: &[u8] = input.section()?;
+        Ok(KindIndex {
+            v4,
+            v6,
+            any_v4,
+            any_v6,
+            names: (!rules.is_empty()).then(|| Names {
+                kind,
+                rules,
+                text,
+                resolved: OnceLock::new(),
+            }),
+            unspecified_v4,
+            unspecified_v6,
+            empty: flags & 1 == 0,
+        })
+    }
+}
+
+impl<S: Store> KindIndex<S> {
     pub fn is_empty(&self) -> bool {
         self.empty
     }
@@ -262,12 +373,7 @@ impl KindIndex {
     /// What each hostname resolved to (empty when it did not), resolving now if no lookup has.
     pub fn resolved_names(&self, resolver: &dyn Resolve) -> &[(String, Vec<IpAddr>)] {
         match &self.names {
-            Some(names) => {
-                &names
-                    .resolved
-                    .get_or_init(|| resolve_names(names.kind, &names.rules, resolver))
-                    .names
-            }
+            Some(names) => &names.resolved(resolver).names,
             None => &[],
         }
     }
@@ -283,7 +389,7 @@ struct Resolved {
 /// Resolves every name of a kind's rules at once, then builds the map: linear in the rules.
 fn resolve_names(
     kind: EventKind,
-    rules: &[(String, (u16, u16), Rank)],
+    rules: &[(&str, (u16, u16), Rank)],
     resolver: &dyn Resolve,
 ) -> Resolved {
     // Each name once, in the order of its first rule, with how many rules name it.
@@ -292,8 +398,8 @@ fn resolve_names(
     let of_rule: Vec<usize> = rules
         .iter()
         .map(|(name, _, _)| {
-            let i = *seen.entry(name.as_str()).or_insert_with(|| {
-                unique.push((name.as_str(), 0));
+            let i = *seen.entry(name).or_insert_with(|| {
+                unique.push((name, 0));
                 unique.len() - 1
             });
             unique[i].1 += 1;

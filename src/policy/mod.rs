@@ -6,23 +6,28 @@
 //! the semantics this module implements, with examples.
 
 mod blocks;
+pub mod compiled;
 pub mod explain;
 mod index;
 mod ports;
 mod rank;
 mod resolve;
 pub mod shadow;
+mod store;
 
 pub use explain::{Candidate, Explanation};
 pub use index::normalize_ip;
 pub use rank::Rank;
 pub use resolve::{Resolve, SystemResolver, Unresolved, is_localhost, warning};
 
-use crate::language::{Action, AddressPattern, App, Condition, RuleSet, SocketRule};
+use crate::language::{Action, AddressPattern, App, Condition, Location, RuleSet, SocketRule};
+use compiled::{Provenance, Records};
 use index::{Entry, KindIndex, loopback_of, normalize_host, port_interval};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::OnceLock;
+use store::{Mapped, Owned};
 
 /// What a socket call asks for, in the terms of the rule conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,19 +142,102 @@ impl Target {
 
 /// The compiled policy.
 pub struct Policy {
-    rules: RuleSet,
-    /// `(app, rule)` index of each rule, in definition order: a rank's order indexes this.
-    order: Vec<(u32, u32)>,
-    kinds: [KindIndex; 4],
+    rules: Rules,
+    kinds: Kinds,
     mode: Mode,
     resolver: Box<dyn Resolve>,
+}
+
+/// The per-kind indexes, built from rules or mapped from a compiled file: the same lookup code,
+/// compiled for each storage.
+enum Kinds {
+    Owned([KindIndex<Owned>; 4]),
+    Mapped([KindIndex<Mapped>; 4]),
+}
+
+/// Runs `$body` with `$index` the index of `$kind`, whatever its storage.
+macro_rules! with_index {
+    ($self:expr, $kind:expr, |$index:ident| $body:expr) => {
+        match &$self.kinds {
+            Kinds::Owned(kinds) => {
+                let $index = &kinds[$kind.index()];
+                $body
+            }
+            Kinds::Mapped(kinds) => {
+                let $index = &kinds[$kind.index()];
+                $body
+            }
+        }
+    };
+}
+
+/// Rules decoded from a compiled file, per block of this many, when first asked for.
+const CHUNK: usize = 1024;
+
+/// A rule with its app (the app without its rules), decoded from a compiled file.
+type Decoded = (App, SocketRule);
+
+/// The decoded rules of one block of [`CHUNK`].
+type Chunk = Box<[OnceLock<Box<Decoded>>]>;
+
+/// The rules themselves: what events and `armr explain` read.
+enum Rules {
+    Source {
+        rules: RuleSet,
+        /// `(app, rule)` index of each rule, in definition order: a rank's order indexes this.
+        order: Vec<(u32, u32)>,
+    },
+    Compiled {
+        records: Records,
+        len: u32,
+        apps: u32,
+        stacktrace: bool,
+        /// The rules decoded for events: a table of blocks of [`CHUNK`] rules, each block
+        /// allocated on the first event of one of its rules. Nothing is decoded at load.
+        decoded: OnceLock<Box<[OnceLock<Chunk>]>>,
+        /// Every rule, for `armr explain` and [`Policy::rules`].
+        all: OnceLock<RuleSet>,
+    },
+}
+
+/// What stands for a rule whose record in a compiled file cannot be read: it judges nothing.
+fn unreadable(order: u32) -> Decoded {
+    let location = Location {
+        file: "(compiled policy)".into(),
+        line: 0,
+        column: 0,
+    };
+    (
+        App {
+            name: "(unreadable)".into(),
+            language: crate::language::LanguageVersion::armr(2, 0),
+            version: 1,
+            log_metadata: std::sync::Arc::from(Vec::new()),
+            rules: Vec::new(),
+            location: location.clone(),
+        },
+        SocketRule {
+            name: format!("(unreadable rule {order})").into(),
+            condition: Condition::Bind {
+                client: None,
+                server: None,
+            },
+            action: Action::Detect,
+            message: None,
+            severity: crate::language::Severity::Unknown,
+            stacktrace: false,
+            log_metadata: Default::default(),
+            location,
+        },
+    )
 }
 
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Policy")
-            .field("rules", &self.order.len())
+            .field("rules", &self.len())
             .field("mode", &self.mode)
+            .field("compiled", &matches!(self.kinds, Kinds::Mapped(_)))
             .finish()
     }
 }
@@ -197,11 +285,75 @@ impl Policy {
         let kinds = EventKind::ALL
             .map(|kind| KindIndex::build(entries(&rules, kind).into_iter().map(|(_, e)| e), kind));
         Policy {
-            rules,
-            order,
-            kinds,
+            rules: Rules::Source { rules, order },
+            kinds: Kinds::Owned(kinds),
             mode,
             resolver,
+        }
+    }
+
+    /// A policy from a compiled file's bytes (mapped by the library, read by `armr`): checks its
+    /// header and section table, in time that does not grow with the rules, and looks up in the
+    /// bytes themselves. `Err` says what is wrong with the file.
+    pub fn from_compiled(
+        bytes: &'static [u8],
+        mode: Mode,
+        resolver: Box<dyn Resolve>,
+    ) -> Result<Policy, String> {
+        let mut opened = compiled::open(bytes)?;
+        let mut kinds = Vec::with_capacity(4);
+        for kind in EventKind::ALL {
+            kinds.push(KindIndex::read(&mut opened.reader, kind)?);
+        }
+        let records = Records::read(&mut opened.reader)?;
+        if !records.counts(opened.rules, opened.apps) {
+            return Err("its counts of rules and apps disagree with its records".into());
+        }
+        let Ok(kinds) = <[KindIndex<Mapped>; 4]>::try_from(kinds) else {
+            return Err("an event kind is missing".into());
+        };
+        Ok(Policy {
+            rules: Rules::Compiled {
+                records,
+                len: opened.rules,
+                apps: opened.apps,
+                stacktrace: opened.stacktrace,
+                decoded: OnceLock::new(),
+                all: OnceLock::new(),
+            },
+            kinds: Kinds::Mapped(kinds),
+            mode,
+            resolver,
+        })
+    }
+
+    /// The compiled file of this policy (built from rules), carrying `provenance`. `None` for a
+    /// policy that was itself loaded from a compiled file.
+    pub fn compile(&self, provenance: &Provenance) -> Option<Vec<u8>> {
+        let (Kinds::Owned(kinds), Rules::Source { rules, order }) = (&self.kinds, &self.rules)
+        else {
+            return None;
+        };
+        let mut writer = compiled::Writer::default();
+        for index in kinds {
+            index.write(&mut writer);
+        }
+        Some(compiled::finish(writer, &rules.apps, order, provenance))
+    }
+
+    /// What a compiled policy was built from; `None` for one built from rules.
+    pub fn provenance(&self) -> Option<Provenance> {
+        match &self.rules {
+            Rules::Source { .. } => None,
+            Rules::Compiled { records, .. } => records.provenance(),
+        }
+    }
+
+    /// True when some rule asks for a stack trace in its events.
+    pub fn has_stacktraces(&self) -> bool {
+        match &self.rules {
+            Rules::Source { rules, .. } => rules.socket_rules().any(|(_, r)| r.stacktrace),
+            Rules::Compiled { stacktrace, .. } => *stacktrace,
         }
     }
 
@@ -209,44 +361,118 @@ impl Policy {
         self.mode
     }
 
+    /// The rules. For a compiled policy they are decoded from the file on the first call.
     pub fn rules(&self) -> &RuleSet {
-        &self.rules
+        match &self.rules {
+            Rules::Source { rules, .. } => rules,
+            Rules::Compiled {
+                records,
+                len,
+                apps,
+                all,
+                ..
+            } => all.get_or_init(|| {
+                let mut set = RuleSet {
+                    apps: (0..*apps)
+                        .map(|a| records.app(a).unwrap_or_else(|| unreadable(0).0))
+                        .collect(),
+                };
+                for order in 0..*len {
+                    // A rule keeps its place (ranks name it by order) even when unreadable.
+                    let (a, rule) = records
+                        .rule(order)
+                        .and_then(|r| {
+                            let app = set.apps.get(r.app as usize)?;
+                            Some((r.app, r.with_app(app)))
+                        })
+                        .unwrap_or_else(|| {
+                            (set.apps.len().saturating_sub(1) as u32, unreadable(order).1)
+                        });
+                    if set.apps.is_empty() {
+                        set.apps.push(unreadable(order).0);
+                    }
+                    set.apps[a as usize].rules.push(rule);
+                }
+                set
+            }),
+        }
     }
 
     /// The number of socket rules.
     pub fn len(&self) -> usize {
-        self.order.len()
+        match &self.rules {
+            Rules::Source { order, .. } => order.len(),
+            Rules::Compiled { len, .. } => *len as usize,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.len() == 0
     }
 
     /// True when some rule has this kind's condition: without one, every event of the kind is
     /// allowed unlogged, and a caller may skip decoding the event at all.
     #[inline]
     pub fn has_rules(&self, kind: EventKind) -> bool {
-        !self.kinds[kind.index()].is_empty()
+        with_index!(self, kind, |index| !index.is_empty())
     }
 
     /// True when some rule of this kind names a host (other than `localhost` and the names under
     /// it, which are the loopback addresses), so that a decision may resolve names (the first
     /// time) through the system resolver.
     pub fn has_hostnames(&self, kind: EventKind) -> bool {
-        self.kinds[kind.index()].has_hostnames()
+        with_index!(self, kind, |index| index.has_hostnames())
     }
 
     /// True when every hostname of this kind's rules is resolved (or there is none): a decision
     /// of the kind makes no call to the resolver.
     pub fn hostnames_resolved(&self, kind: EventKind) -> bool {
-        self.kinds[kind.index()].hostnames_resolved()
+        with_index!(self, kind, |index| index.hostnames_resolved())
     }
 
-    /// The app and rule at `order` (a [`Decision::rule`]).
+    /// The app and rule at `order` (a [`Decision::rule`]). Of a compiled policy, the rule is
+    /// decoded from the file the first time (an allocation, once per rule); a rule that cannot
+    /// be read (a corrupt file) is named `(unreadable rule N)`.
     pub fn rule(&self, order: u32) -> (&App, &SocketRule) {
-        let (a, r) = self.order[order as usize];
-        let app = &self.rules.apps[a as usize];
-        (app, &app.rules[r as usize])
+        match &self.rules {
+            Rules::Source { rules, order: of } => {
+                let (a, r) = of[order as usize];
+                let app = &rules.apps[a as usize];
+                (app, &app.rules[r as usize])
+            }
+            Rules::Compiled {
+                records,
+                len,
+                decoded,
+                ..
+            } => {
+                let table = decoded.get_or_init(|| {
+                    (0..(*len as usize).div_ceil(CHUNK))
+                        .map(|_| OnceLock::new())
+                        .collect()
+                });
+                let i = order as usize;
+                let Some(chunk) = table.get(i / CHUNK) else {
+                    static OUTSIDE: OnceLock<Decoded> = OnceLock::new();
+                    let (app, rule) = OUTSIDE.get_or_init(|| unreadable(u32::MAX));
+                    return (app, rule);
+                };
+                let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+                let decoded = chunk[i % CHUNK].get_or_init(|| {
+                    Box::new(
+                        records
+                            .rule(order)
+                            .and_then(|r| {
+                                let app = records.app(r.app)?;
+                                let rule = r.with_app(&app);
+                                Some((app, rule))
+                            })
+                            .unwrap_or_else(|| unreadable(order)),
+                    )
+                });
+                (&decoded.0, &decoded.1)
+            }
+        }
     }
 
     /// The best rank among the rules matching an event.
@@ -265,14 +491,14 @@ impl Policy {
     /// common case, with no `IpAddr` to build or normalise.
     #[inline(never)]
     pub fn best_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Rank {
-        let index = &self.kinds[kind.index()];
-        if index.is_empty() {
-            return Rank::NONE;
-        }
         if ip == 0 {
             return self.best_rank_other(kind, SocketAddr::from(([0u8; 4], port)));
         }
-        index.best_v4(ip, port, self.resolver.as_ref())
+        with_index!(self, kind, |index| if index.is_empty() {
+            Rank::NONE
+        } else {
+            index.best_v4(ip, port, self.resolver.as_ref())
+        })
     }
 
     /// [`Policy::best_rank_v4`] for the common lookup, which makes no call (so that it can be
@@ -281,20 +507,21 @@ impl Policy {
     /// `best_rank_v4`. Cannot panic: the hooks call it without `catch_unwind`.
     #[inline(always)]
     pub fn quick_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Option<Rank> {
-        self.kinds.get(kind.index())?.quick_v4(ip, port)
+        match &self.kinds {
+            Kinds::Owned(kinds) => kinds.get(kind.index())?.quick_v4(ip, port),
+            Kinds::Mapped(kinds) => kinds.get(kind.index())?.quick_v4(ip, port),
+        }
     }
 
     /// What the IPv4 path leaves: IPv6 addresses, and the unspecified address (normalised).
     #[inline(never)]
     fn best_rank_other(&self, kind: EventKind, address: SocketAddr) -> Rank {
-        let index = &self.kinds[kind.index()];
-        if index.is_empty() {
-            return Rank::NONE;
-        }
-        match Target::of(kind, address) {
+        let target = Target::of(kind, address);
+        with_index!(self, kind, |index| match target {
+            _ if index.is_empty() => Rank::NONE,
             Target::Address(ip, port) => index.best(ip, port, self.resolver.as_ref()),
             Target::AllLocal { ipv6, port } => index.best_unspecified(ipv6, port),
-        }
+        })
     }
 
     /// The decision a rank makes, or `None` for no rule. Reads the rank alone, not the rule.
@@ -323,7 +550,8 @@ impl Policy {
 
     /// What each hostname of a kind's rules resolved to (resolving them now if needed).
     pub fn resolved_names(&self, kind: EventKind) -> &[(String, Vec<IpAddr>)] {
-        self.kinds[kind.index()].resolved_names(self.resolver.as_ref())
+        with_index!(self, kind, |index| index
+            .resolved_names(self.resolver.as_ref()))
     }
 }
 

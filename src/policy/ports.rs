@@ -2,39 +2,81 @@
 //!
 //! Built once by a sweep over the rules' port intervals; a lookup is one binary search.
 
+use super::compiled::{Reader, Writer};
 use super::rank::Rank;
+use super::store::{Mapped, Owned, Store};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// Sorted segments of the port range 0..=65535: segment `i` covers ports from `starts[i]` up to
 /// the next start, and `best[i]` is the best rank among the rules covering it.
-#[derive(Debug, Clone, Default)]
-pub struct PortSegments {
-    starts: Vec<u16>,
-    best: Vec<Rank>,
+#[derive(Debug)]
+pub struct PortSegments<S: Store = Owned> {
+    starts: S::Slice<u16>,
+    best: S::Slice<Rank>,
     /// For many segments (an any-address rule per port): `buckets[k]` is how many segments start
     /// below port `k * 256`, so that a lookup searches one bucket's segments. Empty otherwise.
-    buckets: Vec<u32>,
+    buckets: S::Slice<u32>,
+}
+
+impl<S: Store> Default for PortSegments<S> {
+    fn default() -> Self {
+        PortSegments {
+            starts: Default::default(),
+            best: Default::default(),
+            buckets: Default::default(),
+        }
+    }
 }
 
 /// Segments from which a lookup narrows its search with buckets.
 const BUCKETED: usize = 32;
 
-impl PortSegments {
+impl PortSegments<Owned> {
     /// From `(first port, last port, rank)` intervals, in any order.
     pub fn build(intervals: &[(u16, u16, Rank)]) -> PortSegments {
-        let mut segments = PortSegments::default();
-        append_segments(intervals, &mut segments.starts, &mut segments.best);
-        segments.starts.shrink_to_fit();
-        segments.best.shrink_to_fit();
-        if segments.starts.len() >= BUCKETED {
-            segments.buckets = (0..=256u32)
-                .map(|k| segments.starts.partition_point(|&s| u32::from(s) < k << 8) as u32)
-                .collect();
+        let (mut starts, mut best) = (Vec::new(), Vec::new());
+        append_segments(intervals, &mut starts, &mut best);
+        let buckets = if starts.len() >= BUCKETED {
+            (0..=256u32)
+                .map(|k| starts.partition_point(|&s| u32::from(s) < k << 8) as u32)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        PortSegments {
+            starts: starts.into(),
+            best: best.into(),
+            buckets: buckets.into(),
         }
-        segments
     }
 
+    /// Writes the arrays as sections of a compiled file.
+    pub(super) fn write(&self, out: &mut Writer) {
+        out.section(&self.starts);
+        out.section(&self.best);
+        out.section(&self.buckets);
+    }
+}
+
+impl PortSegments<Mapped> {
+    /// Reads the sections [`PortSegments::write`] wrote, checking that their sizes agree.
+    pub(super) fn read(input: &mut Reader) -> Result<Self, String> {
+        let segments = Self {
+            starts: input.section()?,
+            best: input.section()?,
+            buckets: input.section()?,
+        };
+        if segments.best.len() != segments.starts.len()
+            || !matches!(segments.buckets.len(), 0 | 257)
+        {
+            return Err("port segments of inconsistent sizes".into());
+        }
+        Ok(segments)
+    }
+}
+
+impl<S: Store> PortSegments<S> {
     /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does). Cannot panic
     /// (every access is checked).
     #[inline]

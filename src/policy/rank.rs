@@ -6,7 +6,21 @@ use crate::language::{Action, AddressPattern};
 /// is comparing by (1) no wildcard before wildcard, (2) allow, protect, detect, (3) defined first.
 /// The lowest bit (the rule has a message) never decides a comparison, since no two rules share
 /// an order; it is there so that a silent decision never has to look at the rule itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+    zerocopy::KnownLayout,
+)]
+#[repr(transparent)]
 pub struct Rank(u64);
 
 impl Rank {
