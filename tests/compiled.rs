@@ -625,3 +625,78 @@ fn events_from_a_compiled_policy_are_those_of_its_rules() {
         "{from_source:?}"
     );
 }
+
+// =============================================================================================
+// Logging allocates nothing in a hook
+
+/// A hook may run in a signal handler that interrupted `malloc`: writing an event allocates
+/// nothing, from a compiled policy (its records read in place) as from rules. A shim preloaded
+/// before the library counts the allocations made inside `connect` (armr's hook and its event),
+/// for two refused, logged connects of `connector`, each the first event of its rule.
+#[test]
+fn logging_an_event_allocates_nothing_in_the_hook() {
+    support::armr_command();
+    let dir = TempDir::new("compiled", "allocfree");
+    let (listener, port) = tcp_listener("127.0.0.1:0");
+    let source = dir.write(
+        "alloc.armr",
+        &format!(
+            r#"app("Alloc Test"):
+    requires(version: ARMR/2.11)
+    version(3)
+    metadata(log: {{team: "blue", env: "test"}})
+    socket("first"):
+        connect("127.0.0.1:{port}")
+        protect(message: "no allocation", severity: High)
+        metadata(log: {{env: "prod", owner: "secops"}})
+    endsocket
+    socket("unused"):
+        connect("10.0.0.1:1")
+        protect(message: "never")
+    endsocket
+endapp
+"#
+        ),
+    );
+    let policy = dir.path("alloc.armrc");
+    let out = armr_compile(&source, &policy);
+    assert!(out.status.success(), "armr compile: {}", text(&out.stderr));
+    let shim = support::programs::c_library("count_allocations");
+    let connector = support::programs::c_program("connector", &[]);
+    for (rules, tag) in [(&policy, "compiled"), (&source, "source")] {
+        let log = dir.path(&format!("{tag}.log"));
+        let mut command = Command::new(&connector);
+        support::run::under_armr(
+            command.args(["count", "127.0.0.1", &port.to_string(), "2"]),
+            rules,
+            &log,
+        )
+        .env(
+            "LD_PRELOAD",
+            format!("{}:{}", shim.display(), support::library().display()),
+        );
+        let ran =
+            support::run::run(&mut command, &dir.0, tag, Duration::from_secs(20)).with_log(&log);
+        assert_eq!(ran.status.code(), Some(0), "{tag}: {}", ran.stderr);
+        assert_eq!(ran.stdout, "refused=2 other=0\n", "{tag}");
+        assert!(
+            ran.stderr
+                .ends_with("connects=2 allocations in connect=0\n"),
+            "{tag}: {}",
+            ran.stderr
+        );
+        let lines: Vec<&str> = ran.log.lines().collect();
+        assert_eq!(lines.len(), 2, "{tag}: {}", ran.log);
+        for line in lines {
+            assert!(
+                line.contains(
+                    "|Alloc Test|2.11|first|Execute Rule|High|"
+                ) && line.contains(
+                    " appVersion=3 ruleType=socket securityFeature=socket connect act=protect msg=no allocation team=blue env=prod owner=secops remoteIpAddress=127.0.0.1 remotePort="
+                ),
+                "{tag}: {line}"
+            );
+        }
+    }
+    support::net::assert_untouched(&listener, "refused connects");
+}
