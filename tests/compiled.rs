@@ -7,6 +7,7 @@
 //! Needs `cargo build --release` first (`target/release/libarmr.so` and `target/release/armr`)
 //! and netcat-openbsd, as `make test` provides. Everything stays on 127.0.0.0/8.
 
+use armr::event::{Event, EventRule, format_event};
 use armr::policy::compiled::{self, Provenance};
 use armr::policy::{EventKind, Mode, Policy};
 use std::net::SocketAddr;
@@ -361,6 +362,25 @@ fn compiled_bytes() -> Vec<u8> {
         .unwrap()
 }
 
+/// The event line of `rule` for `kind` at `address` (a fixed time and process).
+fn event_line(kind: EventKind, address: SocketAddr, rule: EventRule<'_>) -> String {
+    let event = Event {
+        unix_millis: 0,
+        hostname: "h",
+        process: "p",
+        pid: 1,
+        rule,
+        kind,
+        action: armr::language::Action::Protect,
+        address,
+        stacktrace: None,
+        count: None,
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let n = format_event(&event, &mut buf);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 fn judge_everything(policy: &Policy) {
     for kind in EventKind::ALL {
         for address in [
@@ -377,7 +397,19 @@ fn judge_everything(policy: &Policy) {
         ] {
             let address: SocketAddr = address.parse().unwrap();
             if let Some(d) = policy.decide(kind, address) {
-                let _ = policy.rule(d.rule);
+                let (app, rule) = policy.rule(d.rule);
+                let mut name = [0; 32];
+                let view = policy.event_rule(d.rule, &mut name);
+                // The record read in place writes what the decoded rule writes, unreadable
+                // included (beyond the last rule `rule` names no order).
+                if (d.rule as usize) < policy.len() {
+                    assert_eq!(
+                        event_line(kind, address, view),
+                        event_line(kind, address, EventRule::of(app, rule)),
+                        "rule {}",
+                        d.rule
+                    );
+                }
             }
             if let SocketAddr::V4(v4) = address {
                 let _ = policy.quick_rank_v4(kind, v4.ip().to_bits(), v4.port());
