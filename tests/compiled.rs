@@ -268,10 +268,30 @@ fn explain_verifies_the_digest_and_shows_the_provenance() {
             .output()
             .unwrap()
     };
+    // Mixed with rules files, a compiled file is refused with what to do, before any file is
+    // read as rules.
+    let source = dir.path("web.armr");
+    for files in [[&policy, &source], [&source, &policy]] {
+        let mut command = Command::new(armr_command());
+        let out = without_armr_env(&mut command)
+            .arg("explain")
+            .args(files)
+            .args(["connect", "127.0.0.9:9"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "armr: error: {}: a compiled policy must be given alone, without rules files: it holds every rule it was compiled from\n",
+                policy.display()
+            )
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
     let out = explain(&policy);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let source = dir.path("web.armr");
     let digest = armr::digest::hex(&armr::digest::sha256(&std::fs::read(&source).unwrap()));
     assert!(
         stdout.starts_with("connect 127.0.0.9:9: allow\nrule: \"one-allowed\" in app \"web\""),
