@@ -10,8 +10,9 @@
 //! are escaped and line breaks written `\n`/`\r`; syslog header fields keep printable ASCII only.
 
 use crate::language::vocabulary::{self, event_field as field};
-use crate::language::{Action, App, Severity, SocketRule};
+use crate::language::{Action, App, LanguageVersion, LogMetadata, Severity, SocketRule};
 use crate::policy::EventKind;
+use crate::policy::compiled::{Pairs, PairsIter};
 use std::fmt::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
@@ -24,8 +25,8 @@ pub struct Event<'a> {
     /// The process's name (syslog APP-NAME).
     pub process: &'a str,
     pub pid: u32,
-    pub app: &'a App,
-    pub rule: &'a SocketRule,
+    /// The rule that decided, with its app: what the line says of them.
+    pub rule: EventRule<'a>,
     pub kind: EventKind,
     /// What armr did: the rule's action, or detect for a protect in detect-only mode.
     pub action: Action,
@@ -37,6 +38,128 @@ pub struct Event<'a> {
     /// How many events of the rule this line stands for (CEF `cnt`), for events logged at most
     /// once a second: datagrams discarded on receipt. `None` for a line per event.
     pub count: Option<u64>,
+}
+
+/// What an event line says of its rule and app, borrowed from where they are kept: the rules
+/// parsed ([`EventRule::of`]) or a compiled file's records read in place
+/// ([`Records::event_rule`](crate::policy::compiled::Records::event_rule)). Either way writing an
+/// event allocates nothing.
+#[derive(Clone, Copy)]
+pub struct EventRule<'a> {
+    pub app_name: &'a str,
+    pub language: LanguageVersion,
+    pub app_version: u32,
+    pub name: &'a str,
+    pub message: Option<&'a str>,
+    pub severity: Severity,
+    pub stacktrace: bool,
+    pub log_metadata: Metadata<'a>,
+}
+
+impl<'a> EventRule<'a> {
+    /// The view of a parsed rule and its app.
+    pub fn of(app: &'a App, rule: &'a SocketRule) -> EventRule<'a> {
+        EventRule {
+            app_name: &app.name,
+            language: app.language,
+            app_version: app.version,
+            name: &rule.name,
+            message: rule.message.as_deref(),
+            severity: rule.severity,
+            stacktrace: rule.stacktrace,
+            log_metadata: Metadata::Model(&rule.log_metadata),
+        }
+    }
+}
+
+/// A rule's metadata `log` entries, in the order its events write them ([`LogMetadata`]'s
+/// overlay: the app's entries, a rule's value replacing the app's in place, then the rule's new
+/// keys).
+#[derive(Clone, Copy)]
+pub enum Metadata<'a> {
+    Model(&'a LogMetadata),
+    /// From a compiled file: the app's entries (empty when the rule has none of them) and the
+    /// rule's own, scanned in place.
+    Record {
+        app: Pairs<'a>,
+        own: Pairs<'a>,
+    },
+}
+
+impl<'a> Metadata<'a> {
+    /// The number of entries an event writes.
+    pub fn len(&self) -> usize {
+        match self {
+            Metadata::Model(m) => m.len(),
+            Metadata::Record { app, own } => {
+                app.len() + own.iter().filter(|(k, _)| app.value(k).is_none()).count()
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`th entry an event writes.
+    pub fn get(&self, i: usize) -> Option<(&'a str, &'a str)> {
+        match *self {
+            Metadata::Model(m) => m.get(i),
+            Metadata::Record { .. } => self.iter().nth(i),
+        }
+    }
+
+    /// The entries in the order an event writes them.
+    pub fn iter(&self) -> MetadataIter<'a> {
+        match *self {
+            Metadata::Model(m) => MetadataIter::Model { m, next: 0 },
+            Metadata::Record { app, own } => MetadataIter::Record {
+                app,
+                own,
+                app_entries: app.iter(),
+                own_entries: own.iter(),
+            },
+        }
+    }
+}
+
+/// The entries of a [`Metadata`], in event order.
+pub enum MetadataIter<'a> {
+    Model {
+        m: &'a LogMetadata,
+        next: usize,
+    },
+    Record {
+        app: Pairs<'a>,
+        own: Pairs<'a>,
+        app_entries: PairsIter<'a>,
+        own_entries: PairsIter<'a>,
+    },
+}
+
+impl<'a> Iterator for MetadataIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            MetadataIter::Model { m, next } => {
+                let entry = m.get(*next)?;
+                *next += 1;
+                Some(entry)
+            }
+            MetadataIter::Record {
+                app,
+                own,
+                app_entries,
+                own_entries,
+            } => {
+                if let Some((key, value)) = app_entries.next() {
+                    return Some((key, own.value(key).unwrap_or(value)));
+                }
+                own_entries.find(|(key, _)| app.value(key).is_none())
+            }
+        }
+    }
 }
 
 /// The syslog severity for a rule severity: Very-High 1, High 2, Medium 4, Unknown 5, Low 6.
@@ -450,9 +573,9 @@ fn cef_time(out: &mut LineBuffer<'_>, t: &UtcTime) {
 /// value, and the fixed text with numbers and addresses stays under 512 bytes. Lets the caller
 /// take a small buffer for the common event and a large one only when needed.
 pub fn max_event_len(event: &Event<'_>) -> usize {
-    let values = 2 * event.app.name.len()
+    let values = 2 * event.rule.app_name.len()
         + event.rule.name.len()
-        + event.rule.message.as_deref().map_or(0, str::len)
+        + event.rule.message.map_or(0, str::len)
         + event.stacktrace.map_or(0, str::len)
         + event
             .rule
@@ -484,7 +607,7 @@ pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
 /// The `i`th value that may be cut: 0 the message, 1 the stack trace, then the metadata values.
 fn cuttable<'e>(event: &'e Event<'_>, i: usize) -> Option<&'e str> {
     match i {
-        0 => event.rule.message.as_deref(),
+        0 => event.rule.message,
         1 => event.stacktrace,
         _ => event.rule.log_metadata.get(i - 2).map(|(_, value)| value),
     }
@@ -530,15 +653,15 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
     let pri = 8 + u32::from(syslog_severity(event.rule.severity));
     syslog_header(&mut out, pri, &t, event.hostname, event.process, event.pid);
     out.push_bytes(b"CEF:0|ARMR:");
-    header_field(&mut out, &event.app.name);
+    header_field(&mut out, event.rule.app_name);
     out.push_bytes(b"|");
-    header_field(&mut out, &event.app.name);
+    header_field(&mut out, event.rule.app_name);
     out.push_bytes(b"|");
-    out.push_uint(u64::from(event.app.language.major), 1);
+    out.push_uint(u64::from(event.rule.language.major), 1);
     out.push_bytes(b".");
-    out.push_uint(u64::from(event.app.language.minor), 1);
+    out.push_uint(u64::from(event.rule.language.minor), 1);
     out.push_bytes(b"|");
-    header_field(&mut out, &event.rule.name);
+    header_field(&mut out, event.rule.name);
     out.push_bytes(b"|Execute Rule|");
     out.push_bytes(event.rule.severity.name().as_bytes());
     out.push_bytes(b"|");
@@ -548,14 +671,14 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
     key(&mut out, field::PROCID);
     out.push_uint(u64::from(event.pid), 1);
     key(&mut out, field::APP_VERSION);
-    out.push_uint(u64::from(event.app.version), 1);
+    out.push_uint(u64::from(event.rule.app_version), 1);
     key(&mut out, field::RULE_TYPE);
     out.push_bytes(vocabulary::SOCKET.as_bytes());
     key(&mut out, field::SECURITY_FEATURE);
     out.push_bytes(security_feature(event.kind).as_bytes());
     key(&mut out, field::ACT);
     out.push_bytes(event.action.as_str().as_bytes());
-    if let Some(message) = &event.rule.message {
+    if let Some(message) = event.rule.message {
         key(&mut out, field::MSG);
         extension_value_within(&mut out, message, value_room(0));
     }
@@ -761,8 +884,7 @@ mod tests {
                 hostname: &hostname,
                 process: "p".repeat(60).leak(),
                 pid: u32::MAX,
-                app: &app,
-                rule: &rule,
+                rule: EventRule::of(&app, &rule),
                 kind,
                 action: Action::Protect,
                 address: address.parse().unwrap(),
@@ -787,8 +909,7 @@ mod tests {
             let short = Event {
                 hostname: "h",
                 process: "p",
-                app: &short_app,
-                rule: &short_rule,
+                rule: EventRule::of(&short_app, &short_rule),
                 stacktrace: None,
                 ..event
             };
@@ -807,8 +928,7 @@ mod tests {
             hostname: "jenkins-qa-slave-centos.aws.waratek.lan",
             process: "java",
             pid: 6442,
-            app: &app,
-            rule: &rule,
+            rule: EventRule::of(&app, &rule),
             kind: EventKind::Connect,
             action: Action::Protect,
             address: "74.125.193.105:80".parse().unwrap(),
@@ -834,8 +954,7 @@ mod tests {
             hostname: "h o\nst",
             process: "pro cess\u{e9}",
             pid: 1,
-            app: &app,
-            rule: &rule,
+            rule: EventRule::of(&app, &rule),
             kind: EventKind::BindServer,
             action: Action::Detect,
             address: "[::1]:5".parse().unwrap(),
@@ -888,8 +1007,7 @@ mod tests {
                 hostname: "h",
                 process: "p",
                 pid: 1,
-                app: &app,
-                rule: &rule,
+                rule: EventRule::of(&app, &rule),
                 kind,
                 action: Action::Protect,
                 address: address.parse().unwrap(),
@@ -926,8 +1044,7 @@ mod tests {
             hostname: "h",
             process: "p",
             pid: 1,
-            app,
-            rule,
+            rule: EventRule::of(app, rule),
             kind: EventKind::Accept,
             action: Action::Protect,
             address: "10.0.0.1:1".parse().unwrap(),

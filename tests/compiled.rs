@@ -7,6 +7,7 @@
 //! Needs `cargo build --release` first (`target/release/libarmr.so` and `target/release/armr`)
 //! and netcat-openbsd, as `make test` provides. Everything stays on 127.0.0.0/8.
 
+use armr::event::{Event, EventRule, format_event};
 use armr::policy::compiled::{self, Provenance};
 use armr::policy::{EventKind, Mode, Policy};
 use std::net::SocketAddr;
@@ -267,10 +268,30 @@ fn explain_verifies_the_digest_and_shows_the_provenance() {
             .output()
             .unwrap()
     };
+    // Mixed with rules files, a compiled file is refused with what to do, before any file is
+    // read as rules.
+    let source = dir.path("web.armr");
+    for files in [[&policy, &source], [&source, &policy]] {
+        let mut command = Command::new(armr_command());
+        let out = without_armr_env(&mut command)
+            .arg("explain")
+            .args(files)
+            .args(["connect", "127.0.0.9:9"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "armr: error: {}: a compiled policy must be given alone, without rules files: it holds every rule it was compiled from\n",
+                policy.display()
+            )
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
     let out = explain(&policy);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let source = dir.path("web.armr");
     let digest = armr::digest::hex(&armr::digest::sha256(&std::fs::read(&source).unwrap()));
     assert!(
         stdout.starts_with("connect 127.0.0.9:9: allow\nrule: \"one-allowed\" in app \"web\""),
@@ -361,6 +382,25 @@ fn compiled_bytes() -> Vec<u8> {
         .unwrap()
 }
 
+/// The event line of `rule` for `kind` at `address` (a fixed time and process).
+fn event_line(kind: EventKind, address: SocketAddr, rule: EventRule<'_>) -> String {
+    let event = Event {
+        unix_millis: 0,
+        hostname: "h",
+        process: "p",
+        pid: 1,
+        rule,
+        kind,
+        action: armr::language::Action::Protect,
+        address,
+        stacktrace: None,
+        count: None,
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let n = format_event(&event, &mut buf);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 fn judge_everything(policy: &Policy) {
     for kind in EventKind::ALL {
         for address in [
@@ -377,7 +417,19 @@ fn judge_everything(policy: &Policy) {
         ] {
             let address: SocketAddr = address.parse().unwrap();
             if let Some(d) = policy.decide(kind, address) {
-                let _ = policy.rule(d.rule);
+                let (app, rule) = policy.rule(d.rule);
+                let mut name = [0; 32];
+                let view = policy.event_rule(d.rule, &mut name);
+                // The record read in place writes what the decoded rule writes, unreadable
+                // included (beyond the last rule `rule` names no order).
+                if (d.rule as usize) < policy.len() {
+                    assert_eq!(
+                        event_line(kind, address, view),
+                        event_line(kind, address, EventRule::of(app, rule)),
+                        "rule {}",
+                        d.rule
+                    );
+                }
             }
             if let SocketAddr::V4(v4) = address {
                 let _ = policy.quick_rank_v4(kind, v4.ip().to_bits(), v4.port());
@@ -624,4 +676,79 @@ fn events_from_a_compiled_policy_are_those_of_its_rules() {
         tail(&from_source).contains("act=protect msg=local port blocked"),
         "{from_source:?}"
     );
+}
+
+// =============================================================================================
+// Logging allocates nothing in a hook
+
+/// A hook may run in a signal handler that interrupted `malloc`: writing an event allocates
+/// nothing, from a compiled policy (its records read in place) as from rules. A shim preloaded
+/// before the library counts the allocations made inside `connect` (armr's hook and its event),
+/// for two refused, logged connects of `connector`, each the first event of its rule.
+#[test]
+fn logging_an_event_allocates_nothing_in_the_hook() {
+    support::armr_command();
+    let dir = TempDir::new("compiled", "allocfree");
+    let (listener, port) = tcp_listener("127.0.0.1:0");
+    let source = dir.write(
+        "alloc.armr",
+        &format!(
+            r#"app("Alloc Test"):
+    requires(version: ARMR/2.11)
+    version(3)
+    metadata(log: {{team: "blue", env: "test"}})
+    socket("first"):
+        connect("127.0.0.1:{port}")
+        protect(message: "no allocation", severity: High)
+        metadata(log: {{env: "prod", owner: "secops"}})
+    endsocket
+    socket("unused"):
+        connect("10.0.0.1:1")
+        protect(message: "never")
+    endsocket
+endapp
+"#
+        ),
+    );
+    let policy = dir.path("alloc.armrc");
+    let out = armr_compile(&source, &policy);
+    assert!(out.status.success(), "armr compile: {}", text(&out.stderr));
+    let shim = support::programs::c_library("count_allocations");
+    let connector = support::programs::c_program("connector", &[]);
+    for (rules, tag) in [(&policy, "compiled"), (&source, "source")] {
+        let log = dir.path(&format!("{tag}.log"));
+        let mut command = Command::new(&connector);
+        support::run::under_armr(
+            command.args(["count", "127.0.0.1", &port.to_string(), "2"]),
+            rules,
+            &log,
+        )
+        .env(
+            "LD_PRELOAD",
+            format!("{}:{}", shim.display(), support::library().display()),
+        );
+        let ran =
+            support::run::run(&mut command, &dir.0, tag, Duration::from_secs(20)).with_log(&log);
+        assert_eq!(ran.status.code(), Some(0), "{tag}: {}", ran.stderr);
+        assert_eq!(ran.stdout, "refused=2 other=0\n", "{tag}");
+        assert!(
+            ran.stderr
+                .ends_with("connects=2 allocations in connect=0\n"),
+            "{tag}: {}",
+            ran.stderr
+        );
+        let lines: Vec<&str> = ran.log.lines().collect();
+        assert_eq!(lines.len(), 2, "{tag}: {}", ran.log);
+        for line in lines {
+            assert!(
+                line.contains(
+                    "|Alloc Test|2.11|first|Execute Rule|High|"
+                ) && line.contains(
+                    " appVersion=3 ruleType=socket securityFeature=socket connect act=protect msg=no allocation team=blue env=prod owner=secops remoteIpAddress=127.0.0.1 remotePort="
+                ),
+                "{tag}: {line}"
+            );
+        }
+    }
+    support::net::assert_untouched(&listener, "refused connects");
 }

@@ -1144,5 +1144,23 @@ fn compiled_policy_keeps_app_and_rule_log_metadata() {
             twin.rule(order).0.log_metadata,
             source.rule(order).0.log_metadata
         );
+        // What events write, read in place from the compiled records (no allocation): the same
+        // entries, count and `i`th entry as the source's rule.
+        let (mut a, mut b) = ([0; 32], [0; 32]);
+        let (view, model) = (
+            twin.event_rule(order, &mut a).log_metadata,
+            source.event_rule(order, &mut b).log_metadata,
+        );
+        let listed = |m: &armr::event::Metadata<'_>| -> Vec<(String, String)> {
+            m.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(listed(&view), entries(&source, order), "rule {order}");
+        assert_eq!(listed(&model), entries(&source, order), "rule {order}");
+        assert_eq!(view.len(), model.len(), "rule {order}");
+        for i in 0..=model.len() {
+            assert_eq!(view.get(i), model.get(i), "rule {order} entry {i}");
+        }
     }
 }

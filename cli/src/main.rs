@@ -260,6 +260,19 @@ fn explain(json: bool, detect_only: bool, args: &[String]) -> ExitCode {
             &format!("`{address}` is not an address: write 10.0.0.1:443 or [::1]:443"),
         )
     };
+    // A compiled file mixed with rules files would be read as rules text ("not UTF-8"): say
+    // what is wrong instead.
+    if files.len() > 1
+        && let Some(compiled) = files
+            .iter()
+            .find(|f| armr::policy::compiled::is_compiled(Path::new(f)))
+    {
+        eprintln!(
+            "armr: error: {}: a compiled policy must be given alone, without rules files: it holds every rule it was compiled from",
+            Path::new(compiled).display()
+        );
+        return ExitCode::FAILURE;
+    }
     let (policy, provenance) = match files {
         [one] if armr::policy::compiled::is_compiled(Path::new(one)) => {
             match load_compiled(Path::new(one), mode) {

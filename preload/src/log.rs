@@ -4,7 +4,7 @@ use crate::sink::Sent;
 use crate::stack;
 use crate::state::State;
 use armr_core::event::{Event, format_dropped, format_event, format_unresolved, max_event_len};
-use armr_core::policy::Unresolved;
+use armr_core::policy::{UnreadableName, Unresolved};
 use armr_core::verdict::Logged;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -71,13 +71,14 @@ pub fn write(state: &State, event: &Logged) {
 #[cold]
 #[inline(never)]
 fn write_line(state: &State, logged: &Logged, count: Option<u64>) {
-    let (app, rule) = state.policy.rule(logged.decision.rule);
+    // Borrowed, from the rules or in place from a compiled file: nothing allocated in a hook.
+    let mut name: UnreadableName = [0; 32];
+    let rule = state.policy.event_rule(logged.decision.rule, &mut name);
     let event = Event {
         unix_millis: unix_millis(),
         hostname: &state.hostname,
         process: &state.process,
         pid: pid(),
-        app,
         rule,
         kind: logged.kind,
         action: logged.decision.action,

@@ -13,6 +13,7 @@
 
 use super::store::Pod;
 use crate::digest;
+use crate::event::{EventRule, Metadata};
 use crate::language::{
     Action, AddressPattern, App, Condition, Dialect, HostPattern, IpFamily, LanguageVersion,
     Location, LogMetadata, PortPattern, Severity, SocketRule,
@@ -402,6 +403,77 @@ impl Records {
         )?)
     }
 
+    /// Rule `order` as its events write it, read in place from the file: no allocation (an
+    /// event may be written in a signal handler that interrupted `malloc`). `None` when its
+    /// record or its app's does not decode, as for [`rule`](Self::rule).
+    pub fn event_rule(&self, order: u32) -> Option<EventRule<'static>> {
+        let mut d = Decoder(Records::record(
+            self.rule_offsets,
+            self.rule_bytes,
+            order as usize,
+        )?);
+        let app = d.u32()?;
+        let name = d.str()?;
+        match d.u8()? {
+            0 | 1 => {
+                if !d.skip_address()? {
+                    return None;
+                }
+            }
+            2 => {
+                d.skip_address()?;
+                d.skip_address()?;
+            }
+            _ => return None,
+        }
+        Action::ALL.get(usize::from(d.u8()?))?;
+        let message = match d.u8()? {
+            0 => None,
+            _ => Some(d.str()?),
+        };
+        let severity = *Severity::ALL.get(usize::from(d.u8()?))?;
+        let stacktrace = d.u8()? != 0;
+        let shares_app = d.u8()? != 0;
+        let own = d.pairs_in_place()?;
+        d.skip_location()?;
+        let mut a = Decoder(Records::record(
+            self.app_offsets,
+            self.app_bytes,
+            app as usize,
+        )?);
+        let app_name = a.str()?;
+        let dialect = match a.u8()? {
+            0 => Dialect::Armr,
+            1 => Dialect::Rampart,
+            _ => return None,
+        };
+        let language = LanguageVersion {
+            dialect,
+            major: a.u8()?,
+            minor: a.u8()?,
+        };
+        let app_version = a.u32()?;
+        let app_entries = a.pairs_in_place()?;
+        a.skip_location()?;
+        Some(EventRule {
+            app_name,
+            language,
+            app_version,
+            name,
+            message,
+            severity,
+            stacktrace,
+            log_metadata: Metadata::Record {
+                app: if shares_app {
+                    app_entries
+                } else {
+                    Pairs::EMPTY
+                },
+                own,
+            },
+        })
+    }
+
     pub fn provenance(&self) -> Option<Provenance> {
         Provenance::decode(self.provenance)
     }
@@ -488,6 +560,7 @@ impl Encoder {
     }
 }
 
+#[derive(Clone)]
 struct Decoder<'a>(&'a [u8]);
 
 impl<'a> Decoder<'a> {
@@ -505,9 +578,32 @@ impl<'a> Decoder<'a> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn string(&mut self) -> Option<String> {
+    /// A string in place: a slice of the record once checked to be UTF-8.
+    fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+    fn string(&mut self) -> Option<String> {
+        self.str().map(String::from)
+    }
+    /// The pairs in place, each string checked.
+    fn pairs_in_place(&mut self) -> Option<Pairs<'a>> {
+        let len = self.u32()?;
+        let start = self.0;
+        for _ in 0..len {
+            self.str()?;
+            self.str()?;
+        }
+        let bytes = &start[..start.len() - self.0.len()];
+        Some(Pairs { bytes, len })
+    }
+    /// Checks a location without keeping it (a record whose location does not decode is
+    /// unreadable, for events as for `armr explain`).
+    fn skip_location(&mut self) -> Option<()> {
+        self.str()?;
+        self.u32()?;
+        self.u32()?;
+        Some(())
     }
     fn pairs(&mut self) -> Option<Vec<(String, String)>> {
         let n = self.u32()?;
@@ -531,6 +627,27 @@ impl<'a> Decoder<'a> {
             6 => Some(IpAddr::from(<[u8; 16]>::try_from(self.take(16)?).ok()?)),
             _ => None,
         }
+    }
+    /// Checks an address as [`address`](Self::address) reads it, without allocating: `Some(true)`
+    /// when one is written.
+    fn skip_address(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => return Some(false),
+            1 | 2 => {}
+            3 => {
+                self.ip()?;
+            }
+            4 => {
+                self.ip()?;
+                self.u8()?;
+            }
+            5 => {
+                self.str()?;
+            }
+            _ => return None,
+        }
+        let (tag, _, _) = (self.u8()?, self.u16()?, self.u16()?);
+        (tag <= 2).then_some(true)
     }
     /// `Some(None)`: no address written.
     fn address(&mut self) -> Option<Option<AddressPattern>> {
@@ -699,4 +816,45 @@ fn decode_app(bytes: &[u8]) -> Option<App> {
         rules: Vec::new(),
         location: d.location()?,
     })
+}
+
+/// Length-prefixed `(key, value)` pairs of a record, read in place: every string was checked to
+/// be UTF-8 when the record was read ([`Records::event_rule`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Pairs<'a> {
+    bytes: &'a [u8],
+    len: u32,
+}
+
+impl<'a> Pairs<'a> {
+    pub const EMPTY: Pairs<'static> = Pairs { bytes: &[], len: 0 };
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> PairsIter<'a> {
+        PairsIter(Decoder(self.bytes))
+    }
+
+    /// The value of `key`, when one of the pairs has it.
+    pub fn value(&self, key: &str) -> Option<&'a str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// The pairs of a [`Pairs`], in written order.
+#[derive(Clone)]
+pub struct PairsIter<'a>(Decoder<'a>);
+
+impl<'a> Iterator for PairsIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some((self.0.str()?, self.0.str()?))
+    }
 }

@@ -20,6 +20,7 @@ pub use index::normalize_ip;
 pub use rank::Rank;
 pub use resolve::{Resolve, SystemResolver, Unresolved, is_localhost, warning};
 
+use crate::event::{EventRule, Metadata};
 use crate::language::{Action, AddressPattern, App, Condition, Location, RuleSet, SocketRule};
 use compiled::{Provenance, Records};
 use index::{Entry, KindIndex, loopback_of, normalize_host, port_interval};
@@ -230,6 +231,30 @@ fn unreadable(order: u32) -> Decoded {
             location,
         },
     )
+}
+
+/// Room for `(unreadable rule 4294967295)`.
+pub type UnreadableName = [u8; 32];
+
+/// The event view of [`unreadable`], its name written into `name`.
+fn unreadable_event(order: u32, name: &mut UnreadableName) -> EventRule<'_> {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut name[..]);
+    let _ = write!(cursor, "(unreadable rule {order})");
+    let len = cursor.position() as usize;
+    EventRule {
+        app_name: "(unreadable)",
+        language: crate::language::LanguageVersion::armr(2, 0),
+        app_version: 1,
+        name: std::str::from_utf8(&name[..len]).unwrap_or("(unreadable rule)"),
+        message: None,
+        severity: crate::language::Severity::Unknown,
+        stacktrace: false,
+        log_metadata: Metadata::Record {
+            app: compiled::Pairs::EMPTY,
+            own: compiled::Pairs::EMPTY,
+        },
+    }
 }
 
 impl fmt::Debug for Policy {
@@ -472,6 +497,25 @@ impl Policy {
                 });
                 (&decoded.0, &decoded.1)
             }
+        }
+    }
+
+    /// What the events of rule `order` (a [`Decision::rule`]) say of it and its app, borrowed:
+    /// no allocation, whatever the policy (a compiled one's records are read in place), so
+    /// that a hook may log in a signal handler that interrupted `malloc`. A rule that cannot be
+    /// read is named `(unreadable rule N)`, written into `name`.
+    pub fn event_rule<'a>(&'a self, order: u32, name: &'a mut UnreadableName) -> EventRule<'a> {
+        match &self.rules {
+            Rules::Source { rules, order: of } => match of.get(order as usize) {
+                Some(&(a, r)) => {
+                    let app = &rules.apps[a as usize];
+                    EventRule::of(app, &app.rules[r as usize])
+                }
+                None => unreadable_event(order, name),
+            },
+            Rules::Compiled { records, .. } => records
+                .event_rule(order)
+                .unwrap_or_else(|| unreadable_event(order, name)),
         }
     }
 
