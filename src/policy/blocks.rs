@@ -55,17 +55,15 @@ impl Address for u128 {
 const NO_BLOCK: u32 = u32::MAX;
 const BUCKETS: usize = 4096;
 
+/// A block's port table: `port_starts[first..first + len]`, the lower envelope (by rank) of the
+/// rules of the block and of the blocks around it up to, not including, `skip` (whose table a
+/// lookup searches next; `NO_BLOCK`: none, the table covers the whole chain).
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 struct Block {
-    parent: u32,
-    /// The block's port segments: `port_starts[first..first + len]`; `len` is 0 for a block of
-    /// one rule, whose ports and rank are kept here instead (most blocks: one address, one rule).
+    skip: u32,
     first: u32,
     len: u32,
-    lo: u16,
-    hi: u16,
-    rank: Rank,
 }
 
 /// The addresses of one interval: held by `block` (and its chain), or, when `block` is
@@ -126,8 +124,11 @@ pub struct Blocks<A: Address, S: Store = Owned> {
 }
 
 /// The longest chain of nested blocks: one per prefix length of an IPv6 address. A walk stops
-/// there, so that a corrupt compiled file whose parents loop cannot hold a call forever.
+/// there, so that a corrupt compiled file whose skips loop cannot hold a call forever.
 const LONGEST_CHAIN: usize = 129;
+
+/// A chain of at most this many rules gets one table per block for the whole chain: one search.
+const WHOLE_CHAIN: usize = 64;
 
 /// The blocks while they are built.
 #[derive(Default)]
@@ -144,7 +145,17 @@ impl<A: Address> Blocks<A, Owned> {
     /// From `(network, prefix length, port interval)` entries in any order, networks masked to
     /// their prefix. `bucketed`: build the bucket table (worth it for IPv4 only, where the top
     /// bits spread addresses; IPv6 addresses share their first bits).
-    pub fn build(mut entries: Vec<(A, u8, (u16, u16, Rank))>, bucketed: bool) -> Blocks<A> {
+    pub fn build(entries: Vec<(A, u8, (u16, u16, Rank))>, bucketed: bool) -> Blocks<A> {
+        let budget = 32 * entries.len() + 65_536;
+        Self::build_within(entries, bucketed, budget)
+    }
+
+    /// [`Blocks::build`] with at most about `budget` port segments copied into tables.
+    fn build_within(
+        mut entries: Vec<(A, u8, (u16, u16, Rank))>,
+        bucketed: bool,
+        budget: usize,
+    ) -> Blocks<A> {
         let mut out = Building::<A>::default();
         let mut line = Line {
             starts: vec![A::default()],
@@ -154,64 +165,108 @@ impl<A: Address> Blocks<A, Owned> {
         entries.sort_unstable_by_key(|(network, len, _)| (*network, *len));
         let mut lasts: Vec<A> = Vec::new();
         let mut stack: Vec<u32> = Vec::new();
-        let mut intervals = Vec::new();
+        // Per block while building: its rules (a range of `entries`), the block around it, its
+        // depth (1 for a block in no other) and how many rules its whole chain has.
+        let mut own: Vec<(usize, usize)> = Vec::new();
+        let mut parents: Vec<u32> = Vec::new();
+        let mut depths: Vec<u32> = Vec::new();
+        let mut chain_rules: Vec<usize> = Vec::new();
+        let mut at = 0;
         for run in entries.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (network, len) = (run[0].0, run[0].1);
-            let id = out.blocks.len() as u32;
+            let id = own.len() as u32;
             line.close_until(&mut stack, &lasts, Some(network));
             let parent = stack.last().copied().unwrap_or(NO_BLOCK);
-            out.blocks.push(match run {
-                [(_, _, (lo, hi, rank))] => Block {
-                    parent,
-                    first: 0,
-                    len: 0,
-                    lo: *lo,
-                    hi: *hi,
-                    rank: *rank,
-                },
-                _ => {
-                    let first = out.port_starts.len() as u32;
-                    intervals.clear();
-                    intervals.extend(run.iter().map(|e| e.2));
-                    append_segments(&intervals, &mut out.port_starts, &mut out.port_best);
-                    Block {
-                        parent,
-                        first,
-                        len: out.port_starts.len() as u32 - first,
-                        lo: 0,
-                        hi: 0,
-                        rank: Rank::NONE,
-                    }
-                }
-            });
+            let (depth, above) = match parent {
+                NO_BLOCK => (1, 0),
+                p => (depths[p as usize] + 1, chain_rules[p as usize]),
+            };
+            own.push((at, at + run.len()));
+            at += run.len();
+            parents.push(parent);
+            depths.push(depth);
+            chain_rules.push(above + run.len());
             lasts.push(network.last_of_block(len));
             line.open(network, id);
             stack.push(id);
         }
         line.close_until(&mut stack, &lasts, None);
+        // The port tables. A table for a block's whole chain would copy every rule of a block
+        // into the table of every block inside it: with many rules on each of 129 nested IPv6
+        // blocks, that grows with the square of the depth. So a chain of few rules gets whole
+        // tables (one search), and a longer one is cut as a Fenwick tree over the depth: the
+        // block at depth `d` covers depths `d - lowbit(d) + 1..=d` and skips to the block at
+        // `d - lowbit(d)`. A lookup then searches one table per bit set in the depth (at most 7;
+        // 2 for the innermost /32 or /128 of a full chain), and each rule is copied into about
+        // log2(depth) tables of a chain.
+        let mut gathered: Vec<(u16, u16, Rank)> = Vec::new();
+        for id in 0..own.len() {
+            let depth = depths[id];
+            let span = if chain_rules[id] <= WHOLE_CHAIN {
+                depth
+            } else {
+                1 << depth.trailing_zeros()
+            };
+            let (mut skip, mut count) = (id as u32, 0);
+            for _ in 0..span {
+                let (from, to) = own[skip as usize];
+                count += to - from;
+                skip = parents[skip as usize];
+            }
+            // Past the budget (a block of many rules around many blocks, each with a table of
+            // its own: copying it into each grows with their product), a block's table holds its
+            // own rules only, and the lookup goes on to the block around it.
+            let span = if out.port_starts.len() + 2 * count + 1 > budget {
+                skip = parents[id];
+                1
+            } else {
+                span
+            };
+            gathered.clear();
+            let mut b = id as u32;
+            for _ in 0..span {
+                let (from, to) = own[b as usize];
+                gathered.extend(entries[from..to].iter().map(|e| e.2));
+                b = parents[b as usize];
+            }
+            let first = out.port_starts.len() as u32;
+            append_segments(&gathered, &mut out.port_starts, &mut out.port_best);
+            out.blocks.push(Block {
+                skip,
+                first,
+                len: out.port_starts.len() as u32 - first,
+            });
+        }
         out.starts = line.starts;
         out.intervals = line
             .innermost
             .into_iter()
-            .map(|id| match out.blocks.get(id as usize) {
-                None => Interval {
-                    block: NO_BLOCK,
-                    lo: 1,
-                    hi: 0,
-                    rank: Rank::NONE,
-                },
-                Some(b) if b.len == 0 && b.parent == NO_BLOCK => Interval {
-                    block: NO_BLOCK,
-                    lo: b.lo,
-                    hi: b.hi,
-                    rank: b.rank,
-                },
-                Some(_) => Interval {
-                    block: id,
-                    lo: 1,
-                    hi: 0,
-                    rank: Rank::NONE,
-                },
+            .map(|id| {
+                let Some(b) = out.blocks.get(id as usize) else {
+                    return Interval {
+                        block: NO_BLOCK,
+                        lo: 1,
+                        hi: 0,
+                        rank: Rank::NONE,
+                    };
+                };
+                let (first, end) = (b.first as usize, (b.first + b.len) as usize);
+                // A whole-chain table of one port interval (most blocks: one address, one rule,
+                // in no other block) is kept in the interval: its lookup reads nothing more.
+                match one_interval(&out.port_starts[first..end], &out.port_best[first..end]) {
+                    Some((lo, hi, rank)) if b.skip == NO_BLOCK => Interval {
+                        block: NO_BLOCK,
+                        lo,
+                        hi,
+                        rank,
+                    },
+                    _ => Interval {
+                        block: id,
+                        lo: 1,
+                        hi: 0,
+                        rank: Rank::NONE,
+                    },
+                }
             })
             .collect();
         if bucketed && out.starts.len() > 1 {
@@ -312,8 +367,8 @@ impl<A: Address, S: Store> Blocks<A, S> {
         })
     }
 
-    /// The best rank for `port` among `block` and the blocks around it (nested blocks, or a block
-    /// of several rules; none for `NO_BLOCK`).
+    /// The best rank for `port` in the tables of `block` and of the blocks it skips to (nested
+    /// blocks, or a block of several rules; none for `NO_BLOCK`).
     #[inline(never)]
     fn walk(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
@@ -321,23 +376,14 @@ impl<A: Address, S: Store> Blocks<A, S> {
             let Some(b) = self.blocks.get(block as usize) else {
                 break;
             };
-            let rank = if b.len == 0 {
-                if b.lo <= port && port <= b.hi {
-                    b.rank
-                } else {
-                    Rank::NONE
-                }
-            } else {
-                self.search_ports(b, port)
-            };
-            best = best.min(rank);
-            block = b.parent;
+            best = best.min(self.search_ports(b, port));
+            block = b.skip;
         }
         best
     }
 
-    /// The rank for `port` in the port segments of a block of several rules.
-    #[inline(never)]
+    /// The rank for `port` in a block's port table.
+    #[inline(always)]
     fn search_ports(&self, b: &Block, port: u16) -> Rank {
         let first = b.first as usize;
         let Some(starts) = self
@@ -351,6 +397,18 @@ impl<A: Address, S: Store> Blocks<A, S> {
             .get(first + j.wrapping_sub(1))
             .copied()
             .unwrap_or(Rank::NONE)
+    }
+}
+
+/// The one port interval and rank of a table when it has no more (`None` otherwise).
+fn one_interval(starts: &[u16], best: &[Rank]) -> Option<(u16, u16, Rank)> {
+    let none = Rank::NONE;
+    match (starts, best) {
+        ([_], [r]) => Some((0, u16::MAX, *r)),
+        ([_, x], [r, n]) if *n == none => Some((0, x - 1, *r)),
+        ([_, x], [n, r]) if *n == none => Some((*x, u16::MAX, *r)),
+        ([_, x, y], [n, r, m]) if *n == none && *m == none => Some((*x, y - 1, *r)),
+        _ => None,
     }
 }
 
@@ -480,6 +538,74 @@ mod tests {
                 {
                     assert!(blocks.quick(a, port).is_some(), "round {round}, lone block");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_chains_of_many_rules_agree_with_a_scan_of_every_block() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as u32
+        };
+        let around = v4("10.1.2.3");
+        for round in 0..12u32 {
+            // Every prefix length around one address (a chain of 33 blocks), each block with
+            // 1 to 9 rules of different port intervals: past `WHOLE_CHAIN` rules, so that the
+            // tables are cut by depth; and a few blocks beside the chain.
+            let mut groups = Vec::new();
+            let mut order = 0;
+            for len in 0..=32u8 {
+                let network = around & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                if round % 3 == 2 && next() % 3 == 0 {
+                    continue;
+                }
+                for _ in 0..1 + next() % 9 {
+                    let lo = (next() % 120) as u16;
+                    order += 1;
+                    groups.push((
+                        network,
+                        len,
+                        vec![(lo, lo + (next() % 30) as u16, r(order))],
+                    ));
+                }
+            }
+            for _ in 0..20 {
+                let len = 16 + (next() % 17) as u8;
+                let a = around ^ (next() % 0x1_0000);
+                let network = a & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                let lo = (next() % 120) as u16;
+                order += 1;
+                groups.push((network, len, vec![(lo, lo + 5, r(order))]));
+            }
+            // A whole budget, none (every table holds its own block's rules) and a small one.
+            for budget in [usize::MAX, 0, 150] {
+                let blocks = Blocks::build_within(flat(&groups), round % 2 == 0, budget);
+                for _ in 0..2000 {
+                    let a = around ^ (next() % 0x1_0000) & !(1 << (next() % 32));
+                    let a = if next() % 4 == 0 { around } else { a };
+                    let port = (next() % 160) as u16;
+                    assert_eq!(
+                        blocks.best(a, port),
+                        reference(&groups, a, port),
+                        "round {round} budget {budget}"
+                    );
+                }
+            }
+            if round == 0 {
+                // The innermost block of the full chain (depth 33): two tables, not 33.
+                let blocks = Blocks::build(flat(&groups), true);
+                let Err(mut b) = blocks.lookup(around, 80) else {
+                    panic!("a chain to walk");
+                };
+                let mut tables = 0;
+                while let Some(block) = blocks.blocks.get(b as usize) {
+                    tables += 1;
+                    b = block.skip;
+                }
+                assert!(order as usize > WHOLE_CHAIN);
+                assert_eq!(tables, 2);
             }
         }
     }

@@ -25,7 +25,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// The first eight bytes of every compiled policy file.
 pub const MAGIC: [u8; 8] = *b"ARMRPOL\0";
 /// The layout this armr writes and reads; another one is refused (compile the rules again).
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// Written in the file's own byte order: read back as another number on a machine of the other.
 const BYTE_ORDER: u32 = 0x0102_0304;
 const ALIGN: usize = 16;
