@@ -464,45 +464,85 @@ fn location(line: u32) -> Location {
 
 /// 1 to 3 apps of 0 to 13 rules each: 0 to 39 rules.
 fn rule_set() -> impl Strategy<Value = RuleSet> {
-    prop::collection::vec(prop::collection::vec((condition(), action()), 0..14), 1..4).prop_map(
-        |apps| {
-            let mut line = 1;
-            let apps = apps
+    prop::collection::vec(prop::collection::vec((condition(), action()), 0..14), 1..4)
+        .prop_map(to_rule_set)
+}
+
+/// Addresses the deeply nested blocks of [`nested_rule_set`] are around.
+const CHAIN_IPS: &[&str] = &["10.0.0.1", "::1"];
+
+/// A CIDR block of any prefix length around one of [`CHAIN_IPS`]: blocks nest into long chains.
+fn chain_block() -> impl Strategy<Value = HostPattern> {
+    (pick(CHAIN_IPS), 0u8..=128).prop_map(|(addr, len)| {
+        let prefix_len = if addr.is_ipv4() { len % 33 } else { len };
+        HostPattern::Cidr {
+            network: language::address::mask(addr, prefix_len),
+            prefix_len,
+        }
+    })
+}
+
+/// Port ranges with bounds at and around the events' ports: each block of a chain has its own.
+fn chain_ports() -> impl Strategy<Value = PortPattern> {
+    prop_oneof![
+        1 => Just(PortPattern::Any),
+        2 => prop::sample::select(EVENT_PORTS).prop_map(PortPattern::Exact),
+        4 => (prop::sample::select(EVENT_PORTS), prop::sample::select(EVENT_PORTS))
+            .prop_map(|(a, b)| PortPattern::Range(a.min(b), a.max(b))),
+    ]
+}
+
+/// Mostly `connect` and `accept` rules on [`chain_block`]s, some of any kind: up to 477 rules,
+/// so that a chain holds more rules than a whole-chain port table takes (the lookup then
+/// searches tables cut by depth).
+fn nested_rule_set() -> impl Strategy<Value = RuleSet> {
+    let nested = prop_oneof![
+        6 => (chain_block(), chain_ports())
+            .prop_map(|(host, port)| Condition::Connect(AddressPattern { host, port })),
+        2 => (chain_block(), chain_ports())
+            .prop_map(|(host, port)| Condition::Accept(AddressPattern { host, port })),
+        1 => condition(),
+    ];
+    prop::collection::vec(prop::collection::vec((nested, action()), 40..160), 1..4)
+        .prop_map(to_rule_set)
+}
+
+fn to_rule_set(apps: Vec<Vec<(Condition, Action)>>) -> RuleSet {
+    let mut line = 1;
+    let apps = apps
+        .into_iter()
+        .enumerate()
+        .map(|(a, rules)| {
+            let app_line = line;
+            let rules = rules
                 .into_iter()
                 .enumerate()
-                .map(|(a, rules)| {
-                    let app_line = line;
-                    let rules = rules
-                        .into_iter()
-                        .enumerate()
-                        .map(|(r, (condition, action))| {
-                            line += 1;
-                            SocketRule {
-                                name: format!("app {a} rule {r}").into(),
-                                condition,
-                                action,
-                                message: (action == Action::Detect).then(|| "seen".into()),
-                                severity: Severity::Unknown,
-                                stacktrace: false,
-                                log_metadata: Default::default(),
-                                location: location(line),
-                            }
-                        })
-                        .collect();
+                .map(|(r, (condition, action))| {
                     line += 1;
-                    App {
-                        name: format!("app {a}"),
-                        language: LanguageVersion::armr(2, 11),
-                        version: 1,
+                    SocketRule {
+                        name: format!("app {a} rule {r}").into(),
+                        condition,
+                        action,
+                        message: (action == Action::Detect).then(|| "seen".into()),
+                        severity: Severity::Unknown,
+                        stacktrace: false,
                         log_metadata: Default::default(),
-                        rules,
-                        location: location(app_line),
+                        location: location(line),
                     }
                 })
                 .collect();
-            RuleSet { apps }
-        },
-    )
+            line += 1;
+            App {
+                name: format!("app {a}"),
+                language: LanguageVersion::armr(2, 11),
+                version: 1,
+                log_metadata: Default::default(),
+                rules,
+                location: location(app_line),
+            }
+        })
+        .collect();
+    RuleSet { apps }
 }
 
 fn event() -> impl Strategy<Value = (EventKind, SocketAddr)> {
@@ -622,6 +662,35 @@ proptest! {
             for addr in EVENT_IPS {
                 for &port in EVENT_PORTS {
                     if let Err(e) = compare(&twin, Mode::Enforce, kind, SocketAddr::new(ip(addr), port)) {
+                        return Err(TestCaseError::fail(format!("compiled: {e}")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 150,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Long chains of nested blocks with many port ranges, on the policy built from the rules and
+    /// on its compiled twin: every event of the small space.
+    #[test]
+    fn nested_blocks_agree_with_the_reference(rules in nested_rule_set()) {
+        let policy = Policy::with_resolver(rules.clone(), Mode::Enforce, Box::new(fake_table().clone()));
+        let twin = compiled_twin(&rules, Mode::Enforce);
+        for kind in EventKind::ALL {
+            for addr in EVENT_IPS {
+                for &port in EVENT_PORTS {
+                    let address = SocketAddr::new(ip(addr), port);
+                    if let Err(e) = compare(&policy, Mode::Enforce, kind, address) {
+                        return Err(TestCaseError::fail(e));
+                    }
+                    if let Err(e) = compare(&twin, Mode::Enforce, kind, address) {
                         return Err(TestCaseError::fail(format!("compiled: {e}")));
                     }
                 }
