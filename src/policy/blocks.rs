@@ -1,13 +1,15 @@
 //! The address blocks of one family (single addresses and CIDR blocks) flattened for lookup: one
-//! binary search finds the innermost block holding an address, and a short walk outwards visits
-//! every other block that holds it.
+//! binary search finds the innermost block holding an address, and one port search in that
+//! block's table (or a few, for a long chain of many rules) gives the best rule of every block
+//! that holds it.
 //!
 //! CIDR blocks are nested or disjoint, never overlapping otherwise; a single address is a block
 //! of one. So the blocks holding an address form a chain, innermost to outermost, and the address
 //! line cuts into intervals each held by the same chain. `starts` keeps where each interval
-//! starts and `intervals` the first block of its chain; each block knows its parent. An interval
-//! held by a lone block of one rule (most of them: one address or one CIDR block, one rule) keeps
-//! that rule's ports and rank itself, so that its lookup reads nothing more.
+//! starts and `intervals` the innermost block of its chain; each block has a port table merged
+//! over the blocks around it (see `Block` and `build_within`). An interval whose chain has one
+//! port interval and rank (most of them: one address or one CIDR block, one rule) keeps them
+//! itself, so that its lookup reads nothing more.
 //!
 //! For IPv4 a table of 4,096 buckets (one per value of the top 12 bits of the address) narrows
 //! the binary search to the intervals of one bucket, so a lookup costs a few comparisons however
