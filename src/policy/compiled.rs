@@ -407,69 +407,31 @@ impl Records {
     /// event may be written in a signal handler that interrupted `malloc`). `None` when its
     /// record or its app's does not decode, as for [`rule`](Self::rule).
     pub fn event_rule(&self, order: u32) -> Option<EventRule<'static>> {
-        let mut d = Decoder(Records::record(
+        let rule = read_rule(Records::record(
             self.rule_offsets,
             self.rule_bytes,
             order as usize,
-        )?);
-        let app = d.u32()?;
-        let name = d.str()?;
-        match d.u8()? {
-            0 | 1 => {
-                if !d.skip_address()? {
-                    return None;
-                }
-            }
-            2 => {
-                d.skip_address()?;
-                d.skip_address()?;
-            }
-            _ => return None,
-        }
-        Action::ALL.get(usize::from(d.u8()?))?;
-        let message = match d.u8()? {
-            0 => None,
-            _ => Some(d.str()?),
-        };
-        let severity = *Severity::ALL.get(usize::from(d.u8()?))?;
-        let stacktrace = d.u8()? != 0;
-        let shares_app = d.u8()? != 0;
-        let own = d.pairs_in_place()?;
-        d.skip_location()?;
-        let mut a = Decoder(Records::record(
+        )?)?;
+        let app = read_app(Records::record(
             self.app_offsets,
             self.app_bytes,
-            app as usize,
-        )?);
-        let app_name = a.str()?;
-        let dialect = match a.u8()? {
-            0 => Dialect::Armr,
-            1 => Dialect::Rampart,
-            _ => return None,
-        };
-        let language = LanguageVersion {
-            dialect,
-            major: a.u8()?,
-            minor: a.u8()?,
-        };
-        let app_version = a.u32()?;
-        let app_entries = a.pairs_in_place()?;
-        a.skip_location()?;
+            rule.app as usize,
+        )?)?;
         Some(EventRule {
-            app_name,
-            language,
-            app_version,
-            name,
-            message,
-            severity,
-            stacktrace,
+            app_name: app.name,
+            language: app.language,
+            app_version: app.version,
+            name: rule.name,
+            message: rule.message,
+            severity: rule.severity,
+            stacktrace: rule.stacktrace,
             log_metadata: Metadata::Record {
-                app: if shares_app {
-                    app_entries
+                app: if rule.shares_app {
+                    app.entries
                 } else {
                     Pairs::EMPTY
                 },
-                own,
+                own: rule.own,
             },
         })
     }
@@ -597,29 +559,8 @@ impl<'a> Decoder<'a> {
         let bytes = &start[..start.len() - self.0.len()];
         Some(Pairs { bytes, len })
     }
-    /// Checks a location without keeping it (a record whose location does not decode is
-    /// unreadable, for events as for `armr explain`).
-    fn skip_location(&mut self) -> Option<()> {
-        self.str()?;
-        self.u32()?;
-        self.u32()?;
-        Some(())
-    }
-    fn pairs(&mut self) -> Option<Vec<(String, String)>> {
-        let n = self.u32()?;
-        // Each pair takes at least 8 bytes: a corrupt count cannot reserve much.
-        let mut out = Vec::with_capacity((n as usize).min(self.0.len() / 8));
-        for _ in 0..n {
-            out.push((self.string()?, self.string()?));
-        }
-        Some(out)
-    }
-    fn location(&mut self) -> Option<Location> {
-        Some(Location {
-            file: Arc::from(self.string()?),
-            line: self.u32()?,
-            column: self.u32()?,
-        })
+    fn location_in_place(&mut self) -> Option<LocationRef<'a>> {
+        Some(LocationRef(self.str()?, self.u32()?, self.u32()?))
     }
     fn ip(&mut self) -> Option<IpAddr> {
         match self.u8()? {
@@ -628,39 +569,18 @@ impl<'a> Decoder<'a> {
             _ => None,
         }
     }
-    /// Checks an address as [`address`](Self::address) reads it, without allocating: `Some(true)`
-    /// when one is written.
-    fn skip_address(&mut self) -> Option<bool> {
-        match self.u8()? {
-            0 => return Some(false),
-            1 | 2 => {}
-            3 => {
-                self.ip()?;
-            }
-            4 => {
-                self.ip()?;
-                self.u8()?;
-            }
-            5 => {
-                self.str()?;
-            }
-            _ => return None,
-        }
-        let (tag, _, _) = (self.u8()?, self.u16()?, self.u16()?);
-        (tag <= 2).then_some(true)
-    }
     /// `Some(None)`: no address written.
-    fn address(&mut self) -> Option<Option<AddressPattern>> {
+    fn address_in_place(&mut self) -> Option<Option<AddressRef<'a>>> {
         let host = match self.u8()? {
             0 => return Some(None),
-            1 => HostPattern::Any(IpFamily::V4),
-            2 => HostPattern::Any(IpFamily::V6),
-            3 => HostPattern::Ip(self.ip()?),
-            4 => HostPattern::Cidr {
+            1 => HostRef::Pattern(HostPattern::Any(IpFamily::V4)),
+            2 => HostRef::Pattern(HostPattern::Any(IpFamily::V6)),
+            3 => HostRef::Pattern(HostPattern::Ip(self.ip()?)),
+            4 => HostRef::Pattern(HostPattern::Cidr {
                 network: self.ip()?,
                 prefix_len: self.u8()?,
-            },
-            5 => HostPattern::Name(self.string()?),
+            }),
+            5 => HostRef::Name(self.str()?),
             _ => return None,
         };
         let (tag, lo, hi) = (self.u8()?, self.u16()?, self.u16()?);
@@ -670,8 +590,143 @@ impl<'a> Decoder<'a> {
             2 => PortPattern::Range(lo, hi),
             _ => return None,
         };
-        Some(Some(AddressPattern { host, port }))
+        Some(Some(AddressRef { host, port }))
     }
+}
+
+// --- records read in place: one reading of each record, which `armr explain` turns into the
+// model (allocating) and an event uses as it is (allocating nothing), so that a record is
+// unreadable for both in exactly the same cases.
+
+/// A location as a record holds it.
+struct LocationRef<'a>(&'a str, u32, u32);
+
+impl LocationRef<'_> {
+    fn to_location(&self) -> Location {
+        Location {
+            file: Arc::from(self.0),
+            line: self.1,
+            column: self.2,
+        }
+    }
+}
+
+/// A host as a record holds it: a hostname borrowed from the file.
+enum HostRef<'a> {
+    Pattern(HostPattern),
+    Name(&'a str),
+}
+
+struct AddressRef<'a> {
+    host: HostRef<'a>,
+    port: PortPattern,
+}
+
+impl AddressRef<'_> {
+    fn to_address(&self) -> AddressPattern {
+        let host = match &self.host {
+            HostRef::Pattern(host) => host.clone(),
+            HostRef::Name(name) => HostPattern::Name(name.to_string()),
+        };
+        AddressPattern {
+            host,
+            port: self.port,
+        }
+    }
+}
+
+enum ConditionRef<'a> {
+    Accept(AddressRef<'a>),
+    Connect(AddressRef<'a>),
+    Bind {
+        client: Option<AddressRef<'a>>,
+        server: Option<AddressRef<'a>>,
+    },
+}
+
+/// A rule record read in place.
+struct RuleRef<'a> {
+    app: u32,
+    name: &'a str,
+    condition: ConditionRef<'a>,
+    action: Action,
+    message: Option<&'a str>,
+    severity: Severity,
+    stacktrace: bool,
+    shares_app: bool,
+    own: Pairs<'a>,
+    location: LocationRef<'a>,
+}
+
+fn read_rule(bytes: &[u8]) -> Option<RuleRef<'_>> {
+    let mut d = Decoder(bytes);
+    let app = d.u32()?;
+    let name = d.str()?;
+    let condition = match d.u8()? {
+        0 => ConditionRef::Accept(d.address_in_place()??),
+        1 => ConditionRef::Connect(d.address_in_place()??),
+        2 => ConditionRef::Bind {
+            client: d.address_in_place()?,
+            server: d.address_in_place()?,
+        },
+        _ => return None,
+    };
+    let action = *Action::ALL.get(usize::from(d.u8()?))?;
+    let message = match d.u8()? {
+        0 => None,
+        _ => Some(d.str()?),
+    };
+    Some(RuleRef {
+        app,
+        name,
+        condition,
+        action,
+        message,
+        severity: *Severity::ALL.get(usize::from(d.u8()?))?,
+        stacktrace: d.u8()? != 0,
+        shares_app: d.u8()? != 0,
+        own: d.pairs_in_place()?,
+        location: d.location_in_place()?,
+    })
+}
+
+/// An app record read in place.
+struct AppRef<'a> {
+    name: &'a str,
+    language: LanguageVersion,
+    version: u32,
+    entries: Pairs<'a>,
+    location: LocationRef<'a>,
+}
+
+fn read_app(bytes: &[u8]) -> Option<AppRef<'_>> {
+    let mut d = Decoder(bytes);
+    let name = d.str()?;
+    let dialect = match d.u8()? {
+        0 => Dialect::Armr,
+        1 => Dialect::Rampart,
+        _ => return None,
+    };
+    let language = LanguageVersion {
+        dialect,
+        major: d.u8()?,
+        minor: d.u8()?,
+    };
+    Some(AppRef {
+        name,
+        language,
+        version: d.u32()?,
+        entries: d.pairs_in_place()?,
+        location: d.location_in_place()?,
+    })
+}
+
+/// The `(key, value)` pairs, owned.
+fn owned_pairs(pairs: Pairs<'_>) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn encode_rule(app: u32, rule: &SocketRule) -> Vec<u8> {
@@ -712,41 +767,28 @@ fn encode_rule(app: u32, rule: &SocketRule) -> Vec<u8> {
 }
 
 fn decode_rule(bytes: &[u8]) -> Option<RuleRecord> {
-    let mut d = Decoder(bytes);
-    let app = d.u32()?;
-    let name = d.string()?.into_boxed_str();
-    let condition = match d.u8()? {
-        0 => Condition::Accept(d.address()??),
-        1 => Condition::Connect(d.address()??),
-        2 => Condition::Bind {
-            client: d.address()?,
-            server: d.address()?,
+    let r = read_rule(bytes)?;
+    let condition = match &r.condition {
+        ConditionRef::Accept(a) => Condition::Accept(a.to_address()),
+        ConditionRef::Connect(a) => Condition::Connect(a.to_address()),
+        ConditionRef::Bind { client, server } => Condition::Bind {
+            client: client.as_ref().map(AddressRef::to_address),
+            server: server.as_ref().map(AddressRef::to_address),
         },
-        _ => return None,
     };
-    let action = *Action::ALL.get(usize::from(d.u8()?))?;
-    let message = match d.u8()? {
-        0 => None,
-        _ => Some(d.string()?.into_boxed_str()),
-    };
-    let severity = *Severity::ALL.get(usize::from(d.u8()?))?;
-    let stacktrace = d.u8()? != 0;
-    let shares_app = d.u8()? != 0;
-    let own = d.pairs()?;
-    let location = d.location()?;
     Some(RuleRecord {
-        app,
-        shares_app,
-        own,
+        app: r.app,
+        shares_app: r.shares_app,
+        own: owned_pairs(r.own),
         rule: SocketRule {
-            name,
+            name: r.name.into(),
             condition,
-            action,
-            message,
-            severity,
-            stacktrace,
+            action: r.action,
+            message: r.message.map(Box::from),
+            severity: r.severity,
+            stacktrace: r.stacktrace,
             log_metadata: LogMetadata::default(),
-            location,
+            location: r.location.to_location(),
         },
     })
 }
@@ -796,30 +838,19 @@ fn encode_app(app: &App) -> Vec<u8> {
 }
 
 fn decode_app(bytes: &[u8]) -> Option<App> {
-    let mut d = Decoder(bytes);
-    let name = d.string()?;
-    let dialect = match d.u8()? {
-        0 => Dialect::Armr,
-        1 => Dialect::Rampart,
-        _ => return None,
-    };
-    let language = LanguageVersion {
-        dialect,
-        major: d.u8()?,
-        minor: d.u8()?,
-    };
+    let a = read_app(bytes)?;
     Some(App {
-        name,
-        language,
-        version: d.u32()?,
-        log_metadata: d.pairs()?.into(),
+        name: a.name.to_string(),
+        language: a.language,
+        version: a.version,
+        log_metadata: owned_pairs(a.entries).into(),
         rules: Vec::new(),
-        location: d.location()?,
+        location: a.location.to_location(),
     })
 }
 
 /// Length-prefixed `(key, value)` pairs of a record, read in place: every string was checked to
-/// be UTF-8 when the record was read ([`Records::event_rule`]).
+/// be UTF-8 when the record was read (`read_rule`, `read_app`).
 #[derive(Clone, Copy, Debug)]
 pub struct Pairs<'a> {
     bytes: &'a [u8],
