@@ -168,7 +168,7 @@ fn corrupt_truncated_and_foreign_files_are_refused_with_the_exact_message() {
     let good = std::fs::read(compiled_file(&dir, 9)).unwrap();
     let len = good.len();
     let mut newer = good.clone();
-    newer[8..12].copy_from_slice(&3u32.to_ne_bytes());
+    newer[8..12].copy_from_slice(&4u32.to_ne_bytes());
     let mut swapped = good.clone();
     swapped[12..16].copy_from_slice(&0x0102_0304u32.swap_bytes().to_ne_bytes());
     let mut narrow = good.clone();
@@ -196,7 +196,7 @@ fn corrupt_truncated_and_foreign_files_are_refused_with_the_exact_message() {
         (
             "newer",
             newer,
-            "format version 3, this armr reads version 2: compile the rules again with `armr compile`"
+            "format version 4, this armr reads version 3: compile the rules again with `armr compile`"
                 .into(),
         ),
         (

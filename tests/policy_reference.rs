@@ -25,6 +25,7 @@ use armr::language::{
     PortPattern, RuleSet, Severity, SocketRule,
 };
 use armr::policy::{Decision, EventKind, Mode, Policy};
+use armr::verdict;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -288,8 +289,9 @@ fn compare(
 }
 
 /// The lookups the hooks take instead of `decide` give its answer: `quick_rank_v4` (in line,
-/// when it answers at all) and `best_rank_v4` for an IPv4 or IPv4-mapped address, `best_rank`
-/// for any.
+/// when it answers at all; finished by `finish_rank_v4` when it leaves a chain of blocks to
+/// walk) and `best_rank_v4` for an IPv4 or IPv4-mapped address, `best_rank_v6` for an IPv6
+/// address neither mapped nor unspecified, `best_rank` for any.
 fn fast_paths_agree(policy: &Policy, kind: EventKind, address: SocketAddr) -> Result<(), String> {
     let full = policy.best_rank(kind, address);
     if policy.decision(full) != policy.decide(kind, address) {
@@ -309,11 +311,29 @@ fn fast_paths_agree(policy: &Policy, kind: EventKind, address: SocketAddr) -> Re
                 "best_rank_v4({kind}, {v4}, {port}) = {by_number:?}, best_rank = {full:?}"
             ));
         }
-        if let Some(quick) = policy.quick_rank_v4(kind, bits, port)
-            && quick != full
-        {
+        if let Some(quick) = policy.quick_rank_v4(kind, bits, port) {
+            // A lookup left to finish is never taken for silent.
+            if quick.resumes().is_some() && verdict::is_silent(quick) {
+                return Err(format!("quick_rank_v4({kind}, {v4}, {port}) left silent"));
+            }
+            let finished = policy.finish_rank_v4(kind, quick, port);
+            if finished != full {
+                return Err(format!(
+                    "finish_rank_v4(quick_rank_v4({kind}, {v4}, {port})) = {finished:?} \
+                     ({quick:?}), best_rank = {full:?}"
+                ));
+            }
+        }
+    }
+    if let IpAddr::V6(v6) = address.ip()
+        && v6.to_ipv4_mapped().is_none()
+        && !v6.is_unspecified()
+        && !policy.has_hostnames(kind)
+    {
+        let by_number = policy.best_rank_v6(kind, v6.to_bits(), address.port());
+        if by_number != full {
             return Err(format!(
-                "quick_rank_v4({kind}, {v4}, {port}) = {quick:?}, best_rank = {full:?}"
+                "best_rank_v6({kind}, {address}) = {by_number:?}, best_rank = {full:?}"
             ));
         }
     }

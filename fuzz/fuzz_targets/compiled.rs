@@ -3,8 +3,8 @@
 //! mutations reach past the header). For every input:
 //!
 //! - loading (`Policy::from_compiled`) never panics: it accepts the file or says what is wrong;
-//! - on a file it accepts, every lookup the hooks make (`quick_rank_v4`, `best_rank_v4`,
-//!   `best_rank`, `decide` for each kind, IPv4, IPv6 and the unspecified addresses), the rule of
+//! - on a file it accepts, every lookup the hooks make (`quick_rank_v4` and `finish_rank_v4`,
+//!   `best_rank_v4`, `best_rank_v6`, `best_rank`, `decide` for each kind, IPv4, IPv6 and the unspecified addresses), the rule of
 //!   every decision, the rules and the provenance never panic and never loop: every access is
 //!   bounded.
 //!
@@ -52,8 +52,13 @@ fuzz_target!(|data: &[u8]| {
                 }
                 if let SocketAddr::V4(v4) = address {
                     let ip = v4.ip().to_bits();
-                    let _ = policy.quick_rank_v4(kind, ip, v4.port());
+                    if let Some(quick) = policy.quick_rank_v4(kind, ip, v4.port()) {
+                        let _ = policy.finish_rank_v4(kind, quick, v4.port());
+                    }
                     let _ = policy.best_rank_v4(kind, ip, v4.port());
+                }
+                if let SocketAddr::V6(v6) = address {
+                    let _ = policy.best_rank_v6(kind, v6.ip().to_bits(), v6.port());
                 }
             }
         }

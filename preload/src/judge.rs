@@ -33,10 +33,11 @@ pub(crate) fn active() -> Option<&'static State> {
     state::get()
 }
 
-/// The rank of the rule deciding an event ([`Rank::NONE`]: no rule). An internal failure (a
-/// panic) decides nothing: the call proceeds. No guard, so that a signal handler interrupting
-/// this is judged too, except while a kind's hostnames resolve (see `rank_resolving`). IPv4, the
-/// common case, is passed to the policy as numbers.
+/// The rank of the rule deciding an event ([`Rank::NONE`]: no rule), or an IPv4 lookup to
+/// finish ([`Rank::resumes`]: see [`rank_v4`]). An internal failure (a panic) decides nothing:
+/// the call proceeds. No guard, so that a signal handler interrupting this is judged too, except
+/// while a kind's hostnames resolve (see `rank_resolving`). IPv4, the common case, and IPv6 are
+/// passed to the policy as numbers.
 #[inline(always)]
 fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     if state.policy.has_hostnames(kind) {
@@ -44,11 +45,36 @@ fn rank(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
     }
     match address {
         SocketAddr::V4(a) => rank_v4(state, kind, a.ip().to_bits(), a.port()),
-        SocketAddr::V6(_) => rank_other(state, kind, &address),
+        SocketAddr::V6(_) => rank_v6(state, kind, &address),
     }
 }
 
-/// The common lookup cannot panic and is taken in line; the rest is out of line.
+/// An IPv6 address neither IPv4-mapped nor unspecified goes to the policy as a number, without
+/// `catch_unwind` (its lookup, without hostnames, cannot panic); the others are normalised by
+/// `best_rank`. Out of line, as `rank_other` was, so that IPv4's callers keep their size.
+#[inline(never)]
+fn rank_v6(state: &State, kind: EventKind, address: &SocketAddr) -> Rank {
+    let SocketAddr::V6(a) = address else {
+        return rank_other(state, kind, address);
+    };
+    let ip = a.ip().to_bits();
+    if ip >> 32 == 0xffff || ip == 0 {
+        return rank_other(state, kind, address);
+    }
+    state.policy.best_rank_v6(kind, ip, a.port())
+}
+
+/// The rank a [`rank`] stands for: the IPv4 lookup it left finished, if any. Called where the
+/// rank is not silent: a lookup to finish never is.
+#[inline(always)]
+fn finished(state: &State, kind: EventKind, rank: Rank, port: u16) -> Rank {
+    state.policy.finish_rank_v4(kind, rank, port)
+}
+
+/// The common lookup cannot panic and is taken in line; the rest is out of line. For an
+/// address in a chain of blocks it answers a lookup to finish ([`Rank::resumes`]), which is
+/// not silent: callers finish it ([`finished`]) after their test for a silent rank, so that
+/// the common path does not pay for it.
 #[inline(always)]
 pub(crate) fn rank_v4(state: &State, kind: EventKind, ip: u32, port: u16) -> Rank {
     match state.policy.quick_rank_v4(kind, ip, port) {
@@ -108,7 +134,8 @@ fn rank_resolving(state: &State, kind: EventKind, address: SocketAddr) -> Rank {
 /// only when the call goes on: see [`carry_out`]).
 #[inline(always)]
 pub(crate) fn verdict(state: &State, call: Call, address: SocketAddr) -> Verdict {
-    let rank = rank(state, call.kind(address.port()), address);
+    let kind = call.kind(address.port());
+    let rank = finished(state, kind, rank(state, kind, address), address.port());
     Verdict::of(&state.policy, call, rank, address)
 }
 
@@ -174,9 +201,15 @@ pub(crate) fn refusal_v4(
     decided_v4(state, call, rank, ip, port)
 }
 
+/// A rank that is not silent, or a lookup to finish ([`finished`]), which may be: small, so
+/// that finishing a lookup that ends silent costs no frame for a verdict.
 #[inline(never)]
 fn decided_v4(state: &State, call: Call, rank: Rank, ip: u32, port: u16) -> Option<Refusal> {
-    decided(
+    let rank = finished(state, call.kind(port), rank, port);
+    if verdict::is_silent(rank) {
+        return None;
+    }
+    carried_out(
         state,
         call,
         rank,
@@ -184,7 +217,18 @@ fn decided_v4(state: &State, call: Call, rank: Rank, ip: u32, port: u16) -> Opti
     )
 }
 
+/// [`decided_v4`] for an address of any family.
 #[inline(never)]
 fn decided(state: &State, call: Call, rank: Rank, address: SocketAddr) -> Option<Refusal> {
+    let rank = finished(state, call.kind(address.port()), rank, address.port());
+    if verdict::is_silent(rank) {
+        return None;
+    }
+    carried_out(state, call, rank, address)
+}
+
+/// The verdict of a rule that has something to do, carried out.
+#[inline(never)]
+fn carried_out(state: &State, call: Call, rank: Rank, address: SocketAddr) -> Option<Refusal> {
     carry_out(state, &Verdict::of(&state.policy, call, rank, address))
 }

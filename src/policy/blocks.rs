@@ -16,7 +16,7 @@
 //! many blocks there are.
 
 use super::compiled::{Reader, Writer};
-use super::ports::append_segments;
+use super::ports::{append_segments, bucket, port_index};
 use super::rank::Rank;
 use super::store::{Mapped, Owned, Pod, Store};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -59,23 +59,29 @@ const BUCKETS: usize = 4096;
 
 /// A block's port table: `port_starts[first..first + len]`, the lower envelope (by rank) of the
 /// rules of the block and of the blocks around it up to, not including, `skip` (whose table a
-/// lookup searches next; `NO_BLOCK`: none, the table covers the whole chain).
+/// lookup searches next; `NO_BLOCK`: none, the table covers the whole chain). A table of many
+/// segments has a first-level index (`ports::port_index`) at `port_index[index..]`, so that its
+/// search is a few steps however many rules the chain has (`NO_BLOCK`: none).
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 struct Block {
     skip: u32,
     first: u32,
     len: u32,
+    index: u32,
 }
 
-/// The addresses of one interval: held by `block` (and its chain), or, when `block` is
-/// `NO_BLOCK`, matched by the rule `lo..=hi` / `rank` alone (none for `lo > hi`).
+/// The addresses of one interval: the ports `lo..=hi` have `rank` (no port for `lo > hi`).
+/// An interval held by a chain of blocks to search (or a block of several rules) covers every
+/// port with a [`Rank::resume`] at its innermost block: the lookup has no test of its own for
+/// it, and one test after it tells the rare answer to finish from the common ones.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 struct Interval {
-    block: u32,
     lo: u16,
     hi: u16,
+    /// Zero: keeps `rank` aligned without padding bytes.
+    reserved: u32,
     rank: Rank,
 }
 
@@ -121,6 +127,8 @@ pub struct Blocks<A: Address, S: Store = Owned> {
     blocks: S::Slice<Block>,
     port_starts: S::Slice<u16>,
     port_best: S::Slice<Rank>,
+    /// The port tables' first-level indexes, one after the other.
+    port_index: S::Slice<u32>,
     /// `buckets[k]`: how many intervals start below bucket `k` (empty when not used).
     buckets: S::Slice<u32>,
 }
@@ -140,6 +148,7 @@ struct Building<A> {
     blocks: Vec<Block>,
     port_starts: Vec<u16>,
     port_best: Vec<Rank>,
+    port_index: Vec<u32>,
     buckets: Vec<u32>,
 }
 
@@ -233,11 +242,18 @@ impl<A: Address> Blocks<A, Owned> {
             }
             let first = out.port_starts.len() as u32;
             append_segments(&gathered, &mut out.port_starts, &mut out.port_best);
+            let index = port_index(&out.port_starts[first as usize..], 0);
             out.blocks.push(Block {
                 skip,
                 first,
                 len: out.port_starts.len() as u32 - first,
+                index: if index.is_empty() {
+                    NO_BLOCK
+                } else {
+                    out.port_index.len() as u32
+                },
             });
+            out.port_index.extend_from_slice(&index);
         }
         out.starts = line.starts;
         out.intervals = line
@@ -246,9 +262,9 @@ impl<A: Address> Blocks<A, Owned> {
             .map(|id| {
                 let Some(b) = out.blocks.get(id as usize) else {
                     return Interval {
-                        block: NO_BLOCK,
                         lo: 1,
                         hi: 0,
+                        reserved: 0,
                         rank: Rank::NONE,
                     };
                 };
@@ -257,16 +273,16 @@ impl<A: Address> Blocks<A, Owned> {
                 // in no other block) is kept in the interval: its lookup reads nothing more.
                 match one_interval(&out.port_starts[first..end], &out.port_best[first..end]) {
                     Some((lo, hi, rank)) if b.skip == NO_BLOCK => Interval {
-                        block: NO_BLOCK,
                         lo,
                         hi,
+                        reserved: 0,
                         rank,
                     },
                     _ => Interval {
-                        block: id,
-                        lo: 1,
-                        hi: 0,
-                        rank: Rank::NONE,
+                        lo: 0,
+                        hi: u16::MAX,
+                        reserved: 0,
+                        rank: Rank::resume(id),
                     },
                 }
             })
@@ -288,6 +304,7 @@ impl<A: Address> Blocks<A, Owned> {
             blocks: out.blocks.into(),
             port_starts: out.port_starts.into(),
             port_best: out.port_best.into(),
+            port_index: out.port_index.into(),
             buckets: out.buckets.into(),
         }
     }
@@ -299,6 +316,7 @@ impl<A: Address> Blocks<A, Owned> {
         out.section(&self.blocks);
         out.section(&self.port_starts);
         out.section(&self.port_best);
+        out.section(&self.port_index);
         out.section(&self.buckets);
     }
 }
@@ -313,6 +331,7 @@ impl<A: Address> Blocks<A, Mapped> {
             blocks: input.section()?,
             port_starts: input.section()?,
             port_best: input.section()?,
+            port_index: input.section()?,
             buckets: input.section()?,
         };
         if blocks.intervals.len() != blocks.starts.len()
@@ -329,50 +348,50 @@ impl<A: Address, S: Store> Blocks<A, S> {
     /// The best rank among the blocks holding `address`, for `port`.
     #[inline]
     pub fn best(&self, address: A, port: u16) -> Rank {
-        match self.lookup(address, port) {
-            Ok(rank) => rank,
-            Err(block) => self.walk(block, port),
+        let rank = self.lookup(address, port);
+        match rank.resumes() {
+            Some(block) => self.walk(block, port),
+            None => rank,
         }
     }
 
     /// [`Blocks::best`] when no chain needs walking (the address is in no block, or in a lone
-    /// block of one rule): no call, so that a caller stays a leaf. `None`: use `best`.
-    #[inline]
-    pub fn quick(&self, address: A, port: u16) -> Option<Rank> {
-        self.lookup(address, port).ok()
+    /// block of one rule). `None`: use `best`.
+    #[cfg(test)]
+    fn quick(&self, address: A, port: u16) -> Option<Rank> {
+        let rank = self.lookup(address, port);
+        rank.resumes().is_none().then_some(rank)
     }
 
-    /// The rank, or the innermost block whose chain must be walked. Cannot panic (every access is
-    /// checked), so that the hooks may call it without `catch_unwind`.
+    /// The rank, or a [`Rank::resume`] at the innermost block whose chain must be walked
+    /// ([`Blocks::walk`]). No call, so that a caller stays a leaf; cannot panic (every access
+    /// is checked), so that the hooks may call it without `catch_unwind`.
     #[inline(always)]
-    fn lookup(&self, address: A, port: u16) -> Result<Rank, u32> {
+    pub fn lookup(&self, address: A, port: u16) -> Rank {
         let (lo, hi) = match self.buckets.get(address.bucket()..address.bucket() + 2) {
             Some(&[lo, hi]) => (lo as usize, hi as usize),
             _ => (0, self.starts.len()),
         };
         let Some(starts) = self.starts.get(lo..hi) else {
-            return Err(NO_BLOCK);
+            return Rank::NONE;
         };
         // The intervals starting at or below the address, within the bucket; starts[0] is the
         // lowest address, so there is always one.
         let i = lo + starts.partition_point(|&s| s <= address);
         let Some(interval) = self.intervals.get(i.wrapping_sub(1)) else {
-            return Ok(Rank::NONE);
+            return Rank::NONE;
         };
-        if interval.block != NO_BLOCK {
-            return Err(interval.block);
-        }
-        Ok(if interval.lo <= port && port <= interval.hi {
+        if interval.lo <= port && port <= interval.hi {
             interval.rank
         } else {
             Rank::NONE
-        })
+        }
     }
 
     /// The best rank for `port` in the tables of `block` and of the blocks it skips to (nested
     /// blocks, or a block of several rules; none for `NO_BLOCK`).
     #[inline(never)]
-    fn walk(&self, mut block: u32, port: u16) -> Rank {
+    pub fn walk(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
         for _ in 0..LONGEST_CHAIN {
             let Some(b) = self.blocks.get(block as usize) else {
@@ -384,19 +403,25 @@ impl<A: Address, S: Store> Blocks<A, S> {
         best
     }
 
-    /// The rank for `port` in a block's port table.
+    /// The rank for `port` in a block's port table. The index is read up to its own length (a
+    /// corrupt compiled file's may run into the next: a wrong rank, never an access outside).
     #[inline(always)]
     fn search_ports(&self, b: &Block, port: u16) -> Rank {
         let first = b.first as usize;
-        let Some(starts) = self
-            .port_starts
-            .get(first..first.saturating_add(b.len as usize))
-        else {
+        let (lo, hi) = match self.port_index.get(b.index as usize..) {
+            Some(index) => match bucket(index, port) {
+                Some((lo, hi)) => (first + lo, first + hi),
+                None => return Rank::NONE,
+            },
+            None => (first, first.saturating_add(b.len as usize)),
+        };
+        let Some(starts) = self.port_starts.get(lo..hi) else {
             return Rank::NONE;
         };
-        let j = starts.partition_point(|&s| s <= port);
+        // The table's first start is 0, so i > first (in a file this armr wrote).
+        let i = lo + starts.partition_point(|&s| s <= port);
         self.port_best
-            .get(first + j.wrapping_sub(1))
+            .get(i.wrapping_sub(1))
             .copied()
             .unwrap_or(Rank::NONE)
     }
@@ -598,7 +623,7 @@ mod tests {
             if round == 0 {
                 // The innermost block of the full chain (depth 33): two tables, not 33.
                 let blocks = Blocks::build(flat(&groups), true);
-                let Err(mut b) = blocks.lookup(around, 80) else {
+                let Some(mut b) = blocks.lookup(around, 80).resumes() else {
                     panic!("a chain to walk");
                 };
                 let mut tables = 0;
@@ -608,6 +633,49 @@ mod tests {
                 }
                 assert!(order as usize > WHOLE_CHAIN);
                 assert_eq!(tables, 2);
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_of_many_rules_is_searched_through_its_index() {
+        // One address with a rule per port range around a port (the benchmark's "ranges"),
+        // another with a crowd of single ports, and a chain of blocks around them.
+        let a = v4("127.0.0.1");
+        let mut groups = Vec::new();
+        for w in 0..3000u16 {
+            let ports = if w % 2 == 0 {
+                (40_000 - w / 2, 40_000)
+            } else {
+                (40_002, 40_002 + w / 2)
+            };
+            groups.push((a, 32, vec![(ports.0, ports.1, r(u32::from(w)))]));
+        }
+        for p in 0..2000u16 {
+            groups.push((
+                v4("127.0.0.2"),
+                32,
+                vec![(p * 3, p * 3, r(10_000 + u32::from(p)))],
+            ));
+        }
+        groups.push((
+            v4("127.0.0.0"),
+            8,
+            vec![(0, 0, r(20_000)), (65535, 65535, r(20_001))],
+        ));
+        groups.push((v4("127.0.0.0"), 30, vec![(250, 260, r(20_002))]));
+        let blocks = Blocks::build(flat(&groups), true);
+        assert!(blocks.blocks.iter().any(|b| b.index != NO_BLOCK));
+        for address in ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.1.0.0"] {
+            for port in (0..=65535u16)
+                .step_by(7)
+                .chain([0, 1, 255, 256, 39_999, 40_001, 65535])
+            {
+                assert_eq!(
+                    blocks.best(v4(address), port),
+                    reference(&groups, v4(address), port),
+                    "{address}:{port}"
+                );
             }
         }
     }

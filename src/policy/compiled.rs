@@ -25,13 +25,13 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// The first eight bytes of every compiled policy file.
 pub const MAGIC: [u8; 8] = *b"ARMRPOL\0";
 /// The layout this armr writes and reads; another one is refused (compile the rules again).
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 /// Written in the file's own byte order: read back as another number on a machine of the other.
 const BYTE_ORDER: u32 = 0x0102_0304;
 const ALIGN: usize = 16;
-/// The sections of a file: 27 per event kind (see `KindIndex::write`), then the rules, the apps
+/// The sections of a file: 29 per event kind (see `KindIndex::write`), then the rules, the apps
 /// and the provenance.
-pub const SECTIONS: u32 = 4 * 27 + 5;
+pub const SECTIONS: u32 = 4 * 29 + 5;
 
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]

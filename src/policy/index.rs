@@ -350,15 +350,36 @@ impl<S: Store> KindIndex<S> {
         }
     }
 
-    /// [`KindIndex::best_v4`] when it takes no call (no hostname rule, no chain of blocks to
-    /// walk, not the unspecified address). `None`: use `best_v4`. Cannot panic.
+    /// [`KindIndex::best_v4`] as far as it goes without a call (no hostname rule, not the
+    /// unspecified address): the rank, or for an address in a chain of blocks (or in a block of
+    /// several rules) a [`Rank::resume`] at its innermost block, for [`KindIndex::resume_v4`].
+    /// `None`: use `best_v4`. Cannot panic.
     #[inline(always)]
     pub fn quick_v4(&self, ip: u32, port: u16) -> Option<Rank> {
         if ip == 0 || self.names.is_some() {
             return None;
         }
-        let held = self.v4.quick(ip, port)?;
-        Some(held.min(self.any_v4.best(port)))
+        // A resume is below every rule's rank: the best of it and the any-address rules is it.
+        Some(self.v4.lookup(ip, port).min(self.any_v4.best(port)))
+    }
+
+    /// Finishes a lookup [`KindIndex::quick_v4`] left at `block`: the tables of its chain, and
+    /// the any-address rules. Cannot panic.
+    pub fn resume_v4(&self, block: u32, port: u16) -> Rank {
+        self.any_v4.best(port).min(self.v4.walk(block, port))
+    }
+
+    /// [`KindIndex::best`] of an IPv6 address that is neither IPv4-mapped nor unspecified, as a
+    /// number. Cannot panic when the kind names no host.
+    #[inline(always)]
+    pub fn best_v6(&self, ip: u128, port: u16, resolver: &dyn Resolve) -> Rank {
+        let best = self.any_v6.best(port).min(self.v6.best(ip, port));
+        match &self.names {
+            Some(names) => {
+                best.min(names.best(IpAddr::V6(Ipv6Addr::from_bits(ip)), port, resolver))
+            }
+            None => best,
+        }
     }
 
     /// The best rank for a bind to the unspecified address of a family.

@@ -547,13 +547,55 @@ impl Policy {
 
     /// [`Policy::best_rank_v4`] for the common lookup, which makes no call (so that it can be
     /// inlined into a caller without costing it registers): `None` when the address needs more
-    /// (a hostname rule of the kind, nested blocks, the unspecified address); then call
-    /// `best_rank_v4`. Cannot panic: the hooks call it without `catch_unwind`.
+    /// (a hostname rule of the kind, the unspecified address); then call `best_rank_v4`. For an
+    /// address in a chain of blocks (or a block of several rules) the answer is a lookup to
+    /// finish, [`Rank::resumes`]: neither no rule nor a silent `allow()`, so that a caller which
+    /// forwards those at once finishes it ([`Policy::finish_rank_v4`]) on its other path only,
+    /// and the common path pays nothing for it. Cannot panic: the hooks call it without
+    /// `catch_unwind`.
     #[inline(always)]
     pub fn quick_rank_v4(&self, kind: EventKind, ip: u32, port: u16) -> Option<Rank> {
         match &self.kinds {
             Kinds::Owned(kinds) => kinds.get(kind.index())?.quick_v4(ip, port),
             Kinds::Mapped(kinds) => kinds.get(kind.index())?.quick_v4(ip, port),
+        }
+    }
+
+    /// The rank a [`Policy::quick_rank_v4`] answer stands for: `rank` itself, or the end of the
+    /// lookup it left ([`Rank::resumes`]), from its innermost block: the second address search
+    /// of [`Policy::best_rank_v4`] is not made again. Cannot panic.
+    #[inline]
+    pub fn finish_rank_v4(&self, kind: EventKind, rank: Rank, port: u16) -> Rank {
+        match rank.resumes() {
+            Some(block) => self.resume_rank_v4(kind, block, port),
+            None => rank,
+        }
+    }
+
+    #[inline(never)]
+    fn resume_rank_v4(&self, kind: EventKind, block: u32, port: u16) -> Rank {
+        match &self.kinds {
+            Kinds::Owned(kinds) => kinds
+                .get(kind.index())
+                .map_or(Rank::NONE, |index| index.resume_v4(block, port)),
+            Kinds::Mapped(kinds) => kinds
+                .get(kind.index())
+                .map_or(Rank::NONE, |index| index.resume_v4(block, port)),
+        }
+    }
+
+    /// [`Policy::best_rank`] of an IPv6 address that is neither IPv4-mapped nor unspecified
+    /// (a caller checks), given as a number: no `IpAddr` to build or normalise. Cannot panic
+    /// when the kind names no host (then it may resolve names: see `best_rank`).
+    #[inline(never)]
+    pub fn best_rank_v6(&self, kind: EventKind, ip: u128, port: u16) -> Rank {
+        match &self.kinds {
+            Kinds::Owned(kinds) => kinds.get(kind.index()).map_or(Rank::NONE, |index| {
+                index.best_v6(ip, port, self.resolver.as_ref())
+            }),
+            Kinds::Mapped(kinds) => kinds.get(kind.index()).map_or(Rank::NONE, |index| {
+                index.best_v6(ip, port, self.resolver.as_ref())
+            }),
         }
     }
 
