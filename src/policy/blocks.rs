@@ -391,9 +391,39 @@ impl<A: Address, S: Store> Blocks<A, S> {
     /// The best rank for `port` in the tables of `block` and of the blocks it skips to (nested
     /// blocks, or a block of several rules; none for `NO_BLOCK`).
     #[inline(never)]
-    pub fn walk(&self, mut block: u32, port: u16) -> Rank {
+    pub fn walk(&self, block: u32, port: u16) -> Rank {
+        // The first table in line: most chains have one (a whole-chain table, or one block of
+        // many rules), and a loop's setup would cost it half as much again.
+        let Some(b) = self.blocks.get(block as usize) else {
+            return Rank::NONE;
+        };
+        let best = self.search_ports(b, port);
+        if b.skip == NO_BLOCK {
+            return best;
+        }
+        best.min(self.walk_on(b.skip, port))
+    }
+
+    /// The second table of [`Blocks::walk`] in line too (the innermost block of a long chain
+    /// cut by depth has two), then the rest.
+    #[inline(never)]
+    fn walk_on(&self, block: u32, port: u16) -> Rank {
+        let Some(b) = self.blocks.get(block as usize) else {
+            return Rank::NONE;
+        };
+        let best = self.search_ports(b, port);
+        if b.skip == NO_BLOCK {
+            return best;
+        }
+        best.min(self.walk_rest(b.skip, port))
+    }
+
+    /// The rest of [`Blocks::walk`] past two tables: the tables of a chain cut by depth, or of
+    /// blocks past the budget of copied segments.
+    #[inline(never)]
+    fn walk_rest(&self, mut block: u32, port: u16) -> Rank {
         let mut best = Rank::NONE;
-        for _ in 0..LONGEST_CHAIN {
+        for _ in 2..LONGEST_CHAIN {
             let Some(b) = self.blocks.get(block as usize) else {
                 break;
             };
