@@ -145,7 +145,7 @@ impl PortSegments<Mapped> {
 impl<S: Store> PortSegments<S> {
     /// The best rank of the rules covering `port` ([`Rank::NONE`] when none does). Cannot panic
     /// (every access is checked).
-    #[inline]
+    #[inline(always)]
     pub fn best(&self, port: u16) -> Rank {
         let bucket = usize::from(port >> 8);
         let (lo, hi) = match self.buckets.get(bucket..bucket + 2) {
