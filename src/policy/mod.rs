@@ -572,7 +572,7 @@ impl Policy {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn resume_rank_v4(&self, kind: EventKind, block: u32, port: u16) -> Rank {
         match &self.kinds {
             Kinds::Owned(kinds) => kinds
