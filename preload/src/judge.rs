@@ -180,7 +180,7 @@ pub(crate) fn refusal_of(
     if verdict::is_silent(rank) {
         return None;
     }
-    decided(state, call, rank, address)
+    decided(state, call, kind, rank, address)
 }
 
 /// [`refusal`] for an IPv4 address given as numbers, ranked by the caller: the address is built
@@ -198,14 +198,21 @@ pub(crate) fn refusal_v4(
     if verdict::is_silent(rank) {
         return None;
     }
-    decided_v4(state, call, rank, ip, port)
+    decided_v4(state, call, call.kind(port), rank, ip, port)
 }
 
 /// A rank that is not silent, or a lookup to finish ([`finished`]), which may be: small, so
 /// that finishing a lookup that ends silent costs no frame for a verdict.
 #[inline(never)]
-fn decided_v4(state: &State, call: Call, rank: Rank, ip: u32, port: u16) -> Option<Refusal> {
-    let rank = finished(state, call.kind(port), rank, port);
+fn decided_v4(
+    state: &State,
+    call: Call,
+    kind: EventKind,
+    rank: Rank,
+    ip: u32,
+    port: u16,
+) -> Option<Refusal> {
+    let rank = finished(state, kind, rank, port);
     if verdict::is_silent(rank) {
         return None;
     }
@@ -219,8 +226,14 @@ fn decided_v4(state: &State, call: Call, rank: Rank, ip: u32, port: u16) -> Opti
 
 /// [`decided_v4`] for an address of any family.
 #[inline(never)]
-fn decided(state: &State, call: Call, rank: Rank, address: SocketAddr) -> Option<Refusal> {
-    let rank = finished(state, call.kind(address.port()), rank, address.port());
+fn decided(
+    state: &State,
+    call: Call,
+    kind: EventKind,
+    rank: Rank,
+    address: SocketAddr,
+) -> Option<Refusal> {
+    let rank = finished(state, kind, rank, address.port());
     if verdict::is_silent(rank) {
         return None;
     }
