@@ -168,3 +168,92 @@ fn chains_of_blocks_and_blocks_of_many_rules_decide_every_call() {
     assert_nothing_received(&receiver, &run);
     assert_nothing_received(&receiver6, &run);
 }
+
+/// The hooks answer IPv6 (and accept's and listen's IPv4) from the address as numbers, and judge
+/// in full only when a rule has something to do: every such rule still acts (refused, or allowed
+/// and logged), among many rules of the same address.
+#[test]
+fn rules_on_ipv6_and_accepted_peers_act_through_the_quick_answers() {
+    let dir = TempDir::new("flat", "numbers");
+    let (refused_v6, r6) = tcp_listener("[::1]:0");
+    let (_logged_v6, l6) = tcp_listener("[::1]:0");
+    let (_open_v6, o6) = tcp_listener("[::1]:0");
+    let (receiver6, q6) = udp("[::1]:0");
+    let (server6, server6_ok) = (free_tcp_port(), free_tcp_port());
+    let used = [r6, l6, o6, q6, server6, server6_ok];
+    let mut named: Vec<(String, String, &str)> = vec![
+        ("refuse_v6".into(), format!("connect(\"[::1]:{r6}\")"), PROTECT),
+        ("send_v6".into(), format!("connect(\"[::/64]:{q6}\")"), PROTECT),
+        ("server_v6".into(), format!("bind(server: \"[::1]:{server6}\")"), PROTECT),
+        ("peer_v4".into(), "accept(\"127.0.0.3:0\")".into(), PROTECT),
+        ("peer_v6".into(), "accept(\"[::1]:0\")".into(), PROTECT),
+        (
+            "logged_v6".into(),
+            format!("connect(\"[::1]:{l6}\")"),
+            "allow(message: \"seen\", severity: Low)",
+        ),
+    ];
+    // Blocks of many rules on the same addresses, none of them matching a step.
+    for port in other_ports(&used, 40) {
+        for c in [
+            format!("connect(\"[::1]:{port}\")"),
+            format!("bind(server: \"[::1]:{port}\")"),
+            format!("accept(\"127.0.0.1:{port}\")"),
+            format!("accept(\"127.0.0.3:{port}\")"),
+        ] {
+            named.push((format!("other{}", named.len()), c, PROTECT));
+        }
+    }
+    let named: Vec<(String, &str, &str)> = named
+        .iter()
+        .map(|(n, c, a)| (n.clone(), c.as_str(), *a))
+        .collect();
+    let rules = rules::policy("Numbers", &named);
+    let ran = run(
+        &dir,
+        &rules,
+        &[
+            step("refused_v6", "connect", "tcp6", "::1", r6),
+            step("logged_v6", "connect", "tcp6", "::1", l6),
+            step("open_v6", "connect", "tcp6", "::1", o6),
+            step("sendto_v6", "sendto", "udp6", "::1", q6),
+            step("sendmsg_v6", "sendmsg", "udp6", "::1", q6),
+            step("server_v6", "bindlisten", "tcp6", "::1", server6),
+            step("server_v6_open", "bindlisten", "tcp6", "::1", server6_ok),
+        ],
+    );
+    ran.expect(&[
+        ("refused_v6", "ECONNREFUSED"),
+        ("logged_v6", "ok"),
+        ("open_v6", "ok"),
+        ("sendto_v6", "EACCES"),
+        ("sendmsg_v6", "EACCES"),
+        ("server_v6", "EACCES"),
+        ("server_v6_open", "ok"),
+        ("done", "yes"),
+    ]);
+    let port_field = format!("remotePort={l6}");
+    assert!(
+        ran.log
+            .lines()
+            .any(|line| line.contains("seen") && line.split(' ').any(|w| w == port_field)),
+        "no event for the allowed connect\n{}",
+        ran.context()
+    );
+    assert_untouched(&refused_v6, &ran.context());
+    assert_nothing_received(&receiver6, &ran);
+
+    // accept: a refused peer is reset and never returned, IPv4 and IPv6.
+    let rules_path = dir.write("accept.armr", &rules);
+    let log = dir.join("accept.log");
+    let mut command = support::programs::python_program("accept_quick.py", &[]);
+    support::run::under_armr(&mut command, &rules_path, &log);
+    let accepted =
+        support::run::run(&mut command, &dir.0, "accept", Duration::from_secs(60)).with_log(&log);
+    accepted.expect(&[
+        ("refused_v4", "BlockingIOError errno=11"),
+        ("open_v4", "accepted 127.0.0.1"),
+        ("refused_v6", "BlockingIOError errno=11"),
+        ("done", "yes"),
+    ]);
+}

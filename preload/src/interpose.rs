@@ -11,7 +11,7 @@ use crate::destination::{self, Via};
 use crate::errno;
 use crate::judge::{self, active, rank_v4};
 use crate::state::{self, State, kind_bit, may_judge};
-use crate::{descriptors, real, receive, sockaddr, unbound};
+use crate::{descriptors, numeric, real, receive, sockaddr, unbound};
 use armr_core::policy::EventKind;
 use armr_core::verdict::{Call, Refusal, Verdict};
 use libc::{
@@ -37,8 +37,23 @@ unsafe fn connect_refusal(
             let rank = rank_v4(state, EventKind::Connect, ip, port);
             judge::refusal_v4(state, Call::Connect, rank, ip, port)
         }
-        _ => unsafe { connect_refusal_in_full(state, Call::Connect, fd, addr, len) },
+        _ => unsafe { connect_refusal_other(state, fd, addr, len) },
     }
+}
+
+/// [`connect_refusal`] for what IPv4's numbers leave: IPv6 as numbers first (no `SocketAddr`
+/// unless a rule has something to do), then the rest in full.
+#[inline(never)]
+unsafe fn connect_refusal_other(
+    state: &State,
+    fd: c_int,
+    addr: *const SockAddr,
+    len: socklen_t,
+) -> Option<Refusal> {
+    if unsafe { numeric::silent(state, EventKind::Connect, addr, len) } {
+        return None;
+    }
+    unsafe { connect_refusal_in_full(state, Call::Connect, fd, addr, len) }
 }
 
 /// The rest of [`connect_refusal`], and a UDP connect's judging by `accept` rules
@@ -150,10 +165,7 @@ unsafe fn listen_judged(fd: c_int, backlog: c_int) -> c_int {
         return unsafe { real::listen(fd, backlog) };
     };
     if state.policy.has_rules(EventKind::BindServer)
-        // Judged inside the `Option`: bound to a name first, the address was copied twice
-        // (+10 instructions per listen under callgrind).
-        && let Some(refusal) = sockaddr::local_address(fd)
-            .and_then(|local| judge::refusal(state, Call::Listen, local))
+        && let Some(refusal) = numeric::listen_refusal(state, fd)
     {
         return errno::refuse(refusal);
     }
@@ -326,7 +338,14 @@ unsafe fn accept_judged(
             }
             unsafe { *len = full };
         }
-        let Some(peer) = (unsafe { sockaddr::decode(name, full.min(name_room)) }) else {
+        // The common answers (no rule, a silent allow()) from the address as numbers.
+        let got = full.min(name_room);
+        if unsafe { numeric::silent(state, EventKind::Accept, name, got) } {
+            receive::accepted(conn);
+            errno::set(after);
+            return conn;
+        }
+        let Some(peer) = (unsafe { sockaddr::decode(name, got) }) else {
             errno::set(after);
             return conn;
         };
@@ -364,6 +383,9 @@ unsafe fn send_refused(
     dest: *const SockAddr,
     len: socklen_t,
 ) -> bool {
+    if unsafe { numeric::silent(state, EventKind::Connect, dest, len) } {
+        return false;
+    }
     let remote = match unsafe { sockaddr::decode(dest, len) } {
         Some(address) => destination::of_send(fd, address),
         None => match unsafe { destination::of_unspec_send(fd, dest, len) } {

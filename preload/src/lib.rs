@@ -27,6 +27,7 @@ mod interpose;
 mod judge;
 mod log;
 mod mapped;
+mod numeric;
 mod real;
 mod receive;
 mod remote;
