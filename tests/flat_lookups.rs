@@ -182,9 +182,21 @@ fn rules_on_ipv6_and_accepted_peers_act_through_the_quick_answers() {
     let (server6, server6_ok) = (free_tcp_port(), free_tcp_port());
     let used = [r6, l6, o6, q6, server6, server6_ok];
     let mut named: Vec<(String, String, &str)> = vec![
-        ("refuse_v6".into(), format!("connect(\"[::1]:{r6}\")"), PROTECT),
-        ("send_v6".into(), format!("connect(\"[::/64]:{q6}\")"), PROTECT),
-        ("server_v6".into(), format!("bind(server: \"[::1]:{server6}\")"), PROTECT),
+        (
+            "refuse_v6".into(),
+            format!("connect(\"[::1]:{r6}\")"),
+            PROTECT,
+        ),
+        (
+            "send_v6".into(),
+            format!("connect(\"[::/64]:{q6}\")"),
+            PROTECT,
+        ),
+        (
+            "server_v6".into(),
+            format!("bind(server: \"[::1]:{server6}\")"),
+            PROTECT,
+        ),
         ("peer_v4".into(), "accept(\"127.0.0.3:0\")".into(), PROTECT),
         ("peer_v6".into(), "accept(\"[::1]:0\")".into(), PROTECT),
         (
