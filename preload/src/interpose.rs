@@ -330,7 +330,6 @@ unsafe fn accept_judged(
         if conn < 0 {
             return conn;
         }
-        let after = errno::get();
         if !addr.is_null() && !len.is_null() {
             // As the kernel: the address cut to the caller's room, its full length in *len.
             if !theirs {
@@ -338,13 +337,14 @@ unsafe fn accept_judged(
             }
             unsafe { *len = full };
         }
-        // The common answers (no rule, a silent allow()) from the address as numbers.
+        // The common answers (no rule, a silent allow()) from the address as numbers: nothing
+        // since the accept has touched errno.
         let got = full.min(name_room);
         if unsafe { numeric::silent(state, EventKind::Accept, name, got) } {
             receive::accepted(conn);
-            errno::set(after);
             return conn;
         }
+        let after = errno::get();
         let Some(peer) = (unsafe { sockaddr::decode(name, got) }) else {
             errno::set(after);
             return conn;

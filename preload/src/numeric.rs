@@ -53,19 +53,14 @@ pub unsafe fn numbers(addr: *const sockaddr, len: socklen_t) -> Option<Numbers> 
 /// ([`Rank::resumes`]), which is not silent. `None`: the kind's rules name hosts, judge in full.
 #[inline(always)]
 pub fn rank(state: &State, kind: EventKind, numbers: Numbers) -> Option<Rank> {
-    if state.policy.has_hostnames(kind) {
-        return None;
+    match numbers {
+        Numbers::V4(ip, port) => {
+            (!state.policy.has_hostnames(kind)).then(|| judge::rank_v4(state, kind, ip, port))
+        }
+        // Out of line (`quick_rank_v6`), so that IPv4's callers keep their size; the test for
+        // hostnames is inside it, under the same dispatch as the lookup.
+        Numbers::V6(ip, port) => state.policy.quick_rank_v6(kind, ip, port),
     }
-    Some(match numbers {
-        Numbers::V4(ip, port) => judge::rank_v4(state, kind, ip, port),
-        Numbers::V6(ip, port) => v6(state, kind, ip, port),
-    })
-}
-
-/// IPv6: `best_rank_v6` is out of line, so that IPv4's callers keep their size.
-#[inline(always)]
-fn v6(state: &State, kind: EventKind, ip: u128, port: u16) -> Rank {
-    state.policy.best_rank_v6(kind, ip, port)
 }
 
 /// True when no rule has anything to do with `kind` at the address at `addr`: no rule matches,

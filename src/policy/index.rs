@@ -382,6 +382,15 @@ impl<S: Store> KindIndex<S> {
         }
     }
 
+    /// [`KindIndex::best_v6`] when the kind names no host (`None` otherwise).
+    #[inline(always)]
+    pub fn quick_v6(&self, ip: u128, port: u16) -> Option<Rank> {
+        if self.names.is_some() {
+            return None;
+        }
+        Some(self.any_v6.best(port).min(self.v6.best(ip, port)))
+    }
+
     /// The best rank for a bind to the unspecified address of a family.
     pub fn best_unspecified(&self, ipv6: bool, port: u16) -> Rank {
         if ipv6 {

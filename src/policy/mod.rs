@@ -599,6 +599,17 @@ impl Policy {
         }
     }
 
+    /// [`Policy::best_rank_v6`] when the kind names no host (`None`: it does; ask
+    /// `best_rank_v6`, which may resolve them): the test and the lookup under one dispatch.
+    /// Cannot panic.
+    #[inline(never)]
+    pub fn quick_rank_v6(&self, kind: EventKind, ip: u128, port: u16) -> Option<Rank> {
+        match &self.kinds {
+            Kinds::Owned(kinds) => kinds.get(kind.index())?.quick_v6(ip, port),
+            Kinds::Mapped(kinds) => kinds.get(kind.index())?.quick_v6(ip, port),
+        }
+    }
+
     /// What the IPv4 path leaves: IPv6 addresses, and the unspecified address (normalised).
     #[inline(never)]
     fn best_rank_other(&self, kind: EventKind, address: SocketAddr) -> Rank {
