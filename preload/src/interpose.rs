@@ -102,21 +102,42 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
-    let local = if state.policy.has_rules(EventKind::BindServer)
+    let port = if state.policy.has_rules(EventKind::BindServer)
         || state.policy.has_rules(EventKind::BindClient)
     {
-        unsafe { sockaddr::decode(addr, len) }
+        unsafe { numeric::port(addr, len) }
     } else {
         None
     };
-    let Some(local) = local else {
+    let Some(port) = port else {
         // An AF_UNSPEC address is 0.0.0.0 to the kernel on an IPv4 socket.
         return unsafe { bind_other(state, fd, addr, len) };
     };
-    if let Some(refusal) = datagram_bind_refusal(state, fd, &local) {
+    // Only a datagram socket's bind is judged: the address is decoded for it alone (a TCP
+    // server's bind, the common case, reads the port and the socket's byte in `receive`).
+    let kind = Call::DatagramBind.kind(port);
+    if state.policy.has_rules(kind)
+        && receive::socket_type(fd) == Some(libc::SOCK_DGRAM)
+        && let Some(refusal) = unsafe { datagram_bind_judged(state, kind, addr, len) }
+    {
         return errno::refuse(refusal);
     }
     unsafe { real::bind(fd, addr, len) }
+}
+
+/// A datagram socket's bind to an address `numeric::port` reads, judged by the rules of `kind`.
+///
+/// # Safety
+/// `addr` points to `len` readable bytes.
+#[inline(never)]
+unsafe fn datagram_bind_judged(
+    state: &State,
+    kind: EventKind,
+    addr: *const SockAddr,
+    len: socklen_t,
+) -> Option<Refusal> {
+    let local = unsafe { sockaddr::decode(addr, len) }?;
+    judge::refusal_of(state, Call::DatagramBind, kind, local)
 }
 
 /// The refusal of a bind of `fd` to `local` when it is a datagram socket (asked only when a

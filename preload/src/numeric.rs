@@ -49,6 +49,25 @@ pub unsafe fn numbers(addr: *const sockaddr, len: socklen_t) -> Option<Numbers> 
     }
 }
 
+/// The port of the IPv4 or IPv6 address at `addr`: `Some` exactly when `sockaddr::decode`
+/// reads an address there (the port is at the same place in both families).
+///
+/// # Safety
+/// As [`numbers`].
+#[inline(always)]
+pub unsafe fn port(addr: *const sockaddr, len: socklen_t) -> Option<u16> {
+    if addr.is_null() || (len as usize) < std::mem::size_of::<sockaddr_in>() {
+        return None;
+    }
+    // SAFETY: at least 16 bytes are readable.
+    let head = unsafe { (addr as *const sockaddr_in).read_unaligned() };
+    match c_int::from(head.sin_family) {
+        AF_INET => Some(u16::from_be(head.sin_port)),
+        AF_INET6 if len as usize >= address::SIN6_LEN_RFC2133 => Some(u16::from_be(head.sin_port)),
+        _ => None,
+    }
+}
+
 /// The rank for an address as numbers; an IPv4 one may be a lookup to finish
 /// ([`Rank::resumes`]), which is not silent. `None`: the kind's rules name hosts, judge in full.
 #[inline(always)]
@@ -166,6 +185,27 @@ mod tests {
             read(&c, 28),
             Some(Numbers::V6(0x2001_0db8_0000_0000_0000_0000_0000_0005, 1))
         );
+    }
+
+    #[test]
+    fn the_port_is_read_exactly_where_the_full_decoding_reads_an_address() {
+        let cases = [
+            (v4(Ipv4Addr::LOCALHOST, 80, AF_INET), 16),
+            (v4(Ipv4Addr::LOCALHOST, 80, AF_INET), 15),
+            (v4(Ipv4Addr::UNSPECIFIED, 81, AF_INET), 16),
+            (v4(Ipv4Addr::LOCALHOST, 82, libc::AF_UNSPEC), 16),
+            (v4(Ipv4Addr::LOCALHOST, 83, libc::AF_UNIX), 110),
+            (v6(Ipv6Addr::LOCALHOST, 84), 28),
+            (v6(Ipv6Addr::LOCALHOST, 85), 24),
+            (v6(Ipv6Addr::LOCALHOST, 86), 23),
+            (v6(Ipv6Addr::UNSPECIFIED, 0), 28),
+        ];
+        for (s, len) in cases {
+            let p = (&s as *const sockaddr_storage).cast();
+            let full = unsafe { address::decode(p, len) }.map(|a| a.port());
+            assert_eq!(unsafe { port(p, len) }, full, "{len} bytes");
+        }
+        assert_eq!(unsafe { port(std::ptr::null(), 28) }, None);
     }
 
     #[test]
