@@ -388,7 +388,7 @@ impl<S: Store> KindIndex<S> {
         if self.names.is_some() {
             return None;
         }
-        Some(self.any_v6.best(port).min(self.v6.best(ip, port)))
+        Some(self.any_v6.best(port).min(self.v6.best_in_line(ip, port)))
     }
 
     /// The best rank for a bind to the unspecified address of a family.
