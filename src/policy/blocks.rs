@@ -210,14 +210,30 @@ impl<A: Address> Blocks<A, Owned> {
         // `d - lowbit(d)`. A lookup then searches one table per bit set in the depth (at most 7;
         // 2 for the innermost /32 or /128 of a full chain), and each rule is copied into about
         // log2(depth) tables of a chain.
+        //
+        // An innermost block (one no other block lies in: the /32 or /128 of a chain of nested
+        // blocks) gets a table for its whole chain while the budget allows: its addresses are the
+        // ones a lookup lands on in the chain, and one table is one search instead of two.
+        let mut inner = vec![true; own.len()];
+        for &parent in &parents {
+            if let Some(p) = inner.get_mut(parent as usize) {
+                *p = false;
+            }
+        }
         let mut gathered: Vec<(u16, u16, Rank)> = Vec::new();
         for id in 0..own.len() {
             let depth = depths[id];
-            let span = if chain_rules[id] <= WHOLE_CHAIN {
+            let mut span = if chain_rules[id] <= WHOLE_CHAIN {
                 depth
             } else {
                 1 << depth.trailing_zeros()
             };
+            if inner[id]
+                && span < depth
+                && out.port_starts.len() + 2 * chain_rules[id] + 1 <= budget
+            {
+                span = depth;
+            }
             let (mut skip, mut count) = (id as u32, 0);
             for _ in 0..span {
                 let (from, to) = own[skip as usize];
@@ -670,7 +686,8 @@ mod tests {
                 }
             }
             if round == 0 {
-                // The innermost block of the full chain (depth 33): two tables, not 33.
+                // The innermost block of the full chain (depth 33): one table for the whole
+                // chain, not 33 (nor the two of a chain cut by depth).
                 let blocks = Blocks::build(flat(&groups), true);
                 let Some(mut b) = blocks.lookup(around, 80).resumes() else {
                     panic!("a chain to walk");
@@ -681,7 +698,24 @@ mod tests {
                     b = block.skip;
                 }
                 assert!(order as usize > WHOLE_CHAIN);
-                assert_eq!(tables, 2);
+                assert_eq!(tables, 1);
+                // The block around it (depth 32) is not innermost: cut by depth, one table
+                // (32 is a power of two).
+                let outer = blocks.lookup(around ^ 1, 80).resumes();
+                assert_ne!(outer, blocks.lookup(around, 80).resumes());
+                // A budget too small for the whole chain: the innermost block's table is cut by
+                // depth again (two tables), and every lookup still agrees with the scan above.
+                let count = blocks.port_starts.len();
+                let small = Blocks::build_within(flat(&groups), true, count / 2);
+                let Some(mut b) = small.lookup(around, 80).resumes() else {
+                    panic!("a chain to walk");
+                };
+                let mut tables = 0;
+                while let Some(block) = small.blocks.get(b as usize) {
+                    tables += 1;
+                    b = block.skip;
+                }
+                assert!(tables > 1, "{tables} tables within a small budget");
             }
         }
     }
