@@ -230,7 +230,7 @@ impl<A: Address> Blocks<A, Owned> {
             };
             if inner[id]
                 && span < depth
-                && out.port_starts.len() + 2 * chain_rules[id] + 1 <= budget
+                && out.port_starts.len() + 2 * chain_rules[id] < budget
             {
                 span = depth;
             }
