@@ -228,10 +228,7 @@ impl<A: Address> Blocks<A, Owned> {
             } else {
                 1 << depth.trailing_zeros()
             };
-            if inner[id]
-                && span < depth
-                && out.port_starts.len() + 2 * chain_rules[id] < budget
-            {
+            if inner[id] && span < depth && out.port_starts.len() + 2 * chain_rules[id] < budget {
                 span = depth;
             }
             let (mut skip, mut count) = (id as u32, 0);
