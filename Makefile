@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build test demo bench clean
+.PHONY: all build test demo bench clean install uninstall
 
 all: build
 
@@ -26,3 +26,39 @@ bench: build
 
 clean:
 	$(CARGO) clean
+
+# `make install` (PREFIX, DESTDIR as usual): the armr command, libarmr.so (which `armr run` finds
+# from the command, at ../lib/armr), stripped, with their debug info kept apart under DEBUGDIR
+# (gdb: `set debug-file-directory $(DEBUGDIR)`, or DEBUGDIR=/usr/lib/debug), and the docs.
+# The system-wide policy is `armr install`'s (docs/system-wide.md).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/armr
+DEBUGDIR ?= $(PREFIX)/lib/debug
+DOCDIR = $(PREFIX)/share/doc/armr
+OBJCOPY ?= objcopy
+INSTALLED = $(BINDIR)/armr $(LIBDIR)/libarmr.so
+
+# Each file is renamed into place: a process loading the library (ld.so.preload) never maps half of one.
+install: build
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(DEBUGDIR)$(BINDIR) $(DESTDIR)$(DEBUGDIR)$(LIBDIR)
+	$(OBJCOPY) --only-keep-debug target/release/armr $(DESTDIR)$(DEBUGDIR)$(BINDIR)/armr.debug
+	$(OBJCOPY) --strip-all --add-gnu-debuglink=$(DESTDIR)$(DEBUGDIR)$(BINDIR)/armr.debug \
+		target/release/armr $(DESTDIR)$(BINDIR)/.armr.new
+	chmod 0755 $(DESTDIR)$(BINDIR)/.armr.new
+	mv -f $(DESTDIR)$(BINDIR)/.armr.new $(DESTDIR)$(BINDIR)/armr
+	$(OBJCOPY) --only-keep-debug target/release/libarmr.so $(DESTDIR)$(DEBUGDIR)$(LIBDIR)/libarmr.so.debug
+	$(OBJCOPY) --strip-unneeded --add-gnu-debuglink=$(DESTDIR)$(DEBUGDIR)$(LIBDIR)/libarmr.so.debug \
+		target/release/libarmr.so $(DESTDIR)$(LIBDIR)/.libarmr.so.new
+	chmod 0644 $(DESTDIR)$(LIBDIR)/.libarmr.so.new
+
+	mv -f $(DESTDIR)$(LIBDIR)/.libarmr.so.new $(DESTDIR)$(LIBDIR)/libarmr.so
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/armr $(DESTDIR)$(LIBDIR)/libarmr.so \
+		$(DESTDIR)$(DEBUGDIR)$(BINDIR)/armr.debug $(DESTDIR)$(DEBUGDIR)$(LIBDIR)/libarmr.so.debug
+	rm -rf $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DEBUGDIR)$(LIBDIR) $(DESTDIR)$(DEBUGDIR)$(BINDIR) 2>/dev/null

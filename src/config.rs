@@ -2,7 +2,7 @@
 //!
 //! | variable | values | default |
 //! | --- | --- | --- |
-//! | `ARMR_RULES` | a rules file, or a directory (its `*.armr` files in name order); regular files of at most 64 MiB (`language::source::MAX_RULES_FILE`) | unset: armr does nothing |
+//! | `ARMR_RULES` | a rules file, or a directory (its `*.armr` files in name order); regular files of at most 64 MiB (`language::source::MAX_RULES_FILE`) | unset: the installed policy ([`INSTALLED_POLICY`], system-wide mode) if there is one, else armr does nothing |
 //! | `ARMR_LOG` | `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT`, `tcp://HOST:PORT` ([`LOG_FORMS`]) | `stderr` |
 //! | `ARMR_MODE` | `enforce`, `detect-only` | `enforce` |
 //! | `ARMR_ON_ERROR` | `closed`, `open` | `closed` |
@@ -391,6 +391,89 @@ impl Sidecar {
             Err((_, errors)) => Err(errors.join("; ")),
         }
     }
+}
+
+/// System-wide mode (docs/system-wide.md): with no `ARMR_RULES`, the library enforces the compiled
+/// policy `armr install` writes here. The one place of this path: the library and `armr install`
+/// both take it from here; a packager may build with another (`ARMR_INSTALLED_POLICY`).
+pub const INSTALLED_POLICY: &str = match option_env!("ARMR_INSTALLED_POLICY") {
+    Some(path) => path,
+    None => "/etc/armr/policy.armrc",
+};
+
+/// The copy of the installed policy that `armr install` writes beside it: the last good policy,
+/// which the library uses when the installed file is missing or does not load (edited by hand).
+pub fn last_good(policy: &Path) -> PathBuf {
+    let name = policy.file_name().unwrap_or_default().to_string_lossy();
+    policy.with_file_name(format!("{name}.last-good"))
+}
+
+/// The settings file of system-wide mode, beside the installed policy: `ARMR_LOG` and `ARMR_MODE`
+/// lines in the format of a sidecar. The environment is not read in that mode: a user's
+/// `ARMR_MODE=detect-only` does not weaken the system's policy.
+pub fn installed_settings(policy: &Path) -> PathBuf {
+    policy.with_file_name(SIDECAR)
+}
+
+/// The settings of system-wide mode, from its settings file (`None`: there is none). Never an
+/// error that stops: every problem is a message, and the setting it concerns keeps its default
+/// (`stderr`, `enforce`).
+pub fn installed_config(policy: &Path, settings: Option<&Sidecar>) -> (Config, Vec<String>) {
+    let mut messages = settings.map(|s| s.errors.clone()).unwrap_or_default();
+    let rules = policy.to_string_lossy().into_owned();
+    let mut config = Config {
+        rules: policy.to_path_buf(),
+        log: LogTarget::Stderr,
+        mode: Mode::Enforce,
+        on_error: OnError::Open,
+    };
+    let Some(settings) = settings else {
+        return (config, messages);
+    };
+    for key in ["ARMR_RULES", "ARMR_ON_ERROR"] {
+        if settings.get(key).is_some() {
+            messages.push(format!(
+                "{}: {key} is ignored here: system-wide mode enforces {} and never stops a process",
+                settings.origin(key),
+                policy.display()
+            ));
+        }
+    }
+    // Each setting checked alone, so that a wrong one leaves the other in force.
+    let one = |key: &str| {
+        from_env(|k| match k {
+            "ARMR_RULES" => Some(rules.clone()),
+            k if k == key => settings.get(k).map(str::to_string),
+            _ => None,
+        })
+    };
+    match one("ARMR_LOG") {
+        Ok(Some(checked)) => match &checked.log {
+            LogTarget::File(path) | LogTarget::Syslog(path) if !path.is_absolute() => messages
+                .push(format!(
+                    "{}: ARMR_LOG={}: the path must be absolute",
+                    settings.origin("ARMR_LOG"),
+                    path.display()
+                )),
+            _ => config.log = checked.log,
+        },
+        Ok(None) => {}
+        Err((_, errors)) => messages.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {e}", settings.origin("ARMR_LOG"))),
+        ),
+    }
+    match one("ARMR_MODE") {
+        Ok(Some(checked)) => config.mode = checked.mode,
+        Ok(None) => {}
+        Err((_, errors)) => messages.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {e}", settings.origin("ARMR_MODE"))),
+        ),
+    }
+    (config, messages)
 }
 
 /// The files `ARMR_RULES` names: the file itself, or a directory's `*.armr` files in name order.

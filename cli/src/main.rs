@@ -6,6 +6,7 @@
 
 mod elf;
 mod explain;
+mod install;
 mod run;
 
 use armr::language::Load;
@@ -91,6 +92,10 @@ enum Command {
     },
     /// Run a program with the rules enforced inside it (LD_PRELOAD=libarmr.so)
     Run(run::RunArgs),
+    /// Check, compile and install the system-wide policy (the one used without ARMR_RULES)
+    Install(install::InstallArgs),
+    /// Remove the system-wide policy
+    Uninstall(install::UninstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +108,8 @@ fn main() -> ExitCode {
         } => explain(json, detect_only, &args),
         Command::Compile { files, output } => compile(&files, &output),
         Command::Run(args) => run::run(args),
+        Command::Install(args) => install::install(args),
+        Command::Uninstall(args) => install::uninstall(args),
     }
 }
 
@@ -117,7 +124,7 @@ fn usage_error(name: &str, kind: ErrorKind, message: &str) -> ! {
 }
 
 /// `armr: N errors found`.
-fn errors_found(errors: usize) -> String {
+pub(crate) fn errors_found(errors: usize) -> String {
     format!(
         "armr: {errors} error{} found",
         if errors == 1 { "" } else { "s" }
@@ -305,7 +312,7 @@ fn explain(json: bool, detect_only: bool, args: &[String]) -> ExitCode {
 /// Loads the rules `args` name (files, or directories as `ARMR_RULES` loads one) and prints
 /// their diagnostics, with `armr check`'s warnings about the rules together, on stderr, naming the files as the arguments do. Returns the load and its
 /// count of errors, a directory without rules counted as one.
-fn load_reporting<P: AsRef<Path>>(args: &[P]) -> (Load, usize) {
+pub(crate) fn load_reporting<P: AsRef<Path>>(args: &[P]) -> (Load, usize) {
     let (files, dir_errors) = expand_directories(args);
     let load = armr::check::check_paths(&files);
     let mut stderr = std::io::stderr().lock();
@@ -318,7 +325,7 @@ fn load_reporting<P: AsRef<Path>>(args: &[P]) -> (Load, usize) {
 
 /// The files to load: each argument, or a directory's `*.armr` files in name order, as
 /// `ARMR_RULES` loads a directory. A directory that holds none is reported here (and counted).
-fn expand_directories<P: AsRef<Path>>(args: &[P]) -> (Vec<PathBuf>, usize) {
+pub(crate) fn expand_directories<P: AsRef<Path>>(args: &[P]) -> (Vec<PathBuf>, usize) {
     let (mut files, mut errors) = (Vec::new(), 0);
     for arg in args {
         let arg = arg.as_ref();

@@ -107,7 +107,7 @@ LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700;
 symlink, is not yours, or is writable by its group or others is refused (exit 1).
 
 The library: ARMR_LIB, else libarmr.so in the directory of this armr command (cargo build
---release builds both in target/release). scripts/armr-run runs the armr of ARMR_BIN, else
+--release builds both in target/release), else ../lib/armr/libarmr.so from it (make install). scripts/armr-run runs the armr of ARMR_BIN, else
 <repo>/target/release/armr.
 
 Limits: armr works by LD_PRELOAD, inside the process. It cannot reach statically linked
@@ -478,7 +478,16 @@ fn library() -> Result<PathBuf, Stop> {
                     ),
                 )
             })?;
-            (me.with_file_name("libarmr.so"), "")
+            // Beside the command (a build tree), else where `make install` puts it.
+            let beside = me.with_file_name("libarmr.so");
+            let installed = me
+                .parent()
+                .and_then(Path::parent)
+                .map(|prefix| prefix.join("lib/armr/libarmr.so"));
+            match installed {
+                Some(installed) if !beside.exists() && installed.exists() => (installed, ""),
+                _ => (beside, ""),
+            }
         }
     };
     let readable =

@@ -23,6 +23,7 @@ mod forking;
 mod guard;
 mod hooks;
 mod indirect;
+mod installed;
 mod interpose;
 mod judge;
 mod log;

@@ -168,13 +168,13 @@ pub fn say(text: &str) {
     }
 }
 
-fn process_name() -> String {
+pub(crate) fn process_name() -> String {
     std::fs::read_to_string("/proc/self/comm")
         .map(|s| s.trim_end().to_string())
         .unwrap_or_else(|_| "-".into())
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: buf is writable for its length.
     let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -258,9 +258,21 @@ fn load() -> Option<State> {
         // A setuid or setgid program (secure-execution mode, reached through /etc/ld.so.preload):
         // its environment belongs to the user who started it, who must not choose the file root
         // appends events to, nor the rules. Only a sidecar configures it.
-        Ok(None) if secure_execution() => return None,
+        // Its environment is not trusted either: only the installed policy applies.
+        Ok(None) if secure_execution() => return crate::installed::load(Vec::new()),
+        // No rules named: system-wide mode, when a policy is installed.
+        Ok(None)
+            if std::env::var_os("ARMR_RULES").is_none_or(|r| r.is_empty())
+                && crate::installed::present() =>
+        {
+            return crate::installed::load(Vec::new());
+        }
         Ok(None) => Source::Environment,
         Ok(Some(sidecar)) => Source::Sidecar(sidecar),
+        // With a policy installed, nothing of armr's stops a process (system-wide mode).
+        Err(e) if crate::installed::present() => {
+            return crate::installed::load(vec![format!("{e}: ignored")]);
+        }
         Err(e) => {
             // Unreadable: its ARMR_ON_ERROR is unknown, so the default (closed) applies.
             fail(
