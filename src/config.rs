@@ -510,6 +510,64 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    #[test]
+    fn system_wide_settings_never_fail_a_wrong_one_keeps_its_default() {
+        let policy = Path::new(INSTALLED_POLICY);
+        assert_eq!(
+            last_good(policy),
+            Path::new("/etc/armr/policy.armrc.last-good")
+        );
+        assert_eq!(installed_settings(policy), Path::new("/etc/armr/armr.env"));
+        let (config, messages) = installed_config(policy, None);
+        assert_eq!(
+            (config.rules.as_path(), config.log, config.mode),
+            (policy, LogTarget::Stderr, Mode::Enforce)
+        );
+        assert!(messages.is_empty());
+        let good = Sidecar::parse(
+            "/etc/armr/armr.env",
+            b"ARMR_LOG=syslog\nARMR_MODE=detect-only\n",
+        );
+        let (config, messages) = installed_config(policy, Some(&good));
+        assert_eq!(
+            (config.log, config.mode, messages),
+            (
+                LogTarget::Syslog("/dev/log".into()),
+                Mode::DetectOnly,
+                vec![]
+            )
+        );
+        let bad = Sidecar::parse(
+            "/etc/armr/armr.env",
+            b"ARMR_LOG=file:relative.log\nARMR_MODE=enforce\nARMR_RULES=/x\nBOGUS=1\n",
+        );
+        let (config, messages) = installed_config(policy, Some(&bad));
+        assert_eq!(
+            (config.log, config.mode),
+            (LogTarget::Stderr, Mode::Enforce)
+        );
+        assert_eq!(
+            messages,
+            [
+                "/etc/armr/armr.env:4: unknown setting `BOGUS`; expected ARMR_RULES, ARMR_LOG, \
+                 ARMR_MODE or ARMR_ON_ERROR",
+                "/etc/armr/armr.env:3: ARMR_RULES is ignored here: system-wide mode enforces \
+                 /etc/armr/policy.armrc and never stops a process",
+                "/etc/armr/armr.env:1: ARMR_LOG=relative.log: the path must be absolute",
+            ]
+        );
+        let wrong = Sidecar::parse("/etc/armr/armr.env", b"ARMR_MODE=strict\nARMR_LOG=syslog\n");
+        let (config, messages) = installed_config(policy, Some(&wrong));
+        assert_eq!(
+            (config.log, config.mode),
+            (LogTarget::Syslog("/dev/log".into()), Mode::Enforce)
+        );
+        assert_eq!(
+            messages,
+            ["/etc/armr/armr.env:1: ARMR_MODE=strict: expected `enforce` or `detect-only`"]
+        );
+    }
+
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs
             .iter()
