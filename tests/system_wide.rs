@@ -333,6 +333,17 @@ fn a_truncated_policy_stops_no_program_and_the_last_good_one_is_enforced() {
         blocked,
         "nobody",
     );
+    // A huge file in its place (sparse here) is not read whole by every process.
+    let huge = chroot.run(&["truncate", "-s", "100M", "/etc/armr/policy.armrc"]);
+    assert!(huge.status.success(), "{huge:?}");
+    let cat = chroot.run(&["cat", "/etc/group"]);
+    assert!(cat.status.success(), "{cat:?}");
+    assert_eq!(
+        text(&cat.stderr),
+        "armr: warning: system-wide mode: /etc/armr/policy.armrc: 104857600 bytes, more than a \
+         compiled policy's 67108864: enforcing the last good policy, \
+         /etc/armr/policy.armrc.last-good\n"
+    );
     // The last good copy broken too: programs still run, unprotected, and say so.
     let both = chroot.run(&["sh", "-c", ": > /etc/armr/policy.armrc.last-good && true"]);
     assert!(both.status.success(), "{both:?}");

@@ -13,6 +13,8 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+/// The largest installed policy read: the largest rules source armr loads.
+const MAX_POLICY: u64 = armr_core::language::source::MAX_RULES_FILE;
 /// A settings file holds a few short lines: anything bigger is not one.
 const MAX_SETTINGS: u64 = 64 * 1024;
 
@@ -116,6 +118,13 @@ fn load_policy(path: &Path, mode: armr_core::policy::Mode) -> Result<Policy, Str
     let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
     if !meta.is_file() {
         return Err(format!("{shown}: not a regular file"));
+    }
+    // Every process reads it: a file put in its place by mistake (a disk image) is not read whole.
+    if meta.len() > MAX_POLICY {
+        return Err(format!(
+            "{shown}: {} bytes, more than a compiled policy's {MAX_POLICY}",
+            meta.len()
+        ));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut bytes)

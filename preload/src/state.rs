@@ -114,7 +114,11 @@ fn load_or_wait() -> Option<&'static State> {
                     let _held = crate::guard::Held::enter();
                     // A hook may load the rules: its caller's errno is not armr's to change.
                     let saved_errno = crate::errno::get();
-                    let loaded = load();
+                    // A panic would leave the phase LOADING, and every later call waiting.
+                    let loaded = std::panic::catch_unwind(load).unwrap_or_else(|_| {
+                        say("armr: internal error while loading the rules: armr is off in this process\n");
+                        None
+                    });
                     crate::errno::set(saved_errno);
                     let (phase, kinds) = match loaded {
                         Some(state) => {
