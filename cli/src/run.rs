@@ -107,8 +107,8 @@ LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700;
 symlink, is not yours, or is writable by its group or others is refused (exit 1).
 
 The library: ARMR_LIB, else libarmr.so in the directory of this armr command (cargo build
---release builds both in target/release), else ../lib/armr/libarmr.so from it (make install). scripts/armr-run runs the armr of ARMR_BIN, else
-<repo>/target/release/armr.
+--release builds both in target/release), else ../lib/armr/libarmr.so from it (make install).
+scripts/armr-run runs the armr of ARMR_BIN, else <repo>/target/release/armr.
 
 Limits: armr works by LD_PRELOAD, inside the process. It cannot reach statically linked
 binaries, Go programs, programs that make system calls directly (syscall(SYS_connect)), sockets

@@ -261,8 +261,7 @@ fn load() -> Option<State> {
     let source = match crate::sidecar::read() {
         // A setuid or setgid program (secure-execution mode, reached through /etc/ld.so.preload):
         // its environment belongs to the user who started it, who must not choose the file root
-        // appends events to, nor the rules. Only a sidecar configures it.
-        // Its environment is not trusted either: only the installed policy applies.
+        // appends events to, nor the rules. Only a sidecar, or the installed policy, configures it.
         Ok(None) if secure_execution() => return crate::installed::load(Vec::new()),
         // No rules named: system-wide mode, when a policy is installed.
         Ok(None)
