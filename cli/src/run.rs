@@ -339,7 +339,17 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
         },
         on_error: settings.on_error,
     };
-    let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))?;
+    // Reload's settings, from the environment: the library reads the sidecar instead of it.
+    let mut extra = String::new();
+    for key in [config::RELOAD, config::LOG_LIFECYCLE] {
+        if let Some(value) = env_text(key)? {
+            if value.contains(['\n', '\r']) {
+                return Err(Stop::Usage(format!("{key}: a line break is not a value")));
+            }
+            extra.push_str(&format!("{key}={value}\n"));
+        }
+    }
+    let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))? + &extra;
     let link = match source {
         None => write_private_directory(&library, &sidecar, |_| Ok(sidecar.clone()))?,
         // Rules files: compiled into the private directory, whose name also hashes the files'
@@ -358,14 +368,20 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
             }
             write_private_directory(&library, &key, |directory| {
                 let policy = directory.join(COMPILED);
-                if !compiled::is_compiled(&policy) {
+                // A process that reloaded rewrote it (docs/reload.md): compiled again unless it
+                // holds these very files.
+                if !compiled_from(&policy, &files) {
                     crate::compile_to(load, &files, &policy).map_err(|e| fail(1, e))?;
                 }
                 let config = Config {
                     rules: policy,
                     ..config.clone()
                 };
-                Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))
+                // ARMR_SOURCE: the files the library watches, and reloads from (docs/reload.md).
+                let source = format!("{}={}\n", config::SOURCE, rules_absolute.display());
+                Sidecar::write(SIDECAR_COMMENT, &config)
+                    .map(|text| text + &extra + &source)
+                    .map_err(|e| fail(1, e))
             })?
         }
     };
@@ -777,6 +793,21 @@ fn describe_capabilities(value: &[u8]) -> String {
         flags.push('p');
     }
     format!("{}={flags}", names.join(","))
+}
+
+/// True when `policy` is a compiled file made from exactly `files` as they are now.
+fn compiled_from(policy: &Path, files: &[PathBuf]) -> bool {
+    if !compiled::is_compiled(policy) {
+        return false;
+    }
+    let Ok(compiled) = compiled::read_file(policy).and_then(|bytes| {
+        Policy::from_compiled(bytes, Mode::Enforce, Box::new(SystemResolver::default()))
+    }) else {
+        return false;
+    };
+    compiled
+        .provenance()
+        .is_some_and(|p| p.sources == compiled::Provenance::of_files(files).sources)
 }
 
 /// The compiled policy in the private directory, when the rules are rules files.

@@ -30,6 +30,7 @@ mod mapped;
 mod numeric;
 mod real;
 mod receive;
+mod reload;
 mod remote;
 mod resolver;
 mod resolving;
@@ -75,6 +76,7 @@ extern "C" fn in_forked_child() {
     forking::after_fork_in_child();
     guard::after_fork();
     log::after_fork();
+    reload::after_fork();
     if let Some(state) = state::loaded() {
         state.sink.after_fork();
     }

@@ -3,7 +3,10 @@
 use crate::sink::Sent;
 use crate::stack;
 use crate::state::State;
-use armr_core::event::{Event, format_dropped, format_event, format_unresolved, max_event_len};
+use armr_core::event::{
+    Event, Lifecycle, format_dropped, format_event, format_lifecycle, format_unresolved,
+    max_event_len,
+};
 use armr_core::policy::{UnreadableName, Unresolved};
 use armr_core::verdict::Logged;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -175,6 +178,25 @@ pub fn write_unresolved(state: &State, report: &Unresolved<'_>) {
         &state.process,
         pid(),
         report,
+        &mut buf,
+    );
+    if let Sent::Written { dropped } = state.sink.send(&buf[..n])
+        && dropped > 0
+    {
+        report_dropped(state, dropped);
+    }
+}
+
+/// Sends a line about the life of the policy (`reload`).
+#[cold]
+pub fn write_lifecycle(state: &State, event: &Lifecycle<'_>) {
+    let mut buf = [0u8; 4096];
+    let n = format_lifecycle(
+        unix_millis(),
+        &state.hostname,
+        &state.process,
+        pid(),
+        event,
         &mut buf,
     );
     if let Sent::Written { dropped } = state.sink.send(&buf[..n])
