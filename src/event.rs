@@ -1404,6 +1404,71 @@ mod tests {
     }
 
     #[test]
+    fn the_lifecycle_events() {
+        let mut buf = [0u8; 1024];
+        let (app, rule) = app_and_rule("m");
+        let rule = EventRule::of(&app, &rule);
+        let v = env!("CARGO_PKG_VERSION");
+        let line = |event: &Lifecycle<'_>, buf: &mut [u8]| {
+            let n = format_lifecycle(0, "h", "p", 7, event, buf);
+            String::from_utf8(buf[..n].to_vec()).unwrap()
+        };
+        let t = "1970-01-01T00:00:00.000Z h p 7 - - ";
+        let rt = "rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7";
+        assert_eq!(
+            line(&Lifecycle::Loaded(&rule), &mut buf),
+            format!(
+                "<14>1 {t}CEF:0|ARMR:Walter|Walter|2.8|Socket rule protect|Load Rule|Low|{rt} outcome=success appVersion=1\n"
+            )
+        );
+        let skipped = Lifecycle::Skipped {
+            rule: "a|b",
+            reason: "x=y",
+        };
+        assert!(skipped.is_failure());
+        assert_eq!(
+            line(&skipped, &mut buf),
+            format!(
+                "<14>1 {t}CEF:0|ARMR|armr|{v}|a\\|b|Load Rule|Low|{rt} outcome=failure reason=x\\=y\n"
+            )
+        );
+        let reloaded = Lifecycle::Reloaded {
+            success: true,
+            msg: "New ARMR policy has been applied",
+        };
+        assert!(!reloaded.is_failure());
+        assert_eq!(
+            line(&reloaded, &mut buf),
+            format!(
+                "<14>1 {t}CEF:0|ARMR|armr|{v}|Engine|Reload Rules|Low|{rt} outcome=success msg=New ARMR policy has been applied\n"
+            )
+        );
+        assert_eq!(
+            line(
+                &Lifecycle::Reloaded {
+                    success: false,
+                    msg: "kept"
+                },
+                &mut buf
+            ),
+            format!(
+                "<10>1 {t}CEF:0|ARMR|armr|{v}|Engine|Reload Rules|High|{rt} outcome=failure msg=kept\n"
+            )
+        );
+        assert_eq!(
+            line(
+                &Lifecycle::SyntaxError {
+                    msg: "r.armr:1:1: error: `app` block is never closed"
+                },
+                &mut buf
+            ),
+            format!(
+                "<9>1 {t}CEF:0|ARMR|armr|{v}|Engine|Syntax Error|Very-High|{rt} outcome=failure msg=r.armr:1:1: error: `app` block is never closed\n"
+            )
+        );
+    }
+
+    #[test]
     fn dates_across_eras() {
         let t = UtcTime::from_unix_millis(951_782_400_123); // 2000-02-29T00:00:00.123Z
         assert_eq!((t.year, t.month, t.day, t.millis), (2000, 2, 29, 123));
