@@ -175,7 +175,8 @@ fn sets_absolute_rules_and_preloads_the_library() {
         )
     );
     // The sidecar says what the environment says, with every default written out, but for the
-    // rules: the policy armr run compiled from them beside it (docs/compiled.md).
+    // rules: the policy armr run compiled from them beside it (docs/compiled.md), and the rules
+    // files it watches for changes (ARMR_SOURCE, docs/reload.md).
     let compiled = dir.join("policy.armrc");
     assert!(
         armr::policy::compiled::is_compiled(&compiled),
@@ -187,8 +188,9 @@ fn sets_absolute_rules_and_preloads_the_library() {
         format!(
             "# Written by armr run: the settings of every process that preloads the libarmr.so \
              beside it.\nARMR_RULES={}\nARMR_LOG=stderr\nARMR_MODE=enforce\n\
-             ARMR_ON_ERROR=closed\n",
-            compiled.display()
+             ARMR_ON_ERROR=closed\nARMR_SOURCE={}\n",
+            compiled.display(),
+            fs::canonicalize(rules).unwrap().display()
         )
     );
     assert!(!env.contains_key("ARMR_LOG"), "no -l, no ARMR_LOG");
