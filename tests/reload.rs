@@ -415,3 +415,42 @@ fn a_rule_left_out_by_its_os_list_is_logged_at_start() {
         )
     );
 }
+
+/// A hook may run in a signal handler that interrupted `malloc`: the once-a-second look at the
+/// rules, when nothing changed, makes `stat` calls and allocates nothing.
+#[test]
+fn looking_at_unchanged_rules_allocates_nothing() {
+    let dir = TempDir::new("reload", "alloc");
+    let (_a, a) = listener();
+    let rules_dir = dir.path("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    std::fs::write(rules_dir.join("a.armr"), refusing(a)).unwrap();
+    let shim = support::programs::c_library("count_allocations");
+    let log = dir.path("events.log");
+    let program = "import socket, time\n\
+                   for _ in range(30):\n    \
+                   s = socket.socket()\n    \
+                   try: s.connect(('127.0.0.1', PORT))\n    \
+                   except OSError: pass\n    \
+                   s.close()\n    \
+                   time.sleep(0.1)\n"
+        .replace("PORT", &a.to_string());
+    let out = Command::new(python())
+        .args(["-c", &program])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(
+            "LD_PRELOAD",
+            format!("{}:{}", shim.display(), library().display()),
+        )
+        .env("ARMR_RULES", &rules_dir)
+        .env("ARMR_LOG", format!("file:{}", log.display()))
+        .output()
+        .unwrap();
+    let stderr = support::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.ends_with("connects=30 allocations in connect=0\n"),
+        "{stderr}"
+    );
+}

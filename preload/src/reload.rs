@@ -13,7 +13,8 @@ use armr_core::event::Lifecycle;
 use armr_core::language::{self, DiagnosticKind, Load};
 use armr_core::policy::compiled::{self, Provenance};
 use armr_core::policy::{Mode, Policy};
-use std::os::unix::fs::MetadataExt;
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -83,7 +84,10 @@ pub struct Watch {
     mode: Mode,
     enabled: bool,
     lifecycle: bool,
-    /// The stat of what `path` names when last looked at (`None`: not yet).
+    /// The files stat'ed at each check: `path` and, for a directory, its rules files as last
+    /// listed (a file added or removed changes the directory's times).
+    stat_paths: Vec<CString>,
+    /// Their stat when last looked at (`None`: not yet).
     fingerprint: Option<Vec<u64>>,
     /// Each rules file with its SHA-256, of the policy in force (when known).
     applied: Option<Vec<(String, String)>>,
@@ -110,9 +114,15 @@ impl Watch {
         let compiled = compiled_out.is_none() && compiled::is_compiled(&path);
         // For armr run's compiled file the first check compares the sources with the digests it
         // was compiled from: they may have changed before this process started.
-        let fingerprint = (enabled && compiled_out.is_none()).then(|| fingerprint(&path));
+        let (stat_paths, seen) = if enabled {
+            fingerprint(&path)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let fingerprint = compiled_out.is_none().then_some(seen);
         Watch {
             path,
+            stat_paths,
             compiled,
             compiled_out,
             mode: config.mode,
@@ -216,7 +226,12 @@ fn check_now() -> u64 {
     } else {
         FIRST
     };
-    let seen = fingerprint(&watch.path);
+    // Nothing allocated while nothing changed: this may run in a signal handler.
+    if unchanged(watch) {
+        return per_second;
+    }
+    let (stat_paths, seen) = fingerprint(&watch.path);
+    watch.stat_paths = stat_paths;
     if watch.fingerprint.as_ref() == Some(&seen) {
         return per_second;
     }
@@ -232,31 +247,55 @@ fn check_now() -> u64 {
     per_second
 }
 
-/// The stat of `path` and, for a directory, of each of its rules files: device, inode, size,
-/// modification and change times (nanoseconds).
-fn fingerprint(path: &Path) -> Vec<u64> {
-    let mut seen = Vec::new();
-    let mut stat = |path: &Path| match std::fs::metadata(path) {
-        Ok(m) => seen.extend([
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime() as u64,
-            m.mtime_nsec() as u64,
-            m.ctime() as u64,
-            m.ctime_nsec() as u64,
-        ]),
-        Err(_) => seen.push(u64::MAX),
+/// What a stat says of a file that a change alters: device, inode, size, modification and
+/// change times (nanoseconds). All ones when it cannot be stat'ed.
+const STAT_WORDS: usize = 7;
+
+fn stat_of(path: &CStr) -> [u64; STAT_WORDS] {
+    // SAFETY: st is plain data, written by stat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a C string; st is writable.
+    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
+        return [u64::MAX; STAT_WORDS];
+    }
+    [
+        st.st_dev,
+        st.st_ino,
+        st.st_size as u64,
+        st.st_mtime as u64,
+        st.st_mtime_nsec as u64,
+        st.st_ctime as u64,
+        st.st_ctime_nsec as u64,
+    ]
+}
+
+/// True when every file of the last look stats the same: `stat` calls only, nothing allocated.
+fn unchanged(watch: &Watch) -> bool {
+    let Some(seen) = &watch.fingerprint else {
+        return false;
     };
-    stat(path);
+    seen.len() == watch.stat_paths.len() * STAT_WORDS
+        && watch
+            .stat_paths
+            .iter()
+            .zip(seen.chunks_exact(STAT_WORDS))
+            .all(|(path, was)| stat_of(path) == was)
+}
+
+/// The files to stat for `path` (itself and, for a directory, its rules files) and their stat.
+fn fingerprint(path: &Path) -> (Vec<CString>, Vec<u64>) {
+    let mut paths = vec![path.to_path_buf()];
     if path.is_dir()
         && let Ok(files) = config::rule_files(path)
     {
-        for file in files {
-            stat(&file);
-        }
+        paths.extend(files);
     }
-    seen
+    let paths: Vec<CString> = paths
+        .into_iter()
+        .filter_map(|p| CString::new(p.into_os_string().into_vec()).ok())
+        .collect();
+    let seen = paths.iter().flat_map(|p| stat_of(p)).collect();
+    (paths, seen)
 }
 
 /// Rules files changed: parsed and checked again; put in force if they load.
