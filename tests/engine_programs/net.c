@@ -8,7 +8,7 @@
  *   net serve HOST PORT              listen, accept one connection, print its peer, reply "hi"
  *   net udp-send HOST PORT           sendto a datagram; prints "sent N" or "sendto: ERRNO-NAME"
  *   net udp-bind HOST PORT           bind a UDP socket; prints "bound" or "bind: ERRNO-NAME"
- * HOST is an IPv4 or IPv6 literal. */
+ * HOST is an IPv4 or IPv6 literal. Every command first prints "pid PID". */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
+    printf("pid %d\n", (int)getpid());
     if (strcmp(cmd, "connect") == 0) {
         if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
             printf("connect: %s\n", name(errno));
