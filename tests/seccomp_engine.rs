@@ -429,3 +429,76 @@ fn a_datagram_to_a_refused_destination_fails_with_eacces_an_allowed_one_is_sent(
     assert_eq!(allowed.recv(&mut buf).unwrap(), 4);
     assert_eq!(&buf[..4], b"ping");
 }
+
+#[test]
+fn sendmsg_and_sendmmsg_are_judged_per_destination() {
+    let dir = TempDir::new("seccomp", "sendmmsg");
+    // Two receivers on consecutive ports: the first refused, the second allowed.
+    let (refused, allowed) = loop {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = a.local_addr().unwrap().port();
+        if let Ok(b) = UdpSocket::bind(("127.0.0.1", port + 1)) {
+            break (a, b);
+        }
+    };
+    for socket in [&refused, &allowed] {
+        socket.set_nonblocking(true).unwrap();
+    }
+    let port = refused.local_addr().unwrap().port();
+    let rules = rules(&dir, port, free_port());
+    let log = dir.join("events.log");
+    let mut buf = [0u8; 16];
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-sendmsg", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sendmsg: EACCES\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let next = (port + 1).to_string();
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-sendmsg", "127.0.0.1", &next],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sent 4\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(allowed.recv(&mut buf).unwrap(), 4, "both buffers, gathered");
+    assert_eq!(&buf[..4], b"ping");
+    // sendmmsg: the message before the refused one is sent, and its msg_len written back.
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-sendmmsg", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sent 1 lens 3 99 99\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(allowed.recv(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"one");
+    assert!(
+        allowed.recv(&mut buf).is_err(),
+        "nothing after the refused message"
+    );
+    assert!(
+        refused.recv(&mut buf).is_err(),
+        "nothing reached the refused port"
+    );
+    assert_eq!(events(&log).len(), 2, "{:?}", events(&log));
+}

@@ -614,21 +614,38 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     if let Some(errno) = judge_send(&ctx, &bytes, flags) {
         return Some(Answer::Error(errno));
     }
-    let blocking = blocking_send(&ctx, flags);
-    perform(ctx, blocking, move |ctx| {
+    send(ctx, flags, move |ctx, more| {
         // SAFETY: data and bytes are readable buffers of their lengths.
         let r = unsafe {
             libc::sendto(
                 ctx.socket.as_raw_fd(),
                 data.as_ptr().cast(),
                 data.len(),
-                flags | libc::MSG_NOSIGNAL,
+                flags | more | libc::MSG_NOSIGNAL,
                 bytes.as_ptr().cast(),
                 bytes.len() as libc::socklen_t,
             )
         };
         sent(ctx, flags, r)
     })
+}
+
+/// Makes a send: at once when it cannot wait; on a worker when it may. A datagram on a blocking
+/// socket is first tried without waiting (`MSG_DONTWAIT`: a datagram is sent whole or not at
+/// all, so the result is the blocking call's whenever it does not say `EAGAIN`).
+fn send(
+    ctx: Ctx<'_>,
+    flags: c_int,
+    send: impl Fn(&Ctx<'_>, c_int) -> Answer + Send + 'static,
+) -> Option<Answer> {
+    let blocking = blocking_send(&ctx, flags);
+    if blocking && ctx.kind != libc::SOCK_STREAM {
+        let answer = send(&ctx, libc::MSG_DONTWAIT);
+        if answer != Answer::Error(libc::EAGAIN) {
+            return Some(answer);
+        }
+    }
+    perform(ctx, blocking, move |ctx| send(ctx, 0))
 }
 
 /// A message of the program's, copied: its destination, data and control data.
@@ -638,11 +655,13 @@ struct Message {
     data: Vec<Vec<u8>>,
     control: Vec<u8>,
     flags: c_int,
-    iovecs: Vec<libc::iovec>,
 }
 
-// SAFETY: the iovecs point into `data`, owned by the message, and are rebuilt by `header`.
-unsafe impl Send for Message {}
+/// A `msghdr` over a [`Message`], with the buffers it points to (the message must outlive it).
+struct Header {
+    hdr: libc::msghdr,
+    _iovecs: Vec<libc::iovec>,
+}
 
 impl Message {
     /// The program's `msghdr` at `at`, with everything it points to.
@@ -691,40 +710,45 @@ impl Message {
             data: read_data(ctx, &iovecs)?,
             control,
             flags: hdr.msg_flags,
-            iovecs: Vec::new(),
         })
     }
 
-    /// The `msghdr` of the copy, for the supervisor's call.
-    fn header(&mut self) -> libc::msghdr {
-        self.iovecs = self
+    /// The `msghdr` of the copy, for the supervisor's send (which only reads through it).
+    fn header(&self) -> Header {
+        let mut iovecs: Vec<libc::iovec> = self
             .data
-            .iter_mut()
+            .iter()
             .map(|d| libc::iovec {
-                iov_base: d.as_mut_ptr().cast::<c_void>(),
+                iov_base: d.as_ptr() as *mut c_void,
                 iov_len: d.len(),
             })
             .collect();
         // SAFETY: an all-zero msghdr is valid.
         let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
         if self.has_name {
-            hdr.msg_name = self.name.as_mut_ptr().cast();
+            hdr.msg_name = self.name.as_ptr() as *mut c_void;
             hdr.msg_namelen = self.name.len() as libc::socklen_t;
         }
-        hdr.msg_iov = self.iovecs.as_mut_ptr();
-        hdr.msg_iovlen = self.iovecs.len();
+        hdr.msg_iov = iovecs.as_mut_ptr();
+        hdr.msg_iovlen = iovecs.len();
         if !self.control.is_empty() {
-            hdr.msg_control = self.control.as_mut_ptr().cast();
+            hdr.msg_control = self.control.as_ptr() as *mut c_void;
             hdr.msg_controllen = self.control.len();
         }
         hdr.msg_flags = self.flags;
-        hdr
+        Header {
+            hdr,
+            _iovecs: iovecs,
+        }
     }
 }
 
+// SAFETY: a Header's pointers point into its own iovecs and into a Message the worker owns.
+unsafe impl Send for Header {}
+
 fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let flags = ctx.n.args[2] as c_int;
-    let mut message = match Message::read(&ctx, ctx.n.args[1]) {
+    let message = match Message::read(&ctx, ctx.n.args[1]) {
         Ok(m) => m,
         Err(errno) => return Some(Answer::Error(errno)),
     };
@@ -736,11 +760,16 @@ fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     {
         return Some(Answer::Error(errno));
     }
-    let blocking = blocking_send(&ctx, flags);
-    perform(ctx, blocking, move |ctx| {
-        let hdr = message.header();
-        // SAFETY: hdr points into message, alive for the call.
-        let r = unsafe { libc::sendmsg(ctx.socket.as_raw_fd(), &hdr, flags | libc::MSG_NOSIGNAL) };
+    send(ctx, flags, move |ctx, more| {
+        let header = message.header();
+        // SAFETY: the header points into message, alive for the call.
+        let r = unsafe {
+            libc::sendmsg(
+                ctx.socket.as_raw_fd(),
+                &header.hdr,
+                flags | more | libc::MSG_NOSIGNAL,
+            )
+        };
         sent(ctx, flags, r)
     })
 }
@@ -780,22 +809,22 @@ fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     if messages.is_empty() {
         return Some(Answer::Value(0));
     }
-    let blocking = blocking_send(&ctx, flags);
-    perform(ctx, blocking, move |ctx| {
-        let mut headers: Vec<libc::mmsghdr> = messages
-            .iter_mut()
-            .map(|m| libc::mmsghdr {
-                msg_hdr: m.header(),
+    send(ctx, flags, move |ctx, more| {
+        let kept: Vec<Header> = messages.iter().map(Message::header).collect();
+        let mut headers: Vec<libc::mmsghdr> = kept
+            .iter()
+            .map(|h| libc::mmsghdr {
+                msg_hdr: h.hdr,
                 msg_len: 0,
             })
             .collect();
-        // SAFETY: headers point into messages, alive for the call.
+        // SAFETY: the headers point into messages and kept, alive for the call.
         let r = unsafe {
             libc::sendmmsg(
                 ctx.socket.as_raw_fd(),
                 headers.as_mut_ptr(),
                 headers.len() as c_uint,
-                flags | libc::MSG_NOSIGNAL,
+                flags | more | libc::MSG_NOSIGNAL,
             )
         };
         if r > 0 {

@@ -8,7 +8,12 @@
  *   net serve HOST PORT              listen, accept one connection, print its peer, reply "hi"
  *   net udp-send HOST PORT           sendto a datagram; prints "sent N" or "sendto: ERRNO-NAME"
  *   net udp-bind HOST PORT           bind a UDP socket; prints "bound" or "bind: ERRNO-NAME"
+ *   net udp-sendmsg HOST PORT        sendmsg a datagram; prints "sent N" or "sendmsg: ERRNO-NAME"
+ *   net udp-sendmmsg HOST PORT       sendmmsg three datagrams: to HOST PORT+1, to HOST PORT, to
+ *                                    HOST PORT+1; prints "sent N" (messages) and each msg_len,
+ *                                    or "sendmmsg: ERRNO-NAME"
  * HOST is an IPv4 or IPv6 literal. Every command first prints "pid PID". */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *name(int e) {
@@ -131,6 +137,44 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("sent %d\n", (int)n);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-sendmsg") == 0) {
+        struct iovec iov[2] = {{"pi", 2}, {"ng", 2}};
+        struct msghdr m = {0};
+        m.msg_name = &ss;
+        m.msg_namelen = len;
+        m.msg_iov = iov;
+        m.msg_iovlen = 2;
+        ssize_t n = sendmsg(fd, &m, 0);
+        if (n < 0) {
+            printf("sendmsg: %s\n", name(errno));
+            return 1;
+        }
+        printf("sent %d\n", (int)n);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-sendmmsg") == 0) {
+        struct sockaddr_storage next = ss;
+        int port = atoi(argv[3]) + 1;
+        if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&next)->sin_port = htons(port);
+        else ((struct sockaddr_in6 *)&next)->sin6_port = htons(port);
+        struct iovec iov[3] = {{"one", 3}, {"two!", 4}, {"three", 5}};
+        struct mmsghdr mm[3];
+        memset(mm, 0, sizeof mm);
+        for (int i = 0; i < 3; i++) {
+            mm[i].msg_hdr.msg_name = i == 1 ? &ss : &next;
+            mm[i].msg_hdr.msg_namelen = len;
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+            mm[i].msg_len = 99;
+        }
+        int n = sendmmsg(fd, mm, 3, 0);
+        if (n < 0) {
+            printf("sendmmsg: %s\n", name(errno));
+            return 1;
+        }
+        printf("sent %d lens %u %u %u\n", n, mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
         return 0;
     }
     if (strcmp(cmd, "udp-bind") == 0) {
