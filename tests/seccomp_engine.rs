@@ -502,3 +502,96 @@ fn sendmsg_and_sendmmsg_are_judged_per_destination() {
     );
     assert_eq!(events(&log).len(), 2, "{:?}", events(&log));
 }
+
+/// Sends `bad0..2` from 127.0.0.2 (refused by the rule below) and `good0..2` from 127.0.0.3,
+/// interleaved, to 127.0.0.1:`port`.
+fn send_interleaved(port: u16) {
+    let bad = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let good = UdpSocket::bind("127.0.0.3:0").unwrap();
+    for i in 0..3 {
+        bad.send_to(format!("bad{i}").as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        good.send_to(format!("good{i}").as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+}
+
+/// Waits for the line `ready` on a child's standard output.
+fn wait_ready(stdout: &mut impl Read) {
+    let mut seen = String::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with("ready\n") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{seen}");
+        seen.push(byte[0] as char);
+    }
+}
+
+#[test]
+fn datagrams_from_a_refused_sender_never_reach_the_program() {
+    let dir = TempDir::new("seccomp", "receive");
+    let rules = dir.write(
+        "rules.armr",
+        "app(\"seccomp\"):\n    requires(version: ARMR/2.11)\n    socket(\"not from .2\"):\n        \
+         accept(\"127.0.0.2:0\")\n        protect(message: \"datagram blocked\", severity: High)\n    \
+         endsocket\nendapp\n",
+    );
+    let log = dir.join("events.log");
+    let run = |args: &[&str]| {
+        let mut command = Command::new(armr_command());
+        without_armr_env(&mut command)
+            .args(["run", "--engine", "seccomp", "-r"])
+            .arg(&rules)
+            .arg("-l")
+            .arg(&log)
+            .arg("--")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        command.spawn().unwrap()
+    };
+    // recvmmsg, in a static program.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let net = net().to_str().unwrap().to_string();
+    let mut child = run(&[&net, "udp-recvmmsg", "127.0.0.1", &port.to_string()]);
+    let mut stdout = child.stdout.take().unwrap();
+    wait_ready(&mut stdout);
+    send_interleaved(port);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got good0\ngot good1\ngot good2\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // recvfrom, recvmsg, recv in Python: each gets the next allowed datagram; then a timeout.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('127.0.0.1', {port}))\nprint('ready', flush=True)\ns.settimeout(1)\n\
+         print(s.recvfrom(100)[0].decode())\nprint(s.recvmsg(100)[0].decode())\n\
+         print(s.recv(100).decode())\n\
+         try:\n    s.recvfrom(100)\nexcept socket.timeout:\n    print('timed out')\n"
+    );
+    let python = support::python().to_str().unwrap().to_string();
+    let mut child = run(&[&python, "-c", &script]);
+    let mut stdout = child.stdout.take().unwrap();
+    wait_ready(&mut stdout);
+    send_interleaved(port);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "good0\ngood1\ngood2\ntimed out\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // Counted: the first refused datagram of the rule logged at once, with cnt=1.
+    let events = events(&log);
+    assert!(!events.is_empty());
+    assert!(
+        events[0].contains(" act=protect msg=datagram blocked cnt=1 remoteIpAddress=127.0.0.2 "),
+        "{events:?}"
+    );
+}

@@ -16,6 +16,7 @@ use crate::address::{self, Via};
 use crate::events::{Events, Origin};
 use crate::filter::nr;
 use crate::notify::{self, Answer};
+use crate::receive;
 use crate::target::Target;
 use crate::workers::Workers;
 use armr::config::OnError;
@@ -30,16 +31,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `sizeof(struct sockaddr_storage)`: the longest address the kernel copies.
-const ADDRESS_MAX: usize = 128;
+pub(crate) const ADDRESS_MAX: usize = 128;
 /// `UIO_MAXIOV`: the most buffers (and `sendmmsg` messages) the kernel takes in one call.
-const UIO_MAXIOV: usize = 1024;
+pub(crate) const UIO_MAXIOV: usize = 1024;
 /// The most data one send copies: a stream send of more is made in part (it returns the count
 /// sent, as a send interrupted by a signal does); a datagram of more fails with `EMSGSIZE`, as
 /// the kernel fails any datagram over 64 KiB.
-const DATA_MAX: usize = 4 << 20;
+pub(crate) const DATA_MAX: usize = 4 << 20;
 /// The longest control data copied (`net.core.optmem_max` is smaller): longer fails with
 /// `ENOBUFS`, as the kernel does.
-const CONTROL_MAX: usize = 1 << 20;
+pub(crate) const CONTROL_MAX: usize = 1 << 20;
 
 /// Everything the supervisor keeps: the policy, the event writer, the listener.
 pub struct Supervisor {
@@ -82,30 +83,30 @@ fn errno_of(refusal: Refusal) -> c_int {
     }
 }
 
-fn last_errno() -> c_int {
+pub(crate) fn last_errno() -> c_int {
     std::io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
 }
 
-fn io_errno(e: &std::io::Error) -> c_int {
+pub(crate) fn io_errno(e: &std::io::Error) -> c_int {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// The call's context: the supervisor, the notification, the program, its socket.
-struct Ctx<'a> {
-    sup: &'a Arc<Supervisor>,
-    n: Notification,
-    target: Target,
-    socket: OwnedFd,
+pub(crate) struct Ctx<'a> {
+    pub(crate) sup: &'a Arc<Supervisor>,
+    pub(crate) n: Notification,
+    pub(crate) target: Target,
+    pub(crate) socket: OwnedFd,
     /// `SO_TYPE`.
-    kind: c_int,
+    pub(crate) kind: c_int,
 }
 
 impl Ctx<'_> {
     /// The verdict on `call` at `address`, carried out: its event written, its refusal's errno
     /// handed back.
-    fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
+    pub(crate) fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
         let verdict = verdict::judge(&self.sup.policy, call, address);
         if let Some(event) = &verdict.event {
             let origin = Origin {
@@ -117,20 +118,20 @@ impl Ctx<'_> {
         verdict.refusal().map(errno_of)
     }
 
-    fn has_rules(&self, kind: EventKind) -> bool {
+    pub(crate) fn has_rules(&self, kind: EventKind) -> bool {
         self.sup.policy.has_rules(kind)
     }
 
     /// True while the notification waits for its answer: what was read is the program's.
-    fn valid(&self) -> bool {
+    pub(crate) fn valid(&self) -> bool {
         notify::is_valid(self.sup.listener.as_fd(), self.n.id)
     }
 
-    fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
+    pub(crate) fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
         self.target.read(address, len).map_err(|e| io_errno(&e))
     }
 
-    fn non_blocking(&self) -> bool {
+    pub(crate) fn non_blocking(&self) -> bool {
         address::non_blocking(self.socket.as_fd())
     }
 }
@@ -218,6 +219,9 @@ impl Supervisor {
             nr::SENDTO => sendto(ctx),
             nr::SENDMSG => sendmsg(ctx),
             nr::SENDMMSG => sendmmsg(ctx),
+            nr::RECVFROM => receive::recvfrom(ctx),
+            nr::RECVMSG => receive::recvmsg(ctx),
+            nr::RECVMMSG => receive::recvmmsg(ctx),
             // Not in the filter: let the kernel make it.
             _ => Some(Answer::Continue),
         }
@@ -225,7 +229,7 @@ impl Supervisor {
 }
 
 /// Makes `perform` at once on a non-blocking socket; on a worker thread otherwise, which answers.
-fn perform(
+pub(crate) fn perform(
     ctx: Ctx<'_>,
     blocking: bool,
     perform: impl FnOnce(&Ctx<'_>) -> Answer + Send + 'static,

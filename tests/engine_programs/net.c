@@ -12,6 +12,8 @@
  *   net udp-sendmmsg HOST PORT       sendmmsg three datagrams: to HOST PORT+1, to HOST PORT, to
  *                                    HOST PORT+1; prints "sent N" (messages) and each msg_len,
  *                                    or "sendmmsg: ERRNO-NAME"
+ *   net udp-recvmmsg HOST PORT       bind, print "ready", then recvmmsg (MSG_WAITFORONE, 4 at a
+ *                                    time, SO_RCVTIMEO 2 s) until 3 datagrams: each "got DATA""
  * HOST is an IPv4 or IPv6 literal. Every command first prints "pid PID". */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -175,6 +177,39 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("sent %d lens %u %u %u\n", n, mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-recvmmsg") == 0) {
+        if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+            printf("bind: %s\n", name(errno));
+            return 1;
+        }
+        struct timeval tv = {2, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        printf("ready\n");
+        int got = 0;
+        while (got < 3) {
+            char bufs[4][32];
+            struct iovec iov[4];
+            struct mmsghdr mm[4];
+            memset(mm, 0, sizeof mm);
+            for (int i = 0; i < 4; i++) {
+                iov[i].iov_base = bufs[i];
+                iov[i].iov_len = sizeof bufs[i] - 1;
+                mm[i].msg_hdr.msg_iov = &iov[i];
+                mm[i].msg_hdr.msg_iovlen = 1;
+            }
+            int n = recvmmsg(fd, mm, 4, MSG_WAITFORONE, NULL);
+            if (n < 0) {
+                printf("recvmmsg: %s\n", name(errno));
+                return 1;
+            }
+            for (int i = 0; i < n; i++) {
+                bufs[i][mm[i].msg_len] = 0;
+                printf("got %s\n", bufs[i]);
+            }
+            got += n;
+        }
         return 0;
     }
     if (strcmp(cmd, "udp-bind") == 0) {
