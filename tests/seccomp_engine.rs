@@ -363,12 +363,8 @@ fn a_refused_peer_is_reset_and_the_next_one_accepted() {
     // From 127.0.0.2: accepted, served.
     let python = support::python();
     let out = Command::new(python)
-        .args([
-            "-c",
-            &format!(
-                "import socket\ns=socket.socket()\ns.bind(('127.0.0.2',0))\ns.connect(('127.0.0.1',{port}))\nprint(s.recv(8).decode())"
-            ),
-        ])
+        .arg(manifest().join("tests/engine_programs/client_from.py"))
+        .args(["127.0.0.2", &port.to_string()])
         .output()
         .unwrap();
     assert_eq!(text(&out.stdout), "hi\n", "{}", text(&out.stderr));
@@ -571,15 +567,9 @@ fn datagrams_from_a_refused_sender_never_reach_the_program() {
         .local_addr()
         .unwrap()
         .port();
-    let script = format!(
-        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         s.bind(('127.0.0.1', {port}))\nprint('ready', flush=True)\ns.settimeout(1)\n\
-         print(s.recvfrom(100)[0].decode())\nprint(s.recvmsg(100)[0].decode())\n\
-         print(s.recv(100).decode())\n\
-         try:\n    s.recvfrom(100)\nexcept socket.timeout:\n    print('timed out')\n"
-    );
     let python = support::python().to_str().unwrap().to_string();
-    let mut child = run(&[&python, "-c", &script]);
+    let script = manifest().join("tests/engine_programs/recv.py");
+    let mut child = run(&[&python, script.to_str().unwrap(), &port.to_string()]);
     let mut stdout = child.stdout.take().unwrap();
     wait_ready(&mut stdout);
     send_interleaved(port);
