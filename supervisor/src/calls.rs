@@ -824,9 +824,18 @@ fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let count = (vlen as c_uint as usize).min(UIO_MAXIOV);
     const MMSG: usize = std::mem::size_of::<libc::mmsghdr>();
     let mut messages = Vec::with_capacity(count);
+    // The copies of one call hold at most DATA_MAX bytes in all: the messages after that are
+    // left for the program's next call (sendmmsg may send fewer than asked).
+    let mut copied = 0usize;
     for i in 0..count {
+        if i > 0 && copied >= DATA_MAX {
+            break;
+        }
         match Message::read(&ctx, at + (i * MMSG) as u64) {
-            Ok(m) => messages.push(m),
+            Ok(m) => {
+                copied += m.data.iter().map(Vec::len).sum::<usize>();
+                messages.push(m);
+            }
             // The kernel sends the messages before a bad one, and fails only on the first.
             Err(errno) if i == 0 => return Some(Answer::Error(errno)),
             Err(_) => break,
