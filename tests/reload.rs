@@ -454,3 +454,58 @@ fn looking_at_unchanged_rules_allocates_nothing() {
         "{stderr}"
     );
 }
+
+/// The seccomp engine's supervisor (docs/engines.md) reloads too: a thread of its own looks once
+/// a second; a broken edit is refused and logged, the policy kept.
+#[test]
+fn the_seccomp_supervisor_picks_up_a_change_and_refuses_a_broken_one() {
+    support::armr_command();
+    let dir = TempDir::new("reload", "seccomp");
+    let (_a, a) = listener();
+    let (_b, b) = listener();
+    let rules = dir.write("rules.armr", &refusing(a));
+    let log = dir.path("events.log");
+    let mut command = Command::new(armr_command());
+    without_armr_env(&mut command)
+        .env("ARMR_LOG", format!("file:{}", log.display()))
+        .env("ARMR_LOG_LIFECYCLE", "on")
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(&rules)
+        .arg("--")
+        .arg(python())
+        .arg(server_program());
+    let mut server = Server::start(&mut command);
+    assert_eq!(server.ask(&format!("connect {a}")), REFUSED);
+    assert_eq!(server.ask(&format!("connect {b}")), OK);
+
+    let edited = Instant::now();
+    replace(&rules, &refusing(b));
+    let took = server.until(&format!("connect {a}"), OK, edited);
+    assert!(took < Duration::from_secs(2), "seen after {took:?}");
+    assert_eq!(server.ask(&format!("connect {b}")), REFUSED);
+    assert_eq!(server.ask(&format!("fork {b}")), REFUSED);
+    assert_eq!(wait_for(&log, "Reload Rules").len(), 1);
+
+    replace(&rules, "app(\"Reload\"):\n");
+    let syntax = wait_for(&log, "Syntax Error");
+    let host = hostname();
+    assert_eq!(syntax.len(), 1, "{syntax:?}");
+    let (head, rest) = syntax[0].split_once(" - - ").unwrap();
+    assert!(head.starts_with(&format!("<9>1 {host} armr ")), "{head}");
+    let pid = head.rsplit(' ').next().unwrap();
+    assert_eq!(
+        rest,
+        format!(
+            "CEF:0|ARMR|armr|{}|Engine|Syntax Error|Very-High|dvchost={host} procid={pid} \
+             outcome=failure msg={}:1:1: error: `app` block is never closed",
+            env!("CARGO_PKG_VERSION"),
+            rules.display()
+        )
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(server.ask(&format!("connect {b}")), REFUSED);
+    assert_eq!(server.ask(&format!("connect {a}")), OK);
+    let reloads = lifecycle_lines(&log, "Reload Rules");
+    assert_eq!(reloads.len(), 2, "{reloads:?}");
+    assert!(reloads[1].contains("outcome=failure"), "{reloads:?}");
+}

@@ -391,6 +391,10 @@ fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
                     .unwrap_or(&problem.text)
             ));
         }
+        // Changes to the rules are picked up by a thread of the supervisor (docs/reload.md).
+        let lifecycle = config::lifecycle_on(env_text(config::LOG_LIFECYCLE)?.as_deref());
+        let watch = config::reload_on(env_text(config::RELOAD)?.as_deref())
+            .then(|| armr_supervisor::reload::Watch::new(&rules_absolute, mode, lifecycle));
         let policy = match source {
             Some(load) => {
                 Policy::with_resolver(load.rules, mode, Box::new(SystemResolver::default()))
@@ -404,7 +408,7 @@ fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
         let mut argv = vec![name.clone()];
         argv.extend(arguments.iter().cloned());
         let log = log.clone().unwrap_or(LogTarget::Stderr);
-        return match armr_supervisor::run(&path, &argv, policy, &log, settings.on_error) {
+        return match armr_supervisor::run(&path, &argv, policy, &log, settings.on_error, watch) {
             Ok(status) => Ok(Started::Exited(status)),
             Err(e) if settings.on_error == OnError::Open => {
                 warn(&format!(

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// `sizeof(struct sockaddr_storage)`: the longest address the kernel copies.
 pub(crate) const ADDRESS_MAX: usize = 128;
@@ -45,7 +45,8 @@ pub(crate) const CONTROL_MAX: usize = 1 << 20;
 /// Everything the supervisor keeps: the policy, the event writer, the listener.
 pub struct Supervisor {
     pub listener: OwnedFd,
-    pub policy: Policy,
+    /// The policy in force: replaced by a reload (`reload`), read once per call.
+    pub policy: RwLock<Arc<Policy>>,
     pub events: Events,
     pub on_error: OnError,
     pub workers: Workers,
@@ -56,6 +57,8 @@ pub struct Supervisor {
     /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
     /// by `bind(server:)` rules once, at its first accept.
     listeners: Mutex<HashMap<(u64, u64), Option<c_int>>>,
+    /// What the policy was built from, taken by the reload thread when it starts.
+    pub reload: Mutex<Option<crate::reload::Watch>>,
 }
 
 /// One notification: which call, by which thread, with which arguments.
@@ -110,19 +113,20 @@ impl Ctx<'_> {
     /// The verdict on `call` at `address`, carried out: its event written, its refusal's errno
     /// handed back.
     pub(crate) fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
-        let verdict = verdict::judge(&self.sup.policy, call, address);
+        let policy = self.sup.policy();
+        let verdict = verdict::judge(&policy, call, address);
         if let Some(event) = &verdict.event {
             let origin = Origin {
                 process: self.target.name(),
                 pid: self.target.process_id(),
             };
-            self.sup.events.write(&self.sup.policy, event, &origin);
+            self.sup.events.write(&policy, event, &origin);
         }
         verdict.refusal().map(errno_of)
     }
 
     pub(crate) fn has_rules(&self, kind: EventKind) -> bool {
-        self.sup.policy.has_rules(kind)
+        self.sup.policy().has_rules(kind)
     }
 
     /// True while the notification waits for its answer: what was read is the program's.
@@ -143,13 +147,31 @@ impl Supervisor {
     pub fn new(listener: OwnedFd, policy: Policy, events: Events, on_error: OnError) -> Supervisor {
         Supervisor {
             listener,
-            policy,
+            policy: RwLock::new(Arc::new(policy)),
             events,
             on_error,
             workers: Workers::default(),
             pidfds: Pidfds::default(),
             pool: Arc::default(),
             listeners: Mutex::new(HashMap::new()),
+            reload: Mutex::new(None),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        match self.policy.read() {
+            Ok(policy) => Arc::clone(&policy),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts `policy` in force for the calls judged from now on.
+    pub fn publish(&self, policy: Policy) {
+        let policy = Arc::new(policy);
+        match self.policy.write() {
+            Ok(mut slot) => *slot = policy,
+            Err(poisoned) => *poisoned.into_inner() = policy,
         }
     }
 

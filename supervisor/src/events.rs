@@ -90,6 +90,20 @@ impl Events {
         line::send(&self.sink, &event);
     }
 
+    /// Writes a line about the life of the policy (`reload`), as the supervisor's own.
+    pub fn lifecycle(&self, event: &armr::event::Lifecycle<'_>) {
+        let mut buf = [0u8; 4096];
+        let n = armr::event::format_lifecycle(
+            line::unix_millis(),
+            &self.hostname,
+            "armr",
+            std::process::id(),
+            event,
+            &mut buf,
+        );
+        let _ = self.sink.send(&buf[..n]);
+    }
+
     /// When the supervisor ends: events that could not be delivered are reported to the
     /// destination if it takes them, and on standard error in any case.
     pub fn at_exit(&self) {

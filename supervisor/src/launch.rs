@@ -228,6 +228,14 @@ pub fn run(
             .spawn(move || supervisor.workers.watch(supervisor.listener.as_fd()))
             .map_err(|e| format!("cannot start the supervisor: {e}"))?;
     }
+    let watch = supervisor.reload.lock().ok().and_then(|mut w| w.take());
+    if let Some(watch) = watch {
+        let supervisor = Arc::clone(&supervisor);
+        std::thread::Builder::new()
+            .name("armr-reload".into())
+            .spawn(move || crate::reload::watch(&supervisor, watch))
+            .map_err(|e| format!("cannot start the supervisor: {e}"))?;
+    }
     let mut interrupt: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid sets. This thread takes every signal but the workers' interrupt; the threads
     // above were started with every signal blocked, and the workers they start unblock only the

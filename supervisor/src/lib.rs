@@ -17,6 +17,7 @@ pub mod filter;
 pub mod launch;
 pub mod notify;
 pub mod receive;
+pub mod reload;
 pub mod target;
 pub mod workers;
 
@@ -27,13 +28,15 @@ use std::path::Path;
 
 /// Runs `path` (as `argv`) under the seccomp engine with `policy`, its events to `log`, and
 /// returns its exit status once every guarded process has ended; an error (the destination of
-/// events cannot work, the filter cannot be installed) before the program runs.
+/// events cannot work, the filter cannot be installed) before the program runs. With `reload`,
+/// a thread puts changes to the rules in force (`reload`).
 pub fn run(
     path: &Path,
     argv: &[OsString],
     policy: Policy,
     log: &LogTarget,
     on_error: OnError,
+    reload: Option<reload::Watch>,
 ) -> Result<u8, String> {
     let events = events::Events::open(log).map_err(|e| format!("ARMR_LOG: {e}"))?;
     // The receive calls reach the supervisor only when accept rules judge datagrams' senders.
@@ -41,6 +44,8 @@ pub fn run(
         receives: policy.has_rules(EventKind::Accept),
     };
     launch::run(path, argv, judged, move |listener| {
-        calls::Supervisor::new(listener, policy, events, on_error)
+        let mut supervisor = calls::Supervisor::new(listener, policy, events, on_error);
+        supervisor.reload = std::sync::Mutex::new(reload);
+        supervisor
     })
 }
