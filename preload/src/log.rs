@@ -85,10 +85,10 @@ fn write_line(state: &State, logged: &Logged, count: Option<u64>) {
             stacktrace: std::str::from_utf8(&frames[..n]).ok(),
             ..event
         };
-        line::send(&state.sink, &event);
+        line::send(state.sink, &event);
     } else {
         // The common event: `line` picks a small buffer to clear when the line fits.
-        line::send(&state.sink, &event);
+        line::send(state.sink, &event);
     }
 }
 
@@ -131,7 +131,7 @@ pub fn throttles(rules: usize) -> &'static [Throttle] {
 
 /// Sends the line that counts events lost while the destination was unavailable.
 pub fn report_dropped(state: &State, count: u64) {
-    line::report_dropped(&state.sink, &state.hostname, &state.process, pid(), count);
+    line::report_dropped(state.sink, &state.hostname, &state.process, pid(), count);
 }
 
 /// Sends the line that reports a hostname of the rules that does not resolve.
