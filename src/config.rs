@@ -206,8 +206,38 @@ pub fn from_env(
 /// The name of the sidecar file, looked for in the directory of the loaded library.
 pub const SIDECAR: &str = "armr.env";
 
-/// The settings a sidecar may hold: the same as the environment's.
-pub const SETTINGS: [&str; 4] = ["ARMR_RULES", "ARMR_LOG", "ARMR_MODE", "ARMR_ON_ERROR"];
+/// The settings a sidecar may hold: the same as the environment's, and `ARMR_SOURCE`, which
+/// `armr run` writes: the rules files its compiled `ARMR_RULES` was compiled from, watched for
+/// changes (docs/reload.md).
+pub const SETTINGS: [&str; 7] = [
+    "ARMR_RULES",
+    "ARMR_LOG",
+    "ARMR_MODE",
+    "ARMR_ON_ERROR",
+    RELOAD,
+    LOG_LIFECYCLE,
+    SOURCE,
+];
+
+/// `ARMR_RELOAD=off`: the rules are read once, at start; changes are not picked up.
+pub const RELOAD: &str = "ARMR_RELOAD";
+/// `ARMR_LOG_LIFECYCLE=on`: the lifecycle events that are not failures (`Load Rule` per rule at
+/// start, `Reload Rules` outcome=success) are logged too; failures always are.
+pub const LOG_LIFECYCLE: &str = "ARMR_LOG_LIFECYCLE";
+/// In `armr run`'s sidecar: the rules files or directory the compiled `ARMR_RULES` comes from.
+pub const SOURCE: &str = "ARMR_SOURCE";
+
+/// Whether changes to the rules are picked up while the process runs (`ARMR_RELOAD`'s value):
+/// on unless `off`.
+pub fn reload_on(value: Option<&str>) -> bool {
+    value != Some("off")
+}
+
+/// Whether the lifecycle events that are not failures are logged (`ARMR_LOG_LIFECYCLE`'s
+/// value): only with `on`.
+pub fn lifecycle_on(value: Option<&str>) -> bool {
+    value == Some("on")
+}
 
 /// An `armr.env` file: `KEY=VALUE` lines (the value is the rest of the line, verbatim), blank
 /// lines and `#` comments. Every mistake is kept, naming the file and line, so that it is reported
@@ -256,9 +286,9 @@ impl Sidecar {
             };
             let Some(key) = SETTINGS.into_iter().find(|k| *k == key) else {
                 sidecar.errors.push(format!(
-                    "{file}:{n}: unknown setting `{}`; expected ARMR_RULES, ARMR_LOG, ARMR_MODE \
-                     or ARMR_ON_ERROR",
-                    key.escape_debug()
+                    "{file}:{n}: unknown setting `{}`; expected one of {}",
+                    key.escape_debug(),
+                    SETTINGS.join(", ")
                 ));
                 continue;
             };
@@ -760,11 +790,11 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "/run/armr/armr.env:2: unknown setting `ARMR_RULE`; expected ARMR_RULES, \
-                 ARMR_LOG, ARMR_MODE or ARMR_ON_ERROR",
+                "/run/armr/armr.env:2: unknown setting `ARMR_RULE`; expected one of ARMR_RULES, \
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE",
                 "/run/armr/armr.env:3: expected `KEY=VALUE`, a `#` comment or a blank line",
-                "/run/armr/armr.env:4: unknown setting ` ARMR_MODE`; expected ARMR_RULES, \
-                 ARMR_LOG, ARMR_MODE or ARMR_ON_ERROR",
+                "/run/armr/armr.env:4: unknown setting ` ARMR_MODE`; expected one of ARMR_RULES, \
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE",
                 "/run/armr/armr.env:5: ARMR_RULES is set twice (first on line 1)",
                 "/run/armr/armr.env:6: ARMR_MODE=audit: expected `enforce` or `detect-only`",
                 "/run/armr/armr.env:7: ARMR_LOG=journald: unknown destination; expected \

@@ -791,6 +791,122 @@ pub fn format_unresolved(
     out.len
 }
 
+/// A step in the life of the policy (armr-language.md, "Lifecycle events"): each rule loaded
+/// at start, a rule left out by its `os` list, a reload and its outcome, rules that do not load.
+pub enum Lifecycle<'a> {
+    /// A rule loaded at start: `Load Rule`, `outcome=success`, under the rule's own app.
+    Loaded(&'a EventRule<'a>),
+    /// A rule left out, and why: `Load Rule`, `outcome=failure`.
+    Skipped { rule: &'a str, reason: &'a str },
+    /// The rules changed and were reloaded (or not): `Reload Rules`.
+    Reloaded { success: bool, msg: &'a str },
+    /// Changed rules that do not load: `Syntax Error`, with the first diagnostic.
+    SyntaxError { msg: &'a str },
+}
+
+impl Lifecycle<'_> {
+    /// True for the failures, which are always logged; the rest only with `ARMR_LOG_LIFECYCLE=on`.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Lifecycle::Skipped { .. }
+                | Lifecycle::Reloaded { success: false, .. }
+                | Lifecycle::SyntaxError { .. }
+        )
+    }
+}
+
+/// Formats a lifecycle event line, ending in `\n`, into `buf`; returns the bytes written.
+pub fn format_lifecycle(
+    unix_millis: u64,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+    event: &Lifecycle<'_>,
+    buf: &mut [u8],
+) -> usize {
+    let t = UtcTime::from_unix_millis(unix_millis);
+    let mut out = match event {
+        Lifecycle::Loaded(rule) => {
+            let mut out = LineBuffer::new(buf);
+            syslog_header(&mut out, 14, &t, hostname, process, pid);
+            out.push_bytes(b"CEF:0|ARMR:");
+            header_field(&mut out, rule.app_name);
+            out.push_bytes(b"|");
+            header_field(&mut out, rule.app_name);
+            let _ = write!(out, "|{}.{}|", rule.language.major, rule.language.minor);
+            header_field(&mut out, rule.name);
+            out.push_bytes(b"|Load Rule|Low|");
+            cef_time(&mut out, &t);
+            key(&mut out, field::DVCHOST);
+            extension_value(&mut out, hostname);
+            key(&mut out, field::PROCID);
+            out.push_uint(u64::from(pid), 1);
+            out.push_bytes(b" outcome=success");
+            key(&mut out, field::APP_VERSION);
+            out.push_uint(u64::from(rule.app_version), 1);
+            out
+        }
+        Lifecycle::Skipped { rule, reason } => {
+            let mut out = engine_line_of(
+                buf,
+                14,
+                "Low",
+                unix_millis,
+                hostname,
+                process,
+                pid,
+                rule,
+                "Load Rule",
+            );
+            out.push_bytes(b" outcome=failure reason=");
+            extension_value(&mut out, reason);
+            out
+        }
+        Lifecycle::Reloaded { success, msg } => {
+            let (pri, severity, outcome) = if *success {
+                (14, "Low", "success")
+            } else {
+                (10, "High", "failure")
+            };
+            let mut out = engine_line_of(
+                buf,
+                pri,
+                severity,
+                unix_millis,
+                hostname,
+                process,
+                pid,
+                "Engine",
+                "Reload Rules",
+            );
+            let _ = write!(out, " outcome={outcome}");
+            key(&mut out, field::MSG);
+            extension_value(&mut out, msg);
+            out
+        }
+        Lifecycle::SyntaxError { msg } => {
+            let mut out = engine_line_of(
+                buf,
+                9,
+                "Very-High",
+                unix_millis,
+                hostname,
+                process,
+                pid,
+                "Engine",
+                "Syntax Error",
+            );
+            out.push_bytes(b" outcome=failure");
+            key(&mut out, field::MSG);
+            extension_value(&mut out, msg);
+            out
+        }
+    };
+    out.end_line();
+    out.len
+}
+
 /// The start of a line armr writes about itself rather than about a rule: the syslog header, the
 /// CEF header with `signature` and `name`, then `rt`, `dvchost` and `procid`.
 fn engine_line<'b>(
@@ -802,14 +918,38 @@ fn engine_line<'b>(
     signature: &str,
     name: &str,
 ) -> LineBuffer<'b> {
+    engine_line_of(
+        buf,
+        12,
+        "Medium",
+        unix_millis,
+        hostname,
+        process,
+        pid,
+        signature,
+        name,
+    )
+}
+
+/// [`engine_line`] with its syslog PRI and CEF severity given.
+#[allow(clippy::too_many_arguments)]
+fn engine_line_of<'b>(
+    buf: &'b mut [u8],
+    pri: u32,
+    severity: &str,
+    unix_millis: u64,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+    signature: &str,
+    name: &str,
+) -> LineBuffer<'b> {
     let mut out = LineBuffer::new(buf);
     let t = UtcTime::from_unix_millis(unix_millis);
-    syslog_header(&mut out, 12, &t, hostname, process, pid);
-    let _ = write!(
-        out,
-        "CEF:0|ARMR|armr|{}|{signature}|{name}|Medium|",
-        env!("CARGO_PKG_VERSION")
-    );
+    syslog_header(&mut out, pri, &t, hostname, process, pid);
+    let _ = write!(out, "CEF:0|ARMR|armr|{}|", env!("CARGO_PKG_VERSION"));
+    header_field(&mut out, signature);
+    let _ = write!(out, "|{name}|{severity}|");
     cef_time(&mut out, &t);
     key(&mut out, field::DVCHOST);
     extension_value(&mut out, hostname);
@@ -1260,6 +1400,71 @@ mod tests {
         assert!(
             line.contains(" securityFeature=socket accept outcome=failure shost=db.test cnt=2 reason=a\\=b msg="),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn the_lifecycle_events() {
+        let mut buf = [0u8; 1024];
+        let (app, rule) = app_and_rule("m");
+        let rule = EventRule::of(&app, &rule);
+        let v = env!("CARGO_PKG_VERSION");
+        let line = |event: &Lifecycle<'_>, buf: &mut [u8]| {
+            let n = format_lifecycle(0, "h", "p", 7, event, buf);
+            String::from_utf8(buf[..n].to_vec()).unwrap()
+        };
+        let t = "1970-01-01T00:00:00.000Z h p 7 - - ";
+        let rt = "rt=Jan 01 1970 00:00:00.000 +0000 dvchost=h procid=7";
+        assert_eq!(
+            line(&Lifecycle::Loaded(&rule), &mut buf),
+            format!(
+                "<14>1 {t}CEF:0|ARMR:Walter|Walter|2.8|Socket rule protect|Load Rule|Low|{rt} outcome=success appVersion=1\n"
+            )
+        );
+        let skipped = Lifecycle::Skipped {
+            rule: "a|b",
+            reason: "x=y",
+        };
+        assert!(skipped.is_failure());
+        assert_eq!(
+            line(&skipped, &mut buf),
+            format!(
+                "<14>1 {t}CEF:0|ARMR|armr|{v}|a\\|b|Load Rule|Low|{rt} outcome=failure reason=x\\=y\n"
+            )
+        );
+        let reloaded = Lifecycle::Reloaded {
+            success: true,
+            msg: "New ARMR policy has been applied",
+        };
+        assert!(!reloaded.is_failure());
+        assert_eq!(
+            line(&reloaded, &mut buf),
+            format!(
+                "<14>1 {t}CEF:0|ARMR|armr|{v}|Engine|Reload Rules|Low|{rt} outcome=success msg=New ARMR policy has been applied\n"
+            )
+        );
+        assert_eq!(
+            line(
+                &Lifecycle::Reloaded {
+                    success: false,
+                    msg: "kept"
+                },
+                &mut buf
+            ),
+            format!(
+                "<10>1 {t}CEF:0|ARMR|armr|{v}|Engine|Reload Rules|High|{rt} outcome=failure msg=kept\n"
+            )
+        );
+        assert_eq!(
+            line(
+                &Lifecycle::SyntaxError {
+                    msg: "r.armr:1:1: error: `app` block is never closed"
+                },
+                &mut buf
+            ),
+            format!(
+                "<9>1 {t}CEF:0|ARMR|armr|{v}|Engine|Syntax Error|Very-High|{rt} outcome=failure msg=r.armr:1:1: error: `app` block is never closed\n"
+            )
         );
     }
 

@@ -94,10 +94,13 @@ fn launcher(args: &[&str]) -> Command {
     command
 }
 
-/// The launcher's working directory and a clean armr environment.
+/// The launcher's working directory and a clean armr environment. The preload engine: these
+/// tests are about what it checks and sets (`auto` sends static and Go programs to the seccomp
+/// engine instead: tests/seccomp_engine.rs).
 fn clean(command: &mut Command) {
     armr_command();
     without_armr_env(command)
+        .env("ARMR_ENGINE", "preload")
         .current_dir(manifest())
         .env("ARMR_LIB", &stubs().lib)
         .env("XDG_RUNTIME_DIR", runtime());
@@ -175,7 +178,8 @@ fn sets_absolute_rules_and_preloads_the_library() {
         )
     );
     // The sidecar says what the environment says, with every default written out, but for the
-    // rules: the policy armr run compiled from them beside it (docs/compiled.md).
+    // rules: the policy armr run compiled from them beside it (docs/compiled.md), and the rules
+    // files it watches for changes (ARMR_SOURCE, docs/reload.md).
     let compiled = dir.join("policy.armrc");
     assert!(
         armr::policy::compiled::is_compiled(&compiled),
@@ -187,8 +191,9 @@ fn sets_absolute_rules_and_preloads_the_library() {
         format!(
             "# Written by armr run: the settings of every process that preloads the libarmr.so \
              beside it.\nARMR_RULES={}\nARMR_LOG=stderr\nARMR_MODE=enforce\n\
-             ARMR_ON_ERROR=closed\n",
-            compiled.display()
+             ARMR_ON_ERROR=closed\nARMR_SOURCE={}\n",
+            compiled.display(),
+            fs::canonicalize(rules).unwrap().display()
         )
     );
     assert!(!env.contains_key("ARMR_LOG"), "no -l, no ARMR_LOG");
@@ -927,7 +932,9 @@ fn help_explains_everything() {
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
     for needle in [
-        "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+        "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--engine ENGINE] [--] COMMAND [ARGS...]",
+        "--engine",
+        "seccomp",
         "ARMR_RULES",
         "ARMR_LOG",
         "stderr",

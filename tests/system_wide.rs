@@ -621,3 +621,60 @@ fn the_systemd_drop_ins_commands_enforce_the_rules_in_the_chroot() {
         "Environment=LD_PRELOAD",
     );
 }
+
+#[test]
+fn running_programs_pick_up_the_policy_armr_install_replaces() {
+    needs_root!();
+    let (_first_listener, first) = listening();
+    let (_second_listener, second) = listening();
+    let chroot = Chroot::new("live", &refusing(first));
+    fs::write(
+        chroot.path("etc/armr/armr.env"),
+        "ARMR_LOG=syslog\nARMR_LOG_LIFECYCLE=on\n",
+    )
+    .unwrap();
+    let syslog = chroot.syslog();
+    let connector = support::programs::c_program("connector", &[]);
+    copy_in(&chroot.path(""), &connector);
+    copy_libraries(&chroot.path(""), &connector);
+    let inside = connector.to_str().unwrap();
+    // One program, running throughout: a connect to each port, a pause, and again.
+    let start = |port: u16| {
+        Command::new("/usr/sbin/chroot")
+            .arg(chroot.path(""))
+            .args([inside, "pause", "127.0.0.1", &port.to_string(), "1", "1"])
+            .env_clear()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut on_first = start(first);
+    let mut on_second = start(second);
+    let mut wait_paused = |child: &mut std::process::Child| {
+        let mut line = [0u8; 7];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut line).unwrap();
+        assert_eq!(&line, b"paused\n");
+    };
+    wait_paused(&mut on_first);
+    wait_paused(&mut on_second);
+    // The rules now refuse the second port, not the first; then a broken edit, refused.
+    fs::write(chroot.path("etc/armr/rules/main.armr"), refusing(second)).unwrap();
+    let install = chroot.run(&["armr", "install"]);
+    assert!(install.status.success(), "{install:?}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let finish = |mut child: std::process::Child| {
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        text(&out.stdout)
+    };
+    // Each had one connect before and one after: refused then made, made then refused.
+    assert_eq!(finish(on_first), "refused=1 other=1\n");
+    assert_eq!(finish(on_second), "refused=1 other=1\n");
+    let events = received(&syslog);
+    let reloaded = events
+        .iter()
+        .filter(|e| e.contains("|Reload Rules|") && e.contains("outcome=success"))
+        .count();
+    assert_eq!(reloaded, 2, "one reload per running program: {events:?}");
+}

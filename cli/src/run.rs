@@ -4,7 +4,7 @@
 //! program, so that the PID and the exit status are the program's.
 
 use crate::elf::{self, Elf, Linking};
-use armr::config::{self, Config, LogTarget, Sidecar};
+use armr::config::{self, Config, LogTarget, OnError, Sidecar};
 use armr::policy::compiled;
 use armr::policy::{Mode, Policy, SystemResolver};
 use clap::builder::TypedValueParser;
@@ -26,7 +26,7 @@ const SIDECAR_COMMENT: &str = "# Written by armr run: the settings of every proc
 
 #[derive(clap::Args)]
 #[command(
-    override_usage = "armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+    override_usage = "armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--engine ENGINE] [--] COMMAND [ARGS...]",
     after_help = after_help()
 )]
 pub struct RunArgs {
@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Run COMMAND even when LD_PRELOAD cannot protect it: it then runs WITHOUT armr
     #[arg(long)]
     force: bool,
+    /// Which engine enforces the rules [default: $ARMR_ENGINE, else auto]
+    #[arg(long, value_name = "ENGINE", value_enum)]
+    engine: Option<Engine>,
     /// The program to run, and its arguments: everything after COMMAND is COMMAND's
     #[arg(
         value_name = "COMMAND",
@@ -53,10 +56,24 @@ pub struct RunArgs {
 }
 
 const AFTER_HELP: &str = "\
-Runs COMMAND with armr's LD_PRELOAD library loaded into it, so that every bind, listen, connect
-and accept the program makes is judged by the ARMR socket rules. It checks the rules and COMMAND
-first, then executes COMMAND in its own place: same PID, COMMAND's exit status. Options end at
-COMMAND (or at --): what follows is COMMAND's.
+Runs COMMAND under armr, so that every bind, listen, connect, accept and send to an address the
+program makes is judged by the ARMR socket rules. It checks the rules and COMMAND first, then
+starts COMMAND under one of two engines (docs/engines.md). Options end at COMMAND (or at --):
+what follows is COMMAND's.
+
+--engine ENGINE (or ARMR_ENGINE):
+  preload  armr's LD_PRELOAD library, loaded into COMMAND: armr run executes COMMAND in its own
+           place (same PID, COMMAND's exit status). Dynamically linked programs only.
+  seccomp  a supervisor: armr run starts COMMAND under a seccomp filter (no root needed) that
+           sends its socket system calls to armr run, which judges each one and makes it on the
+           program's behalf. Reaches static and Go programs, direct system calls and every
+           program COMMAND starts, whatever its environment. armr run stays COMMAND's parent and
+           exits with its status (128+N if killed by signal N) when the last program it guards
+           ends; it forwards SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and SIGWINCH, ignores SIGINT and
+           SIGQUIT (the terminal sends them to COMMAND too). io_uring and 32-bit (i386, x32)
+           socket calls fail with ENOSYS. Needs Linux 5.14 or later.
+  auto     (the default) preload for dynamically linked programs, seccomp for statically linked
+           ones, Go programs and programs for another ELF class or machine.
 
 -l LOG: a path (events are appended, one per line; made absolute) or any value ARMR_LOG takes:
   @LOG_FORMS@
@@ -64,26 +81,30 @@ COMMAND (or at --): what follows is COMMAND's.
   TCP with RFC 6587 octet counting). Write ./syslog for a file named syslog.
 
 What it checks, before anything runs:
-  1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR or ARMR_LOG that the library would
-     reject is a usage error (exit 2).
+  1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR, ARMR_LOG or ARMR_ENGINE that armr
+     would reject is a usage error (exit 2).
   2. The rules, as `armr check` does (a directory: all its *.armr files, sorted by name; an
      empty directory is an error). Any error: the diagnostics are shown and it exits 1.
      Warnings are shown and do not stop it.
   3. COMMAND, found through PATH like a shell does. Not found: exit 127; not executable: 126.
-  4. That LD_PRELOAD can reach it. It refuses (exit 1, unless --force) a program that is:
+  4. What LD_PRELOAD can reach. A program that is
        - statically linked (an ELF file without a PT_INTERP program header): there is no
          dynamic loader to preload into;
-       - setuid or setgid, or has file capabilities: the loader runs it in secure-execution
-         mode, which ignores LD_PRELOAD;
        - built for another ELF class or machine than libarmr.so (a 32-bit program with a 64-bit
-         library): the loader skips the library and runs the program unprotected;
+         library): the loader would skip the library;
        - a Go program (Go's build ID note or build information), dynamically linked or not:
-         Go's runtime makes its socket system calls itself, never through libc.
+         Go's runtime makes its socket system calls itself, never through libc;
+     runs under the seccomp engine (auto), or is refused under --engine preload (exit 1,
+     unless --force, which runs it WITHOUT armr). A program that is setuid or setgid, or has
+     file capabilities (the loader runs it in secure-execution mode, which ignores LD_PRELOAD)
+     is refused under preload and auto (exit 1, unless --force); under --engine seccomp it
+     runs without its privileges (no_new_privs), with a warning.
      For a script (#!), the interpreter is checked the same way (and, for #!/usr/bin/env NAME,
      the program NAME). Dynamically linked programs and scripts run by them are fine.
-  Then it sets the environment below and executes COMMAND: same PID, COMMAND's exit status.
+  Then, under preload, it sets the environment below and executes COMMAND: same PID,
+  COMMAND's exit status. Under seccomp, COMMAND gets the environment armr run was given.
 
-Environment it sets for COMMAND (and every program COMMAND starts):
+Environment it sets for COMMAND under preload (and every program COMMAND starts):
   ARMR_RULES      The ABSOLUTE path of the rules file or directory (from -r, or ARMR_RULES
                   made absolute).
   ARMR_LOG        From -l (a path becomes file:PATH), or kept from the environment; file and
@@ -93,32 +114,35 @@ Environment it sets for COMMAND (and every program COMMAND starts):
                   --detect-only; an existing value is kept without it.
   ARMR_ON_ERROR   Not set, passed through. closed (the default): a process whose rules cannot
                   be loaded prints the diagnostics and exits 1 before main runs. open: it
-                  prints them and runs unprotected.
+                  prints them and runs unprotected. (Under seccomp: a log destination that
+                  cannot work stops armr run (closed) or runs COMMAND unprotected (open).)
   LD_PRELOAD      A link to libarmr.so in a private directory (below), then the absolute path
                   of libarmr.so itself, then any LD_PRELOAD already set (separated by spaces).
 
-The settings file (armr.env): the same four settings, with every default written out, are also
-written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link to
-libarmr.so that LD_PRELOAD names (HASH: of the settings, the library and the rules files'
+The settings file (armr.env, preload): the same four settings, with every default written out,
+are also written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link
+to libarmr.so that LD_PRELOAD names (HASH: of the settings, the library and the rules files'
 contents, so the same settings reuse the same directory). Rules files are compiled there
-(policy.armrc, docs/compiled.md) and armr.env's ARMR_RULES names the compiled file. The library reads armr.env beside itself INSTEAD of the environment:
-a program that starts another with a rewritten environment (env -i, unsetenv + system) but keeps
-LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700; one that is a
-symlink, is not yours, or is writable by its group or others is refused (exit 1).
+(policy.armrc, docs/compiled.md) and armr.env's ARMR_RULES names the compiled file. The library
+reads armr.env beside itself INSTEAD of the environment: a program that starts another with a
+rewritten environment (env -i, unsetenv + system) but keeps LD_PRELOAD cannot drop or weaken its
+rules. armr-$UID is created with mode 0700; one that is a symlink, is not yours, or is writable
+by its group or others is refused (exit 1).
 
 The library: ARMR_LIB, else libarmr.so in the directory of this armr command (cargo build
 --release builds both in target/release), else ../lib/armr/libarmr.so from it (make install).
 scripts/armr-run runs the armr of ARMR_BIN, else <repo>/target/release/armr.
 
-Limits: armr works by LD_PRELOAD, inside the process. It cannot reach statically linked
+Limits: the preload engine works inside the process and cannot reach statically linked
 binaries, Go programs, programs that make system calls directly (syscall(SYS_connect)), sockets
-driven through io_uring, or setuid/setgid (and file-capability) programs run by another user.
-Static, Go and setuid/setgid programs are refused when they can be seen; the other two cannot
-be, nor what the program starts later.
+driven through io_uring, or setuid/setgid (and file-capability) programs run by another user;
+auto sends the ones it can see (static, Go) to the seccomp engine. The seccomp engine does not
+judge read() of a UDP socket, and lets the kernel make the calls of non-IP sockets (AF_UNIX,
+netlink): see docs/engines.md.
 
 Exit status: COMMAND's own, once it runs. Before that: 2 usage error; 1 rules with errors, no
-library, a refused program or an unsafe private directory; 126 COMMAND not executable; 127
-COMMAND not found. See docs/launcher.md.";
+library, a refused program, an unsafe private directory or a seccomp filter that cannot be
+installed; 126 COMMAND not executable; 127 COMMAND not found. See docs/launcher.md.";
 
 /// The text after the options, with the log forms the library takes.
 fn after_help() -> String {
@@ -175,7 +199,7 @@ fn warn(message: &str) {
 /// Runs `armr run`: returns only when the program could not be started.
 pub fn run(args: RunArgs) -> ExitCode {
     match prepare_and_exec(args) {
-        Ok(never) => match never {},
+        Ok(Started::Exited(status)) => ExitCode::from(status),
         Err(Stop::Usage(message)) => crate::usage_error("run", ErrorKind::InvalidValue, &message),
         Err(Stop::Fail(status, message)) => {
             eprintln!("{PROG}: {message}");
@@ -184,9 +208,55 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-enum Never {}
+/// How `armr run` ends when the program ran: the preload engine execs it (and never returns);
+/// the seccomp engine supervises it and returns its exit status.
+enum Started {
+    Exited(u8),
+}
 
-fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
+/// The engine that enforces the rules (docs/engines.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    // preload for dynamically linked programs, seccomp for the rest (static, Go): the help
+    // text says it (plain comments: a documented variant makes -h and --help differ).
+    Auto,
+    // armr's LD_PRELOAD library, inside the program.
+    Preload,
+    // A supervisor judging the socket system calls (seccomp user notification).
+    Seccomp,
+}
+
+/// `--engine`, else `ARMR_ENGINE`, else auto.
+fn engine(given: Option<Engine>) -> Result<Engine, Stop> {
+    if let Some(engine) = given {
+        return Ok(engine);
+    }
+    match std::env::var("ARMR_ENGINE").ok().filter(|v| !v.is_empty()) {
+        None => Ok(Engine::Auto),
+        Some(value) => <Engine as clap::ValueEnum>::from_str(&value, false).map_err(|_| {
+            Stop::Usage(format!(
+                "ARMR_ENGINE={value}: not an engine (auto, preload or seccomp)"
+            ))
+        }),
+    }
+}
+
+/// What LD_PRELOAD cannot do for a program, and whether the seccomp engine can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// LD_PRELOAD cannot reach the program's socket calls; the seccomp engine judges them.
+    Preload,
+    /// The program runs privileged (setuid, setgid, file capabilities): the loader ignores
+    /// LD_PRELOAD; under the seccomp engine it runs without its privileges.
+    Privileges,
+}
+
+struct Problem {
+    text: String,
+    reach: Reach,
+}
+
+fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
     let mut command = args.command.into_iter();
     let name = command.next().expect("clap requires COMMAND");
     let arguments: Vec<OsString> = command.collect();
@@ -224,6 +294,7 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
         Ok(None) => unreachable!("ARMR_RULES is given"),
         Err((_, errors)) => return Err(Stop::Usage(errors.join("\n"))),
     };
+    let requested = engine(args.engine)?;
     let cwd = working_directory();
     let log = match &args.log {
         Some(value) => Some(log_option(value, &cwd)?),
@@ -242,19 +313,8 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
         }
     };
 
-    // ---- the library
-    let library = library()?;
-    let library_text = library.to_string_lossy();
-    if library_text.contains(|c: char| c.is_whitespace() || c == ':') {
-        return Err(fail(
-            1,
-            format!(
-                "the library path `{library_text}' contains a space or a colon, which \
-                 LD_PRELOAD cannot hold (they separate its entries): move the build, or set \
-                 ARMR_LIB to a path without them"
-            ),
-        ));
-    }
+    // ---- the library (the preload engine's; the seccomp engine needs none)
+    let library = library();
 
     // ---- the rules: loaded as the library loads them, diagnostics naming the files as given.
     if !rules.exists() {
@@ -296,23 +356,97 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
 
     // ---- the command
     let path = find_command(&name)?;
-    let library_elf = File::open(&library)
+    let library_elf = library
+        .as_ref()
         .ok()
-        .and_then(|f| elf::parse(&f))
-        .ok_or_else(|| {
-            fail(
-                1,
-                format!(
-                    "{} is not an ELF shared library: {BUILD_HINT}",
-                    library.display()
-                ),
-            )
-        })?;
+        .and_then(|library| File::open(library).ok())
+        .and_then(|f| elf::parse(&f));
     let mut problems = Vec::new();
-    check_program(&path, 0, "", &library, &library_elf, &mut problems);
+    let reference = match (&library, &library_elf) {
+        (Ok(library), Some(elf)) => Some((library.as_path(), elf)),
+        _ => None,
+    };
+    check_program(&path, 0, "", reference, &mut problems);
+    // auto: the seccomp engine for what LD_PRELOAD cannot reach (static, Go, another ELF class).
+    let engine = match requested {
+        Engine::Auto if problems.iter().any(|p| p.reach == Reach::Preload) => Engine::Seccomp,
+        Engine::Auto => Engine::Preload,
+        engine => engine,
+    };
+    let mode = if args.detect_only {
+        Mode::DetectOnly
+    } else {
+        settings.mode
+    };
+    if engine == Engine::Seccomp {
+        // What the seccomp engine covers is no problem; a program that runs privileged
+        // (setuid, setgid, file capabilities) runs without its privileges (NO_NEW_PRIVS).
+        for problem in problems.iter().filter(|p| p.reach == Reach::Privileges) {
+            warn(&format!(
+                "{}; under the seccomp engine it runs without them (no_new_privs)",
+                problem
+                    .text
+                    .split(": the loader")
+                    .next()
+                    .unwrap_or(&problem.text)
+            ));
+        }
+        // Changes to the rules are picked up by a thread of the supervisor (docs/reload.md).
+        let lifecycle = config::lifecycle_on(env_text(config::LOG_LIFECYCLE)?.as_deref());
+        let watch = config::reload_on(env_text(config::RELOAD)?.as_deref())
+            .then(|| armr_supervisor::reload::Watch::new(&rules_absolute, mode, lifecycle));
+        let policy = match source {
+            Some(load) => {
+                Policy::with_resolver(load.rules, mode, Box::new(SystemResolver::default()))
+            }
+            None => compiled::read_file(&rules)
+                .and_then(|bytes| {
+                    Policy::from_compiled(bytes, mode, Box::new(SystemResolver::default()))
+                })
+                .map_err(|e| fail(1, format!("{}: compiled policy: {e}", rules.display())))?,
+        };
+        let mut argv = vec![name.clone()];
+        argv.extend(arguments.iter().cloned());
+        let log = log.clone().unwrap_or(LogTarget::Stderr);
+        return match armr_supervisor::run(&path, &argv, policy, &log, settings.on_error, watch) {
+            Ok(status) => Ok(Started::Exited(status)),
+            Err(e) if settings.on_error == OnError::Open => {
+                warn(&format!(
+                    "{e}: {shown} runs WITHOUT armr's protection (ARMR_ON_ERROR=open)"
+                ));
+                let error = std::process::Command::new(&path)
+                    .arg0(&name)
+                    .args(&arguments)
+                    .exec();
+                Err(fail(126, format!("cannot run {shown}: {error}")))
+            }
+            Err(e) => Err(fail(1, format!("{e}: not starting {shown}"))),
+        };
+    }
+    let library = library?;
+    let library_text = library.to_string_lossy();
+    if library_text.contains(|c: char| c.is_whitespace() || c == ':') {
+        return Err(fail(
+            1,
+            format!(
+                "the library path `{library_text}' contains a space or a colon, which \
+                 LD_PRELOAD cannot hold (they separate its entries): move the build, or set \
+                 ARMR_LIB to a path without them"
+            ),
+        ));
+    }
+    if library_elf.is_none() {
+        return Err(fail(
+            1,
+            format!(
+                "{} is not an ELF shared library: {BUILD_HINT}",
+                library.display()
+            ),
+        ));
+    }
     if !problems.is_empty() {
         for problem in &problems {
-            warn(&format!("{problem}."));
+            warn(&format!("{}.", problem.text));
         }
         if !args.force {
             return Err(fail(
@@ -332,14 +466,20 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
     let config = Config {
         rules: rules_absolute.clone(),
         log: log.clone().unwrap_or(LogTarget::Stderr),
-        mode: if args.detect_only {
-            Mode::DetectOnly
-        } else {
-            settings.mode
-        },
+        mode,
         on_error: settings.on_error,
     };
-    let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))?;
+    // Reload's settings, from the environment: the library reads the sidecar instead of it.
+    let mut extra = String::new();
+    for key in [config::RELOAD, config::LOG_LIFECYCLE] {
+        if let Some(value) = env_text(key)? {
+            if value.contains(['\n', '\r']) {
+                return Err(Stop::Usage(format!("{key}: a line break is not a value")));
+            }
+            extra.push_str(&format!("{key}={value}\n"));
+        }
+    }
+    let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))? + &extra;
     let link = match source {
         None => write_private_directory(&library, &sidecar, |_| Ok(sidecar.clone()))?,
         // Rules files: compiled into the private directory, whose name also hashes the files'
@@ -358,14 +498,20 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
             }
             write_private_directory(&library, &key, |directory| {
                 let policy = directory.join(COMPILED);
-                if !compiled::is_compiled(&policy) {
+                // A process that reloaded rewrote it (docs/reload.md): compiled again unless it
+                // holds these very files.
+                if !compiled_from(&policy, &files) {
                     crate::compile_to(load, &files, &policy).map_err(|e| fail(1, e))?;
                 }
                 let config = Config {
                     rules: policy,
                     ..config.clone()
                 };
-                Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))
+                // ARMR_SOURCE: the files the library watches, and reloads from (docs/reload.md).
+                let source = format!("{}={}\n", config::SOURCE, rules_absolute.display());
+                Sidecar::write(SIDECAR_COMMENT, &config)
+                    .map(|text| text + &extra + &source)
+                    .map_err(|e| fail(1, e))
             })?
         }
     };
@@ -557,10 +703,10 @@ fn check_program(
     file: &Path,
     depth: u32,
     role: &str,
-    library: &Path,
-    library_elf: &Elf,
-    problems: &mut Vec<String>,
+    library: Option<(&Path, &Elf)>,
+    problems: &mut Vec<Problem>,
 ) {
+    let mut push = |reach, text| problems.push(Problem { text, reach });
     let what = format!("{}{role}", file.display());
     let Ok(opened) = File::open(file) else {
         return; // exec will say why
@@ -568,31 +714,45 @@ fn check_program(
     if let Some(elf) = elf::parse(&opened) {
         match elf.linking {
             Linking::Dynamic => {}
-            Linking::Static => problems.push(format!(
-                "{what} is statically linked (its ELF has no PT_INTERP program header): there is \
+            Linking::Static => push(
+                Reach::Preload,
+                format!(
+                    "{what} is statically linked (its ELF has no PT_INTERP program header): there is \
                  no dynamic loader in it to preload armr's library into, so its sockets would \
                  not be checked"
-            )),
-            Linking::Unknown => problems.push(format!(
-                "{what} is ELF, but its program headers cannot be read to tell whether it is \
+                ),
+            ),
+            Linking::Unknown => push(
+                Reach::Preload,
+                format!(
+                    "{what} is ELF, but its program headers cannot be read to tell whether it is \
                  dynamically linked (it may be static, and then LD_PRELOAD cannot reach it)"
-            )),
+                ),
+            ),
         }
         if elf.go {
-            problems.push(format!(
-                "{what} is a Go program: Go's runtime makes its network system calls directly, \
+            push(
+                Reach::Preload,
+                format!(
+                    "{what} is a Go program: Go's runtime makes its network system calls directly, \
                  not through libc (with or without cgo), so armr's library would not see its \
                  sockets"
-            ));
+                ),
+            );
         }
-        if !elf.same_kind(library_elf) {
-            problems.push(format!(
-                "{what} is a {} program but {} is {}: the loader would skip the library \
+        if let Some((library, library_elf)) = library
+            && !elf.same_kind(library_elf)
+        {
+            push(
+                Reach::Preload,
+                format!(
+                    "{what} is a {} program but {} is {}: the loader would skip the library \
                  (\"wrong ELF class\") and run the program unprotected",
-                elf.kind(),
-                library.display(),
-                library_elf.kind()
-            ));
+                    elf.kind(),
+                    library.display(),
+                    library_elf.kind()
+                ),
+            );
         }
         let mode = opened.metadata().map(|m| m.mode()).unwrap_or(0);
         let bits: Vec<&str> = [(0o4000, "setuid"), (0o2000, "setgid")]
@@ -601,18 +761,24 @@ fn check_program(
             .map(|(_, name)| name)
             .collect();
         if !bits.is_empty() {
-            problems.push(format!(
-                "{what} is {}: the loader runs such programs in secure-execution mode, which \
+            push(
+                Reach::Privileges,
+                format!(
+                    "{what} is {}: the loader runs such programs in secure-execution mode, which \
                  ignores LD_PRELOAD (for every user but the one it switches to), so armr's \
                  library would not be loaded",
-                bits.join(" and ")
-            ));
+                    bits.join(" and ")
+                ),
+            );
         } else if let Some(capabilities) = file_capabilities(file) {
-            problems.push(format!(
-                "{what} has file capabilities ({capabilities}): the loader runs it in \
+            push(
+                Reach::Privileges,
+                format!(
+                    "{what} has file capabilities ({capabilities}): the loader runs it in \
                  secure-execution mode, which ignores LD_PRELOAD, so armr's library would not \
                  be loaded"
-            ));
+                ),
+            );
         }
         return;
     }
@@ -634,9 +800,10 @@ fn check_program(
         return;
     }
     if depth >= 4 {
-        problems.push(format!(
-            "{what}: too many levels of #! interpreters to check"
-        ));
+        push(
+            Reach::Preload,
+            format!("{what}: too many levels of #! interpreters to check"),
+        );
         return;
     }
     let interpreter = Path::new(OsStr::from_bytes(interpreter));
@@ -648,7 +815,6 @@ fn check_program(
         depth + 1,
         &format!(" (the interpreter of {})", file.display()),
         library,
-        library_elf,
         problems,
     );
     // #!/usr/bin/env NAME: env is dynamically linked, but it execs NAME, which must be too.
@@ -670,7 +836,6 @@ fn check_program(
                     file.display()
                 ),
                 library,
-                library_elf,
                 problems,
             );
         }
@@ -786,6 +951,21 @@ fn describe_capabilities(value: &[u8]) -> String {
         flags.push('p');
     }
     format!("{}={flags}", names.join(","))
+}
+
+/// True when `policy` is a compiled file made from exactly `files` as they are now.
+fn compiled_from(policy: &Path, files: &[PathBuf]) -> bool {
+    if !compiled::is_compiled(policy) {
+        return false;
+    }
+    let Ok(compiled) = compiled::read_file(policy).and_then(|bytes| {
+        Policy::from_compiled(bytes, Mode::Enforce, Box::new(SystemResolver::default()))
+    }) else {
+        return false;
+    };
+    compiled
+        .provenance()
+        .is_some_and(|p| p.sources == compiled::Provenance::of_files(files).sources)
 }
 
 /// The compiled policy in the private directory, when the rules are rules files.

@@ -94,20 +94,30 @@ pub fn load(earlier: Vec<String>) -> Option<State> {
         }
     };
     report(&problems);
-    Some(State {
+    let setting = |key: &str| settings.as_ref().and_then(|s| s.get(key));
+    // Watches the installed path even when the last good copy was loaded: `armr install` repairs
+    // it, and the repair is picked up.
+    let watch = crate::reload::Watch::installed(
+        &config,
+        setting(config::RELOAD),
+        setting(config::LOG_LIFECYCLE),
+    );
+    let state = State {
         throttles: crate::log::throttles(policy.len()),
         policy,
-        sink,
+        sink: Box::leak(Box::new(sink)),
         log_name,
         hostname: crate::state::hostname(),
         process: crate::state::process_name(),
-    })
+    };
+    crate::reload::started(&state, watch, &[]);
+    Some(state)
 }
 
 /// The compiled policy at `path`, copied into the process's own memory: a file changed in place
 /// under a mapping (truncated by hand) would be SIGBUS in a running program; a private copy is
 /// never changed under it. Costs the file's size per process.
-fn load_policy(path: &Path, mode: armr_core::policy::Mode) -> Result<Policy, String> {
+pub(crate) fn load_policy(path: &Path, mode: armr_core::policy::Mode) -> Result<Policy, String> {
     let shown = path.display();
     // Non-blocking: a FIFO put in the file's place does not hold every process at its start.
     let mut file = std::fs::OpenOptions::new()

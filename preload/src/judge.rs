@@ -30,6 +30,10 @@ pub(crate) fn active() -> Option<&'static State> {
     if crate::guard::inside() {
         return None;
     }
+    // A second since the last look at the rules: looked at again, out of line (`reload`).
+    if crate::reload::due() {
+        crate::reload::check();
+    }
     state::get()
 }
 

@@ -31,6 +31,7 @@ mod mapped;
 mod numeric;
 mod real;
 mod receive;
+mod reload;
 mod remote;
 mod resolver;
 mod resolving;
@@ -76,6 +77,7 @@ extern "C" fn in_forked_child() {
     forking::after_fork_in_child();
     guard::after_fork();
     log::after_fork();
+    reload::after_fork();
     if let Some(state) = state::loaded() {
         state.sink.after_fork();
     }

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 pub struct State {
     pub policy: Policy,
-    /// Where event lines are written.
-    pub sink: Sink,
+    /// Where event lines are written: the same sink for every policy a reload publishes.
+    pub sink: &'static Sink,
     /// The `ARMR_LOG` value, for messages about it.
     pub log_name: String,
     pub hostname: String,
@@ -44,10 +44,11 @@ pub const fn kind_bit(kind: EventKind) -> u8 {
 }
 
 /// False when armr is off or no rule judges any of the `kinds` bits: the call goes straight to
-/// libc. True also before the rules are loaded, so that the first call loads them.
+/// libc. True also before the rules are loaded, so that the first call loads them, and when the
+/// rules are due for a look (`reload`), so that a change adding rules of a kind is seen.
 #[inline(always)]
 pub fn may_judge(kinds: u8) -> bool {
-    JUDGED_KINDS.load(Ordering::Relaxed) & (kinds | NOT_LOADED) != 0
+    JUDGED_KINDS.load(Ordering::Relaxed) & (kinds | NOT_LOADED) != 0 || crate::reload::due()
 }
 
 /// The kind bits of the loaded rules (`NOT_LOADED` until they are loaded), in one load, for a
@@ -66,7 +67,7 @@ pub fn loaded_any(judged: u8, kinds: u8) -> bool {
 /// [`may_judge`] on bits read with [`judged_kinds`].
 #[inline(always)]
 pub fn may_judge_in(judged: u8, kinds: u8) -> bool {
-    judged & (kinds | NOT_LOADED) != 0
+    judged & (kinds | NOT_LOADED) != 0 || crate::reload::due()
 }
 
 /// True when the loaded rules have a rule of `kind` (false until they are loaded).
@@ -126,10 +127,7 @@ fn load_or_wait() -> Option<&'static State> {
                             if state.policy.has_stacktraces() {
                                 crate::stack::prepare();
                             }
-                            let kinds = EventKind::ALL
-                                .into_iter()
-                                .filter(|k| state.policy.has_rules(*k))
-                                .fold(0, |bits, k| bits | kind_bit(k));
+                            let kinds = kinds_of(&state.policy);
                             STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
                             (READY, kinds)
                         }
@@ -147,6 +145,33 @@ fn load_or_wait() -> Option<&'static State> {
             _ => std::thread::yield_now(),
         }
     }
+}
+
+/// The kind bits of `policy`'s rules.
+fn kinds_of(policy: &Policy) -> u8 {
+    EventKind::ALL
+        .into_iter()
+        .filter(|k| policy.has_rules(*k))
+        .fold(0, |bits, k| bits | kind_bit(k))
+}
+
+/// Puts `policy` in force in place of the loaded one (a reload: `reload`), with the same sink
+/// and names. The old state is never freed: another thread may still be judging with it.
+pub fn publish(old: &'static State, policy: Policy) {
+    if policy.has_stacktraces() {
+        crate::stack::prepare();
+    }
+    let kinds = kinds_of(&policy);
+    let state = State {
+        throttles: crate::log::throttles(policy.len()),
+        policy,
+        sink: old.sink,
+        log_name: old.log_name.clone(),
+        hostname: old.hostname.clone(),
+        process: old.process.clone(),
+    };
+    STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
+    JUDGED_KINDS.store(kinds, Ordering::Release);
 }
 
 /// The policy if it is loaded, without loading it.
@@ -306,6 +331,14 @@ fn load() -> Option<State> {
         }
     };
     let origin = source.on_error_origin();
+    // Taken before the rules are read: a change made while they load is seen at the first check.
+    let watch = crate::reload::Watch::new(
+        &config,
+        source.var(config::RELOAD).as_deref(),
+        source.var(config::LOG_LIFECYCLE).as_deref(),
+        source.var(config::SOURCE).as_deref(),
+    );
+    let mut skipped = Vec::new();
     let policy = if compiled::is_compiled(&config.rules) {
         // A compiled policy: mapped, its header and section table checked, nothing parsed.
         let loaded = crate::mapped::map(&config.rules).and_then(|bytes| {
@@ -331,7 +364,7 @@ fn load() -> Option<State> {
             }
         }
     } else {
-        load_source(&config, &source, &origin)?
+        load_source(&config, &source, &origin, &mut skipped)?
     };
     let sink = match Sink::open(&config.log) {
         Ok(sink) => sink,
@@ -345,18 +378,27 @@ fn load() -> Option<State> {
             return None;
         }
     };
-    Some(State {
+    let state = State {
         throttles: crate::log::throttles(policy.len()),
         policy,
-        sink,
+        sink: Box::leak(Box::new(sink)),
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
         hostname: hostname(),
         process: process_name(),
-    })
+    };
+    crate::reload::started(&state, watch, &skipped);
+    Some(state)
 }
 
 /// The policy from rules files (parsed and checked), or `None` after reporting their errors.
-fn load_source(config: &config::Config, source: &Source, origin: &str) -> Option<Policy> {
+/// The names of the rules left out by their `os` list go to `skipped`, for their `Load Rule`
+/// events.
+fn load_source(
+    config: &config::Config,
+    source: &Source,
+    origin: &str,
+    skipped: &mut Vec<String>,
+) -> Option<Policy> {
     let load = match config::load_rules(&config.rules) {
         Ok(load) => load,
         Err(e) => {
@@ -385,6 +427,7 @@ fn load_source(config: &config::Config, source: &Source, origin: &str) -> Option
         fail(config.on_error, origin, &text);
         return None;
     }
+    *skipped = crate::reload::skipped_for_os(&load);
     Some(Policy::with_resolver(
         load.rules,
         config.mode,
