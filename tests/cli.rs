@@ -329,7 +329,7 @@ fn help_works_everywhere_a_user_asks_for_it() {
         ),
         (
             &["run", "--help"][..],
-            "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+            "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--engine ENGINE] [--] COMMAND [ARGS...]",
         ),
         (&["help", "run"][..], "Usage: armr run [-r RULES]"),
         (&["--help"][..], "Usage: armr <COMMAND>"),

@@ -612,6 +612,8 @@ fn an_inherited_listener_is_judged_at_its_first_accept_and_its_queue_reset() {
         .arg(fd.to_string())
         .stdin(Stdio::null());
     let out = command.output().unwrap();
+    // SAFETY: as above (other tests' programs, started meanwhile, inherit it until then).
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     assert_eq!(
         text(&out.stdout),
         "accept: Permission denied\n",
@@ -635,4 +637,99 @@ fn an_inherited_listener_is_judged_at_its_first_accept_and_its_queue_reset() {
         )),
         "{events:?}"
     );
+}
+
+/// `armr run --engine seccomp -- waiter ARGS`, and its first line: (child, pid, port).
+fn waiter(
+    dir: &TempDir,
+    args: &[&str],
+) -> (std::process::Child, std::process::ChildStdout, i32, u16) {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let program = BUILT.get_or_init(|| {
+        let out = net().with_file_name("waiter");
+        let status = Command::new("cc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&out)
+            .arg(manifest().join("tests/engine_programs/waiter.c"))
+            .status()
+            .expect("cc");
+        assert!(status.success());
+        out
+    });
+    // No accept rule: the test's own connection from 127.0.0.1 is let in.
+    let rules = dir.write(
+        "waiter.armr",
+        &format!(
+            "app(\"seccomp\"):\n    requires(version: ARMR/2.11)\n    socket(\"no {0}\"):\n        \
+             connect(\"127.0.0.1:{0}\")\n        protect(message: \"m\", severity: High)\n    \
+             endsocket\nendapp\n",
+            free_port()
+        ),
+    );
+    let mut command = Command::new(armr_command());
+    without_armr_env(&mut command)
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(&rules)
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with('\n') {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{line}");
+        line.push(byte[0] as char);
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (
+        child,
+        stdout,
+        words[1].parse().unwrap(),
+        words[3].parse().unwrap(),
+    )
+}
+
+fn kill(pid: i32, signal: i32) {
+    // SAFETY: plain kill of a process this test started.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+#[test]
+fn a_signal_interrupts_a_blocking_accept_as_the_kernel_would() {
+    let dir = TempDir::new("seccomp", "signals");
+    // Without SA_RESTART: the handler runs and accept fails with EINTR.
+    let (mut child, mut stdout, pid, _) = waiter(&dir, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    kill(pid, libc::SIGUSR1);
+    let mut line = [0u8; 64];
+    let n = stdout.read(&mut line).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&line[..n]),
+        "accept -1 errno EINTR signal 10\n"
+    );
+    // SIGTERM to armr run is forwarded; the program exits 7 and armr run with it.
+    kill(child.id() as i32, libc::SIGTERM);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "accept -1 errno EINTR signal 15\n");
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+
+    // With SA_RESTART: the handler runs and accept goes on waiting, then takes the connection.
+    let (mut child, mut stdout, pid, port) = waiter(&dir, &["restart"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    kill(pid, libc::SIGUSR1);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "accept 0 errno - signal 10\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // Killed by a signal: armr run's status is 128 + N, as a shell's.
+    let (mut child, _stdout, pid, _) = waiter(&dir, &[]);
+    kill(pid, libc::SIGKILL);
+    assert_eq!(child.wait().unwrap().code(), Some(128 + libc::SIGKILL));
 }

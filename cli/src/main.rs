@@ -90,7 +90,7 @@ enum Command {
         #[arg(short, long, value_name = "OUTPUT")]
         output: PathBuf,
     },
-    /// Run a program with the rules enforced inside it (LD_PRELOAD=libarmr.so)
+    /// Run a program under the rules (LD_PRELOAD=libarmr.so, or the seccomp supervisor)
     Run(run::RunArgs),
     /// Check, compile and install the system-wide policy (the one used without ARMR_RULES)
     Install(install::InstallArgs),

@@ -90,6 +90,13 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 
+/// `seccomp(2)` itself is not in the filter: a program's own listener
+/// (`SECCOMP_FILTER_FLAG_NEW_LISTENER`) could otherwise answer `CONTINUE` ahead of armr's (among
+/// equal actions, the filter installed last decides), but the kernel already refuses a second
+/// listener in a filter tree with `EBUSY` (`seccomp(2)`, ERRORS; `has_duplicate_listener`), and
+/// a filter without a listener cannot weaken armr's (`USER_NOTIF` outranks `ALLOW`, `LOG` and
+/// `TRACE`; `ERRNO`, `TRAP` and `KILL` only fail the program's own call).
+///
 /// The filter program. Layout (each block ends in a return, so jumps only go forward):
 ///
 /// 1. arch: x86-64 goes on; anything else (i386 `int 0x80`) to the i386 block.
