@@ -4,7 +4,7 @@
 //! program, so that the PID and the exit status are the program's.
 
 use crate::elf::{self, Elf, Linking};
-use armr::config::{self, Config, LogTarget, Sidecar};
+use armr::config::{self, Config, LogTarget, OnError, Sidecar};
 use armr::policy::compiled;
 use armr::policy::{Mode, Policy, SystemResolver};
 use clap::builder::TypedValueParser;
@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Run COMMAND even when LD_PRELOAD cannot protect it: it then runs WITHOUT armr
     #[arg(long)]
     force: bool,
+    /// Which engine enforces the rules [default: $ARMR_ENGINE, else auto]
+    #[arg(long, value_name = "ENGINE", value_enum)]
+    engine: Option<Engine>,
     /// The program to run, and its arguments: everything after COMMAND is COMMAND's
     #[arg(
         value_name = "COMMAND",
@@ -175,7 +178,7 @@ fn warn(message: &str) {
 /// Runs `armr run`: returns only when the program could not be started.
 pub fn run(args: RunArgs) -> ExitCode {
     match prepare_and_exec(args) {
-        Ok(never) => match never {},
+        Ok(Started::Exited(status)) => ExitCode::from(status),
         Err(Stop::Usage(message)) => crate::usage_error("run", ErrorKind::InvalidValue, &message),
         Err(Stop::Fail(status, message)) => {
             eprintln!("{PROG}: {message}");
@@ -184,9 +187,54 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-enum Never {}
+/// How `armr run` ends when the program ran: the preload engine execs it (and never returns);
+/// the seccomp engine supervises it and returns its exit status.
+enum Started {
+    Exited(u8),
+}
 
-fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
+/// The engine that enforces the rules (docs/engines.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// preload for dynamically linked programs, seccomp for the rest (static, Go)
+    Auto,
+    /// armr's LD_PRELOAD library, inside the program
+    Preload,
+    /// a supervisor judging the socket system calls (seccomp user notification)
+    Seccomp,
+}
+
+/// `--engine`, else `ARMR_ENGINE`, else auto.
+fn engine(given: Option<Engine>) -> Result<Engine, Stop> {
+    if let Some(engine) = given {
+        return Ok(engine);
+    }
+    match std::env::var("ARMR_ENGINE").ok().filter(|v| !v.is_empty()) {
+        None => Ok(Engine::Auto),
+        Some(value) => <Engine as clap::ValueEnum>::from_str(&value, false).map_err(|_| {
+            Stop::Usage(format!(
+                "ARMR_ENGINE={value}: not an engine (auto, preload or seccomp)"
+            ))
+        }),
+    }
+}
+
+/// What LD_PRELOAD cannot do for a program, and whether the seccomp engine can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// LD_PRELOAD cannot reach the program's socket calls; the seccomp engine judges them.
+    Preload,
+    /// The program runs privileged (setuid, setgid, file capabilities): the loader ignores
+    /// LD_PRELOAD; under the seccomp engine it runs without its privileges.
+    Privileges,
+}
+
+struct Problem {
+    text: String,
+    reach: Reach,
+}
+
+fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
     let mut command = args.command.into_iter();
     let name = command.next().expect("clap requires COMMAND");
     let arguments: Vec<OsString> = command.collect();
@@ -242,19 +290,8 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
         }
     };
 
-    // ---- the library
-    let library = library()?;
-    let library_text = library.to_string_lossy();
-    if library_text.contains(|c: char| c.is_whitespace() || c == ':') {
-        return Err(fail(
-            1,
-            format!(
-                "the library path `{library_text}' contains a space or a colon, which \
-                 LD_PRELOAD cannot hold (they separate its entries): move the build, or set \
-                 ARMR_LIB to a path without them"
-            ),
-        ));
-    }
+    // ---- the library (the preload engine's; the seccomp engine needs none)
+    let library = library();
 
     // ---- the rules: loaded as the library loads them, diagnostics naming the files as given.
     if !rules.exists() {
@@ -296,23 +333,93 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
 
     // ---- the command
     let path = find_command(&name)?;
-    let library_elf = File::open(&library)
+    let library_elf = library
+        .as_ref()
         .ok()
-        .and_then(|f| elf::parse(&f))
-        .ok_or_else(|| {
-            fail(
-                1,
-                format!(
-                    "{} is not an ELF shared library: {BUILD_HINT}",
-                    library.display()
-                ),
-            )
-        })?;
+        .and_then(|library| File::open(library).ok())
+        .and_then(|f| elf::parse(&f));
     let mut problems = Vec::new();
-    check_program(&path, 0, "", &library, &library_elf, &mut problems);
+    let reference = match (&library, &library_elf) {
+        (Ok(library), Some(elf)) => Some((library.as_path(), elf)),
+        _ => None,
+    };
+    check_program(&path, 0, "", reference, &mut problems);
+    // auto: the seccomp engine for what LD_PRELOAD cannot reach (static, Go, another ELF class).
+    let engine = match engine(args.engine)? {
+        Engine::Auto if problems.iter().any(|p| p.reach == Reach::Preload) => Engine::Seccomp,
+        Engine::Auto => Engine::Preload,
+        engine => engine,
+    };
+    let mode = if args.detect_only {
+        Mode::DetectOnly
+    } else {
+        settings.mode
+    };
+    if engine == Engine::Seccomp {
+        // What the seccomp engine covers is no problem; a program that runs privileged
+        // (setuid, setgid, file capabilities) runs without its privileges (NO_NEW_PRIVS).
+        for problem in problems.iter().filter(|p| p.reach == Reach::Privileges) {
+            warn(&format!(
+                "{}; under the seccomp engine it runs without them (no_new_privs)",
+                problem
+                    .text
+                    .split(": the loader")
+                    .next()
+                    .unwrap_or(&problem.text)
+            ));
+        }
+        let policy = match source {
+            Some(load) => {
+                Policy::with_resolver(load.rules, mode, Box::new(SystemResolver::default()))
+            }
+            None => compiled::read_file(&rules)
+                .and_then(|bytes| {
+                    Policy::from_compiled(bytes, mode, Box::new(SystemResolver::default()))
+                })
+                .map_err(|e| fail(1, format!("{}: compiled policy: {e}", rules.display())))?,
+        };
+        let mut argv = vec![name.clone()];
+        argv.extend(arguments.iter().cloned());
+        let log = log.clone().unwrap_or(LogTarget::Stderr);
+        return match armr_supervisor::run(&path, &argv, policy, &log, settings.on_error) {
+            Ok(status) => Ok(Started::Exited(status)),
+            Err(e) if settings.on_error == OnError::Open => {
+                warn(&format!(
+                    "{e}: {shown} runs WITHOUT armr's protection (ARMR_ON_ERROR=open)"
+                ));
+                let error = std::process::Command::new(&path)
+                    .arg0(&name)
+                    .args(&arguments)
+                    .exec();
+                Err(fail(126, format!("cannot run {shown}: {error}")))
+            }
+            Err(e) => Err(fail(1, format!("{e}: not starting {shown}"))),
+        };
+    }
+    let library = library?;
+    let library_text = library.to_string_lossy();
+    if library_text.contains(|c: char| c.is_whitespace() || c == ':') {
+        return Err(fail(
+            1,
+            format!(
+                "the library path `{library_text}' contains a space or a colon, which \
+                 LD_PRELOAD cannot hold (they separate its entries): move the build, or set \
+                 ARMR_LIB to a path without them"
+            ),
+        ));
+    }
+    if library_elf.is_none() {
+        return Err(fail(
+            1,
+            format!(
+                "{} is not an ELF shared library: {BUILD_HINT}",
+                library.display()
+            ),
+        ));
+    }
     if !problems.is_empty() {
         for problem in &problems {
-            warn(&format!("{problem}."));
+            warn(&format!("{}.", problem.text));
         }
         if !args.force {
             return Err(fail(
@@ -332,11 +439,7 @@ fn prepare_and_exec(args: RunArgs) -> Result<Never, Stop> {
     let config = Config {
         rules: rules_absolute.clone(),
         log: log.clone().unwrap_or(LogTarget::Stderr),
-        mode: if args.detect_only {
-            Mode::DetectOnly
-        } else {
-            settings.mode
-        },
+        mode,
         on_error: settings.on_error,
     };
     let sidecar = Sidecar::write(SIDECAR_COMMENT, &config).map_err(|e| fail(1, e))?;
@@ -548,10 +651,10 @@ fn check_program(
     file: &Path,
     depth: u32,
     role: &str,
-    library: &Path,
-    library_elf: &Elf,
-    problems: &mut Vec<String>,
+    library: Option<(&Path, &Elf)>,
+    problems: &mut Vec<Problem>,
 ) {
+    let mut push = |reach, text| problems.push(Problem { text, reach });
     let what = format!("{}{role}", file.display());
     let Ok(opened) = File::open(file) else {
         return; // exec will say why
@@ -559,31 +662,45 @@ fn check_program(
     if let Some(elf) = elf::parse(&opened) {
         match elf.linking {
             Linking::Dynamic => {}
-            Linking::Static => problems.push(format!(
-                "{what} is statically linked (its ELF has no PT_INTERP program header): there is \
+            Linking::Static => push(
+                Reach::Preload,
+                format!(
+                    "{what} is statically linked (its ELF has no PT_INTERP program header): there is \
                  no dynamic loader in it to preload armr's library into, so its sockets would \
                  not be checked"
-            )),
-            Linking::Unknown => problems.push(format!(
-                "{what} is ELF, but its program headers cannot be read to tell whether it is \
+                ),
+            ),
+            Linking::Unknown => push(
+                Reach::Preload,
+                format!(
+                    "{what} is ELF, but its program headers cannot be read to tell whether it is \
                  dynamically linked (it may be static, and then LD_PRELOAD cannot reach it)"
-            )),
+                ),
+            ),
         }
         if elf.go {
-            problems.push(format!(
-                "{what} is a Go program: Go's runtime makes its network system calls directly, \
+            push(
+                Reach::Preload,
+                format!(
+                    "{what} is a Go program: Go's runtime makes its network system calls directly, \
                  not through libc (with or without cgo), so armr's library would not see its \
                  sockets"
-            ));
+                ),
+            );
         }
-        if !elf.same_kind(library_elf) {
-            problems.push(format!(
-                "{what} is a {} program but {} is {}: the loader would skip the library \
+        if let Some((library, library_elf)) = library
+            && !elf.same_kind(library_elf)
+        {
+            push(
+                Reach::Preload,
+                format!(
+                    "{what} is a {} program but {} is {}: the loader would skip the library \
                  (\"wrong ELF class\") and run the program unprotected",
-                elf.kind(),
-                library.display(),
-                library_elf.kind()
-            ));
+                    elf.kind(),
+                    library.display(),
+                    library_elf.kind()
+                ),
+            );
         }
         let mode = opened.metadata().map(|m| m.mode()).unwrap_or(0);
         let bits: Vec<&str> = [(0o4000, "setuid"), (0o2000, "setgid")]
@@ -592,18 +709,24 @@ fn check_program(
             .map(|(_, name)| name)
             .collect();
         if !bits.is_empty() {
-            problems.push(format!(
-                "{what} is {}: the loader runs such programs in secure-execution mode, which \
+            push(
+                Reach::Privileges,
+                format!(
+                    "{what} is {}: the loader runs such programs in secure-execution mode, which \
                  ignores LD_PRELOAD (for every user but the one it switches to), so armr's \
                  library would not be loaded",
-                bits.join(" and ")
-            ));
+                    bits.join(" and ")
+                ),
+            );
         } else if let Some(capabilities) = file_capabilities(file) {
-            problems.push(format!(
-                "{what} has file capabilities ({capabilities}): the loader runs it in \
+            push(
+                Reach::Privileges,
+                format!(
+                    "{what} has file capabilities ({capabilities}): the loader runs it in \
                  secure-execution mode, which ignores LD_PRELOAD, so armr's library would not \
                  be loaded"
-            ));
+                ),
+            );
         }
         return;
     }
@@ -625,9 +748,10 @@ fn check_program(
         return;
     }
     if depth >= 4 {
-        problems.push(format!(
-            "{what}: too many levels of #! interpreters to check"
-        ));
+        push(
+            Reach::Preload,
+            format!("{what}: too many levels of #! interpreters to check"),
+        );
         return;
     }
     let interpreter = Path::new(OsStr::from_bytes(interpreter));
@@ -639,7 +763,6 @@ fn check_program(
         depth + 1,
         &format!(" (the interpreter of {})", file.display()),
         library,
-        library_elf,
         problems,
     );
     // #!/usr/bin/env NAME: env is dynamically linked, but it execs NAME, which must be too.
@@ -661,7 +784,6 @@ fn check_program(
                     file.display()
                 ),
                 library,
-                library_elf,
                 problems,
             );
         }

@@ -3,19 +3,7 @@
 use armr_core::verdict::Refusal;
 use libc::c_int;
 
-/// This thread's errno.
-#[inline]
-pub fn get() -> c_int {
-    // SAFETY: __errno_location returns this thread's errno.
-    unsafe { *libc::__errno_location() }
-}
-
-/// Sets this thread's errno.
-#[inline]
-pub fn set(e: c_int) {
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = e }
-}
+pub use armr_sink::errno::{get, set};
 
 /// The errno of a refusal that fails the call, as the decision core names it.
 pub fn of(refusal: Refusal) -> c_int {

@@ -1,22 +1,14 @@
 //! Writes event lines: formatted into a stack buffer, handed to the sink as one write.
 
-use crate::sink::Sent;
+use crate::sink::{Sent, line};
 use crate::stack;
 use crate::state::State;
-use armr_core::event::{Event, format_dropped, format_event, format_unresolved, max_event_len};
+use armr_core::event::{Event, format_unresolved};
 use armr_core::policy::{UnreadableName, Unresolved};
 use armr_core::verdict::Logged;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-fn unix_millis() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: now is a writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
-    (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
-}
+use line::unix_millis;
 
 /// The process id, cached: one system call less per event. Reset in a forked child.
 static PID: AtomicU32 = AtomicU32::new(0);
@@ -93,12 +85,10 @@ fn write_line(state: &State, logged: &Logged, count: Option<u64>) {
             stacktrace: std::str::from_utf8(&frames[..n]).ok(),
             ..event
         };
-        send_event::<8192>(state, &event);
-    } else if max_event_len(&event) <= 1024 {
-        // The common event: a small buffer to clear.
-        send_event::<1024>(state, &event);
+        line::send(&state.sink, &event);
     } else {
-        send_event::<8192>(state, &event);
+        // The common event: `line` picks a small buffer to clear when the line fits.
+        line::send(&state.sink, &event);
     }
 }
 
@@ -139,30 +129,9 @@ pub fn throttles(rules: usize) -> &'static [Throttle] {
     unsafe { std::slice::from_raw_parts(pages.cast::<Throttle>(), rules) }
 }
 
-fn send_event<const N: usize>(state: &State, event: &Event<'_>) {
-    let mut buf = [0u8; N];
-    let n = format_event(event, &mut buf);
-    if let Sent::Written { dropped } = state.sink.send(&buf[..n])
-        && dropped > 0
-    {
-        report_dropped(state, dropped);
-    }
-}
-
 /// Sends the line that counts events lost while the destination was unavailable.
 pub fn report_dropped(state: &State, count: u64) {
-    let mut buf = [0u8; 1024];
-    let n = format_dropped(
-        unix_millis(),
-        &state.hostname,
-        &state.process,
-        pid(),
-        count,
-        &mut buf,
-    );
-    // If the destination is still unreachable, the sink counts the report itself as dropped and
-    // it is reported with the next recovery.
-    let _ = state.sink.send(&buf[..n]);
+    line::report_dropped(&state.sink, &state.hostname, &state.process, pid(), count);
 }
 
 /// Sends the line that reports a hostname of the rules that does not resolve.

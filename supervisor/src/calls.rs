@@ -1,0 +1,809 @@
+//! Each notified system call: read its arguments once from the program's memory into copies,
+//! check the notification is still the program's, judge the copies (`armr::verdict`, as the
+//! preload library asks it), and make the call on the program's behalf, on the supervisor's copy
+//! of the program's socket, with the copies. The kernel's `SECCOMP_USER_NOTIF_FLAG_CONTINUE`
+//! "cannot be used to implement a security policy" (another thread can rewrite the address
+//! between the check and the call), so it answers only calls on sockets that are not IP
+//! (`AF_UNIX`, netlink...), whose calls the supervisor must not make itself: a unix socket's
+//! peer would see the supervisor's credentials, and descriptors passed with `SCM_RIGHTS` would
+//! be the supervisor's.
+//!
+//! A call that may block (a blocking socket) is made on a worker thread, so that the supervisor
+//! keeps answering others; a signal the program handles, arriving meanwhile, interrupts it as
+//! the kernel would (`workers`).
+
+use crate::address::{self, Via};
+use crate::events::{Events, Origin};
+use crate::filter::nr;
+use crate::notify::{self, Answer};
+use crate::target::Target;
+use crate::workers::Workers;
+use armr::config::OnError;
+use armr::policy::{EventKind, Policy};
+use armr::verdict::{self, Call, Refusal};
+use libc::{c_int, c_uint, c_void, seccomp_notif};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// `sizeof(struct sockaddr_storage)`: the longest address the kernel copies.
+const ADDRESS_MAX: usize = 128;
+/// `UIO_MAXIOV`: the most buffers (and `sendmmsg` messages) the kernel takes in one call.
+const UIO_MAXIOV: usize = 1024;
+/// The most data one send copies: a stream send of more is made in part (it returns the count
+/// sent, as a send interrupted by a signal does); a datagram of more fails with `EMSGSIZE`, as
+/// the kernel fails any datagram over 64 KiB.
+const DATA_MAX: usize = 4 << 20;
+/// The longest control data copied (`net.core.optmem_max` is smaller): longer fails with
+/// `ENOBUFS`, as the kernel does.
+const CONTROL_MAX: usize = 1 << 20;
+
+/// Everything the supervisor keeps: the policy, the event writer, the listener.
+pub struct Supervisor {
+    pub listener: OwnedFd,
+    pub policy: Policy,
+    pub events: Events,
+    pub on_error: OnError,
+    pub workers: Workers,
+    /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
+    /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
+    /// by `bind(server:)` rules once, at its first accept.
+    listeners: Mutex<HashMap<(u64, u64), Option<c_int>>>,
+}
+
+/// One notification: which call, by which thread, with which arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct Notification {
+    pub id: u64,
+    pub tid: u32,
+    pub nr: u32,
+    pub args: [u64; 6],
+}
+
+impl From<&seccomp_notif> for Notification {
+    fn from(n: &seccomp_notif) -> Notification {
+        Notification {
+            id: n.id,
+            tid: n.pid,
+            nr: n.data.nr as u32,
+            args: n.data.args,
+        }
+    }
+}
+
+/// The errno of a refusal (the preload library's `errno::of`).
+fn errno_of(refusal: Refusal) -> c_int {
+    match refusal {
+        Refusal::PermissionDenied => libc::EACCES,
+        Refusal::ConnectionRefused | Refusal::Discard => libc::ECONNREFUSED,
+    }
+}
+
+fn last_errno() -> c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn io_errno(e: &std::io::Error) -> c_int {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// The call's context: the supervisor, the notification, the program, its socket.
+struct Ctx<'a> {
+    sup: &'a Arc<Supervisor>,
+    n: Notification,
+    target: Target,
+    socket: OwnedFd,
+    /// `SO_TYPE`.
+    kind: c_int,
+}
+
+impl Ctx<'_> {
+    /// The verdict on `call` at `address`, carried out: its event written, its refusal's errno
+    /// handed back.
+    fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
+        let verdict = verdict::judge(&self.sup.policy, call, address);
+        if let Some(event) = &verdict.event {
+            let origin = Origin {
+                process: self.target.name(),
+                pid: self.target.process_id(),
+            };
+            self.sup.events.write(&self.sup.policy, event, &origin);
+        }
+        verdict.refusal().map(errno_of)
+    }
+
+    fn has_rules(&self, kind: EventKind) -> bool {
+        self.sup.policy.has_rules(kind)
+    }
+
+    /// True while the notification waits for its answer: what was read is the program's.
+    fn valid(&self) -> bool {
+        notify::is_valid(self.sup.listener.as_fd(), self.n.id)
+    }
+
+    fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
+        self.target.read(address, len).map_err(|e| io_errno(&e))
+    }
+
+    fn non_blocking(&self) -> bool {
+        address::non_blocking(self.socket.as_fd())
+    }
+}
+
+impl Supervisor {
+    pub fn new(listener: OwnedFd, policy: Policy, events: Events, on_error: OnError) -> Supervisor {
+        Supervisor {
+            listener,
+            policy,
+            events,
+            on_error,
+            workers: Workers::default(),
+            listeners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Answers notifications until the listener fails (the supervisor is ending).
+    pub fn serve(self: &Arc<Supervisor>) {
+        loop {
+            let n = match notify::receive(self.listener.as_fd()) {
+                Ok(n) => Notification::from(&n),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => continue,
+                Err(_) => return,
+            };
+            self.handle(n);
+        }
+    }
+
+    /// Answers one notification (or hands it to a worker, which answers it).
+    pub fn handle(self: &Arc<Supervisor>, n: Notification) {
+        let answer = match catch_unwind(AssertUnwindSafe(|| self.dispatch(n))) {
+            Ok(Some(answer)) => answer,
+            Ok(None) => return,
+            Err(_) => self.internal_error(),
+        };
+        let _ = notify::answer(self.listener.as_fd(), n.id, answer);
+    }
+
+    /// An internal failure (a panic) judging a call: `ARMR_ON_ERROR` says what happens to it,
+    /// closed (the default) fails it with `EACCES`, open lets the kernel make it. Said once.
+    fn internal_error(&self) -> Answer {
+        static REPORTED: AtomicBool = AtomicBool::new(false);
+        let (answer, what) = match self.on_error {
+            OnError::Closed => (Answer::Error(libc::EACCES), "failed with EACCES"),
+            OnError::Open => (Answer::Continue, "made unjudged (ARMR_ON_ERROR=open)"),
+        };
+        if !REPORTED.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "armr: internal error while judging a socket call: the call was {what} (reported once)"
+            );
+        }
+        answer
+    }
+
+    fn dispatch(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
+        let Ok(target) = Target::open(n.tid) else {
+            // Gone: nobody waits for the answer.
+            return Some(Answer::Error(libc::ESRCH));
+        };
+        let socket = match target.descriptor(n.args[0]) {
+            Ok(socket) => socket,
+            Err(e) => return Some(Answer::Error(io_errno(&e))),
+        };
+        // Not a socket: the kernel's own answer (ENOTSOCK).
+        let family = match address::domain(socket.as_fd()) {
+            Ok(family) => family,
+            Err(errno) => return Some(Answer::Error(errno)),
+        };
+        if family != libc::AF_INET && family != libc::AF_INET6 {
+            return Some(Answer::Continue);
+        }
+        let kind = address::kind(socket.as_fd()).unwrap_or(0);
+        let ctx = Ctx {
+            sup: self,
+            n,
+            target,
+            socket,
+            kind,
+        };
+        match n.nr {
+            nr::CONNECT => connect(ctx),
+            nr::BIND => Some(bind(&ctx)),
+            nr::LISTEN => Some(listen(&ctx)),
+            nr::ACCEPT | nr::ACCEPT4 => accept(ctx),
+            nr::SENDTO => sendto(ctx),
+            nr::SENDMSG => sendmsg(ctx),
+            nr::SENDMMSG => sendmmsg(ctx),
+            // Not in the filter: let the kernel make it.
+            _ => Some(Answer::Continue),
+        }
+    }
+}
+
+/// Makes `perform` at once on a non-blocking socket; on a worker thread otherwise, which answers.
+fn perform(
+    ctx: Ctx<'_>,
+    blocking: bool,
+    perform: impl FnOnce(&Ctx<'_>) -> Answer + Send + 'static,
+) -> Option<Answer> {
+    if !blocking {
+        return Some(perform(&ctx));
+    }
+    let sup = Arc::clone(ctx.sup);
+    let (n, target, socket, kind) = (ctx.n, ctx.target, ctx.socket, ctx.kind);
+    let spawned = std::thread::Builder::new()
+        .name("armr-call".into())
+        .spawn(move || {
+            let ctx = Ctx {
+                sup: &sup,
+                n,
+                target,
+                socket,
+                kind,
+            };
+            let answer = sup
+                .workers
+                .run(n.id, n.tid as libc::pid_t, || perform(&ctx));
+            let _ = notify::answer(sup.listener.as_fd(), n.id, answer);
+        });
+    match spawned {
+        Ok(_) => None,
+        Err(_) => Some(Answer::Error(libc::EAGAIN)),
+    }
+}
+
+/// An address argument of `len` bytes (an `int` to the kernel): read, or the kernel's error for
+/// it (`EINVAL` for a negative length or one over `sockaddr_storage`, `EFAULT` for bad memory).
+fn address_arg(ctx: &Ctx<'_>, ptr: u64, len: u64) -> Result<Vec<u8>, c_int> {
+    let len = len as u32 as i32;
+    if len < 0 || len as usize > ADDRESS_MAX {
+        return Err(libc::EINVAL);
+    }
+    ctx.read(ptr, len as usize)
+}
+
+// --- connect
+
+fn connect(ctx: Ctx<'_>) -> Option<Answer> {
+    let bytes = match address_arg(&ctx, ctx.n.args[1], ctx.n.args[2]) {
+        Ok(bytes) => bytes,
+        Err(errno) => return Some(Answer::Error(errno)),
+    };
+    if !ctx.valid() {
+        return None;
+    }
+    if let Some(errno) = judge_connect(&ctx, &bytes) {
+        return Some(Answer::Error(errno));
+    }
+    // A datagram socket's connect never waits; a stream socket's waits unless non-blocking.
+    let blocking = ctx.kind == libc::SOCK_STREAM && !ctx.non_blocking();
+    perform(ctx, blocking, move |ctx| {
+        // SAFETY: bytes is a readable buffer of its length.
+        let r = unsafe {
+            libc::connect(
+                ctx.socket.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len() as libc::socklen_t,
+            )
+        };
+        Answer::of(r.into())
+    })
+}
+
+/// The judging of a connect, as the preload library's `connect`: a TCP socket the program bound
+/// itself by `bind(client:)` rules on its local address (EACCES), the destination by `connect`
+/// rules (ECONNREFUSED), a UDP socket's destination by `accept` rules too (ECONNREFUSED).
+fn judge_connect(ctx: &Ctx<'_>, bytes: &[u8]) -> Option<c_int> {
+    if ctx.kind == libc::SOCK_STREAM
+        && ctx.has_rules(EventKind::BindClient)
+        && let Some(local) = address::explicit_client_bind(ctx.socket.as_fd())
+        && let Some(errno) = ctx.judge(Call::ClientBind, local)
+    {
+        return Some(errno);
+    }
+    // AF_UNSPEC disconnects: no destination. Another family fails in the kernel.
+    let mut remote = address::decode(bytes)?;
+    if address::is_unspecified(remote) {
+        remote = address::of_unspecified(ctx.socket.as_fd(), remote, Via::Connect);
+    }
+    if ctx.has_rules(EventKind::Connect)
+        && let Some(errno) = ctx.judge(Call::Connect, remote)
+    {
+        return Some(errno);
+    }
+    if ctx.kind == libc::SOCK_DGRAM && ctx.has_rules(EventKind::Accept) {
+        return ctx.judge(Call::DatagramConnect, remote);
+    }
+    None
+}
+
+// --- bind, listen
+
+fn bind(ctx: &Ctx<'_>) -> Answer {
+    let bytes = match address_arg(ctx, ctx.n.args[1], ctx.n.args[2]) {
+        Ok(bytes) => bytes,
+        Err(errno) => return Answer::Error(errno),
+    };
+    if !ctx.valid() {
+        return Answer::Error(libc::EINTR);
+    }
+    // A datagram socket's bind makes it a server (a port) or a client (port 0); a TCP socket is
+    // judged at listen or connect.
+    if ctx.kind == libc::SOCK_DGRAM
+        && (ctx.has_rules(EventKind::BindServer) || ctx.has_rules(EventKind::BindClient))
+    {
+        let local = address::decode(&bytes).or_else(|| {
+            // AF_UNSPEC with INADDR_ANY binds 0.0.0.0:PORT on an IPv4 socket.
+            address::decode_unspec_as_v4(&bytes)
+                .filter(|a| a.ip().is_unspecified())
+                .filter(|_| address::domain(ctx.socket.as_fd()) == Ok(libc::AF_INET))
+                .map(SocketAddr::V4)
+        });
+        if let Some(local) = local
+            && ctx.has_rules(Call::DatagramBind.kind(local.port()))
+            && let Some(errno) = ctx.judge(Call::DatagramBind, local)
+        {
+            return Answer::Error(errno);
+        }
+    }
+    // SAFETY: bytes is a readable buffer of its length.
+    let r = unsafe {
+        libc::bind(
+            ctx.socket.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len() as libc::socklen_t,
+        )
+    };
+    Answer::of(r.into())
+}
+
+/// The socket's identity: device and inode of its open file.
+fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable.
+    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0)
+        .then_some((st.st_dev as u64, st.st_ino as u64))
+}
+
+fn listen(ctx: &Ctx<'_>) -> Answer {
+    if ctx.has_rules(EventKind::BindServer)
+        && let Some(local) = address::local(ctx.socket.as_fd())
+        && let Some(errno) = ctx.judge(Call::Listen, local)
+    {
+        return Answer::Error(errno);
+    }
+    // SAFETY: plain listen on the supervisor's copy.
+    let r = unsafe { libc::listen(ctx.socket.as_raw_fd(), ctx.n.args[1] as c_int) };
+    let answer = Answer::of(r.into());
+    if r == 0
+        && ctx.has_rules(EventKind::BindServer)
+        && let Some(id) = identity(ctx.socket.as_fd())
+        && let Ok(mut listeners) = ctx.sup.listeners.lock()
+    {
+        listeners.insert(id, None);
+    }
+    answer
+}
+
+// --- accept
+
+fn accept(ctx: Ctx<'_>) -> Option<Answer> {
+    let flags = if ctx.n.nr == nr::ACCEPT4 {
+        ctx.n.args[3] as c_int
+    } else {
+        0
+    };
+    if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
+        return Some(Answer::Error(libc::EINVAL));
+    }
+    let (addr, lenp) = (ctx.n.args[1], ctx.n.args[2]);
+    // The room the program gives for the peer's address (none without a buffer).
+    let room = if addr == 0 {
+        None
+    } else if lenp == 0 {
+        return Some(Answer::Error(libc::EFAULT));
+    } else {
+        match ctx.target.read_value::<i32>(lenp) {
+            Ok(n) if n < 0 => return Some(Answer::Error(libc::EINVAL)),
+            Ok(n) => Some(n as usize),
+            Err(e) => return Some(Answer::Error(io_errno(&e))),
+        }
+    };
+    if !ctx.valid() {
+        return None;
+    }
+    if ctx.has_rules(EventKind::BindServer)
+        && let Some(errno) = inherited_listener_refused(&ctx)
+    {
+        return Some(Answer::Error(errno));
+    }
+    let blocking = !ctx.non_blocking();
+    perform(ctx, blocking, move |ctx| {
+        accept_loop(ctx, flags, addr, lenp, room)
+    })
+}
+
+/// A listener the supervisor did not see listen (made before armr, inherited) is judged once, at
+/// its first accept, by `bind(server:)` rules on its local address: refused, every accept on it
+/// fails with `EACCES` (the preload library's `receive::listener_refused`).
+fn inherited_listener_refused(ctx: &Ctx<'_>) -> Option<c_int> {
+    let id = identity(ctx.socket.as_fd())?;
+    if let Some(known) = ctx.sup.listeners.lock().ok()?.get(&id) {
+        return *known;
+    }
+    let refused = address::local(ctx.socket.as_fd())
+        .and_then(|local| ctx.judge(Call::InheritedListener, local));
+    ctx.sup.listeners.lock().ok()?.insert(id, refused);
+    refused
+}
+
+/// Accepts on the supervisor's copy of the listener until a peer the rules allow comes (a
+/// refused one is reset and never reaches the program), writes its address into the program's
+/// buffer as the kernel does (cut to the room, the full length in `*addrlen`), and installs the
+/// connection in the program (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`): the
+/// call returns its number. A non-blocking listener with nothing left fails with `EAGAIN`.
+fn accept_loop(ctx: &Ctx<'_>, flags: c_int, addr: u64, lenp: u64, room: Option<usize>) -> Answer {
+    loop {
+        let mut name = [0u8; ADDRESS_MAX];
+        let mut len = name.len() as libc::socklen_t;
+        // SAFETY: name is writable for len bytes. The connection is the supervisor's until
+        // installed: close-on-exec here, the program's flags on the installed descriptor.
+        let conn = unsafe {
+            libc::accept4(
+                ctx.socket.as_raw_fd(),
+                name.as_mut_ptr().cast(),
+                &mut len,
+                (flags & libc::SOCK_NONBLOCK) | libc::SOCK_CLOEXEC,
+            )
+        };
+        if conn < 0 {
+            return Answer::Error(last_errno());
+        }
+        // SAFETY: a new descriptor, the supervisor's.
+        let conn: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(conn) };
+        let name = &name[..(len as usize).min(ADDRESS_MAX)];
+        if ctx.has_rules(EventKind::Accept)
+            && let Some(peer) = address::decode(name)
+            && ctx.judge(Call::Accept, peer).is_some()
+        {
+            reset(conn);
+            continue;
+        }
+        if let Some(room) = room {
+            let written = ctx
+                .target
+                .write(addr, &name[..name.len().min(room)])
+                .and_then(|()| ctx.target.write_value(lenp, &(len as i32)));
+            if written.is_err() {
+                // The kernel closes the connection when it cannot write the address.
+                return Answer::Error(libc::EFAULT);
+            }
+        }
+        let cloexec = flags & libc::SOCK_CLOEXEC != 0;
+        return match notify::answer_with_fd(
+            ctx.sup.listener.as_fd(),
+            ctx.n.id,
+            conn.as_fd(),
+            cloexec,
+        ) {
+            // Answered by the kernel with the new descriptor.
+            Ok(_) => Answer::Answered,
+            Err(e) => Answer::Error(io_errno(&e)),
+        };
+    }
+}
+
+/// Resets a refused connection: its client sees a reset, not a hang.
+fn reset(conn: OwnedFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: linger is a valid struct of the size given.
+    unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(conn);
+}
+
+// --- sends
+
+/// True when a send with a destination reaches it: datagram sockets, and TCP Fast Open (a
+/// connected stream socket ignores the address).
+fn sends_to_address(kind: c_int, flags: c_int) -> bool {
+    kind != libc::SOCK_STREAM || flags & libc::MSG_FASTOPEN != 0
+}
+
+/// The judging of a send to the address in `bytes`, by `connect` rules (EACCES), on the
+/// kernel's destination: an unspecified address goes to this host, an `AF_UNSPEC` one on an IPv4
+/// datagram socket is IPv4.
+fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
+    if !ctx.has_rules(EventKind::Connect) || !sends_to_address(ctx.kind, flags) {
+        return None;
+    }
+    let remote = match address::decode(bytes) {
+        Some(a) if address::is_unspecified(a) => {
+            let via = if ctx.kind == libc::SOCK_STREAM {
+                Via::Connect
+            } else {
+                Via::Send
+            };
+            address::of_unspecified(ctx.socket.as_fd(), a, via)
+        }
+        Some(a) => a,
+        None => {
+            let v4 = address::decode_unspec_as_v4(bytes)?;
+            if address::domain(ctx.socket.as_fd()) != Ok(libc::AF_INET)
+                || ctx.kind == libc::SOCK_STREAM
+            {
+                return None;
+            }
+            let a = SocketAddr::V4(v4);
+            if address::is_unspecified(a) {
+                address::of_unspecified(ctx.socket.as_fd(), a, Via::Send)
+            } else {
+                a
+            }
+        }
+    };
+    ctx.judge(Call::Send, remote)
+}
+
+/// A send on the supervisor's copy never raises SIGPIPE in the supervisor; the program gets the
+/// SIGPIPE the kernel would have raised in it.
+fn sent(ctx: &Ctx<'_>, flags: c_int, r: isize) -> Answer {
+    let answer = Answer::of(r as i64);
+    if answer == Answer::Error(libc::EPIPE) && flags & libc::MSG_NOSIGNAL == 0 {
+        // SAFETY: plain system call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_tgkill,
+                ctx.target.process_id() as libc::pid_t,
+                ctx.target.pid,
+                libc::SIGPIPE,
+            )
+        };
+    }
+    answer
+}
+
+fn blocking_send(ctx: &Ctx<'_>, flags: c_int) -> bool {
+    flags & libc::MSG_DONTWAIT == 0 && !ctx.non_blocking()
+}
+
+/// Data of `iovecs` read from the program, at most [`DATA_MAX`] bytes in all (`Err(EMSGSIZE)`
+/// for a datagram over it).
+fn read_data(ctx: &Ctx<'_>, iovecs: &[(u64, usize)]) -> Result<Vec<Vec<u8>>, c_int> {
+    let mut left = DATA_MAX;
+    let mut buffers = Vec::with_capacity(iovecs.len());
+    for &(base, len) in iovecs {
+        if len > left && ctx.kind != libc::SOCK_STREAM {
+            return Err(libc::EMSGSIZE);
+        }
+        let take = len.min(left);
+        buffers.push(ctx.read(base, take)?);
+        left -= take;
+    }
+    Ok(buffers)
+}
+
+fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
+    let [_, buf, len, flags, dest, dest_len] = ctx.n.args;
+    let flags = flags as c_int;
+    let bytes = match address_arg(&ctx, dest, dest_len) {
+        Ok(bytes) => bytes,
+        Err(errno) => return Some(Answer::Error(errno)),
+    };
+    let data = match read_data(&ctx, &[(buf, len as usize)]) {
+        Ok(mut data) => data.pop().unwrap_or_default(),
+        Err(errno) => return Some(Answer::Error(errno)),
+    };
+    if !ctx.valid() {
+        return None;
+    }
+    if let Some(errno) = judge_send(&ctx, &bytes, flags) {
+        return Some(Answer::Error(errno));
+    }
+    let blocking = blocking_send(&ctx, flags);
+    perform(ctx, blocking, move |ctx| {
+        // SAFETY: data and bytes are readable buffers of their lengths.
+        let r = unsafe {
+            libc::sendto(
+                ctx.socket.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                flags | libc::MSG_NOSIGNAL,
+                bytes.as_ptr().cast(),
+                bytes.len() as libc::socklen_t,
+            )
+        };
+        sent(ctx, flags, r)
+    })
+}
+
+/// A message of the program's, copied: its destination, data and control data.
+struct Message {
+    name: Vec<u8>,
+    has_name: bool,
+    data: Vec<Vec<u8>>,
+    control: Vec<u8>,
+    flags: c_int,
+    iovecs: Vec<libc::iovec>,
+}
+
+// SAFETY: the iovecs point into `data`, owned by the message, and are rebuilt by `header`.
+unsafe impl Send for Message {}
+
+impl Message {
+    /// The program's `msghdr` at `at`, with everything it points to.
+    fn read(ctx: &Ctx<'_>, at: u64) -> Result<Message, c_int> {
+        let hdr: libc::msghdr = ctx.target.read_value(at).map_err(|e| io_errno(&e))?;
+        let namelen = hdr.msg_namelen as i32;
+        if namelen < 0 {
+            return Err(libc::EINVAL);
+        }
+        let has_name = !hdr.msg_name.is_null() && namelen > 0;
+        // The kernel cuts a longer name to sockaddr_storage.
+        let name = if has_name {
+            ctx.read(hdr.msg_name as u64, (namelen as usize).min(ADDRESS_MAX))?
+        } else {
+            Vec::new()
+        };
+        if hdr.msg_iovlen > UIO_MAXIOV {
+            return Err(libc::EMSGSIZE);
+        }
+        let iovecs: Vec<(u64, usize)> = if hdr.msg_iovlen == 0 {
+            Vec::new()
+        } else {
+            let raw = ctx.read(
+                hdr.msg_iov as u64,
+                hdr.msg_iovlen * std::mem::size_of::<libc::iovec>(),
+            )?;
+            raw.chunks_exact(std::mem::size_of::<libc::iovec>())
+                .map(|c| {
+                    // SAFETY: c holds one iovec's bytes.
+                    let v = unsafe { c.as_ptr().cast::<libc::iovec>().read_unaligned() };
+                    (v.iov_base as u64, v.iov_len)
+                })
+                .collect()
+        };
+        if hdr.msg_controllen > CONTROL_MAX {
+            return Err(libc::ENOBUFS);
+        }
+        let control = if hdr.msg_control.is_null() || hdr.msg_controllen == 0 {
+            Vec::new()
+        } else {
+            ctx.read(hdr.msg_control as u64, hdr.msg_controllen)?
+        };
+        Ok(Message {
+            name,
+            has_name,
+            data: read_data(ctx, &iovecs)?,
+            control,
+            flags: hdr.msg_flags,
+            iovecs: Vec::new(),
+        })
+    }
+
+    /// The `msghdr` of the copy, for the supervisor's call.
+    fn header(&mut self) -> libc::msghdr {
+        self.iovecs = self
+            .data
+            .iter_mut()
+            .map(|d| libc::iovec {
+                iov_base: d.as_mut_ptr().cast::<c_void>(),
+                iov_len: d.len(),
+            })
+            .collect();
+        // SAFETY: an all-zero msghdr is valid.
+        let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+        if self.has_name {
+            hdr.msg_name = self.name.as_mut_ptr().cast();
+            hdr.msg_namelen = self.name.len() as libc::socklen_t;
+        }
+        hdr.msg_iov = self.iovecs.as_mut_ptr();
+        hdr.msg_iovlen = self.iovecs.len();
+        if !self.control.is_empty() {
+            hdr.msg_control = self.control.as_mut_ptr().cast();
+            hdr.msg_controllen = self.control.len();
+        }
+        hdr.msg_flags = self.flags;
+        hdr
+    }
+}
+
+fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
+    let flags = ctx.n.args[2] as c_int;
+    let mut message = match Message::read(&ctx, ctx.n.args[1]) {
+        Ok(m) => m,
+        Err(errno) => return Some(Answer::Error(errno)),
+    };
+    if !ctx.valid() {
+        return None;
+    }
+    if message.has_name
+        && let Some(errno) = judge_send(&ctx, &message.name, flags)
+    {
+        return Some(Answer::Error(errno));
+    }
+    let blocking = blocking_send(&ctx, flags);
+    perform(ctx, blocking, move |ctx| {
+        let hdr = message.header();
+        // SAFETY: hdr points into message, alive for the call.
+        let r = unsafe { libc::sendmsg(ctx.socket.as_raw_fd(), &hdr, flags | libc::MSG_NOSIGNAL) };
+        sent(ctx, flags, r)
+    })
+}
+
+/// `sendmmsg`: each message with a destination is judged; the messages before the first refused
+/// one are sent, and a call whose first message is refused fails with `EACCES` (the preload
+/// library's rule). The count sent of each message is written back into the program's
+/// `msg_len`, as the kernel does.
+fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
+    let [_, at, vlen, flags, ..] = ctx.n.args;
+    let flags = flags as c_int;
+    let count = (vlen as c_uint as usize).min(UIO_MAXIOV);
+    const MMSG: usize = std::mem::size_of::<libc::mmsghdr>();
+    let mut messages = Vec::with_capacity(count);
+    for i in 0..count {
+        match Message::read(&ctx, at + (i * MMSG) as u64) {
+            Ok(m) => messages.push(m),
+            // The kernel sends the messages before a bad one, and fails only on the first.
+            Err(errno) if i == 0 => return Some(Answer::Error(errno)),
+            Err(_) => break,
+        }
+    }
+    if !ctx.valid() {
+        return None;
+    }
+    for (i, message) in messages.iter().enumerate() {
+        if message.has_name
+            && let Some(errno) = judge_send(&ctx, &message.name, flags)
+        {
+            if i == 0 {
+                return Some(Answer::Error(errno));
+            }
+            messages.truncate(i);
+            break;
+        }
+    }
+    if messages.is_empty() {
+        return Some(Answer::Value(0));
+    }
+    let blocking = blocking_send(&ctx, flags);
+    perform(ctx, blocking, move |ctx| {
+        let mut headers: Vec<libc::mmsghdr> = messages
+            .iter_mut()
+            .map(|m| libc::mmsghdr {
+                msg_hdr: m.header(),
+                msg_len: 0,
+            })
+            .collect();
+        // SAFETY: headers point into messages, alive for the call.
+        let r = unsafe {
+            libc::sendmmsg(
+                ctx.socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                headers.len() as c_uint,
+                flags | libc::MSG_NOSIGNAL,
+            )
+        };
+        if r > 0 {
+            for (i, header) in headers.iter().take(r as usize).enumerate() {
+                let offset = (i * MMSG + std::mem::offset_of!(libc::mmsghdr, msg_len)) as u64;
+                let _ = ctx.target.write_value(at + offset, &header.msg_len);
+            }
+        }
+        sent(ctx, flags, r as isize)
+    })
+}

@@ -1,0 +1,175 @@
+//! The program's side of a call: its memory (read and written as copies, with
+//! `process_vm_readv`/`process_vm_writev`) and its descriptors (taken with `pidfd_getfd`). Both
+//! need ptrace access to the target, which the supervisor has as its ancestor (and subreaper).
+
+use libc::{c_int, c_void, pid_t};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn last_error() -> io::Error {
+    io::Error::last_os_error()
+}
+
+/// A process (or thread: a notification names the thread) the supervisor acts on.
+pub struct Target {
+    pub pid: pid_t,
+    pidfd: OwnedFd,
+}
+
+impl Target {
+    /// Opens `pid` (`pidfd_open`). `ESRCH`: it is gone.
+    pub fn open(pid: u32) -> io::Result<Target> {
+        // PIDFD_THREAD (O_EXCL): a notification names a thread, which may not lead its group.
+        const PIDFD_THREAD: c_int = libc::O_EXCL;
+        // SAFETY: plain system call.
+        let mut fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as pid_t, PIDFD_THREAD) };
+        if fd < 0 && last_error().raw_os_error() == Some(libc::EINVAL) {
+            // Before Linux 6.9: a thread's pidfd is its group leader's (same descriptors, memory).
+            let tgid = thread_group(pid).unwrap_or(pid as pid_t);
+            // SAFETY: plain system call.
+            fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0) };
+        }
+        if fd < 0 {
+            return Err(last_error());
+        }
+        Ok(Target {
+            pid: pid as pid_t,
+            // SAFETY: a new descriptor, ours.
+            pidfd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) },
+        })
+    }
+
+    /// A copy of the target's descriptor `fd` (`pidfd_getfd`): the same open file, so calls made
+    /// on it act on the program's socket.
+    pub fn descriptor(&self, fd: u64) -> io::Result<OwnedFd> {
+        let Ok(fd) = c_int::try_from(fd as i64) else {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        };
+        // SAFETY: plain system call.
+        let got = unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.pidfd.as_raw_fd(), fd, 0) };
+        if got < 0 {
+            return Err(last_error());
+        }
+        // SAFETY: a new descriptor, ours.
+        Ok(unsafe { OwnedFd::from_raw_fd(got as RawFd) })
+    }
+
+    /// Reads `len` bytes at `address` in the target. A part that cannot be read is `EFAULT`, as
+    /// the kernel says for a bad pointer.
+    pub fn read(&self, address: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        if len == 0 {
+            return Ok(buf);
+        }
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: address as *mut c_void,
+            iov_len: len,
+        };
+        // SAFETY: local describes buf; remote is only read in the target.
+        let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
+        if n < 0 {
+            let e = last_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::ESRCH) => e,
+                _ => io::Error::from_raw_os_error(libc::EFAULT),
+            });
+        }
+        if n as usize != len {
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
+        }
+        Ok(buf)
+    }
+
+    /// A value of type `T` at `address` (a plain C struct: every bit pattern valid).
+    pub fn read_value<T: Copy>(&self, address: u64) -> io::Result<T> {
+        let bytes = self.read(address, std::mem::size_of::<T>())?;
+        // SAFETY: bytes holds size_of::<T>() bytes; T is plain data (the caller's contract).
+        Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
+    }
+
+    /// Writes `bytes` at `address` in the target.
+    pub fn write(&self, address: u64, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let local = libc::iovec {
+            iov_base: bytes.as_ptr() as *mut c_void,
+            iov_len: bytes.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: address as *mut c_void,
+            iov_len: bytes.len(),
+        };
+        // SAFETY: local describes bytes; remote is written in the target only.
+        let n = unsafe { libc::process_vm_writev(self.pid, &local, 1, &remote, 1, 0) };
+        if n < 0 || n as usize != bytes.len() {
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
+        }
+        Ok(())
+    }
+
+    /// Writes a plain value at `address`.
+    pub fn write_value<T: Copy>(&self, address: u64, value: &T) -> io::Result<()> {
+        // SAFETY: a plain value's bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>())
+        };
+        self.write(address, bytes)
+    }
+
+    /// The program's name, as the preload library names it (`/proc/PID/comm`).
+    pub fn name(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/comm", self.pid))
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_else(|_| "-".into())
+    }
+
+    /// The process (thread group) id: what the preload library logs as the pid.
+    pub fn process_id(&self) -> u32 {
+        thread_group(self.pid as u32).unwrap_or(self.pid) as u32
+    }
+}
+
+/// The thread group (process) of thread `tid`, from `/proc/TID/status`.
+fn thread_group(tid: u32) -> Option<pid_t> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// What `/proc/TID/status` says of signals waiting for a thread that the program handles: a
+/// signal for the thread itself, or one for the whole process. The supervisor interrupts a
+/// blocking call it makes for the thread when one is pending, as the kernel would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    None,
+    Thread,
+    Process,
+}
+
+pub fn pending_signal(tid: pid_t) -> Pending {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        return Pending::None;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let caught = field("SigCgt:") & !field("SigBlk:");
+    if field("SigPnd:") & caught != 0 {
+        Pending::Thread
+    } else if field("ShdPnd:") & caught != 0 {
+        Pending::Process
+    } else {
+        Pending::None
+    }
+}

@@ -1,0 +1,145 @@
+/* A small static network client/server for the seccomp engine's tests, making its socket calls
+ * with libc (statically linked: LD_PRELOAD cannot reach them).
+ *
+ *   net connect HOST PORT            TCP connect; prints "connected" or "connect: ERRNO-NAME"
+ *   net connect-nb HOST PORT         non-blocking connect; prints the first result, then the
+ *                                    outcome after waiting (SO_ERROR)
+ *   net listen HOST PORT             TCP listen; prints "listening PORT" or "listen: ERRNO-NAME"
+ *   net serve HOST PORT              listen, accept one connection, print its peer, reply "hi"
+ *   net udp-send HOST PORT           sendto a datagram; prints "sent N" or "sendto: ERRNO-NAME"
+ *   net udp-bind HOST PORT           bind a UDP socket; prints "bound" or "bind: ERRNO-NAME"
+ * HOST is an IPv4 or IPv6 literal. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char *name(int e) {
+    switch (e) {
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EACCES: return "EACCES";
+    case EINPROGRESS: return "EINPROGRESS";
+    case EAGAIN: return "EAGAIN";
+    case EINTR: return "EINTR";
+    case ENOSYS: return "ENOSYS";
+    case 0: return "0";
+    default: return strerror(e);
+    }
+}
+
+static socklen_t address(const char *host, int port, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        return sizeof *in;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        return sizeof *in6;
+    }
+    fprintf(stderr, "bad address %s\n", host);
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: net COMMAND HOST PORT\n");
+        return 2;
+    }
+    const char *cmd = argv[1];
+    struct sockaddr_storage ss;
+    socklen_t len = address(argv[2], atoi(argv[3]), &ss);
+    int udp = strncmp(cmd, "udp", 3) == 0;
+    int fd = socket(ss.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    if (fd < 0) {
+        printf("socket: %s\n", name(errno));
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (strcmp(cmd, "connect") == 0) {
+        if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+            printf("connect: %s\n", name(errno));
+            return 1;
+        }
+        printf("connected\n");
+        char buf[16] = {0};
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n > 0) printf("read %s\n", buf);
+        return 0;
+    }
+    if (strcmp(cmd, "connect-nb") == 0) {
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        int r = connect(fd, (struct sockaddr *)&ss, len);
+        printf("connect: %s\n", r == 0 ? "0" : name(errno));
+        if (r != 0 && errno != EINPROGRESS) return 1;
+        struct pollfd p = {fd, POLLOUT, 0};
+        poll(&p, 1, 5000);
+        int err = 0;
+        socklen_t l = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+        printf("outcome: %s\n", name(err));
+        return err != 0;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (strcmp(cmd, "listen") == 0 || strcmp(cmd, "serve") == 0) {
+        if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+            printf("bind: %s\n", name(errno));
+            return 1;
+        }
+        if (listen(fd, 16) != 0) {
+            printf("listen: %s\n", name(errno));
+            return 1;
+        }
+        struct sockaddr_storage local;
+        socklen_t ll = sizeof local;
+        getsockname(fd, (struct sockaddr *)&local, &ll);
+        printf("listening %d\n", ntohs(((struct sockaddr_in *)&local)->sin_port));
+        if (strcmp(cmd, "listen") == 0) return 0;
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        int c = accept(fd, (struct sockaddr *)&peer, &pl);
+        if (c < 0) {
+            printf("accept: %s\n", name(errno));
+            return 1;
+        }
+        char text[64];
+        if (peer.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, text, sizeof text);
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, text, sizeof text);
+        printf("accepted %s len %d\n", text, (int)pl);
+        write(c, "hi", 2);
+        close(c);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-send") == 0) {
+        ssize_t n = sendto(fd, "ping", 4, 0, (struct sockaddr *)&ss, len);
+        if (n < 0) {
+            printf("sendto: %s\n", name(errno));
+            return 1;
+        }
+        printf("sent %d\n", (int)n);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-bind") == 0) {
+        if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+            printf("bind: %s\n", name(errno));
+            return 1;
+        }
+        printf("bound\n");
+        return 0;
+    }
+    fprintf(stderr, "unknown command %s\n", cmd);
+    return 2;
+}
