@@ -91,6 +91,18 @@ fn protect(message: &str) -> String {
     format!("protect(message: \"{message}\", severity: High)")
 }
 
+/// Rules that judge every call and match none of the tests' addresses (an app needs a rule).
+fn unrelated_rules() -> String {
+    policy(
+        APP,
+        &[(
+            "elsewhere",
+            "connect(\"127.0.0.2:9\")".to_string(),
+            protect("not reached by the tests"),
+        )],
+    )
+}
+
 /// One test's directory, with its rules (`rules.armr`).
 fn setup(test: &str, rules: &[(&str, String, String)]) -> (TempDir, PathBuf) {
     let dir = TempDir::new("seccomp", test);
@@ -685,7 +697,7 @@ fn glibc_resolver_to_a_protected_name_server_is_refused() {
             protect("name server blocked"),
         )],
     );
-    let open = dir.write("open.armr", &policy(APP, &[] as &[(&str, &str, &str)]));
+    let open = dir.write("open.armr", &unrelated_rules());
     dir.write(
         "hosts",
         "127.0.0.1 localhost\n::1 localhost ip6-localhost\n",
@@ -840,7 +852,7 @@ fn the_i386_and_x32_abis_and_io_uring_fail_with_enosys() {
 
     // Under the seccomp engine none reaches the socket calls, even to an address no rule
     // protects.
-    let rules = dir.write("rules.armr", &policy(APP, &[] as &[(&str, &str, &str)]));
+    let rules = dir.write("rules.armr", &unrelated_rules());
     let ran = armr(
         "seccomp",
         &dir,
