@@ -572,6 +572,43 @@ fn the_test_programs_are_static_go_and_dynamic_as_meant() {
     assert!(interp(&c_program("escapes", &[])), "escapes: dynamic");
 }
 
+/// The engine fails closed: when the supervisor (`armr run`) is killed, the program's guarded
+/// calls fail with `ENOSYS` (the kernel's answer once no listener is left), or the program ends
+/// with it; a connect never passes unjudged.
+#[test]
+fn a_program_whose_supervisor_was_killed_cannot_connect() {
+    let (listener, port) = tcp_listener("127.0.0.1:0");
+    let dir = TempDir::new("seccomp", "supervisor-killed");
+    let rules = dir.write("rules.armr", &unrelated_rules());
+    let log = dir.join("log");
+    let mut program = start(
+        &mut armr_run(
+            "seccomp",
+            &rules,
+            &log,
+            &[],
+            &Prog::StaticC.binary(),
+            &["connect", "127.0.0.1", &port.to_string(), "1000"],
+        ),
+        &dir.0,
+        "program",
+    );
+    let pid = program.wait_line("pid: ", TIMEOUT);
+    assert_ne!(
+        pid,
+        format!("pid: {}", program.pid()),
+        "the program runs in a child of armr run, its supervisor"
+    );
+    program.signal(libc::SIGKILL);
+    if let Some(line) = program.line_or_end("connect: ", TIMEOUT) {
+        assert_eq!(line, "connect: ENOSYS", "{}", program.context());
+    }
+    sleep(Duration::from_millis(100));
+    let context = program.context();
+    assert_untouched(&listener, &context);
+    program.finish(TIMEOUT);
+}
+
 // =============================================================================================
 // A dynamic program past libc's exports
 

@@ -1,6 +1,7 @@
 /* Socket calls through libc, one operation per run, for tests/seccomp.rs. Built twice: static
  * (`cc -static`: no dynamic loader, LD_PRELOAD cannot reach it) and dynamic. IPv4 only.
- *   netops connect HOST PORT        connect; prints "connect: OK" or "connect: ERRNO"
+ *   netops connect HOST PORT [MS]   connect (after MS milliseconds); prints "connect: OK" or
+ *                                   "connect: ERRNO"
  *   netops listen HOST PORT         bind + listen; prints "bind: ..." and "listen: ..."
  *   netops accept HOST PORT N       listens, prints "listening: OK", then accepts N connections,
  *                                   each "accept: IP:PORT" (it writes "hello\n" to it and closes
@@ -38,6 +39,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(op, "connect")) {
+        if (argc > 4) {
+            fflush(stdout);
+            usleep(atoi(argv[4]) * 1000);
+        }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         report("connect", connect(fd, (struct sockaddr *)&to, sizeof to));
         close(fd);

@@ -175,8 +175,21 @@ impl Started {
     /// Waits up to `timeout` for a line starting with `prefix`; returns it. The test fails
     /// (showing what the program wrote) if it does not come.
     pub fn wait_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        match self.line_or_end(prefix, timeout) {
+            Some(line) => line,
+            None => {
+                let context = self.context();
+                panic!("ended without a line `{prefix}...`\n{context}")
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a line starting with `prefix`: the line, or None when the
+    /// program's standard output closed first (every process holding it ended). The test fails
+    /// if neither happens in time.
+    pub fn line_or_end(&mut self, prefix: &str, timeout: Duration) -> Option<String> {
         if let Some(line) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-            return line.clone();
+            return Some(line.clone());
         }
         let deadline = Instant::now() + timeout;
         loop {
@@ -185,17 +198,14 @@ impl Started {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if line.starts_with(prefix) {
-                        return line;
+                        return Some(line);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let context = self.context();
                     panic!("no line `{prefix}...` within {timeout:?}\n{context}")
                 }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let context = self.context();
-                    panic!("ended without a line `{prefix}...`\n{context}")
-                }
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
     }
