@@ -94,10 +94,13 @@ fn launcher(args: &[&str]) -> Command {
     command
 }
 
-/// The launcher's working directory and a clean armr environment.
+/// The launcher's working directory and a clean armr environment. The preload engine: these
+/// tests are about what it checks and sets (`auto` sends static and Go programs to the seccomp
+/// engine instead: tests/seccomp_engine.rs).
 fn clean(command: &mut Command) {
     armr_command();
     without_armr_env(command)
+        .env("ARMR_ENGINE", "preload")
         .current_dir(manifest())
         .env("ARMR_LIB", &stubs().lib)
         .env("XDG_RUNTIME_DIR", runtime());

@@ -16,6 +16,7 @@ use crate::address::{self, Via};
 use crate::events::{Events, Origin};
 use crate::filter::nr;
 use crate::notify::{self, Answer};
+use crate::receive;
 use crate::target::Target;
 use crate::workers::Workers;
 use armr::config::OnError;
@@ -30,16 +31,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `sizeof(struct sockaddr_storage)`: the longest address the kernel copies.
-const ADDRESS_MAX: usize = 128;
+pub(crate) const ADDRESS_MAX: usize = 128;
 /// `UIO_MAXIOV`: the most buffers (and `sendmmsg` messages) the kernel takes in one call.
-const UIO_MAXIOV: usize = 1024;
+pub(crate) const UIO_MAXIOV: usize = 1024;
 /// The most data one send copies: a stream send of more is made in part (it returns the count
 /// sent, as a send interrupted by a signal does); a datagram of more fails with `EMSGSIZE`, as
 /// the kernel fails any datagram over 64 KiB.
-const DATA_MAX: usize = 4 << 20;
+pub(crate) const DATA_MAX: usize = 4 << 20;
 /// The longest control data copied (`net.core.optmem_max` is smaller): longer fails with
 /// `ENOBUFS`, as the kernel does.
-const CONTROL_MAX: usize = 1 << 20;
+pub(crate) const CONTROL_MAX: usize = 1 << 20;
 
 /// Everything the supervisor keeps: the policy, the event writer, the listener.
 pub struct Supervisor {
@@ -82,30 +83,30 @@ fn errno_of(refusal: Refusal) -> c_int {
     }
 }
 
-fn last_errno() -> c_int {
+pub(crate) fn last_errno() -> c_int {
     std::io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
 }
 
-fn io_errno(e: &std::io::Error) -> c_int {
+pub(crate) fn io_errno(e: &std::io::Error) -> c_int {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// The call's context: the supervisor, the notification, the program, its socket.
-struct Ctx<'a> {
-    sup: &'a Arc<Supervisor>,
-    n: Notification,
-    target: Target,
-    socket: OwnedFd,
+pub(crate) struct Ctx<'a> {
+    pub(crate) sup: &'a Arc<Supervisor>,
+    pub(crate) n: Notification,
+    pub(crate) target: Target,
+    pub(crate) socket: OwnedFd,
     /// `SO_TYPE`.
-    kind: c_int,
+    pub(crate) kind: c_int,
 }
 
 impl Ctx<'_> {
     /// The verdict on `call` at `address`, carried out: its event written, its refusal's errno
     /// handed back.
-    fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
+    pub(crate) fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
         let verdict = verdict::judge(&self.sup.policy, call, address);
         if let Some(event) = &verdict.event {
             let origin = Origin {
@@ -117,20 +118,20 @@ impl Ctx<'_> {
         verdict.refusal().map(errno_of)
     }
 
-    fn has_rules(&self, kind: EventKind) -> bool {
+    pub(crate) fn has_rules(&self, kind: EventKind) -> bool {
         self.sup.policy.has_rules(kind)
     }
 
     /// True while the notification waits for its answer: what was read is the program's.
-    fn valid(&self) -> bool {
+    pub(crate) fn valid(&self) -> bool {
         notify::is_valid(self.sup.listener.as_fd(), self.n.id)
     }
 
-    fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
+    pub(crate) fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
         self.target.read(address, len).map_err(|e| io_errno(&e))
     }
 
-    fn non_blocking(&self) -> bool {
+    pub(crate) fn non_blocking(&self) -> bool {
         address::non_blocking(self.socket.as_fd())
     }
 }
@@ -218,6 +219,9 @@ impl Supervisor {
             nr::SENDTO => sendto(ctx),
             nr::SENDMSG => sendmsg(ctx),
             nr::SENDMMSG => sendmmsg(ctx),
+            nr::RECVFROM => receive::recvfrom(ctx),
+            nr::RECVMSG => receive::recvmsg(ctx),
+            nr::RECVMMSG => receive::recvmmsg(ctx),
             // Not in the filter: let the kernel make it.
             _ => Some(Answer::Continue),
         }
@@ -225,7 +229,7 @@ impl Supervisor {
 }
 
 /// Makes `perform` at once on a non-blocking socket; on a worker thread otherwise, which answers.
-fn perform(
+pub(crate) fn perform(
     ctx: Ctx<'_>,
     blocking: bool,
     perform: impl FnOnce(&Ctx<'_>) -> Answer + Send + 'static,
@@ -614,21 +618,38 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     if let Some(errno) = judge_send(&ctx, &bytes, flags) {
         return Some(Answer::Error(errno));
     }
-    let blocking = blocking_send(&ctx, flags);
-    perform(ctx, blocking, move |ctx| {
+    send(ctx, flags, move |ctx, more| {
         // SAFETY: data and bytes are readable buffers of their lengths.
         let r = unsafe {
             libc::sendto(
                 ctx.socket.as_raw_fd(),
                 data.as_ptr().cast(),
                 data.len(),
-                flags | libc::MSG_NOSIGNAL,
+                flags | more | libc::MSG_NOSIGNAL,
                 bytes.as_ptr().cast(),
                 bytes.len() as libc::socklen_t,
             )
         };
         sent(ctx, flags, r)
     })
+}
+
+/// Makes a send: at once when it cannot wait; on a worker when it may. A datagram on a blocking
+/// socket is first tried without waiting (`MSG_DONTWAIT`: a datagram is sent whole or not at
+/// all, so the result is the blocking call's whenever it does not say `EAGAIN`).
+fn send(
+    ctx: Ctx<'_>,
+    flags: c_int,
+    send: impl Fn(&Ctx<'_>, c_int) -> Answer + Send + 'static,
+) -> Option<Answer> {
+    let blocking = blocking_send(&ctx, flags);
+    if blocking && ctx.kind != libc::SOCK_STREAM {
+        let answer = send(&ctx, libc::MSG_DONTWAIT);
+        if answer != Answer::Error(libc::EAGAIN) {
+            return Some(answer);
+        }
+    }
+    perform(ctx, blocking, move |ctx| send(ctx, 0))
 }
 
 /// A message of the program's, copied: its destination, data and control data.
@@ -638,11 +659,13 @@ struct Message {
     data: Vec<Vec<u8>>,
     control: Vec<u8>,
     flags: c_int,
-    iovecs: Vec<libc::iovec>,
 }
 
-// SAFETY: the iovecs point into `data`, owned by the message, and are rebuilt by `header`.
-unsafe impl Send for Message {}
+/// A `msghdr` over a [`Message`], with the buffers it points to (the message must outlive it).
+struct Header {
+    hdr: libc::msghdr,
+    _iovecs: Vec<libc::iovec>,
+}
 
 impl Message {
     /// The program's `msghdr` at `at`, with everything it points to.
@@ -691,40 +714,45 @@ impl Message {
             data: read_data(ctx, &iovecs)?,
             control,
             flags: hdr.msg_flags,
-            iovecs: Vec::new(),
         })
     }
 
-    /// The `msghdr` of the copy, for the supervisor's call.
-    fn header(&mut self) -> libc::msghdr {
-        self.iovecs = self
+    /// The `msghdr` of the copy, for the supervisor's send (which only reads through it).
+    fn header(&self) -> Header {
+        let mut iovecs: Vec<libc::iovec> = self
             .data
-            .iter_mut()
+            .iter()
             .map(|d| libc::iovec {
-                iov_base: d.as_mut_ptr().cast::<c_void>(),
+                iov_base: d.as_ptr() as *mut c_void,
                 iov_len: d.len(),
             })
             .collect();
         // SAFETY: an all-zero msghdr is valid.
         let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
         if self.has_name {
-            hdr.msg_name = self.name.as_mut_ptr().cast();
+            hdr.msg_name = self.name.as_ptr() as *mut c_void;
             hdr.msg_namelen = self.name.len() as libc::socklen_t;
         }
-        hdr.msg_iov = self.iovecs.as_mut_ptr();
-        hdr.msg_iovlen = self.iovecs.len();
+        hdr.msg_iov = iovecs.as_mut_ptr();
+        hdr.msg_iovlen = iovecs.len();
         if !self.control.is_empty() {
-            hdr.msg_control = self.control.as_mut_ptr().cast();
+            hdr.msg_control = self.control.as_ptr() as *mut c_void;
             hdr.msg_controllen = self.control.len();
         }
         hdr.msg_flags = self.flags;
-        hdr
+        Header {
+            hdr,
+            _iovecs: iovecs,
+        }
     }
 }
 
+// SAFETY: a Header's pointers point into its own iovecs and into a Message the worker owns.
+unsafe impl Send for Header {}
+
 fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let flags = ctx.n.args[2] as c_int;
-    let mut message = match Message::read(&ctx, ctx.n.args[1]) {
+    let message = match Message::read(&ctx, ctx.n.args[1]) {
         Ok(m) => m,
         Err(errno) => return Some(Answer::Error(errno)),
     };
@@ -736,11 +764,16 @@ fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     {
         return Some(Answer::Error(errno));
     }
-    let blocking = blocking_send(&ctx, flags);
-    perform(ctx, blocking, move |ctx| {
-        let hdr = message.header();
-        // SAFETY: hdr points into message, alive for the call.
-        let r = unsafe { libc::sendmsg(ctx.socket.as_raw_fd(), &hdr, flags | libc::MSG_NOSIGNAL) };
+    send(ctx, flags, move |ctx, more| {
+        let header = message.header();
+        // SAFETY: the header points into message, alive for the call.
+        let r = unsafe {
+            libc::sendmsg(
+                ctx.socket.as_raw_fd(),
+                &header.hdr,
+                flags | more | libc::MSG_NOSIGNAL,
+            )
+        };
         sent(ctx, flags, r)
     })
 }
@@ -780,22 +813,22 @@ fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     if messages.is_empty() {
         return Some(Answer::Value(0));
     }
-    let blocking = blocking_send(&ctx, flags);
-    perform(ctx, blocking, move |ctx| {
-        let mut headers: Vec<libc::mmsghdr> = messages
-            .iter_mut()
-            .map(|m| libc::mmsghdr {
-                msg_hdr: m.header(),
+    send(ctx, flags, move |ctx, more| {
+        let kept: Vec<Header> = messages.iter().map(Message::header).collect();
+        let mut headers: Vec<libc::mmsghdr> = kept
+            .iter()
+            .map(|h| libc::mmsghdr {
+                msg_hdr: h.hdr,
                 msg_len: 0,
             })
             .collect();
-        // SAFETY: headers point into messages, alive for the call.
+        // SAFETY: the headers point into messages and kept, alive for the call.
         let r = unsafe {
             libc::sendmmsg(
                 ctx.socket.as_raw_fd(),
                 headers.as_mut_ptr(),
                 headers.len() as c_uint,
-                flags | libc::MSG_NOSIGNAL,
+                flags | more | libc::MSG_NOSIGNAL,
             )
         };
         if r > 0 {

@@ -7,9 +7,14 @@ use armr::event::Event;
 use armr::policy::{Policy, UnreadableName};
 use armr::verdict::Logged;
 use armr_sink::{Libc, Sink, line};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 pub struct Events {
     sink: Sink<Libc>,
+    /// Per rule, for counted events (received datagrams): when its next line may be written
+    /// (monotonic milliseconds) and how many events wait for it.
+    throttles: Mutex<HashMap<u32, (u64, u64)>>,
     hostname: String,
     /// The `ARMR_LOG` value, for messages about it.
     log_name: String,
@@ -37,14 +42,36 @@ impl Events {
     pub fn open(target: &LogTarget) -> Result<Events, String> {
         Ok(Events {
             sink: Sink::open(target)?,
+            throttles: Mutex::new(HashMap::new()),
             hostname: hostname(),
             log_name: target.value().unwrap_or_else(|| "stderr".into()),
         })
     }
 
-    /// Writes the event a verdict names, for the program `origin`. (Received datagrams, whose
-    /// events are counted, are not judged by this engine yet: every event is a line.)
+    /// Writes the event a verdict names, for the program `origin`: a line per event, or for a
+    /// counted one (received datagrams, which a sender controls) the first of its rule at once,
+    /// then at most one line a second, whose `cnt` says how many events it stands for (as the
+    /// preload library does).
     pub fn write(&self, policy: &Policy, logged: &Logged, origin: &Origin) {
+        let count = if logged.counted {
+            let Ok(mut throttles) = self.throttles.lock() else {
+                return;
+            };
+            let now = armr_sink::sink::now_ms();
+            let (next, pending) = throttles.entry(logged.decision.rule).or_insert((0, 0));
+            *pending += 1;
+            if now < *next {
+                return;
+            }
+            *next = now + 1000;
+            Some(std::mem::take(pending))
+        } else {
+            None
+        };
+        self.write_line(policy, logged, origin, count);
+    }
+
+    fn write_line(&self, policy: &Policy, logged: &Logged, origin: &Origin, count: Option<u64>) {
         let mut name: UnreadableName = [0; 32];
         let rule = policy.event_rule(logged.decision.rule, &mut name);
         let event = Event {
@@ -58,7 +85,7 @@ impl Events {
             address: logged.address,
             // The program's stack is not the supervisor's to walk.
             stacktrace: None,
-            count: None,
+            count,
         };
         line::send(&self.sink, &event);
     }

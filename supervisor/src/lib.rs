@@ -16,11 +16,12 @@ pub mod events;
 pub mod filter;
 pub mod launch;
 pub mod notify;
+pub mod receive;
 pub mod target;
 pub mod workers;
 
 use armr::config::{LogTarget, OnError};
-use armr::policy::Policy;
+use armr::policy::{EventKind, Policy};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -35,9 +36,10 @@ pub fn run(
     on_error: OnError,
 ) -> Result<u8, String> {
     let events = events::Events::open(log).map_err(|e| format!("ARMR_LOG: {e}"))?;
-    // Received datagrams are not judged by this engine yet (docs/engines.md): the receive calls
-    // stay out of the filter.
-    let judged = filter::Judged { receives: false };
+    // The receive calls reach the supervisor only when accept rules judge datagrams' senders.
+    let judged = filter::Judged {
+        receives: policy.has_rules(EventKind::Accept),
+    };
     launch::run(path, argv, judged, move |listener| {
         calls::Supervisor::new(listener, policy, events, on_error)
     })

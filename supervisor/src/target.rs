@@ -165,10 +165,19 @@ pub fn pending_signal(tid: pid_t) -> Pending {
             .unwrap_or(0)
     };
     let caught = field("SigCgt:") & !field("SigBlk:");
+    // A signal for the process is this thread's when it is the only one.
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse::<u32>().ok());
     if field("SigPnd:") & caught != 0 {
         Pending::Thread
     } else if field("ShdPnd:") & caught != 0 {
-        Pending::Process
+        if threads == Some(1) {
+            Pending::Thread
+        } else {
+            Pending::Process
+        }
     } else {
         Pending::None
     }

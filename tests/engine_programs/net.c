@@ -8,7 +8,14 @@
  *   net serve HOST PORT              listen, accept one connection, print its peer, reply "hi"
  *   net udp-send HOST PORT           sendto a datagram; prints "sent N" or "sendto: ERRNO-NAME"
  *   net udp-bind HOST PORT           bind a UDP socket; prints "bound" or "bind: ERRNO-NAME"
- * HOST is an IPv4 or IPv6 literal. */
+ *   net udp-sendmsg HOST PORT        sendmsg a datagram; prints "sent N" or "sendmsg: ERRNO-NAME"
+ *   net udp-sendmmsg HOST PORT       sendmmsg three datagrams: to HOST PORT+1, to HOST PORT, to
+ *                                    HOST PORT+1; prints "sent N" (messages) and each msg_len,
+ *                                    or "sendmmsg: ERRNO-NAME"
+ *   net udp-recvmmsg HOST PORT       bind, print "ready", then recvmmsg (MSG_WAITFORONE, 4 at a
+ *                                    time, SO_RCVTIMEO 2 s) until 3 datagrams: each "got DATA""
+ * HOST is an IPv4 or IPv6 literal. Every command first prints "pid PID". */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *name(int e) {
@@ -66,6 +74,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
+    printf("pid %d\n", (int)getpid());
     if (strcmp(cmd, "connect") == 0) {
         if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
             printf("connect: %s\n", name(errno));
@@ -130,6 +139,77 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("sent %d\n", (int)n);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-sendmsg") == 0) {
+        struct iovec iov[2] = {{"pi", 2}, {"ng", 2}};
+        struct msghdr m = {0};
+        m.msg_name = &ss;
+        m.msg_namelen = len;
+        m.msg_iov = iov;
+        m.msg_iovlen = 2;
+        ssize_t n = sendmsg(fd, &m, 0);
+        if (n < 0) {
+            printf("sendmsg: %s\n", name(errno));
+            return 1;
+        }
+        printf("sent %d\n", (int)n);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-sendmmsg") == 0) {
+        struct sockaddr_storage next = ss;
+        int port = atoi(argv[3]) + 1;
+        if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&next)->sin_port = htons(port);
+        else ((struct sockaddr_in6 *)&next)->sin6_port = htons(port);
+        struct iovec iov[3] = {{"one", 3}, {"two!", 4}, {"three", 5}};
+        struct mmsghdr mm[3];
+        memset(mm, 0, sizeof mm);
+        for (int i = 0; i < 3; i++) {
+            mm[i].msg_hdr.msg_name = i == 1 ? &ss : &next;
+            mm[i].msg_hdr.msg_namelen = len;
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+            mm[i].msg_len = 99;
+        }
+        int n = sendmmsg(fd, mm, 3, 0);
+        if (n < 0) {
+            printf("sendmmsg: %s\n", name(errno));
+            return 1;
+        }
+        printf("sent %d lens %u %u %u\n", n, mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
+        return 0;
+    }
+    if (strcmp(cmd, "udp-recvmmsg") == 0) {
+        if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+            printf("bind: %s\n", name(errno));
+            return 1;
+        }
+        struct timeval tv = {2, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        printf("ready\n");
+        int got = 0;
+        while (got < 3) {
+            char bufs[4][32];
+            struct iovec iov[4];
+            struct mmsghdr mm[4];
+            memset(mm, 0, sizeof mm);
+            for (int i = 0; i < 4; i++) {
+                iov[i].iov_base = bufs[i];
+                iov[i].iov_len = sizeof bufs[i] - 1;
+                mm[i].msg_hdr.msg_iov = &iov[i];
+                mm[i].msg_hdr.msg_iovlen = 1;
+            }
+            int n = recvmmsg(fd, mm, 4, MSG_WAITFORONE, NULL);
+            if (n < 0) {
+                printf("recvmmsg: %s\n", name(errno));
+                return 1;
+            }
+            for (int i = 0; i < n; i++) {
+                bufs[i][mm[i].msg_len] = 0;
+                printf("got %s\n", bufs[i]);
+            }
+            got += n;
+        }
         return 0;
     }
     if (strcmp(cmd, "udp-bind") == 0) {

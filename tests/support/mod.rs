@@ -28,16 +28,23 @@ pub fn armr_command() -> PathBuf {
         .get_or_init(|| {
             fresh_build(
                 "target/release/armr",
-                &["src", "cli", "Cargo.toml", "Cargo.lock"],
+                &[
+                    "src",
+                    "cli",
+                    "sink",
+                    "supervisor",
+                    "Cargo.toml",
+                    "Cargo.lock",
+                ],
             )
         })
         .clone()
 }
 
 /// The Rust sources the library is built from: the core crate's library (all of `src/`; the
-/// command is `cli/`) and the preload package. (Not the manifests: an edit of one that changes
+/// command is `cli/`), the event writer (`sink/`) and the preload package. (Not the manifests: an edit of one that changes
 /// nothing for the library does not relink it.)
-const LIBRARY_SOURCES: &[&str] = &["src", "preload/src", "preload/build.rs"];
+const LIBRARY_SOURCES: &[&str] = &["src", "sink/src", "preload/src", "preload/build.rs"];
 
 /// `output` (relative to the repository) when it exists and is newer than every file of
 /// `sources`; otherwise the test stops and says how to build it.
@@ -114,6 +121,7 @@ pub fn without_armr_env(command: &mut Command) -> &mut Command {
         "ARMR_LOG",
         "ARMR_MODE",
         "ARMR_ON_ERROR",
+        "ARMR_ENGINE",
         "ARMR_BIN",
         "ARMR_LIB",
         "LD_PRELOAD",

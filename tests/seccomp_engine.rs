@@ -1,0 +1,597 @@
+//! The seccomp engine end to end, with a statically linked C program (`tests/engine_programs/
+//! net.c`, built with `cc -static`), which `LD_PRELOAD` cannot reach: `armr run --engine seccomp`
+//! (and `auto`, which picks it for a static program) refuses and allows its socket calls by the
+//! rules, and logs the same event lines as the preload engine.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use support::{TempDir, armr_command, manifest, text, without_armr_env};
+
+/// `net` built once, statically.
+fn net() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // Named `net`: an event names the program by its name (`/proc/PID/comm`).
+        let dir = std::env::temp_dir().join(format!("armr-seccomp-net-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("net");
+        let status = Command::new("cc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&out)
+            .arg(manifest().join("tests/engine_programs/net.c"))
+            .stderr(Stdio::null())
+            .status()
+            .expect("cc");
+        assert!(
+            status.success(),
+            "cc -static net.c (libc6-dev installs libc.a)"
+        );
+        out
+    })
+}
+
+/// `armr run [ENGINE] -r RULES -l LOG -- net ARGS`.
+fn armr(engine: Option<&str>, rules: &Path, log: &Path, extra: &[&str], args: &[&str]) -> Output {
+    let mut command = Command::new(armr_command());
+    without_armr_env(&mut command).arg("run");
+    if let Some(engine) = engine {
+        command.args(["--engine", engine]);
+    }
+    command
+        .arg("-r")
+        .arg(rules)
+        .arg("-l")
+        .arg(log)
+        .args(extra)
+        .arg("--")
+        .arg(net())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("armr run")
+}
+
+/// The rules: connect to `refused` protected (with a message), listen on `no_listen` protected,
+/// peers from 127.0.0.1 refused at accept, datagrams to `refused` protected.
+fn rules(dir: &TempDir, refused: u16, no_listen: u16) -> PathBuf {
+    dir.write(
+        "rules.armr",
+        &format!(
+            "app(\"seccomp\"):\n    requires(version: ARMR/2.11)\n\
+             \x20   socket(\"no {refused}\"):\n        connect(\"127.0.0.1:{refused}\")\n\
+             \x20       protect(message: \"outgoing connection blocked\", severity: High)\n    endsocket\n\
+             \x20   socket(\"no listener {no_listen}\"):\n        bind(server: \"0.0.0.0:{no_listen}\")\n\
+             \x20       protect(message: \"listener blocked\", severity: High)\n    endsocket\n\
+             \x20   socket(\"not from 127.0.0.1\"):\n        accept(\"127.0.0.1:0\")\n\
+             \x20       protect(message: \"peer blocked\", severity: High)\n    endsocket\n\
+             endapp\n"
+        ),
+    )
+}
+
+fn pid_of(stdout: &str) -> u32 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pid "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid line in {stdout:?}"))
+}
+
+/// The event line of the log, its times (which vary) replaced by `TIME` and `RT`.
+fn events(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.splitn(3, ' ').collect();
+            fields[1] = "TIME";
+            let line = fields.join(" ");
+            let start = line.find("rt=").unwrap() + 3;
+            let end = start + line[start..].find(" dvchost=").unwrap();
+            format!("{}RT{}", &line[..start], &line[end..])
+        })
+        .collect()
+}
+
+fn hostname() -> String {
+    let out = Command::new("hostname").output().expect("hostname");
+    text(&out.stdout).trim().to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_static_program_s_connect_is_refused_and_logged_an_allowed_one_works() {
+    let dir = TempDir::new("seccomp", "connect");
+    let protected = TcpListener::bind("127.0.0.1:0").unwrap();
+    protected.set_nonblocking(true).unwrap();
+    let port = protected.local_addr().unwrap().port();
+    let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let allowed_port = allowed.local_addr().unwrap().port();
+    let rules = rules(&dir, port, free_port());
+    let log = dir.join("events.log");
+
+    for engine in [Some("seccomp"), None] {
+        let _ = std::fs::remove_file(&log);
+        let out = armr(
+            engine,
+            &rules,
+            &log,
+            &[],
+            &["connect", "127.0.0.1", &port.to_string()],
+        );
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.ends_with("connect: ECONNREFUSED\n"),
+            "{engine:?}: {stdout} {}",
+            text(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "the program's own status");
+        // Refused by armr: the listener never saw a connection.
+        assert!(
+            protected.accept().is_err(),
+            "no connection reached the port"
+        );
+        let pid = pid_of(&stdout);
+        let host = hostname();
+        assert_eq!(
+            events(&log),
+            [format!(
+                "<10>1 TIME {host} net {pid} - - CEF:0|ARMR:seccomp|seccomp|2.11|no {port}|Execute \
+                 Rule|High|rt=RT dvchost={host} procid={pid} appVersion=1 ruleType=socket \
+                 securityFeature=socket connect act=protect msg=outgoing connection blocked \
+                 remoteIpAddress=127.0.0.1 remotePort={port}"
+            )],
+            "{engine:?}"
+        );
+    }
+
+    // Allowed: connected, and the server's reply read.
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = allowed.accept().unwrap();
+        c.write_all(b"yo").unwrap();
+    });
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["connect", "127.0.0.1", &allowed_port.to_string()],
+    );
+    server.join().unwrap();
+    assert!(
+        text(&out.stdout).ends_with("connected\nread yo\n"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_preload_engine_still_refuses_a_static_program() {
+    let dir = TempDir::new("seccomp", "preload");
+    let rules = rules(&dir, free_port(), free_port());
+    let log = dir.join("events.log");
+    let out = armr(
+        Some("preload"),
+        &rules,
+        &log,
+        &[],
+        &["udp-bind", "127.0.0.1", "0"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).is_empty(), "it did not run");
+    assert!(
+        text(&out.stderr).contains("is statically linked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_ipv4_mapped_connect_and_a_non_blocking_one_are_judged() {
+    let dir = TempDir::new("seccomp", "mapped");
+    let protected = TcpListener::bind("127.0.0.1:0").unwrap();
+    protected.set_nonblocking(true).unwrap();
+    let port = protected.local_addr().unwrap().port();
+    let rules = rules(&dir, port, free_port());
+    let log = dir.join("events.log");
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["connect", "::ffff:127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("connect: ECONNREFUSED\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        events(&log)[0].ends_with(&format!(
+            "remoteIpAddress=::ffff:127.0.0.1 remotePort={port}"
+        )),
+        "{:?}",
+        events(&log)
+    );
+    // Non-blocking: refused at once; allowed, EINPROGRESS then connected.
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["connect-nb", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("connect: ECONNREFUSED\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        protected.accept().is_err(),
+        "no connection reached the port"
+    );
+    let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let allowed_port = allowed.local_addr().unwrap().port().to_string();
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["connect-nb", "127.0.0.1", &allowed_port],
+    );
+    assert!(
+        text(&out.stdout).ends_with("connect: EINPROGRESS\noutcome: 0\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(allowed.accept().is_ok());
+}
+
+#[test]
+fn detect_only_lets_the_connect_through_and_logs_it_as_detect() {
+    let dir = TempDir::new("seccomp", "detect");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rules = rules(&dir, port, free_port());
+    let log = dir.join("events.log");
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        c.write_all(b"ok").unwrap();
+    });
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &["--detect-only"],
+        &["connect", "127.0.0.1", &port.to_string()],
+    );
+    server.join().unwrap();
+    assert!(
+        text(&out.stdout).ends_with("connected\nread ok\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let events = events(&log);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].contains(" act=detect msg=outgoing connection blocked "),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_refused_listener_fails_with_eacces() {
+    let dir = TempDir::new("seccomp", "listen");
+    let port = free_port();
+    let rules = rules(&dir, free_port(), port);
+    let log = dir.join("events.log");
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["listen", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("listen: EACCES\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        events(&log)[0].contains(&format!(
+            "securityFeature=socket bind act=protect msg=listener blocked localIpAddress=127.0.0.1 localPort={port}"
+        )) || events(&log)[0].contains(&format!("localPort={port}")),
+        "{:?}",
+        events(&log)
+    );
+    // TCP: nothing listens on the port.
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn a_refused_peer_is_reset_and_the_next_one_accepted() {
+    let dir = TempDir::new("seccomp", "accept");
+    let rules = rules(&dir, free_port(), free_port());
+    let log = dir.join("events.log");
+    let mut command = Command::new(armr_command());
+    without_armr_env(&mut command)
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(&rules)
+        .arg("-l")
+        .arg(&log)
+        .arg("--")
+        .arg(net())
+        .args(["serve", "0.0.0.0", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // "pid N\nlistening PORT\n"
+    let mut seen = String::new();
+    let mut byte = [0u8; 1];
+    while !seen.contains("listening ") || !seen.ends_with('\n') {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{seen}");
+        seen.push(byte[0] as char);
+    }
+    let port: u16 = seen.lines().last().unwrap()["listening ".len()..]
+        .parse()
+        .unwrap();
+    // From 127.0.0.1: refused, reset.
+    let mut refused = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 8];
+    let got = refused.read(&mut buf);
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+            || matches!(got, Ok(0)),
+        "{got:?}"
+    );
+    // From 127.0.0.2: accepted, served.
+    let python = support::python();
+    let out = Command::new(python)
+        .args([
+            "-c",
+            &format!(
+                "import socket\ns=socket.socket()\ns.bind(('127.0.0.2',0))\ns.connect(('127.0.0.1',{port}))\nprint(s.recv(8).decode())"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "hi\n", "{}", text(&out.stderr));
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "accepted 127.0.0.2 len 16\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let events = events(&log);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].contains(" act=protect msg=peer blocked remoteIpAddress=127.0.0.1 "),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_datagram_to_a_refused_destination_fails_with_eacces_an_allowed_one_is_sent() {
+    let dir = TempDir::new("seccomp", "udp");
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let allowed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    allowed
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let rules = rules(&dir, port, free_port());
+    let log = dir.join("events.log");
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-send", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sendto: EACCES\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    receiver.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 8];
+    assert!(receiver.recv(&mut buf).is_err(), "nothing was sent");
+    let allowed_port = allowed.local_addr().unwrap().port().to_string();
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-send", "127.0.0.1", &allowed_port],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sent 4\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(allowed.recv(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"ping");
+}
+
+#[test]
+fn sendmsg_and_sendmmsg_are_judged_per_destination() {
+    let dir = TempDir::new("seccomp", "sendmmsg");
+    // Two receivers on consecutive ports: the first refused, the second allowed.
+    let (refused, allowed) = loop {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = a.local_addr().unwrap().port();
+        if let Ok(b) = UdpSocket::bind(("127.0.0.1", port + 1)) {
+            break (a, b);
+        }
+    };
+    for socket in [&refused, &allowed] {
+        socket.set_nonblocking(true).unwrap();
+    }
+    let port = refused.local_addr().unwrap().port();
+    let rules = rules(&dir, port, free_port());
+    let log = dir.join("events.log");
+    let mut buf = [0u8; 16];
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-sendmsg", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sendmsg: EACCES\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let next = (port + 1).to_string();
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-sendmsg", "127.0.0.1", &next],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sent 4\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(allowed.recv(&mut buf).unwrap(), 4, "both buffers, gathered");
+    assert_eq!(&buf[..4], b"ping");
+    // sendmmsg: the message before the refused one is sent, and its msg_len written back.
+    let out = armr(
+        Some("seccomp"),
+        &rules,
+        &log,
+        &[],
+        &["udp-sendmmsg", "127.0.0.1", &port.to_string()],
+    );
+    assert!(
+        text(&out.stdout).ends_with("sent 1 lens 3 99 99\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(allowed.recv(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"one");
+    assert!(
+        allowed.recv(&mut buf).is_err(),
+        "nothing after the refused message"
+    );
+    assert!(
+        refused.recv(&mut buf).is_err(),
+        "nothing reached the refused port"
+    );
+    assert_eq!(events(&log).len(), 2, "{:?}", events(&log));
+}
+
+/// Sends `bad0..2` from 127.0.0.2 (refused by the rule below) and `good0..2` from 127.0.0.3,
+/// interleaved, to 127.0.0.1:`port`.
+fn send_interleaved(port: u16) {
+    let bad = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let good = UdpSocket::bind("127.0.0.3:0").unwrap();
+    for i in 0..3 {
+        bad.send_to(format!("bad{i}").as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        good.send_to(format!("good{i}").as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+}
+
+/// Waits for the line `ready` on a child's standard output.
+fn wait_ready(stdout: &mut impl Read) {
+    let mut seen = String::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with("ready\n") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "{seen}");
+        seen.push(byte[0] as char);
+    }
+}
+
+#[test]
+fn datagrams_from_a_refused_sender_never_reach_the_program() {
+    let dir = TempDir::new("seccomp", "receive");
+    let rules = dir.write(
+        "rules.armr",
+        "app(\"seccomp\"):\n    requires(version: ARMR/2.11)\n    socket(\"not from .2\"):\n        \
+         accept(\"127.0.0.2:0\")\n        protect(message: \"datagram blocked\", severity: High)\n    \
+         endsocket\nendapp\n",
+    );
+    let log = dir.join("events.log");
+    let run = |args: &[&str]| {
+        let mut command = Command::new(armr_command());
+        without_armr_env(&mut command)
+            .args(["run", "--engine", "seccomp", "-r"])
+            .arg(&rules)
+            .arg("-l")
+            .arg(&log)
+            .arg("--")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        command.spawn().unwrap()
+    };
+    // recvmmsg, in a static program.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let net = net().to_str().unwrap().to_string();
+    let mut child = run(&[&net, "udp-recvmmsg", "127.0.0.1", &port.to_string()]);
+    let mut stdout = child.stdout.take().unwrap();
+    wait_ready(&mut stdout);
+    send_interleaved(port);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got good0\ngot good1\ngot good2\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // recvfrom, recvmsg, recv in Python: each gets the next allowed datagram; then a timeout.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('127.0.0.1', {port}))\nprint('ready', flush=True)\ns.settimeout(1)\n\
+         print(s.recvfrom(100)[0].decode())\nprint(s.recvmsg(100)[0].decode())\n\
+         print(s.recv(100).decode())\n\
+         try:\n    s.recvfrom(100)\nexcept socket.timeout:\n    print('timed out')\n"
+    );
+    let python = support::python().to_str().unwrap().to_string();
+    let mut child = run(&[&python, "-c", &script]);
+    let mut stdout = child.stdout.take().unwrap();
+    wait_ready(&mut stdout);
+    send_interleaved(port);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "good0\ngood1\ngood2\ntimed out\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // Counted: the first refused datagram of the rule logged at once, with cnt=1.
+    let events = events(&log);
+    assert!(!events.is_empty());
+    assert!(
+        events[0].contains(" act=protect msg=datagram blocked cnt=1 remoteIpAddress=127.0.0.2 "),
+        "{events:?}"
+    );
+}
