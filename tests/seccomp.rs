@@ -479,6 +479,75 @@ fn refused_udp_send(prog: Prog) {
     }
 }
 
+fn refused_datagram_sender(prog: Prog) {
+    let port = free_port(LOCALHOST.into());
+    let (dir, rules) = setup(
+        &format!("udprecv-{}", prog.tag()),
+        &[(
+            "no datagrams from .2",
+            "accept(\"127.0.0.2:0\")".to_string(),
+            protect("datagram refused"),
+        )],
+    );
+    let program = prog.binary();
+    let send_from = |source: Ipv4Addr, data: &[u8]| {
+        let socket = UdpSocket::bind((source, 0)).unwrap();
+        socket.send_to(data, ("127.0.0.1", port)).unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    for engine in ENGINES {
+        let log = dir.join(&format!("{engine}.log"));
+        let mut receiver = start(
+            &mut armr_run(
+                engine,
+                &rules,
+                &log,
+                &[],
+                &program,
+                &["udprecv", "127.0.0.1", &port.to_string(), "1"],
+            ),
+            &dir.0,
+            engine,
+        );
+        receiver.wait_line("bound: OK", TIMEOUT);
+        // The refused sender's datagram first: discarded, never returned to the program.
+        let refused_port = send_from(Ipv4Addr::new(127, 0, 0, 2), b"refused");
+        let allowed_port = send_from(LOCALHOST, b"allowed");
+        let (status, _) = receiver.finish(TIMEOUT);
+        assert_eq!(shell_status(status), 0, "{engine}: {}", receiver.context());
+        assert_eq!(
+            receiver.values("datagram"),
+            [format!("127.0.0.1:{allowed_port} allowed")],
+            "{engine}: only the allowed sender's datagram was received\n{}",
+            receiver.context()
+        );
+        let pid = receiver.values("pid").remove(0);
+        // A refused datagram's event counts the datagrams it stands for (docs/logging.md).
+        let expected = event(
+            prog.name(),
+            &pid,
+            "no datagrams from .2",
+            "accept",
+            "protect",
+            "datagram refused",
+            "remote",
+            "127.0.0.2",
+            refused_port,
+        )
+        .replace("msg=datagram refused ", "msg=datagram refused cnt=1 ");
+        let lines: Vec<String> = support::events::log_lines(&log)
+            .iter()
+            .map(|l| without_times(l))
+            .collect();
+        assert_eq!(
+            lines,
+            [expected],
+            "{engine}: the log\n{}",
+            receiver.context()
+        );
+    }
+}
+
 fn detect_only_logs_without_refusing(prog: Prog) {
     let (protected, pp) = tcp_listener("127.0.0.1:0");
     let (dir, rules) = setup(
@@ -524,7 +593,8 @@ fn detect_only_logs_without_refusing(prog: Prog) {
 }
 
 macro_rules! program_tests {
-    ($($prog:ident: $connect:ident, $listen:ident, $accept:ident, $udp:ident, $detect:ident;)*) => {$(
+    ($($prog:ident: $connect:ident, $listen:ident, $accept:ident, $udp:ident, $datagram:ident,
+        $detect:ident;)*) => {$(
         #[test]
         fn $connect() {
             refused_connect(Prog::$prog);
@@ -542,6 +612,10 @@ macro_rules! program_tests {
             refused_udp_send(Prog::$prog);
         }
         #[test]
+        fn $datagram() {
+            refused_datagram_sender(Prog::$prog);
+        }
+        #[test]
         fn $detect() {
             detect_only_logs_without_refusing(Prog::$prog);
         }
@@ -550,11 +624,13 @@ macro_rules! program_tests {
 
 program_tests! {
     StaticC: static_c_refused_connect, static_c_refused_listener, static_c_refused_peer_on_accept,
-        static_c_refused_udp_send, static_c_detect_only_logs_without_refusing;
+        static_c_refused_udp_send, static_c_refused_datagram_sender,
+        static_c_detect_only_logs_without_refusing;
     Go: go_refused_connect, go_refused_listener, go_refused_peer_on_accept, go_refused_udp_send,
-        go_detect_only_logs_without_refusing;
+        go_refused_datagram_sender, go_detect_only_logs_without_refusing;
     GoCgo: go_cgo_refused_connect, go_cgo_refused_listener, go_cgo_refused_peer_on_accept,
-        go_cgo_refused_udp_send, go_cgo_detect_only_logs_without_refusing;
+        go_cgo_refused_udp_send, go_cgo_refused_datagram_sender,
+        go_cgo_detect_only_logs_without_refusing;
 }
 
 #[test]

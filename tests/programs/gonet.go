@@ -7,6 +7,8 @@
 //	gonet accept HOST PORT N    "listening: OK", then N of "accept: IP:PORT" (it writes
 //	                            "hello\n" and closes) or "accept: ERRNO"
 //	gonet udp HOST PORT         "sendto: 4" or "sendto: ERRNO"
+//	gonet udprecv HOST PORT N   "bound: OK", then N of "datagram: IP:PORT DATA" or
+//	                            "datagram: ERRNO"
 //	gonet http HOST PORT        an HTTP server answering "hello from go\n" on every path;
 //	                            "listening: OK", and on SIGTERM a clean shutdown, "shutdown: OK",
 //	                            exit 0
@@ -104,6 +106,25 @@ func main() {
 			report("sendto", err)
 		} else {
 			fmt.Printf("sendto: %d\n", n)
+		}
+	case "udprecv":
+		c, err := net.ListenPacket("udp4", address)
+		report("bound", err)
+		if err != nil {
+			return
+		}
+		n := 1
+		if len(os.Args) > 4 {
+			fmt.Sscan(os.Args[4], &n)
+		}
+		buf := make([]byte, 64)
+		for i := 0; i < n; i++ {
+			got, from, err := c.ReadFrom(buf)
+			if err != nil {
+				report("datagram", err)
+				continue
+			}
+			fmt.Printf("datagram: %s %s\n", from, buf[:got])
 		}
 	case "http":
 		l, err := net.Listen("tcp4", address)

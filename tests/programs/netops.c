@@ -7,6 +7,9 @@
  *                                   each "accept: IP:PORT" (it writes "hello\n" to it and closes
  *                                   it) or "accept: ERRNO"
  *   netops udp HOST PORT            sendto "ping"; prints "sendto: 4" or "sendto: ERRNO"
+ *   netops udprecv HOST PORT N      binds a UDP socket ("bound: OK"), then receives N datagrams
+ *                                   with recvfrom, each "datagram: IP:PORT DATA" or
+ *                                   "datagram: ERRNO"
  * ERRNO is the errno's name (ECONNREFUSED, EACCES...). Each run prints "pid: PID" first (the
  * process an event must name). Exits 0 once the operation was tried. */
 #include <arpa/inet.h>
@@ -77,6 +80,26 @@ int main(int argc, char **argv) {
         ssize_t n = sendto(fd, "ping", 4, 0, (struct sockaddr *)&to, sizeof to);
         if (n < 0) printf("sendto: %s\n", errname(errno));
         else printf("sendto: %zd\n", n);
+    } else if (!strcmp(op, "udprecv")) {
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        int r = bind(fd, (struct sockaddr *)&to, sizeof to);
+        report("bound", r);
+        long n = argc > 4 ? atol(argv[4]) : 1;
+        for (long i = 0; r == 0 && i < n; i++) {
+            char data[64];
+            struct sockaddr_in peer;
+            socklen_t len = sizeof peer;
+            ssize_t got = recvfrom(fd, data, sizeof data - 1, 0, (struct sockaddr *)&peer, &len);
+            if (got < 0) {
+                printf("datagram: %s\n", errname(errno));
+            } else {
+                char ip[INET_ADDRSTRLEN];
+                data[got] = 0;
+                inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+                printf("datagram: %s:%d %s\n", ip, ntohs(peer.sin_port), data);
+            }
+            fflush(stdout);
+        }
     } else {
         fprintf(stderr, "netops: unknown operation %s\n", op);
         return 2;
