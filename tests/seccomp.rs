@@ -5,8 +5,9 @@
 //! - a static C program (`tests/programs/netops.c`, `cc -static`) and a Go program
 //!   (`tests/programs/gonet.go`, built with `CGO_ENABLED=0` and with cgo): refused connect
 //!   (`ECONNREFUSED`), refused listener (`EACCES`), refused peer on accept (reset, never
-//!   returned), refused UDP send (`EACCES`), allowed traffic working, the exact event line, and
-//!   detect-only logging without refusing;
+//!   returned), refused UDP send (`EACCES`), refused datagram sender (discarded, never
+//!   received), allowed traffic working, the exact event line, and detect-only logging without
+//!   refusing; and a program whose supervisor was killed cannot connect (closed);
 //! - a dynamic program (`tests/programs/escapes.c`) reaching the kernel past libc's exports: a
 //!   direct `syscall(SYS_connect)`, an inline `syscall` instruction, a child started with an
 //!   empty environment, `RTLD_DEEPBIND` and `dlmopen` plugins, glibc's resolver: all refused
