@@ -11,7 +11,8 @@
 //! - a dynamic program (`tests/programs/escapes.c`) reaching the kernel past libc's exports: a
 //!   direct `syscall(SYS_connect)`, an inline `syscall` instruction, a child started with an
 //!   empty environment, `RTLD_DEEPBIND` and `dlmopen` plugins, glibc's resolver: all refused
-//!   under seccomp, and (the contrast) all but the resolver escaping the preload engine;
+//!   under seccomp, and (the contrast) all but the resolver escaping the preload engine; Go's
+//!   resolvers (its own, and glibc's through cgo) refused too;
 //! - a thread flipping a connect's address while another connects (`toctou.c`): the protected
 //!   port never gets a connection;
 //! - the i386 ABI (`int $0x80`), the x32 ABI and io_uring (`oldabi.c`): they fail with `ENOSYS`;
@@ -797,17 +798,23 @@ fn direct_calls_an_empty_environment_and_plugins_escape_the_preload_engine() {
     }
 }
 
-/// glibc's resolver sends its queries with libc's internal calls; under seccomp its connect to a
-/// protected name server is refused like any other, and the server hears nothing.
-#[test]
-fn glibc_resolver_to_a_protected_name_server_is_refused() {
-    let server = Ipv4Addr::new(127, 0, 53, 71);
+/// A lookup of `armr-name.test` by `program` (`resolve NAME`) under `--engine ENGINE`, in a
+/// private /etc whose resolv.conf names one server, `server`:53 (a fake DNS server): with a rule
+/// protecting the server, the lookup fails, the server hears nothing and the refused connect is
+/// logged (named `name`, the program's); without, it answers.
+fn resolver_to_a_protected_name_server(
+    program: &Path,
+    name: &str,
+    engine: &str,
+    server: Ipv4Addr,
+    test: &str,
+) {
     let dns = FakeDns::start(server);
     let (dir, rules) = setup(
-        "resolver",
+        test,
         &[(
             "no name server",
-            "connect(\"127.0.53.71:53\")".to_string(),
+            format!("connect(\"{server}:53\")"),
             protect("name server blocked"),
         )],
     );
@@ -818,10 +825,9 @@ fn glibc_resolver_to_a_protected_name_server_is_refused() {
     );
     dir.write(
         "resolv.conf",
-        "nameserver 127.0.53.71\noptions timeout:1 attempts:1\n",
+        &format!("nameserver {server}\noptions timeout:1 attempts:1\n"),
     );
     dir.write("nsswitch.conf", "hosts: files dns\n");
-    let program = c_program("escapes", &[]);
     let lookup = |rules: &Path, tag: &str| {
         let log = dir.join(&format!("{tag}.log"));
         let mut command = with_private_etc(
@@ -831,12 +837,12 @@ fn glibc_resolver_to_a_protected_name_server_is_refused() {
         );
         command
             .arg(armr_engine_command())
-            .args(["run", "--engine", "seccomp", "-r"])
+            .args(["run", "--engine", engine, "-r"])
             .arg(rules)
             .arg("-l")
             .arg(&log)
             .arg("--")
-            .arg(&program)
+            .arg(program)
             .args(["resolve", "armr-name.test"]);
         let ran = run(&mut command, &dir.0, tag, TIMEOUT).with_log(&log);
         assert_eq!(ran.code(), Some(0), "{}", ran.context());
@@ -847,14 +853,14 @@ fn glibc_resolver_to_a_protected_name_server_is_refused() {
     assert_ne!(ran.get("resolve"), answer, "{}", ran.context());
     assert_eq!(dns.queries(), Vec::<String>::new(), "{}", ran.context());
     let expected = event(
-        "escapes",
+        name,
         ran.get("pid"),
         "no name server",
         "connect",
         "protect",
         "name server blocked",
         "remote",
-        "127.0.53.71",
+        &server.to_string(),
         53,
     );
     let lines: Vec<String> = ran.log.lines().map(without_times).collect();
@@ -866,7 +872,33 @@ fn glibc_resolver_to_a_protected_name_server_is_refused() {
 
     let ran = lookup(&open, "allowed");
     ran.expect(&[("resolve", &answer)]);
-    assert_eq!(dns.queries(), ["udp armr-name.test A"], "{}", ran.context());
+    assert!(
+        dns.queries().contains(&"udp armr-name.test A".to_string()),
+        "{:?}\n{}",
+        dns.queries(),
+        ran.context()
+    );
+}
+
+/// glibc's resolver sends its queries with libc's internal calls; under seccomp its connect to a
+/// protected name server is refused like any other.
+#[test]
+fn glibc_resolver_to_a_protected_name_server_is_refused() {
+    let program = c_program("escapes", &[]);
+    let server = Ipv4Addr::new(127, 0, 53, 71);
+    resolver_to_a_protected_name_server(&program, "escapes", "seccomp", server, "resolver-c");
+}
+
+/// Go's own resolver (`CGO_ENABLED=0`) and, with cgo, glibc's called from Go.
+#[test]
+fn go_resolvers_to_a_protected_name_server_are_refused() {
+    for (prog, server) in [
+        (Prog::Go, Ipv4Addr::new(127, 0, 53, 72)),
+        (Prog::GoCgo, Ipv4Addr::new(127, 0, 53, 73)),
+    ] {
+        let test = format!("resolver-{}", prog.tag());
+        resolver_to_a_protected_name_server(&prog.binary(), "gonet", "auto", server, &test);
+    }
 }
 
 // =============================================================================================

@@ -9,6 +9,9 @@
 //	gonet udp HOST PORT         "sendto: 4" or "sendto: ERRNO"
 //	gonet udprecv HOST PORT N   "bound: OK", then N of "datagram: IP:PORT DATA" or
 //	                            "datagram: ERRNO"
+//	gonet resolve NAME          IPv4 addresses of NAME by Go's resolver (its own DNS code with
+//	                            CGO_ENABLED=0, glibc's getaddrinfo with -tags netcgo):
+//	                            "resolve: IP" or "resolve: failed"
 //	gonet http HOST PORT        an HTTP server answering "hello from go\n" on every path;
 //	                            "listening: OK", and on SIGTERM a clean shutdown, "shutdown: OK",
 //	                            exit 0
@@ -55,6 +58,17 @@ func report(what string, err error) {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "resolve" {
+		fmt.Printf("pid: %d\n", os.Getpid())
+		ips, err := net.DefaultResolver.LookupIP(context.Background(), "ip4", os.Args[2])
+		if err != nil || len(ips) == 0 {
+			fmt.Println("resolve: failed")
+			fmt.Fprintln(os.Stderr, err)
+			return
+		}
+		fmt.Printf("resolve: %s\n", ips[0])
+		return
+	}
 	if len(os.Args) < 4 {
 		fmt.Fprintln(os.Stderr, "usage: gonet connect|listen|accept|udp|http HOST PORT [N]")
 		os.Exit(2)
