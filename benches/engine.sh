@@ -6,12 +6,15 @@
 #   minimal  under a minimal supervisor that answers each notification at once (CONTINUE), with a
 #            filter shaped like armr's: the floor of any supervisor;
 #   armr     under `armr run --engine seccomp` with a policy that judges every call and refuses
-#            none (rules on other addresses).
+#            none (connect, bind and accept rules on other addresses).
 # Prints nanoseconds per call (median of the rounds) and the ratios; the budget is armr/minimal
 # at most 1.5 for connect, accept and sendto, and send (settled in the filter) close to minimal.
 # Then nginx (2 workers) under wrk, keep-alive and `Connection: close`: requests per second
 # without armr, under the preload engine and under the seccomp engine (median of HTTP_R runs of
-# HTTP_S seconds, interleaved), and the ratios to no armr.
+# HTTP_S seconds, interleaved), and the ratios to no armr. The seccomp engine twice: with a
+# policy without accept rules, and with one (`seccomp+accept`): accept rules also judge UDP
+# datagrams by their sender, so the filter sends every recvfrom, recvmsg and recvmmsg to the
+# supervisor, a TCP server's reads included (nginx reads with recv).
 #
 #   benches/engine.sh            N=20000 calls of each kind per round, R=5 rounds; HTTP_S=3,
 #                                HTTP_R=3 (HTTP=0 skips nginx)
@@ -47,12 +50,16 @@ app("Engine bench"):
         connect("127.0.0.2:9")
         protect(message: "not reached by the bench", severity: High)
     endsocket
-    socket("no peers from .3"):
-        accept("127.0.0.3:0")
-        protect(message: "not reached by the bench", severity: High)
-    endsocket
     socket("no listener on .4"):
         bind(server: "127.0.0.4:9")
+        protect(message: "not reached by the bench", severity: High)
+    endsocket
+endapp
+EOF
+sed 's/^endapp$//' "$work/rules.armr" >"$work/accept.armr"
+cat >>"$work/accept.armr" <<'EOF'
+    socket("no peers from .3"):
+        accept("127.0.0.3:0")
         protect(message: "not reached by the bench", severity: High)
     endsocket
 endapp
@@ -68,7 +75,7 @@ run() { # config
     case $1 in
     bare) out=$("$work/notify_roundtrip" bare "$N") ;;
     minimal) out=$("$work/notify_roundtrip" minimal "$N") ;;
-    armr) out=$("$armr" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
+    armr) out=$("$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
     esac
     while read -r call ns; do got[$1.$call]+="$ns "; done <<<"$out"
 }
@@ -124,7 +131,9 @@ http_run() { # config mode: appends the requests per second to rps[config.mode]
     local config=$1 mode=$2 i out hdr=()
     case $config in
     none) env -u LD_PRELOAD "${nginx_cmd[@]}" & ;;
-    *) "$armr" run --engine "$config" -r "$work/rules.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    preload) "$armr" run --engine preload -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    seccomp) "$armr" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    seccomp+accept) "$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     esac
     bg_pid=$!
     for ((i = 0; i < 1000; i++)); do
@@ -142,14 +151,17 @@ http_run() { # config mode: appends the requests per second to rps[config.mode]
 say "== nginx (2 workers) under wrk -t2 -c32: ${HTTP_S}s runs, median of $HTTP_R, interleaved"
 for mode in keepalive close; do
     for ((r = 1; r <= HTTP_R; r++)); do
-        for config in none preload seccomp; do http_run "$config" "$mode"; done
+        for config in none preload seccomp seccomp+accept; do http_run "$config" "$mode"; done
     done
 done
 [ ! -s "$work/log" ] || { say "benches/engine.sh: armr logged events: $(head -3 "$work/log")"; exit 1; }
-printf '\n%-10s %12s %12s %12s %14s %14s\n' nginx "none req/s" "preload" "seccomp" "preload/none" "seccomp/none"
+printf '\n%-10s %11s %11s %11s %15s %13s %13s %20s\n' nginx "none req/s" preload seccomp "seccomp+accept" \
+    "preload/none" "seccomp/none" "seccomp+accept/none"
 for mode in keepalive close; do
     # shellcheck disable=SC2086
-    n=$(median ${rps[none.$mode]}) p=$(median ${rps[preload.$mode]}) s=$(median ${rps[seccomp.$mode]})
-    awk -v c="$mode" -v n="$n" -v p="$p" -v s="$s" \
-        'BEGIN {printf "%-10s %12.0f %12.0f %12.0f %14.2f %14.2f\n", c, n, p, s, p / n, s / n}'
+    n=$(median ${rps[none.$mode]}) p=$(median ${rps[preload.$mode]}) s=$(median ${rps[seccomp.$mode]}) \
+        a=$(median ${rps[seccomp+accept.$mode]})
+    awk -v c="$mode" -v n="$n" -v p="$p" -v s="$s" -v a="$a" \
+        'BEGIN {printf "%-10s %11.0f %11.0f %11.0f %15.0f %13.2f %13.2f %20.2f\n", c, n, p, s, a, p / n, s / n, a / n}'
 done
+say "(preload and seccomp+accept: connect, bind and accept rules; seccomp: connect and bind rules only)"
