@@ -930,7 +930,9 @@ fn help_explains_everything() {
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
     for needle in [
-        "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+        "Usage: armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--engine ENGINE] [--] COMMAND [ARGS...]",
+        "--engine",
+        "seccomp",
         "ARMR_RULES",
         "ARMR_LOG",
         "stderr",

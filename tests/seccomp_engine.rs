@@ -312,9 +312,10 @@ fn a_refused_listener_fails_with_eacces() {
         text(&out.stdout)
     );
     assert!(
-        events(&log)[0].contains(&format!(
-            "securityFeature=socket bind act=protect msg=listener blocked localIpAddress=127.0.0.1 localPort={port}"
-        )) || events(&log)[0].contains(&format!("localPort={port}")),
+        events(&log)[0].ends_with(&format!(
+            "securityFeature=socket serverbind act=protect msg=listener blocked \
+             localIpAddress=127.0.0.1 localPort={port}"
+        )),
         "{:?}",
         events(&log)
     );
@@ -363,12 +364,8 @@ fn a_refused_peer_is_reset_and_the_next_one_accepted() {
     // From 127.0.0.2: accepted, served.
     let python = support::python();
     let out = Command::new(python)
-        .args([
-            "-c",
-            &format!(
-                "import socket\ns=socket.socket()\ns.bind(('127.0.0.2',0))\ns.connect(('127.0.0.1',{port}))\nprint(s.recv(8).decode())"
-            ),
-        ])
+        .arg(manifest().join("tests/engine_programs/client_from.py"))
+        .args(["127.0.0.2", &port.to_string()])
         .output()
         .unwrap();
     assert_eq!(text(&out.stdout), "hi\n", "{}", text(&out.stderr));
@@ -571,15 +568,9 @@ fn datagrams_from_a_refused_sender_never_reach_the_program() {
         .local_addr()
         .unwrap()
         .port();
-    let script = format!(
-        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         s.bind(('127.0.0.1', {port}))\nprint('ready', flush=True)\ns.settimeout(1)\n\
-         print(s.recvfrom(100)[0].decode())\nprint(s.recvmsg(100)[0].decode())\n\
-         print(s.recv(100).decode())\n\
-         try:\n    s.recvfrom(100)\nexcept socket.timeout:\n    print('timed out')\n"
-    );
     let python = support::python().to_str().unwrap().to_string();
-    let mut child = run(&[&python, "-c", &script]);
+    let script = manifest().join("tests/engine_programs/recv.py");
+    let mut child = run(&[&python, script.to_str().unwrap(), &port.to_string()]);
     let mut stdout = child.stdout.take().unwrap();
     wait_ready(&mut stdout);
     send_interleaved(port);
@@ -592,6 +583,56 @@ fn datagrams_from_a_refused_sender_never_reach_the_program() {
     assert!(!events.is_empty());
     assert!(
         events[0].contains(" act=protect msg=datagram blocked cnt=1 remoteIpAddress=127.0.0.2 "),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn an_inherited_listener_is_judged_at_its_first_accept_and_its_queue_reset() {
+    use std::os::fd::AsRawFd;
+    let dir = TempDir::new("seccomp", "inherited");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rules = rules(&dir, free_port(), port);
+    let log = dir.join("events.log");
+    // Queued before the program starts; the listener passed to it across exec.
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let fd = listener.as_raw_fd();
+    // SAFETY: clears close-on-exec on a descriptor this test owns.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    let mut command = Command::new(armr_command());
+    without_armr_env(&mut command)
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(&rules)
+        .arg("-l")
+        .arg(&log)
+        .arg("--")
+        .arg(support::python())
+        .arg(manifest().join("tests/engine_programs/accept_fd.py"))
+        .arg(fd.to_string())
+        .stdin(Stdio::null());
+    let out = command.output().unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        "accept: Permission denied\n",
+        "{}",
+        text(&out.stderr)
+    );
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 4];
+    let got = client.read(&mut buf);
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the queued client is reset, not left hanging: {got:?}"
+    );
+    let events = events(&log);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].contains(&format!(
+            "serverbind act=protect msg=listener blocked localIpAddress=127.0.0.1 localPort={port}"
+        )),
         "{events:?}"
     );
 }

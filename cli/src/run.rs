@@ -26,7 +26,7 @@ const SIDECAR_COMMENT: &str = "# Written by armr run: the settings of every proc
 
 #[derive(clap::Args)]
 #[command(
-    override_usage = "armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--] COMMAND [ARGS...]",
+    override_usage = "armr run [-r RULES] [-l LOG] [--detect-only] [--force] [--engine ENGINE] [--] COMMAND [ARGS...]",
     after_help = after_help()
 )]
 pub struct RunArgs {
@@ -56,10 +56,24 @@ pub struct RunArgs {
 }
 
 const AFTER_HELP: &str = "\
-Runs COMMAND with armr's LD_PRELOAD library loaded into it, so that every bind, listen, connect
-and accept the program makes is judged by the ARMR socket rules. It checks the rules and COMMAND
-first, then executes COMMAND in its own place: same PID, COMMAND's exit status. Options end at
-COMMAND (or at --): what follows is COMMAND's.
+Runs COMMAND under armr, so that every bind, listen, connect, accept and send to an address the
+program makes is judged by the ARMR socket rules. It checks the rules and COMMAND first, then
+starts COMMAND under one of two engines (docs/engines.md). Options end at COMMAND (or at --):
+what follows is COMMAND's.
+
+--engine ENGINE (or ARMR_ENGINE):
+  preload  armr's LD_PRELOAD library, loaded into COMMAND: armr run executes COMMAND in its own
+           place (same PID, COMMAND's exit status). Dynamically linked programs only.
+  seccomp  a supervisor: armr run starts COMMAND under a seccomp filter (no root needed) that
+           sends its socket system calls to armr run, which judges each one and makes it on the
+           program's behalf. Reaches static and Go programs, direct system calls and every
+           program COMMAND starts, whatever its environment. armr run stays COMMAND's parent and
+           exits with its status (128+N if killed by signal N) when the last program it guards
+           ends; it forwards SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and SIGWINCH, ignores SIGINT and
+           SIGQUIT (the terminal sends them to COMMAND too). io_uring and 32-bit (i386, x32)
+           socket calls fail with ENOSYS. Needs Linux 5.14 or later.
+  auto     (the default) preload for dynamically linked programs, seccomp for statically linked
+           ones, Go programs and programs for another ELF class or machine.
 
 -l LOG: a path (events are appended, one per line; made absolute) or any value ARMR_LOG takes:
   @LOG_FORMS@
@@ -67,26 +81,30 @@ COMMAND (or at --): what follows is COMMAND's.
   TCP with RFC 6587 octet counting). Write ./syslog for a file named syslog.
 
 What it checks, before anything runs:
-  1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR or ARMR_LOG that the library would
-     reject is a usage error (exit 2).
+  1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR, ARMR_LOG or ARMR_ENGINE that armr
+     would reject is a usage error (exit 2).
   2. The rules, as `armr check` does (a directory: all its *.armr files, sorted by name; an
      empty directory is an error). Any error: the diagnostics are shown and it exits 1.
      Warnings are shown and do not stop it.
   3. COMMAND, found through PATH like a shell does. Not found: exit 127; not executable: 126.
-  4. That LD_PRELOAD can reach it. It refuses (exit 1, unless --force) a program that is:
+  4. What LD_PRELOAD can reach. A program that is
        - statically linked (an ELF file without a PT_INTERP program header): there is no
          dynamic loader to preload into;
-       - setuid or setgid, or has file capabilities: the loader runs it in secure-execution
-         mode, which ignores LD_PRELOAD;
        - built for another ELF class or machine than libarmr.so (a 32-bit program with a 64-bit
-         library): the loader skips the library and runs the program unprotected;
+         library): the loader would skip the library;
        - a Go program (Go's build ID note or build information), dynamically linked or not:
-         Go's runtime makes its socket system calls itself, never through libc.
+         Go's runtime makes its socket system calls itself, never through libc;
+     runs under the seccomp engine (auto), or is refused under --engine preload (exit 1,
+     unless --force, which runs it WITHOUT armr). A program that is setuid or setgid, or has
+     file capabilities (the loader runs it in secure-execution mode, which ignores LD_PRELOAD)
+     is refused under preload and auto (exit 1, unless --force); under --engine seccomp it
+     runs without its privileges (no_new_privs), with a warning.
      For a script (#!), the interpreter is checked the same way (and, for #!/usr/bin/env NAME,
      the program NAME). Dynamically linked programs and scripts run by them are fine.
-  Then it sets the environment below and executes COMMAND: same PID, COMMAND's exit status.
+  Then, under preload, it sets the environment below and executes COMMAND: same PID,
+  COMMAND's exit status. Under seccomp, COMMAND gets the environment armr run was given.
 
-Environment it sets for COMMAND (and every program COMMAND starts):
+Environment it sets for COMMAND under preload (and every program COMMAND starts):
   ARMR_RULES      The ABSOLUTE path of the rules file or directory (from -r, or ARMR_RULES
                   made absolute).
   ARMR_LOG        From -l (a path becomes file:PATH), or kept from the environment; file and
@@ -96,32 +114,35 @@ Environment it sets for COMMAND (and every program COMMAND starts):
                   --detect-only; an existing value is kept without it.
   ARMR_ON_ERROR   Not set, passed through. closed (the default): a process whose rules cannot
                   be loaded prints the diagnostics and exits 1 before main runs. open: it
-                  prints them and runs unprotected.
+                  prints them and runs unprotected. (Under seccomp: a log destination that
+                  cannot work stops armr run (closed) or runs COMMAND unprotected (open).)
   LD_PRELOAD      A link to libarmr.so in a private directory (below), then the absolute path
                   of libarmr.so itself, then any LD_PRELOAD already set (separated by spaces).
 
-The settings file (armr.env): the same four settings, with every default written out, are also
-written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link to
-libarmr.so that LD_PRELOAD names (HASH: of the settings, the library and the rules files'
+The settings file (armr.env, preload): the same four settings, with every default written out,
+are also written to ${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/armr-$UID/HASH/armr.env, beside the link
+to libarmr.so that LD_PRELOAD names (HASH: of the settings, the library and the rules files'
 contents, so the same settings reuse the same directory). Rules files are compiled there
-(policy.armrc, docs/compiled.md) and armr.env's ARMR_RULES names the compiled file. The library reads armr.env beside itself INSTEAD of the environment:
-a program that starts another with a rewritten environment (env -i, unsetenv + system) but keeps
-LD_PRELOAD cannot drop or weaken its rules. armr-$UID is created with mode 0700; one that is a
-symlink, is not yours, or is writable by its group or others is refused (exit 1).
+(policy.armrc, docs/compiled.md) and armr.env's ARMR_RULES names the compiled file. The library
+reads armr.env beside itself INSTEAD of the environment: a program that starts another with a
+rewritten environment (env -i, unsetenv + system) but keeps LD_PRELOAD cannot drop or weaken its
+rules. armr-$UID is created with mode 0700; one that is a symlink, is not yours, or is writable
+by its group or others is refused (exit 1).
 
 The library: ARMR_LIB, else libarmr.so in the directory of this armr command (cargo build
 --release builds both in target/release). scripts/armr-run runs the armr of ARMR_BIN, else
 <repo>/target/release/armr.
 
-Limits: armr works by LD_PRELOAD, inside the process. It cannot reach statically linked
+Limits: the preload engine works inside the process and cannot reach statically linked
 binaries, Go programs, programs that make system calls directly (syscall(SYS_connect)), sockets
-driven through io_uring, or setuid/setgid (and file-capability) programs run by another user.
-Static, Go and setuid/setgid programs are refused when they can be seen; the other two cannot
-be, nor what the program starts later.
+driven through io_uring, or setuid/setgid (and file-capability) programs run by another user;
+auto sends the ones it can see (static, Go) to the seccomp engine. The seccomp engine does not
+judge read() of a UDP socket, and lets the kernel make the calls of non-IP sockets (AF_UNIX,
+netlink): see docs/engines.md.
 
 Exit status: COMMAND's own, once it runs. Before that: 2 usage error; 1 rules with errors, no
-library, a refused program or an unsafe private directory; 126 COMMAND not executable; 127
-COMMAND not found. See docs/launcher.md.";
+library, a refused program, an unsafe private directory or a seccomp filter that cannot be
+installed; 126 COMMAND not executable; 127 COMMAND not found. See docs/launcher.md.";
 
 /// The text after the options, with the log forms the library takes.
 fn after_help() -> String {
@@ -196,11 +217,12 @@ enum Started {
 /// The engine that enforces the rules (docs/engines.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
-    /// preload for dynamically linked programs, seccomp for the rest (static, Go)
+    // preload for dynamically linked programs, seccomp for the rest (static, Go): the help
+    // text says it (plain comments: a documented variant makes -h and --help differ).
     Auto,
-    /// armr's LD_PRELOAD library, inside the program
+    // armr's LD_PRELOAD library, inside the program.
     Preload,
-    /// a supervisor judging the socket system calls (seccomp user notification)
+    // A supervisor judging the socket system calls (seccomp user notification).
     Seccomp,
 }
 
@@ -272,6 +294,7 @@ fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
         Ok(None) => unreachable!("ARMR_RULES is given"),
         Err((_, errors)) => return Err(Stop::Usage(errors.join("\n"))),
     };
+    let requested = engine(args.engine)?;
     let cwd = working_directory();
     let log = match &args.log {
         Some(value) => Some(log_option(value, &cwd)?),
@@ -345,7 +368,7 @@ fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
     };
     check_program(&path, 0, "", reference, &mut problems);
     // auto: the seccomp engine for what LD_PRELOAD cannot reach (static, Go, another ELF class).
-    let engine = match engine(args.engine)? {
+    let engine = match requested {
         Engine::Auto if problems.iter().any(|p| p.reach == Reach::Preload) => Engine::Seccomp,
         Engine::Auto => Engine::Preload,
         engine => engine,

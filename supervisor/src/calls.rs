@@ -433,16 +433,52 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
 
 /// A listener the supervisor did not see listen (made before armr, inherited) is judged once, at
 /// its first accept, by `bind(server:)` rules on its local address: refused, every accept on it
-/// fails with `EACCES` (the preload library's `receive::listener_refused`).
+/// fails with `EACCES`, and the connections queued on it are reset, so that their clients see a
+/// reset, not a hang (the preload library's `receive::listener_refused`).
 fn inherited_listener_refused(ctx: &Ctx<'_>) -> Option<c_int> {
     let id = identity(ctx.socket.as_fd())?;
-    if let Some(known) = ctx.sup.listeners.lock().ok()?.get(&id) {
-        return *known;
+    let known = ctx.sup.listeners.lock().ok()?.get(&id).copied();
+    let refused = match known {
+        Some(refused) => refused,
+        None => {
+            let refused = address::local(ctx.socket.as_fd())
+                .and_then(|local| ctx.judge(Call::InheritedListener, local));
+            ctx.sup.listeners.lock().ok()?.insert(id, refused);
+            refused
+        }
+    };
+    if refused.is_some() {
+        reset_queued(ctx.socket.as_fd());
     }
-    let refused = address::local(ctx.socket.as_fd())
-        .and_then(|local| ctx.judge(Call::InheritedListener, local));
-    ctx.sup.listeners.lock().ok()?.insert(id, refused);
     refused
+}
+
+/// Accepts and resets every connection queued on a refused listener, without waiting.
+fn reset_queued(listener: BorrowedFd<'_>) {
+    loop {
+        let mut p = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: p is a valid pollfd; accept4 without an address.
+        let conn = unsafe {
+            if libc::poll(&mut p, 1, 0) != 1 {
+                return;
+            }
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            )
+        };
+        if conn < 0 {
+            return;
+        }
+        // SAFETY: a new descriptor, the supervisor's.
+        reset(unsafe { std::os::fd::FromRawFd::from_raw_fd(conn) });
+    }
 }
 
 /// Accepts on the supervisor's copy of the listener until a peer the rules allow comes (a
@@ -788,9 +824,18 @@ fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let count = (vlen as c_uint as usize).min(UIO_MAXIOV);
     const MMSG: usize = std::mem::size_of::<libc::mmsghdr>();
     let mut messages = Vec::with_capacity(count);
+    // The copies of one call hold at most DATA_MAX bytes in all: the messages after that are
+    // left for the program's next call (sendmmsg may send fewer than asked).
+    let mut copied = 0usize;
     for i in 0..count {
+        if i > 0 && copied >= DATA_MAX {
+            break;
+        }
         match Message::read(&ctx, at + (i * MMSG) as u64) {
-            Ok(m) => messages.push(m),
+            Ok(m) => {
+                copied += m.data.iter().map(Vec::len).sum::<usize>();
+                messages.push(m);
+            }
             // The kernel sends the messages before a bad one, and fails only on the first.
             Err(errno) if i == 0 => return Some(Answer::Error(errno)),
             Err(_) => break,

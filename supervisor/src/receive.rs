@@ -13,7 +13,7 @@
 //! filter (every file read would reach the supervisor): docs/engines.md.
 
 use crate::address;
-use crate::calls::{ADDRESS_MAX, CONTROL_MAX, Ctx, DATA_MAX, io_errno, last_errno, perform};
+use crate::calls::{ADDRESS_MAX, CONTROL_MAX, Ctx, io_errno, last_errno, perform};
 use crate::notify::Answer;
 use armr::policy::EventKind;
 use armr::verdict::Call;
@@ -22,6 +22,23 @@ use std::os::fd::{AsFd, AsRawFd};
 
 /// The most messages one `recvmmsg` receives on a judged socket (the preload library's limit).
 const MMSG_MAX: usize = 64;
+/// The largest buffer a datagram needs (an IP datagram's payload is under 64 KiB).
+const DATAGRAM_MAX: usize = 1 << 16;
+/// The largest buffer of one receive on a stream socket: a stream receive may return less than
+/// asked, and the supervisor's buffers stay small.
+const STREAM_MAX: usize = 256 << 10;
+
+/// The supervisor's buffer for a receive into `room` bytes of the program's (`MSG_WAITALL` on a
+/// stream asks for all of them: up to the most one call copies).
+fn buffer_room(ctx: &Ctx<'_>, room: usize, flags: c_int) -> usize {
+    if ctx.kind == libc::SOCK_STREAM && flags & libc::MSG_WAITALL != 0 {
+        room.min(crate::calls::DATA_MAX)
+    } else if ctx.kind == libc::SOCK_STREAM {
+        room.min(STREAM_MAX)
+    } else {
+        room.min(DATAGRAM_MAX)
+    }
+}
 
 /// True when the socket's datagrams are judged: an unconnected datagram socket, under `accept`
 /// rules.
@@ -136,7 +153,7 @@ fn scatter(ctx: &Ctx<'_>, iovecs: &[(u64, usize)], mut bytes: &[u8]) -> Result<(
 pub(crate) fn recvfrom(ctx: Ctx<'_>) -> Option<Answer> {
     let [_, buf, len, flags, src, lenp] = ctx.n.args;
     let flags = flags as c_int;
-    let room = (len as usize).min(DATA_MAX);
+    let room = buffer_room(&ctx, len as usize, flags);
     // The room for the sender: read now, checked after the receive (the kernel takes the
     // datagram, then fails on a bad length).
     let name_room = if src == 0 {
@@ -194,7 +211,7 @@ struct Slots {
 }
 
 impl Slots {
-    fn read(ctx: &Ctx<'_>, at: u64) -> Result<Slots, c_int> {
+    fn read(ctx: &Ctx<'_>, at: u64, flags: c_int) -> Result<Slots, c_int> {
         let hdr: libc::msghdr = ctx.target.read_value(at).map_err(|e| io_errno(&e))?;
         let name_room = hdr.msg_namelen as i32;
         if name_room < 0 {
@@ -216,10 +233,13 @@ impl Slots {
                 })
                 .collect()
         };
-        let room = iovecs
-            .iter()
-            .fold(0usize, |sum, &(_, len)| sum.saturating_add(len))
-            .min(DATA_MAX);
+        let room = buffer_room(
+            ctx,
+            iovecs
+                .iter()
+                .fold(0usize, |sum, &(_, len)| sum.saturating_add(len)),
+            flags,
+        );
         Ok(Slots {
             at,
             name: if hdr.msg_name.is_null() {
@@ -284,7 +304,7 @@ impl Slots {
 /// `recvmsg(fd, msg, flags)`.
 pub(crate) fn recvmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let flags = ctx.n.args[2] as c_int;
-    let into = match Slots::read(&ctx, ctx.n.args[1]) {
+    let into = match Slots::read(&ctx, ctx.n.args[1], flags) {
         Ok(into) => into,
         Err(errno) => return Some(Answer::Error(errno)),
     };
@@ -315,7 +335,7 @@ pub(crate) fn recvmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let count = (vlen as u32 as usize).min(MMSG_MAX);
     let mut intos = Vec::with_capacity(count);
     for i in 0..count {
-        match Slots::read(&ctx, at + (i * MMSG) as u64) {
+        match Slots::read(&ctx, at + (i * MMSG) as u64, flags) {
             Ok(into) => intos.push(into),
             Err(errno) if i == 0 => return Some(Answer::Error(errno)),
             Err(_) => break,
