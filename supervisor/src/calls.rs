@@ -17,8 +17,8 @@ use crate::events::{Events, Origin};
 use crate::filter::nr;
 use crate::notify::{self, Answer};
 use crate::receive;
-use crate::target::Target;
-use crate::workers::Workers;
+use crate::target::{Pidfds, Target};
+use crate::workers::{Pool, Workers};
 use armr::config::OnError;
 use armr::policy::{EventKind, Policy};
 use armr::verdict::{self, Call, Refusal};
@@ -49,6 +49,9 @@ pub struct Supervisor {
     pub events: Events,
     pub on_error: OnError,
     pub workers: Workers,
+    pidfds: Pidfds,
+    /// The threads that make the calls that may block.
+    pub pool: Arc<Pool>,
     /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
     /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
     /// by `bind(server:)` rules once, at its first accept.
@@ -144,6 +147,8 @@ impl Supervisor {
             events,
             on_error,
             workers: Workers::default(),
+            pidfds: Pidfds::default(),
+            pool: Arc::default(),
             listeners: Mutex::new(HashMap::new()),
         }
     }
@@ -187,12 +192,9 @@ impl Supervisor {
     }
 
     fn dispatch(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
-        let Ok(target) = Target::open(n.tid) else {
-            // Gone: nobody waits for the answer.
-            return Some(Answer::Error(libc::ESRCH));
-        };
-        let socket = match target.descriptor(n.args[0]) {
-            Ok(socket) => socket,
+        let (target, socket) = match self.pidfds.descriptor(n.tid, n.args[0]) {
+            Ok(taken) => taken,
+            // Gone (ESRCH: nobody waits for the answer), or the kernel's answer (EBADF).
             Err(e) => return Some(Answer::Error(io_errno(&e))),
         };
         // Not a socket: the kernel's own answer (ENOTSOCK).
@@ -239,21 +241,20 @@ pub(crate) fn perform(
     }
     let sup = Arc::clone(ctx.sup);
     let (n, target, socket, kind) = (ctx.n, ctx.target, ctx.socket, ctx.kind);
-    let spawned = std::thread::Builder::new()
-        .name("armr-call".into())
-        .spawn(move || {
-            let ctx = Ctx {
-                sup: &sup,
-                n,
-                target,
-                socket,
-                kind,
-            };
-            let answer = sup
-                .workers
-                .run(n.id, n.tid as libc::pid_t, || perform(&ctx));
-            let _ = notify::answer(sup.listener.as_fd(), n.id, answer);
-        });
+    let pool = Arc::clone(&ctx.sup.pool);
+    let spawned = pool.spawn(Box::new(move || {
+        let ctx = Ctx {
+            sup: &sup,
+            n,
+            target,
+            socket,
+            kind,
+        };
+        let answer = sup
+            .workers
+            .run(n.id, n.tid as libc::pid_t, || perform(&ctx));
+        let _ = notify::answer(sup.listener.as_fd(), n.id, answer);
+    }));
     match spawned {
         Ok(_) => None,
         Err(_) => Some(Answer::Error(libc::EAGAIN)),
@@ -640,13 +641,24 @@ fn read_data(ctx: &Ctx<'_>, iovecs: &[(u64, usize)]) -> Result<Vec<Vec<u8>>, c_i
 fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     let [_, buf, len, flags, dest, dest_len] = ctx.n.args;
     let flags = flags as c_int;
-    let bytes = match address_arg(&ctx, dest, dest_len) {
-        Ok(bytes) => bytes,
-        Err(errno) => return Some(Answer::Error(errno)),
-    };
-    let data = match read_data(&ctx, &[(buf, len as usize)]) {
-        Ok(mut data) => data.pop().unwrap_or_default(),
-        Err(errno) => return Some(Answer::Error(errno)),
+    // The address and the data, in one read.
+    let dest_len = dest_len as u32 as i32;
+    if dest_len < 0 || dest_len as usize > ADDRESS_MAX {
+        return Some(Answer::Error(libc::EINVAL));
+    }
+    let len = len as usize;
+    if len > DATA_MAX && ctx.kind != libc::SOCK_STREAM {
+        return Some(Answer::Error(libc::EMSGSIZE));
+    }
+    let (bytes, data) = match ctx
+        .target
+        .read_many(&[(dest, dest_len as usize), (buf, len.min(DATA_MAX))])
+    {
+        Ok(mut parts) => {
+            let data = parts.pop().unwrap_or_default();
+            (parts.pop().unwrap_or_default(), data)
+        }
+        Err(e) => return Some(Answer::Error(io_errno(&e))),
     };
     if !ctx.valid() {
         return None;
@@ -678,13 +690,16 @@ fn send(
     flags: c_int,
     send: impl Fn(&Ctx<'_>, c_int) -> Answer + Send + 'static,
 ) -> Option<Answer> {
-    let blocking = blocking_send(&ctx, flags);
-    if blocking && ctx.kind != libc::SOCK_STREAM {
+    // A datagram is tried at once, before asking whether the socket blocks (the common answer
+    // costs no fcntl).
+    if ctx.kind != libc::SOCK_STREAM {
         let answer = send(&ctx, libc::MSG_DONTWAIT);
-        if answer != Answer::Error(libc::EAGAIN) {
+        if answer != Answer::Error(libc::EAGAIN) || !blocking_send(&ctx, flags) {
             return Some(answer);
         }
+        return perform(ctx, true, move |ctx| send(ctx, 0));
     }
+    let blocking = blocking_send(&ctx, flags);
     perform(ctx, blocking, move |ctx| send(ctx, 0))
 }
 

@@ -3,8 +3,10 @@
 //! need ptrace access to the target, which the supervisor has as its ancestor (and subreaper).
 
 use libc::{c_int, c_void, pid_t};
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
 
 fn last_error() -> io::Error {
     io::Error::last_os_error()
@@ -13,7 +15,45 @@ fn last_error() -> io::Error {
 /// A process (or thread: a notification names the thread) the supervisor acts on.
 pub struct Target {
     pub pid: pid_t,
-    pidfd: OwnedFd,
+    pidfd: Arc<OwnedFd>,
+}
+
+/// The pidfds of the threads that made calls, kept: opening one per call costs two system
+/// calls. A pidfd names its thread for good, so one whose thread ended (its number maybe
+/// reused) fails with `ESRCH` and is opened again.
+#[derive(Default)]
+pub struct Pidfds {
+    open: Mutex<HashMap<u32, Arc<OwnedFd>>>,
+}
+
+/// The most pidfds kept (threads come and go): beyond, the table starts again.
+const PIDFDS_KEPT: usize = 4096;
+
+impl Pidfds {
+    /// The target `tid` with its descriptor `fd` taken (`pidfd_getfd`).
+    pub fn descriptor(&self, tid: u32, fd: u64) -> io::Result<(Target, OwnedFd)> {
+        let kept = self.open.lock().ok().and_then(|m| m.get(&tid).cloned());
+        if let Some(pidfd) = kept {
+            let target = Target {
+                pid: tid as pid_t,
+                pidfd,
+            };
+            match target.descriptor(fd) {
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                Ok(socket) => return Ok((target, socket)),
+                Err(e) => return Err(e),
+            }
+        }
+        let target = Target::open(tid)?;
+        if let Ok(mut open) = self.open.lock() {
+            if open.len() >= PIDFDS_KEPT {
+                open.clear();
+            }
+            open.insert(tid, Arc::clone(&target.pidfd));
+        }
+        let socket = target.descriptor(fd)?;
+        Ok((target, socket))
+    }
 }
 
 impl Target {
@@ -35,7 +75,7 @@ impl Target {
         Ok(Target {
             pid: pid as pid_t,
             // SAFETY: a new descriptor, ours.
-            pidfd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) },
+            pidfd: Arc::new(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
         })
     }
 
@@ -82,6 +122,48 @@ impl Target {
             return Err(io::Error::from_raw_os_error(libc::EFAULT));
         }
         Ok(buf)
+    }
+
+    /// Reads several buffers (`address`, `len`) in one system call. A part that cannot be read
+    /// is `EFAULT`.
+    pub fn read_many(&self, parts: &[(u64, usize)]) -> io::Result<Vec<Vec<u8>>> {
+        let mut buffers: Vec<Vec<u8>> = parts.iter().map(|&(_, len)| vec![0u8; len]).collect();
+        let total: usize = parts.iter().map(|&(_, len)| len).sum();
+        if total == 0 {
+            return Ok(buffers);
+        }
+        let local: Vec<libc::iovec> = buffers
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        let remote: Vec<libc::iovec> = parts
+            .iter()
+            .map(|&(address, len)| libc::iovec {
+                iov_base: address as *mut c_void,
+                iov_len: len,
+            })
+            .collect();
+        // SAFETY: local describes buffers; remote is only read in the target.
+        let n = unsafe {
+            libc::process_vm_readv(
+                self.pid,
+                local.as_ptr(),
+                local.len() as libc::c_ulong,
+                remote.as_ptr(),
+                remote.len() as libc::c_ulong,
+                0,
+            )
+        };
+        if n < 0 && last_error().raw_os_error() == Some(libc::ESRCH) {
+            return Err(last_error());
+        }
+        if n < 0 || n as usize != total {
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
+        }
+        Ok(buffers)
     }
 
     /// A value of type `T` at `address` (a plain C struct: every bit pattern valid).
