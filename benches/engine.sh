@@ -9,6 +9,10 @@
 #            none (connect, bind and accept rules on other addresses).
 # Prints nanoseconds per call (median of the rounds) and the ratios; the budget is armr/minimal
 # at most 1.5 for connect, accept and sendto, and send (settled in the filter) close to minimal.
+# The three run pinned to one CPU (CPU=0; CPU= does not pin): the program and its supervisor then
+# share a core, so a round trip is two context switches, not a wake-up on another core whose
+# latency depends on whatever else that core runs (on a shared machine, several times the
+# round trip itself, and not the same from one run to the next).
 # Then nginx (2 workers) under wrk, keep-alive and `Connection: close`: requests per second
 # without armr, under the preload engine and under the seccomp engine (median of HTTP_R runs of
 # HTTP_S seconds, interleaved), and the ratios to no armr. The seccomp engine twice: with a
@@ -25,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-20000}
 R=${R:-5}
+CPU=${CPU-0}
 HTTP=${HTTP:-1}
 HTTP_S=${HTTP_S:-3}
 HTTP_R=${HTTP_R:-3}
@@ -69,17 +74,19 @@ if ! "$armr" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- /bin/t
     exit 1
 fi
 
+pin=()
+[ -z "$CPU" ] || pin=(taskset -c "$CPU")
 declare -A got
 run() { # config
     local out
     case $1 in
-    bare) out=$("$work/notify_roundtrip" bare "$N") ;;
-    minimal) out=$("$work/notify_roundtrip" minimal "$N") ;;
-    armr) out=$("$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
+    bare) out=$("${pin[@]}" "$work/notify_roundtrip" bare "$N") ;;
+    minimal) out=$("${pin[@]}" "$work/notify_roundtrip" minimal "$N") ;;
+    armr) out=$("${pin[@]}" "$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
     esac
     while read -r call ns; do got[$1.$call]+="$ns "; done <<<"$out"
 }
-say "== seccomp engine: $N calls of each kind per round, $R rounds (bare, minimal supervisor, armr)"
+say "== seccomp engine: $N calls of each kind per round, $R rounds (bare, minimal supervisor, armr)${CPU:+, on CPU $CPU}"
 for ((r = 1; r <= R; r++)); do
     for config in bare minimal armr; do run "$config"; done
     say "   round $r done"
