@@ -788,7 +788,7 @@ fn undelivered(stderr: &[u8]) -> u64 {
 }
 
 /// Ten events dropped by the parent, then a fork: the child drops nothing of its own, yet
-/// `Sink::after_fork` (preload/src/sink.rs) leaves it the parent's count, which both processes
+/// `Sink::after_fork` (sink/src/sink.rs) leaves it the parent's count, which both processes
 /// then report at exit (and the child would report in its first recovery line).
 #[test]
 fn dropped_events_are_counted_once_across_fork() {
@@ -882,7 +882,7 @@ fn a_program_closing_armrs_file_descriptor() {
 }
 
 /// armr tells its descriptor from the program's by device and inode, but its identity value
-/// (preload/src/sink.rs `identity_of`: `dev.rotate_left(40) ^ ino | 1`) loses the lowest bit of
+/// (sink/src/sink.rs `identity_of`: `dev.rotate_left(40) ^ ino | 1`) loses the lowest bit of
 /// the inode number: a program file whose inode differs from the log's only there passes for
 /// armr's log, and armr writes its events into the program's file.
 
