@@ -105,3 +105,19 @@ pub fn log_lines(path: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// `raw` with its two times (the header's TIMESTAMP and the extension's `rt=`) written `TIME`,
+/// for comparing whole lines.
+pub fn without_times(raw: &str) -> String {
+    let mut header: Vec<&str> = raw.splitn(3, ' ').collect();
+    if header.len() == 3 {
+        header[1] = "TIME";
+    }
+    let line = header.join(" ");
+    match (line.find("|rt="), line.find(" dvchost=")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}|rt=TIME{}", &line[..start], &line[end..])
+        }
+        _ => line,
+    }
+}

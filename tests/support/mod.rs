@@ -179,6 +179,7 @@ impl Drop for TempDir {
 }
 
 pub mod dns;
+pub mod engines;
 pub mod events;
 pub mod net;
 pub mod programs;

@@ -1,0 +1,54 @@
+/* Time of check against time of use, for tests/seccomp.rs:
+ *   toctou HOST ALLOWED_PORT PROTECTED_PORT N
+ * One thread flips the port of a sockaddr between ALLOWED_PORT and PROTECTED_PORT in a tight
+ * loop while the main thread connects N times with that same buffer. An engine that judges the
+ * address and lets the kernel read it again lets some connects through to the protected port.
+ * Prints "ok: X", "refused: Y" and "other: Z" lines (connects that succeeded, failed with
+ * ECONNREFUSED, failed otherwise). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct sockaddr_in shared;
+static atomic_int done;
+static uint16_t ports[2];
+
+static void *flip(void *unused) {
+    (void)unused;
+    volatile uint16_t *port = &shared.sin_port;
+    for (unsigned i = 0; !atomic_load_explicit(&done, memory_order_relaxed); i++) *port = ports[i & 1];
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: toctou HOST ALLOWED_PORT PROTECTED_PORT N\n");
+        return 2;
+    }
+    shared.sin_family = AF_INET;
+    if (inet_pton(AF_INET, argv[1], &shared.sin_addr) != 1) return 2;
+    ports[0] = htons(atoi(argv[2]));
+    ports[1] = htons(atoi(argv[3]));
+    shared.sin_port = ports[0];
+    long n = atol(argv[4]), ok = 0, refused = 0, other = 0;
+    pthread_t flipper;
+    if (pthread_create(&flipper, NULL, flip, NULL) != 0) return 2;
+    for (long i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) { perror("socket"); return 2; }
+        if (connect(fd, (struct sockaddr *)&shared, sizeof shared) == 0) ok++;
+        else if (errno == ECONNREFUSED) refused++;
+        else other++;
+        close(fd);
+    }
+    atomic_store(&done, 1);
+    pthread_join(flipper, NULL);
+    printf("ok: %ld\nrefused: %ld\nother: %ld\n", ok, refused, other);
+    return 0;
+}
