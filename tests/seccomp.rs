@@ -906,12 +906,22 @@ fn go_resolvers_to_a_protected_name_server_are_refused() {
 
 #[test]
 fn an_address_flipped_by_another_thread_never_reaches_the_protected_port() {
+    address_flipped_by_another_thread("seccomp");
+}
+
+/// The preload engine too: it judges and makes the call with its own copy of the address.
+#[test]
+fn an_address_flipped_by_another_thread_never_gets_past_the_preload_engine() {
+    address_flipped_by_another_thread("preload");
+}
+
+fn address_flipped_by_another_thread(engine: &str) {
     let (protected, pp) = tcp_listener("127.0.0.1:0");
     let (allowed, ap) = tcp_listener("127.0.0.1:0");
     let (protected_count, stop_protected) = count_connections(protected);
     let (allowed_count, stop_allowed) = count_connections(allowed);
     let (dir, rules) = setup(
-        "toctou",
+        &format!("toctou-{engine}"),
         &[(
             "no protected port",
             format!("connect(\"127.0.0.1:{pp}\")"),
@@ -919,9 +929,9 @@ fn an_address_flipped_by_another_thread_never_reaches_the_protected_port() {
         )],
     );
     let program = c_program("toctou", &["-pthread"]);
-    let n = 5000;
+    let n = 20_000;
     let ran = armr(
-        "seccomp",
+        engine,
         &dir,
         &rules,
         &[],

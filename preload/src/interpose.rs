@@ -102,6 +102,8 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
+    let mut room = sockaddr::Room::uninit();
+    let addr = unsafe { sockaddr::copied(&mut room, addr, len) };
     let port = if state.policy.has_rules(EventKind::BindServer)
         || state.policy.has_rules(EventKind::BindClient)
     {
@@ -229,6 +231,9 @@ unsafe fn connect_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_
     let Some(state) = active() else {
         return unsafe { real::connect(fd, addr, len) };
     };
+    // Judged and made with armr's copy: the program's buffer may change meanwhile.
+    let mut room = sockaddr::Room::uninit();
+    let addr = unsafe { sockaddr::copied(&mut room, addr, len) };
     let client_rules = state.policy.has_rules(EventKind::BindClient);
     // A TCP socket known to be unbound, or a datagram socket, has no client bind to judge.
     let mark = if client_rules {
@@ -469,10 +474,12 @@ pub unsafe fn sendto(
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
+    let mut room = sockaddr::Room::uninit();
+    let dest = unsafe { sockaddr::copied(&mut room, dest, len) };
     if unsafe { send_refused(state, fd, flags, dest, len) } {
         return -1;
     }
-    forward()
+    unsafe { real::sendto(fd, buf, n, flags, dest, len) }
 }
 
 /// `sendmsg` with a destination (`msg_name`): as `sendto`. Descriptors it passes (`SCM_RIGHTS`)
@@ -495,11 +502,16 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
-    let (dest, len) = unsafe { ((*msg).msg_name as *const SockAddr, (*msg).msg_namelen) };
+    // The header and its destination copied: judged and sent as read.
+    let mut header = unsafe { *msg };
+    let mut room = sockaddr::Room::uninit();
+    let (dest, len) = (header.msg_name as *const SockAddr, header.msg_namelen);
+    let dest = unsafe { sockaddr::copied(&mut room, dest, len) };
+    header.msg_name = dest as *mut c_void;
     if unsafe { send_refused(state, fd, flags, dest, len) } {
         return -1;
     }
-    forward()
+    unsafe { real::sendmsg(fd, &header, flags) }
 }
 
 /// `UIO_MAXIOV`: the kernel sends at most this many messages of one `sendmmsg` (it clamps `vlen`).
@@ -525,22 +537,47 @@ pub unsafe fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int
     if !state.policy.has_rules(EventKind::Connect) {
         return forward(vlen);
     }
-    for i in 0..read {
-        let hdr = unsafe { &(*msgs.add(i)).msg_hdr };
-        if unsafe {
-            send_refused(
-                state,
-                fd,
-                flags,
-                hdr.msg_name as *const SockAddr,
-                hdr.msg_namelen,
-            )
-        } {
-            if i == 0 {
-                return -1;
+    // Judged and sent in batches of copies (headers and destinations): the program's array may
+    // change between armr's look and the kernel's read.
+    const BATCH: usize = 16;
+    let mut sent = 0usize;
+    while sent < read {
+        let count = (read - sent).min(BATCH);
+        // SAFETY: plain C structures, each one written below before it is read.
+        let mut batch: [mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        let mut rooms = [sockaddr::Room::uninit(); BATCH];
+        let mut allowed = count;
+        for (i, (copy, room)) in batch
+            .iter_mut()
+            .zip(rooms.iter_mut())
+            .take(count)
+            .enumerate()
+        {
+            *copy = unsafe { *msgs.add(sent + i) };
+            let hdr = &mut copy.msg_hdr;
+            let dest =
+                unsafe { sockaddr::copied(room, hdr.msg_name as *const SockAddr, hdr.msg_namelen) };
+            hdr.msg_name = dest as *mut c_void;
+            if unsafe { send_refused(state, fd, flags, dest, hdr.msg_namelen) } {
+                allowed = i;
+                break;
             }
-            return forward(i as c_uint);
+        }
+        if allowed == 0 {
+            // EACCES when it is the call's first message, as the kernel fails its first one.
+            return if sent == 0 { -1 } else { sent as c_int };
+        }
+        let done = unsafe { real::sendmmsg(fd, batch.as_mut_ptr(), allowed as c_uint, flags) };
+        if done < 0 {
+            return if sent == 0 { done } else { sent as c_int };
+        }
+        for (i, copy) in batch.iter().take(done as usize).enumerate() {
+            unsafe { (*msgs.add(sent + i)).msg_len = copy.msg_len };
+        }
+        sent += done as usize;
+        if (done as usize) < count {
+            break;
         }
     }
-    forward(vlen)
+    sent as c_int
 }

@@ -10,6 +10,41 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 /// IPv6 bind, connect or send (`inet6_bind`, `tcp_v6_connect`, `udpv6_sendmsg`).
 pub const SIN6_LEN_RFC2133: usize = 24;
 
+/// Room for any address the kernel takes (`sizeof(struct sockaddr_storage)`).
+pub type Room = std::mem::MaybeUninit<libc::sockaddr_storage>;
+
+/// The address at `addr` copied into `room`, for the call to judge and then make with the same
+/// bytes: another thread of the program may rewrite its buffer between armr's look and the
+/// system call, and the kernel would read the new address (docs/security.md). Returns the copy,
+/// or `addr` itself when null or longer than any address the kernel takes (the kernel then fails
+/// the call, EFAULT or EINVAL, without reading an address).
+///
+/// # Safety
+/// `addr` is null or points to at least `len` readable bytes.
+#[inline(always)]
+pub unsafe fn copied(room: &mut Room, addr: *const sockaddr, len: socklen_t) -> *const sockaddr {
+    let to = room.as_mut_ptr().cast::<u8>();
+    let from = addr.cast::<u8>();
+    // SAFETY: the caller's contract for `from`; `to` has room for every length copied. The
+    // common lengths (sockaddr_in, sockaddr_in6) by fixed-size reads, not a call to memcpy.
+    unsafe {
+        match len as usize {
+            _ if addr.is_null() => return addr,
+            16 => to
+                .cast::<[u8; 16]>()
+                .write(from.cast::<[u8; 16]>().read_unaligned()),
+            28 => to
+                .cast::<[u8; 28]>()
+                .write(from.cast::<[u8; 28]>().read_unaligned()),
+            n if n <= std::mem::size_of::<libc::sockaddr_storage>() => {
+                std::ptr::copy_nonoverlapping(from, to, n)
+            }
+            _ => return addr,
+        }
+    }
+    room.as_ptr().cast()
+}
+
 /// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
 /// netlink, ...) or a length too short for the family. IPv6 takes every length the kernel takes:
 /// 24 bytes and up, the scope id read only when it is there (28 bytes), as the kernel does.
