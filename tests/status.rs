@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +12,7 @@ use serde_json::Value;
 use support::{TempDir, armr_command, library, manifest, without_armr_env};
 
 /// `armr run ARGS -- sleep 20`, started (killed at the end). coreutils' sleep: any user may run it.
-fn sleeper(dir: &TempDir, args: &[&str], user: Option<u32>) -> Child {
+fn sleeper(dir: &TempDir, args: &[&str], user: Option<u32>) -> Running {
     library();
     let mut command = match user {
         Some(uid) => {
@@ -36,7 +37,9 @@ fn sleeper(dir: &TempDir, args: &[&str], user: Option<u32>) -> Child {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(&format!("{}.stderr", user.unwrap_or(0)))).unwrap())
+        .process_group(0)
         .spawn()
+        .map(Running)
         .unwrap()
 }
 
@@ -66,7 +69,8 @@ fn status(user: Option<u32>) -> Vec<Value> {
 
 /// The entry of the process guarded for `child` (its own pid under the preload engine, which
 /// execs; its supervised child's under seccomp), waited for up to 10 s.
-fn entry(dir: &TempDir, child: &Child, user: Option<u32>) -> Value {
+fn entry(dir: &TempDir, child: &Running, user: Option<u32>) -> Value {
+    let child = &child.0;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Under the preload engine, once the library has mapped the compiled policy (between
@@ -102,9 +106,15 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// A started `armr run`, in a process group of its own: the group (supervisor and program) is
+/// killed when the test ends, passed or failed.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        support::run::kill_group(self.0.id());
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
@@ -128,8 +138,8 @@ fn status_lists_programs_under_either_engine_with_their_policy() {
     let p = entry(&dir, &preload, None);
     let s = entry(&dir, &seccomp, None);
     let after = now();
-    stop(preload);
-    stop(seccomp);
+    drop(preload);
+    drop(seccomp);
 
     // Preload: the process itself (armr run execs), the compiled policy it maps, its sources.
     assert_eq!(p["engine"], "preload", "{p}");
@@ -183,8 +193,8 @@ fn an_unprivileged_user_sees_their_own_processes_only() {
     let roots_entry = entry(&dir, &roots, None);
     assert_eq!(roots_entry["mode"], "detect-only", "{roots_entry}");
     let for_nobody = status(Some(nobody));
-    stop(mine);
-    stop(roots);
+    drop(mine);
+    drop(roots);
     assert!(
         for_nobody.iter().all(|e| e["pid"] != roots_entry["pid"]),
         "nobody sees root's process: {for_nobody:?}"

@@ -105,7 +105,7 @@ enum Command {
                       kind, address and port seen (ranges and CIDR blocks only as far as \
                       --widen-ports and --widen-prefix allow), and a protect rule for every other \
                       call of each kind. An accept rule names the client's address with any port: \
-                      a client's port is chosen by its kernel. See docs/learn.md."
+                      a client's port is chosen by its kernel. See docs/cli.md."
     )]
     Learn(learn::LearnArgs),
     /// List the processes of this machine running under armr, with the policy each holds
