@@ -154,3 +154,71 @@ fn a_workload_recorded_in_detect_only_mode_replays_under_the_learned_rules() {
     let learned = learn_and_check(&dir, "record.log");
     replay(&dir, &args, &learned);
 }
+
+/// Events of IPv6 and IPv4-mapped addresses, an unbound listen (`0.0.0.0:0`) and neighbouring
+/// ports, learned with widening: the rules pass `armr check` without a warning (no rule that can
+/// never win), and widen only as far as asked.
+#[test]
+fn learned_rules_of_unusual_events_check_clean_and_widen_only_as_asked() {
+    let dir = TempDir::new("learn", "unusual");
+    let head = "<14>1 2026-11-30T17:17:37.448Z vm p 1 - - CEF:0|ARMR:M|M|2.11|r|Execute Rule|Low|rt=Nov 30 2026 17:17:37.448 +0000 dvchost=vm procid=1 appVersion=1 ruleType=socket";
+    let events: String = [
+        "connect act=detect remoteIpAddress=::ffff:127.0.0.1 remotePort=80",
+        "connect act=detect remoteIpAddress=::1 remotePort=81",
+        "connect act=detect remoteIpAddress=::1 remotePort=82",
+        "connect act=detect remoteIpAddress=::1 remotePort=84",
+        "connect act=detect remoteIpAddress=10.1.2.3 remotePort=443",
+        "connect act=detect remoteIpAddress=10.1.2.9 remotePort=443",
+        "connect act=detect remoteIpAddress=10.1.3.1 remotePort=443",
+        "serverbind act=detect localIpAddress=:: localPort=8080",
+        "serverbind act=detect localIpAddress=0.0.0.0 localPort=0",
+        "accept act=detect remoteIpAddress=fe80::1 remotePort=5",
+    ]
+    .iter()
+    .map(|e| format!("{head} securityFeature=socket {e}\n"))
+    .collect();
+    dir.write("events.log", &events);
+    let out = armr(
+        &[
+            "learn",
+            "--from",
+            "events.log",
+            "--widen-ports",
+            "2",
+            "--widen-prefix",
+            "24",
+            "-o",
+            "learned.armr",
+        ],
+        &dir.0,
+    );
+    assert!(out.status.success(), "armr learn: {out:?}");
+    let learned = fs::read_to_string(dir.join("learned.armr")).unwrap();
+    let conditions: Vec<&str> = learned
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("connect(") || l.starts_with("bind(") || l.starts_with("accept("))
+        .collect();
+    assert_eq!(
+        conditions,
+        [
+            // Every listen is allowed: one was seen on an unbound socket. No catch-all for it.
+            "bind(server: \"0.0.0.0:0\")",
+            "connect(\"[::ffff:127.0.0.1]:80\")",
+            "connect(\"[::1]:81-82\")",
+            "connect(\"[::1]:84\")",
+            "connect(\"10.1.2.0/28:443\")",
+            "connect(\"10.1.3.1:443\")",
+            "accept(\"[fe80::1]:0\")",
+            "bind(client: \"0.0.0.0:0\")",
+            "connect(\"0.0.0.0:0\")",
+            "accept(\"0.0.0.0:0\")",
+        ],
+        "{learned}"
+    );
+    let check = armr(&["check", "learned.armr"], &dir.0);
+    assert!(
+        check.status.success() && check.stderr.is_empty(),
+        "armr check: {check:?}\n{learned}"
+    );
+}

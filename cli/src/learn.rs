@@ -166,6 +166,10 @@ struct Allowed {
 }
 
 impl Allowed {
+    fn covers_all(&self) -> bool {
+        self.ip.is_unspecified() && self.ports == (0, 0)
+    }
+
     fn address(&self) -> String {
         let full = if self.ip.is_ipv4() { 32 } else { 128 };
         let host = if self.prefix == full {
@@ -188,9 +192,16 @@ impl Allowed {
 /// The allow rules for `seen`: ports merged per kind and address, then addresses merged per kind
 /// and ports, never past the limits given.
 fn group(seen: &BTreeSet<Observation>, widen_ports: u32, prefix4: u8, prefix6: u8) -> Vec<Allowed> {
+    // A call on the any-address with any port (a listen on an unbound socket) matches only a rule
+    // that covers every call of its kind: that rule alone, then.
+    let everything: BTreeSet<Kind> = seen
+        .iter()
+        .filter(|o| o.ip.is_unspecified() && o.port == 0)
+        .map(|o| o.kind)
+        .collect();
     // Ports per (kind, address). Port 0 (any port) stands alone: it already covers the rest.
     let mut ports: BTreeMap<(Kind, IpAddr), Vec<u16>> = BTreeMap::new();
-    for o in seen {
+    for o in seen.iter().filter(|o| !everything.contains(&o.kind)) {
         ports.entry((o.kind, o.ip)).or_default().push(o.port);
     }
     let mut by_ports: BTreeMap<(Kind, (u16, u16)), Vec<IpAddr>> = BTreeMap::new();
@@ -212,7 +223,15 @@ fn group(seen: &BTreeSet<Observation>, widen_ports: u32, prefix4: u8, prefix6: u
             by_ports.entry((kind, range)).or_default().push(ip);
         }
     }
-    let mut rules = Vec::new();
+    let mut rules: Vec<Allowed> = everything
+        .into_iter()
+        .map(|kind| Allowed {
+            kind,
+            ip: IpAddr::from([0, 0, 0, 0]),
+            prefix: 32,
+            ports: (0, 0),
+        })
+        .collect();
     for ((kind, ports), ips) in by_ports {
         for (ip, prefix) in blocks(&ips, kind.takes_blocks(), prefix4, prefix6) {
             rules.push(Allowed {
@@ -300,6 +319,14 @@ fn render(app: &str, rules: &[Allowed], sources: &str, events: usize) -> String 
         Kind::Connect,
         Kind::Accept,
     ] {
+        if rules.iter().any(|r| r.kind == kind && r.covers_all()) {
+            text.push_str(&format!(
+                "\n    # No catch-all for {0}: a {0} on the any-address with any port was seen, \
+                 which only a rule allowing every {0} lets through.\n",
+                kind.word()
+            ));
+            continue;
+        }
         text.push_str(&format!(
             "\n    socket(\"no other {}\"):\n        {}\n        protect(message: \"{} not seen while learning\", severity: High)\n    endsocket\n",
             kind.word(),
