@@ -8,4 +8,4 @@ pub mod errno;
 pub mod line;
 pub mod sink;
 
-pub use sink::{Calls, Libc, Sent, Sink};
+pub use sink::{Calls, Destination, Libc, Sent, Sink};
