@@ -317,7 +317,7 @@ pub const SIDECAR: &str = "armr.env";
 /// The settings a sidecar may hold: the same as the environment's, and `ARMR_SOURCE`, which
 /// `armr run` writes: the rules files its compiled `ARMR_RULES` was compiled from, watched for
 /// changes (docs/reload.md).
-pub const SETTINGS: [&str; 7] = [
+pub const SETTINGS: [&str; 8] = [
     "ARMR_RULES",
     "ARMR_LOG",
     "ARMR_MODE",
@@ -325,7 +325,11 @@ pub const SETTINGS: [&str; 7] = [
     RELOAD,
     LOG_LIFECYCLE,
     SOURCE,
+    LOG_LIMIT,
 ];
+
+/// `ARMR_LOG_LIMIT=N`: at most N events per rule per second (off by default; docs/logging.md).
+pub const LOG_LIMIT: &str = "ARMR_LOG_LIMIT";
 
 /// `ARMR_RELOAD=off`: the rules are read once, at start; changes are not picked up.
 pub const RELOAD: &str = "ARMR_RELOAD";
@@ -946,10 +950,12 @@ mod tests {
             errors,
             [
                 "/run/armr/armr.env:2: unknown setting `ARMR_RULE`; expected one of ARMR_RULES, \
-                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE",
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE, \
+                 ARMR_LOG_LIMIT",
                 "/run/armr/armr.env:3: expected `KEY=VALUE`, a `#` comment or a blank line",
                 "/run/armr/armr.env:4: unknown setting ` ARMR_MODE`; expected one of ARMR_RULES, \
-                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE",
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE, \
+                 ARMR_LOG_LIMIT",
                 "/run/armr/armr.env:5: ARMR_RULES is set twice (first on line 1)",
                 "/run/armr/armr.env:6: ARMR_MODE=audit: expected `enforce` or `detect-only`",
                 "/run/armr/armr.env:7: ARMR_LOG=journald: unknown destination; expected \

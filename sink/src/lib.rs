@@ -5,6 +5,7 @@
 //! through the same code; each passes the socket functions the sink uses ([`sink::Calls`]).
 
 pub mod errno;
+pub mod limit;
 pub mod line;
 pub mod sink;
 
