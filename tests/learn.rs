@@ -15,8 +15,20 @@ use support::{TempDir, armr_command, library, manifest, programs, python, withou
 
 /// `armr run -r RULES -l LOG [--detect-only] -- python3 learn_workload.py ARGS`.
 fn workload(dir: &TempDir, tag: &str, rules: &Path, detect_only: bool, args: &[String]) -> Ran {
-    library();
     let log = dir.join(&format!("{tag}.log"));
+    workload_logging(dir, tag, rules, detect_only, log.as_os_str(), args).with_log(&log)
+}
+
+/// The same, with `-l LOG` any `ARMR_LOG` value.
+fn workload_logging(
+    dir: &TempDir,
+    tag: &str,
+    rules: &Path,
+    detect_only: bool,
+    log: &std::ffi::OsStr,
+    args: &[String],
+) -> Ran {
+    library();
     let mut command = Command::new(armr_command());
     without_armr_env(&mut command)
         .current_dir(manifest())
@@ -24,7 +36,7 @@ fn workload(dir: &TempDir, tag: &str, rules: &Path, detect_only: bool, args: &[S
         .args(["run", "-r"])
         .arg(rules)
         .arg("-l")
-        .arg(&log);
+        .arg(log);
     if detect_only {
         command.arg("--detect-only");
     }
@@ -33,7 +45,7 @@ fn workload(dir: &TempDir, tag: &str, rules: &Path, detect_only: bool, args: &[S
         .arg(python())
         .arg(programs::path("learn_workload.py"))
         .args(args);
-    run(&mut command, &dir.0, tag, Duration::from_secs(30)).with_log(&log)
+    run(&mut command, &dir.0, tag, Duration::from_secs(30))
 }
 
 fn armr(args: &[&str], dir: &Path) -> std::process::Output {
@@ -221,4 +233,57 @@ fn learned_rules_of_unusual_events_check_clean_and_widen_only_as_asked() {
         check.status.success() && check.stderr.is_empty(),
         "armr check: {check:?}\n{learned}"
     );
+}
+
+/// One run logged in the three formats at once (`armr`, `cef`, `json` destinations): each is
+/// learned with its `--format`, the rules are the same, and they replay.
+#[test]
+fn each_log_format_learns_the_same_rules() {
+    let dir = TempDir::new("learn", "formats");
+    let (_dest, dest_port) = tcp_listener("127.0.0.1:0");
+    let args: Vec<String> = [free_tcp_port(), dest_port, free_udp_port()]
+        .iter()
+        .map(u16::to_string)
+        .collect();
+    let log = format!(
+        "file:{},cef+file:{},json+file:{}",
+        dir.join("armr.log").display(),
+        dir.join("cef.log").display(),
+        dir.join("json.log").display()
+    );
+    let monitor = manifest().join("rules/monitor-everything.armr");
+    let recorded = workload_logging(&dir, "record", &monitor, false, log.as_ref(), &args);
+    assert_eq!(recorded.stdout, WORKLOAD_OK, "{}", recorded.context());
+    let mut learned = Vec::new();
+    for format in ["armr", "cef", "json"] {
+        let out = armr(
+            &[
+                "learn",
+                "--format",
+                format,
+                "--from",
+                &format!("{format}.log"),
+            ],
+            &dir.0,
+        );
+        assert!(
+            out.status.success(),
+            "armr learn --format {format}: {out:?}"
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        // The first line names the log read; the rules follow.
+        let rules = text.split_once('\n').unwrap().1.to_string();
+        assert_eq!(rules.matches("allow()").count(), 5, "{format}:\n{text}");
+        learned.push((format, rules));
+    }
+    assert_eq!(
+        learned[0].1, learned[1].1,
+        "armr and cef learn different rules"
+    );
+    assert_eq!(
+        learned[0].1, learned[2].1,
+        "armr and json learn different rules"
+    );
+    fs::write(dir.join("learned.armr"), &learned[2].1).unwrap();
+    replay(&dir, &args, &learned[2].1);
 }

@@ -43,12 +43,18 @@ pub struct LearnArgs {
 pub enum Format {
     /// armr's default line: RFC 5424 syslog with the vendor's CEF record (docs/logging.md)
     Armr,
+    /// The `cef` format: the address from the ArcSight keys (src/spt, dst/dpt)
+    Cef,
+    /// The `json` format: one ECS object per line (event.action, source.*/destination.*)
+    Json,
 }
 
 impl Format {
     fn parse(self, line: &str) -> Option<Observation> {
         match self {
             Format::Armr => parse_armr(line),
+            Format::Cef => parse_cef(line),
+            Format::Json => parse_json(line),
         }
     }
 }
@@ -98,6 +104,71 @@ pub struct Observation {
 /// One line of armr's default format: the CEF record's `securityFeature` and its address
 /// fields. Lines that are not socket events (lifecycle, dropped reports) give nothing.
 pub fn parse_armr(line: &str) -> Option<Observation> {
+    let extension = cef_extension(line)?;
+    let (kind, ip, port) = match kind_of(extension_value(extension, "securityFeature")?)? {
+        kind @ (Kind::Connect | Kind::Accept) => (kind, "remoteIpAddress", "remotePort"),
+        kind => (kind, "localIpAddress", "localPort"),
+    };
+    Some(Observation {
+        kind,
+        ip: last_value(extension, ip)?.parse().ok()?,
+        port: last_value(extension, port)?.parse().ok()?,
+    })
+}
+
+/// One line of the `cef` format: the kind from `securityFeature`, the address from the ArcSight
+/// dictionary's keys, which a SIEM keeps when it keeps nothing else: `src`/`spt` for the
+/// addresses that are the traffic's source (accept: the client; a client's bind: its own), else
+/// `dst`/`dpt`.
+pub fn parse_cef(line: &str) -> Option<Observation> {
+    let extension = cef_extension(line)?;
+    let kind = kind_of(extension_value(extension, "securityFeature")?)?;
+    let (ip, port) = match kind {
+        Kind::Accept | Kind::ClientBind => ("src", "spt"),
+        Kind::Connect | Kind::ServerBind => ("dst", "dpt"),
+    };
+    Some(Observation {
+        kind,
+        ip: last_value(extension, ip)?.parse().ok()?,
+        port: last_value(extension, port)?.parse().ok()?,
+    })
+}
+
+/// One line of the `json` format (after a syslog header, when there is one): `event.action` and
+/// `source` or `destination`. Lines of armr's own events (no `event.action`) give nothing.
+pub fn parse_json(line: &str) -> Option<Observation> {
+    let value: serde_json::Value = serde_json::from_str(&line[line.find('{')?..]).ok()?;
+    let kind = match value["event"]["action"].as_str()? {
+        "bind-server" => Kind::ServerBind,
+        "bind-client" => Kind::ClientBind,
+        "connect" => Kind::Connect,
+        "accept" => Kind::Accept,
+        _ => return None,
+    };
+    let address = match kind {
+        Kind::Accept | Kind::ClientBind => &value["source"],
+        Kind::Connect | Kind::ServerBind => &value["destination"],
+    };
+    Some(Observation {
+        kind,
+        ip: address["ip"].as_str()?.parse().ok()?,
+        port: u16::try_from(address["port"].as_u64()?).ok()?,
+    })
+}
+
+/// The kind a CEF record's `securityFeature` names.
+fn kind_of(feature: &str) -> Option<Kind> {
+    Some(match feature {
+        "socket connect" => Kind::Connect,
+        "socket accept" => Kind::Accept,
+        "socket bind" => Kind::ClientBind,
+        "socket serverbind" => Kind::ServerBind,
+        _ => return None,
+    })
+}
+
+/// The extension of the CEF record in `line` (after its seven header fields).
+fn cef_extension(line: &str) -> Option<&str> {
     let cef = &line[line.find("CEF:0|")?..];
     // Seven header fields separated by `|` (a `|` inside one is written `\|`), then the extension.
     let mut fields = 0;
@@ -116,20 +187,15 @@ pub fn parse_armr(line: &str) -> Option<Observation> {
             _ => escaped = false,
         }
     }
-    let extension = &cef[start?..];
-    let feature = extension_value(extension, "securityFeature")?;
-    let (kind, ip, port) = match feature {
-        "socket connect" => (Kind::Connect, "remoteIpAddress", "remotePort"),
-        "socket accept" => (Kind::Accept, "remoteIpAddress", "remotePort"),
-        "socket bind" => (Kind::ClientBind, "localIpAddress", "localPort"),
-        "socket serverbind" => (Kind::ServerBind, "localIpAddress", "localPort"),
-        _ => return None,
-    };
-    Some(Observation {
-        kind,
-        ip: extension_value(extension, ip)?.parse().ok()?,
-        port: extension_value(extension, port)?.parse().ok()?,
-    })
+    Some(&cef[start?..])
+}
+
+/// The value of the last `key` in a CEF extension: the address keys come after the metadata
+/// keys, which a rules file may name as it likes.
+fn last_value<'a>(extension: &'a str, key: &str) -> Option<&'a str> {
+    let pattern = format!(" {key}=");
+    let at = extension.rfind(&pattern)?;
+    extension_value(&extension[at + 1..], key)
 }
 
 /// The value of `key` in a CEF extension: from after `key=` to the next ` KEY=` (a key is
@@ -442,6 +508,19 @@ mod tests {
         let bind = "<12>1 t vm p 1 - - CEF:0|ARMR:A\\|B|A|2.11|r|Execute Rule|Medium|rt=x dvchost=vm procid=1 appVersion=1 ruleType=socket securityFeature=socket serverbind act=detect msg=a\\=b team=x localIpAddress=:: localPort=8080";
         assert_eq!(parse_armr(bind), Some(o(Kind::ServerBind, "::", 8080)));
         assert_eq!(parse_armr("not an event"), None);
+    }
+
+    #[test]
+    fn parses_the_cef_and_json_lines() {
+        // A metadata key named as an address key does not stand for the address: the address
+        // keys are written last.
+        let cef = "<14>1 2026-11-30T17:27:36.316Z vm python3 7030 - - CEF:0|ARMR:M|M|2.11|watch accepts|Execute Rule|Low|rt=1796059656316 dvchost=vm procid=7030 appVersion=1 ruleType=socket securityFeature=socket accept act=detect src=10.9.9.9 remoteIpAddress=127.0.0.1 remotePort=5 src=127.0.0.2 spt=40000 outcome=success dvcpid=7030 deviceProcessName=python3 cs1Label=ruleName cs1=watch accepts cs2Label=appName cs2=M";
+        assert_eq!(parse_cef(cef), Some(o(Kind::Accept, "127.0.0.2", 40000)));
+        assert_eq!(parse_armr(cef), Some(o(Kind::Accept, "127.0.0.1", 5)));
+        let json = r#"{"@timestamp":"2026-11-30T17:27:36.316Z","event":{"kind":"event","module":"armr","action":"bind-server","outcome":"success","severity":4},"destination":{"ip":"::1","port":40781},"process":{"pid":7030,"name":"python3"}}"#;
+        assert_eq!(parse_json(json), Some(o(Kind::ServerBind, "::1", 40781)));
+        let own = r#"{"event":{"kind":"event","module":"armr"},"message":"<12>1 ... Load Rule"}"#;
+        assert_eq!(parse_json(own), None);
     }
 
     #[test]
