@@ -37,6 +37,10 @@ BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib/armr
 DEBUGDIR ?= $(PREFIX)/lib/debug
 DOCDIR = $(PREFIX)/share/doc/armr
+MANDIR = $(PREFIX)/share/man/man1
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 OBJCOPY ?= objcopy
 INSTALLED = $(BINDIR)/armr $(LIBDIR)/libarmr.so
 
@@ -56,9 +60,20 @@ install: build
 
 	mv -f $(DESTDIR)$(LIBDIR)/.libarmr.so.new $(DESTDIR)$(LIBDIR)/libarmr.so
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	# Completions and man pages, generated from the command's own argument parser.
+	install -d -m 0755 $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR)
+	target/release/armr completions bash > $(DESTDIR)$(BASHCOMPDIR)/armr
+	target/release/armr completions zsh > $(DESTDIR)$(ZSHCOMPDIR)/_armr
+	target/release/armr completions fish > $(DESTDIR)$(FISHCOMPDIR)/armr.fish
+	target/release/armr man --dir $(DESTDIR)$(MANDIR)
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/armr $(DESTDIR)$(ZSHCOMPDIR)/_armr \
+		$(DESTDIR)$(FISHCOMPDIR)/armr.fish $(DESTDIR)$(MANDIR)/armr*.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/armr $(DESTDIR)$(LIBDIR)/libarmr.so \
 		$(DESTDIR)$(DEBUGDIR)$(BINDIR)/armr.debug $(DESTDIR)$(DEBUGDIR)$(LIBDIR)/libarmr.so.debug
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/armr.1 $(DESTDIR)$(MANDIR)/armr-*.1 $(DESTDIR)$(BASHCOMPDIR)/armr \
+		$(DESTDIR)$(ZSHCOMPDIR)/_armr $(DESTDIR)$(FISHCOMPDIR)/armr.fish
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DEBUGDIR)$(LIBDIR) $(DESTDIR)$(DEBUGDIR)$(BINDIR) 2>/dev/null

@@ -27,7 +27,58 @@ pub enum LogTarget {
     Udp(String, u16),
     /// Syslog over TCP with RFC 6587 octet-counted framing.
     Tcp(String, u16),
+    /// Several destinations (`ARMR_LOG=A,B`), or one in a format other than armr's
+    /// (`json+file:PATH`): each with its format; none of them is itself `Many`.
+    Many(Vec<(LogFormat, LogTarget)>),
 }
+
+/// How a destination writes an event (`FORMAT+` before it in `ARMR_LOG`; docs/logging.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// The vendor's line: RFC 5424 header and CEF record, unchanged (the default).
+    Armr,
+    /// The same CEF record with `rt` in epoch milliseconds and the ArcSight dictionary's keys.
+    Cef,
+    /// One JSON object per line, Elastic Common Schema names.
+    Json,
+}
+
+/// The formats, by their `ARMR_LOG` keyword, in [`LogFormat`]'s order.
+pub const LOG_FORMATS: [(&str, LogFormat); 3] = [
+    ("armr", LogFormat::Armr),
+    ("cef", LogFormat::Cef),
+    ("json", LogFormat::Json),
+];
+
+impl LogFormat {
+    pub fn name(self) -> &'static str {
+        LOG_FORMATS[self as usize].0
+    }
+}
+
+impl LogTarget {
+    /// Each destination with its format: one for a single value.
+    pub fn destinations(&self) -> Vec<(LogFormat, &LogTarget)> {
+        match self {
+            LogTarget::Many(list) => list.iter().map(|(f, t)| (*f, t)).collect(),
+            one => vec![(LogFormat::Armr, one)],
+        }
+    }
+
+    /// The paths of its files and sockets (which a sidecar wants absolute).
+    pub fn paths(&self) -> Vec<&Path> {
+        self.destinations()
+            .into_iter()
+            .filter_map(|(_, t)| match t {
+                LogTarget::File(p) | LogTarget::Syslog(p) => Some(p.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// At most this many destinations in one `ARMR_LOG`.
+pub const MAX_LOG_DESTINATIONS: usize = 4;
 
 /// Every form of an `ARMR_LOG` value, as its documentation and errors write it: the parser, the
 /// `armr run` launcher and the tests take the list from here. An upper-case word stands for a
@@ -44,6 +95,12 @@ pub const LOG_FORMS: [&str; 6] = [
 /// The form of [`LOG_FORMS`] whose keyword `value` uses (`udp://h` is `udp://HOST:PORT`, even
 /// though it lacks a port), or `None` for a value that uses none (such as a bare path).
 pub fn log_form_of(value: &str) -> Option<&'static str> {
+    // A list: its first destination; a format: the destination after it.
+    let value = value.split(',').next().unwrap_or(value);
+    let value = LOG_FORMATS
+        .iter()
+        .find_map(|(name, _)| value.strip_prefix(name)?.strip_prefix('+'))
+        .unwrap_or(value);
     LOG_FORMS
         .into_iter()
         .find(|form| match form.find(|c: char| c.is_ascii_uppercase()) {
@@ -53,13 +110,53 @@ pub fn log_form_of(value: &str) -> Option<&'static str> {
 }
 
 impl LogTarget {
-    /// Parses an `ARMR_LOG` value.
+    /// Parses an `ARMR_LOG` value: one destination, or several separated by commas, each with an
+    /// optional `FORMAT+` before it.
     pub fn parse(value: &str) -> Result<LogTarget, String> {
+        let mut list = Vec::new();
+        for part in value.split(',') {
+            let (format, destination) = LOG_FORMATS
+                .iter()
+                .find_map(|(name, format)| {
+                    Some((*format, part.strip_prefix(name)?.strip_prefix('+')?))
+                })
+                .unwrap_or((LogFormat::Armr, part));
+            if value.contains(',') && destination.is_empty() {
+                return Err(format!(
+                    "ARMR_LOG={}: an empty destination in the list",
+                    value.escape_debug()
+                ));
+            }
+            let target = LogTarget::parse_one(destination).map_err(|e| {
+                if part == value {
+                    e
+                } else {
+                    format!("ARMR_LOG={}: {e}", value.escape_debug())
+                }
+            })?;
+            list.push((format, target));
+        }
+        if list.len() > MAX_LOG_DESTINATIONS {
+            return Err(format!(
+                "ARMR_LOG={}: {} destinations, at most {MAX_LOG_DESTINATIONS}",
+                value.escape_debug(),
+                list.len()
+            ));
+        }
+        match list.as_slice() {
+            [(LogFormat::Armr, _)] => Ok(list.remove(0).1),
+            _ => Ok(LogTarget::Many(list)),
+        }
+    }
+
+    /// Parses one destination, without format.
+    fn parse_one(value: &str) -> Result<LogTarget, String> {
         let bad = |why: &str| {
             let (last, others) = LOG_FORMS.split_last().unwrap_or((&"", &[]));
             let others: Vec<String> = others.iter().map(|f| format!("`{f}`")).collect();
             Err(format!(
-                "ARMR_LOG={}: {why}; expected {} or `{last}`",
+                "ARMR_LOG={}: {why}; expected {} or `{last}`, each optionally after a format \
+                 (`armr+`, `cef+`, `json+`), several separated by commas",
                 value.escape_debug(),
                 others.join(", ")
             ))
@@ -127,6 +224,17 @@ impl LogTarget {
             LogTarget::Syslog(path) => format!("syslog:{}", path.to_str()?),
             LogTarget::Udp(h, port) => format!("udp://{}:{port}", host(h)),
             LogTarget::Tcp(h, port) => format!("tcp://{}:{port}", host(h)),
+            LogTarget::Many(list) => {
+                let mut parts = Vec::new();
+                for (format, target) in list {
+                    let one = target.value()?;
+                    parts.push(match format {
+                        LogFormat::Armr => one,
+                        _ => format!("{}+{one}", format.name()),
+                    });
+                }
+                parts.join(",")
+            }
         })
     }
 }
@@ -209,7 +317,7 @@ pub const SIDECAR: &str = "armr.env";
 /// The settings a sidecar may hold: the same as the environment's, and `ARMR_SOURCE`, which
 /// `armr run` writes: the rules files its compiled `ARMR_RULES` was compiled from, watched for
 /// changes (docs/reload.md).
-pub const SETTINGS: [&str; 7] = [
+pub const SETTINGS: [&str; 8] = [
     "ARMR_RULES",
     "ARMR_LOG",
     "ARMR_MODE",
@@ -217,7 +325,11 @@ pub const SETTINGS: [&str; 7] = [
     RELOAD,
     LOG_LIFECYCLE,
     SOURCE,
+    LOG_LIMIT,
 ];
+
+/// `ARMR_LOG_LIMIT=N`: at most N events per rule per second (off by default; docs/logging.md).
+pub const LOG_LIMIT: &str = "ARMR_LOG_LIMIT";
 
 /// `ARMR_RELOAD=off`: the rules are read once, at start; changes are not picked up.
 pub const RELOAD: &str = "ARMR_RELOAD";
@@ -356,9 +468,7 @@ impl Sidecar {
                         config.rules.display()
                     ));
                 }
-                if let LogTarget::File(path) | LogTarget::Syslog(path) = &config.log
-                    && !path.is_absolute()
-                {
+                if config.log.paths().iter().any(|path| !path.is_absolute()) {
                     errors.push(format!(
                         "{}: ARMR_LOG={}: the path must be absolute in a sidecar (every \
                          process reads it, from any directory)",
@@ -478,14 +588,13 @@ pub fn installed_config(policy: &Path, settings: Option<&Sidecar>) -> (Config, V
         })
     };
     match one("ARMR_LOG") {
-        Ok(Some(checked)) => match &checked.log {
-            LogTarget::File(path) | LogTarget::Syslog(path) if !path.is_absolute() => messages
-                .push(format!(
-                    "{}: ARMR_LOG={}: the path must be absolute",
-                    settings.origin("ARMR_LOG"),
-                    path.display()
-                )),
-            _ => config.log = checked.log,
+        Ok(Some(checked)) => match checked.log.paths().iter().find(|p| !p.is_absolute()) {
+            Some(path) => messages.push(format!(
+                "{}: ARMR_LOG={}: the path must be absolute",
+                settings.origin("ARMR_LOG"),
+                path.display()
+            )),
+            None => config.log = checked.log,
         },
         Ok(None) => {}
         Err((_, errors)) => messages.extend(
@@ -695,6 +804,55 @@ mod tests {
         );
     }
 
+    /// Several destinations, each with its format, parse and are written back the same; a
+    /// format's prefix does not hide the destination's form.
+    #[test]
+    fn several_destinations_each_with_its_format() {
+        let value = "json+file:/var/log/armr.json,syslog,cef+udp://127.0.0.1:514";
+        let target = LogTarget::parse(value).unwrap();
+        assert_eq!(
+            target,
+            LogTarget::Many(vec![
+                (
+                    LogFormat::Json,
+                    LogTarget::File("/var/log/armr.json".into())
+                ),
+                (LogFormat::Armr, LogTarget::Syslog("/dev/log".into())),
+                (LogFormat::Cef, LogTarget::Udp("127.0.0.1".into(), 514)),
+            ])
+        );
+        assert_eq!(target.value().as_deref(), Some(value));
+        assert_eq!(log_form_of(value), Some("file:PATH"));
+        assert_eq!(
+            LogTarget::parse("armr+stderr"),
+            Ok(LogTarget::Stderr),
+            "armr+ is the default"
+        );
+        for form in LOG_FORMS {
+            for (name, format) in LOG_FORMATS {
+                let value = format!(
+                    "{name}+{}",
+                    form.replace("PATH", "/x")
+                        .replace("SOCKET", "/s")
+                        .replace("HOST:PORT", "h:1")
+                );
+                let parsed = LogTarget::parse(&value).unwrap_or_else(|e| panic!("{value}: {e}"));
+                assert_eq!(parsed.destinations()[0].0, format, "{value}");
+                assert_eq!(log_form_of(&value), Some(form), "{value}");
+            }
+        }
+        assert_eq!(
+            LogTarget::parse("file:/a,,syslog"),
+            Err("ARMR_LOG=file:/a,,syslog: an empty destination in the list".into())
+        );
+        assert!(LogTarget::parse("xml+file:/a").is_err());
+        assert!(LogTarget::parse("stderr,stderr,stderr,stderr,stderr").is_err());
+        let relative = "json+file:/a,file:rel.log";
+        let (_, errors) =
+            sidecar(&format!("ARMR_RULES=/r.armr\nARMR_LOG={relative}\n")).unwrap_err();
+        assert!(errors[0].contains("must be absolute"), "{errors:?}");
+    }
+
     #[test]
     fn a_written_sidecar_reads_back_as_the_same_settings() {
         let config = Config {
@@ -744,7 +902,8 @@ mod tests {
             [
                 "ARMR_MODE=audit: expected `enforce` or `detect-only`",
                 "ARMR_LOG=journald: unknown destination; expected `stderr`, `file:PATH`, `syslog`, \
-                 `syslog:SOCKET`, `udp://HOST:PORT` or `tcp://HOST:PORT`",
+                 `syslog:SOCKET`, `udp://HOST:PORT` or `tcp://HOST:PORT`, each optionally after \
+                 a format (`armr+`, `cef+`, `json+`), several separated by commas",
             ]
         );
         let (on_error, errors) =
@@ -791,15 +950,18 @@ mod tests {
             errors,
             [
                 "/run/armr/armr.env:2: unknown setting `ARMR_RULE`; expected one of ARMR_RULES, \
-                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE",
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE, \
+                 ARMR_LOG_LIMIT",
                 "/run/armr/armr.env:3: expected `KEY=VALUE`, a `#` comment or a blank line",
                 "/run/armr/armr.env:4: unknown setting ` ARMR_MODE`; expected one of ARMR_RULES, \
-                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE",
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE, \
+                 ARMR_LOG_LIMIT",
                 "/run/armr/armr.env:5: ARMR_RULES is set twice (first on line 1)",
                 "/run/armr/armr.env:6: ARMR_MODE=audit: expected `enforce` or `detect-only`",
                 "/run/armr/armr.env:7: ARMR_LOG=journald: unknown destination; expected \
                  `stderr`, `file:PATH`, `syslog`, `syslog:SOCKET`, `udp://HOST:PORT` or \
-                 `tcp://HOST:PORT`",
+                 `tcp://HOST:PORT`, each optionally after a format (`armr+`, `cef+`, `json+`), \
+                 several separated by commas",
             ]
         );
     }

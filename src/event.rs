@@ -9,10 +9,15 @@
 //! or forge a field: in CEF header fields `\` and `|` are escaped, in extension values `\` and `=`
 //! are escaped and line breaks written `\n`/`\r`; syslog header fields keep printable ASCII only.
 
+pub use crate::config::LogFormat;
 use crate::language::vocabulary::{self, event_field as field};
 use crate::language::{Action, App, LanguageVersion, LogMetadata, Severity, SocketRule};
 use crate::policy::EventKind;
+
+mod json;
 use crate::policy::compiled::{Pairs, PairsIter};
+pub use json::action as json_action;
+pub use json::format_message as format_json_message;
 use std::fmt::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
@@ -596,12 +601,43 @@ pub fn max_event_len(event: &Event<'_>) -> usize {
 /// [`TRUNCATED`]. The fields after them, the address above all, are kept. Only when the rest alone
 /// does not fit (names of thousands of bytes) is the line cut at the end (still ending in `\n`).
 pub fn format_event(event: &Event<'_>, buf: &mut [u8]) -> usize {
-    let (len, wanted) = write_line(event, buf, None);
+    format_cef_line(event, buf, false)
+}
+
+/// An event's line in `format` (`ARMR_LOG`'s `FORMAT+`, docs/logging.md): armr's own line
+/// ([`format_event`]), the same with the ArcSight dictionary's keys (`cef`), or one JSON object
+/// with Elastic Common Schema names (`json`). The same cutting rules as [`format_event`].
+pub fn format_event_as(format: LogFormat, event: &Event<'_>, buf: &mut [u8]) -> usize {
+    match format {
+        LogFormat::Armr => format_cef_line(event, buf, false),
+        LogFormat::Cef => format_cef_line(event, buf, true),
+        LogFormat::Json => json::format(event, buf),
+    }
+}
+
+/// An upper bound of the bytes [`format_event_as`] writes for `event` in `format`.
+pub fn max_event_len_as(format: LogFormat, event: &Event<'_>) -> usize {
+    let base = max_event_len(event);
+    match format {
+        LogFormat::Armr => base,
+        // The standard keys repeat the names (escaped, at most doubled) and the address.
+        LogFormat::Cef => {
+            base + 256
+                + 2 * (event.rule.name.len() + event.rule.app_name.len())
+                + event.process.len()
+        }
+        // JSON's escapes of control bytes take six bytes for one.
+        LogFormat::Json => 3 * base + 512,
+    }
+}
+
+fn format_cef_line(event: &Event<'_>, buf: &mut [u8], standard: bool) -> usize {
+    let (len, wanted) = write_line(event, buf, None, standard);
     if wanted < buf.len() {
         return len;
     }
-    let cut = cuts(event, wanted + 1 - buf.len());
-    write_line(event, buf, Some(cut)).0
+    let cut = cuts(event, wanted + 1 - buf.len(), extension_escape);
+    write_line(event, buf, Some(cut), standard).0
 }
 
 /// The `i`th value that may be cut: 0 the message, 1 the stack trace, then the metadata values.
@@ -616,10 +652,14 @@ fn cuttable<'e>(event: &'e Event<'_>, i: usize) -> Option<&'e str> {
 /// Where to cut to save `excess` bytes: `(index, keep)`: the cuttable values before `index` keep
 /// nothing (a value no longer than the marker stays whole: cutting it saves nothing), the one at
 /// `index` keeps `keep` escaped bytes, the others stay whole.
-fn cuts(event: &Event<'_>, mut excess: usize) -> (usize, usize) {
+fn cuts(
+    event: &Event<'_>,
+    mut excess: usize,
+    escape: fn(u8) -> Option<&'static [u8]>,
+) -> (usize, usize) {
     let count = 2 + event.rule.log_metadata.len();
     for i in 0..count {
-        let len = cuttable(event, i).map_or(0, |v| escaped_len(v, extension_escape));
+        let len = cuttable(event, i).map_or(0, |v| escaped_len(v, escape));
         let saved = len.saturating_sub(TRUNCATED.len());
         if saved >= excess {
             return (i, saved - excess);
@@ -641,7 +681,14 @@ fn room(cut: Option<(usize, usize)>, i: usize, len: usize) -> Option<usize> {
 
 /// Writes the line with the cuttable values cut as `cut` says; returns the bytes written and the
 /// bytes the whole line needs (without its `\n`).
-fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) -> (usize, usize) {
+/// `standard`: the `cef` format's line: `rt` in epoch milliseconds and the ArcSight dictionary's
+/// keys after armr's.
+fn write_line(
+    event: &Event<'_>,
+    buf: &mut [u8],
+    cut: Option<(usize, usize)>,
+    standard: bool,
+) -> (usize, usize) {
     let value_room = |i: usize| {
         cut.and_then(|_| {
             let len = cuttable(event, i).map_or(0, |v| escaped_len(v, extension_escape));
@@ -665,7 +712,12 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
     out.push_bytes(b"|Execute Rule|");
     out.push_bytes(event.rule.severity.name().as_bytes());
     out.push_bytes(b"|");
-    cef_time(&mut out, &t);
+    if standard {
+        out.push_bytes(b"rt=");
+        out.push_uint(event.unix_millis, 1);
+    } else {
+        cef_time(&mut out, &t);
+    }
     key(&mut out, field::DVCHOST);
     extension_value(&mut out, event.hostname);
     key(&mut out, field::PROCID);
@@ -716,9 +768,73 @@ fn write_line(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) ->
     }
     key(&mut out, port_key);
     out.push_uint(u64::from(event.address.port()), 1);
+    if standard {
+        standard_keys(&mut out, event);
+    }
     let wanted = out.wanted;
     out.end_line();
     (out.len, wanted)
+}
+
+/// The address an event names, as text (no allocation).
+fn push_ip(out: &mut LineBuffer<'_>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(ip) => {
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push_bytes(b".");
+                }
+                out.push_uint(u64::from(octet), 1);
+            }
+        }
+        IpAddr::V6(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
+/// Whether the event's address is the source of the traffic (ECS `source.*`, CEF `src`/`spt`):
+/// the peer an accepted connection came from, and the local address a client binds before it
+/// connects; otherwise it is the destination (`connect`, and a server's bind: where its clients
+/// connect to).
+pub fn address_is_source(kind: EventKind) -> bool {
+    matches!(kind, EventKind::Accept | EventKind::BindClient)
+}
+
+/// `success` when the call went on (allow, detect), `failure` when armr refused it (CEF
+/// `outcome`, ECS `event.outcome`).
+pub fn outcome(action: Action) -> &'static str {
+    match action {
+        Action::Protect => "failure",
+        Action::Allow | Action::Detect => "success",
+    }
+}
+
+/// The `cef` format's keys of the ArcSight dictionary, after armr's own.
+fn standard_keys(out: &mut LineBuffer<'_>, event: &Event<'_>) {
+    let (ip_key, port_key) = if address_is_source(event.kind) {
+        ("src", "spt")
+    } else {
+        ("dst", "dpt")
+    };
+    key(out, ip_key);
+    push_ip(out, event.address.ip());
+    key(out, port_key);
+    out.push_uint(u64::from(event.address.port()), 1);
+    key(out, "outcome");
+    out.push_bytes(outcome(event.action).as_bytes());
+    key(out, "dvcpid");
+    out.push_uint(u64::from(event.pid), 1);
+    key(out, "deviceProcessName");
+    extension_value(out, event.process);
+    key(out, "cs1Label");
+    out.push_bytes(b"ruleName");
+    key(out, "cs1");
+    extension_value(out, event.rule.name);
+    key(out, "cs2Label");
+    out.push_bytes(b"appName");
+    key(out, "cs2");
+    extension_value(out, event.rule.app_name);
 }
 
 /// The line that reports events lost while the destination was down or too slow.

@@ -7,7 +7,9 @@
 mod elf;
 mod explain;
 mod install;
+mod learn;
 mod run;
+mod status;
 
 use armr::language::Load;
 use armr::policy::{EventKind, Mode, Policy};
@@ -96,6 +98,35 @@ enum Command {
     Install(install::InstallArgs),
     /// Remove the system-wide policy
     Uninstall(install::UninstallArgs),
+    /// Write a rules file that allows the socket calls armr's events show and protects the rest
+    #[command(
+        long_about = "Read armr's events (typically of a run under rules/monitor-everything.armr \
+                      or --detect-only) and write a minimal rules file: an allow rule for each \
+                      kind, address and port seen (ranges and CIDR blocks only as far as \
+                      --widen-ports and --widen-prefix allow), and a protect rule for every other \
+                      call of each kind. An accept rule names the client's address with any port: \
+                      a client's port is chosen by its kernel. See docs/cli.md."
+    )]
+    Learn(learn::LearnArgs),
+    /// List the processes of this machine running under armr, with the policy each holds
+    #[command(
+        long_about = "List the processes of this machine running under armr (either engine), with \
+                      the policy each holds (its source, digest and load time) and the mode. An \
+                      unprivileged user sees their own processes. See docs/cli.md."
+    )]
+    Status(status::StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print armr's man page, or write one per subcommand into a directory
+    Man {
+        /// Write armr.1 and armr-SUBCOMMAND.1 into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -110,6 +141,31 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Install(args) => install::install(args),
         Command::Uninstall(args) => install::uninstall(args),
+        Command::Learn(args) => learn::learn(args),
+        Command::Status(args) => status::status(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "armr", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { dir } => man(dir.as_deref()),
+    }
+}
+
+/// `armr man`: the page of armr on stdout, or every page (armr.1, armr-SUBCOMMAND.1) into `dir`.
+fn man(dir: Option<&Path>) -> ExitCode {
+    let command = Cli::command();
+    let written = match dir {
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout()),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(command, dir))
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("armr: error: man page: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

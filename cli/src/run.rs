@@ -55,6 +55,18 @@ pub struct RunArgs {
     command: Vec<OsString>,
 }
 
+impl RunArgs {
+    /// `-r RULES`, for `armr status` reading a supervisor's command line.
+    pub(crate) fn rules(&self) -> Option<&OsString> {
+        self.rules.as_ref()
+    }
+
+    /// `--detect-only`, for `armr status`.
+    pub(crate) fn detect_only(&self) -> bool {
+        self.detect_only
+    }
+}
+
 const AFTER_HELP: &str = "\
 Runs COMMAND under armr, so that every bind, listen, connect, accept and send to an address the
 program makes is judged by the ARMR socket rules. It checks the rules and COMMAND first, then

@@ -93,8 +93,12 @@ pub fn load(earlier: Vec<String>) -> Option<State> {
             }
         }
     };
-    report(&problems);
     let setting = |key: &str| settings.as_ref().and_then(|s| s.get(key));
+    let log_limit = armr_sink::limit::parse(setting(config::LOG_LIMIT)).unwrap_or_else(|e| {
+        problems.push(format!("{e}: events are not limited"));
+        0
+    });
+    report(&problems);
     // Watches the installed path even when the last good copy was loaded: `armr install` repairs
     // it, and the repair is picked up.
     let watch = crate::reload::Watch::installed(
@@ -106,6 +110,7 @@ pub fn load(earlier: Vec<String>) -> Option<State> {
         throttles: crate::log::throttles(policy.len()),
         policy,
         sink: Box::leak(Box::new(sink)),
+        log_limit,
         log_name,
         hostname: crate::state::hostname(),
         process: crate::state::process_name(),

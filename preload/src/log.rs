@@ -8,6 +8,7 @@ use armr_core::policy::{UnreadableName, Unresolved};
 use armr_core::verdict::Logged;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use armr_sink::limit::{Admit, RuleLimit};
 use line::unix_millis;
 
 /// The process id, cached: one system call less per event. Reset in a forked child.
@@ -35,7 +36,18 @@ pub fn after_fork() {
 /// how many events it stands for.
 pub fn write(state: &State, event: &Logged) {
     if !event.counted {
-        return write_line(state, event, None);
+        let mut count = None;
+        if state.log_limit > 0
+            && let Some(throttle) = state.throttles.get(event.decision.rule as usize)
+        {
+            match throttle.limit.admit(state.log_limit, crate::sink::now_ms()) {
+                Admit::Suppress => return,
+                // This line stands for itself and the events suppressed before it.
+                Admit::Write { suppressed } if suppressed > 0 => count = Some(suppressed + 1),
+                Admit::Write { .. } => {}
+            }
+        }
+        return write_line(state, event, count);
     }
     let Some(throttle) = state.throttles.get(event.decision.rule as usize) else {
         return;
@@ -99,6 +111,8 @@ pub struct Throttle {
     /// Monotonic milliseconds before which no line is written.
     next_ms: AtomicU64,
     pending: AtomicU64,
+    /// `ARMR_LOG_LIMIT`'s window for the rule's other events.
+    limit: RuleLimit,
 }
 
 /// One per rule of the policy (a [`Decision::rule`](armr_core::policy::Decision) indexes it).
@@ -122,7 +136,7 @@ pub fn throttles(rules: usize) -> &'static [Throttle] {
         )
     };
     if pages == libc::MAP_FAILED {
-        // SAFETY: all-zero bytes are a valid Throttle (two atomic zeros).
+        // SAFETY: all-zero bytes are a valid Throttle (atomic zeros).
         return Box::leak(unsafe { Box::<[Throttle]>::new_zeroed_slice(rules).assume_init() });
     }
     // SAFETY: zero-filled, aligned to a page, `rules` Throttles long; all-zero is a valid Throttle.

@@ -17,8 +17,11 @@ pub struct State {
     pub hostname: String,
     /// The program's name, as syslog APP-NAME.
     pub process: String,
-    /// Per rule: how often events of discarded datagrams are logged (`log`).
+    /// Per rule: how often events of discarded datagrams are logged (`log`), and the window of
+    /// `ARMR_LOG_LIMIT`.
     pub throttles: &'static [crate::log::Throttle],
+    /// `ARMR_LOG_LIMIT`: at most this many events per rule per second (0: no limit).
+    pub log_limit: u32,
 }
 
 const UNLOADED: u8 = 0;
@@ -166,6 +169,7 @@ pub fn publish(old: &'static State, policy: Policy) {
         throttles: crate::log::throttles(policy.len()),
         policy,
         sink: old.sink,
+        log_limit: old.log_limit,
         log_name: old.log_name.clone(),
         hostname: old.hostname.clone(),
         process: old.process.clone(),
@@ -366,6 +370,14 @@ fn load() -> Option<State> {
     } else {
         load_source(&config, &source, &origin, &mut skipped)?
     };
+    let log_limit = match armr_sink::limit::parse(source.var(config::LOG_LIMIT).as_deref()) {
+        Ok(limit) => limit,
+        Err(e) => {
+            let at = source.at(config::LOG_LIMIT);
+            fail(config.on_error, &origin, &format!("armr: error: {at}{e}\n"));
+            return None;
+        }
+    };
     let sink = match Sink::open(&config.log) {
         Ok(sink) => sink,
         Err(e) => {
@@ -382,6 +394,7 @@ fn load() -> Option<State> {
         throttles: crate::log::throttles(policy.len()),
         policy,
         sink: Box::leak(Box::new(sink)),
+        log_limit,
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
         hostname: hostname(),
         process: process_name(),

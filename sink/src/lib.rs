@@ -5,7 +5,8 @@
 //! through the same code; each passes the socket functions the sink uses ([`sink::Calls`]).
 
 pub mod errno;
+pub mod limit;
 pub mod line;
 pub mod sink;
 
-pub use sink::{Calls, Libc, Sent, Sink};
+pub use sink::{Calls, Destination, Libc, Sent, Sink};

@@ -1,8 +1,12 @@
-//! An event line: formatted into a stack buffer (no allocation), sent with one write, and the
-//! events a destination lost reported once it takes lines again.
+//! An event line: formatted into a stack buffer (no allocation) in each destination's format,
+//! sent with one write per destination, and the events a destination lost reported once it
+//! takes lines again.
 
-use crate::sink::{Calls, Sent, Sink};
-use armr_core::event::{Event, format_dropped, format_event, max_event_len};
+use crate::sink::{Calls, Destination, Sent, Sink};
+use armr_core::config::LogFormat;
+use armr_core::event::{
+    Event, format_dropped, format_event_as, format_json_message, max_event_len_as,
+};
 
 /// Milliseconds since the Unix epoch (an event's time).
 pub fn unix_millis() -> u64 {
@@ -15,27 +19,41 @@ pub fn unix_millis() -> u64 {
     (now.tv_sec.max(0) as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
 }
 
-/// Sends the event's line: the common event in a small buffer, a long one (a stack trace, long
-/// metadata) in a larger one.
+/// Sends the event's line to every destination, in its format: the common event in a small
+/// buffer, a long one (a stack trace, long metadata) in a larger one.
 pub fn send<C: Calls>(sink: &Sink<C>, event: &Event<'_>) {
-    if event.stacktrace.is_none() && max_event_len(event) <= 1024 {
-        send_in::<C, 1024>(sink, event);
-    } else {
-        send_in::<C, 8192>(sink, event);
+    for (format, destination) in sink.destinations() {
+        if event.stacktrace.is_none() && max_event_len_as(*format, event) <= 1024 {
+            send_in::<C, 1024>(destination, *format, event);
+        } else {
+            send_in::<C, 8192>(destination, *format, event);
+        }
     }
 }
 
-fn send_in<C: Calls, const N: usize>(sink: &Sink<C>, event: &Event<'_>) {
+fn send_in<C: Calls, const N: usize>(
+    destination: &Destination<C>,
+    format: LogFormat,
+    event: &Event<'_>,
+) {
     let mut buf = [0u8; N];
-    let n = format_event(event, &mut buf);
-    if let Sent::Written { dropped } = sink.send(&buf[..n])
+    let n = format_event_as(format, event, &mut buf);
+    if let Sent::Written { dropped } = destination.send(&buf[..n])
         && dropped > 0
     {
-        report_dropped(sink, event.hostname, event.process, event.pid, dropped);
+        report_dropped_to(
+            destination,
+            format,
+            event.hostname,
+            event.process,
+            event.pid,
+            dropped,
+        );
     }
 }
 
-/// Sends the line that counts events lost while the destination was unavailable.
+/// Sends the line that counts events lost while a destination was unavailable, to each
+/// destination (at exit: the sum of their counts).
 pub fn report_dropped<C: Calls>(
     sink: &Sink<C>,
     hostname: &str,
@@ -43,9 +61,29 @@ pub fn report_dropped<C: Calls>(
     pid: u32,
     count: u64,
 ) {
+    for (format, destination) in sink.destinations() {
+        report_dropped_to(destination, *format, hostname, process, pid, count);
+    }
+}
+
+/// The line that counts `count` events `destination` lost.
+fn report_dropped_to<C: Calls>(
+    destination: &Destination<C>,
+    format: LogFormat,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+    count: u64,
+) {
     let mut buf = [0u8; 1024];
     let n = format_dropped(unix_millis(), hostname, process, pid, count, &mut buf);
-    // If the destination is still unreachable, the sink counts the report itself as dropped and
-    // it is reported with the next recovery.
-    let _ = sink.send(&buf[..n]);
+    // If the destination is still unreachable, it counts the report itself as dropped and it is
+    // reported with the next recovery.
+    if format == LogFormat::Json {
+        let mut json = [0u8; 2048];
+        let m = format_json_message(&buf[..n], &mut json);
+        let _ = destination.send(&json[..m]);
+    } else {
+        let _ = destination.send(&buf[..n]);
+    }
 }

@@ -24,7 +24,7 @@
 //! ([`Libc`]).
 
 use crate::errno;
-use armr_core::config::LogTarget;
+use armr_core::config::{LogFormat, LogTarget, MAX_LOG_DESTINATIONS};
 use libc::{c_int, sockaddr, socklen_t};
 use std::ffi::CString;
 use std::marker::PhantomData;
@@ -100,9 +100,13 @@ impl Calls for Libc {
     }
 }
 
+/// One destination of `ARMR_LOG`: its descriptor, its dropped count, its reconnections, apart
+/// from every other destination's (none waits for or drops because of another).
 #[derive(Debug)]
-pub struct Sink<C: Calls> {
+pub struct Destination<C: Calls> {
     reopen: Reopen,
+    /// Its place in [`WATCHED`] and [`DISTURBED`].
+    slot: usize,
     fd: AtomicI32,
     /// Device and inode of `fd` when armr opened it (device `u64::MAX`: unknown).
     device: AtomicU64,
@@ -133,11 +137,17 @@ pub enum Sent {
     Dropped,
 }
 
-/// The descriptor armr writes events to and checks by identity (-1: none, or standard error,
-/// which is the program's own), for the hooks that free descriptors to compare with.
-static WATCHED: AtomicI32 = AtomicI32::new(-1);
-/// Set when the program may have closed or replaced [`WATCHED`] since its identity was checked.
-static DISTURBED: AtomicBool = AtomicBool::new(true);
+/// The descriptors armr writes events to and checks by identity (-1: none, or standard error,
+/// which is the program's own), one per destination, for the hooks that free descriptors to
+/// compare with.
+static WATCHED: [AtomicI32; MAX_LOG_DESTINATIONS] =
+    [const { AtomicI32::new(-1) }; MAX_LOG_DESTINATIONS];
+/// Set when the program may have closed or replaced a [`WATCHED`] descriptor since its identity
+/// was checked.
+static DISTURBED: [AtomicBool; MAX_LOG_DESTINATIONS] =
+    [const { AtomicBool::new(true) }; MAX_LOG_DESTINATIONS];
+/// The next destination's slot (a process opens its destinations once; a reload keeps them).
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 /// How long a descriptor nothing disturbed is trusted without a check of its identity.
 const CHECK_EVERY_MS: u64 = 1000;
 
@@ -145,16 +155,20 @@ const CHECK_EVERY_MS: u64 = 1000;
 /// `close(-1)` while nothing is watched costs one needless check of identity, no more).
 #[inline(always)]
 pub fn freeing(fd: c_int) {
-    if fd == WATCHED.load(Ordering::Relaxed) {
-        DISTURBED.store(true, Ordering::Relaxed);
+    for (watched, disturbed) in WATCHED.iter().zip(&DISTURBED) {
+        if fd == watched.load(Ordering::Relaxed) {
+            disturbed.store(true, Ordering::Relaxed);
+        }
     }
 }
 
 /// Descriptors `first..=last` are about to be closed.
 pub fn freeing_range(first: c_int, last: c_int) {
-    let fd = WATCHED.load(Ordering::Relaxed);
-    if fd >= 0 && first <= fd && fd <= last {
-        DISTURBED.store(true, Ordering::Relaxed);
+    for (watched, disturbed) in WATCHED.iter().zip(&DISTURBED) {
+        let fd = watched.load(Ordering::Relaxed);
+        if fd >= 0 && first <= fd && fd <= last {
+            disturbed.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -319,10 +333,10 @@ fn unix_sockaddr(path: &CString) -> Option<(libc::sockaddr_un, socklen_t)> {
     Some((sun, std::mem::size_of::<libc::sockaddr_un>() as socklen_t))
 }
 
-impl<C: Calls> Sink<C> {
+impl<C: Calls> Destination<C> {
     /// Prepares the destination. Only a value that can never work is an error (a hostname that
     /// does not resolve, a file that cannot be opened); a syslog daemon that is down is not.
-    pub fn open(target: &LogTarget) -> Result<Sink<C>, String> {
+    pub fn open(target: &LogTarget) -> Result<Destination<C>, String> {
         let cstring = |p: &std::path::Path| {
             CString::new(p.as_os_str().as_encoded_bytes())
                 .map_err(|_| format!("{}: a NUL byte in the path", p.display()))
@@ -346,9 +360,11 @@ impl<C: Calls> Sink<C> {
             }
             LogTarget::Udp(h, p) => Reopen::Udp(resolve(h, *p)?),
             LogTarget::Tcp(h, p) => Reopen::Tcp(resolve(h, *p)?),
+            LogTarget::Many(_) => return Err("a list is opened by `Sink::open`".to_string()),
         };
-        let sink = Sink {
+        let sink = Destination {
             reopen,
+            slot: NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % MAX_LOG_DESTINATIONS,
             fd: AtomicI32::new(-1),
             device: AtomicU64::new(u64::MAX),
             inode: AtomicU64::new(0),
@@ -468,8 +484,8 @@ impl<C: Calls> Sink<C> {
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
         self.checked_ms.store(now_ms(), Ordering::Relaxed);
-        WATCHED.store(fd, Ordering::Relaxed);
-        DISTURBED.store(false, Ordering::Relaxed);
+        WATCHED[self.slot].store(fd, Ordering::Relaxed);
+        DISTURBED[self.slot].store(false, Ordering::Relaxed);
         fd
     }
 
@@ -477,18 +493,19 @@ impl<C: Calls> Sink<C> {
     /// than a second ago; otherwise its identity is checked (`fstat`).
     fn still_mine(&self, fd: c_int) -> bool {
         let now = now_ms();
-        if !DISTURBED.load(Ordering::Relaxed)
+        let disturbed = &DISTURBED[self.slot];
+        if !disturbed.load(Ordering::Relaxed)
             && now < self.checked_ms.load(Ordering::Relaxed) + CHECK_EVERY_MS
         {
             return true;
         }
         // Cleared before the check: a close after it is noted again.
-        DISTURBED.store(false, Ordering::Relaxed);
+        disturbed.store(false, Ordering::Relaxed);
         let mine = self.is_mine(fd);
         if mine {
             self.checked_ms.store(now, Ordering::Relaxed);
         } else {
-            DISTURBED.store(true, Ordering::Relaxed);
+            disturbed.store(true, Ordering::Relaxed);
         }
         mine
     }
@@ -552,6 +569,17 @@ impl<C: Calls> Sink<C> {
     fn drop_one(&self) -> Sent {
         self.dropped.fetch_add(1, Ordering::Relaxed);
         Sent::Dropped
+    }
+
+    /// [`send`](Self::send), the events lost before it left counted for the next report.
+    pub fn send_keeping(&self, line: &[u8]) -> bool {
+        match self.send(line) {
+            Sent::Written { dropped } => {
+                self.dropped.fetch_add(dropped, Ordering::Relaxed);
+                true
+            }
+            Sent::Dropped => false,
+        }
     }
 
     /// Writes one line (ending in `\n`) in one system call, or drops it.
@@ -696,6 +724,70 @@ impl<C: Calls> Sink<C> {
             }
         } else {
             self.drop_one()
+        }
+    }
+}
+
+/// Every destination of `ARMR_LOG`, each with its format.
+#[derive(Debug)]
+pub struct Sink<C: Calls> {
+    destinations: Vec<(LogFormat, Destination<C>)>,
+}
+
+impl<C: Calls> Sink<C> {
+    /// Opens every destination: an error when one of them can never work (`Destination::open`).
+    pub fn open(target: &LogTarget) -> Result<Sink<C>, String> {
+        let mut destinations = Vec::new();
+        let many = matches!(target, LogTarget::Many(_));
+        for (format, one) in target.destinations() {
+            let destination = Destination::open(one).map_err(|e| match one.value() {
+                Some(value) if many => format!("{value}: {e}"),
+                _ => e,
+            })?;
+            destinations.push((format, destination));
+        }
+        Ok(Sink { destinations })
+    }
+
+    /// The destinations, each with its format.
+    pub fn destinations(&self) -> &[(LogFormat, Destination<C>)] {
+        &self.destinations
+    }
+
+    /// Writes a line that is not a rule's event (the lifecycle, a hostname that does not
+    /// resolve) to every destination: as it is, or for `json` as the `message` of an object. The
+    /// events a destination lost are reported with its next rule event (or at exit).
+    pub fn send(&self, line: &[u8]) -> Sent {
+        let mut written = false;
+        for (format, destination) in &self.destinations {
+            let sent = if *format == LogFormat::Json {
+                let mut buf = [0u8; 8192];
+                let n = armr_core::event::format_json_message(line, &mut buf);
+                destination.send_keeping(&buf[..n])
+            } else {
+                destination.send_keeping(line)
+            };
+            written |= sent;
+        }
+        if written {
+            Sent::Written { dropped: 0 }
+        } else {
+            Sent::Dropped
+        }
+    }
+
+    /// Takes the count of dropped events of every destination, to report it.
+    pub fn take_dropped(&self) -> u64 {
+        self.destinations
+            .iter()
+            .map(|(_, d)| d.take_dropped())
+            .sum()
+    }
+
+    /// After `fork`, in the child (see `Destination::after_fork`).
+    pub fn after_fork(&self) {
+        for (_, destination) in &self.destinations {
+            destination.after_fork();
         }
     }
 }

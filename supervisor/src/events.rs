@@ -6,6 +6,7 @@ use armr::config::LogTarget;
 use armr::event::Event;
 use armr::policy::{Policy, UnreadableName};
 use armr::verdict::Logged;
+use armr_sink::limit::{self, Admit, RuleLimit};
 use armr_sink::{Libc, Sink, line};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,6 +16,9 @@ pub struct Events {
     /// Per rule, for counted events (received datagrams): when its next line may be written
     /// (monotonic milliseconds) and how many events wait for it.
     throttles: Mutex<HashMap<u32, (u64, u64)>>,
+    /// `ARMR_LOG_LIMIT` (0: none) and each rule's window.
+    limit: u32,
+    limits: Mutex<HashMap<u32, RuleLimit>>,
     hostname: String,
     /// The `ARMR_LOG` value, for messages about it.
     log_name: String,
@@ -39,10 +43,14 @@ fn hostname() -> String {
 
 impl Events {
     /// Opens the destination: an error only for a value that can never work (see `Sink::open`).
+    /// `ARMR_LOG_LIMIT` is read from the supervisor's environment (`armr run`'s).
     pub fn open(target: &LogTarget) -> Result<Events, String> {
+        let limit = limit::parse(std::env::var(armr::config::LOG_LIMIT).ok().as_deref())?;
         Ok(Events {
             sink: Sink::open(target)?,
             throttles: Mutex::new(HashMap::new()),
+            limit,
+            limits: Mutex::new(HashMap::new()),
             hostname: hostname(),
             log_name: target.value().unwrap_or_else(|| "stderr".into()),
         })
@@ -65,6 +73,21 @@ impl Events {
             }
             *next = now + 1000;
             Some(std::mem::take(pending))
+        } else if self.limit > 0 {
+            let Ok(mut limits) = self.limits.lock() else {
+                return;
+            };
+            let now = armr_sink::sink::now_ms();
+            match limits
+                .entry(logged.decision.rule)
+                .or_default()
+                .admit(self.limit, now)
+            {
+                Admit::Suppress => return,
+                // This line stands for itself and the events suppressed before it.
+                Admit::Write { suppressed } if suppressed > 0 => Some(suppressed + 1),
+                Admit::Write { .. } => None,
+            }
         } else {
             None
         };
