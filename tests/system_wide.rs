@@ -651,7 +651,7 @@ fn running_programs_pick_up_the_policy_armr_install_replaces() {
     };
     let mut on_first = start(first);
     let mut on_second = start(second);
-    let mut wait_paused = |child: &mut std::process::Child| {
+    let wait_paused = |child: &mut std::process::Child| {
         let mut line = [0u8; 7];
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut line).unwrap();
         assert_eq!(&line, b"paused\n");
