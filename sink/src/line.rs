@@ -66,6 +66,25 @@ pub fn report_dropped<C: Calls>(
     }
 }
 
+/// At exit: each destination's lost events reported to it, if it takes the line now; returns
+/// the total, for standard error.
+pub fn report_each_dropped<C: Calls>(
+    sink: &Sink<C>,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+) -> u64 {
+    let mut total = 0;
+    for (format, destination) in sink.destinations() {
+        let dropped = destination.take_dropped();
+        if dropped > 0 {
+            report_dropped_to(destination, *format, hostname, process, pid, dropped);
+            total += dropped;
+        }
+    }
+    total
+}
+
 /// The line that counts `count` events `destination` lost.
 fn report_dropped_to<C: Calls>(
     destination: &Destination<C>,
