@@ -626,8 +626,21 @@ pub fn max_event_len_as(format: LogFormat, event: &Event<'_>) -> usize {
                 + 2 * (event.rule.name.len() + event.rule.app_name.len())
                 + event.process.len()
         }
-        // JSON's escapes of control bytes take six bytes for one.
-        LogFormat::Json => 3 * base + 512,
+        // JSON's escapes of control bytes take six bytes for one; the fixed text (names, numbers,
+        // the address) stays under 700 bytes.
+        LogFormat::Json => {
+            let values = event.rule.app_name.len()
+                + event.rule.name.len()
+                + event.rule.message.map_or(0, str::len)
+                + event.stacktrace.map_or(0, str::len)
+                + event
+                    .rule
+                    .log_metadata
+                    .iter()
+                    .map(|(key, value)| key.len() + value.len())
+                    .sum::<usize>();
+            700 + 6 * (values + event.hostname.len() + event.process.len())
+        }
     }
 }
 

@@ -23,8 +23,12 @@ pub fn unix_millis() -> u64 {
 /// buffer, a long one (a stack trace, long metadata) in a larger one.
 pub fn send<C: Calls>(sink: &Sink<C>, event: &Event<'_>) {
     for (format, destination) in sink.destinations() {
-        if event.stacktrace.is_none() && max_event_len_as(*format, event) <= 1024 {
+        let max = max_event_len_as(*format, event);
+        if event.stacktrace.is_none() && max <= 1024 {
             send_in::<C, 1024>(destination, *format, event);
+        } else if event.stacktrace.is_none() && max <= 2048 {
+            // A json line's bound counts every byte as a control byte's six-byte escape.
+            send_in::<C, 2048>(destination, *format, event);
         } else {
             send_in::<C, 8192>(destination, *format, event);
         }
