@@ -322,3 +322,81 @@ fn the_limit_writes_at_most_n_events_per_rule_a_second_and_counts_the_rest() {
         text(&out.stderr)
     );
 }
+
+/// The seccomp engine writes through the same formatters: a static program (`tests/engine_programs/
+/// net.c`, which `LD_PRELOAD` cannot reach) under `armr run --engine seccomp -l
+/// cef+file:A,json+file:B`, its refused connect read back by pycef and python's json module.
+#[test]
+fn the_seccomp_engine_writes_each_format_too() {
+    let dir = TempDir::new("siem", "seccomp");
+    let net = dir.join("net");
+    let status = Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&net)
+        .arg(manifest().join("tests/engine_programs/net.c"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("cc");
+    assert!(
+        status.success(),
+        "cc -static net.c (libc6-dev installs libc.a)"
+    );
+    let rules = rules(&dir, free_tcp_port());
+    let (cef, json) = (dir.join("s.cef"), dir.join("s.json"));
+    let log = format!("cef+file:{},json+file:{}", cef.display(), json.display());
+    let mut command = Command::new(support::armr_command());
+    let out = support::without_armr_env(&mut command)
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(&rules)
+        .args(["-l", &log, "--"])
+        .arg(&net)
+        .args(["connect", "127.0.0.1", "9"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.ends_with("connect: ECONNREFUSED\n"),
+        "{stdout}{}",
+        text(&out.stderr)
+    );
+    let pid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pid "))
+        .unwrap()
+        .to_string();
+    let events = consume("cef", &cef);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(
+        (
+            e["dst"].as_str(),
+            e["dpt"].as_str(),
+            e["outcome"].as_str(),
+            e["dvcpid"].as_str(),
+            e["deviceProcessName"].as_str(),
+            e["ruleName"].as_str()
+        ),
+        (
+            "127.0.0.1",
+            "9",
+            "failure",
+            pid.as_str(),
+            "net",
+            "no discard"
+        )
+    );
+    let events = consume("json", &json);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(
+        (
+            e["event.action"].as_str(),
+            e["destination.port"].as_str(),
+            e["process.pid"].as_str(),
+            e["process.name"].as_str(),
+            e["rule.ruleset"].as_str()
+        ),
+        ("connect", "9", pid.as_str(), "net", "SIEM Test")
+    );
+}
