@@ -626,8 +626,21 @@ pub fn max_event_len_as(format: LogFormat, event: &Event<'_>) -> usize {
                 + 2 * (event.rule.name.len() + event.rule.app_name.len())
                 + event.process.len()
         }
-        // JSON's escapes of control bytes take six bytes for one.
-        LogFormat::Json => 3 * base + 512,
+        // JSON's escapes of control bytes take six bytes for one; the fixed text (names, numbers,
+        // the address) stays under 700 bytes.
+        LogFormat::Json => {
+            let values = event.rule.app_name.len()
+                + event.rule.name.len()
+                + event.rule.message.map_or(0, str::len)
+                + event.stacktrace.map_or(0, str::len)
+                + event
+                    .rule
+                    .log_metadata
+                    .iter()
+                    .map(|(key, value)| key.len() + value.len())
+                    .sum::<usize>();
+            700 + 6 * (values + event.hostname.len() + event.process.len())
+        }
     }
 }
 
@@ -1292,6 +1305,73 @@ mod tests {
         for field in EVENT_FIELDS {
             assert!(written.iter().any(|w| w == field), "{field} never written");
         }
+    }
+
+    /// Lines of the `json` format with values that need every escape, long enough to be cut, are
+    /// each one object python's json module reads, with the values back as they were (or cut,
+    /// ending in `[truncated]`); every format stays within its size bound.
+    #[test]
+    fn a_json_line_stays_one_valid_object_whatever_its_values() {
+        let worst = "\"\\\n\t\u{1}é=|".repeat(30);
+        let (mut app, mut rule) = app_and_rule(&worst);
+        app.name = "a\"pp".into();
+        rule.name = "r\"\n".into();
+        rule.log_metadata = vec![("k\"".into(), worst.clone())].into();
+        let mut lines = Vec::new();
+        for (size, stack) in [
+            (65536, Some(worst.as_str())),
+            (700, None),
+            (1200, Some("f\"1\nf2")),
+        ] {
+            let mut event = accept_event(&app, &rule, stack);
+            event.hostname = "h\"x";
+            event.process = "p\\q";
+            event.count = Some(7);
+            for format in [LogFormat::Armr, LogFormat::Cef, LogFormat::Json] {
+                let mut big = vec![0u8; 65536];
+                let n = format_event_as(format, &event, &mut big);
+                assert!(n <= max_event_len_as(format, &event), "{format:?}: {n}");
+            }
+            let mut buf = vec![0u8; size];
+            let n = format_event_as(LogFormat::Json, &event, &mut buf);
+            assert!(n <= size && buf[n - 1] == b'\n');
+            lines.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+        }
+        let script = "import json,sys\n\
+            for l in sys.stdin.read().split('\\n')[:-1]:\n\
+            \to=json.loads(l)\n\
+            \tprint(repr(o['rule']['name']), o['source']['ip'], o['event']['count'], o['process']['name'], o['host']['hostname'])\n";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.concat().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            lines.concat()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "'r\"\\n' 10.0.0.1 7 p\\q h\"x\n".repeat(3)
+        );
+        let (full, cut) = (&lines[0], &lines[1]);
+        assert!(
+            full.contains("\\u0001") && !full.contains(TRUNCATED),
+            "{full}"
+        );
+        assert!(cut.contains("[truncated]\""), "{cut}");
     }
 
     fn accept_event<'a>(app: &'a App, rule: &'a SocketRule, stack: Option<&'a str>) -> Event<'a> {

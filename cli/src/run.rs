@@ -91,6 +91,9 @@ what follows is COMMAND's.
   @LOG_FORMS@
   syslog is the system's /dev/log; udp:// and tcp:// send syslog over the network (RFC 5424;
   TCP with RFC 6587 octet counting). Write ./syslog for a file named syslog.
+  A format may come first, FORMAT+VALUE: armr (the default), cef (with ArcSight's keys) or
+  json (Elastic Common Schema); up to four comma-separated, e.g. file:/var/log/armr.log,json+syslog
+  (paths in a list are taken as written: give them absolute).
 
 What it checks, before anything runs:
   1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR, ARMR_LOG or ARMR_ENGINE that armr

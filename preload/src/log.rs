@@ -189,11 +189,10 @@ pub fn write_lifecycle(state: &State, event: &Lifecycle<'_>) {
 /// At exit: events still unreported are reported to the destination if it takes them, and on
 /// standard error in any case.
 pub fn at_exit(state: &State) {
-    let dropped = state.sink.take_dropped();
+    let dropped = line::report_each_dropped(state.sink, &state.hostname, &state.process, pid());
     if dropped == 0 {
         return;
     }
-    report_dropped(state, dropped);
     crate::state::say(&format!(
         "armr: {dropped} event{} could not be delivered to ARMR_LOG={}: it was unavailable or too slow\n",
         if dropped == 1 { "" } else { "s" },

@@ -23,8 +23,12 @@ pub fn unix_millis() -> u64 {
 /// buffer, a long one (a stack trace, long metadata) in a larger one.
 pub fn send<C: Calls>(sink: &Sink<C>, event: &Event<'_>) {
     for (format, destination) in sink.destinations() {
-        if event.stacktrace.is_none() && max_event_len_as(*format, event) <= 1024 {
+        let max = max_event_len_as(*format, event);
+        if event.stacktrace.is_none() && max <= 1024 {
             send_in::<C, 1024>(destination, *format, event);
+        } else if event.stacktrace.is_none() && max <= 2048 {
+            // A json line's bound counts every byte as a control byte's six-byte escape.
+            send_in::<C, 2048>(destination, *format, event);
         } else {
             send_in::<C, 8192>(destination, *format, event);
         }
@@ -64,6 +68,25 @@ pub fn report_dropped<C: Calls>(
     for (format, destination) in sink.destinations() {
         report_dropped_to(destination, *format, hostname, process, pid, count);
     }
+}
+
+/// At exit: each destination's lost events reported to it, if it takes the line now; returns
+/// the total, for standard error.
+pub fn report_each_dropped<C: Calls>(
+    sink: &Sink<C>,
+    hostname: &str,
+    process: &str,
+    pid: u32,
+) -> u64 {
+    let mut total = 0;
+    for (format, destination) in sink.destinations() {
+        let dropped = destination.take_dropped();
+        if dropped > 0 {
+            report_dropped_to(destination, *format, hostname, process, pid, dropped);
+            total += dropped;
+        }
+    }
+    total
 }
 
 /// The line that counts `count` events `destination` lost.

@@ -130,17 +130,11 @@ impl Events {
     /// When the supervisor ends: events that could not be delivered are reported to the
     /// destination if it takes them, and on standard error in any case.
     pub fn at_exit(&self) {
-        let dropped = self.sink.take_dropped();
+        let dropped =
+            line::report_each_dropped(&self.sink, &self.hostname, "armr", std::process::id());
         if dropped == 0 {
             return;
         }
-        line::report_dropped(
-            &self.sink,
-            &self.hostname,
-            "armr",
-            std::process::id(),
-            dropped,
-        );
         eprintln!(
             "armr: {dropped} event{} could not be delivered to ARMR_LOG={}: it was unavailable or too slow",
             if dropped == 1 { "" } else { "s" },
