@@ -688,8 +688,9 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "/etc/armr/armr.env:4: unknown setting `BOGUS`; expected ARMR_RULES, ARMR_LOG, \
-                 ARMR_MODE or ARMR_ON_ERROR",
+                "/etc/armr/armr.env:4: unknown setting `BOGUS`; expected one of ARMR_RULES, \
+                 ARMR_LOG, ARMR_MODE, ARMR_ON_ERROR, ARMR_RELOAD, ARMR_LOG_LIFECYCLE, ARMR_SOURCE, \
+                 ARMR_LOG_LIMIT",
                 "/etc/armr/armr.env:3: ARMR_RULES is ignored here: system-wide mode enforces \
                  /etc/armr/policy.armrc and never stops a process",
                 "/etc/armr/armr.env:1: ARMR_LOG=relative.log: the path must be absolute",

@@ -306,6 +306,21 @@ fn the_limit_writes_at_most_n_events_per_rule_a_second_and_counts_the_rest() {
     assert_eq!(events.len(), 3);
     assert_eq!(events[2]["event.count"], "4");
 
+    // Through the launcher too (it writes the setting into the program's armr.env).
+    let launched = dir.join("launched.log");
+    let mut command = Command::new(support::manifest().join("scripts/armr-run"));
+    support::without_armr_env(&mut command)
+        .args(["-r", rules.to_str().unwrap(), "-l"])
+        .arg(format!("file:{}", launched.display()))
+        .args(["--", "bash", "-c", &script])
+        .env("ARMR_LOG_LIMIT", "2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let lines = wait_for_lines(&launched, 3);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[2].contains(" team=blue cnt=4 "), "{}", lines[2]);
+
     // Off by default: all six.
     let (_, _) = bash(
         &rules,

@@ -484,9 +484,9 @@ fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
         mode,
         on_error: settings.on_error,
     };
-    // Reload's settings, from the environment: the library reads the sidecar instead of it.
+    // Settings from the environment the library reads from the sidecar instead of it.
     let mut extra = String::new();
-    for key in [config::RELOAD, config::LOG_LIFECYCLE] {
+    for key in [config::RELOAD, config::LOG_LIFECYCLE, config::LOG_LIMIT] {
         if let Some(value) = env_text(key)? {
             if value.contains(['\n', '\r']) {
                 return Err(Stop::Usage(format!("{key}: a line break is not a value")));
