@@ -93,7 +93,7 @@ what follows is COMMAND's.
   TCP with RFC 6587 octet counting). Write ./syslog for a file named syslog.
   A format may come first, FORMAT+VALUE: armr (the default), cef (with ArcSight's keys) or
   json (Elastic Common Schema); up to four comma-separated, e.g. file:/var/log/armr.log,json+syslog
-  (paths in a list are taken as written: give them absolute).
+  (each path in a list is made absolute).
 
 What it checks, before anything runs:
   1. The settings: a value of ARMR_MODE, ARMR_ON_ERROR, ARMR_LOG or ARMR_ENGINE that armr
@@ -601,6 +601,11 @@ fn absolute_log(log: LogTarget, cwd: &Path) -> LogTarget {
     match log {
         LogTarget::File(path) => LogTarget::File(absolute(&path, cwd)),
         LogTarget::Syslog(path) => LogTarget::Syslog(absolute(&path, cwd)),
+        LogTarget::Many(list) => LogTarget::Many(
+            list.into_iter()
+                .map(|(format, target)| (format, absolute_log(target, cwd)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -1148,6 +1153,16 @@ mod tests {
                 "{given}"
             );
         }
+    }
+
+    #[test]
+    fn every_path_of_a_list_of_log_destinations_is_made_absolute() {
+        let cwd = Path::new("/home/u/work");
+        let given = LogTarget::parse("file:a.log,json+file:logs/b.json,syslog").unwrap();
+        assert_eq!(
+            absolute_log(given, cwd).value().unwrap(),
+            "file:/home/u/work/a.log,json+file:/home/u/work/logs/b.json,syslog"
+        );
     }
 
     #[test]
