@@ -336,6 +336,9 @@ fn rules_rewritten_while_loading_are_enforced_whole_or_fail_closed() {
                             "ARMR_LOG",
                             format!("file:{}", dir.join("events.log").display()),
                         ),
+                        // What loading sees, alone: a reload between the two connects (the
+                        // file is rewritten all the time) would mix the versions on purpose.
+                        ("ARMR_RELOAD", "off".to_string()),
                     ];
                     let tag = format!("{rewrite:?}-{on_error}-{}", batch * parallel + k);
                     std::thread::spawn(move || {

@@ -159,7 +159,7 @@ fn status_lists_programs_under_either_engine_with_their_policy() {
         (before..=after).contains(&loaded),
         "{p}: not in {before}..={after}"
     );
-    assert!(p["dropped"].is_null(), "{p}");
+    assert_eq!(p["dropped"], serde_json::json!(0), "{p}");
 
     // Seccomp: the supervised program, its supervisor, the rules that supervisor enforces.
     assert_eq!(s["engine"], "seccomp", "{s}");
@@ -199,4 +199,57 @@ fn an_unprivileged_user_sees_their_own_processes_only() {
         for_nobody.iter().all(|e| e["pid"] != roots_entry["pid"]),
         "nobody sees root's process: {for_nobody:?}"
     );
+}
+
+/// The events a process's log destination lost: `armr status` reads the count the process keeps
+/// (from its first loss), 0 when it lost none.
+#[test]
+fn status_shows_the_events_a_process_could_not_log() {
+    let dir = TempDir::new("status", "dropped");
+    let rules = dir.join("no9.armr");
+    std::fs::write(
+        &rules,
+        "app(\"t\"):\n    requires(version: ARMR/2.11)\n    socket(\"no 9\"):\n        \
+         connect(\"127.0.0.1:9\")\n        protect(message: \"blocked\", severity: High)\n    \
+         endsocket\nendapp\n",
+    )
+    .unwrap();
+    // A TCP log destination where nothing listens: every event is lost, and counted.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let run = |connects: usize| {
+        let script = format!(
+            "import socket, time\nfor _ in range({connects}):\n    try:\n        \
+             socket.create_connection(('127.0.0.1', 9))\n    except OSError:\n        pass\n\
+             print('done', flush=True)\ntime.sleep(20)\n"
+        );
+        let mut command = Command::new(armr_command());
+        without_armr_env(&mut command)
+            .env("XDG_RUNTIME_DIR", &dir.0)
+            .args(["run", "-r", rules.to_str().unwrap(), "-l"])
+            .arg(format!("tcp://127.0.0.1:{port}"))
+            .args(["--", "python3", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map(Running)
+            .unwrap()
+    };
+    let mut lossy = run(3);
+    let mut quiet = run(0);
+    let dropped = |child: &mut Running| {
+        let mut line = [0u8; 5];
+        std::io::Read::read_exact(child.0.stdout.as_mut().unwrap(), &mut line).unwrap();
+        assert_eq!(&line, b"done\n");
+        let e = status(None)
+            .into_iter()
+            .find(|e| e["pid"] == child.0.id())
+            .unwrap_or_else(|| panic!("{} not listed", child.0.id()));
+        e["dropped"].clone()
+    };
+    assert_eq!(dropped(&mut lossy), serde_json::json!(3));
+    assert_eq!(dropped(&mut quiet), serde_json::json!(0));
 }

@@ -10,8 +10,10 @@
 //!   working directory say which rules and mode it enforces.
 //!
 //! An unprivileged user can read only their own processes' maps and environment: the others are
-//! left out. Dropped-event counts live in each process's memory and are not reachable from here:
-//! shown as unknown (`-`, JSON null); the process reports them in its log.
+//! left out. Dropped events: the count a process keeps, from its first loss, in a memfd named
+//! `armr-dropped-PID` (`armr_sink::tally`), read through `/proc/PID/fd`; no such file, no loss.
+//! Under the seccomp engine the supervisor writes the events, so the count is its own, shared by
+//! every process it guards. Unknown (`-`, JSON null) when the descriptors cannot be read.
 
 use crate::{Cli, Command};
 use armr::policy::compiled;
@@ -49,7 +51,7 @@ struct Guarded {
     /// When the process loaded the policy (Unix seconds): its start, or the compiled file's
     /// rewrite by a reload when later; the supervisor's start for the seccomp engine.
     loaded: Option<u64>,
-    /// Events dropped: not reachable from outside the process (see the module's comment).
+    /// Events the destinations lost (see the module's comment).
     dropped: Option<u64>,
 }
 
@@ -246,7 +248,7 @@ fn preload(pid: u32) -> Option<Guarded> {
         digest,
         sources,
         loaded,
-        dropped: None,
+        dropped: dropped(pid),
     })
 }
 
@@ -290,7 +292,7 @@ fn seccomp(pid: u32) -> Option<Guarded> {
         compiled: None,
         sources: Vec::new(),
         loaded: started(supervisor),
-        dropped: None,
+        dropped: dropped(supervisor),
     })
 }
 
@@ -310,4 +312,17 @@ fn armr_run(pid: u32) -> Option<crate::run::RunArgs> {
         Command::Run(args) => Some(args),
         _ => None,
     }
+}
+
+/// The events `pid`'s destinations lost: its `armr-dropped-PID` memfd, 0 without one, `None` when
+/// its descriptors cannot be read.
+fn dropped(pid: u32) -> Option<u64> {
+    let name = format!("/memfd:{}{pid} (deleted)", armr_sink::tally::NAME_PREFIX);
+    for entry in fs::read_dir(proc(pid, "fd")).ok()?.flatten() {
+        if fs::read_link(entry.path()).is_ok_and(|link| link.as_os_str() == name.as_str()) {
+            let bytes = fs::read(entry.path()).ok()?;
+            return Some(u64::from_ne_bytes(bytes.get(..8)?.try_into().ok()?));
+        }
+    }
+    Some(0)
 }

@@ -8,5 +8,6 @@ pub mod errno;
 pub mod limit;
 pub mod line;
 pub mod sink;
+pub mod tally;
 
 pub use sink::{Calls, Destination, Libc, Sent, Sink};

@@ -568,6 +568,7 @@ impl<C: Calls> Destination<C> {
 
     fn drop_one(&self) -> Sent {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+        crate::tally::count(1);
         Sent::Dropped
     }
 
@@ -789,5 +790,6 @@ impl<C: Calls> Sink<C> {
         for (_, destination) in &self.destinations {
             destination.after_fork();
         }
+        crate::tally::after_fork();
     }
 }
