@@ -7,6 +7,8 @@
 #            filter shaped like armr's: the floor of any supervisor;
 #   armr     under `armr run --engine seccomp` with a policy that judges every call and refuses
 #            none (connect, bind and accept rules on other addresses).
+#   before   (with ARMR_BEFORE=PATH, another armr binary) the same under it, beside: a change's
+#            before and after in one run.
 # Prints nanoseconds per call (median of the rounds) and the ratios; the budget is armr/minimal
 # at most 1.5 for connect, accept and sendto, and send (settled in the filter) close to minimal.
 # The three run pinned to one CPU (CPU=0; CPU= does not pin): the program and its supervisor then
@@ -82,24 +84,39 @@ run() { # config
     case $1 in
     bare) out=$("${pin[@]}" "$work/notify_roundtrip" bare "$N") ;;
     minimal) out=$("${pin[@]}" "$work/notify_roundtrip" minimal "$N") ;;
+    before) out=$("${pin[@]}" "$ARMR_BEFORE" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
     armr) out=$("${pin[@]}" "$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
     esac
     while read -r call ns; do got[$1.$call]+="$ns "; done <<<"$out"
 }
-say "== seccomp engine: $N calls of each kind per round, $R rounds (bare, minimal supervisor, armr)${CPU:+, on CPU $CPU}"
+configs=(bare minimal armr)
+[ -z "${ARMR_BEFORE:-}" ] || configs=(bare minimal before armr)
+say "== seccomp engine: $N calls of each kind per round, $R rounds (${configs[*]})${CPU:+, on CPU $CPU}"
 for ((r = 1; r <= R; r++)); do
-    for config in bare minimal armr; do run "$config"; done
+    for config in "${configs[@]}"; do run "$config"; done
     say "   round $r done"
 done
 [ ! -s "$work/log" ] || { say "benches/engine.sh: armr logged events: $(head -3 "$work/log")"; exit 1; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-printf '%-8s %10s %10s %10s %13s %13s\n' call "bare ns" "minimal ns" "armr ns" "minimal/bare" "armr/minimal"
+if [ -z "${ARMR_BEFORE:-}" ]; then
+    printf '%-8s %10s %10s %10s %13s %13s\n' call "bare ns" "minimal ns" "armr ns" "minimal/bare" "armr/minimal"
+else
+    printf '%-8s %10s %10s %10s %10s %13s %15s %13s\n' call "bare ns" "minimal ns" "before ns" "armr ns" \
+        "minimal/bare" "before/minimal" "armr/minimal"
+fi
 for call in connect accept sendto send; do
     # shellcheck disable=SC2086
     b=$(median ${got[bare.$call]}) m=$(median ${got[minimal.$call]}) a=$(median ${got[armr.$call]})
-    awk -v c="$call" -v b="$b" -v m="$m" -v a="$a" \
-        'BEGIN {printf "%-8s %10.0f %10.0f %10.0f %13.2f %13.2f\n", c, b, m, a, m / b, a / m}'
+    if [ -z "${ARMR_BEFORE:-}" ]; then
+        awk -v c="$call" -v b="$b" -v m="$m" -v a="$a" \
+            'BEGIN {printf "%-8s %10.0f %10.0f %10.0f %13.2f %13.2f\n", c, b, m, a, m / b, a / m}'
+    else
+        # shellcheck disable=SC2086
+        o=$(median ${got[before.$call]})
+        awk -v c="$call" -v b="$b" -v m="$m" -v o="$o" -v a="$a" \
+            'BEGIN {printf "%-8s %10.0f %10.0f %10.0f %10.0f %13.2f %15.2f %13.2f\n", c, b, m, o, a, m / b, o / m, a / m}'
+    fi
 done
 say "(send: sendto without an address on a connected UDP socket, settled in the filter)"
 
