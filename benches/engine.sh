@@ -158,6 +158,8 @@ http_run() { # config mode: appends the requests per second to rps[config.mode]
     preload) "$armr" run --engine preload -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     seccomp) "$armr" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     seccomp+accept) "$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    before) "$ARMR_BEFORE" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    before+accept) "$ARMR_BEFORE" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     esac
     bg_pid=$!
     for ((i = 0; i < 1000; i++)); do
@@ -172,10 +174,12 @@ http_run() { # config mode: appends the requests per second to rps[config.mode]
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then say "wrk ($config, $mode): $out"; exit 1; fi
     rps[$config.$mode]+="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") "
 }
+http_configs=(none preload seccomp seccomp+accept)
+[ -z "${ARMR_BEFORE:-}" ] || http_configs+=(before before+accept)
 say "== nginx (2 workers) under wrk -t2 -c32: ${HTTP_S}s runs, median of $HTTP_R, interleaved"
 for mode in keepalive close; do
     for ((r = 1; r <= HTTP_R; r++)); do
-        for config in none preload seccomp seccomp+accept; do http_run "$config" "$mode"; done
+        for config in "${http_configs[@]}"; do http_run "$config" "$mode"; done
     done
 done
 [ ! -s "$work/log" ] || { say "benches/engine.sh: armr logged events: $(head -3 "$work/log")"; exit 1; }
@@ -189,3 +193,13 @@ for mode in keepalive close; do
         'BEGIN {printf "%-10s %11.0f %11.0f %11.0f %15.0f %13.2f %13.2f %20.2f\n", c, n, p, s, a, p / n, s / n, a / n}'
 done
 say "(preload and seccomp+accept: connect, bind and accept rules; seccomp: connect and bind rules only)"
+[ -n "${ARMR_BEFORE:-}" ] || exit 0
+printf '\n%-10s %11s %15s %15s %13s %20s\n' "nginx" "none req/s" "before seccomp" "before+accept" \
+    "before/none" "before+accept/none"
+for mode in keepalive close; do
+    # shellcheck disable=SC2086
+    n=$(median ${rps[none.$mode]}) s=$(median ${rps[before.$mode]}) a=$(median ${rps[before+accept.$mode]})
+    awk -v c="$mode" -v n="$n" -v s="$s" -v a="$a" \
+        'BEGIN {printf "%-10s %11.0f %15.0f %15.0f %13.2f %20.2f\n", c, n, s, a, s / n, a / n}'
+done
+say "(before: ARMR_BEFORE's seccomp engine, the same two policies)"

@@ -8,11 +8,14 @@
 //! peer would see the supervisor's credentials, and descriptors passed with `SCM_RIGHTS` would
 //! be the supervisor's.
 //!
-//! Several receiving threads each wait in `SECCOMP_IOCTL_NOTIF_RECV` and make the call they
-//! received themselves (no hand-off to another thread: two context switches a call). Before a
-//! call that may block, the thread makes sure another receiver is waiting, starting one if
-//! none is, so that the supervisor never stalls behind a blocking call; a receiver ends when
-//! enough others wait. A signal the program handles, arriving during a blocking call,
+//! Receiving threads wait in `SECCOMP_IOCTL_NOTIF_RECV` and each makes the call it received
+//! itself (no hand-off to another thread: two context switches and two futex calls a call).
+//! Before a call that may block (a blocking socket), the thread makes sure another receiver is
+//! waiting, starting one if none is, so that the supervisor never stalls behind a blocking
+//! call; a receiver ends when enough others wait. A program whose sockets are non-blocking
+//! (nginx, Go) is served by one thread: the kernel wakes every thread waiting in the receive
+//! for each notification (Linux 6.6 and later), and each extra one costs a wake-up and two
+//! context switches per call. A signal the program handles, arriving during a blocking call,
 //! interrupts it as the kernel would (`workers`).
 
 use crate::address::{self, Via};
@@ -307,14 +310,14 @@ impl Supervisor {
 /// The receivers that wait beyond which one that answered a call ends.
 const SPARE: usize = 2;
 
-/// Makes `perform` on this thread. A call that may block first makes sure another receiver
-/// waits, and is interruptible by the watcher (`workers`).
+/// Makes `perform` on this thread. A call that may block (`blocking`) first makes sure another
+/// receiver waits, and is interruptible by the watcher (`workers`).
 pub(crate) fn perform(
     ctx: Ctx<'_>,
-    may_block: bool,
+    blocking: bool,
     perform: impl FnOnce(&Ctx<'_>) -> Answer,
 ) -> Option<Answer> {
-    if !may_block {
+    if !blocking {
         return Some(perform(&ctx));
     }
     if ctx.sup.spare().is_err() {
@@ -347,8 +350,9 @@ fn connect(ctx: Ctx<'_>) -> Option<Answer> {
     if let Some(errno) = judge_connect(&ctx, &bytes) {
         return Some(Answer::Error(errno));
     }
-    // A stream socket's connect may wait (whether it does is not asked: a system call).
-    perform(ctx, true, move |ctx| {
+    // A datagram socket's connect never waits; a stream socket's waits unless non-blocking.
+    let blocking = ctx.kind() == libc::SOCK_STREAM && !ctx.non_blocking();
+    perform(ctx, blocking, move |ctx| {
         // SAFETY: bytes is a readable buffer of its length.
         let r = unsafe {
             libc::connect(
@@ -488,7 +492,8 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
     {
         return Some(Answer::Error(errno));
     }
-    perform(ctx, true, move |ctx| {
+    let blocking = !ctx.non_blocking();
+    perform(ctx, blocking, move |ctx| {
         accept_loop(ctx, flags, addr, lenp, room)
     })
 }
@@ -733,19 +738,23 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     })
 }
 
-/// Makes a send; one without `MSG_DONTWAIT` may wait (whether the socket blocks is not asked).
-/// A datagram is first tried without waiting (`MSG_DONTWAIT`: a datagram is sent whole or not
-/// at all, so the result is the blocking call's whenever it does not say `EAGAIN`), which
-/// spares the common send the care of a call that may block.
+/// Makes a send: one that may wait (a blocking socket, no `MSG_DONTWAIT`) as [`perform`] makes
+/// it. A datagram on a blocking socket is first tried without waiting (`MSG_DONTWAIT`: a
+/// datagram is sent whole or not at all, so the result is the blocking call's whenever it does
+/// not say `EAGAIN`): the common answer costs no `fcntl` and no spare receiver.
 fn send(ctx: Ctx<'_>, flags: c_int, send: impl Fn(&Ctx<'_>, c_int) -> Answer) -> Option<Answer> {
-    let may_block = flags & libc::MSG_DONTWAIT == 0;
-    if may_block && ctx.kind() != libc::SOCK_STREAM {
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return perform(ctx, false, move |ctx| send(ctx, 0));
+    }
+    if ctx.kind() != libc::SOCK_STREAM {
         let answer = send(&ctx, libc::MSG_DONTWAIT);
         if answer != Answer::Error(libc::EAGAIN) || ctx.non_blocking() {
             return Some(answer);
         }
+        return perform(ctx, true, move |ctx| send(ctx, 0));
     }
-    perform(ctx, may_block, move |ctx| send(ctx, 0))
+    let blocking = !ctx.non_blocking();
+    perform(ctx, blocking, move |ctx| send(ctx, 0))
 }
 
 /// A message of the program's, copied: its destination, data and control data.

@@ -4,7 +4,7 @@
 //! `receive`). The receive is made on the program's behalf on the supervisor's copy of the
 //! socket, into the supervisor's buffers, and what the kernel would have written (data, sender,
 //! control data, flags, lengths) is written into the program's memory: a refused datagram is
-//! never there. A blocking call waits (interruptible, `workers`) and goes on waiting after a refused datagram;
+//! never there. A blocking call waits (`calls::perform`) and goes on waiting after a refused datagram;
 //! a non-blocking one (`O_NONBLOCK`, `MSG_DONTWAIT`) gets `EAGAIN` when nothing allowed is left.
 //! Stream sockets and connected UDP sockets are received on behalf too, unjudged (the socket a
 //! number names is the one the supervisor took, whatever another thread does to the number).
@@ -174,7 +174,8 @@ pub(crate) fn recvfrom(ctx: Ctx<'_>) -> Option<Answer> {
         return None;
     }
     let judged = judged(&ctx);
-    perform(ctx, flags & libc::MSG_DONTWAIT == 0, move |ctx| {
+    let blocking = blocking(&ctx, flags);
+    perform(ctx, blocking, move |ctx| {
         let received = match receive_one(ctx, room, 0, flags, judged) {
             Ok(received) => received,
             Err(errno) => return Answer::Error(errno),
@@ -314,17 +315,16 @@ pub(crate) fn recvmsg(ctx: Ctx<'_>) -> Option<Answer> {
         return None;
     }
     let judged = judged(&ctx);
-    perform(
-        ctx,
-        flags & libc::MSG_DONTWAIT == 0,
-        move |ctx| match receive_one(ctx, into.room, into.control_room, flags, judged) {
+    let blocking = blocking(&ctx, flags);
+    perform(ctx, blocking, move |ctx| {
+        match receive_one(ctx, into.room, into.control_room, flags, judged) {
             Ok(received) => match into.write(ctx, &received) {
                 Ok(()) => Answer::Value(received.result as i64),
                 Err(errno) => Answer::Error(errno),
             },
             Err(errno) => Answer::Error(errno),
-        },
-    )
+        }
+    })
 }
 
 /// `recvmmsg(fd, msgvec, vlen, flags, timeout)`: the first message as `recvmsg` receives it
