@@ -12,10 +12,11 @@
 //! itself (no hand-off to another thread: two context switches and two futex calls a call).
 //! Before a call that may block (a blocking socket), the thread makes sure another receiver is
 //! waiting, starting one if none is, so that the supervisor never stalls behind a blocking
-//! call; a receiver ends when enough others wait. A program whose sockets are non-blocking
-//! (nginx, Go) is served by one thread: the kernel wakes every thread waiting in the receive
-//! for each notification (Linux 6.6 and later), and each extra one costs a wake-up and two
-//! context switches per call. A signal the program handles, arriving during a blocking call,
+//! call. The kernel wakes every thread waiting in the receive for each notification (Linux 6.6
+//! and later; each extra one costs every call a wake-up and two context switches), so a second
+//! receiver stays there only while calls that block came lately ([`QUIET_MS`]); the others
+//! park until wanted, and a thread ends beyond [`PARKED_MAX`] parked. A program whose sockets
+//! are non-blocking (nginx, Go) is served by one thread. A signal the program handles, arriving during a blocking call,
 //! interrupts it as the kernel would (`workers`).
 
 use crate::address::{self, Via};
@@ -34,8 +35,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// `sizeof(struct sockaddr_storage)`: the longest address the kernel copies.
 pub(crate) const ADDRESS_MAX: usize = 128;
@@ -60,6 +61,12 @@ pub struct Supervisor {
     pidfds: Pidfds,
     /// Receiving threads waiting for a notification, or started and about to.
     idle: AtomicUsize,
+    /// Threads parked (out of the receive), and how many of them are wanted back in it.
+    parked: Mutex<(usize, usize)>,
+    wake: Condvar,
+    /// When the last call that may block was made, in milliseconds since `started`.
+    last_blocking: AtomicU64,
+    started: std::time::Instant,
     /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
     /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
     /// by `bind(server:)` rules once, at its first accept.
@@ -169,6 +176,10 @@ impl Supervisor {
             workers: Workers::default(),
             pidfds: Pidfds::default(),
             idle: AtomicUsize::new(0),
+            parked: Mutex::new((0, 0)),
+            wake: Condvar::new(),
+            last_blocking: AtomicU64::new(0),
+            started: std::time::Instant::now(),
             listeners: Mutex::new(HashMap::new()),
             reload: Mutex::new(None),
         }
@@ -213,28 +224,62 @@ impl Supervisor {
             self.idle.fetch_sub(1, Ordering::SeqCst);
             let Some(n) = n else { return };
             let answer = self.answer_of(n);
+            // Back to the receive when no other thread waits there, or when calls that block
+            // came lately and fewer than SPARE wait; else parked (each thread in the receive
+            // costs every call a wake-up), or ended when enough are parked.
+            let idle = self.idle.load(Ordering::SeqCst);
+            let lately = self.started.elapsed().as_millis() as u64
+                <= self.last_blocking.load(Ordering::Relaxed) + QUIET_MS;
+            let receive = idle == 0 || (lately && idle < SPARE);
             // Counted as waiting before the answer wakes the program (whose next call may come
             // at once): else the next receiver would see none waiting and start one.
-            let stay = first || self.idle.load(Ordering::SeqCst) < SPARE;
-            if stay {
+            if receive {
                 self.idle.fetch_add(1, Ordering::SeqCst);
             }
             if let Some(answer) = answer {
                 let _ = notify::answer(self.listener.as_fd(), n.id, answer);
             }
-            if !stay {
+            if !receive && !self.park(first) {
                 return;
             }
         }
     }
 
+    /// Waits until [`Supervisor::spare`] wants this thread in the receive (true: it is counted
+    /// in `idle`), or, beyond [`PARKED_MAX`] parked threads, ends it (false; never the first).
+    fn park(&self, first: bool) -> bool {
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        if !first && parked.0 >= PARKED_MAX {
+            return false;
+        }
+        parked.0 += 1;
+        while parked.1 == 0 {
+            parked = self.wake.wait(parked).unwrap_or_else(|e| e.into_inner());
+        }
+        parked.1 -= 1;
+        parked.0 -= 1;
+        true
+    }
+
     /// Makes sure another receiver waits (or is starting) before this thread makes a call that
     /// may block. Err: no thread could be started.
     fn spare(self: &Arc<Supervisor>) -> std::io::Result<()> {
+        let now = self.started.elapsed().as_millis() as u64;
+        if self.last_blocking.load(Ordering::Relaxed) != now {
+            self.last_blocking.store(now, Ordering::Relaxed);
+        }
         if self.idle.load(Ordering::SeqCst) > 0 {
             return Ok(());
         }
         self.idle.fetch_add(1, Ordering::SeqCst);
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        if parked.0 > parked.1 {
+            parked.1 += 1;
+            drop(parked);
+            self.wake.notify_one();
+            return Ok(());
+        }
+        drop(parked);
         let sup = Arc::clone(self);
         let started = std::thread::Builder::new()
             .name("armr-receive".into())
@@ -309,6 +354,10 @@ impl Supervisor {
 
 /// The receivers that wait beyond which one that answered a call ends.
 const SPARE: usize = 2;
+/// How long after a call that may block a second thread stays in the receive.
+const QUIET_MS: u64 = 10;
+/// The most threads parked: one more ends instead.
+const PARKED_MAX: usize = 2;
 
 /// Makes `perform` on this thread. A call that may block (`blocking`) first makes sure another
 /// receiver waits, and is interruptible by the watcher (`workers`).
