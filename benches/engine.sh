@@ -7,6 +7,8 @@
 #            filter shaped like armr's: the floor of any supervisor;
 #   armr     under `armr run --engine seccomp` with a policy that judges every call and refuses
 #            none (connect, bind and accept rules on other addresses).
+#   before   (with ARMR_BEFORE=PATH, another armr binary) the same under it, beside: a change's
+#            before and after in one run.
 # Prints nanoseconds per call (median of the rounds) and the ratios; the budget is armr/minimal
 # at most 1.5 for connect, accept and sendto, and send (settled in the filter) close to minimal.
 # The three run pinned to one CPU (CPU=0; CPU= does not pin): the program and its supervisor then
@@ -82,24 +84,39 @@ run() { # config
     case $1 in
     bare) out=$("${pin[@]}" "$work/notify_roundtrip" bare "$N") ;;
     minimal) out=$("${pin[@]}" "$work/notify_roundtrip" minimal "$N") ;;
+    before) out=$("${pin[@]}" "$ARMR_BEFORE" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
     armr) out=$("${pin[@]}" "$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "$work/notify_roundtrip" bare "$N") ;;
     esac
     while read -r call ns; do got[$1.$call]+="$ns "; done <<<"$out"
 }
-say "== seccomp engine: $N calls of each kind per round, $R rounds (bare, minimal supervisor, armr)${CPU:+, on CPU $CPU}"
+configs=(bare minimal armr)
+[ -z "${ARMR_BEFORE:-}" ] || configs=(bare minimal before armr)
+say "== seccomp engine: $N calls of each kind per round, $R rounds (${configs[*]})${CPU:+, on CPU $CPU}"
 for ((r = 1; r <= R; r++)); do
-    for config in bare minimal armr; do run "$config"; done
+    for config in "${configs[@]}"; do run "$config"; done
     say "   round $r done"
 done
 [ ! -s "$work/log" ] || { say "benches/engine.sh: armr logged events: $(head -3 "$work/log")"; exit 1; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-printf '%-8s %10s %10s %10s %13s %13s\n' call "bare ns" "minimal ns" "armr ns" "minimal/bare" "armr/minimal"
+if [ -z "${ARMR_BEFORE:-}" ]; then
+    printf '%-8s %10s %10s %10s %13s %13s\n' call "bare ns" "minimal ns" "armr ns" "minimal/bare" "armr/minimal"
+else
+    printf '%-8s %10s %10s %10s %10s %13s %15s %13s\n' call "bare ns" "minimal ns" "before ns" "armr ns" \
+        "minimal/bare" "before/minimal" "armr/minimal"
+fi
 for call in connect accept sendto send; do
     # shellcheck disable=SC2086
     b=$(median ${got[bare.$call]}) m=$(median ${got[minimal.$call]}) a=$(median ${got[armr.$call]})
-    awk -v c="$call" -v b="$b" -v m="$m" -v a="$a" \
-        'BEGIN {printf "%-8s %10.0f %10.0f %10.0f %13.2f %13.2f\n", c, b, m, a, m / b, a / m}'
+    if [ -z "${ARMR_BEFORE:-}" ]; then
+        awk -v c="$call" -v b="$b" -v m="$m" -v a="$a" \
+            'BEGIN {printf "%-8s %10.0f %10.0f %10.0f %13.2f %13.2f\n", c, b, m, a, m / b, a / m}'
+    else
+        # shellcheck disable=SC2086
+        o=$(median ${got[before.$call]})
+        awk -v c="$call" -v b="$b" -v m="$m" -v o="$o" -v a="$a" \
+            'BEGIN {printf "%-8s %10.0f %10.0f %10.0f %10.0f %13.2f %15.2f %13.2f\n", c, b, m, o, a, m / b, o / m, a / m}'
+    fi
 done
 say "(send: sendto without an address on a connected UDP socket, settled in the filter)"
 
@@ -141,6 +158,8 @@ http_run() { # config mode: appends the requests per second to rps[config.mode]
     preload) "$armr" run --engine preload -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     seccomp) "$armr" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     seccomp+accept) "$armr" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    before) "$ARMR_BEFORE" run --engine seccomp -r "$work/rules.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
+    before+accept) "$ARMR_BEFORE" run --engine seccomp -r "$work/accept.armr" -l "$work/log" -- "${nginx_cmd[@]}" & ;;
     esac
     bg_pid=$!
     for ((i = 0; i < 1000; i++)); do
@@ -155,10 +174,12 @@ http_run() { # config mode: appends the requests per second to rps[config.mode]
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then say "wrk ($config, $mode): $out"; exit 1; fi
     rps[$config.$mode]+="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") "
 }
+http_configs=(none preload seccomp seccomp+accept)
+[ -z "${ARMR_BEFORE:-}" ] || http_configs+=(before before+accept)
 say "== nginx (2 workers) under wrk -t2 -c32: ${HTTP_S}s runs, median of $HTTP_R, interleaved"
 for mode in keepalive close; do
     for ((r = 1; r <= HTTP_R; r++)); do
-        for config in none preload seccomp seccomp+accept; do http_run "$config" "$mode"; done
+        for config in "${http_configs[@]}"; do http_run "$config" "$mode"; done
     done
 done
 [ ! -s "$work/log" ] || { say "benches/engine.sh: armr logged events: $(head -3 "$work/log")"; exit 1; }
@@ -172,3 +193,13 @@ for mode in keepalive close; do
         'BEGIN {printf "%-10s %11.0f %11.0f %11.0f %15.0f %13.2f %13.2f %20.2f\n", c, n, p, s, a, p / n, s / n, a / n}'
 done
 say "(preload and seccomp+accept: connect, bind and accept rules; seccomp: connect and bind rules only)"
+[ -n "${ARMR_BEFORE:-}" ] || exit 0
+printf '\n%-10s %11s %15s %15s %13s %20s\n' "nginx" "none req/s" "before seccomp" "before+accept" \
+    "before/none" "before+accept/none"
+for mode in keepalive close; do
+    # shellcheck disable=SC2086
+    n=$(median ${rps[none.$mode]}) s=$(median ${rps[before.$mode]}) a=$(median ${rps[before+accept.$mode]})
+    awk -v c="$mode" -v n="$n" -v s="$s" -v a="$a" \
+        'BEGIN {printf "%-10s %11.0f %15.0f %15.0f %13.2f %20.2f\n", c, n, s, a, s / n, a / n}'
+done
+say "(before: ARMR_BEFORE's seccomp engine, the same two policies)"

@@ -43,6 +43,9 @@ pub struct Event<'a> {
     /// How many events of the rule this line stands for (CEF `cnt`), for events logged at most
     /// once a second: datagrams discarded on receipt. `None` for a line per event.
     pub count: Option<u64>,
+    /// The socket's transport, when known: the `cef` format's `proto`, the `json` format's
+    /// `network.transport` (the vendor's line has no such field).
+    pub transport: Option<crate::verdict::Transport>,
 }
 
 /// What an event line says of its rule and app, borrowed from where they are kept: the rules
@@ -639,7 +642,7 @@ pub fn max_event_len_as(format: LogFormat, event: &Event<'_>) -> usize {
                     .iter()
                     .map(|(key, value)| key.len() + value.len())
                     .sum::<usize>();
-            700 + 6 * (values + event.hostname.len() + event.process.len())
+            740 + 6 * (values + event.hostname.len() + event.process.len())
         }
     }
 }
@@ -834,6 +837,13 @@ fn standard_keys(out: &mut LineBuffer<'_>, event: &Event<'_>) {
     push_ip(out, event.address.ip());
     key(out, port_key);
     out.push_uint(u64::from(event.address.port()), 1);
+    if let Some(transport) = event.transport {
+        key(out, "proto");
+        out.push_bytes(match transport {
+            crate::verdict::Transport::Tcp => b"TCP",
+            crate::verdict::Transport::Udp => b"UDP",
+        });
+    }
     key(out, "outcome");
     out.push_bytes(outcome(event.action).as_bytes());
     key(out, "dvcpid");
@@ -1159,6 +1169,7 @@ mod tests {
                 address: address.parse().unwrap(),
                 stacktrace: stack,
                 count: Some(u64::MAX),
+                transport: None,
             };
             let mut buf = vec![0u8; 65536];
             let n = format_event(&event, &mut buf);
@@ -1203,6 +1214,7 @@ mod tests {
             address: "74.125.193.105:80".parse().unwrap(),
             stacktrace: None,
             count: None,
+            transport: None,
         };
         let mut buf = [0u8; 1024];
         let n = format_event(&event, &mut buf);
@@ -1229,6 +1241,7 @@ mod tests {
             address: "[::1]:5".parse().unwrap(),
             stacktrace: Some("f (m+0x1)\ng=h"),
             count: Some(3),
+            transport: None,
         };
         let mut buf = [0u8; 1024];
         let n = format_event(&event, &mut buf);
@@ -1282,6 +1295,7 @@ mod tests {
                 address: address.parse().unwrap(),
                 stacktrace: Some("f (m+0x1)"),
                 count: Some(2),
+                transport: None,
             };
             let mut buf = [0u8; 1024];
             let n = format_event(&event, &mut buf);
@@ -1386,6 +1400,7 @@ mod tests {
             address: "10.0.0.1:1".parse().unwrap(),
             stacktrace: stack,
             count: None,
+            transport: None,
         }
     }
 

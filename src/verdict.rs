@@ -80,6 +80,27 @@ pub struct Logged {
     /// Logged at most once a second per rule, the line counting the events it stands for (CEF
     /// `cnt`): received datagrams, which a sender controls. Otherwise one line per event.
     pub counted: bool,
+    /// The socket's transport, when the call or the enforcer knows it (CEF `proto`, ECS
+    /// `network.transport`).
+    pub transport: Option<Transport>,
+}
+
+/// A socket's transport protocol, as events name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    /// The transport of a socket of this type (`SO_TYPE`), if it is TCP's or UDP's.
+    pub fn of_socket_type(socket_type: i32) -> Option<Transport> {
+        match socket_type {
+            1 => Some(Transport::Tcp), // SOCK_STREAM
+            2 => Some(Transport::Udp), // SOCK_DGRAM
+            _ => None,
+        }
+    }
 }
 
 /// The answer for one call.
@@ -136,6 +157,20 @@ impl Call {
         }
     }
 
+    /// The transport the call implies, when it implies one: a `connect`, a send or a name
+    /// server's query may be either (the enforcer asks the socket).
+    pub const fn transport(self) -> Option<Transport> {
+        match self {
+            Call::DatagramBind | Call::DatagramConnect | Call::Datagram => Some(Transport::Udp),
+            Call::Listen
+            | Call::InheritedListener
+            | Call::ClientBind
+            | Call::Accept
+            | Call::Remote(_) => Some(Transport::Tcp),
+            Call::Connect | Call::Send | Call::NameServer => None,
+        }
+    }
+
     /// True when the call's events are logged at most once a second per rule ([`Logged`]).
     pub const fn counted(self) -> bool {
         matches!(self, Call::Datagram)
@@ -180,6 +215,7 @@ impl Verdict {
             address,
             decision,
             counted: call.counted(),
+            transport: call.transport(),
         });
         Verdict { outcome, event }
     }

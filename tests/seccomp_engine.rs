@@ -733,3 +733,63 @@ fn a_signal_interrupts_a_blocking_accept_as_the_kernel_would() {
     kill(pid, libc::SIGKILL);
     assert_eq!(child.wait().unwrap().code(), Some(128 + libc::SIGKILL));
 }
+
+/// Calls that block never hold up the others: a (dynamic) program with six threads blocked in
+/// `accept` at once, made by the supervisor on its behalf, connects to each listener from its
+/// main thread; every connect and every accept completes, twice (the second time after a
+/// pause, with the supervisor's extra threads parked), and a protected connect made after them
+/// is still refused. (The supervisor's receiving threads make the calls they receive:
+/// each makes sure another waits before a call that may block.)
+#[test]
+fn blocking_accepts_in_six_threads_never_stall_the_other_calls() {
+    let dir = TempDir::new("seccomp", "no-stall");
+    let refused = free_port();
+    let rules = dir.write(
+        "rules.armr",
+        &format!(
+            "app(\"seccomp\"):\n    requires(version: ARMR/2.11)\n    socket(\"no {refused}\"):\n        \
+             connect(\"127.0.0.1:{refused}\")\n        protect(message: \"m\", severity: High)\n    \
+             endsocket\nendapp\n"
+        ),
+    );
+    let program = format!(
+        "import errno, socket, threading, time\n\
+         for round in range(2):\n\
+         \x20   listeners, threads, accepted = [], [], []\n\
+         \x20   for _ in range(6):\n\
+         \x20       l = socket.socket()\n\
+         \x20       l.bind(('127.0.0.1', 0))\n\
+         \x20       l.listen(1)\n\
+         \x20       listeners.append(l)\n\
+         \x20       t = threading.Thread(target=lambda l=l: accepted.append(l.accept()[0]))\n\
+         \x20       t.start()\n\
+         \x20       threads.append(t)\n\
+         \x20   time.sleep(0.5)\n\
+         \x20   clients = [socket.create_connection(l.getsockname()) for l in listeners]\n\
+         \x20   for t in threads:\n\
+         \x20       t.join(10)\n\
+         \x20   print('accepted', len(accepted), flush=True)\n\
+         \x20   time.sleep(0.2)\n\
+         try:\n\
+         \x20   socket.create_connection(('127.0.0.1', {refused}))\n\
+         except OSError as e:\n\
+         \x20   print('protected', errno.errorcode[e.errno], flush=True)\n"
+    );
+    let mut command = Command::new("timeout");
+    command.arg("30").arg(armr_command());
+    without_armr_env(&mut command)
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(&rules)
+        .arg("-l")
+        .arg(dir.path("log"))
+        .args(["--", "python3", "-c", &program])
+        .stdin(Stdio::null());
+    let out = command.output().expect("armr run");
+    assert_eq!(
+        text(&out.stdout),
+        "accepted 6\naccepted 6\nprotected ECONNREFUSED\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.status.success(), "{out:?}");
+}

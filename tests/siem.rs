@@ -167,6 +167,7 @@ fn each_format_is_read_by_a_real_consumer() {
         assert_eq!(get("DeviceEventClassID"), rule);
         assert_eq!(get("dst"), "127.0.0.1", "{event:?}");
         assert_eq!(get("dpt"), port.to_string());
+        assert_eq!(get("proto"), "TCP", "{event:?}");
         assert_eq!(get("act"), act);
         assert_eq!(get("outcome"), outcome);
         assert_eq!(get("dvcpid"), pid.to_string());
@@ -196,6 +197,7 @@ fn each_format_is_read_by_a_real_consumer() {
         assert_eq!(get("event.outcome"), outcome);
         assert_eq!(get("destination.ip"), "127.0.0.1");
         assert_eq!(get("destination.port"), port.to_string());
+        assert_eq!(get("network.transport"), "tcp", "{event:?}");
         assert_eq!(get("process.pid"), pid.to_string());
         assert_eq!(get("process.name"), "bash");
         assert_eq!(get("rule.name"), rule);
@@ -390,7 +392,8 @@ fn the_seccomp_engine_writes_each_format_too() {
             e["outcome"].as_str(),
             e["dvcpid"].as_str(),
             e["deviceProcessName"].as_str(),
-            e["ruleName"].as_str()
+            e["ruleName"].as_str(),
+            e["proto"].as_str()
         ),
         (
             "127.0.0.1",
@@ -398,7 +401,8 @@ fn the_seccomp_engine_writes_each_format_too() {
             "failure",
             pid.as_str(),
             "net",
-            "no discard"
+            "no discard",
+            "TCP"
         )
     );
     let events = consume("json", &json);

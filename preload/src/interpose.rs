@@ -35,7 +35,7 @@ unsafe fn connect_refusal(
     match unsafe { sockaddr::decode_v4(addr, len) } {
         Some((ip, port)) if ip != 0 && !state.policy.has_hostnames(EventKind::Connect) => {
             let rank = rank_v4(state, EventKind::Connect, ip, port);
-            judge::refusal_v4(state, Call::Connect, rank, ip, port)
+            judge::refusal_v4(state, fd, Call::Connect, rank, ip, port)
         }
         _ => unsafe { connect_refusal_other(state, fd, addr, len) },
     }
@@ -71,7 +71,7 @@ unsafe fn connect_refusal_in_full(
     if destination::is_unspecified(address) {
         address = destination::of_unspecified(fd, address, Via::Connect);
     }
-    judge::refusal(state, call, address)
+    judge::refusal_on(state, fd, call, address)
 }
 
 // --- the calls
@@ -438,7 +438,8 @@ unsafe fn send_refused_in_full(
         },
     };
     // The socket is asked whether the address counts only when a rule has something to do.
-    let verdict = judge::verdict(state, Call::Send, remote);
+    let mut verdict = judge::verdict(state, Call::Send, remote);
+    judge::on_socket(&mut verdict, fd);
     if verdict == Verdict::FORWARD || !sends_to_address(fd, flags) {
         return false;
     }

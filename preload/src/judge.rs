@@ -9,7 +9,8 @@
 use crate::state::{self, State};
 use crate::{errno, log};
 use armr_core::policy::{EventKind, Rank};
-use armr_core::verdict::{self, Call, Logged, Refusal, Verdict};
+use armr_core::verdict::{self, Call, Logged, Refusal, Transport, Verdict};
+use libc::c_int;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,6 +172,23 @@ pub(crate) fn refusal(state: &State, call: Call, address: SocketAddr) -> Option<
     refusal_of(state, call, call.kind(address.port()), address)
 }
 
+/// [`refusal`] of a call on the socket `fd`, whose type an event names when the call does not
+/// imply it (`connect`: TCP or UDP).
+#[inline(always)]
+pub(crate) fn refusal_on(
+    state: &State,
+    fd: c_int,
+    call: Call,
+    address: SocketAddr,
+) -> Option<Refusal> {
+    let kind = call.kind(address.port());
+    let rank = rank(state, kind, address);
+    if verdict::is_silent(rank) {
+        return None;
+    }
+    decided(state, fd, call, kind, rank, address)
+}
+
 /// [`refusal`] for a caller that has the call's kind at hand (`call.kind(address.port())`).
 #[inline(always)]
 pub(crate) fn refusal_of(
@@ -184,7 +202,7 @@ pub(crate) fn refusal_of(
     if verdict::is_silent(rank) {
         return None;
     }
-    decided(state, call, kind, rank, address)
+    decided(state, -1, call, kind, rank, address)
 }
 
 /// [`refusal`] for an IPv4 address given as numbers, ranked by the caller: the address is built
@@ -194,6 +212,7 @@ pub(crate) fn refusal_of(
 #[inline(always)]
 pub(crate) fn refusal_v4(
     state: &State,
+    fd: c_int,
     call: Call,
     rank: Rank,
     ip: u32,
@@ -202,7 +221,7 @@ pub(crate) fn refusal_v4(
     if verdict::is_silent(rank) {
         return None;
     }
-    decided_v4(state, call, call.kind(port), rank, ip, port)
+    decided_v4(state, fd, call, call.kind(port), rank, ip, port)
 }
 
 /// A rank that is not silent, or a lookup to finish ([`finished`]), which may be: small, so
@@ -210,6 +229,7 @@ pub(crate) fn refusal_v4(
 #[inline(never)]
 fn decided_v4(
     state: &State,
+    fd: c_int,
     call: Call,
     kind: EventKind,
     rank: Rank,
@@ -222,6 +242,7 @@ fn decided_v4(
     }
     carried_out(
         state,
+        fd,
         call,
         rank,
         SocketAddr::from((ip.to_be_bytes(), port)),
@@ -232,6 +253,7 @@ fn decided_v4(
 #[inline(never)]
 fn decided(
     state: &State,
+    fd: c_int,
     call: Call,
     kind: EventKind,
     rank: Rank,
@@ -241,11 +263,30 @@ fn decided(
     if verdict::is_silent(rank) {
         return None;
     }
-    carried_out(state, call, rank, address)
+    carried_out(state, fd, call, rank, address)
 }
 
 /// The verdict of a rule that has something to do, carried out.
 #[inline(never)]
-fn carried_out(state: &State, call: Call, rank: Rank, address: SocketAddr) -> Option<Refusal> {
-    carry_out(state, &Verdict::of(&state.policy, call, rank, address))
+fn carried_out(
+    state: &State,
+    fd: c_int,
+    call: Call,
+    rank: Rank,
+    address: SocketAddr,
+) -> Option<Refusal> {
+    let mut verdict = Verdict::of(&state.policy, call, rank, address);
+    on_socket(&mut verdict, fd);
+    carry_out(state, &verdict)
+}
+
+/// The event of a verdict on a call on `fd` (-1: none) names the socket's transport when the
+/// call does not imply it: the type armr's table holds, or the kernel's answer (once).
+pub(crate) fn on_socket(verdict: &mut Verdict, fd: c_int) {
+    if let Some(event) = &mut verdict.event
+        && event.transport.is_none()
+        && fd >= 0
+    {
+        event.transport = crate::receive::socket_type(fd).and_then(Transport::of_socket_type);
+    }
 }

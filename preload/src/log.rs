@@ -89,6 +89,7 @@ fn write_line(state: &State, logged: &Logged, count: Option<u64>) {
         address: logged.address,
         stacktrace: None,
         count,
+        transport: logged.transport,
     };
     if rule.stacktrace {
         let mut frames = [0u8; 4096];

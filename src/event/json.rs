@@ -147,6 +147,13 @@ fn write(event: &Event<'_>, buf: &mut [u8], cut: Option<(usize, usize)>) -> (usi
     out.push_bytes(b"\",\"port\":");
     out.push_uint(u64::from(event.address.port()), 1);
     out.push_bytes(b"}");
+    if let Some(transport) = event.transport {
+        key(&mut out, "network");
+        out.push_bytes(match transport {
+            crate::verdict::Transport::Tcp => b"{\"transport\":\"tcp\"}",
+            crate::verdict::Transport::Udp => b"{\"transport\":\"udp\"}",
+        });
+    }
     key(&mut out, "process");
     out.push_bytes(b"{\"pid\":");
     out.push_uint(u64::from(event.pid), 1);

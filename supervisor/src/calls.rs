@@ -8,9 +8,16 @@
 //! peer would see the supervisor's credentials, and descriptors passed with `SCM_RIGHTS` would
 //! be the supervisor's.
 //!
-//! A call that may block (a blocking socket) is made on a worker thread, so that the supervisor
-//! keeps answering others; a signal the program handles, arriving meanwhile, interrupts it as
-//! the kernel would (`workers`).
+//! Receiving threads wait in `SECCOMP_IOCTL_NOTIF_RECV` and each makes the call it received
+//! itself (no hand-off to another thread: two context switches and two futex calls a call).
+//! Before a call that may block (a blocking socket), the thread makes sure another receiver is
+//! waiting, starting one if none is, so that the supervisor never stalls behind a blocking
+//! call. The kernel wakes every thread waiting in the receive for each notification (Linux 6.6
+//! and later; each extra one costs every call a wake-up and two context switches), so a second
+//! receiver stays there only while calls that block came lately ([`QUIET_MS`]); the others
+//! park until wanted, and a thread ends beyond [`PARKED_MAX`] parked. A program whose sockets
+//! are non-blocking (nginx, Go) is served by one thread. A signal the program handles, arriving during a blocking call,
+//! interrupts it as the kernel would (`workers`).
 
 use crate::address::{self, Via};
 use crate::events::{Events, Origin};
@@ -18,17 +25,18 @@ use crate::filter::nr;
 use crate::notify::{self, Answer};
 use crate::receive;
 use crate::target::{Pidfds, Target};
-use crate::workers::{Pool, Workers};
+use crate::workers::{self, Workers};
 use armr::config::OnError;
 use armr::policy::{EventKind, Policy};
-use armr::verdict::{self, Call, Refusal};
+use armr::verdict::{self, Call, Refusal, Transport};
 use libc::{c_int, c_uint, c_void, seccomp_notif};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// `sizeof(struct sockaddr_storage)`: the longest address the kernel copies.
 pub(crate) const ADDRESS_MAX: usize = 128;
@@ -51,8 +59,14 @@ pub struct Supervisor {
     pub on_error: OnError,
     pub workers: Workers,
     pidfds: Pidfds,
-    /// The threads that make the calls that may block.
-    pub pool: Arc<Pool>,
+    /// Receiving threads waiting for a notification, or started and about to.
+    idle: AtomicUsize,
+    /// Threads parked (out of the receive), and how many of them are wanted back in it.
+    parked: Mutex<(usize, usize)>,
+    wake: Condvar,
+    /// When the last call that may block was made, in milliseconds since `started`.
+    last_blocking: AtomicU64,
+    started: std::time::Instant,
     /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
     /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
     /// by `bind(server:)` rules once, at its first accept.
@@ -105,8 +119,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) n: Notification,
     pub(crate) target: Target,
     pub(crate) socket: OwnedFd,
-    /// `SO_TYPE`.
-    pub(crate) kind: c_int,
+    /// `SO_TYPE`, asked when first needed (-1 until then): most calls never need it.
+    kind: Cell<c_int>,
 }
 
 impl Ctx<'_> {
@@ -114,7 +128,13 @@ impl Ctx<'_> {
     /// handed back.
     pub(crate) fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
         let policy = self.sup.policy();
-        let verdict = verdict::judge(&policy, call, address);
+        let mut verdict = verdict::judge(&policy, call, address);
+        // A connect or a send does not say its transport: the socket does (asked only now).
+        if let Some(event) = &mut verdict.event
+            && event.transport.is_none()
+        {
+            event.transport = Transport::of_socket_type(self.kind());
+        }
         if let Some(event) = &verdict.event {
             let origin = Origin {
                 process: self.target.name(),
@@ -138,6 +158,15 @@ impl Ctx<'_> {
         self.target.read(address, len).map_err(|e| io_errno(&e))
     }
 
+    /// The socket's type (`SO_TYPE`; 0 if it cannot be told).
+    pub(crate) fn kind(&self) -> c_int {
+        if self.kind.get() < 0 {
+            self.kind
+                .set(address::kind(self.socket.as_fd()).unwrap_or(0));
+        }
+        self.kind.get()
+    }
+
     pub(crate) fn non_blocking(&self) -> bool {
         address::non_blocking(self.socket.as_fd())
     }
@@ -152,7 +181,11 @@ impl Supervisor {
             on_error,
             workers: Workers::default(),
             pidfds: Pidfds::default(),
-            pool: Arc::default(),
+            idle: AtomicUsize::new(0),
+            parked: Mutex::new((0, 0)),
+            wake: Condvar::new(),
+            last_blocking: AtomicU64::new(0),
+            started: std::time::Instant::now(),
             listeners: Mutex::new(HashMap::new()),
             reload: Mutex::new(None),
         }
@@ -175,26 +208,100 @@ impl Supervisor {
         }
     }
 
-    /// Answers notifications until the listener fails (the supervisor is ending).
+    /// Answers notifications until the listener fails (the supervisor is ending): the first
+    /// receiving thread, which never ends before.
     pub fn serve(self: &Arc<Supervisor>) {
+        self.idle.fetch_add(1, Ordering::SeqCst);
+        self.receive(true);
+    }
+
+    /// A receiving thread's loop (counted in `idle` when it starts): receives a notification,
+    /// answers it, and receives again, unless it is not the first and [`SPARE`] others wait.
+    fn receive(self: &Arc<Supervisor>, first: bool) {
+        workers::take_interrupt();
         loop {
-            let n = match notify::receive(self.listener.as_fd()) {
-                Ok(n) => Notification::from(&n),
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => continue,
-                Err(_) => return,
+            let n = loop {
+                match notify::receive(self.listener.as_fd()) {
+                    Ok(n) => break Some(Notification::from(&n)),
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {}
+                    Err(_) => break None,
+                }
             };
-            self.handle(n);
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+            let Some(n) = n else { return };
+            let answer = self.answer_of(n);
+            // Back to the receive when no other thread waits there, or when calls that block
+            // came lately and fewer than SPARE wait; else parked (each thread in the receive
+            // costs every call a wake-up), or ended when enough are parked.
+            let idle = self.idle.load(Ordering::SeqCst);
+            let lately = self.started.elapsed().as_millis() as u64
+                <= self.last_blocking.load(Ordering::Relaxed) + QUIET_MS;
+            let receive = idle == 0 || (lately && idle < SPARE);
+            // Counted as waiting before the answer wakes the program (whose next call may come
+            // at once): else the next receiver would see none waiting and start one.
+            if receive {
+                self.idle.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Some(answer) = answer {
+                let _ = notify::answer(self.listener.as_fd(), n.id, answer);
+            }
+            if !receive && !self.park(first) {
+                return;
+            }
         }
     }
 
-    /// Answers one notification (or hands it to a worker, which answers it).
-    pub fn handle(self: &Arc<Supervisor>, n: Notification) {
-        let answer = match catch_unwind(AssertUnwindSafe(|| self.dispatch(n))) {
-            Ok(Some(answer)) => answer,
-            Ok(None) => return,
-            Err(_) => self.internal_error(),
-        };
-        let _ = notify::answer(self.listener.as_fd(), n.id, answer);
+    /// Waits until [`Supervisor::spare`] wants this thread in the receive (true: it is counted
+    /// in `idle`), or, beyond [`PARKED_MAX`] parked threads, ends it (false; never the first).
+    fn park(&self, first: bool) -> bool {
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        if !first && parked.0 >= PARKED_MAX {
+            return false;
+        }
+        parked.0 += 1;
+        while parked.1 == 0 {
+            parked = self.wake.wait(parked).unwrap_or_else(|e| e.into_inner());
+        }
+        parked.1 -= 1;
+        parked.0 -= 1;
+        true
+    }
+
+    /// Makes sure another receiver waits (or is starting) before this thread makes a call that
+    /// may block. Err: no thread could be started.
+    fn spare(self: &Arc<Supervisor>) -> std::io::Result<()> {
+        let now = self.started.elapsed().as_millis() as u64;
+        if self.last_blocking.load(Ordering::Relaxed) != now {
+            self.last_blocking.store(now, Ordering::Relaxed);
+        }
+        if self.idle.load(Ordering::SeqCst) > 0 {
+            return Ok(());
+        }
+        self.idle.fetch_add(1, Ordering::SeqCst);
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        if parked.0 > parked.1 {
+            parked.1 += 1;
+            drop(parked);
+            self.wake.notify_one();
+            return Ok(());
+        }
+        drop(parked);
+        let sup = Arc::clone(self);
+        let started = std::thread::Builder::new()
+            .name("armr-receive".into())
+            .spawn(move || sup.receive(false));
+        if started.is_err() {
+            self.idle.fetch_sub(1, Ordering::SeqCst);
+        }
+        started.map(drop)
+    }
+
+    /// The answer to one notification (the call made), or None when there is nobody to answer.
+    fn answer_of(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
+        match catch_unwind(AssertUnwindSafe(|| self.dispatch(n))) {
+            Ok(answer) => answer,
+            Err(_) => Some(self.internal_error()),
+        }
     }
 
     /// An internal failure (a panic) judging a call: `ARMR_ON_ERROR` says what happens to it,
@@ -227,13 +334,12 @@ impl Supervisor {
         if family != libc::AF_INET && family != libc::AF_INET6 {
             return Some(Answer::Continue);
         }
-        let kind = address::kind(socket.as_fd()).unwrap_or(0);
         let ctx = Ctx {
             sup: self,
             n,
             target,
             socket,
-            kind,
+            kind: Cell::new(-1),
         };
         match n.nr {
             nr::CONNECT => connect(ctx),
@@ -252,35 +358,28 @@ impl Supervisor {
     }
 }
 
-/// Makes `perform` at once on a non-blocking socket; on a worker thread otherwise, which answers.
+/// The receivers that wait beyond which one that answered a call ends.
+const SPARE: usize = 2;
+/// How long after a call that may block a second thread stays in the receive.
+const QUIET_MS: u64 = 10;
+/// The most threads parked: one more ends instead.
+const PARKED_MAX: usize = 2;
+
+/// Makes `perform` on this thread. A call that may block (`blocking`) first makes sure another
+/// receiver waits, and is interruptible by the watcher (`workers`).
 pub(crate) fn perform(
     ctx: Ctx<'_>,
     blocking: bool,
-    perform: impl FnOnce(&Ctx<'_>) -> Answer + Send + 'static,
+    perform: impl FnOnce(&Ctx<'_>) -> Answer,
 ) -> Option<Answer> {
     if !blocking {
         return Some(perform(&ctx));
     }
-    let sup = Arc::clone(ctx.sup);
-    let (n, target, socket, kind) = (ctx.n, ctx.target, ctx.socket, ctx.kind);
-    let pool = Arc::clone(&ctx.sup.pool);
-    let spawned = pool.spawn(Box::new(move || {
-        let ctx = Ctx {
-            sup: &sup,
-            n,
-            target,
-            socket,
-            kind,
-        };
-        let answer = sup
-            .workers
-            .run(n.id, n.tid as libc::pid_t, || perform(&ctx));
-        let _ = notify::answer(sup.listener.as_fd(), n.id, answer);
-    }));
-    match spawned {
-        Ok(_) => None,
-        Err(_) => Some(Answer::Error(libc::EAGAIN)),
+    if ctx.sup.spare().is_err() {
+        return Some(Answer::Error(libc::EAGAIN));
     }
+    let (id, tid) = (ctx.n.id, ctx.n.tid as libc::pid_t);
+    Some(ctx.sup.workers.run(id, tid, || perform(&ctx)))
 }
 
 /// An address argument of `len` bytes (an `int` to the kernel): read, or the kernel's error for
@@ -307,7 +406,7 @@ fn connect(ctx: Ctx<'_>) -> Option<Answer> {
         return Some(Answer::Error(errno));
     }
     // A datagram socket's connect never waits; a stream socket's waits unless non-blocking.
-    let blocking = ctx.kind == libc::SOCK_STREAM && !ctx.non_blocking();
+    let blocking = ctx.kind() == libc::SOCK_STREAM && !ctx.non_blocking();
     perform(ctx, blocking, move |ctx| {
         // SAFETY: bytes is a readable buffer of its length.
         let r = unsafe {
@@ -325,8 +424,8 @@ fn connect(ctx: Ctx<'_>) -> Option<Answer> {
 /// itself by `bind(client:)` rules on its local address (EACCES), the destination by `connect`
 /// rules (ECONNREFUSED), a UDP socket's destination by `accept` rules too (ECONNREFUSED).
 fn judge_connect(ctx: &Ctx<'_>, bytes: &[u8]) -> Option<c_int> {
-    if ctx.kind == libc::SOCK_STREAM
-        && ctx.has_rules(EventKind::BindClient)
+    if ctx.has_rules(EventKind::BindClient)
+        && ctx.kind() == libc::SOCK_STREAM
         && let Some(local) = address::explicit_client_bind(ctx.socket.as_fd())
         && let Some(errno) = ctx.judge(Call::ClientBind, local)
     {
@@ -342,7 +441,7 @@ fn judge_connect(ctx: &Ctx<'_>, bytes: &[u8]) -> Option<c_int> {
     {
         return Some(errno);
     }
-    if ctx.kind == libc::SOCK_DGRAM && ctx.has_rules(EventKind::Accept) {
+    if ctx.has_rules(EventKind::Accept) && ctx.kind() == libc::SOCK_DGRAM {
         return ctx.judge(Call::DatagramConnect, remote);
     }
     None
@@ -360,8 +459,8 @@ fn bind(ctx: &Ctx<'_>) -> Answer {
     }
     // A datagram socket's bind makes it a server (a port) or a client (port 0); a TCP socket is
     // judged at listen or connect.
-    if ctx.kind == libc::SOCK_DGRAM
-        && (ctx.has_rules(EventKind::BindServer) || ctx.has_rules(EventKind::BindClient))
+    if (ctx.has_rules(EventKind::BindServer) || ctx.has_rules(EventKind::BindClient))
+        && ctx.kind() == libc::SOCK_DGRAM
     {
         let local = address::decode(&bytes).or_else(|| {
             // AF_UNSPEC with INADDR_ANY binds 0.0.0.0:PORT on an IPv4 socket.
@@ -546,16 +645,10 @@ fn accept_loop(ctx: &Ctx<'_>, flags: c_int, addr: u64, lenp: u64, room: Option<u
                 return Answer::Error(libc::EFAULT);
             }
         }
-        let cloexec = flags & libc::SOCK_CLOEXEC != 0;
-        return match notify::answer_with_fd(
-            ctx.sup.listener.as_fd(),
-            ctx.n.id,
-            conn.as_fd(),
-            cloexec,
-        ) {
-            // Answered by the kernel with the new descriptor.
-            Ok(_) => Answer::Answered,
-            Err(e) => Answer::Error(io_errno(&e)),
+        // Installed with the answer, after this thread counts itself waiting again.
+        return Answer::Install {
+            fd: std::os::fd::IntoRawFd::into_raw_fd(conn),
+            cloexec: flags & libc::SOCK_CLOEXEC != 0,
         };
     }
 }
@@ -591,12 +684,12 @@ fn sends_to_address(kind: c_int, flags: c_int) -> bool {
 /// kernel's destination: an unspecified address goes to this host, an `AF_UNSPEC` one on an IPv4
 /// datagram socket is IPv4.
 fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
-    if !ctx.has_rules(EventKind::Connect) || !sends_to_address(ctx.kind, flags) {
+    if !ctx.has_rules(EventKind::Connect) || !sends_to_address(ctx.kind(), flags) {
         return None;
     }
     let remote = match address::decode(bytes) {
         Some(a) if address::is_unspecified(a) => {
-            let via = if ctx.kind == libc::SOCK_STREAM {
+            let via = if ctx.kind() == libc::SOCK_STREAM {
                 Via::Connect
             } else {
                 Via::Send
@@ -607,7 +700,7 @@ fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
         None => {
             let v4 = address::decode_unspec_as_v4(bytes)?;
             if address::domain(ctx.socket.as_fd()) != Ok(libc::AF_INET)
-                || ctx.kind == libc::SOCK_STREAM
+                || ctx.kind() == libc::SOCK_STREAM
             {
                 return None;
             }
@@ -640,17 +733,13 @@ fn sent(ctx: &Ctx<'_>, flags: c_int, r: isize) -> Answer {
     answer
 }
 
-fn blocking_send(ctx: &Ctx<'_>, flags: c_int) -> bool {
-    flags & libc::MSG_DONTWAIT == 0 && !ctx.non_blocking()
-}
-
 /// Data of `iovecs` read from the program, at most [`DATA_MAX`] bytes in all (`Err(EMSGSIZE)`
 /// for a datagram over it).
 fn read_data(ctx: &Ctx<'_>, iovecs: &[(u64, usize)]) -> Result<Vec<Vec<u8>>, c_int> {
     let mut left = DATA_MAX;
     let mut buffers = Vec::with_capacity(iovecs.len());
     for &(base, len) in iovecs {
-        if len > left && ctx.kind != libc::SOCK_STREAM {
+        if len > left && ctx.kind() != libc::SOCK_STREAM {
             return Err(libc::EMSGSIZE);
         }
         let take = len.min(left);
@@ -669,7 +758,7 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
         return Some(Answer::Error(libc::EINVAL));
     }
     let len = len as usize;
-    if len > DATA_MAX && ctx.kind != libc::SOCK_STREAM {
+    if len > DATA_MAX && ctx.kind() != libc::SOCK_STREAM {
         return Some(Answer::Error(libc::EMSGSIZE));
     }
     let (bytes, data) = match ctx
@@ -704,24 +793,22 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     })
 }
 
-/// Makes a send: at once when it cannot wait; on a worker when it may. A datagram on a blocking
-/// socket is first tried without waiting (`MSG_DONTWAIT`: a datagram is sent whole or not at
-/// all, so the result is the blocking call's whenever it does not say `EAGAIN`).
-fn send(
-    ctx: Ctx<'_>,
-    flags: c_int,
-    send: impl Fn(&Ctx<'_>, c_int) -> Answer + Send + 'static,
-) -> Option<Answer> {
-    // A datagram is tried at once, before asking whether the socket blocks (the common answer
-    // costs no fcntl).
-    if ctx.kind != libc::SOCK_STREAM {
+/// Makes a send: one that may wait (a blocking socket, no `MSG_DONTWAIT`) as [`perform`] makes
+/// it. A datagram on a blocking socket is first tried without waiting (`MSG_DONTWAIT`: a
+/// datagram is sent whole or not at all, so the result is the blocking call's whenever it does
+/// not say `EAGAIN`): the common answer costs no `fcntl` and no spare receiver.
+fn send(ctx: Ctx<'_>, flags: c_int, send: impl Fn(&Ctx<'_>, c_int) -> Answer) -> Option<Answer> {
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return perform(ctx, false, move |ctx| send(ctx, 0));
+    }
+    if ctx.kind() != libc::SOCK_STREAM {
         let answer = send(&ctx, libc::MSG_DONTWAIT);
-        if answer != Answer::Error(libc::EAGAIN) || !blocking_send(&ctx, flags) {
+        if answer != Answer::Error(libc::EAGAIN) || ctx.non_blocking() {
             return Some(answer);
         }
         return perform(ctx, true, move |ctx| send(ctx, 0));
     }
-    let blocking = blocking_send(&ctx, flags);
+    let blocking = !ctx.non_blocking();
     perform(ctx, blocking, move |ctx| send(ctx, 0))
 }
 
@@ -819,9 +906,6 @@ impl Message {
         }
     }
 }
-
-// SAFETY: a Header's pointers point into its own iovecs and into a Message the worker owns.
-unsafe impl Send for Header {}
 
 fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     let flags = ctx.n.args[2] as c_int;

@@ -109,6 +109,7 @@ impl Events {
             // The program's stack is not the supervisor's to walk.
             stacktrace: None,
             count,
+            transport: logged.transport,
         };
         line::send(&self.sink, &event);
     }

@@ -212,7 +212,7 @@ pub fn run(
         }
     };
     let supervisor = Arc::new(make(listener));
-    // The threads answer with every signal blocked but the workers' interrupt: the forwarded
+    // The threads answer with every signal blocked but the receivers' interrupt: the forwarded
     // ones go to this thread.
     {
         let supervisor = Arc::clone(&supervisor);
@@ -238,8 +238,8 @@ pub fn run(
     }
     let mut interrupt: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: valid sets. This thread takes every signal but the workers' interrupt; the threads
-    // above were started with every signal blocked, and the workers they start unblock only the
-    // interrupt (`workers::Workers::run`).
+    // above were started with every signal blocked, and the receiving threads unblock only the
+    // interrupt (`workers::take_interrupt`).
     unsafe {
         libc::sigemptyset(&mut interrupt);
         libc::sigaddset(&mut interrupt, workers::interrupt_signal());

@@ -6,7 +6,7 @@
 //! settles itself); [`notify`] the kernel's user-notification interface; [`target`] the
 //! program's memory and descriptors; [`address`] socket addresses as the kernel reads them;
 //! [`calls`] each judged system call (read once, judge the copy, make the call on the program's
-//! behalf with the copy); [`workers`] the calls that may block; [`events`] the event lines,
+//! behalf with the copy); [`workers`] the interruption of calls that may block; [`events`] the event lines,
 //! through the preload library's writer (`armr-sink`); [`launch`] the fork, the filter's
 //! install, the listener's transfer, the signals and the exit status.
 

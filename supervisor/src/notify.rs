@@ -2,7 +2,7 @@
 
 use libc::{c_int, c_long, seccomp_notif, seccomp_notif_addfd, seccomp_notif_resp};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`.
 const FLAG_CONTINUE: u32 = 1;
@@ -112,8 +112,9 @@ pub enum Answer {
     Error(c_int),
     /// The kernel makes the call itself (never for an IP socket: see `calls`).
     Continue,
-    /// Already answered (by [`answer_with_fd`]).
-    Answered,
+    /// The call returns a new descriptor in the program: this one of the supervisor's, installed
+    /// by [`answer`] (`cloexec`: with `O_CLOEXEC`), which closes it.
+    Install { fd: RawFd, cloexec: bool },
 }
 
 impl Answer {
@@ -138,7 +139,18 @@ pub fn answer(listener: BorrowedFd<'_>, id: u64, answer: Answer) -> io::Result<(
         Answer::Value(v) => (v, 0, 0),
         Answer::Error(e) => (0, -e, 0),
         Answer::Continue => (0, 0, FLAG_CONTINUE),
-        Answer::Answered => return Ok(()),
+        Answer::Install { fd, cloexec } => {
+            // SAFETY: the answer owns the descriptor (`Answer::Install`).
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            return match answer_with_fd(listener, id, fd.as_fd(), cloexec) {
+                Ok(_) => Ok(()),
+                Err(e) => self::answer(
+                    listener,
+                    id,
+                    Answer::Error(e.raw_os_error().unwrap_or(libc::EIO)),
+                ),
+            };
+        }
     };
     let resp = seccomp_notif_resp {
         id,
@@ -157,7 +169,7 @@ pub fn answer(listener: BorrowedFd<'_>, id: u64, answer: Answer) -> io::Result<(
 
 /// Installs `fd` (the supervisor's) in the target as the answer to `id`: the call returns the
 /// new descriptor's number. `cloexec`: the new descriptor gets `O_CLOEXEC`.
-pub fn answer_with_fd(
+fn answer_with_fd(
     listener: BorrowedFd<'_>,
     id: u64,
     fd: BorrowedFd<'_>,

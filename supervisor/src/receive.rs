@@ -4,7 +4,7 @@
 //! `receive`). The receive is made on the program's behalf on the supervisor's copy of the
 //! socket, into the supervisor's buffers, and what the kernel would have written (data, sender,
 //! control data, flags, lengths) is written into the program's memory: a refused datagram is
-//! never there. A blocking call waits on a worker and goes on waiting after a refused datagram;
+//! never there. A blocking call waits (`calls::perform`) and goes on waiting after a refused datagram;
 //! a non-blocking one (`O_NONBLOCK`, `MSG_DONTWAIT`) gets `EAGAIN` when nothing allowed is left.
 //! Stream sockets and connected UDP sockets are received on behalf too, unjudged (the socket a
 //! number names is the one the supervisor took, whatever another thread does to the number).
@@ -31,9 +31,12 @@ const STREAM_MAX: usize = 256 << 10;
 /// The supervisor's buffer for a receive into `room` bytes of the program's (`MSG_WAITALL` on a
 /// stream asks for all of them: up to the most one call copies).
 fn buffer_room(ctx: &Ctx<'_>, room: usize, flags: c_int) -> usize {
-    if ctx.kind == libc::SOCK_STREAM && flags & libc::MSG_WAITALL != 0 {
+    if room <= DATAGRAM_MAX {
+        // Whatever the socket's type (no SO_TYPE asked).
+        room
+    } else if ctx.kind() == libc::SOCK_STREAM && flags & libc::MSG_WAITALL != 0 {
         room.min(crate::calls::DATA_MAX)
-    } else if ctx.kind == libc::SOCK_STREAM {
+    } else if ctx.kind() == libc::SOCK_STREAM {
         room.min(STREAM_MAX)
     } else {
         room.min(DATAGRAM_MAX)
@@ -43,7 +46,7 @@ fn buffer_room(ctx: &Ctx<'_>, room: usize, flags: c_int) -> usize {
 /// True when the socket's datagrams are judged: an unconnected datagram socket, under `accept`
 /// rules.
 fn judged(ctx: &Ctx<'_>) -> bool {
-    if ctx.kind != libc::SOCK_DGRAM || !ctx.has_rules(EventKind::Accept) {
+    if !ctx.has_rules(EventKind::Accept) || ctx.kind() != libc::SOCK_DGRAM {
         return false;
     }
     let mut buf = [0u8; ADDRESS_MAX];

@@ -1,5 +1,5 @@
-//! Calls that may block, made on worker threads, and interrupted as the kernel would interrupt
-//! them.
+//! Calls that may block, made on the receiving thread that received them (`calls`), and
+//! interrupted as the kernel would interrupt them.
 //!
 //! The filter is installed with `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`: once the supervisor
 //! has received a call, the program's thread waits for the answer and only a fatal signal ends
@@ -15,11 +15,9 @@
 
 use crate::notify::{self, Answer, ERESTARTSYS};
 use crate::target::{self, Pending};
-use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 /// How often waiting threads are looked at.
 pub const WATCH_MS: u64 = 50;
@@ -44,13 +42,25 @@ pub struct Workers {
     flights: Mutex<Vec<Arc<Flight>>>,
 }
 
-/// The signal that interrupts a worker's blocking call: a handler that does nothing, installed
+/// The signal that interrupts a receiving thread's blocking call: a handler that does nothing, installed
 /// without `SA_RESTART`.
 pub fn interrupt_signal() -> libc::c_int {
     libc::SIGRTMIN() + 3
 }
 
 extern "C" fn nothing(_: libc::c_int) {}
+
+/// Unblocks the interrupt signal in this thread (a receiving thread, which makes the calls; it
+/// starts with every signal blocked, as the thread that starts it).
+pub fn take_interrupt() {
+    // SAFETY: valid sets.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, interrupt_signal());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
 
 /// Installs the interrupt signal's handler (once, at start).
 pub fn install_interrupt() {
@@ -64,10 +74,9 @@ pub fn install_interrupt() {
 }
 
 impl Workers {
-    /// Runs `call` (a blocking call for the program's thread `tid`, notification `id`) on this
-    /// worker thread (one of the [`Pool`]'s, which take the interrupt signal), interruptible by
-    /// the watcher; the answer, mapped as the kernel maps an
-    /// interrupted call.
+    /// Runs `call` (a call that may block, for the program's thread `tid`, notification `id`)
+    /// on this receiving thread (which takes the interrupt signal), interruptible by the
+    /// watcher; the answer, mapped as the kernel maps an interrupted call.
     pub fn run(&self, id: u64, tid: libc::pid_t, call: impl FnOnce() -> Answer) -> Answer {
         let flight = Arc::new(Flight {
             id,
@@ -122,84 +131,6 @@ impl Workers {
                 // SAFETY: the thread is running (it is removed from the list, under this lock,
                 // before it ends).
                 unsafe { libc::pthread_kill(flight.thread, interrupt_signal()) };
-            }
-        }
-    }
-}
-
-/// A job for a worker thread.
-pub type Job = Box<dyn FnOnce() + Send>;
-
-/// The worker threads: kept waiting for the next blocking call rather than started for each (a
-/// thread's start costs more than the notification's round trip). A job goes to an idle worker
-/// when there is one, else to a new thread, so that a call waiting long (an `accept`) never
-/// holds up another; a worker idle for [`IDLE`] ends.
-#[derive(Default)]
-pub struct Pool {
-    state: Mutex<PoolState>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-struct PoolState {
-    jobs: VecDeque<Job>,
-    /// Workers waiting for a job and not yet promised one.
-    available: usize,
-}
-
-/// How long a worker waits for a job before it ends.
-const IDLE: Duration = Duration::from_secs(30);
-
-impl Pool {
-    /// Runs `job` on a worker.
-    pub fn spawn(self: &Arc<Pool>, job: Job) -> std::io::Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.available > 0 {
-            state.available -= 1;
-            state.jobs.push_back(job);
-            drop(state);
-            self.ready.notify_one();
-            return Ok(());
-        }
-        drop(state);
-        let pool = Arc::clone(self);
-        std::thread::Builder::new()
-            .name("armr-call".into())
-            .spawn(move || {
-                // SAFETY: valid sets: a worker takes the interrupt, and no other signal (it
-                // starts with every signal blocked, as the thread that starts it).
-                unsafe {
-                    let mut set: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut set);
-                    libc::sigaddset(&mut set, interrupt_signal());
-                    libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-                }
-                job();
-                pool.work();
-            })
-            .map(drop)
-    }
-
-    /// A worker's life after its first job: the next jobs, until it is idle too long.
-    fn work(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.available += 1;
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                drop(state);
-                job();
-                state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                state.available += 1;
-                continue;
-            }
-            let (next, timeout) = self
-                .ready
-                .wait_timeout(state, IDLE)
-                .unwrap_or_else(|e| e.into_inner());
-            state = next;
-            if timeout.timed_out() && state.jobs.is_empty() {
-                state.available -= 1;
-                return;
             }
         }
     }
