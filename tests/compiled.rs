@@ -395,6 +395,7 @@ fn event_line(kind: EventKind, address: SocketAddr, rule: EventRule<'_>) -> Stri
         address,
         stacktrace: None,
         count: None,
+        transport: None,
     };
     let mut buf = vec![0u8; 1 << 16];
     let n = format_event(&event, &mut buf);
