@@ -930,6 +930,10 @@ pub fn format_unresolved(
     out.len
 }
 
+/// Why a rule of another operating system is left out (`Load Rule` `outcome=failure`), in the
+/// words of the Rampart specification's example.
+pub const NOT_THIS_OS: &str = "rule is not applicable to the currently running operating system";
+
 /// A step in the life of the policy (armr-language.md, "Lifecycle events"): each rule loaded
 /// at start, a rule left out by its `os` list, a reload and its outcome, rules that do not load.
 pub enum Lifecycle<'a> {

@@ -416,6 +416,46 @@ fn a_rule_left_out_by_its_os_list_is_logged_at_start() {
     );
 }
 
+/// Under `armr run` the program loads the policy compiled without the rule, so the launcher
+/// logs the rule left out, once, as the program's (under seccomp, as the supervisor's).
+#[test]
+fn a_rule_left_out_by_its_os_list_is_logged_once_through_the_launcher() {
+    let dir = TempDir::new("reload", "os-launcher");
+    let rules = dir.write(
+        "rules.armr",
+        "app(\"Reload\"):\n    requires(version: ARMR/2.11)\n    socket(\"windows only\", os: [windows]):\n        connect(\"127.0.0.1:9\")\n        protect()\n    endsocket\n    socket(\"here\"):\n        connect(\"127.0.0.1:7\")\n        protect()\n    endsocket\nendapp\n",
+    );
+    let host = hostname();
+    for (engine, process) in [("preload", "true"), ("seccomp", "armr")] {
+        let log = dir.path(&format!("{engine}.log"));
+        let mut command = Command::new(support::manifest().join("scripts/armr-run"));
+        without_armr_env(&mut command)
+            .env("XDG_RUNTIME_DIR", &dir.0)
+            .args(["-r", rules.to_str().unwrap(), "--engine", engine, "-l"])
+            .arg(format!("file:{}", log.display()))
+            .args(["--", "/bin/true"]);
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{engine}: {out:?}");
+        let lines = lifecycle_lines(&log, "Load Rule");
+        assert_eq!(lines.len(), 1, "{engine}: {lines:?}");
+        let (head, rest) = lines[0].split_once(" - - ").unwrap();
+        assert!(
+            head.starts_with(&format!("<14>1 {host} {process} ")),
+            "{engine}: {head}"
+        );
+        assert!(
+            rest.ends_with(
+                "|windows only|Load Rule|Low|dvchost=HOST procid=PID outcome=failure reason=rule \
+                 is not applicable to the currently running operating system"
+                    .replace("HOST", &host)
+                    .replace("PID", head.rsplit(' ').next().unwrap())
+                    .as_str()
+            ),
+            "{engine}: {rest}"
+        );
+    }
+}
+
 /// A hook may run in a signal handler that interrupted `malloc`: the once-a-second look at the
 /// rules, when nothing changed, makes `stat` calls and allocates nothing.
 #[test]

@@ -393,6 +393,9 @@ fn prepare_and_exec(args: RunArgs) -> Result<Started, Stop> {
     } else {
         settings.mode
     };
+    if let Some(load) = &source {
+        log_rules_left_out(load, log.as_ref(), &name, engine);
+    }
     if engine == Engine::Seccomp {
         // What the seccomp engine covers is no problem; a program that runs privileged
         // (setuid, setgid, file capabilities) runs without its privileges (NO_NEW_PRIVS).
@@ -994,6 +997,51 @@ pub const COMPILED: &str = "policy.armrc";
 /// Writes the private directory `RUNTIME/armr-UID/HASH/` (HASH: of the library and `key`) with
 /// the link to the library and `armr.env`, whose text `sidecar` gives (after writing what else
 /// the directory holds); returns the link, for LD_PRELOAD.
+/// The `Load Rule` `outcome=failure` events of the rules left out by their `os` list, which no
+/// process would log otherwise: the program loads the policy compiled here (or the supervisor
+/// the rules as loaded here), where they are already left out. Written as the program's own
+/// (its name; the pid the preload engine's program keeps across `exec`, the supervisor's under
+/// seccomp); a destination that does not work is reported when the program starts.
+fn log_rules_left_out(
+    load: &armr::language::Load,
+    log: Option<&LogTarget>,
+    name: &OsStr,
+    engine: Engine,
+) {
+    let skipped: Vec<&str> = load
+        .files
+        .iter()
+        .flat_map(|f| &f.diagnostics)
+        .filter_map(|d| match &d.kind {
+            armr::language::DiagnosticKind::SkippedForOs { rule } => Some(rule.as_str()),
+            _ => None,
+        })
+        .collect();
+    if skipped.is_empty() {
+        return;
+    }
+    let Ok(events) = armr_supervisor::events::Events::open(log.unwrap_or(&LogTarget::Stderr))
+    else {
+        return;
+    };
+    let process = match engine {
+        Engine::Seccomp => "armr".to_string(),
+        _ => Path::new(name)
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    };
+    for rule in skipped {
+        events.lifecycle_of(
+            &process,
+            std::process::id(),
+            &armr::event::Lifecycle::Skipped {
+                rule,
+                reason: armr::event::NOT_THIS_OS,
+            },
+        );
+    }
+}
+
 fn write_private_directory(
     library: &Path,
     key: &str,

@@ -33,7 +33,7 @@ const FIRST: u64 = 1 << 29;
 
 /// The reason a rule left out by its `os` list gives in its `Load Rule` event (the
 /// specification's words).
-const NOT_THIS_OS: &str = "rule is not applicable to the currently running operating system";
+use armr_core::event::NOT_THIS_OS;
 
 /// The time-stamp counter: one instruction, no system call.
 #[inline(always)]

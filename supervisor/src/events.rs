@@ -116,12 +116,17 @@ impl Events {
 
     /// Writes a line about the life of the policy (`reload`), as the supervisor's own.
     pub fn lifecycle(&self, event: &armr::event::Lifecycle<'_>) {
+        self.lifecycle_of("armr", std::process::id(), event);
+    }
+
+    /// Writes a line about the life of the policy, for the process `process` of `pid`.
+    pub fn lifecycle_of(&self, process: &str, pid: u32, event: &armr::event::Lifecycle<'_>) {
         let mut buf = [0u8; 4096];
         let n = armr::event::format_lifecycle(
             line::unix_millis(),
             &self.hostname,
-            "armr",
-            std::process::id(),
+            process,
+            pid,
             event,
             &mut buf,
         );

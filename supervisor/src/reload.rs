@@ -116,7 +116,7 @@ fn reload(supervisor: &Supervisor, watch: &mut Watch) {
         if let language::DiagnosticKind::SkippedForOs { rule } = &d.kind {
             supervisor.events.lifecycle(&Lifecycle::Skipped {
                 rule,
-                reason: "rule is not applicable to the currently running operating system",
+                reason: armr::event::NOT_THIS_OS,
             });
         }
     }
