@@ -23,25 +23,43 @@ pub type Room = std::mem::MaybeUninit<libc::sockaddr_storage>;
 /// `addr` is null or points to at least `len` readable bytes.
 #[inline(always)]
 pub unsafe fn copied(room: &mut Room, addr: *const sockaddr, len: socklen_t) -> *const sockaddr {
-    let to = room.as_mut_ptr().cast::<u8>();
-    let from = addr.cast::<u8>();
-    // SAFETY: the caller's contract for `from`; `to` has room for every length copied. The
-    // common lengths (sockaddr_in, sockaddr_in6) by fixed-size reads, not a call to memcpy.
-    unsafe {
-        match len as usize {
-            _ if addr.is_null() => return addr,
-            16 => to
-                .cast::<[u8; 16]>()
-                .write(from.cast::<[u8; 16]>().read_unaligned()),
-            28 => to
-                .cast::<[u8; 28]>()
-                .write(from.cast::<[u8; 28]>().read_unaligned()),
-            n if n <= std::mem::size_of::<libc::sockaddr_storage>() => {
-                std::ptr::copy_nonoverlapping(from, to, n)
-            }
-            _ => return addr,
-        }
+    if addr.is_null() {
+        return addr;
     }
+    if len as usize == std::mem::size_of::<sockaddr_in>() {
+        // The common address, by two loads and two stores: a variable-length copy became a call
+        // to memcpy (10 instructions, callgrind).
+        let to = room.as_mut_ptr().cast::<u64>();
+        let from = addr.cast::<u64>();
+        // SAFETY: the caller's 16 readable bytes; `room` has 128.
+        unsafe {
+            let (a, b) = (from.read_unaligned(), from.add(1).read_unaligned());
+            to.write_unaligned(a);
+            to.add(1).write_unaligned(b);
+        }
+        return room.as_ptr().cast();
+    }
+    // SAFETY: as above, for `len` bytes.
+    unsafe { copied_other(room, addr, len) }
+}
+
+/// [`copied`] for any other length (IPv6's 28, and the rest the kernel takes): out of line.
+///
+/// # Safety
+/// As [`copied`], `addr` not null.
+#[inline(never)]
+unsafe fn copied_other(room: &mut Room, addr: *const sockaddr, len: socklen_t) -> *const sockaddr {
+    if len as usize > std::mem::size_of::<libc::sockaddr_storage>() {
+        return addr;
+    }
+    // SAFETY: the caller's `len` readable bytes; `room` has room for them.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            addr.cast::<u8>(),
+            room.as_mut_ptr().cast::<u8>(),
+            len as usize,
+        )
+    };
     room.as_ptr().cast()
 }
 
