@@ -1008,15 +1008,7 @@ fn log_rules_left_out(
     name: &OsStr,
     engine: Engine,
 ) {
-    let skipped: Vec<&str> = load
-        .files
-        .iter()
-        .flat_map(|f| &f.diagnostics)
-        .filter_map(|d| match &d.kind {
-            armr::language::DiagnosticKind::SkippedForOs { rule } => Some(rule.as_str()),
-            _ => None,
-        })
-        .collect();
+    let skipped: Vec<&str> = load.skipped_for_os().collect();
     if skipped.is_empty() {
         return;
     }

@@ -10,7 +10,7 @@
 use crate::state::{self, State};
 use armr_core::config::{self, Config};
 use armr_core::event::Lifecycle;
-use armr_core::language::{self, DiagnosticKind, Load};
+use armr_core::language::{self, Load};
 use armr_core::policy::compiled::{self, Provenance};
 use armr_core::policy::{Mode, Policy};
 use std::ffi::{CStr, CString};
@@ -152,14 +152,7 @@ impl Watch {
 
 /// The names of the rules `load` left out because their `os` list does not include Linux.
 pub fn skipped_for_os(load: &Load) -> Vec<String> {
-    load.files
-        .iter()
-        .flat_map(|f| &f.diagnostics)
-        .filter_map(|d| match &d.kind {
-            DiagnosticKind::SkippedForOs { rule } => Some(rule.clone()),
-            _ => None,
-        })
-        .collect()
+    load.skipped_for_os().map(String::from).collect()
 }
 
 /// When the rules are loaded at start: their `Load Rule` events, then the watch armed.
@@ -335,14 +328,7 @@ fn reload_source(watch: &mut Watch, old: &'static State) {
     let load = language::load_paths(&files);
     if !load.is_ok() {
         let first = load
-            .files
-            .iter()
-            .find_map(|f| {
-                f.diagnostics
-                    .iter()
-                    .find(|d| d.is_error())
-                    .map(|d| d.headline(&f.source))
-            })
+            .first_error()
             .unwrap_or_else(|| "the rules do not load".into());
         return refused(watch, old, &first);
     }

@@ -81,6 +81,27 @@ impl Load {
     pub fn is_ok(&self) -> bool {
         self.errors() == 0
     }
+
+    /// The first error's headline (`FILE:LINE:COL: error: ...`), for a one-line report.
+    pub fn first_error(&self) -> Option<String> {
+        self.files.iter().find_map(|f| {
+            f.diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map(|d| d.headline(&f.source))
+        })
+    }
+
+    /// The names of the rules left out because their `os` list does not include Linux.
+    pub fn skipped_for_os(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .iter()
+            .flat_map(|f| &f.diagnostics)
+            .filter_map(|d| match &d.kind {
+                DiagnosticKind::SkippedForOs { rule } => Some(rule.as_str()),
+                _ => None,
+            })
+    }
 }
 
 /// Parses and validates one file on its own.

@@ -101,24 +101,15 @@ fn reload(supervisor: &Supervisor, watch: &mut Watch) {
     let load = language::load_paths(&files);
     if !load.is_ok() {
         let first = load
-            .files
-            .iter()
-            .find_map(|f| {
-                f.diagnostics
-                    .iter()
-                    .find(|d| d.is_error())
-                    .map(|d| d.headline(&f.source))
-            })
+            .first_error()
             .unwrap_or_else(|| "the rules do not load".into());
         return refused(supervisor, &first);
     }
-    for d in load.files.iter().flat_map(|f| &f.diagnostics) {
-        if let language::DiagnosticKind::SkippedForOs { rule } = &d.kind {
-            supervisor.events.lifecycle(&Lifecycle::Skipped {
-                rule,
-                reason: armr::event::NOT_THIS_OS,
-            });
-        }
+    for rule in load.skipped_for_os() {
+        supervisor.events.lifecycle(&Lifecycle::Skipped {
+            rule,
+            reason: armr::event::NOT_THIS_OS,
+        });
     }
     watch.applied = Some(digests);
     let policy = Policy::with_resolver(load.rules, watch.mode, resolver());
