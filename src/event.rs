@@ -769,19 +769,7 @@ fn write_line(
         EventKind::Connect | EventKind::Accept => (field::REMOTE_IP_ADDRESS, field::REMOTE_PORT),
     };
     key(&mut out, ip_key);
-    match event.address.ip() {
-        IpAddr::V4(ip) => {
-            for (i, octet) in ip.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push_bytes(b".");
-                }
-                out.push_uint(u64::from(octet), 1);
-            }
-        }
-        IpAddr::V6(ip) => {
-            let _ = write!(out, "{ip}");
-        }
-    }
+    push_ip(&mut out, event.address.ip());
     key(&mut out, port_key);
     out.push_uint(u64::from(event.address.port()), 1);
     if standard {

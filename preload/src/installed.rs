@@ -112,7 +112,7 @@ pub fn load(earlier: Vec<String>) -> Option<State> {
         sink: Box::leak(Box::new(sink)),
         log_limit,
         log_name,
-        hostname: crate::state::hostname(),
+        hostname: armr_sink::line::hostname(),
         process: crate::state::process_name(),
     };
     crate::reload::started(&state, watch, &[]);

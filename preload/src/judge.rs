@@ -181,12 +181,7 @@ pub(crate) fn refusal_on(
     call: Call,
     address: SocketAddr,
 ) -> Option<Refusal> {
-    let kind = call.kind(address.port());
-    let rank = rank(state, kind, address);
-    if verdict::is_silent(rank) {
-        return None;
-    }
-    decided(state, fd, call, kind, rank, address)
+    refusal_in(state, fd, call, call.kind(address.port()), address)
 }
 
 /// [`refusal`] for a caller that has the call's kind at hand (`call.kind(address.port())`).
@@ -197,12 +192,24 @@ pub(crate) fn refusal_of(
     kind: EventKind,
     address: SocketAddr,
 ) -> Option<Refusal> {
+    refusal_in(state, -1, call, kind, address)
+}
+
+/// [`refusal_of`] of a call on `fd` (-1: none the event needs).
+#[inline(always)]
+fn refusal_in(
+    state: &State,
+    fd: c_int,
+    call: Call,
+    kind: EventKind,
+    address: SocketAddr,
+) -> Option<Refusal> {
     debug_assert_eq!(kind, call.kind(address.port()));
     let rank = rank(state, kind, address);
     if verdict::is_silent(rank) {
         return None;
     }
-    decided(state, -1, call, kind, rank, address)
+    decided(state, fd, call, kind, rank, address)
 }
 
 /// [`refusal`] for an IPv4 address given as numbers, ranked by the caller: the address is built

@@ -312,15 +312,7 @@ fn reload_source(watch: &mut Watch, old: &'static State) {
         Ok(files) => files,
         Err(e) => return refused(watch, old, &format!("ARMR_RULES={e}")),
     };
-    let digests: Vec<(String, String)> = files
-        .iter()
-        .map(|f| {
-            let digest = std::fs::read(f)
-                .map(|bytes| armr_core::digest::hex(&armr_core::digest::sha256(&bytes)))
-                .unwrap_or_else(|e| format!("unreadable ({e})"));
-            (f.display().to_string(), digest)
-        })
-        .collect();
+    let digests = compiled::Provenance::of_files(&files).sources;
     // Touched, or changed back: the policy in force is already this one.
     if watch.applied.as_ref() == Some(&digests) {
         return;

@@ -207,17 +207,6 @@ pub(crate) fn process_name() -> String {
         .unwrap_or_else(|_| "-".into())
 }
 
-pub(crate) fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "-".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// Reports a load failure, then stops the process (closed) or lets it run unprotected (open).
 /// `origin` says where ARMR_ON_ERROR comes from: empty (the environment), ` in FILE[:LINE]` (a
 /// sidecar), or why the default applies (a sidecar that cannot be read).
@@ -396,7 +385,7 @@ fn load() -> Option<State> {
         sink: Box::leak(Box::new(sink)),
         log_limit,
         log_name: source.var("ARMR_LOG").unwrap_or_else(|| "stderr".into()),
-        hostname: hostname(),
+        hostname: armr_sink::line::hostname(),
         process: process_name(),
     };
     crate::reload::started(&state, watch, &skipped);

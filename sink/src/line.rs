@@ -110,3 +110,15 @@ fn report_dropped_to<C: Calls>(
         let _ = destination.send(&buf[..n]);
     }
 }
+
+/// This host's name, as events write it (`dvchost`, syslog HOSTNAME): `-` when it cannot be read.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "-".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

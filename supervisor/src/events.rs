@@ -30,17 +30,6 @@ pub struct Origin {
     pub pid: u32,
 }
 
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "-".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 impl Events {
     /// Opens the destination: an error only for a value that can never work (see `Sink::open`).
     /// `ARMR_LOG_LIMIT` is read from the supervisor's environment (`armr run`'s).
@@ -51,7 +40,7 @@ impl Events {
             throttles: Mutex::new(HashMap::new()),
             limit,
             limits: Mutex::new(HashMap::new()),
-            hostname: hostname(),
+            hostname: line::hostname(),
             log_name: target.value().unwrap_or_else(|| "stderr".into()),
         })
     }
