@@ -915,6 +915,58 @@ fn an_address_flipped_by_another_thread_never_gets_past_the_preload_engine() {
     address_flipped_by_another_thread("preload");
 }
 
+/// Datagrams too: a `sendto` destination and a `sendmsg` header's destination flipped by
+/// another thread never reach the protected port, under either engine.
+#[test]
+fn a_datagram_destination_flipped_by_another_thread_never_reaches_the_protected_port() {
+    for engine in ["preload", "seccomp"] {
+        for call in ["sendto", "sendmsg"] {
+            let protected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let allowed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let (pp, ap) = (
+                protected.local_addr().unwrap().port(),
+                allowed.local_addr().unwrap().port(),
+            );
+            let (dir, rules) = setup(
+                &format!("toctou-udp-{engine}-{call}"),
+                &[(
+                    "no protected port",
+                    format!("connect(\"127.0.0.1:{pp}\")"),
+                    protect("datagram blocked"),
+                )],
+            );
+            let program = c_program("toctou", &["-pthread"]);
+            let ran = armr(
+                engine,
+                &dir,
+                &rules,
+                &[],
+                &program,
+                &["127.0.0.1", &ap.to_string(), &pp.to_string(), "20000", call],
+                &format!("toctou-udp-{engine}-{call}"),
+            );
+            let count = |key: &str| -> usize { ran.get(key).parse().unwrap() };
+            assert!(
+                count("ok") > 0 && count("refused") > 0 && count("other") == 0,
+                "{engine} {call}: both destinations tried\n{}",
+                ran.context()
+            );
+            protected.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 16];
+            let mut arrived = 0;
+            while protected.recv(&mut buf).is_ok() {
+                arrived += 1;
+            }
+            assert_eq!(
+                arrived,
+                0,
+                "{engine} {call}: datagrams reached the protected port\n{}",
+                ran.context()
+            );
+        }
+    }
+}
+
 fn address_flipped_by_another_thread(engine: &str) {
     let (protected, pp) = tcp_listener("127.0.0.1:0");
     let (allowed, ap) = tcp_listener("127.0.0.1:0");

@@ -1,5 +1,5 @@
 /* Time of check against time of use, for tests/seccomp.rs:
- *   toctou HOST ALLOWED_PORT PROTECTED_PORT N
+ *   toctou HOST ALLOWED_PORT PROTECTED_PORT N [sendto|sendmsg]
  * One thread flips the port of a sockaddr between ALLOWED_PORT and PROTECTED_PORT in a tight
  * loop while the main thread connects N times with that same buffer. An engine that judges the
  * address and lets the kernel read it again lets some connects through to the protected port.
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static struct sockaddr_in shared;
@@ -27,8 +28,8 @@ static void *flip(void *unused) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: toctou HOST ALLOWED_PORT PROTECTED_PORT N\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: toctou HOST ALLOWED_PORT PROTECTED_PORT N [sendto|sendmsg]\n");
         return 2;
     }
     shared.sin_family = AF_INET;
@@ -39,6 +40,32 @@ int main(int argc, char **argv) {
     long n = atol(argv[4]), ok = 0, refused = 0, other = 0;
     pthread_t flipper;
     if (pthread_create(&flipper, NULL, flip, NULL) != 0) return 2;
+    if (argc == 6) {
+        /* Datagrams from one UDP socket, each to the flipped address: "ok" counts those sent,
+         * "refused" those refused with EACCES. */
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0) { perror("socket"); return 2; }
+        int use_msg = argv[5][4] == 'm';
+        for (long i = 0; i < n; i++) {
+            ssize_t r;
+            if (use_msg) {
+                struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+                struct msghdr msg = { .msg_name = &shared, .msg_namelen = sizeof shared,
+                                      .msg_iov = &iov, .msg_iovlen = 1 };
+                r = sendmsg(fd, &msg, 0);
+            } else {
+                r = sendto(fd, "x", 1, 0, (struct sockaddr *)&shared, sizeof shared);
+            }
+            if (r == 1) ok++;
+            else if (errno == EACCES) refused++;
+            else other++;
+        }
+        close(fd);
+        atomic_store(&done, 1);
+        pthread_join(flipper, NULL);
+        printf("ok: %ld\nrefused: %ld\nother: %ld\n", ok, refused, other);
+        return 0;
+    }
     for (long i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0) { perror("socket"); return 2; }
