@@ -32,10 +32,19 @@ const DISABLED: u8 = 3;
 
 static PHASE: AtomicU8 = AtomicU8::new(UNLOADED);
 
-/// Bit per event kind (see [`kind_bit`]) that some rule judges; `NOT_LOADED` until the rules are
-/// loaded. Lets a hook go straight to libc, before any other work, when no rule can judge its call.
-static JUDGED_KINDS: AtomicU8 = AtomicU8::new(NOT_LOADED);
-const NOT_LOADED: u8 = 0x80;
+/// Two bits per event kind ([`kind_bit`]): the low four say that a hook may have to judge a call
+/// of the kind (all four until the rules are loaded, so that the first call loads them), the
+/// high four that the loaded rules judge it (none until they are loaded). Either question is one
+/// load and one test: a hook goes straight to libc, before any other work, when no rule can
+/// judge its call.
+static JUDGED_KINDS: AtomicU8 = AtomicU8::new(MAY_KINDS);
+const MAY_KINDS: u8 = 0x0f;
+const LOADED_SHIFT: u32 = 4;
+
+/// The value of [`JUDGED_KINDS`] once rules with these kind bits are loaded.
+const fn judged_bits(kinds: u8) -> u8 {
+    kinds | kinds << LOADED_SHIFT
+}
 
 pub const fn kind_bit(kind: EventKind) -> u8 {
     match kind {
@@ -51,11 +60,11 @@ pub const fn kind_bit(kind: EventKind) -> u8 {
 /// rules are due for a look (`reload`), so that a change adding rules of a kind is seen.
 #[inline(always)]
 pub fn may_judge(kinds: u8) -> bool {
-    JUDGED_KINDS.load(Ordering::Relaxed) & (kinds | NOT_LOADED) != 0 || crate::reload::due()
+    JUDGED_KINDS.load(Ordering::Relaxed) & kinds != 0 || crate::reload::due()
 }
 
-/// The kind bits of the loaded rules (`NOT_LOADED` until they are loaded), in one load, for a
-/// hook that asks about several kinds: test them with [`loaded_any`] and [`may_judge_in`].
+/// Both sets of kind bits ([`JUDGED_KINDS`]), in one load, for a hook that asks about several
+/// kinds: test them with [`loaded_any`] and [`may_judge_in`].
 #[inline(always)]
 pub fn judged_kinds() -> u8 {
     JUDGED_KINDS.load(Ordering::Relaxed)
@@ -64,19 +73,19 @@ pub fn judged_kinds() -> u8 {
 /// [`judges_any`] on bits read with [`judged_kinds`].
 #[inline(always)]
 pub fn loaded_any(judged: u8, kinds: u8) -> bool {
-    judged & NOT_LOADED == 0 && judged & kinds != 0
+    judged & kinds << LOADED_SHIFT != 0
 }
 
 /// [`may_judge`] on bits read with [`judged_kinds`].
 #[inline(always)]
 pub fn may_judge_in(judged: u8, kinds: u8) -> bool {
-    judged & (kinds | NOT_LOADED) != 0 || crate::reload::due()
+    judged & kinds != 0 || crate::reload::due()
 }
 
 /// True when the loaded rules have a rule of `kind` (false until they are loaded).
 #[inline(always)]
 pub fn judges(kind: EventKind) -> bool {
-    JUDGED_KINDS.load(Ordering::Relaxed) & (kind_bit(kind) | NOT_LOADED) == kind_bit(kind)
+    JUDGED_KINDS.load(Ordering::Relaxed) & kind_bit(kind) << LOADED_SHIFT != 0
 }
 
 /// True when the loaded rules have a rule of any of the `kinds` bits (false until they are loaded).
@@ -90,12 +99,11 @@ static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 /// The policy, loading it on first use. `None`: armr is off in this process.
 #[inline]
 pub fn get() -> Option<&'static State> {
-    if JUDGED_KINDS.load(Ordering::Acquire) & NOT_LOADED == 0 {
-        // Published after STATE: the rules are loaded, and STATE is null only when armr is off.
-        // SAFETY: STATE is set before JUDGED_KINDS is published and never freed.
-        return unsafe { STATE.load(Ordering::Acquire).as_ref() };
+    // SAFETY: STATE is set once the rules are loaded, and never freed.
+    match unsafe { STATE.load(Ordering::Acquire).as_ref() } {
+        Some(state) => Some(state),
+        None => load_or_wait(),
     }
-    load_or_wait()
 }
 
 /// The rest of [`get`]: out of line, so that a hook's common path stays small.
@@ -137,7 +145,7 @@ fn load_or_wait() -> Option<&'static State> {
                         None => (DISABLED, 0),
                     };
                     PHASE.store(phase, Ordering::Release);
-                    JUDGED_KINDS.store(kinds, Ordering::Release);
+                    JUDGED_KINDS.store(judged_bits(kinds), Ordering::Release);
                     // Parsing freed far more than the policy keeps: give it back to the system
                     // rather than leave it resident in the program.
                     // SAFETY: no preconditions.
@@ -175,7 +183,7 @@ pub fn publish(old: &'static State, policy: Policy) {
         process: old.process.clone(),
     };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
-    JUDGED_KINDS.store(kinds, Ordering::Release);
+    JUDGED_KINDS.store(judged_bits(kinds), Ordering::Release);
 }
 
 /// The policy if it is loaded, without loading it.

@@ -146,6 +146,10 @@ static WATCHED: [AtomicI32; MAX_LOG_DESTINATIONS] =
 /// was checked.
 static DISTURBED: [AtomicBool; MAX_LOG_DESTINATIONS] =
     [const { AtomicBool::new(true) }; MAX_LOG_DESTINATIONS];
+/// A bit per descriptor number modulo 64 that is or was [`WATCHED`]: most descriptors freed
+/// are none of armr's, and [`freeing`] answers them with one test. Never cleared: a stale bit
+/// costs only the comparisons it would have saved.
+static WATCHED_BITS: AtomicU64 = AtomicU64::new(0);
 /// The next destination's slot (a process opens its destinations once; a reload keeps them).
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 /// How long a descriptor nothing disturbed is trusted without a check of its identity.
@@ -155,11 +159,20 @@ const CHECK_EVERY_MS: u64 = 1000;
 /// `close(-1)` while nothing is watched costs one needless check of identity, no more).
 #[inline(always)]
 pub fn freeing(fd: c_int) {
+    if WATCHED_BITS.load(Ordering::Relaxed) & watched_bit(fd) == 0 {
+        return;
+    }
     for (watched, disturbed) in WATCHED.iter().zip(&DISTURBED) {
         if fd == watched.load(Ordering::Relaxed) {
             disturbed.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// `fd`'s bit in [`WATCHED_BITS`].
+#[inline(always)]
+fn watched_bit(fd: c_int) -> u64 {
+    1 << (fd as u32 & 63)
 }
 
 /// Descriptors `first..=last` are about to be closed.
@@ -484,7 +497,9 @@ impl<C: Calls> Destination<C> {
         self.inode.store(inode, Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
         self.checked_ms.store(now_ms(), Ordering::Relaxed);
-        WATCHED[self.slot].store(fd, Ordering::Relaxed);
+        // The bit before the number: a hook that sees the number sees the bit.
+        WATCHED_BITS.fetch_or(watched_bit(fd), Ordering::Release);
+        WATCHED[self.slot].store(fd, Ordering::Release);
         DISTURBED[self.slot].store(false, Ordering::Relaxed);
         fd
     }

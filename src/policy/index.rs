@@ -359,8 +359,12 @@ impl<S: Store> KindIndex<S> {
         if ip == 0 || self.names.is_some() {
             return None;
         }
-        // A resume is below every rule's rank: the best of it and the any-address rules is it.
-        Some(self.v4.lookup(ip, port).min(self.any_v4.best(port)))
+        let rank = self.v4.lookup(ip, port);
+        // A lookup to finish takes the any-address rules with it (`resume_v4`).
+        if rank.resumes().is_some() {
+            return Some(rank);
+        }
+        Some(rank.min(self.any_v4.best(port)))
     }
 
     /// Finishes a lookup [`KindIndex::quick_v4`] left at `block`: the tables of its chain, and

@@ -147,6 +147,11 @@ impl<S: Store> PortSegments<S> {
     /// (every access is checked).
     #[inline(always)]
     pub fn best(&self, port: u16) -> Rank {
+        // One segment, all ports (no rule, or one covering every port: the any-address tables
+        // of most policies): no search.
+        if let [rank] = *self.best {
+            return rank;
+        }
         let bucket = usize::from(port >> 8);
         let (lo, hi) = match self.buckets.get(bucket..bucket + 2) {
             Some(&[lo, hi]) => (lo as usize, hi as usize),
