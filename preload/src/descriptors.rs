@@ -88,14 +88,14 @@ pub unsafe fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
 /// `socket` when armr keeps a table of sockets (`unbound`, `receive`): out of line, so that a
 /// process without such rules reaches libc after one load and a test.
 #[inline(never)]
-unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+unsafe fn socket_tracked(judged: u16, domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     // Worked out before the call: only the two answers live across it.
-    let mark = if judged & kind_bit(EventKind::BindClient) != 0 {
+    let mark = if judged & u16::from(kind_bit(EventKind::BindClient)) != 0 {
         unbound::mark_for(domain, kind & 0xf, protocol)
     } else {
         0
     };
-    let known = if judged & kind_bit(EventKind::Accept) != 0 {
+    let known = if judged & u16::from(kind_bit(EventKind::Accept)) != 0 {
         receive::created(domain, kind & 0xf)
     } else {
         receive::Known::NOTHING
@@ -116,31 +116,27 @@ unsafe fn socket_tracked(judged: u8, domain: c_int, kind: c_int, protocol: c_int
 /// libc's contract for `close`.
 #[inline(always)]
 pub unsafe fn close(fd: c_int) -> c_int {
-    if tables_kept() {
-        freed(fd);
-    } else if receive::kept_for_sends() {
-        receive::forget(fd);
-    }
-    sink::freeing(fd);
+    closing(fd);
     unsafe { real::close(fd) }
 }
 
 /// `fd` is about to be closed or replaced: every table forgets it, and the sink hears of it.
+#[inline(always)]
 fn closing(fd: c_int) {
-    if tables_kept() || receive::kept_for_sends() {
+    if forgets() {
         freed(fd);
     }
     sink::freeing(fd);
 }
 
-/// True when some rule needs a table of descriptors (`unbound`, `receive`).
+/// True when a descriptor closed or replaced must be forgotten: some rule keeps a table of
+/// descriptors, or a send was judged by its socket's type (`receive`). One load and one test.
 #[inline(always)]
-fn tables_kept() -> bool {
-    state::judges_any(
-        kind_bit(EventKind::BindClient)
-            | kind_bit(EventKind::Accept)
-            | kind_bit(EventKind::BindServer),
-    )
+fn forgets() -> bool {
+    let kept = kind_bit(EventKind::BindClient)
+        | kind_bit(EventKind::Accept)
+        | kind_bit(EventKind::BindServer);
+    state::judged_kinds() & (u16::from(kept) << 4 | state::SENDS_TYPED) != 0
 }
 
 /// `fd`'s number is freed: every table forgets it. Both read before they write: a byte of a

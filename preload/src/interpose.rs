@@ -99,6 +99,11 @@ unsafe fn bind_judged(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     // Before the bind, and whether or not armr is inside its own work: a mark must never outlive
     // the socket's being unbound.
     unsafe { descriptors::binding(fd, addr, len) };
+    // A stream socket's bind is judged later, on the kernel's answer (`listen`, `connect`):
+    // nothing to read in its address.
+    if receive::known_stream(fd) {
+        return unsafe { real::bind(fd, addr, len) };
+    }
     let Some(state) = active() else {
         return unsafe { real::bind(fd, addr, len) };
     };
@@ -215,9 +220,9 @@ pub unsafe fn connect(fd: c_int, addr: *const SockAddr, len: socklen_t) -> c_int
     // bound (not one `unbound` marks: unbound TCP, or datagram): the others go on at once.
     let judged = state::judged_kinds();
     if !state::may_judge_in(judged, kind_bit(EventKind::Connect)) {
-        let udp = judged & kind_bit(EventKind::Accept) != 0 && receive::may_be_udp(fd);
+        let udp = judged & u16::from(kind_bit(EventKind::Accept)) != 0 && receive::may_be_udp(fd);
         if !udp
-            && (judged & kind_bit(EventKind::BindClient) == 0
+            && (judged & u16::from(kind_bit(EventKind::BindClient)) == 0
                 || unbound::mark(fd) != unbound::Mark::Unknown)
         {
             return unsafe { real::connect(fd, addr, len) };

@@ -5,7 +5,7 @@
 //! IPv4-mapped), or a kind whose rules name hosts.
 
 use crate::state::State;
-use crate::{errno, judge, sockaddr as address};
+use crate::{judge, sockaddr as address};
 use armr_core::policy::{EventKind, Rank};
 use armr_core::verdict::{self, Call, Refusal};
 use libc::{AF_INET, AF_INET6, c_int, sockaddr, sockaddr_in, sockaddr_in6, socklen_t};
@@ -121,10 +121,8 @@ pub fn listen_refusal(state: &State, fd: c_int) -> Option<Refusal> {
     let mut buf = std::mem::MaybeUninit::<sockaddr_in6>::zeroed();
     let size = std::mem::size_of::<sockaddr_in6>() as socklen_t;
     let mut len = size;
-    let saved = errno::get();
     // SAFETY: buf is writable for len bytes.
-    if unsafe { libc::getsockname(fd, buf.as_mut_ptr().cast(), &mut len) } != 0 {
-        errno::set(saved);
+    if !unsafe { address::local_name_quietly(fd, buf.as_mut_ptr().cast(), &mut len) } {
         return None;
     }
     let (name, len) = (buf.as_ptr().cast::<sockaddr>(), len.min(size));

@@ -23,7 +23,7 @@ use libc::{
     sockaddr_storage, socklen_t, ssize_t, timespec,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 // --- what armr knows of each descriptor
 
@@ -125,16 +125,10 @@ pub fn tracked() -> bool {
     state::judges_any(kind_bit(EventKind::Accept) | kind_bit(EventKind::BindServer))
 }
 
-/// Set at the first send judged by the socket's type ([`socket_type`]), before the table is
-/// first written for it: from then on the table is kept true across `close` and `dup*` in a
-/// process whose rules would not keep it otherwise (connect rules alone), which until then pays
-/// nothing for it.
-static KEPT_FOR_SENDS: AtomicBool = AtomicBool::new(false);
-
-/// True once a send was judged by the socket's type.
+/// True once a send was judged by the socket's type (`state::SENDS_TYPED`).
 #[inline(always)]
 pub fn kept_for_sends() -> bool {
-    KEPT_FOR_SENDS.load(Relaxed)
+    state::sends_typed()
 }
 
 /// True when the table is kept true across `close` and `dup*`: with the rules of [`tracked`],
@@ -218,9 +212,7 @@ pub fn accepted(fd: c_int) {
 /// the table when armr knows it: a send judged on a known socket asks the kernel nothing. A
 /// descriptor armr knows nothing of is classified once (its answer kept) when the table is kept.
 pub fn socket_type(fd: c_int) -> Option<c_int> {
-    if !kept_for_sends() {
-        KEPT_FOR_SENDS.store(true, SeqCst);
-    }
+    state::note_sends_typed();
     let what = known(fd);
     match what {
         UDP | UDP_CONNECTED => Some(libc::SOCK_DGRAM),
@@ -291,6 +283,13 @@ fn is_open(fd: c_int) -> bool {
 #[inline(always)]
 pub fn may_be_udp(fd: c_int) -> bool {
     matches!(get(fd), UNKNOWN | UDP | UDP_CONNECTED)
+}
+
+/// True when armr knows `fd` for a stream socket (its bind is judged later, on the kernel's
+/// answer: by `listen` or `connect`). Asks nothing.
+#[inline(always)]
+pub fn known_stream(fd: c_int) -> bool {
+    matches!(get(fd), STREAM | LISTENER | REFUSED_LISTENER)
 }
 
 /// True when `fd` is a UDP socket (known, or asked): its `connect` is judged by accept rules too.

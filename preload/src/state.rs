@@ -6,7 +6,7 @@ use armr_core::config::{self, OnError, Sidecar};
 use armr_core::policy::EventKind;
 use armr_core::policy::Policy;
 use armr_core::policy::compiled;
-use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU16, Ordering};
 
 pub struct State {
     pub policy: Policy,
@@ -36,14 +36,42 @@ static PHASE: AtomicU8 = AtomicU8::new(UNLOADED);
 /// of the kind (all four until the rules are loaded, so that the first call loads them), the
 /// high four that the loaded rules judge it (none until they are loaded). Either question is one
 /// load and one test: a hook goes straight to libc, before any other work, when no rule can
-/// judge its call.
-static JUDGED_KINDS: AtomicU8 = AtomicU8::new(MAY_KINDS);
-const MAY_KINDS: u8 = 0x0f;
+/// judge its call. [`SENDS_TYPED`] rides along, for `close`.
+static JUDGED_KINDS: AtomicU16 = AtomicU16::new(MAY_KINDS);
+const MAY_KINDS: u16 = 0x0f;
 const LOADED_SHIFT: u32 = 4;
 
-/// The value of [`JUDGED_KINDS`] once rules with these kind bits are loaded.
-const fn judged_bits(kinds: u8) -> u8 {
-    kinds | kinds << LOADED_SHIFT
+/// Set at the first send judged by its socket's type (`receive::socket_type`), before armr's
+/// table of sockets is first written for it: from then on the table is kept true across `close`
+/// and `dup*` in a process whose rules would not keep it otherwise (connect rules alone), which
+/// until then pays nothing for it. Kept across reloads.
+pub const SENDS_TYPED: u16 = 0x100;
+
+/// The value of [`JUDGED_KINDS`] once rules with these kind bits are loaded (`sends`: the
+/// [`SENDS_TYPED`] bit as it was).
+const fn judged_bits(kinds: u8, sends: u16) -> u16 {
+    kinds as u16 | (kinds as u16) << LOADED_SHIFT | sends & SENDS_TYPED
+}
+
+/// Puts the loaded rules' kind bits in force, keeping [`SENDS_TYPED`].
+fn publish_kinds(kinds: u8) {
+    let _ = JUDGED_KINDS.fetch_update(Ordering::Release, Ordering::Relaxed, |old| {
+        Some(judged_bits(kinds, old))
+    });
+}
+
+/// Notes that a send was judged by its socket's type ([`SENDS_TYPED`]).
+#[inline(always)]
+pub fn note_sends_typed() {
+    if JUDGED_KINDS.load(Ordering::Relaxed) & SENDS_TYPED == 0 {
+        JUDGED_KINDS.fetch_or(SENDS_TYPED, Ordering::SeqCst);
+    }
+}
+
+/// True once a send was judged by its socket's type ([`SENDS_TYPED`]).
+#[inline(always)]
+pub fn sends_typed() -> bool {
+    JUDGED_KINDS.load(Ordering::Relaxed) & SENDS_TYPED != 0
 }
 
 pub const fn kind_bit(kind: EventKind) -> u8 {
@@ -60,32 +88,32 @@ pub const fn kind_bit(kind: EventKind) -> u8 {
 /// rules are due for a look (`reload`), so that a change adding rules of a kind is seen.
 #[inline(always)]
 pub fn may_judge(kinds: u8) -> bool {
-    JUDGED_KINDS.load(Ordering::Relaxed) & kinds != 0 || crate::reload::due()
+    JUDGED_KINDS.load(Ordering::Relaxed) & u16::from(kinds) != 0 || crate::reload::due()
 }
 
 /// Both sets of kind bits ([`JUDGED_KINDS`]), in one load, for a hook that asks about several
 /// kinds: test them with [`loaded_any`] and [`may_judge_in`].
 #[inline(always)]
-pub fn judged_kinds() -> u8 {
+pub fn judged_kinds() -> u16 {
     JUDGED_KINDS.load(Ordering::Relaxed)
 }
 
 /// [`judges_any`] on bits read with [`judged_kinds`].
 #[inline(always)]
-pub fn loaded_any(judged: u8, kinds: u8) -> bool {
-    judged & kinds << LOADED_SHIFT != 0
+pub fn loaded_any(judged: u16, kinds: u8) -> bool {
+    judged & u16::from(kinds) << LOADED_SHIFT != 0
 }
 
 /// [`may_judge`] on bits read with [`judged_kinds`].
 #[inline(always)]
-pub fn may_judge_in(judged: u8, kinds: u8) -> bool {
-    judged & kinds != 0 || crate::reload::due()
+pub fn may_judge_in(judged: u16, kinds: u8) -> bool {
+    judged & u16::from(kinds) != 0 || crate::reload::due()
 }
 
 /// True when the loaded rules have a rule of `kind` (false until they are loaded).
 #[inline(always)]
 pub fn judges(kind: EventKind) -> bool {
-    JUDGED_KINDS.load(Ordering::Relaxed) & kind_bit(kind) << LOADED_SHIFT != 0
+    JUDGED_KINDS.load(Ordering::Relaxed) & u16::from(kind_bit(kind)) << LOADED_SHIFT != 0
 }
 
 /// True when the loaded rules have a rule of any of the `kinds` bits (false until they are loaded).
@@ -145,7 +173,7 @@ fn load_or_wait() -> Option<&'static State> {
                         None => (DISABLED, 0),
                     };
                     PHASE.store(phase, Ordering::Release);
-                    JUDGED_KINDS.store(judged_bits(kinds), Ordering::Release);
+                    publish_kinds(kinds);
                     // Parsing freed far more than the policy keeps: give it back to the system
                     // rather than leave it resident in the program.
                     // SAFETY: no preconditions.
@@ -183,7 +211,7 @@ pub fn publish(old: &'static State, policy: Policy) {
         process: old.process.clone(),
     };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
-    JUDGED_KINDS.store(judged_bits(kinds), Ordering::Release);
+    publish_kinds(kinds);
 }
 
 /// The policy if it is loaded, without loading it.

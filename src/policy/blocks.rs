@@ -23,6 +23,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// An address as a number: `u32` for IPv4, `u128` for IPv6.
 pub trait Address: Pod + Ord + std::hash::Hash + Default {
+    /// Lookups read a bucket table (IPv4); without one (IPv6), no code asks for it.
+    const BUCKETED: bool;
     fn next(self) -> Option<Self>;
     /// The top 12 bits.
     fn bucket(self) -> usize;
@@ -31,6 +33,7 @@ pub trait Address: Pod + Ord + std::hash::Hash + Default {
 }
 
 impl Address for u32 {
+    const BUCKETED: bool = true;
     fn next(self) -> Option<u32> {
         self.checked_add(1)
     }
@@ -43,6 +46,7 @@ impl Address for u32 {
 }
 
 impl Address for u128 {
+    const BUCKETED: bool = false;
     fn next(self) -> Option<u128> {
         self.checked_add(1)
     }
@@ -129,7 +133,8 @@ pub struct Blocks<A: Address, S: Store = Owned> {
     port_best: S::Slice<Rank>,
     /// The port tables' first-level indexes, one after the other.
     port_index: S::Slice<u32>,
-    /// `buckets[k]`: how many intervals start below bucket `k` (empty when not used).
+    /// `buckets[k]`: how many intervals start below bucket `k` (empty when not used; cut short
+    /// after the last interval's bucket when that interval holds no block).
     buckets: S::Slice<u32>,
 }
 
@@ -300,11 +305,17 @@ impl<A: Address> Blocks<A, Owned> {
                 }
             })
             .collect();
-        if bucketed && out.starts.len() > 1 {
-            // One pass over the sorted starts fills every bucket.
-            out.buckets = Vec::with_capacity(BUCKETS + 1);
+        if bucketed && A::BUCKETED && out.starts.len() > 1 {
+            // One pass over the sorted starts fills every bucket. When the last interval holds
+            // no block, the table stops after the bucket it starts in: an address above it is
+            // in that interval, in no block, and its lookup ends at the table's bound.
+            let last = match (out.starts.last(), out.intervals.last()) {
+                (Some(start), Some(gap)) if gap.lo > gap.hi => start.bucket() + 1,
+                _ => BUCKETS,
+            };
+            out.buckets = Vec::with_capacity(last + 1);
             let mut i = 0;
-            for k in 0..=BUCKETS {
+            for k in 0..=last {
                 while i < out.starts.len() && out.starts[i].bucket() < k {
                     i += 1;
                 }
@@ -349,7 +360,8 @@ impl<A: Address> Blocks<A, Mapped> {
         };
         if blocks.intervals.len() != blocks.starts.len()
             || blocks.port_best.len() != blocks.port_starts.len()
-            || !matches!(blocks.buckets.len(), 0 | 4097)
+            || blocks.buckets.len() > BUCKETS + 1
+            || blocks.buckets.len() == 1
         {
             return Err("address blocks of inconsistent sizes".into());
         }
@@ -381,9 +393,15 @@ impl<A: Address, S: Store> Blocks<A, S> {
     /// is checked), so that the hooks may call it without `catch_unwind`.
     #[inline(always)]
     pub fn lookup(&self, address: A, port: u16) -> Rank {
-        let (lo, hi) = match self.buckets.get(address.bucket()..address.bucket() + 2) {
-            Some(&[lo, hi]) => (lo as usize, hi as usize),
-            _ => (0, self.starts.len()),
+        let (lo, hi) = if A::BUCKETED {
+            match self.buckets.get(address.bucket()..address.bucket() + 2) {
+                Some(&[lo, hi]) => (lo as usize, hi as usize),
+                // Above a table cut short: in the last interval, which holds no block.
+                _ if !self.buckets.is_empty() => return Rank::NONE,
+                _ => (0, self.starts.len()),
+            }
+        } else {
+            (0, self.starts.len())
         };
         let Some(starts) = self.starts.get(lo..hi) else {
             return Rank::NONE;
@@ -756,6 +774,45 @@ mod tests {
                     reference(&groups, v4(address), port),
                     "{address}:{port}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bucket_table_stops_after_the_last_block_unless_a_block_reaches_the_end() {
+        // The last interval holds no block: the table stops after its bucket, and every
+        // address above it finds nothing, as the full table would have it.
+        let low = vec![
+            (v4("10.0.0.0"), 8, all_ports(r(1))),
+            (v4("10.1.2.3"), 32, vec![(80, 80, r(0))]),
+        ];
+        let blocks = Blocks::build(flat(&low), true);
+        assert_eq!(blocks.buckets.len(), v4("11.0.0.0").bucket() + 2);
+        // A block ending at the last address: the table is whole, and the block is found.
+        let mut high = low.clone();
+        high.push((v4("240.0.0.0"), 4, all_ports(r(2))));
+        let whole = Blocks::build(flat(&high), true);
+        assert_eq!(whole.buckets.len(), BUCKETS + 1);
+        for (blocks, groups) in [(&blocks, &low), (&whole, &high)] {
+            for a in [
+                "0.0.0.0",
+                "9.255.255.255",
+                "10.1.2.3",
+                "10.255.255.255",
+                "11.0.0.0",
+                "11.0.0.1",
+                "127.0.0.1",
+                "239.255.255.255",
+                "240.0.0.0",
+                "255.255.255.255",
+            ] {
+                for port in [0, 80, 65535] {
+                    assert_eq!(
+                        blocks.best(v4(a), port),
+                        reference(groups, v4(a), port),
+                        "{a}:{port}"
+                    );
+                }
             }
         }
     }
