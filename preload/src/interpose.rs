@@ -43,7 +43,7 @@ unsafe fn connect_refusal(
 
 /// [`connect_refusal`] for what IPv4's numbers leave: IPv6 as numbers first (no `SocketAddr`
 /// unless a rule has something to do), then the rest in full.
-#[inline(never)]
+#[inline(always)]
 unsafe fn connect_refusal_other(
     state: &State,
     fd: c_int,
@@ -289,9 +289,10 @@ fn client_bind_refusal(state: &State, fd: c_int) -> Option<Refusal> {
 /// `accept` and `accept4` (`flags` is `None` for `accept`): the peer is judged by `accept` rules.
 /// A refused connection is reset and never returned; armr accepts the next one instead, so a
 /// blocking server waits for its next client and a non-blocking one gets EAGAIN when no other is
-/// pending. The peer's address is always learnt from the accept itself (into armr's buffer when
-/// the caller gave none, or too small a one): a peer that reset before the accept has no address
-/// `getpeername` could give, and is judged all the same.
+/// pending. The peer's address is always learnt from the accept itself, into armr's own buffer
+/// (then given to the caller's): a peer that reset before the accept has no address
+/// `getpeername` could give, and is judged all the same, and another thread rewriting the
+/// caller's buffer cannot change what is judged.
 ///
 /// A listener armr did not see `listen` (inherited) is first judged by `bind(server:)` rules, at
 /// its first accept (`receive::listener_refused`); refused, every accept on it fails with EACCES.
@@ -345,43 +346,37 @@ unsafe fn accept_judged(
     } else {
         unsafe { *len }
     };
+    // Always into armr's own buffer, then given to the caller: judged from the caller's buffer,
+    // the peer could be rewritten by another thread between the kernel's write and armr's read.
     // Not cleared: only the bytes the kernel writes are read.
     let mut own = std::mem::MaybeUninit::<libc::sockaddr_storage>::uninit();
     let size = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
-    // The caller's buffer when it holds any IP address, else armr's.
-    let theirs = room as usize >= std::mem::size_of::<libc::sockaddr_in6>();
-    let (name, name_room) = if theirs {
-        (addr, room)
-    } else {
-        (own.as_mut_ptr().cast(), size)
-    };
+    let name: *mut SockAddr = own.as_mut_ptr().cast();
     loop {
-        let mut full = name_room;
+        let mut full = size;
         let conn = call(name, &mut full);
         if conn < 0 {
             return conn;
         }
-        if !addr.is_null() && !len.is_null() {
-            // As the kernel: the address cut to the caller's room, its full length in *len.
-            if !theirs {
-                unsafe { sockaddr::give_name(name, full, addr, room) };
-            }
-            unsafe { *len = full };
-        }
+        let got = full.min(size);
+        // As the kernel: the address cut to the caller's room, its full length in *len.
+        let give = || unsafe { sockaddr::give_peer(name, full, addr, len, room) };
         // The common answers (no rule, a silent allow()) from the address as numbers: nothing
         // since the accept has touched errno.
-        let got = full.min(name_room);
         if unsafe { numeric::silent(state, EventKind::Accept, name, got) } {
+            give();
             receive::accepted(conn);
             return conn;
         }
         let after = errno::get();
         let Some(peer) = (unsafe { sockaddr::decode(name, got) }) else {
+            give();
             errno::set(after);
             return conn;
         };
         // A refused peer's connection is discarded: reset, and the next one accepted.
         if judge::refusal(state, Call::Accept, peer).is_none() {
+            give();
             receive::accepted(conn);
             errno::set(after);
             return conn;
@@ -496,10 +491,7 @@ pub unsafe fn sendto(
 pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let forward = || unsafe { real::sendmsg(fd, msg, flags) };
     unsafe { descriptors::sending(msg) };
-    if msg.is_null()
-        || !may_judge(kind_bit(EventKind::Connect))
-        || unsafe { (*msg).msg_name.is_null() }
-    {
+    if msg.is_null() || !may_judge(kind_bit(EventKind::Connect)) {
         return forward();
     }
     let Some(state) = active() else {
@@ -508,8 +500,13 @@ pub unsafe fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     if !state.policy.has_rules(EventKind::Connect) {
         return forward();
     }
-    // The header and its destination copied: judged and sent as read.
+    // The header and its destination copied: judged and sent as read. A header without a
+    // destination is sent as read too: forwarded, it could gain one from another thread
+    // between armr's look and the kernel's read.
     let mut header = unsafe { *msg };
+    if header.msg_name.is_null() {
+        return unsafe { real::sendmsg(fd, &header, flags) };
+    }
     let mut room = sockaddr::Room::uninit();
     let (dest, len) = (header.msg_name as *const SockAddr, header.msg_namelen);
     let dest = unsafe { sockaddr::copied(&mut room, dest, len) };

@@ -906,9 +906,13 @@ unsafe fn recvmsg_judged(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     let Some(state) = judged(fd, true).filter(|_| flags & libc::MSG_ERRQUEUE == 0) else {
         return unsafe { real::recvmsg(fd, msg, flags) };
     };
+    // The kernel is given armr's own copy of the header, read once: another thread rewriting
+    // the program's `msg_name` between armr's look and the kernel's read would have the sender
+    // written elsewhere, and armr judge an address it never received.
     // SAFETY: msg is the caller's valid msghdr, as recvmsg requires.
+    let mut own: msghdr = unsafe { msg.read() };
     let (their_name, their_room, control_room) =
-        unsafe { ((*msg).msg_name, (*msg).msg_namelen, (*msg).msg_controllen) };
+        (own.msg_name, own.msg_namelen, own.msg_controllen);
     // A negative address length: the kernel fails with EINVAL before taking a datagram.
     if !their_name.is_null() && (their_room as c_int) < 0 {
         return unsafe { real::recvmsg(fd, msg, flags) };
@@ -916,16 +920,18 @@ unsafe fn recvmsg_judged(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     // SAFETY: an all-zero sockaddr_storage is valid.
     let mut name: sockaddr_storage = unsafe { std::mem::zeroed() };
     let (got, full) = receive_judged(state, fd, flags, &mut name, |from, from_len| unsafe {
-        (*msg).msg_name = from.cast();
-        (*msg).msg_namelen = *from_len;
+        own.msg_name = from.cast();
+        own.msg_namelen = *from_len;
         // A discarded datagram's control messages are received again with the next.
-        (*msg).msg_controllen = control_room;
-        let r = real::recvmsg(fd, msg, flags);
-        *from_len = (*msg).msg_namelen;
+        own.msg_controllen = control_room;
+        let r = real::recvmsg(fd, &mut own, flags);
+        *from_len = own.msg_namelen;
         r
     });
+    // What the kernel writes back into a header, written into the caller's.
     unsafe {
-        (*msg).msg_name = their_name;
+        (*msg).msg_controllen = own.msg_controllen;
+        (*msg).msg_flags = own.msg_flags;
         if got >= 0 && !their_name.is_null() {
             sockaddr::give_name(
                 (&name as *const sockaddr_storage).cast(),
@@ -983,7 +989,12 @@ unsafe fn recvmmsg_judged(
     }
     .min(vlen as usize);
     // SAFETY: the caller's array holds vlen valid messages, as recvmmsg requires.
-    let msgs = unsafe { std::slice::from_raw_parts_mut(msgs, count) };
+    let caller = unsafe { std::slice::from_raw_parts_mut(msgs, count) };
+    // The kernel is given armr's own copy of the headers, read once (as in `recvmsg_judged`).
+    // SAFETY: an all-zero mmsghdr is valid.
+    let mut own: [mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    own[..count].copy_from_slice(caller);
+    let msgs = &mut own[..count];
     let theirs: [(*mut c_void, socklen_t, size_t); BATCH] = std::array::from_fn(|i| {
         msgs.get(i).map_or((std::ptr::null_mut(), 0, 0), |m| {
             (
@@ -1048,6 +1059,7 @@ unsafe fn recvmmsg_judged(
             }
         }
         if got <= 0 || kept > 0 {
+            caller.copy_from_slice(msgs);
             errno::set(after);
             return if got < 0 { got } else { kept as c_int };
         }

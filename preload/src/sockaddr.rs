@@ -168,9 +168,56 @@ pub unsafe fn give_name(
     room: socklen_t,
 ) {
     const STORAGE: socklen_t = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
-    if !to.is_null() {
-        let n = full.min(room).min(STORAGE) as usize;
-        unsafe { std::ptr::copy_nonoverlapping(from.cast::<u8>(), to.cast::<u8>(), n) };
+    if to.is_null() {
+        return;
+    }
+    // SAFETY: `from` has `full` bytes (at most STORAGE), `to` room for `room`; the common
+    // lengths by fixed loads and stores, not a call to memcpy.
+    unsafe {
+        let (from, to) = (from.cast::<u64>(), to.cast::<u64>());
+        match full.min(room).min(STORAGE) as usize {
+            16 => {
+                let (a, b) = (from.read_unaligned(), from.add(1).read_unaligned());
+                to.write_unaligned(a);
+                to.add(1).write_unaligned(b);
+            }
+            28 => {
+                let (a, b, c) = (
+                    from.read_unaligned(),
+                    from.add(1).read_unaligned(),
+                    from.add(2).read_unaligned(),
+                );
+                let d = from.add(3).cast::<u32>().read_unaligned();
+                to.write_unaligned(a);
+                to.add(1).write_unaligned(b);
+                to.add(2).write_unaligned(c);
+                to.add(3).cast::<u32>().write_unaligned(d);
+            }
+            n => std::ptr::copy_nonoverlapping(from.cast::<u8>(), to.cast::<u8>(), n),
+        }
+    }
+}
+
+/// An accepted peer's address, `full` bytes at `from` in armr's buffer, given to the caller as
+/// the kernel would have: cut to the `room` it gave at `to` (none when `to` or `len` is null),
+/// its full length in `*len`.
+///
+/// # Safety
+/// As [`give_name`]; `len` is null or writable.
+#[inline(always)]
+pub unsafe fn give_peer(
+    from: *const sockaddr,
+    full: socklen_t,
+    to: *mut sockaddr,
+    len: *mut socklen_t,
+    room: socklen_t,
+) {
+    if to.is_null() || len.is_null() {
+        return;
+    }
+    unsafe {
+        give_name(from, full, to, room);
+        *len = full;
     }
 }
 

@@ -602,7 +602,7 @@ impl Policy {
     /// [`Policy::best_rank_v6`] when the kind names no host (`None`: it does; ask
     /// `best_rank_v6`, which may resolve them): the test and the lookup under one dispatch.
     /// Cannot panic.
-    #[inline(never)]
+    #[inline(always)]
     pub fn quick_rank_v6(&self, kind: EventKind, ip: u128, port: u16) -> Option<Rank> {
         match &self.kinds {
             Kinds::Owned(kinds) => kinds.get(kind.index())?.quick_v6(ip, port),

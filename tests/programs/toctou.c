@@ -1,7 +1,9 @@
 /* Time of check against time of use, for tests/seccomp.rs:
- *   toctou HOST ALLOWED_PORT PROTECTED_PORT N [sendto|sendmsg]
+ *   toctou HOST ALLOWED_PORT PROTECTED_PORT N [sendto|sendmsg|sendmsg-name]
  * One thread flips the port of a sockaddr between ALLOWED_PORT and PROTECTED_PORT in a tight
- * loop while the main thread connects N times with that same buffer. An engine that judges the
+ * loop while the main thread connects N times with that same buffer (sendmsg-name: flips a
+ * msghdr's msg_name between no destination and PROTECTED_PORT's, while the main thread sends
+ * with that header). An engine that judges the
  * address and lets the kernel read it again lets some connects through to the protected port.
  * Prints "ok: X", "refused: Y" and "other: Z" lines (connects that succeeded, failed with
  * ECONNREFUSED, failed otherwise). */
@@ -19,6 +21,16 @@
 static struct sockaddr_in shared;
 static atomic_int done;
 static uint16_t ports[2];
+static struct msghdr named;
+static struct iovec one = { .iov_base = "x", .iov_len = 1 };
+
+static void *flip_name(void *unused) {
+    (void)unused;
+    volatile struct msghdr *msg = &named;
+    for (unsigned i = 0; !atomic_load_explicit(&done, memory_order_relaxed); i++)
+        msg->msg_name = (i & 1) ? (void *)&shared : NULL;
+    return NULL;
+}
 
 static void *flip(void *unused) {
     (void)unused;
@@ -29,7 +41,7 @@ static void *flip(void *unused) {
 
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: toctou HOST ALLOWED_PORT PROTECTED_PORT N [sendto|sendmsg]\n");
+        fprintf(stderr, "usage: toctou HOST ALLOWED_PORT PROTECTED_PORT N [sendto|sendmsg|sendmsg-name]\n");
         return 2;
     }
     shared.sin_family = AF_INET;
@@ -39,6 +51,27 @@ int main(int argc, char **argv) {
     shared.sin_port = ports[0];
     long n = atol(argv[4]), ok = 0, refused = 0, other = 0;
     pthread_t flipper;
+    if (argc == 6 && argv[5][7] == '-') {
+        /* The destination's pointer flipped: "ok" counts datagrams sent, "refused" those
+         * refused with EACCES, "other" those failed otherwise (no destination). */
+        shared.sin_port = ports[1];
+        named.msg_namelen = sizeof shared;
+        named.msg_iov = &one;
+        named.msg_iovlen = 1;
+        if (pthread_create(&flipper, NULL, flip_name, NULL) != 0) return 2;
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0) { perror("socket"); return 2; }
+        for (long i = 0; i < n; i++) {
+            if (sendmsg(fd, &named, 0) == 1) ok++;
+            else if (errno == EACCES) refused++;
+            else other++;
+        }
+        close(fd);
+        atomic_store(&done, 1);
+        pthread_join(flipper, NULL);
+        printf("ok: %ld\nrefused: %ld\nother: %ld\n", ok, refused, other);
+        return 0;
+    }
     if (pthread_create(&flipper, NULL, flip, NULL) != 0) return 2;
     if (argc == 6) {
         /* Datagrams from one UDP socket, each to the flipped address: "ok" counts those sent,
