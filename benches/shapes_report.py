@@ -46,9 +46,11 @@ def render(r):
       "uses (127.0.0.1 and ::1, half the rules each), none matching it, so that every call is "
       "judged and forwarded without an event. The figure is callgrind's instructions per call "
       "(`benches/shape_calls.c`) over the do-nothing preload's. Budget: at most "
-      f"+{BUDGET} at 10,000 rules, and at most ×{GROWTH:g} from {lo:,} to {hi:,} rules (the issue "
-      "asks ×2 up to 1,000,000; this table stops at "
-      f"{hi:,}; an overhead of at most +{FLAT} at {hi:,} counts as flat). **MISSED** rows are what the budget still asks for; the hand-written section \"Flat lookups for every policy shape\" below says what was done and what is left.")
+      f"+{BUDGET} at 10,000 rules, and at most ×{GROWTH:g} from {lo:,} to {hi:,} rules"
+      + ("" if hi >= 1000000 else f" (the issue asks ×2 up to 1,000,000; this run stopped at {hi:,})")
+      + f" (an overhead of at most +{FLAT} at {hi:,} counts as flat). Policies of 1,000,000 "
+      "rules of each kind are cut into files of a directory and compiled (`armr compile`): a "
+      "rules file holds at most 64 MiB. **MISSED** rows are what the budget still asks for; the hand-written section \"Flat lookups for every policy shape\" below says what was done and what is left.")
     w("")
     head = "| shape | call | family | do-nothing preload |" + "".join(f" +instr. at {n:,} |" for n in sizes)
     head += f" ×, {lo:,} → {hi:,} | budget met? |"

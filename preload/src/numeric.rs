@@ -106,7 +106,7 @@ pub unsafe fn silent(
 
 /// A rank that is not silent may be an IPv4 lookup left to finish (nested blocks): finished
 /// here, out of line, so that the common answers pay nothing for it.
-#[inline(never)]
+#[inline(always)]
 fn finished_silent(state: &State, kind: EventKind, rank: Rank, numbers: Numbers) -> bool {
     let Numbers::V4(_, port) = numbers else {
         return false;
