@@ -228,25 +228,24 @@ pub(crate) fn refusal_v4(
     if verdict::is_silent(rank) {
         return None;
     }
-    decided_v4(state, fd, call, call.kind(port), rank, ip, port)
+    // A lookup to finish, finished here: one that ends silent costs no frame.
+    let rank = finished(state, call.kind(port), rank, port);
+    if verdict::is_silent(rank) {
+        return None;
+    }
+    decided_v4(state, fd, call, rank, ip, port)
 }
 
-/// A rank that is not silent, or a lookup to finish ([`finished`]), which may be: small, so
-/// that finishing a lookup that ends silent costs no frame for a verdict.
+/// A rank that is not silent: its verdict, carried out.
 #[inline(never)]
 fn decided_v4(
     state: &State,
     fd: c_int,
     call: Call,
-    kind: EventKind,
     rank: Rank,
     ip: u32,
     port: u16,
 ) -> Option<Refusal> {
-    let rank = finished(state, kind, rank, port);
-    if verdict::is_silent(rank) {
-        return None;
-    }
     carried_out(
         state,
         fd,

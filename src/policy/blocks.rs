@@ -59,8 +59,9 @@ impl Address for u128 {
 }
 
 /// How many of the sorted `starts` are at or below `x` (`partition_point(|s| s <= x)`), always
-/// in line: std's became a call in the largest hooks (the `u128` search of an IPv6 `accept`).
-/// Halves a slice, so that no index needs a bounds check.
+/// in line: std's became a call in the largest hooks (the `u128` search of an IPv6 `accept`,
+/// over every interval: IPv6 has no buckets). Halves a slice, so that no index needs a bounds
+/// check.
 #[inline(always)]
 fn at_or_below<A: Address>(starts: &[A], x: A) -> usize {
     let mut base = 0;
@@ -428,7 +429,13 @@ impl<A: Address, S: Store> Blocks<A, S> {
         };
         // The intervals starting at or below the address, within the bucket; starts[0] is the
         // lowest address, so there is always one.
-        let i = lo + at_or_below(starts, address);
+        let i = lo
+            + if A::BUCKETED {
+                // A bucket's few intervals: std's search is the shorter there.
+                starts.partition_point(|&s| s <= address)
+            } else {
+                at_or_below(starts, address)
+            };
         let Some(interval) = self.intervals.get(i.wrapping_sub(1)) else {
             return Rank::NONE;
         };
