@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod check;
 pub mod config;
 pub mod digest;

@@ -195,6 +195,48 @@ fn a_running_server_and_its_forked_child_pick_up_a_change_within_two_seconds() {
     assert!(lifecycle_lines(&log, "Reload Rules").is_empty());
 }
 
+/// A reload that brings the first `accept` rules: a UDP socket the program opened before the
+/// change is judged from then on, `read` included (armr's table of sockets, not kept until
+/// then, learns the open descriptors as at start; before, the refused sender's datagram was read).
+#[test]
+fn the_first_accept_rules_judge_a_udp_socket_opened_before_the_change() {
+    let dir = TempDir::new("reload", "first-accept");
+    let (_a, a) = listener();
+    let (_b, b) = listener();
+    let rules = dir.write("rules.armr", &refusing(a));
+    let log = dir.path("events.log");
+    let mut server = Server::start(&mut preloaded(&rules, &log));
+    let port: u16 = server.ask("udp-open 0").parse().unwrap();
+    let send = |from: &str, what: &str| {
+        let s = std::net::UdpSocket::bind((from, 0)).unwrap();
+        s.send_to(what.as_bytes(), ("127.0.0.1", port)).unwrap();
+    };
+    send("127.0.0.2", "two");
+    send("127.0.0.1", "one");
+    assert_eq!(server.ask("udp-read 0"), "one,two", "no accept rule yet");
+
+    let edited = Instant::now();
+    let with_accept = refusing(b).replace(
+        "endapp",
+        r#"    socket("no 127.0.0.2"):
+        accept("127.0.0.2:0")
+        protect(message: "sender refused", severity: High)
+    endsocket
+endapp"#,
+    );
+    replace(&rules, &with_accept);
+    server.until(&format!("connect {a}"), OK, edited);
+    send("127.0.0.2", "two");
+    send("127.0.0.1", "one");
+    assert_eq!(server.ask("udp-read 0"), "one");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("sender refused"),
+        "the refusal logged"
+    );
+}
+
 #[test]
 fn a_forked_child_picks_up_a_change_on_its_own() {
     let dir = TempDir::new("reload", "fork");

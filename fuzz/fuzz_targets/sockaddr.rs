@@ -1,5 +1,6 @@
 //! Fuzz target `sockaddr`: arbitrary bytes through the LD_PRELOAD library's sockaddr decoder
-//! (`preload/src/sockaddr.rs`, compiled into this target as a module). See docs/fuzzing.md.
+//! (`preload/src/sockaddr.rs`, compiled into this target as a module, over the core's
+//! `armr::address::decode`, which the seccomp supervisor uses too). See docs/fuzzing.md.
 //!
 //! Input: the first two bytes are the declared length (`socklen_t`, little-endian), the rest is
 //! the buffer. The length is clamped to the buffer's size, which is `decode`'s contract: `addr`
@@ -24,6 +25,9 @@
 
 #![no_main]
 #![allow(dead_code)]
+
+// The preload library's name for the core crate, which its decoding calls.
+extern crate armr as armr_core;
 
 #[path = "../../preload/src/errno.rs"]
 mod errno;

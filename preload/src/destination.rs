@@ -5,68 +5,15 @@
 
 use crate::sockaddr;
 use libc::{c_int, sockaddr as SockAddr, socklen_t};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
-/// How the address reaches the kernel: a connect (TCP or UDP `connect`, TCP Fast Open), or a
-/// datagram sent to it (`sendto`, `sendmsg`, `sendmmsg`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Via {
-    Connect,
-    Send,
-}
-
-/// True for `0.0.0.0`, `::` and `::ffff:0.0.0.0`: the kernel picks the real destination.
-pub fn is_unspecified(address: SocketAddr) -> bool {
-    match address.ip() {
-        IpAddr::V4(ip) => ip.is_unspecified(),
-        IpAddr::V6(ip) => ip.is_unspecified() || ip.to_ipv4_mapped() == Some(Ipv4Addr::UNSPECIFIED),
-    }
-}
+pub use armr_core::address::{Via, is_unspecified};
 
 /// Where a connect or datagram to the unspecified `address` goes on socket `fd`, as the kernel
-/// decides it:
-///
-/// - IPv4 `0.0.0.0` (or `::ffff:0.0.0.0` on an IPv6 socket): to the socket's IPv4 source
-///   address when it has one (the address it is bound to, say 127.0.0.2), else to 127.0.0.1
-///   (`ip_route_output_key_hash_rcu`: the destination is the source, or loopback);
-/// - IPv6 `::` by connect: to `::ffff:127.0.0.1` when the socket is bound to an IPv4-mapped
-///   address, else to `::1` (`tcp_v6_connect`, `__ip6_datagram_connect`);
-/// - IPv6 `::` by a datagram: to `::1` (`udpv6_sendmsg`).
-///
-/// The port is the program's.
+/// decides it (`armr_core::address::of_unspecified`; the socket's local address asked only when
+/// the answer depends on it).
 pub fn of_unspecified(fd: c_int, address: SocketAddr, via: Via) -> SocketAddr {
-    let port = address.port();
-    match address.ip() {
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            let mapped_local = via == Via::Connect
-                && matches!(sockaddr::local_address(fd),
-                    Some(SocketAddr::V6(l)) if l.ip().to_ipv4_mapped().is_some());
-            let ip = if mapped_local {
-                Ipv4Addr::LOCALHOST.to_ipv6_mapped()
-            } else {
-                Ipv6Addr::LOCALHOST
-            };
-            SocketAddr::new(IpAddr::V6(ip), port)
-        }
-        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(ipv4_source(fd).to_ipv6_mapped()), port),
-        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(ipv4_source(fd)), port),
-    }
-}
-
-/// The IPv4 destination of a packet to 0.0.0.0 from socket `fd`: its IPv4 source address, or
-/// 127.0.0.1 when it has none. (An IPv6 socket bound to an IPv6 address that has no IPv4 form
-/// cannot send IPv4 at all: the kernel fails it with ENETUNREACH, whatever armr judges.)
-fn ipv4_source(fd: c_int) -> Ipv4Addr {
-    let source = match sockaddr::local_address(fd) {
-        Some(SocketAddr::V4(l)) => *l.ip(),
-        Some(SocketAddr::V6(l)) => l.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-        None => Ipv4Addr::UNSPECIFIED,
-    };
-    if source.is_unspecified() {
-        Ipv4Addr::LOCALHOST
-    } else {
-        source
-    }
+    armr_core::address::of_unspecified(address, via, || sockaddr::local_address(fd))
 }
 
 /// The destination of a send whose address [`sockaddr::decode`] does not read: an `AF_UNSPEC`

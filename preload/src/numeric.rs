@@ -41,9 +41,17 @@ pub unsafe fn numbers(addr: *const sockaddr, len: socklen_t) -> Option<Numbers> 
         }
         AF_INET6 if len as usize >= address::SIN6_LEN_RFC2133 => {
             // SAFETY: 24 bytes are readable: the address is bytes 8..24.
-            let bytes = unsafe { addr.cast::<u8>().add(8).cast::<[u8; 16]>().read_unaligned() };
-            let ip = u128::from_be_bytes(bytes);
-            (ip >> 32 != 0xffff && ip != 0).then_some(Numbers::V6(ip, port))
+            let (high, low) = unsafe {
+                let at = addr.cast::<u8>().add(8).cast::<[u8; 8]>();
+                (at.read_unaligned(), at.add(1).read_unaligned())
+            };
+            // `::` and `::ffff:a.b.c.d` are left to the full path: ten zero bytes, then the
+            // mapped prefix's `ff ff` or two more zero bytes and a zero IPv4 address.
+            let left =
+                high == [0; 8] && (low == [0; 8] || matches!(low, [0, 0, 0xff, 0xff, _, _, _, _]));
+            let ip =
+                u128::from(u64::from_be_bytes(high)) << 64 | u128::from(u64::from_be_bytes(low));
+            (!left).then_some(Numbers::V6(ip, port))
         }
         _ => None,
     }

@@ -274,6 +274,15 @@ pub fn classify_inherited() {
     errno::set(saved);
 }
 
+/// The table is kept from now on (a reload brought the first `accept` or `bind(server:)`
+/// rules): what it held was not kept true across `close` and `dup*` meanwhile, so it is
+/// forgotten, and every descriptor open now is asked what it is, as at load. Without this a UDP
+/// socket opened before the change would be `read` unjudged until the program restarts.
+pub fn relearn() {
+    forget_range(0, usize::MAX);
+    classify_inherited();
+}
+
 fn is_open(fd: c_int) -> bool {
     // SAFETY: F_GETFD on any number has no effect but its answer.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }

@@ -4,7 +4,7 @@ use crate::errno;
 use libc::{
     AF_INET, AF_INET6, c_int, msghdr, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, socklen_t,
 };
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{SocketAddr, SocketAddrV4};
 
 /// `SIN6_LEN_RFC2133`: a `sockaddr_in6` without its scope id, the shortest the kernel takes for an
 /// IPv6 bind, connect or send (`inet6_bind`, `tcp_v6_connect`, `udpv6_sendmsg`).
@@ -73,70 +73,32 @@ unsafe fn copied_other(room: &mut Room, addr: *const sockaddr, len: socklen_t) -
     room.as_ptr().cast()
 }
 
-/// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
-/// netlink, ...) or a length too short for the family. IPv6 takes every length the kernel takes:
-/// 24 bytes and up, the scope id read only when it is there (28 bytes), as the kernel does.
+/// The `len` bytes at `addr` (at most a `sockaddr_storage`'s worth: the kernel takes no longer
+/// address), for the core's decoding (`armr_core::address`); empty for a null pointer.
 ///
 /// # Safety
 /// `addr` is null or points to at least `len` readable bytes.
-pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr> {
-    // SAFETY: the caller's contract; the reads below are unaligned, as the caller's buffer may be
-    // any byte array.
-    match unsafe { family(addr, len) }? {
-        AF_INET if len as usize >= std::mem::size_of::<sockaddr_in>() => {
-            Some(SocketAddr::V4(unsafe { v4_fields(addr) }))
-        }
-        AF_INET6 if len as usize >= std::mem::size_of::<sockaddr_in6>() => {
-            let sin6 = unsafe { (addr as *const sockaddr_in6).read_unaligned() };
-            Some(v6_fields(&sin6))
-        }
-        AF_INET6 if len as usize >= SIN6_LEN_RFC2133 => Some(unsafe { decode_v6_short(addr) }),
-        _ => None,
+#[inline(always)]
+unsafe fn bytes<'a>(addr: *const sockaddr, len: socklen_t) -> &'a [u8] {
+    if addr.is_null() {
+        return &[];
     }
+    let n = (len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: the caller's `len` readable bytes, of which `n`.
+    unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), n) }
 }
 
-/// An IPv6 address of `SIN6_LEN_RFC2133` bytes: no scope id (0). Out of line: rare.
+/// The IPv4 or IPv6 address at `addr`, or `None` for a null pointer, another family (AF_UNIX,
+/// netlink, ...) or a length too short for the family (`armr_core::address::decode`: IPv6 of
+/// every length the kernel takes, 24 bytes and up, the scope id read only when it is there).
+///
+/// Out of line: the full path, after the hooks' numeric answers.
 ///
 /// # Safety
-/// `addr` points to at least `SIN6_LEN_RFC2133` readable bytes.
-#[cold]
+/// `addr` is null or points to at least `len` readable bytes.
 #[inline(never)]
-unsafe fn decode_v6_short(addr: *const sockaddr) -> SocketAddr {
-    // SAFETY: an all-zero sockaddr_in6 is valid; the caller's 24 bytes are copied over its start.
-    let mut sin6: sockaddr_in6 = unsafe { std::mem::zeroed() };
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            addr.cast::<u8>(),
-            (&mut sin6 as *mut sockaddr_in6).cast::<u8>(),
-            SIN6_LEN_RFC2133,
-        )
-    };
-    v6_fields(&sin6)
-}
-
-#[inline(always)]
-fn v6_fields(sin6: &sockaddr_in6) -> SocketAddr {
-    SocketAddr::V6(SocketAddrV6::new(
-        Ipv6Addr::from(sin6.sin6_addr.s6_addr),
-        u16::from_be(sin6.sin6_port),
-        sin6.sin6_flowinfo,
-        sin6.sin6_scope_id,
-    ))
-}
-
-/// The port and address fields of a `sockaddr_in`, whatever its family field says (the kernel
-/// reads an `AF_UNSPEC` address on an IPv4 socket as IPv4).
-///
-/// # Safety
-/// `addr` points to at least `size_of::<sockaddr_in>()` readable bytes.
-#[inline(always)]
-unsafe fn v4_fields(addr: *const sockaddr) -> SocketAddrV4 {
-    // SAFETY: the caller's contract; unaligned as in `decode`.
-    let sin = unsafe { (addr as *const sockaddr_in).read_unaligned() };
-    SocketAddrV4::new(
-        Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-        u16::from_be(sin.sin_port),
-    )
+pub unsafe fn decode(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddr> {
+    armr_core::address::decode(unsafe { bytes(addr, len) })
 }
 
 /// The IPv4 address in an `AF_UNSPEC` socket address long enough to hold one: what the kernel
@@ -146,13 +108,7 @@ unsafe fn v4_fields(addr: *const sockaddr) -> SocketAddrV4 {
 /// # Safety
 /// As [`decode`].
 pub unsafe fn decode_unspec_as_v4(addr: *const sockaddr, len: socklen_t) -> Option<SocketAddrV4> {
-    if unsafe { family(addr, len) }? != libc::AF_UNSPEC
-        || (len as usize) < std::mem::size_of::<sockaddr_in>()
-    {
-        return None;
-    }
-    // SAFETY: len bytes are readable, at least a sockaddr_in.
-    Some(unsafe { v4_fields(addr) })
+    armr_core::address::decode_unspec_as_v4(unsafe { bytes(addr, len) })
 }
 
 /// Copies a received address of `full` bytes into the caller's buffer of `room` bytes, cut
@@ -459,6 +415,7 @@ fn is_unconnected_tcp(fd: c_int) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]
     fn decodes_both_families_and_refuses_the_rest() {

@@ -201,6 +201,7 @@ pub fn publish(old: &'static State, policy: Policy) {
         crate::stack::prepare();
     }
     let kinds = kinds_of(&policy);
+    let was_kept = crate::receive::kept();
     let state = State {
         throttles: crate::log::throttles(policy.len()),
         policy,
@@ -212,6 +213,9 @@ pub fn publish(old: &'static State, policy: Policy) {
     };
     STATE.store(Box::into_raw(Box::new(state)), Ordering::Release);
     publish_kinds(kinds);
+    if !was_kept && crate::receive::tracked() {
+        crate::receive::relearn();
+    }
 }
 
 /// The policy if it is loaded, without loading it.

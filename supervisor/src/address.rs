@@ -1,81 +1,12 @@
-//! Socket addresses as the kernel reads them, decoded from the supervisor's copy of the program's
-//! bytes, and what the supervisor asks a socket (its copy of the program's descriptor) about
-//! itself. The rules are the preload library's (`preload/src/sockaddr.rs`, `destination.rs`),
-//! over a byte slice instead of the program's own memory.
+//! What the supervisor asks a socket (its copy of the program's descriptor) about itself, and the
+//! addresses it decodes from its copy of the program's bytes: the decoding and the kernel's
+//! choice of destination are the core's (`armr::address`), shared with the preload library.
 
-use libc::{AF_INET, AF_INET6, c_int, sockaddr_in6, socklen_t};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use libc::{c_int, socklen_t};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-/// `SIN6_LEN_RFC2133`: the shortest IPv6 address the kernel takes (no scope id).
-const SIN6_LEN_RFC2133: usize = 24;
-const SIN_LEN: usize = 16;
-
-/// The family field of an address (`None` when too short for one).
-pub fn family(bytes: &[u8]) -> Option<c_int> {
-    Some(c_int::from(u16::from_ne_bytes([
-        *bytes.first()?,
-        *bytes.get(1)?,
-    ])))
-}
-
-fn v4_fields(bytes: &[u8]) -> SocketAddrV4 {
-    let port = u16::from_be_bytes([bytes[2], bytes[3]]);
-    let ip = Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]);
-    SocketAddrV4::new(ip, port)
-}
-
-/// The IPv4 or IPv6 address in `bytes`, or `None` for another family or a length too short for
-/// it. IPv6 of every length the kernel takes: 24 bytes and up, the scope id read when there.
-pub fn decode(bytes: &[u8]) -> Option<SocketAddr> {
-    match family(bytes)? {
-        AF_INET if bytes.len() >= SIN_LEN => Some(SocketAddr::V4(v4_fields(bytes))),
-        AF_INET6 if bytes.len() >= SIN6_LEN_RFC2133 => {
-            let port = u16::from_be_bytes([bytes[2], bytes[3]]);
-            let flowinfo = u32::from_ne_bytes(bytes[4..8].try_into().ok()?);
-            let ip: [u8; 16] = bytes[8..24].try_into().ok()?;
-            let scope = match bytes.get(24..28) {
-                Some(s) => u32::from_ne_bytes(s.try_into().ok()?),
-                None => 0,
-            };
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(ip),
-                port,
-                flowinfo,
-                scope,
-            )))
-        }
-        _ => None,
-    }
-}
-
-/// The IPv4 address in an `AF_UNSPEC` address long enough to hold one: what the kernel reads from
-/// it on an IPv4 socket (`udp_sendmsg`, `inet_bind`).
-pub fn decode_unspec_as_v4(bytes: &[u8]) -> Option<SocketAddrV4> {
-    (family(bytes)? == libc::AF_UNSPEC && bytes.len() >= SIN_LEN).then(|| v4_fields(bytes))
-}
-
-/// The bytes of an IP socket address, as the kernel writes it (for `accept`'s peer).
-pub fn encode(address: &SocketAddr) -> Vec<u8> {
-    match address {
-        SocketAddr::V4(a) => {
-            let mut b = vec![0u8; SIN_LEN];
-            b[0..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
-            b[2..4].copy_from_slice(&a.port().to_be_bytes());
-            b[4..8].copy_from_slice(&a.ip().octets());
-            b
-        }
-        SocketAddr::V6(a) => {
-            let mut b = vec![0u8; std::mem::size_of::<sockaddr_in6>()];
-            b[0..2].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
-            b[2..4].copy_from_slice(&a.port().to_be_bytes());
-            b[4..8].copy_from_slice(&a.flowinfo().to_ne_bytes());
-            b[8..24].copy_from_slice(&a.ip().octets());
-            b[24..28].copy_from_slice(&a.scope_id().to_ne_bytes());
-            b
-        }
-    }
-}
+pub use armr::address::{Via, decode, decode_unspec_as_v4, family, is_unspecified};
 
 fn option(fd: BorrowedFd<'_>, level: c_int, name: c_int) -> Option<c_int> {
     let mut value: c_int = 0;
@@ -157,77 +88,8 @@ pub fn explicit_client_bind(fd: BorrowedFd<'_>) -> Option<SocketAddr> {
 }
 
 /// How the address reaches the kernel.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Via {
-    Connect,
-    Send,
-}
-
-/// True for `0.0.0.0`, `::` and `::ffff:0.0.0.0`: the kernel picks the real destination.
-pub fn is_unspecified(address: SocketAddr) -> bool {
-    match address.ip() {
-        IpAddr::V4(ip) => ip.is_unspecified(),
-        IpAddr::V6(ip) => ip.is_unspecified() || ip.to_ipv4_mapped() == Some(Ipv4Addr::UNSPECIFIED),
-    }
-}
-
 /// Where a connect or datagram to the unspecified `address` goes from `fd`, as the kernel
-/// decides it (the preload library's `destination::of_unspecified`).
+/// decides it (`armr::address::of_unspecified`, as under the preload library).
 pub fn of_unspecified(fd: BorrowedFd<'_>, address: SocketAddr, via: Via) -> SocketAddr {
-    let port = address.port();
-    let local = local(fd);
-    let ipv4_source = || {
-        let source = match local {
-            Some(SocketAddr::V4(l)) => *l.ip(),
-            Some(SocketAddr::V6(l)) => l.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-            None => Ipv4Addr::UNSPECIFIED,
-        };
-        if source.is_unspecified() {
-            Ipv4Addr::LOCALHOST
-        } else {
-            source
-        }
-    };
-    match address.ip() {
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            let mapped_local = via == Via::Connect
-                && matches!(local, Some(SocketAddr::V6(l)) if l.ip().to_ipv4_mapped().is_some());
-            let ip = if mapped_local {
-                Ipv4Addr::LOCALHOST.to_ipv6_mapped()
-            } else {
-                Ipv6Addr::LOCALHOST
-            };
-            SocketAddr::new(IpAddr::V6(ip), port)
-        }
-        IpAddr::V6(_) => SocketAddr::new(IpAddr::V6(ipv4_source().to_ipv6_mapped()), port),
-        IpAddr::V4(_) => SocketAddr::new(IpAddr::V4(ipv4_source()), port),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_what_the_kernel_takes_and_encodes_it_back() {
-        for text in ["10.1.2.3:443", "[::ffff:127.0.0.1]:80", "[fe80::1%7]:9"] {
-            let a: SocketAddr = text.parse().unwrap();
-            let bytes = encode(&a);
-            assert_eq!(decode(&bytes), Some(a), "{text}");
-        }
-        let v4 = encode(&"10.1.2.3:443".parse().unwrap());
-        assert_eq!(decode(&v4[..15]), None, "too short");
-        let v6 = encode(&"[fe80::1%7]:9".parse().unwrap());
-        assert!(matches!(decode(&v6[..24]), Some(SocketAddr::V6(a)) if a.scope_id() == 0));
-        assert_eq!(decode(&v6[..23]), None, "too short");
-        let mut unspec = v4.clone();
-        unspec[0..2].copy_from_slice(&0u16.to_ne_bytes());
-        assert_eq!(decode(&unspec), None);
-        assert_eq!(
-            decode_unspec_as_v4(&unspec).map(SocketAddr::V4),
-            decode(&v4)
-        );
-        assert_eq!(decode(&[1, 0, 0]), None, "AF_UNIX");
-        assert_eq!(decode(&[]), None);
-    }
+    armr::address::of_unspecified(address, via, || local(fd))
 }

@@ -1,9 +1,13 @@
 """A long-running program whose socket calls the test drives, line by line, on standard input:
 `connect PORT` (prints `connect PORT: RESULT`), `fork PORT` (a forked child connects and prints
 `fork PORT: RESULT`), `exec PORT` (a program started now, connect_once.py, connects: its line is
-`exec: pid=.. ppid=.. RESULT`), `quit`. Prints `ready` first."""
+`exec: pid=.. ppid=.. RESULT`), `udp-open 0` (a UDP socket bound to 127.0.0.1: `udp-open 0:
+PORT`), `udp-read 0` (what `read` gets from it until it stays empty for half a second:
+`udp-read 0: A,B`, sorted, or `none`), `quit`. Prints `ready` first."""
 
 import os
+import select
+import socket
 import subprocess
 import sys
 
@@ -19,7 +23,16 @@ for line in sys.stdin:
     if words[0] == "quit":
         break
     port = int(words[1])
-    if words[0] == "connect":
+    if words[0] == "udp-open":
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        emit("udp-open 0", udp.getsockname()[1])
+    elif words[0] == "udp-read":
+        got = set()
+        while select.select([udp], [], [], 0.5)[0]:
+            got.add(os.read(udp.fileno(), 100).decode())
+        emit("udp-read 0", ",".join(sorted(got)) or "none")
+    elif words[0] == "connect":
         emit(f"connect {port}", try_connect(("127.0.0.1", port)))
     elif words[0] == "fork":
         pid = os.fork()
