@@ -24,7 +24,7 @@ use crate::events::{Events, Origin};
 use crate::filter::nr;
 use crate::notify::{self, Answer};
 use crate::receive;
-use crate::target::{Pidfds, Target};
+use crate::target::{Pidfds, Taken, Target};
 use crate::workers::{self, Workers};
 use armr::config::OnError;
 use armr::policy::{EventKind, Policy};
@@ -58,7 +58,6 @@ pub struct Supervisor {
     pub events: Events,
     pub on_error: OnError,
     pub workers: Workers,
-    pidfds: Pidfds,
     /// Receiving threads waiting for a notification, or started and about to.
     idle: AtomicUsize,
     /// Threads parked (out of the receive), and how many of them are wanted back in it.
@@ -119,6 +118,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) n: Notification,
     pub(crate) target: Target,
     pub(crate) socket: OwnedFd,
+    /// The descriptor may not be the notifying thread's until `ID_VALID` says so (`Taken`).
+    fresh: bool,
+    /// The policy in force when the call came: one look-up a call.
+    policy: Arc<Policy>,
     /// `SO_TYPE`, asked when first needed (-1 until then): most calls never need it.
     kind: Cell<c_int>,
 }
@@ -127,8 +130,22 @@ impl Ctx<'_> {
     /// The verdict on `call` at `address`, carried out: its event written, its refusal's errno
     /// handed back.
     pub(crate) fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
-        let policy = self.sup.policy();
-        let mut verdict = verdict::judge(&policy, call, address);
+        self.judge_if(call, address, || true)
+    }
+
+    /// As [`Ctx::judge`], when `applies` (asked only when the verdict logs or refuses: a
+    /// question about the socket that costs a system call, such as its type).
+    pub(crate) fn judge_if(
+        &self,
+        call: Call,
+        address: SocketAddr,
+        applies: impl FnOnce() -> bool,
+    ) -> Option<c_int> {
+        let policy = &self.policy;
+        let mut verdict = verdict::judge(policy, call, address);
+        if (verdict.event.is_none() && verdict.refusal().is_none()) || !applies() {
+            return None;
+        }
         // A connect or a send does not say its transport: the socket does (asked only now).
         if let Some(event) = &mut verdict.event
             && event.transport.is_none()
@@ -140,13 +157,13 @@ impl Ctx<'_> {
                 process: self.target.name(),
                 pid: self.target.process_id(),
             };
-            self.sup.events.write(&policy, event, &origin);
+            self.sup.events.write(policy, event, &origin);
         }
         verdict.refusal().map(errno_of)
     }
 
     pub(crate) fn has_rules(&self, kind: EventKind) -> bool {
-        self.sup.policy().has_rules(kind)
+        self.policy.has_rules(kind)
     }
 
     /// True while the notification waits for its answer: what was read is the program's.
@@ -154,8 +171,20 @@ impl Ctx<'_> {
         notify::is_valid(self.sup.listener.as_fd(), self.n.id)
     }
 
+    /// [`Ctx::valid`] for a call that read nothing from the program's memory: only needed when
+    /// the descriptor may not be the notifying thread's (`Taken::fresh`).
+    pub(crate) fn descriptor_valid(&self) -> bool {
+        !self.fresh || self.valid()
+    }
+
     pub(crate) fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
         self.target.read(address, len).map_err(|e| io_errno(&e))
+    }
+
+    /// The socket's type when already asked.
+    pub(crate) fn kind_known(&self) -> Option<c_int> {
+        let kind = self.kind.get();
+        (kind >= 0).then_some(kind)
     }
 
     /// The socket's type (`SO_TYPE`; 0 if it cannot be told).
@@ -180,7 +209,6 @@ impl Supervisor {
             events,
             on_error,
             workers: Workers::default(),
-            pidfds: Pidfds::default(),
             idle: AtomicUsize::new(0),
             parked: Mutex::new((0, 0)),
             wake: Condvar::new(),
@@ -219,6 +247,7 @@ impl Supervisor {
     /// answers it, and receives again, unless it is not the first and [`SPARE`] others wait.
     fn receive(self: &Arc<Supervisor>, first: bool) {
         workers::take_interrupt();
+        let mut pidfds = Pidfds::default();
         loop {
             let n = loop {
                 match notify::receive(self.listener.as_fd()) {
@@ -229,14 +258,12 @@ impl Supervisor {
             };
             self.idle.fetch_sub(1, Ordering::SeqCst);
             let Some(n) = n else { return };
-            let answer = self.answer_of(n);
+            let answer = self.answer_of(&mut pidfds, n);
             // Back to the receive when no other thread waits there, or when calls that block
-            // came lately and fewer than SPARE wait; else parked (each thread in the receive
-            // costs every call a wake-up), or ended when enough are parked.
+            // came lately and fewer than SPARE wait; else parked, or ended when enough are
+            // parked.
             let idle = self.idle.load(Ordering::SeqCst);
-            let lately = self.started.elapsed().as_millis() as u64
-                <= self.last_blocking.load(Ordering::Relaxed) + QUIET_MS;
-            let receive = idle == 0 || (lately && idle < SPARE);
+            let receive = idle == 0 || (idle < SPARE && self.lately());
             // Counted as waiting before the answer wakes the program (whose next call may come
             // at once): else the next receiver would see none waiting and start one.
             if receive {
@@ -249,6 +276,12 @@ impl Supervisor {
                 return;
             }
         }
+    }
+
+    /// True within [`QUIET_MS`] of a call that may block: two threads may wait for calls.
+    fn lately(&self) -> bool {
+        self.started.elapsed().as_millis() as u64
+            <= self.last_blocking.load(Ordering::Relaxed) + QUIET_MS
     }
 
     /// Waits until [`Supervisor::spare`] wants this thread in the receive (true: it is counted
@@ -297,8 +330,8 @@ impl Supervisor {
     }
 
     /// The answer to one notification (the call made), or None when there is nobody to answer.
-    fn answer_of(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
-        match catch_unwind(AssertUnwindSafe(|| self.dispatch(n))) {
+    fn answer_of(self: &Arc<Supervisor>, pidfds: &mut Pidfds, n: Notification) -> Option<Answer> {
+        match catch_unwind(AssertUnwindSafe(|| self.dispatch(pidfds, n))) {
             Ok(answer) => answer,
             Err(_) => Some(self.internal_error()),
         }
@@ -320,8 +353,12 @@ impl Supervisor {
         answer
     }
 
-    fn dispatch(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
-        let (target, socket) = match self.pidfds.descriptor(n.tid, n.args[0]) {
+    fn dispatch(self: &Arc<Supervisor>, pidfds: &mut Pidfds, n: Notification) -> Option<Answer> {
+        let Taken {
+            target,
+            socket,
+            fresh,
+        } = match pidfds.descriptor(n.tid, n.args[0]) {
             Ok(taken) => taken,
             // Gone (ESRCH: nobody waits for the answer), or the kernel's answer (EBADF).
             Err(e) => return Some(Answer::Error(io_errno(&e))),
@@ -339,6 +376,8 @@ impl Supervisor {
             n,
             target,
             socket,
+            fresh,
+            policy: self.policy(),
             kind: Cell::new(-1),
         };
         match n.nr {
@@ -405,8 +444,12 @@ fn connect(ctx: Ctx<'_>) -> Option<Answer> {
     if let Some(errno) = judge_connect(&ctx, &bytes) {
         return Some(Answer::Error(errno));
     }
-    // A datagram socket's connect never waits; a stream socket's waits unless non-blocking.
-    let blocking = ctx.kind() == libc::SOCK_STREAM && !ctx.non_blocking();
+    // A datagram socket's connect never waits; a stream socket's waits unless non-blocking. The
+    // type is asked only when the rules needed it: one of another type is taken as may block.
+    let blocking = !ctx.non_blocking()
+        && ctx
+            .kind_known()
+            .is_none_or(|kind| kind == libc::SOCK_STREAM);
     perform(ctx, blocking, move |ctx| {
         // SAFETY: bytes is a readable buffer of its length.
         let r = unsafe {
@@ -441,8 +484,11 @@ fn judge_connect(ctx: &Ctx<'_>, bytes: &[u8]) -> Option<c_int> {
     {
         return Some(errno);
     }
-    if ctx.has_rules(EventKind::Accept) && ctx.kind() == libc::SOCK_DGRAM {
-        return ctx.judge(Call::DatagramConnect, remote);
+    // The socket's type asked only when accept rules log or refuse the destination.
+    if ctx.has_rules(EventKind::Accept) {
+        return ctx.judge_if(Call::DatagramConnect, remote, || {
+            ctx.kind() == libc::SOCK_DGRAM
+        });
     }
     None
 }
@@ -496,6 +542,9 @@ fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
 }
 
 fn listen(ctx: &Ctx<'_>) -> Answer {
+    if !ctx.descriptor_valid() {
+        return Answer::Error(libc::EINTR);
+    }
     if ctx.has_rules(EventKind::BindServer)
         && let Some(local) = address::local(ctx.socket.as_fd())
         && let Some(errno) = ctx.judge(Call::Listen, local)
@@ -539,7 +588,13 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
             Err(e) => return Some(Answer::Error(io_errno(&e))),
         }
     };
-    if !ctx.valid() {
+    // Nothing read without an address buffer: only the descriptor's owner to make sure of.
+    let valid = if room.is_some() {
+        ctx.valid()
+    } else {
+        ctx.descriptor_valid()
+    };
+    if !valid {
         return None;
     }
     if ctx.has_rules(EventKind::BindServer)
