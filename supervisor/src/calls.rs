@@ -10,13 +10,17 @@
 //!
 //! Receiving threads wait in `SECCOMP_IOCTL_NOTIF_RECV` and each makes the call it received
 //! itself (no hand-off to another thread: two context switches and two futex calls a call).
-//! Before a call that may block (a blocking socket), the thread makes sure another receiver is
-//! waiting, starting one if none is, so that the supervisor never stalls behind a blocking
-//! call. The kernel wakes every thread waiting in the receive for each notification (Linux 6.6
-//! and later; each extra one costs every call a wake-up and two context switches), so a second
-//! receiver stays there only while calls that block came lately ([`QUIET_MS`]); the others
-//! park until wanted, and a thread ends beyond [`PARKED_MAX`] parked. A program whose sockets
-//! are non-blocking (nginx, Go) is served by one thread. A signal the program handles, arriving during a blocking call,
+//! The supervisor must never stall behind a call that blocks: while one is made, another
+//! receiver must wait. A receiver waiting beside the one making the calls costs every call a
+//! wake-up (the kernel wakes every thread in the receive, and on one CPU the program, answered,
+//! runs its next call before the answering thread is back), so it waits there only while
+//! calls were seen blocked lately ([`QUIET_MS`]); then a thread makes sure of one before a call
+//! that may block (a blocking socket). Otherwise the call is made at once (most calls on a
+//! blocking socket return at once: a loopback connect, an accept with a connection queued),
+//! and the watcher thread, which looks every [`SPARE_AFTER_MS`] while such calls come, starts
+//! or wakes a receiver when one has lasted that long. The others park until wanted, and a
+//! thread ends beyond [`PARKED_MAX`] parked. A program whose sockets are non-blocking (nginx,
+//! Go) is served by one thread. A signal the program handles, arriving during a blocking call,
 //! interrupts it as the kernel would (`workers`).
 
 use crate::address::{self, Via};
@@ -64,7 +68,15 @@ pub struct Supervisor {
     parked: Mutex<(usize, usize)>,
     wake: Condvar,
     /// When the last call that may block was made, in milliseconds since `started`.
-    last_blocking: AtomicU64,
+    last_may_block: AtomicU64,
+    /// When a call was last seen blocked (lasting [`SPARE_AFTER_MS`]), in milliseconds since
+    /// `started`.
+    last_blocked: AtomicU64,
+    /// The watcher sleeps [`workers::WATCH_MS`] (no call that may block came lately): the next
+    /// one wakes it (`watch_wake`) so that it looks every [`SPARE_AFTER_MS`].
+    watcher_slow: AtomicBool,
+    watch_lock: Mutex<()>,
+    watch_wake: Condvar,
     started: std::time::Instant,
     /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
     /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
@@ -212,7 +224,11 @@ impl Supervisor {
             idle: AtomicUsize::new(0),
             parked: Mutex::new((0, 0)),
             wake: Condvar::new(),
-            last_blocking: AtomicU64::new(0),
+            last_may_block: AtomicU64::new(0),
+            last_blocked: AtomicU64::new(0),
+            watcher_slow: AtomicBool::new(false),
+            watch_lock: Mutex::new(()),
+            watch_wake: Condvar::new(),
             started: std::time::Instant::now(),
             listeners: Mutex::new(HashMap::new()),
             reload: Mutex::new(None),
@@ -259,11 +275,11 @@ impl Supervisor {
             self.idle.fetch_sub(1, Ordering::SeqCst);
             let Some(n) = n else { return };
             let answer = self.answer_of(&mut pidfds, n);
-            // Back to the receive when no other thread waits there, or when calls that block
-            // came lately and fewer than SPARE wait; else parked, or ended when enough are
-            // parked.
+            // Back to the receive when no other thread waits there, or when calls blocked
+            // lately and fewer than SPARE wait; else parked (each thread in the receive costs
+            // every call a wake-up), or ended when enough are parked.
             let idle = self.idle.load(Ordering::SeqCst);
-            let receive = idle == 0 || (idle < SPARE && self.lately());
+            let receive = idle == 0 || (idle < SPARE && self.blocked_lately());
             // Counted as waiting before the answer wakes the program (whose next call may come
             // at once): else the next receiver would see none waiting and start one.
             if receive {
@@ -278,10 +294,61 @@ impl Supervisor {
         }
     }
 
-    /// True within [`QUIET_MS`] of a call that may block: two threads may wait for calls.
-    fn lately(&self) -> bool {
+    fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
-            <= self.last_blocking.load(Ordering::Relaxed) + QUIET_MS
+    }
+
+    /// True within [`QUIET_MS`] of a call seen blocked: a second thread waits for calls.
+    fn blocked_lately(&self) -> bool {
+        self.now_ms() <= self.last_blocked.load(Ordering::Relaxed) + QUIET_MS
+    }
+
+    /// Notes a call that may block, waking the watcher if it sleeps long.
+    fn may_block(&self) {
+        let now = self.now_ms();
+        if self.last_may_block.load(Ordering::Relaxed) != now {
+            self.last_may_block.store(now, Ordering::Relaxed);
+        }
+        if self.watcher_slow.swap(false, Ordering::SeqCst) {
+            let _lock = self.watch_lock.lock();
+            self.watch_wake.notify_one();
+        }
+    }
+
+    /// Looks at the calls that may block, forever (a thread of its own): every
+    /// [`SPARE_AFTER_MS`] while such calls come, makes sure another receiver waits when one made
+    /// without lasts that long; every [`workers::WATCH_MS`], interrupts those whose thread has
+    /// a signal to take (`workers`).
+    pub fn watch(self: &Arc<Supervisor>) {
+        let spare_after = std::time::Duration::from_millis(SPARE_AFTER_MS);
+        let watch = std::time::Duration::from_millis(workers::WATCH_MS);
+        let mut looked = std::time::Instant::now();
+        loop {
+            let fast = self.now_ms() <= self.last_may_block.load(Ordering::Relaxed) + FAST_MS;
+            if fast {
+                std::thread::sleep(spare_after);
+            } else {
+                self.watcher_slow.store(true, Ordering::SeqCst);
+                // A call that may block between the look above and the flag: not slept through.
+                if self.now_ms() > self.last_may_block.load(Ordering::Relaxed) + FAST_MS {
+                    let lock = self.watch_lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if self.watcher_slow.load(Ordering::SeqCst) {
+                        let _ = self.watch_wake.wait_timeout(lock, watch);
+                    }
+                }
+            }
+            let (blocked, unspared) = self.workers.blocked(spare_after);
+            if blocked {
+                self.last_blocked.store(self.now_ms(), Ordering::Relaxed);
+            }
+            if unspared {
+                let _ = self.spare();
+            }
+            if looked.elapsed() >= watch {
+                looked = std::time::Instant::now();
+                self.workers.look(self.listener.as_fd());
+            }
+        }
     }
 
     /// Waits until [`Supervisor::spare`] wants this thread in the receive (true: it is counted
@@ -303,10 +370,6 @@ impl Supervisor {
     /// Makes sure another receiver waits (or is starting) before this thread makes a call that
     /// may block. Err: no thread could be started.
     fn spare(self: &Arc<Supervisor>) -> std::io::Result<()> {
-        let now = self.started.elapsed().as_millis() as u64;
-        if self.last_blocking.load(Ordering::Relaxed) != now {
-            self.last_blocking.store(now, Ordering::Relaxed);
-        }
         if self.idle.load(Ordering::SeqCst) > 0 {
             return Ok(());
         }
@@ -401,6 +464,11 @@ impl Supervisor {
 const SPARE: usize = 2;
 /// How long after a call that may block a second thread stays in the receive.
 const QUIET_MS: u64 = 10;
+/// How long a call that may block, made without another receiver waiting, runs before the
+/// watcher makes sure one waits.
+const SPARE_AFTER_MS: u64 = 1;
+/// How long after a call that may block the watcher keeps looking every [`SPARE_AFTER_MS`].
+const FAST_MS: u64 = 100;
 /// The most threads parked: one more ends instead.
 const PARKED_MAX: usize = 2;
 
@@ -414,11 +482,21 @@ pub(crate) fn perform(
     if !blocking {
         return Some(perform(&ctx));
     }
-    if ctx.sup.spare().is_err() {
+    let sup = ctx.sup;
+    sup.may_block();
+    // Another receiver waits before the call when calls blocked lately; else the watcher makes
+    // sure of one if the call lasts SPARE_AFTER_MS (most calls on a blocking socket return at
+    // once, and a receiver waiting beside this thread costs every call a wake-up).
+    let spared = sup.blocked_lately();
+    if spared && sup.spare().is_err() {
         return Some(Answer::Error(libc::EAGAIN));
     }
     let (id, tid) = (ctx.n.id, ctx.n.tid as libc::pid_t);
-    Some(ctx.sup.workers.run(id, tid, || perform(&ctx)))
+    let (answer, took) = sup.workers.run(id, tid, !spared, || perform(&ctx));
+    if took >= std::time::Duration::from_millis(SPARE_AFTER_MS) {
+        sup.last_blocked.store(sup.now_ms(), Ordering::Relaxed);
+    }
+    Some(answer)
 }
 
 /// An address argument of `len` bytes (an `int` to the kernel): read, or the kernel's error for

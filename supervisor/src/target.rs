@@ -35,8 +35,9 @@ pub struct Pidfds {
     open: HashMap<u32, (Arc<OwnedFd>, bool)>,
 }
 
-/// The most pidfds kept (threads come and go): beyond, the table starts again.
-const PIDFDS_KEPT: usize = 4096;
+/// The most pidfds one receiving thread keeps (threads come and go): beyond, its table starts
+/// again. Small, as each receiving thread has its own (under the usual 1024 descriptors).
+const PIDFDS_KEPT: usize = 128;
 
 /// A descriptor taken from a thread of the program.
 pub struct Taken {
