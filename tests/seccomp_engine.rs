@@ -710,7 +710,10 @@ fn a_signal_interrupts_a_blocking_accept_as_the_kernel_would() {
         String::from_utf8_lossy(&line[..n]),
         "accept -1 errno EINTR signal 10\n"
     );
-    // SIGTERM to armr run is forwarded; the program exits 7 and armr run with it.
+    // SIGTERM to armr run is forwarded; the program exits 7 and armr run with it. Sent once the
+    // program waits in accept again: its write of the line above wakes this reader before the
+    // write returns, and a signal taken on that return ends the program before its next line.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     kill(child.id() as i32, libc::SIGTERM);
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
@@ -949,4 +952,33 @@ fn a_call_that_blocks_with_no_other_receiver_waiting_holds_the_others_briefly() 
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn a_blocking_stream_sendto_that_fills_the_buffer_sends_everything() {
+    // A sendto with an address is first tried without waiting, before the socket's type is
+    // asked: on a stream socket whose buffer fills, part is sent at once and the rest as a
+    // blocking send would, each call returning its whole count.
+    let dir = TempDir::new("seccomp", "stream-sendto");
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = server.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    let rules = refused_rules(&dir, free_port());
+    let program = format!(
+        "import socket\n\
+         A = ('127.0.0.1', {port})\n\
+         s = socket.create_connection(A)\n\
+         short = [n for n in (s.sendto(b'x' * 4000, A) for _ in range(2000)) if n != 4000]\n\
+         s.close()\n\
+         print('short', len(short), flush=True)\n"
+    );
+    let out = python_under_seccomp(&dir, &rules, &program);
+    assert_eq!(text(&out.stdout), "short 0\n", "{}", text(&out.stderr));
+    assert_eq!(reader.join().unwrap(), 8_000_000);
 }

@@ -417,6 +417,7 @@ impl Supervisor {
     }
 
     fn dispatch(self: &Arc<Supervisor>, pidfds: &mut Pidfds, n: Notification) -> Option<Answer> {
+        let early = early_read(&n);
         let Taken {
             target,
             socket,
@@ -444,11 +445,11 @@ impl Supervisor {
             kind: Cell::new(-1),
         };
         match n.nr {
-            nr::CONNECT => connect(ctx),
+            nr::CONNECT => connect(ctx, early),
             nr::BIND => Some(bind(&ctx)),
             nr::LISTEN => Some(listen(&ctx)),
             nr::ACCEPT | nr::ACCEPT4 => accept(ctx),
-            nr::SENDTO => sendto(ctx),
+            nr::SENDTO => sendto(ctx, early),
             nr::SENDMSG => sendmsg(ctx),
             nr::SENDMMSG => sendmmsg(ctx),
             nr::RECVFROM => receive::recvfrom(ctx),
@@ -458,6 +459,37 @@ impl Supervisor {
             _ => Some(Answer::Continue),
         }
     }
+}
+
+/// The most data a `sendto` reads before its descriptor is taken (the read is wasted when the
+/// socket is not IP).
+const EARLY_MAX: usize = 4096;
+
+/// What a `connect`, or a `sendto` of at most [`EARLY_MAX`] bytes, reads from the program (its
+/// address; its address and data), read before its descriptor is taken: taken afterwards
+/// through a pidfd the receiving thread kept, the descriptor proves the notifying thread alive
+/// since before the read (`target::Pidfds`), so the copy is its own without
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID` (`Ctx::descriptor_valid`). Errors are answered after the
+/// descriptor's (`EBADF`, `ENOTSOCK` first, as the kernel checks).
+type Early = Option<Result<Vec<Vec<u8>>, c_int>>;
+
+fn early_read(n: &Notification) -> Early {
+    let length = |len: u64| {
+        let len = len as u32 as i32;
+        (len >= 0 && len as usize <= ADDRESS_MAX).then_some(len as usize)
+    };
+    let parts = match n.nr {
+        nr::CONNECT => match length(n.args[2]) {
+            Some(len) => vec![(n.args[1], len)],
+            None => return Some(Err(libc::EINVAL)),
+        },
+        nr::SENDTO if n.args[2] as usize <= EARLY_MAX => match length(n.args[5]) {
+            Some(len) => vec![(n.args[4], len), (n.args[1], n.args[2] as usize)],
+            None => return Some(Err(libc::EINVAL)),
+        },
+        _ => return None,
+    };
+    Some(crate::target::read_many(n.tid as libc::pid_t, &parts).map_err(|e| io_errno(&e)))
 }
 
 /// The receivers that wait beyond which one that answered a call ends.
@@ -511,12 +543,14 @@ fn address_arg(ctx: &Ctx<'_>, ptr: u64, len: u64) -> Result<Vec<u8>, c_int> {
 
 // --- connect
 
-fn connect(ctx: Ctx<'_>) -> Option<Answer> {
-    let bytes = match address_arg(&ctx, ctx.n.args[1], ctx.n.args[2]) {
-        Ok(bytes) => bytes,
-        Err(errno) => return Some(Answer::Error(errno)),
+fn connect(ctx: Ctx<'_>, early: Early) -> Option<Answer> {
+    let bytes = match early {
+        Some(Ok(mut parts)) => parts.pop().unwrap_or_default(),
+        Some(Err(errno)) => return Some(Answer::Error(errno)),
+        None => return Some(Answer::Error(libc::EINVAL)),
     };
-    if !ctx.valid() {
+    // Read before the descriptor was taken.
+    if !ctx.descriptor_valid() {
         return None;
     }
     if let Some(errno) = judge_connect(&ctx, &bytes) {
@@ -817,10 +851,14 @@ fn sends_to_address(kind: c_int, flags: c_int) -> bool {
 /// kernel's destination: an unspecified address goes to this host, an `AF_UNSPEC` one on an IPv4
 /// datagram socket is IPv4.
 fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
-    if !ctx.has_rules(EventKind::Connect) || !sends_to_address(ctx.kind(), flags) {
+    if !ctx.has_rules(EventKind::Connect) {
         return None;
     }
+    // The socket's type asked only when it matters: the rules log or refuse the destination,
+    // or the destination is not given plainly.
+    let reaches = || sends_to_address(ctx.kind(), flags);
     let remote = match address::decode(bytes) {
+        Some(a) if address::is_unspecified(a) && !reaches() => return None,
         Some(a) if address::is_unspecified(a) => {
             let via = if ctx.kind() == libc::SOCK_STREAM {
                 Via::Connect
@@ -829,10 +867,11 @@ fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
             };
             address::of_unspecified(ctx.socket.as_fd(), a, via)
         }
-        Some(a) => a,
+        Some(a) => return ctx.judge_if(Call::Send, a, reaches),
         None => {
             let v4 = address::decode_unspec_as_v4(bytes)?;
-            if address::domain(ctx.socket.as_fd()) != Ok(libc::AF_INET)
+            if !reaches()
+                || address::domain(ctx.socket.as_fd()) != Ok(libc::AF_INET)
                 || ctx.kind() == libc::SOCK_STREAM
             {
                 return None;
@@ -882,35 +921,50 @@ fn read_data(ctx: &Ctx<'_>, iovecs: &[(u64, usize)]) -> Result<Vec<Vec<u8>>, c_i
     Ok(buffers)
 }
 
-fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
+fn sendto(ctx: Ctx<'_>, early: Early) -> Option<Answer> {
     let [_, buf, len, flags, dest, dest_len] = ctx.n.args;
     let flags = flags as c_int;
-    // The address and the data, in one read.
-    let dest_len = dest_len as u32 as i32;
-    if dest_len < 0 || dest_len as usize > ADDRESS_MAX {
-        return Some(Answer::Error(libc::EINVAL));
-    }
-    let len = len as usize;
-    if len > DATA_MAX && ctx.kind() != libc::SOCK_STREAM {
-        return Some(Answer::Error(libc::EMSGSIZE));
-    }
-    let (bytes, data) = match ctx
-        .target
-        .read_many(&[(dest, dest_len as usize), (buf, len.min(DATA_MAX))])
-    {
+    // The address and the data, in one read (made before the descriptor was taken for a short
+    // send: `Early`).
+    let read = match early {
+        Some(read) => {
+            if read.is_ok() && !ctx.descriptor_valid() {
+                return None;
+            }
+            read
+        }
+        None => {
+            let dest_len = dest_len as u32 as i32;
+            if dest_len < 0 || dest_len as usize > ADDRESS_MAX {
+                return Some(Answer::Error(libc::EINVAL));
+            }
+            let len = len as usize;
+            if len > DATA_MAX && ctx.kind() != libc::SOCK_STREAM {
+                return Some(Answer::Error(libc::EMSGSIZE));
+            }
+            let read = ctx
+                .target
+                .read_many(&[(dest, dest_len as usize), (buf, len.min(DATA_MAX))])
+                .map_err(|e| io_errno(&e));
+            if read.is_ok() && !ctx.valid() {
+                return None;
+            }
+            read
+        }
+    };
+    let (bytes, data) = match read {
         Ok(mut parts) => {
             let data = parts.pop().unwrap_or_default();
             (parts.pop().unwrap_or_default(), data)
         }
-        Err(e) => return Some(Answer::Error(io_errno(&e))),
+        Err(errno) => return Some(Answer::Error(errno)),
     };
-    if !ctx.valid() {
-        return None;
-    }
     if let Some(errno) = judge_send(&ctx, &bytes, flags) {
         return Some(Answer::Error(errno));
     }
-    send(ctx, flags, move |ctx, more| {
+    let whole = data.len();
+    send(ctx, flags, Some(whole), move |ctx, more, skip| {
+        let data = &data[skip.min(whole)..];
         // SAFETY: data and bytes are readable buffers of their lengths.
         let r = unsafe {
             libc::sendto(
@@ -926,23 +980,49 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     })
 }
 
-/// Makes a send: one that may wait (a blocking socket, no `MSG_DONTWAIT`) as [`perform`] makes
-/// it. A datagram on a blocking socket is first tried without waiting (`MSG_DONTWAIT`: a
-/// datagram is sent whole or not at all, so the result is the blocking call's whenever it does
-/// not say `EAGAIN`): the common answer costs no `fcntl` and no spare receiver.
-fn send(ctx: Ctx<'_>, flags: c_int, send: impl Fn(&Ctx<'_>, c_int) -> Answer) -> Option<Answer> {
+/// Makes a send (`send(ctx, more flags, bytes of the data to skip)`): one that may wait (a
+/// blocking socket, no `MSG_DONTWAIT`) as [`perform`] makes it. A datagram on a blocking socket
+/// is first tried without waiting (`MSG_DONTWAIT`: a datagram is sent whole or not at all, so
+/// the result is the blocking call's whenever it does not say `EAGAIN`): the common answer costs
+/// no `fcntl` and no spare receiver. So is a send of `whole` bytes on a socket whose type was
+/// not asked (`sendto`): sent whole or failed, that is the blocking call's answer too, of
+/// either type; nothing sent (`EAGAIN`), it is made as the socket's blocking state says; sent
+/// in part (a stream), the rest is sent as a blocking send would.
+fn send(
+    ctx: Ctx<'_>,
+    flags: c_int,
+    whole: Option<usize>,
+    send: impl Fn(&Ctx<'_>, c_int, usize) -> Answer,
+) -> Option<Answer> {
     if flags & libc::MSG_DONTWAIT != 0 {
-        return perform(ctx, false, move |ctx| send(ctx, 0));
+        return perform(ctx, false, move |ctx| send(ctx, 0, 0));
+    }
+    if let (None, Some(whole)) = (ctx.kind_known(), whole) {
+        let answer = send(&ctx, libc::MSG_DONTWAIT, 0);
+        let sent = match answer {
+            Answer::Value(v) if (v as usize) < whole => v as usize,
+            Answer::Error(libc::EAGAIN) => 0,
+            answer => return Some(answer),
+        };
+        if ctx.non_blocking() {
+            return Some(answer);
+        }
+        let rest = perform(ctx, true, move |ctx| send(ctx, 0, sent))?;
+        return Some(match rest {
+            Answer::Value(v) => Answer::Value(v + sent as i64),
+            _ if sent > 0 => Answer::Value(sent as i64),
+            rest => rest,
+        });
     }
     if ctx.kind() != libc::SOCK_STREAM {
-        let answer = send(&ctx, libc::MSG_DONTWAIT);
+        let answer = send(&ctx, libc::MSG_DONTWAIT, 0);
         if answer != Answer::Error(libc::EAGAIN) || ctx.non_blocking() {
             return Some(answer);
         }
-        return perform(ctx, true, move |ctx| send(ctx, 0));
+        return perform(ctx, true, move |ctx| send(ctx, 0, 0));
     }
     let blocking = !ctx.non_blocking();
-    perform(ctx, blocking, move |ctx| send(ctx, 0))
+    perform(ctx, blocking, move |ctx| send(ctx, 0, 0))
 }
 
 /// A message of the program's, copied: its destination, data and control data.
@@ -1054,7 +1134,7 @@ fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     {
         return Some(Answer::Error(errno));
     }
-    send(ctx, flags, move |ctx, more| {
+    send(ctx, flags, None, move |ctx, more, _| {
         let header = message.header();
         // SAFETY: the header points into message, alive for the call.
         let r = unsafe {
@@ -1112,7 +1192,7 @@ fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     if messages.is_empty() {
         return Some(Answer::Value(0));
     }
-    send(ctx, flags, move |ctx, more| {
+    send(ctx, flags, None, move |ctx, more, _| {
         let kept: Vec<Header> = messages.iter().map(Message::header).collect();
         let mut headers: Vec<libc::mmsghdr> = kept
             .iter()

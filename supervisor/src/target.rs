@@ -159,43 +159,7 @@ impl Target {
     /// Reads several buffers (`address`, `len`) in one system call. A part that cannot be read
     /// is `EFAULT`.
     pub fn read_many(&self, parts: &[(u64, usize)]) -> io::Result<Vec<Vec<u8>>> {
-        let mut buffers: Vec<Vec<u8>> = parts.iter().map(|&(_, len)| vec![0u8; len]).collect();
-        let total: usize = parts.iter().map(|&(_, len)| len).sum();
-        if total == 0 {
-            return Ok(buffers);
-        }
-        let local: Vec<libc::iovec> = buffers
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
-        let remote: Vec<libc::iovec> = parts
-            .iter()
-            .map(|&(address, len)| libc::iovec {
-                iov_base: address as *mut c_void,
-                iov_len: len,
-            })
-            .collect();
-        // SAFETY: local describes buffers; remote is only read in the target.
-        let n = unsafe {
-            libc::process_vm_readv(
-                self.pid,
-                local.as_ptr(),
-                local.len() as libc::c_ulong,
-                remote.as_ptr(),
-                remote.len() as libc::c_ulong,
-                0,
-            )
-        };
-        if n < 0 && last_error().raw_os_error() == Some(libc::ESRCH) {
-            return Err(last_error());
-        }
-        if n < 0 || n as usize != total {
-            return Err(io::Error::from_raw_os_error(libc::EFAULT));
-        }
-        Ok(buffers)
+        read_many(self.pid, parts)
     }
 
     /// A value of type `T` at `address` (a plain C struct: every bit pattern valid).
@@ -246,6 +210,48 @@ impl Target {
     pub fn process_id(&self) -> u32 {
         thread_group(self.pid as u32).unwrap_or(self.pid) as u32
     }
+}
+
+/// Reads several buffers (`address`, `len`) of thread `pid` in one system call (`ESRCH`: gone;
+/// a part that cannot be read is `EFAULT`).
+pub fn read_many(pid: pid_t, parts: &[(u64, usize)]) -> io::Result<Vec<Vec<u8>>> {
+    let mut buffers: Vec<Vec<u8>> = parts.iter().map(|&(_, len)| vec![0u8; len]).collect();
+    let total: usize = parts.iter().map(|&(_, len)| len).sum();
+    if total == 0 {
+        return Ok(buffers);
+    }
+    let local: Vec<libc::iovec> = buffers
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    let remote: Vec<libc::iovec> = parts
+        .iter()
+        .map(|&(address, len)| libc::iovec {
+            iov_base: address as *mut c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: local describes buffers; remote is only read in the target.
+    let n = unsafe {
+        libc::process_vm_readv(
+            pid,
+            local.as_ptr(),
+            local.len() as libc::c_ulong,
+            remote.as_ptr(),
+            remote.len() as libc::c_ulong,
+            0,
+        )
+    };
+    if n < 0 && last_error().raw_os_error() == Some(libc::ESRCH) {
+        return Err(last_error());
+    }
+    if n < 0 || n as usize != total {
+        return Err(io::Error::from_raw_os_error(libc::EFAULT));
+    }
+    Ok(buffers)
 }
 
 /// The thread group (process) of thread `tid`, from `/proc/TID/status`.
