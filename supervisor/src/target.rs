@@ -220,20 +220,32 @@ pub fn read_many(pid: pid_t, parts: &[(u64, usize)]) -> io::Result<Vec<Vec<u8>>>
     if total == 0 {
         return Ok(buffers);
     }
-    let local: Vec<libc::iovec> = buffers
-        .iter_mut()
-        .map(|b| libc::iovec {
-            iov_base: b.as_mut_ptr().cast(),
-            iov_len: b.len(),
-        })
-        .collect();
-    let remote: Vec<libc::iovec> = parts
-        .iter()
-        .map(|&(address, len)| libc::iovec {
-            iov_base: address as *mut c_void,
-            iov_len: len,
-        })
-        .collect();
+    let iovec = |base: *mut c_void, len: usize| libc::iovec {
+        iov_base: base,
+        iov_len: len,
+    };
+    // Up to two parts (a connect's address, a sendto's address and data), the vectors on the
+    // stack: no allocation but the copies'.
+    const ON_STACK: usize = 2;
+    let (mut local_stack, mut remote_stack) = (
+        [iovec(std::ptr::null_mut(), 0); ON_STACK],
+        [iovec(std::ptr::null_mut(), 0); ON_STACK],
+    );
+    let (mut local_heap, mut remote_heap) = (Vec::new(), Vec::new());
+    let (local, remote): (&mut [libc::iovec], &mut [libc::iovec]) = if parts.len() <= ON_STACK {
+        (
+            &mut local_stack[..parts.len()],
+            &mut remote_stack[..parts.len()],
+        )
+    } else {
+        local_heap.resize(parts.len(), iovec(std::ptr::null_mut(), 0));
+        remote_heap.resize(parts.len(), iovec(std::ptr::null_mut(), 0));
+        (&mut local_heap[..], &mut remote_heap[..])
+    };
+    for (i, (buffer, &(address, len))) in buffers.iter_mut().zip(parts).enumerate() {
+        local[i] = iovec(buffer.as_mut_ptr().cast(), len);
+        remote[i] = iovec(address as *mut c_void, len);
+    }
     // SAFETY: local describes buffers; remote is only read in the target.
     let n = unsafe {
         libc::process_vm_readv(
