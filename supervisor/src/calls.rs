@@ -494,7 +494,8 @@ fn early_read(n: &Notification) -> Early {
 
 /// The receivers that wait beyond which one that answered a call ends.
 const SPARE: usize = 2;
-/// How long after a call that may block a second thread stays in the receive.
+/// How long after a call seen blocked a second thread stays in the receive, and calls that may
+/// block make sure of one first.
 const QUIET_MS: u64 = 10;
 /// How long a call that may block, made without another receiver waiting, runs before the
 /// watcher makes sure one waits.
