@@ -78,10 +78,10 @@ pub struct Supervisor {
     watch_lock: Mutex<()>,
     watch_wake: Condvar,
     started: std::time::Instant,
-    /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
-    /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
+    /// Listeners judged at `listen` or at their first `accept`, by socket cookie (`SO_COOKIE`:
+    /// never another socket's): `Some(errno)` when refused. A listener made before armr (inherited) is judged
     /// by `bind(server:)` rules once, at its first accept.
-    listeners: Mutex<HashMap<(u64, u64), Option<c_int>>>,
+    listeners: Mutex<HashMap<u64, Option<c_int>>>,
     /// What the policy was built from, taken by the reload thread when it starts.
     pub reload: Mutex<Option<crate::reload::Watch>>,
 }
@@ -427,13 +427,35 @@ impl Supervisor {
             // Gone (ESRCH: nobody waits for the answer), or the kernel's answer (EBADF).
             Err(e) => return Some(Answer::Error(io_errno(&e))),
         };
-        // Not a socket: the kernel's own answer (ENOTSOCK).
-        let family = match address::domain(socket.as_fd()) {
-            Ok(family) => family,
-            Err(errno) => return Some(Answer::Error(errno)),
+        let policy = self.policy();
+        // An accept under bind(server:) rules asks the listener's cookie first: one judged
+        // already is IP (only IP listeners are kept), its family need not be asked.
+        let listener = if matches!(n.nr, nr::ACCEPT | nr::ACCEPT4)
+            && policy.has_rules(EventKind::BindServer)
+        {
+            match address::cookie(socket.as_fd()) {
+                Ok(cookie) => {
+                    let known = self
+                        .listeners
+                        .lock()
+                        .ok()
+                        .and_then(|l| l.get(&cookie).copied());
+                    Some((cookie, known))
+                }
+                Err(errno) => return Some(Answer::Error(errno)),
+            }
+        } else {
+            None
         };
-        if family != libc::AF_INET && family != libc::AF_INET6 {
-            return Some(Answer::Continue);
+        if !matches!(listener, Some((_, Some(_)))) {
+            // Not a socket: the kernel's own answer (ENOTSOCK).
+            let family = match address::domain(socket.as_fd()) {
+                Ok(family) => family,
+                Err(errno) => return Some(Answer::Error(errno)),
+            };
+            if family != libc::AF_INET && family != libc::AF_INET6 {
+                return Some(Answer::Continue);
+            }
         }
         let ctx = Ctx {
             sup: self,
@@ -441,14 +463,14 @@ impl Supervisor {
             target,
             socket,
             fresh,
-            policy: self.policy(),
+            policy,
             kind: Cell::new(-1),
         };
         match n.nr {
             nr::CONNECT => connect(ctx, early),
             nr::BIND => Some(bind(&ctx)),
             nr::LISTEN => Some(listen(&ctx)),
-            nr::ACCEPT | nr::ACCEPT4 => accept(ctx),
+            nr::ACCEPT | nr::ACCEPT4 => accept(ctx, listener),
             nr::SENDTO => sendto(ctx, early),
             nr::SENDMSG => sendmsg(ctx),
             nr::SENDMMSG => sendmmsg(ctx),
@@ -646,14 +668,6 @@ fn bind(ctx: &Ctx<'_>) -> Answer {
     Answer::of(r.into())
 }
 
-/// The socket's identity: device and inode of its open file.
-fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is writable.
-    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0)
-        .then_some((st.st_dev as u64, st.st_ino as u64))
-}
-
 fn listen(ctx: &Ctx<'_>) -> Answer {
     if !ctx.descriptor_valid() {
         return Answer::Error(libc::EINTR);
@@ -669,17 +683,21 @@ fn listen(ctx: &Ctx<'_>) -> Answer {
     let answer = Answer::of(r.into());
     if r == 0
         && ctx.has_rules(EventKind::BindServer)
-        && let Some(id) = identity(ctx.socket.as_fd())
+        && let Ok(cookie) = address::cookie(ctx.socket.as_fd())
         && let Ok(mut listeners) = ctx.sup.listeners.lock()
     {
-        listeners.insert(id, None);
+        listeners.insert(cookie, None);
     }
     answer
 }
 
 // --- accept
 
-fn accept(ctx: Ctx<'_>) -> Option<Answer> {
+/// The listener's cookie and, when judged already, its verdict (asked under `bind(server:)`
+/// rules only: `dispatch`).
+type Listener = Option<(u64, Option<Option<c_int>>)>;
+
+fn accept(ctx: Ctx<'_>, listener: Listener) -> Option<Answer> {
     let flags = if ctx.n.nr == nr::ACCEPT4 {
         ctx.n.args[3] as c_int
     } else {
@@ -711,7 +729,7 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
         return None;
     }
     if ctx.has_rules(EventKind::BindServer)
-        && let Some(errno) = inherited_listener_refused(&ctx)
+        && let Some(errno) = inherited_listener_refused(&ctx, listener)
     {
         return Some(Answer::Error(errno));
     }
@@ -725,15 +743,14 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
 /// its first accept, by `bind(server:)` rules on its local address: refused, every accept on it
 /// fails with `EACCES`, and the connections queued on it are reset, so that their clients see a
 /// reset, not a hang (the preload library's `receive::listener_refused`).
-fn inherited_listener_refused(ctx: &Ctx<'_>) -> Option<c_int> {
-    let id = identity(ctx.socket.as_fd())?;
-    let known = ctx.sup.listeners.lock().ok()?.get(&id).copied();
+fn inherited_listener_refused(ctx: &Ctx<'_>, listener: Listener) -> Option<c_int> {
+    let (cookie, known) = listener?;
     let refused = match known {
         Some(refused) => refused,
         None => {
             let refused = address::local(ctx.socket.as_fd())
                 .and_then(|local| ctx.judge(Call::InheritedListener, local));
-            ctx.sup.listeners.lock().ok()?.insert(id, refused);
+            ctx.sup.listeners.lock().ok()?.insert(cookie, refused);
             refused
         }
     };
