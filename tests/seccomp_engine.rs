@@ -710,7 +710,10 @@ fn a_signal_interrupts_a_blocking_accept_as_the_kernel_would() {
         String::from_utf8_lossy(&line[..n]),
         "accept -1 errno EINTR signal 10\n"
     );
-    // SIGTERM to armr run is forwarded; the program exits 7 and armr run with it.
+    // SIGTERM to armr run is forwarded; the program exits 7 and armr run with it. Sent once the
+    // program waits in accept again: its write of the line above wakes this reader before the
+    // write returns, and a signal taken on that return ends the program before its next line.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     kill(child.id() as i32, libc::SIGTERM);
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
@@ -792,4 +795,190 @@ fn blocking_accepts_in_six_threads_never_stall_the_other_calls() {
         text(&out.stderr)
     );
     assert!(out.status.success(), "{out:?}");
+}
+
+/// `armr run --engine seccomp -r RULES -l LOG -- python3 -c PROGRAM`, at most 60 s.
+fn python_under_seccomp(dir: &TempDir, rules: &Path, program: &str) -> Output {
+    let mut command = Command::new("timeout");
+    command.arg("60").arg(armr_command());
+    without_armr_env(&mut command)
+        .args(["run", "--engine", "seccomp", "-r"])
+        .arg(rules)
+        .arg("-l")
+        .arg(dir.path("log"))
+        .args(["--", "python3", "-c", program])
+        .stdin(Stdio::null())
+        .output()
+        .expect("armr run")
+}
+
+/// Connects and datagrams to `refused` protected.
+fn refused_rules(dir: &TempDir, refused: u16) -> PathBuf {
+    dir.write(
+        "rules.armr",
+        &format!(
+            "app(\"seccomp\"):\n    requires(version: ARMR/2.11)\n    socket(\"no {refused}\"):\n        \
+             connect(\"127.0.0.1:{refused}\")\n        protect(message: \"m\", severity: High)\n    \
+             endsocket\nendapp\n"
+        ),
+    )
+}
+
+/// Python's `attempt(f)`: the errno name of what `f` raised, or `ok`.
+const ATTEMPT: &str = "import errno, os, socket, sys\n\
+def attempt(f):\n\
+\x20   try:\n\
+\x20       f()\n\
+\x20       return 'ok'\n\
+\x20   except OSError as e:\n\
+\x20       return errno.errorcode[e.errno]\n";
+
+#[test]
+fn a_descriptor_number_reused_or_dup2_d_over_or_forked_is_judged_as_the_socket_it_names_now() {
+    // The supervisor takes the program's socket afresh for every call (pidfd_getfd): whatever
+    // it judged or kept for an earlier call on the same number never decides a later one.
+    let dir = TempDir::new("seccomp", "fd-reuse");
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = server.local_addr().unwrap().port();
+    let sink = UdpSocket::bind(("127.0.0.1", refused)).unwrap();
+    let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let allowed = allowed.local_addr().unwrap().port();
+    let rules = refused_rules(&dir, refused);
+    let unix = dir.path("unix.sock");
+    let program = format!(
+        "{ATTEMPT}\
+         R, A, U = ('127.0.0.1', {refused}), ('127.0.0.1', {allowed}), '{unix}'\n\
+         server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         server.bind(U)\n\
+         t = socket.socket()\n\
+         n = t.fileno()\n\
+         print('tcp', attempt(lambda: t.connect(R)), flush=True)\n\
+         t.close()\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         print('udp', u.fileno() == n, attempt(lambda: u.sendto(b'x', R)), flush=True)\n\
+         u.close()\n\
+         x = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         print('unix', x.fileno() == n, attempt(lambda: x.sendto(b'x', U)), flush=True)\n\
+         fd = x.detach()\n\
+         t2 = socket.socket()\n\
+         os.dup2(t2.fileno(), fd)\n\
+         d = socket.socket(fileno=fd)\n\
+         print('dup2', attempt(lambda: d.connect(R)), attempt(lambda: d.connect(A)), flush=True)\n\
+         d.close()\n\
+         p = socket.socket()\n\
+         pid = os.fork()\n\
+         if pid == 0:\n\
+         \x20   c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         \x20   os.dup2(c.fileno(), n)\n\
+         \x20   cu = socket.socket(fileno=n)\n\
+         \x20   print('child udp', attempt(lambda: cu.sendto(b'x', R)), flush=True)\n\
+         \x20   os._exit(0)\n\
+         os.waitpid(pid, 0)\n\
+         print('parent tcp', p.fileno() == n, attempt(lambda: p.connect(R)), flush=True)\n\
+         e = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         os.set_inheritable(e.fileno(), True)\n\
+         after = \"import socket, errno\\ns = socket.socket(fileno=%d)\\n\
+         try:\\n    s.sendto(b'x', ('127.0.0.1', {refused}))\\n    print('exec udp ok')\\n\
+         except OSError as x:\\n    print('exec udp', errno.errorcode[x.errno])\\n\" % e.fileno()\n\
+         sys.stdout.flush()\n\
+         os.execv(sys.executable, [sys.executable, '-c', after])\n",
+        unix = unix.display()
+    );
+    let out = python_under_seccomp(&dir, &rules, &program);
+    assert_eq!(
+        text(&out.stdout),
+        "tcp ECONNREFUSED\nudp True EACCES\nunix True ok\ndup2 ECONNREFUSED ok\n\
+         child udp EACCES\nparent tcp True ECONNREFUSED\nexec udp EACCES\n",
+        "{}",
+        text(&out.stderr)
+    );
+    drop((server, sink));
+}
+
+#[test]
+fn short_lived_threads_leave_the_supervisor_s_descriptors_bounded() {
+    // Each receiving thread keeps the pidfds of the threads that made calls: 1,000 threads
+    // that each send one datagram and end must not leave 1,000 pidfds open in the supervisor.
+    let dir = TempDir::new("seccomp", "fd-bound");
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sink.local_addr().unwrap().port();
+    let rules = refused_rules(&dir, free_port());
+    let program = format!(
+        "import os, socket, threading\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         def send():\n\
+         \x20   u.sendto(b'x', ('127.0.0.1', {port}))\n\
+         for _ in range(1000):\n\
+         \x20   t = threading.Thread(target=send)\n\
+         \x20   t.start()\n\
+         \x20   t.join()\n\
+         print('open', len(os.listdir('/proc/%d/fd' % os.getppid())), flush=True)\n"
+    );
+    let out = python_under_seccomp(&dir, &rules, &program);
+    let open: usize = text(&out.stdout)
+        .trim()
+        .strip_prefix("open ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert!(open < 300, "the supervisor holds {open} descriptors");
+    drop(sink);
+}
+
+#[test]
+fn a_call_that_blocks_with_no_other_receiver_waiting_holds_the_others_briefly() {
+    // A call on a blocking socket is made without first making sure another thread waits for
+    // calls (most return at once); when it lasts, the watcher starts one within milliseconds.
+    let dir = TempDir::new("seccomp", "unspared");
+    let refused = free_port();
+    let rules = refused_rules(&dir, refused);
+    let program = format!(
+        "{ATTEMPT}\
+         import threading, time\n\
+         l = socket.socket()\n\
+         l.bind(('127.0.0.1', 0))\n\
+         l.listen(1)\n\
+         time.sleep(0.2)\n\
+         threading.Thread(target=l.accept, daemon=True).start()\n\
+         time.sleep(0.2)\n\
+         for _ in range(3):\n\
+         \x20   start = time.monotonic()\n\
+         \x20   r = attempt(lambda: socket.socket().connect(('127.0.0.1', {refused})))\n\
+         \x20   print(r, 'at once' if time.monotonic() - start < 0.5 else 'late', flush=True)\n"
+    );
+    let out = python_under_seccomp(&dir, &rules, &program);
+    assert_eq!(
+        text(&out.stdout),
+        "ECONNREFUSED at once\nECONNREFUSED at once\nECONNREFUSED at once\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_blocking_stream_sendto_that_fills_the_buffer_sends_everything() {
+    // A sendto with an address is first tried without waiting, before the socket's type is
+    // asked: on a stream socket whose buffer fills, part is sent at once and the rest as a
+    // blocking send would, each call returning its whole count.
+    let dir = TempDir::new("seccomp", "stream-sendto");
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = server.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut all = Vec::new();
+        conn.read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    let rules = refused_rules(&dir, free_port());
+    let program = format!(
+        "import socket\n\
+         A = ('127.0.0.1', {port})\n\
+         s = socket.create_connection(A)\n\
+         short = [n for n in (s.sendto(b'x' * 4000, A) for _ in range(2000)) if n != 4000]\n\
+         s.close()\n\
+         print('short', len(short), flush=True)\n"
+    );
+    let out = python_under_seccomp(&dir, &rules, &program);
+    assert_eq!(text(&out.stdout), "short 0\n", "{}", text(&out.stderr));
+    assert_eq!(reader.join().unwrap(), 8_000_000);
 }

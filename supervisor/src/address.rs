@@ -33,6 +33,29 @@ pub fn domain(fd: BorrowedFd<'_>) -> Result<c_int, c_int> {
     })
 }
 
+/// The socket's cookie (`SO_COOKIE`): a number the kernel gives it for good, never another
+/// socket's (unlike its inode number). `Err(errno)` when it is not a socket (`ENOTSOCK`).
+pub fn cookie(fd: BorrowedFd<'_>) -> Result<u64, c_int> {
+    let mut value: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as socklen_t;
+    // SAFETY: value is a writable u64 and len its size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&mut value as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::ENOTSOCK));
+    }
+    Ok(value)
+}
+
 /// The socket's type (`SOCK_STREAM`, `SOCK_DGRAM`, ...).
 pub fn kind(fd: BorrowedFd<'_>) -> Option<c_int> {
     option(fd, libc::SOL_SOCKET, libc::SO_TYPE)

@@ -10,13 +10,17 @@
 //!
 //! Receiving threads wait in `SECCOMP_IOCTL_NOTIF_RECV` and each makes the call it received
 //! itself (no hand-off to another thread: two context switches and two futex calls a call).
-//! Before a call that may block (a blocking socket), the thread makes sure another receiver is
-//! waiting, starting one if none is, so that the supervisor never stalls behind a blocking
-//! call. The kernel wakes every thread waiting in the receive for each notification (Linux 6.6
-//! and later; each extra one costs every call a wake-up and two context switches), so a second
-//! receiver stays there only while calls that block came lately ([`QUIET_MS`]); the others
-//! park until wanted, and a thread ends beyond [`PARKED_MAX`] parked. A program whose sockets
-//! are non-blocking (nginx, Go) is served by one thread. A signal the program handles, arriving during a blocking call,
+//! The supervisor must never stall behind a call that blocks: while one is made, another
+//! receiver must wait. A receiver waiting beside the one making the calls costs every call a
+//! wake-up (the kernel wakes every thread in the receive, and on one CPU the program, answered,
+//! runs its next call before the answering thread is back), so it waits there only while
+//! calls were seen blocked lately ([`QUIET_MS`]); then a thread makes sure of one before a call
+//! that may block (a blocking socket). Otherwise the call is made at once (most calls on a
+//! blocking socket return at once: a loopback connect, an accept with a connection queued),
+//! and the watcher thread, which looks every [`SPARE_AFTER_MS`] while such calls come, starts
+//! or wakes a receiver when one has lasted that long. The others park until wanted, and a
+//! thread ends beyond [`PARKED_MAX`] parked. A program whose sockets are non-blocking (nginx,
+//! Go) is served by one thread. A signal the program handles, arriving during a blocking call,
 //! interrupts it as the kernel would (`workers`).
 
 use crate::address::{self, Via};
@@ -24,7 +28,7 @@ use crate::events::{Events, Origin};
 use crate::filter::nr;
 use crate::notify::{self, Answer};
 use crate::receive;
-use crate::target::{Pidfds, Target};
+use crate::target::{Pidfds, Taken, Target};
 use crate::workers::{self, Workers};
 use armr::config::OnError;
 use armr::policy::{EventKind, Policy};
@@ -58,19 +62,26 @@ pub struct Supervisor {
     pub events: Events,
     pub on_error: OnError,
     pub workers: Workers,
-    pidfds: Pidfds,
     /// Receiving threads waiting for a notification, or started and about to.
     idle: AtomicUsize,
     /// Threads parked (out of the receive), and how many of them are wanted back in it.
     parked: Mutex<(usize, usize)>,
     wake: Condvar,
     /// When the last call that may block was made, in milliseconds since `started`.
-    last_blocking: AtomicU64,
+    last_may_block: AtomicU64,
+    /// When a call was last seen blocked (lasting [`SPARE_AFTER_MS`]), in milliseconds since
+    /// `started`.
+    last_blocked: AtomicU64,
+    /// The watcher sleeps [`workers::WATCH_MS`] (no call that may block came lately): the next
+    /// one wakes it (`watch_wake`) so that it looks every [`SPARE_AFTER_MS`].
+    watcher_slow: AtomicBool,
+    watch_lock: Mutex<()>,
+    watch_wake: Condvar,
     started: std::time::Instant,
-    /// Listeners judged at `listen` or at their first `accept`, by socket identity (device,
-    /// inode): `Some(errno)` when refused. A listener made before armr (inherited) is judged
+    /// Listeners judged at `listen` or at their first `accept`, by socket cookie (`SO_COOKIE`:
+    /// never another socket's): `Some(errno)` when refused. A listener made before armr (inherited) is judged
     /// by `bind(server:)` rules once, at its first accept.
-    listeners: Mutex<HashMap<(u64, u64), Option<c_int>>>,
+    listeners: Mutex<HashMap<u64, Option<c_int>>>,
     /// What the policy was built from, taken by the reload thread when it starts.
     pub reload: Mutex<Option<crate::reload::Watch>>,
 }
@@ -119,6 +130,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) n: Notification,
     pub(crate) target: Target,
     pub(crate) socket: OwnedFd,
+    /// The descriptor may not be the notifying thread's until `ID_VALID` says so (`Taken`).
+    fresh: bool,
+    /// The policy in force when the call came: one look-up a call.
+    policy: Arc<Policy>,
     /// `SO_TYPE`, asked when first needed (-1 until then): most calls never need it.
     kind: Cell<c_int>,
 }
@@ -127,8 +142,22 @@ impl Ctx<'_> {
     /// The verdict on `call` at `address`, carried out: its event written, its refusal's errno
     /// handed back.
     pub(crate) fn judge(&self, call: Call, address: SocketAddr) -> Option<c_int> {
-        let policy = self.sup.policy();
-        let mut verdict = verdict::judge(&policy, call, address);
+        self.judge_if(call, address, || true)
+    }
+
+    /// As [`Ctx::judge`], when `applies` (asked only when the verdict logs or refuses: a
+    /// question about the socket that costs a system call, such as its type).
+    pub(crate) fn judge_if(
+        &self,
+        call: Call,
+        address: SocketAddr,
+        applies: impl FnOnce() -> bool,
+    ) -> Option<c_int> {
+        let policy = &self.policy;
+        let mut verdict = verdict::judge(policy, call, address);
+        if (verdict.event.is_none() && verdict.refusal().is_none()) || !applies() {
+            return None;
+        }
         // A connect or a send does not say its transport: the socket does (asked only now).
         if let Some(event) = &mut verdict.event
             && event.transport.is_none()
@@ -140,13 +169,13 @@ impl Ctx<'_> {
                 process: self.target.name(),
                 pid: self.target.process_id(),
             };
-            self.sup.events.write(&policy, event, &origin);
+            self.sup.events.write(policy, event, &origin);
         }
         verdict.refusal().map(errno_of)
     }
 
     pub(crate) fn has_rules(&self, kind: EventKind) -> bool {
-        self.sup.policy().has_rules(kind)
+        self.policy.has_rules(kind)
     }
 
     /// True while the notification waits for its answer: what was read is the program's.
@@ -154,8 +183,20 @@ impl Ctx<'_> {
         notify::is_valid(self.sup.listener.as_fd(), self.n.id)
     }
 
+    /// [`Ctx::valid`] for a call that read nothing from the program's memory: only needed when
+    /// the descriptor may not be the notifying thread's (`Taken::fresh`).
+    pub(crate) fn descriptor_valid(&self) -> bool {
+        !self.fresh || self.valid()
+    }
+
     pub(crate) fn read(&self, address: u64, len: usize) -> Result<Vec<u8>, c_int> {
         self.target.read(address, len).map_err(|e| io_errno(&e))
+    }
+
+    /// The socket's type when already asked.
+    pub(crate) fn kind_known(&self) -> Option<c_int> {
+        let kind = self.kind.get();
+        (kind >= 0).then_some(kind)
     }
 
     /// The socket's type (`SO_TYPE`; 0 if it cannot be told).
@@ -180,11 +221,14 @@ impl Supervisor {
             events,
             on_error,
             workers: Workers::default(),
-            pidfds: Pidfds::default(),
             idle: AtomicUsize::new(0),
             parked: Mutex::new((0, 0)),
             wake: Condvar::new(),
-            last_blocking: AtomicU64::new(0),
+            last_may_block: AtomicU64::new(0),
+            last_blocked: AtomicU64::new(0),
+            watcher_slow: AtomicBool::new(false),
+            watch_lock: Mutex::new(()),
+            watch_wake: Condvar::new(),
             started: std::time::Instant::now(),
             listeners: Mutex::new(HashMap::new()),
             reload: Mutex::new(None),
@@ -219,6 +263,7 @@ impl Supervisor {
     /// answers it, and receives again, unless it is not the first and [`SPARE`] others wait.
     fn receive(self: &Arc<Supervisor>, first: bool) {
         workers::take_interrupt();
+        let mut pidfds = Pidfds::default();
         loop {
             let n = loop {
                 match notify::receive(self.listener.as_fd()) {
@@ -229,14 +274,12 @@ impl Supervisor {
             };
             self.idle.fetch_sub(1, Ordering::SeqCst);
             let Some(n) = n else { return };
-            let answer = self.answer_of(n);
-            // Back to the receive when no other thread waits there, or when calls that block
-            // came lately and fewer than SPARE wait; else parked (each thread in the receive
-            // costs every call a wake-up), or ended when enough are parked.
+            let answer = self.answer_of(&mut pidfds, n);
+            // Back to the receive when no other thread waits there, or when calls blocked
+            // lately and fewer than SPARE wait; else parked (each thread in the receive costs
+            // every call a wake-up), or ended when enough are parked.
             let idle = self.idle.load(Ordering::SeqCst);
-            let lately = self.started.elapsed().as_millis() as u64
-                <= self.last_blocking.load(Ordering::Relaxed) + QUIET_MS;
-            let receive = idle == 0 || (lately && idle < SPARE);
+            let receive = idle == 0 || (idle < SPARE && self.blocked_lately());
             // Counted as waiting before the answer wakes the program (whose next call may come
             // at once): else the next receiver would see none waiting and start one.
             if receive {
@@ -247,6 +290,63 @@ impl Supervisor {
             }
             if !receive && !self.park(first) {
                 return;
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// True within [`QUIET_MS`] of a call seen blocked: a second thread waits for calls.
+    fn blocked_lately(&self) -> bool {
+        self.now_ms() <= self.last_blocked.load(Ordering::Relaxed) + QUIET_MS
+    }
+
+    /// Notes a call that may block, waking the watcher if it sleeps long.
+    fn may_block(&self) {
+        let now = self.now_ms();
+        if self.last_may_block.load(Ordering::Relaxed) != now {
+            self.last_may_block.store(now, Ordering::Relaxed);
+        }
+        if self.watcher_slow.swap(false, Ordering::SeqCst) {
+            let _lock = self.watch_lock.lock();
+            self.watch_wake.notify_one();
+        }
+    }
+
+    /// Looks at the calls that may block, forever (a thread of its own): every
+    /// [`SPARE_AFTER_MS`] while such calls come, makes sure another receiver waits when one made
+    /// without lasts that long; every [`workers::WATCH_MS`], interrupts those whose thread has
+    /// a signal to take (`workers`).
+    pub fn watch(self: &Arc<Supervisor>) {
+        let spare_after = std::time::Duration::from_millis(SPARE_AFTER_MS);
+        let watch = std::time::Duration::from_millis(workers::WATCH_MS);
+        let mut looked = std::time::Instant::now();
+        loop {
+            let fast = self.now_ms() <= self.last_may_block.load(Ordering::Relaxed) + FAST_MS;
+            if fast {
+                std::thread::sleep(spare_after);
+            } else {
+                self.watcher_slow.store(true, Ordering::SeqCst);
+                // A call that may block between the look above and the flag: not slept through.
+                if self.now_ms() > self.last_may_block.load(Ordering::Relaxed) + FAST_MS {
+                    let lock = self.watch_lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if self.watcher_slow.load(Ordering::SeqCst) {
+                        let _ = self.watch_wake.wait_timeout(lock, watch);
+                    }
+                }
+            }
+            let (blocked, unspared) = self.workers.blocked(spare_after);
+            if blocked {
+                self.last_blocked.store(self.now_ms(), Ordering::Relaxed);
+            }
+            if unspared {
+                let _ = self.spare();
+            }
+            if looked.elapsed() >= watch {
+                looked = std::time::Instant::now();
+                self.workers.look(self.listener.as_fd());
             }
         }
     }
@@ -270,10 +370,6 @@ impl Supervisor {
     /// Makes sure another receiver waits (or is starting) before this thread makes a call that
     /// may block. Err: no thread could be started.
     fn spare(self: &Arc<Supervisor>) -> std::io::Result<()> {
-        let now = self.started.elapsed().as_millis() as u64;
-        if self.last_blocking.load(Ordering::Relaxed) != now {
-            self.last_blocking.store(now, Ordering::Relaxed);
-        }
         if self.idle.load(Ordering::SeqCst) > 0 {
             return Ok(());
         }
@@ -297,8 +393,8 @@ impl Supervisor {
     }
 
     /// The answer to one notification (the call made), or None when there is nobody to answer.
-    fn answer_of(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
-        match catch_unwind(AssertUnwindSafe(|| self.dispatch(n))) {
+    fn answer_of(self: &Arc<Supervisor>, pidfds: &mut Pidfds, n: Notification) -> Option<Answer> {
+        match catch_unwind(AssertUnwindSafe(|| self.dispatch(pidfds, n))) {
             Ok(answer) => answer,
             Err(_) => Some(self.internal_error()),
         }
@@ -320,33 +416,62 @@ impl Supervisor {
         answer
     }
 
-    fn dispatch(self: &Arc<Supervisor>, n: Notification) -> Option<Answer> {
-        let (target, socket) = match self.pidfds.descriptor(n.tid, n.args[0]) {
+    fn dispatch(self: &Arc<Supervisor>, pidfds: &mut Pidfds, n: Notification) -> Option<Answer> {
+        let early = early_read(&n);
+        let Taken {
+            target,
+            socket,
+            fresh,
+        } = match pidfds.descriptor(n.tid, n.args[0]) {
             Ok(taken) => taken,
             // Gone (ESRCH: nobody waits for the answer), or the kernel's answer (EBADF).
             Err(e) => return Some(Answer::Error(io_errno(&e))),
         };
-        // Not a socket: the kernel's own answer (ENOTSOCK).
-        let family = match address::domain(socket.as_fd()) {
-            Ok(family) => family,
-            Err(errno) => return Some(Answer::Error(errno)),
+        let policy = self.policy();
+        // An accept under bind(server:) rules asks the listener's cookie first: one judged
+        // already is IP (only IP listeners are kept), its family need not be asked.
+        let listener = if matches!(n.nr, nr::ACCEPT | nr::ACCEPT4)
+            && policy.has_rules(EventKind::BindServer)
+        {
+            match address::cookie(socket.as_fd()) {
+                Ok(cookie) => {
+                    let known = self
+                        .listeners
+                        .lock()
+                        .ok()
+                        .and_then(|l| l.get(&cookie).copied());
+                    Some((cookie, known))
+                }
+                Err(errno) => return Some(Answer::Error(errno)),
+            }
+        } else {
+            None
         };
-        if family != libc::AF_INET && family != libc::AF_INET6 {
-            return Some(Answer::Continue);
+        if !matches!(listener, Some((_, Some(_)))) {
+            // Not a socket: the kernel's own answer (ENOTSOCK).
+            let family = match address::domain(socket.as_fd()) {
+                Ok(family) => family,
+                Err(errno) => return Some(Answer::Error(errno)),
+            };
+            if family != libc::AF_INET && family != libc::AF_INET6 {
+                return Some(Answer::Continue);
+            }
         }
         let ctx = Ctx {
             sup: self,
             n,
             target,
             socket,
+            fresh,
+            policy,
             kind: Cell::new(-1),
         };
         match n.nr {
-            nr::CONNECT => connect(ctx),
+            nr::CONNECT => connect(ctx, early),
             nr::BIND => Some(bind(&ctx)),
             nr::LISTEN => Some(listen(&ctx)),
-            nr::ACCEPT | nr::ACCEPT4 => accept(ctx),
-            nr::SENDTO => sendto(ctx),
+            nr::ACCEPT | nr::ACCEPT4 => accept(ctx, listener),
+            nr::SENDTO => sendto(ctx, early),
             nr::SENDMSG => sendmsg(ctx),
             nr::SENDMMSG => sendmmsg(ctx),
             nr::RECVFROM => receive::recvfrom(ctx),
@@ -358,10 +483,47 @@ impl Supervisor {
     }
 }
 
+/// The most data a `sendto` reads before its descriptor is taken (the read is wasted when the
+/// socket is not IP).
+const EARLY_MAX: usize = 4096;
+
+/// What a `connect`, or a `sendto` of at most [`EARLY_MAX`] bytes, reads from the program (its
+/// address; its address and data), read before its descriptor is taken: taken afterwards
+/// through a pidfd the receiving thread kept, the descriptor proves the notifying thread alive
+/// since before the read (`target::Pidfds`), so the copy is its own without
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID` (`Ctx::descriptor_valid`). Errors are answered after the
+/// descriptor's (`EBADF`, `ENOTSOCK` first, as the kernel checks).
+type Early = Option<Result<Vec<Vec<u8>>, c_int>>;
+
+fn early_read(n: &Notification) -> Early {
+    let length = |len: u64| {
+        let len = len as u32 as i32;
+        (len >= 0 && len as usize <= ADDRESS_MAX).then_some(len as usize)
+    };
+    let parts = match n.nr {
+        nr::CONNECT => match length(n.args[2]) {
+            Some(len) => vec![(n.args[1], len)],
+            None => return Some(Err(libc::EINVAL)),
+        },
+        nr::SENDTO if n.args[2] as usize <= EARLY_MAX => match length(n.args[5]) {
+            Some(len) => vec![(n.args[4], len), (n.args[1], n.args[2] as usize)],
+            None => return Some(Err(libc::EINVAL)),
+        },
+        _ => return None,
+    };
+    Some(crate::target::read_many(n.tid as libc::pid_t, &parts).map_err(|e| io_errno(&e)))
+}
+
 /// The receivers that wait beyond which one that answered a call ends.
 const SPARE: usize = 2;
-/// How long after a call that may block a second thread stays in the receive.
+/// How long after a call seen blocked a second thread stays in the receive, and calls that may
+/// block make sure of one first.
 const QUIET_MS: u64 = 10;
+/// How long a call that may block, made without another receiver waiting, runs before the
+/// watcher makes sure one waits.
+const SPARE_AFTER_MS: u64 = 1;
+/// How long after a call that may block the watcher keeps looking every [`SPARE_AFTER_MS`].
+const FAST_MS: u64 = 100;
 /// The most threads parked: one more ends instead.
 const PARKED_MAX: usize = 2;
 
@@ -375,11 +537,21 @@ pub(crate) fn perform(
     if !blocking {
         return Some(perform(&ctx));
     }
-    if ctx.sup.spare().is_err() {
+    let sup = ctx.sup;
+    sup.may_block();
+    // Another receiver waits before the call when calls blocked lately; else the watcher makes
+    // sure of one if the call lasts SPARE_AFTER_MS (most calls on a blocking socket return at
+    // once, and a receiver waiting beside this thread costs every call a wake-up).
+    let spared = sup.blocked_lately();
+    if spared && sup.spare().is_err() {
         return Some(Answer::Error(libc::EAGAIN));
     }
     let (id, tid) = (ctx.n.id, ctx.n.tid as libc::pid_t);
-    Some(ctx.sup.workers.run(id, tid, || perform(&ctx)))
+    let (answer, took) = sup.workers.run(id, tid, !spared, || perform(&ctx));
+    if took >= std::time::Duration::from_millis(SPARE_AFTER_MS) {
+        sup.last_blocked.store(sup.now_ms(), Ordering::Relaxed);
+    }
+    Some(answer)
 }
 
 /// An address argument of `len` bytes (an `int` to the kernel): read, or the kernel's error for
@@ -394,19 +566,25 @@ fn address_arg(ctx: &Ctx<'_>, ptr: u64, len: u64) -> Result<Vec<u8>, c_int> {
 
 // --- connect
 
-fn connect(ctx: Ctx<'_>) -> Option<Answer> {
-    let bytes = match address_arg(&ctx, ctx.n.args[1], ctx.n.args[2]) {
-        Ok(bytes) => bytes,
-        Err(errno) => return Some(Answer::Error(errno)),
+fn connect(ctx: Ctx<'_>, early: Early) -> Option<Answer> {
+    let bytes = match early {
+        Some(Ok(mut parts)) => parts.pop().unwrap_or_default(),
+        Some(Err(errno)) => return Some(Answer::Error(errno)),
+        None => return Some(Answer::Error(libc::EINVAL)),
     };
-    if !ctx.valid() {
+    // Read before the descriptor was taken.
+    if !ctx.descriptor_valid() {
         return None;
     }
     if let Some(errno) = judge_connect(&ctx, &bytes) {
         return Some(Answer::Error(errno));
     }
-    // A datagram socket's connect never waits; a stream socket's waits unless non-blocking.
-    let blocking = ctx.kind() == libc::SOCK_STREAM && !ctx.non_blocking();
+    // A datagram socket's connect never waits; a stream socket's waits unless non-blocking. The
+    // type is asked only when the rules needed it: one of another type is taken as may block.
+    let blocking = !ctx.non_blocking()
+        && ctx
+            .kind_known()
+            .is_none_or(|kind| kind == libc::SOCK_STREAM);
     perform(ctx, blocking, move |ctx| {
         // SAFETY: bytes is a readable buffer of its length.
         let r = unsafe {
@@ -441,8 +619,11 @@ fn judge_connect(ctx: &Ctx<'_>, bytes: &[u8]) -> Option<c_int> {
     {
         return Some(errno);
     }
-    if ctx.has_rules(EventKind::Accept) && ctx.kind() == libc::SOCK_DGRAM {
-        return ctx.judge(Call::DatagramConnect, remote);
+    // The socket's type asked only when accept rules log or refuse the destination.
+    if ctx.has_rules(EventKind::Accept) {
+        return ctx.judge_if(Call::DatagramConnect, remote, || {
+            ctx.kind() == libc::SOCK_DGRAM
+        });
     }
     None
 }
@@ -487,15 +668,10 @@ fn bind(ctx: &Ctx<'_>) -> Answer {
     Answer::of(r.into())
 }
 
-/// The socket's identity: device and inode of its open file.
-fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is writable.
-    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0)
-        .then_some((st.st_dev as u64, st.st_ino as u64))
-}
-
 fn listen(ctx: &Ctx<'_>) -> Answer {
+    if !ctx.descriptor_valid() {
+        return Answer::Error(libc::EINTR);
+    }
     if ctx.has_rules(EventKind::BindServer)
         && let Some(local) = address::local(ctx.socket.as_fd())
         && let Some(errno) = ctx.judge(Call::Listen, local)
@@ -507,17 +683,21 @@ fn listen(ctx: &Ctx<'_>) -> Answer {
     let answer = Answer::of(r.into());
     if r == 0
         && ctx.has_rules(EventKind::BindServer)
-        && let Some(id) = identity(ctx.socket.as_fd())
+        && let Ok(cookie) = address::cookie(ctx.socket.as_fd())
         && let Ok(mut listeners) = ctx.sup.listeners.lock()
     {
-        listeners.insert(id, None);
+        listeners.insert(cookie, None);
     }
     answer
 }
 
 // --- accept
 
-fn accept(ctx: Ctx<'_>) -> Option<Answer> {
+/// The listener's cookie and, when judged already, its verdict (asked under `bind(server:)`
+/// rules only: `dispatch`).
+type Listener = Option<(u64, Option<Option<c_int>>)>;
+
+fn accept(ctx: Ctx<'_>, listener: Listener) -> Option<Answer> {
     let flags = if ctx.n.nr == nr::ACCEPT4 {
         ctx.n.args[3] as c_int
     } else {
@@ -539,11 +719,17 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
             Err(e) => return Some(Answer::Error(io_errno(&e))),
         }
     };
-    if !ctx.valid() {
+    // Nothing read without an address buffer: only the descriptor's owner to make sure of.
+    let valid = if room.is_some() {
+        ctx.valid()
+    } else {
+        ctx.descriptor_valid()
+    };
+    if !valid {
         return None;
     }
     if ctx.has_rules(EventKind::BindServer)
-        && let Some(errno) = inherited_listener_refused(&ctx)
+        && let Some(errno) = inherited_listener_refused(&ctx, listener)
     {
         return Some(Answer::Error(errno));
     }
@@ -557,15 +743,14 @@ fn accept(ctx: Ctx<'_>) -> Option<Answer> {
 /// its first accept, by `bind(server:)` rules on its local address: refused, every accept on it
 /// fails with `EACCES`, and the connections queued on it are reset, so that their clients see a
 /// reset, not a hang (the preload library's `receive::listener_refused`).
-fn inherited_listener_refused(ctx: &Ctx<'_>) -> Option<c_int> {
-    let id = identity(ctx.socket.as_fd())?;
-    let known = ctx.sup.listeners.lock().ok()?.get(&id).copied();
+fn inherited_listener_refused(ctx: &Ctx<'_>, listener: Listener) -> Option<c_int> {
+    let (cookie, known) = listener?;
     let refused = match known {
         Some(refused) => refused,
         None => {
             let refused = address::local(ctx.socket.as_fd())
                 .and_then(|local| ctx.judge(Call::InheritedListener, local));
-            ctx.sup.listeners.lock().ok()?.insert(id, refused);
+            ctx.sup.listeners.lock().ok()?.insert(cookie, refused);
             refused
         }
     };
@@ -684,10 +869,14 @@ fn sends_to_address(kind: c_int, flags: c_int) -> bool {
 /// kernel's destination: an unspecified address goes to this host, an `AF_UNSPEC` one on an IPv4
 /// datagram socket is IPv4.
 fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
-    if !ctx.has_rules(EventKind::Connect) || !sends_to_address(ctx.kind(), flags) {
+    if !ctx.has_rules(EventKind::Connect) {
         return None;
     }
+    // The socket's type asked only when it matters: the rules log or refuse the destination,
+    // or the destination is not given plainly.
+    let reaches = || sends_to_address(ctx.kind(), flags);
     let remote = match address::decode(bytes) {
+        Some(a) if address::is_unspecified(a) && !reaches() => return None,
         Some(a) if address::is_unspecified(a) => {
             let via = if ctx.kind() == libc::SOCK_STREAM {
                 Via::Connect
@@ -696,10 +885,11 @@ fn judge_send(ctx: &Ctx<'_>, bytes: &[u8], flags: c_int) -> Option<c_int> {
             };
             address::of_unspecified(ctx.socket.as_fd(), a, via)
         }
-        Some(a) => a,
+        Some(a) => return ctx.judge_if(Call::Send, a, reaches),
         None => {
             let v4 = address::decode_unspec_as_v4(bytes)?;
-            if address::domain(ctx.socket.as_fd()) != Ok(libc::AF_INET)
+            if !reaches()
+                || address::domain(ctx.socket.as_fd()) != Ok(libc::AF_INET)
                 || ctx.kind() == libc::SOCK_STREAM
             {
                 return None;
@@ -749,35 +939,50 @@ fn read_data(ctx: &Ctx<'_>, iovecs: &[(u64, usize)]) -> Result<Vec<Vec<u8>>, c_i
     Ok(buffers)
 }
 
-fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
+fn sendto(ctx: Ctx<'_>, early: Early) -> Option<Answer> {
     let [_, buf, len, flags, dest, dest_len] = ctx.n.args;
     let flags = flags as c_int;
-    // The address and the data, in one read.
-    let dest_len = dest_len as u32 as i32;
-    if dest_len < 0 || dest_len as usize > ADDRESS_MAX {
-        return Some(Answer::Error(libc::EINVAL));
-    }
-    let len = len as usize;
-    if len > DATA_MAX && ctx.kind() != libc::SOCK_STREAM {
-        return Some(Answer::Error(libc::EMSGSIZE));
-    }
-    let (bytes, data) = match ctx
-        .target
-        .read_many(&[(dest, dest_len as usize), (buf, len.min(DATA_MAX))])
-    {
+    // The address and the data, in one read (made before the descriptor was taken for a short
+    // send: `Early`).
+    let read = match early {
+        Some(read) => {
+            if read.is_ok() && !ctx.descriptor_valid() {
+                return None;
+            }
+            read
+        }
+        None => {
+            let dest_len = dest_len as u32 as i32;
+            if dest_len < 0 || dest_len as usize > ADDRESS_MAX {
+                return Some(Answer::Error(libc::EINVAL));
+            }
+            let len = len as usize;
+            if len > DATA_MAX && ctx.kind() != libc::SOCK_STREAM {
+                return Some(Answer::Error(libc::EMSGSIZE));
+            }
+            let read = ctx
+                .target
+                .read_many(&[(dest, dest_len as usize), (buf, len.min(DATA_MAX))])
+                .map_err(|e| io_errno(&e));
+            if read.is_ok() && !ctx.valid() {
+                return None;
+            }
+            read
+        }
+    };
+    let (bytes, data) = match read {
         Ok(mut parts) => {
             let data = parts.pop().unwrap_or_default();
             (parts.pop().unwrap_or_default(), data)
         }
-        Err(e) => return Some(Answer::Error(io_errno(&e))),
+        Err(errno) => return Some(Answer::Error(errno)),
     };
-    if !ctx.valid() {
-        return None;
-    }
     if let Some(errno) = judge_send(&ctx, &bytes, flags) {
         return Some(Answer::Error(errno));
     }
-    send(ctx, flags, move |ctx, more| {
+    let whole = data.len();
+    send(ctx, flags, Some(whole), move |ctx, more, skip| {
+        let data = &data[skip.min(whole)..];
         // SAFETY: data and bytes are readable buffers of their lengths.
         let r = unsafe {
             libc::sendto(
@@ -793,23 +998,49 @@ fn sendto(ctx: Ctx<'_>) -> Option<Answer> {
     })
 }
 
-/// Makes a send: one that may wait (a blocking socket, no `MSG_DONTWAIT`) as [`perform`] makes
-/// it. A datagram on a blocking socket is first tried without waiting (`MSG_DONTWAIT`: a
-/// datagram is sent whole or not at all, so the result is the blocking call's whenever it does
-/// not say `EAGAIN`): the common answer costs no `fcntl` and no spare receiver.
-fn send(ctx: Ctx<'_>, flags: c_int, send: impl Fn(&Ctx<'_>, c_int) -> Answer) -> Option<Answer> {
+/// Makes a send (`send(ctx, more flags, bytes of the data to skip)`): one that may wait (a
+/// blocking socket, no `MSG_DONTWAIT`) as [`perform`] makes it. A datagram on a blocking socket
+/// is first tried without waiting (`MSG_DONTWAIT`: a datagram is sent whole or not at all, so
+/// the result is the blocking call's whenever it does not say `EAGAIN`): the common answer costs
+/// no `fcntl` and no spare receiver. So is a send of `whole` bytes on a socket whose type was
+/// not asked (`sendto`): sent whole or failed, that is the blocking call's answer too, of
+/// either type; nothing sent (`EAGAIN`), it is made as the socket's blocking state says; sent
+/// in part (a stream), the rest is sent as a blocking send would.
+fn send(
+    ctx: Ctx<'_>,
+    flags: c_int,
+    whole: Option<usize>,
+    send: impl Fn(&Ctx<'_>, c_int, usize) -> Answer,
+) -> Option<Answer> {
     if flags & libc::MSG_DONTWAIT != 0 {
-        return perform(ctx, false, move |ctx| send(ctx, 0));
+        return perform(ctx, false, move |ctx| send(ctx, 0, 0));
+    }
+    if let (None, Some(whole)) = (ctx.kind_known(), whole) {
+        let answer = send(&ctx, libc::MSG_DONTWAIT, 0);
+        let sent = match answer {
+            Answer::Value(v) if (v as usize) < whole => v as usize,
+            Answer::Error(libc::EAGAIN) => 0,
+            answer => return Some(answer),
+        };
+        if ctx.non_blocking() {
+            return Some(answer);
+        }
+        let rest = perform(ctx, true, move |ctx| send(ctx, 0, sent))?;
+        return Some(match rest {
+            Answer::Value(v) => Answer::Value(v + sent as i64),
+            _ if sent > 0 => Answer::Value(sent as i64),
+            rest => rest,
+        });
     }
     if ctx.kind() != libc::SOCK_STREAM {
-        let answer = send(&ctx, libc::MSG_DONTWAIT);
+        let answer = send(&ctx, libc::MSG_DONTWAIT, 0);
         if answer != Answer::Error(libc::EAGAIN) || ctx.non_blocking() {
             return Some(answer);
         }
-        return perform(ctx, true, move |ctx| send(ctx, 0));
+        return perform(ctx, true, move |ctx| send(ctx, 0, 0));
     }
     let blocking = !ctx.non_blocking();
-    perform(ctx, blocking, move |ctx| send(ctx, 0))
+    perform(ctx, blocking, move |ctx| send(ctx, 0, 0))
 }
 
 /// A message of the program's, copied: its destination, data and control data.
@@ -921,7 +1152,7 @@ fn sendmsg(ctx: Ctx<'_>) -> Option<Answer> {
     {
         return Some(Answer::Error(errno));
     }
-    send(ctx, flags, move |ctx, more| {
+    send(ctx, flags, None, move |ctx, more, _| {
         let header = message.header();
         // SAFETY: the header points into message, alive for the call.
         let r = unsafe {
@@ -979,7 +1210,7 @@ fn sendmmsg(ctx: Ctx<'_>) -> Option<Answer> {
     if messages.is_empty() {
         return Some(Answer::Value(0));
     }
-    send(ctx, flags, move |ctx, more| {
+    send(ctx, flags, None, move |ctx, more, _| {
         let kept: Vec<Header> = messages.iter().map(Message::header).collect();
         let mut headers: Vec<libc::mmsghdr> = kept
             .iter()

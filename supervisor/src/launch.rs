@@ -16,7 +16,7 @@ use crate::filter::{self, Judged};
 use crate::notify;
 use crate::workers;
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -225,7 +225,7 @@ pub fn run(
         let supervisor = Arc::clone(&supervisor);
         std::thread::Builder::new()
             .name("armr-watch".into())
-            .spawn(move || supervisor.workers.watch(supervisor.listener.as_fd()))
+            .spawn(move || supervisor.watch())
             .map_err(|e| format!("cannot start the supervisor: {e}"))?;
     }
     let watch = supervisor.reload.lock().ok().and_then(|mut w| w.take());

@@ -6,7 +6,7 @@ use libc::{c_int, c_void, pid_t};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 fn last_error() -> io::Error {
     io::Error::last_os_error()
@@ -16,43 +16,73 @@ fn last_error() -> io::Error {
 pub struct Target {
     pub pid: pid_t,
     pidfd: Arc<OwnedFd>,
+    /// The pidfd names the thread itself (`PIDFD_THREAD`), not its thread group's leader.
+    thread: bool,
 }
 
-/// The pidfds of the threads that made calls, kept: opening one per call costs two system
-/// calls. A pidfd names its thread for good, so one whose thread ended (its number maybe
-/// reused) fails with `ESRCH` and is opened again.
+/// The pidfds of the threads that made calls, kept by one receiving thread (each has its own):
+/// opening one per call costs two system calls. A pidfd names its thread for good, so one
+/// whose thread ended (its number maybe reused) fails with `ESRCH` and is opened again.
+///
+/// Kept by the receiving thread, a pidfd was opened before the notification it serves was
+/// received, for a thread alive then with the notifying thread's number: the notifying thread
+/// itself, or one that had ended before it (numbers are unique among live threads), whose
+/// pidfd fails. So a descriptor taken through a kept thread pidfd is the notifying thread's
+/// without `SECCOMP_IOCTL_NOTIF_ID_VALID`; one opened for the notification may name a thread
+/// that took the number after the notifying one died, and needs that check (`Taken::fresh`).
 #[derive(Default)]
 pub struct Pidfds {
-    open: Mutex<HashMap<u32, Arc<OwnedFd>>>,
+    open: HashMap<u32, (Arc<OwnedFd>, bool)>,
 }
 
-/// The most pidfds kept (threads come and go): beyond, the table starts again.
-const PIDFDS_KEPT: usize = 4096;
+/// The most pidfds one receiving thread keeps (threads come and go): beyond, its table starts
+/// again. Small, as each receiving thread has its own (under the usual 1024 descriptors).
+const PIDFDS_KEPT: usize = 128;
+
+/// A descriptor taken from a thread of the program.
+pub struct Taken {
+    pub target: Target,
+    pub socket: OwnedFd,
+    /// Taken through a pidfd opened for this notification, or one naming the thread group's
+    /// leader (before Linux 6.9): only `SECCOMP_IOCTL_NOTIF_ID_VALID` after it says the
+    /// descriptor is the notifying thread's (see [`Pidfds`]).
+    pub fresh: bool,
+}
 
 impl Pidfds {
     /// The target `tid` with its descriptor `fd` taken (`pidfd_getfd`).
-    pub fn descriptor(&self, tid: u32, fd: u64) -> io::Result<(Target, OwnedFd)> {
-        let kept = self.open.lock().ok().and_then(|m| m.get(&tid).cloned());
-        if let Some(pidfd) = kept {
+    pub fn descriptor(&mut self, tid: u32, fd: u64) -> io::Result<Taken> {
+        if let Some((pidfd, thread)) = self.open.get(&tid) {
             let target = Target {
                 pid: tid as pid_t,
-                pidfd,
+                pidfd: Arc::clone(pidfd),
+                thread: *thread,
             };
             match target.descriptor(fd) {
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                Ok(socket) => return Ok((target, socket)),
+                Ok(socket) => {
+                    let fresh = !target.thread;
+                    return Ok(Taken {
+                        target,
+                        socket,
+                        fresh,
+                    });
+                }
                 Err(e) => return Err(e),
             }
         }
         let target = Target::open(tid)?;
-        if let Ok(mut open) = self.open.lock() {
-            if open.len() >= PIDFDS_KEPT {
-                open.clear();
-            }
-            open.insert(tid, Arc::clone(&target.pidfd));
+        if self.open.len() >= PIDFDS_KEPT {
+            self.open.clear();
         }
+        self.open
+            .insert(tid, (Arc::clone(&target.pidfd), target.thread));
         let socket = target.descriptor(fd)?;
-        Ok((target, socket))
+        Ok(Taken {
+            target,
+            socket,
+            fresh: true,
+        })
     }
 }
 
@@ -63,6 +93,7 @@ impl Target {
         const PIDFD_THREAD: c_int = libc::O_EXCL;
         // SAFETY: plain system call.
         let mut fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as pid_t, PIDFD_THREAD) };
+        let thread = fd >= 0;
         if fd < 0 && last_error().raw_os_error() == Some(libc::EINVAL) {
             // Before Linux 6.9: a thread's pidfd is its group leader's (same descriptors, memory).
             let tgid = thread_group(pid).unwrap_or(pid as pid_t);
@@ -76,6 +107,7 @@ impl Target {
             pid: pid as pid_t,
             // SAFETY: a new descriptor, ours.
             pidfd: Arc::new(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            thread,
         })
     }
 
@@ -127,43 +159,7 @@ impl Target {
     /// Reads several buffers (`address`, `len`) in one system call. A part that cannot be read
     /// is `EFAULT`.
     pub fn read_many(&self, parts: &[(u64, usize)]) -> io::Result<Vec<Vec<u8>>> {
-        let mut buffers: Vec<Vec<u8>> = parts.iter().map(|&(_, len)| vec![0u8; len]).collect();
-        let total: usize = parts.iter().map(|&(_, len)| len).sum();
-        if total == 0 {
-            return Ok(buffers);
-        }
-        let local: Vec<libc::iovec> = buffers
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
-        let remote: Vec<libc::iovec> = parts
-            .iter()
-            .map(|&(address, len)| libc::iovec {
-                iov_base: address as *mut c_void,
-                iov_len: len,
-            })
-            .collect();
-        // SAFETY: local describes buffers; remote is only read in the target.
-        let n = unsafe {
-            libc::process_vm_readv(
-                self.pid,
-                local.as_ptr(),
-                local.len() as libc::c_ulong,
-                remote.as_ptr(),
-                remote.len() as libc::c_ulong,
-                0,
-            )
-        };
-        if n < 0 && last_error().raw_os_error() == Some(libc::ESRCH) {
-            return Err(last_error());
-        }
-        if n < 0 || n as usize != total {
-            return Err(io::Error::from_raw_os_error(libc::EFAULT));
-        }
-        Ok(buffers)
+        read_many(self.pid, parts)
     }
 
     /// A value of type `T` at `address` (a plain C struct: every bit pattern valid).
@@ -214,6 +210,60 @@ impl Target {
     pub fn process_id(&self) -> u32 {
         thread_group(self.pid as u32).unwrap_or(self.pid) as u32
     }
+}
+
+/// Reads several buffers (`address`, `len`) of thread `pid` in one system call (`ESRCH`: gone;
+/// a part that cannot be read is `EFAULT`).
+pub fn read_many(pid: pid_t, parts: &[(u64, usize)]) -> io::Result<Vec<Vec<u8>>> {
+    let mut buffers: Vec<Vec<u8>> = parts.iter().map(|&(_, len)| vec![0u8; len]).collect();
+    let total: usize = parts.iter().map(|&(_, len)| len).sum();
+    if total == 0 {
+        return Ok(buffers);
+    }
+    let iovec = |base: *mut c_void, len: usize| libc::iovec {
+        iov_base: base,
+        iov_len: len,
+    };
+    // Up to two parts (a connect's address, a sendto's address and data), the vectors on the
+    // stack: no allocation but the copies'.
+    const ON_STACK: usize = 2;
+    let (mut local_stack, mut remote_stack) = (
+        [iovec(std::ptr::null_mut(), 0); ON_STACK],
+        [iovec(std::ptr::null_mut(), 0); ON_STACK],
+    );
+    let (mut local_heap, mut remote_heap) = (Vec::new(), Vec::new());
+    let (local, remote): (&mut [libc::iovec], &mut [libc::iovec]) = if parts.len() <= ON_STACK {
+        (
+            &mut local_stack[..parts.len()],
+            &mut remote_stack[..parts.len()],
+        )
+    } else {
+        local_heap.resize(parts.len(), iovec(std::ptr::null_mut(), 0));
+        remote_heap.resize(parts.len(), iovec(std::ptr::null_mut(), 0));
+        (&mut local_heap[..], &mut remote_heap[..])
+    };
+    for (i, (buffer, &(address, len))) in buffers.iter_mut().zip(parts).enumerate() {
+        local[i] = iovec(buffer.as_mut_ptr().cast(), len);
+        remote[i] = iovec(address as *mut c_void, len);
+    }
+    // SAFETY: local describes buffers; remote is only read in the target.
+    let n = unsafe {
+        libc::process_vm_readv(
+            pid,
+            local.as_ptr(),
+            local.len() as libc::c_ulong,
+            remote.as_ptr(),
+            remote.len() as libc::c_ulong,
+            0,
+        )
+    };
+    if n < 0 && last_error().raw_os_error() == Some(libc::ESRCH) {
+        return Err(last_error());
+    }
+    if n < 0 || n as usize != total {
+        return Err(io::Error::from_raw_os_error(libc::EFAULT));
+    }
+    Ok(buffers)
 }
 
 /// The thread group (process) of thread `tid`, from `/proc/TID/status`.

@@ -16,8 +16,9 @@
 use crate::notify::{self, Answer, ERESTARTSYS};
 use crate::target::{self, Pending};
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How often waiting threads are looked at.
 pub const WATCH_MS: u64 = 50;
@@ -35,6 +36,9 @@ struct Flight {
     tid: libc::pid_t,
     thread: libc::pthread_t,
     reason: AtomicU8,
+    started: Instant,
+    /// Made without making sure another receiver waits first: the watcher does, if it lasts.
+    unspared: AtomicBool,
 }
 
 #[derive(Default)]
@@ -77,13 +81,23 @@ impl Workers {
     /// Runs `call` (a call that may block, for the program's thread `tid`, notification `id`)
     /// on this receiving thread (which takes the interrupt signal), interruptible by the
     /// watcher; the answer, mapped as the kernel maps an interrupted call.
-    pub fn run(&self, id: u64, tid: libc::pid_t, call: impl FnOnce() -> Answer) -> Answer {
+    /// `unspared`: no other receiver was made sure of before the call (see
+    /// [`Workers::blocked`]). The answer comes with how long the call took.
+    pub fn run(
+        &self,
+        id: u64,
+        tid: libc::pid_t,
+        unspared: bool,
+        call: impl FnOnce() -> Answer,
+    ) -> (Answer, Duration) {
         let flight = Arc::new(Flight {
             id,
             tid,
             // SAFETY: no preconditions.
             thread: unsafe { libc::pthread_self() },
             reason: AtomicU8::new(NOT_INTERRUPTED),
+            started: Instant::now(),
+            unspared: AtomicBool::new(unspared),
         });
         if let Ok(mut flights) = self.flights.lock() {
             flights.push(Arc::clone(&flight));
@@ -93,18 +107,36 @@ impl Workers {
         if let Ok(mut flights) = self.flights.lock() {
             flights.retain(|f| !Arc::ptr_eq(f, &flight));
         }
+        let took = flight.started.elapsed();
         match (answer, flight.reason.load(Ordering::Relaxed)) {
-            (Answer::Error(libc::EINTR), FOR_THREAD) => Answer::Error(ERESTARTSYS),
-            (answer, _) => answer,
+            (Answer::Error(libc::EINTR), FOR_THREAD) => (Answer::Error(ERESTARTSYS), took),
+            (answer, _) => (answer, took),
         }
     }
 
-    /// Looks at the waiting threads every [`WATCH_MS`], forever (a thread of its own).
-    pub fn watch(&self, listener: BorrowedFd<'_>) {
-        loop {
-            std::thread::sleep(std::time::Duration::from_millis(WATCH_MS));
+    /// Whether a call is blocked now (made longer than `after` ago), and whether one made
+    /// without a spare receiver is among them (each such is counted once: the caller makes
+    /// sure another receiver waits).
+    pub fn blocked(&self, after: Duration) -> (bool, bool) {
+        let Ok(flights) = self.flights.lock() else {
+            return (false, false);
+        };
+        let (mut blocked, mut unspared) = (false, false);
+        for flight in flights.iter() {
+            if flight.started.elapsed() >= after {
+                blocked = true;
+                unspared |= flight.unspared.swap(false, Ordering::Relaxed);
+            }
+        }
+        (blocked, unspared)
+    }
+
+    /// Looks at the waiting threads once (every [`WATCH_MS`]: `calls::Supervisor::watch`):
+    /// interrupts the calls of those with a signal to take, or gone.
+    pub fn look(&self, listener: BorrowedFd<'_>) {
+        {
             let Ok(flights) = self.flights.lock() else {
-                continue;
+                return;
             };
             for flight in flights.iter() {
                 let reason = if !notify::is_valid(listener, flight.id) {
