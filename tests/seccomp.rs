@@ -929,23 +929,13 @@ fn a_datagram_destination_flipped_by_another_thread_never_reaches_the_protected_
                 protected.local_addr().unwrap().port(),
                 allowed.local_addr().unwrap().port(),
             );
-            let (dir, rules) = setup(
-                &format!("toctou-udp-{engine}-{call}"),
-                &[(
-                    "no protected port",
-                    format!("connect(\"127.0.0.1:{pp}\")"),
-                    protect("datagram blocked"),
-                )],
-            );
-            let program = c_program("toctou", &["-pthread"]);
-            let ran = armr(
+            let ran = raced(
                 engine,
-                &dir,
-                &rules,
-                &[],
-                &program,
-                &["127.0.0.1", &ap.to_string(), &pp.to_string(), "20000", call],
                 &format!("toctou-udp-{engine}-{call}"),
+                format!("connect(\"127.0.0.1:{pp}\")"),
+                "datagram blocked",
+                "toctou",
+                &["127.0.0.1", &ap.to_string(), &pp.to_string(), "20000", call],
             );
             let count = |key: &str| -> usize { ran.get(key).parse().unwrap() };
             assert!(
@@ -974,29 +964,19 @@ fn address_flipped_by_another_thread(engine: &str) {
     let (allowed, ap) = tcp_listener("127.0.0.1:0");
     let (protected_count, stop_protected) = count_connections(protected);
     let (allowed_count, stop_allowed) = count_connections(allowed);
-    let (dir, rules) = setup(
-        &format!("toctou-{engine}"),
-        &[(
-            "no protected port",
-            format!("connect(\"127.0.0.1:{pp}\")"),
-            protect("outgoing connection blocked"),
-        )],
-    );
-    let program = c_program("toctou", &["-pthread"]);
     let n = 20_000;
-    let ran = armr(
+    let ran = raced(
         engine,
-        &dir,
-        &rules,
-        &[],
-        &program,
+        &format!("toctou-{engine}"),
+        format!("connect(\"127.0.0.1:{pp}\")"),
+        "outgoing connection blocked",
+        "toctou",
         &[
             "127.0.0.1",
             &ap.to_string(),
             &pp.to_string(),
             &n.to_string(),
         ],
-        "toctou",
     );
     let count = |key: &str| -> usize { ran.get(key).parse().unwrap() };
     let (ok, refused, other) = (count("ok"), count("refused"), count("other"));
@@ -1034,6 +1014,21 @@ fn address_flipped_by_another_thread(engine: &str) {
     );
 }
 
+/// Runs the racing `tests/programs/PROGRAM.c` (built with `-pthread`) with `args` under
+/// `engine`, with one rule: `rule`, protected with `message`. `tag` names the run.
+fn raced(
+    engine: &str,
+    tag: &str,
+    rule: String,
+    message: &str,
+    program: &str,
+    args: &[&str],
+) -> Ran {
+    let (dir, rules) = setup(tag, &[("raced", rule, protect(message))]);
+    let program = c_program(program, &["-pthread"]);
+    armr(engine, &dir, &rules, &[], &program, args, tag)
+}
+
 /// A header without a destination, given one by another thread while the program sends with
 /// it: the kernel never sends to the protected port (the preload engine sends its own copy of
 /// the header, read once; before, 306 of 20,000 datagrams arrived).
@@ -1042,23 +1037,13 @@ fn a_destination_added_by_another_thread_never_reaches_the_protected_port() {
     for engine in ["preload", "seccomp"] {
         let protected = UdpSocket::bind("127.0.0.1:0").unwrap();
         let pp = protected.local_addr().unwrap().port();
-        let (dir, rules) = setup(
-            &format!("toctou-name-{engine}"),
-            &[(
-                "no protected port",
-                format!("connect(\"127.0.0.1:{pp}\")"),
-                protect("datagram blocked"),
-            )],
-        );
-        let program = c_program("toctou", &["-pthread"]);
-        let ran = armr(
+        let ran = raced(
             engine,
-            &dir,
-            &rules,
-            &[],
-            &program,
-            &["127.0.0.1", "9", &pp.to_string(), "20000", "sendmsg-name"],
             &format!("toctou-name-{engine}"),
+            format!("connect(\"127.0.0.1:{pp}\")"),
+            "datagram blocked",
+            "toctou",
+            &["127.0.0.1", "9", &pp.to_string(), "20000", "sendmsg-name"],
         );
         let count = |key: &str| -> usize { ran.get(key).parse().unwrap() };
         assert!(
@@ -1082,23 +1067,13 @@ fn a_destination_added_by_another_thread_never_reaches_the_protected_port() {
 #[test]
 fn a_peer_written_over_by_another_thread_is_still_refused() {
     for engine in ["preload", "seccomp"] {
-        let (dir, rules) = setup(
-            &format!("accept-race-{engine}"),
-            &[(
-                "no 127.0.0.2",
-                "accept(\"127.0.0.2:0\")".to_string(),
-                protect("peer refused"),
-            )],
-        );
-        let program = c_program("accept_race", &["-pthread"]);
-        let ran = armr(
+        let ran = raced(
             engine,
-            &dir,
-            &rules,
-            &[],
-            &program,
-            &["2000"],
             &format!("accept-race-{engine}"),
+            "accept(\"127.0.0.2:0\")".to_string(),
+            "peer refused",
+            "accept_race",
+            &["2000"],
         );
         assert_eq!(ran.get("sentinel"), "1", "{engine}\n{}", ran.context());
         assert_eq!(
@@ -1123,27 +1098,17 @@ fn a_peer_written_over_by_another_thread_is_still_refused() {
 fn a_sender_written_elsewhere_by_another_thread_is_still_refused() {
     for engine in ["preload", "seccomp"] {
         for call in ["recvmsg", "recvmmsg"] {
-            let (dir, rules) = setup(
-                &format!("recv-race-{engine}-{call}"),
-                &[(
-                    "no 127.0.0.2",
-                    "accept(\"127.0.0.2:0\")".to_string(),
-                    protect("datagram refused"),
-                )],
-            );
-            let program = c_program("recvmsg_race", &["-pthread"]);
             let mut args = vec!["2000"];
             if call == "recvmmsg" {
                 args.push(call);
             }
-            let ran = armr(
+            let ran = raced(
                 engine,
-                &dir,
-                &rules,
-                &[],
-                &program,
-                &args,
                 &format!("recv-race-{engine}-{call}"),
+                "accept(\"127.0.0.2:0\")".to_string(),
+                "datagram refused",
+                "recvmsg_race",
+                &args,
             );
             assert_eq!(
                 ran.get("sentinel"),

@@ -6,11 +6,13 @@
  * with that header). An engine that judges the
  * address and lets the kernel read it again lets some connects through to the protected port.
  * Prints "ok: X", "refused: Y" and "other: Z" lines (connects that succeeded, failed with
- * ECONNREFUSED, failed otherwise). */
+ * ECONNREFUSED, failed otherwise). The calls start once the flipper runs; datagrams go on past
+ * N until one was refused. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,9 @@
 
 static struct sockaddr_in shared;
 static atomic_int done;
+/* How many times the flipper has flipped: the sends start once it runs (on a loaded machine
+ * it may not be scheduled for a while). */
+static atomic_long flips;
 static uint16_t ports[2];
 static struct msghdr named;
 static struct iovec one = { .iov_base = "x", .iov_len = 1 };
@@ -27,15 +32,20 @@ static struct iovec one = { .iov_base = "x", .iov_len = 1 };
 static void *flip_name(void *unused) {
     (void)unused;
     volatile struct msghdr *msg = &named;
-    for (unsigned i = 0; !atomic_load_explicit(&done, memory_order_relaxed); i++)
+    for (unsigned i = 0; !atomic_load_explicit(&done, memory_order_relaxed); i++) {
         msg->msg_name = (i & 1) ? (void *)&shared : NULL;
+        atomic_fetch_add_explicit(&flips, 1, memory_order_relaxed);
+    }
     return NULL;
 }
 
 static void *flip(void *unused) {
     (void)unused;
     volatile uint16_t *port = &shared.sin_port;
-    for (unsigned i = 0; !atomic_load_explicit(&done, memory_order_relaxed); i++) *port = ports[i & 1];
+    for (unsigned i = 0; !atomic_load_explicit(&done, memory_order_relaxed); i++) {
+        *port = ports[i & 1];
+        atomic_fetch_add_explicit(&flips, 1, memory_order_relaxed);
+    }
     return NULL;
 }
 
@@ -51,37 +61,30 @@ int main(int argc, char **argv) {
     shared.sin_port = ports[0];
     long n = atol(argv[4]), ok = 0, refused = 0, other = 0;
     pthread_t flipper;
-    if (argc == 6 && argv[5][7] == '-') {
-        /* The destination's pointer flipped: "ok" counts datagrams sent, "refused" those
-         * refused with EACCES, "other" those failed otherwise (no destination). */
+    /* sendmsg-name: the destination's pointer flipped, to the protected port's address. */
+    int by_name = argc == 6 && argv[5][7] == '-';
+    if (by_name) {
         shared.sin_port = ports[1];
         named.msg_namelen = sizeof shared;
         named.msg_iov = &one;
         named.msg_iovlen = 1;
-        if (pthread_create(&flipper, NULL, flip_name, NULL) != 0) return 2;
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        if (fd < 0) { perror("socket"); return 2; }
-        for (long i = 0; i < n; i++) {
-            if (sendmsg(fd, &named, 0) == 1) ok++;
-            else if (errno == EACCES) refused++;
-            else other++;
-        }
-        close(fd);
-        atomic_store(&done, 1);
-        pthread_join(flipper, NULL);
-        printf("ok: %ld\nrefused: %ld\nother: %ld\n", ok, refused, other);
-        return 0;
     }
-    if (pthread_create(&flipper, NULL, flip, NULL) != 0) return 2;
+    if (pthread_create(&flipper, NULL, by_name ? flip_name : flip, NULL) != 0) return 2;
+    while (atomic_load(&flips) < 1000) sched_yield();
     if (argc == 6) {
         /* Datagrams from one UDP socket, each to the flipped address: "ok" counts those sent,
-         * "refused" those refused with EACCES. */
+         * "refused" those refused with EACCES, "other" those failed otherwise (sendmsg-name:
+         * no destination). */
         int fd = socket(AF_INET, SOCK_DGRAM, 0);
         if (fd < 0) { perror("socket"); return 2; }
         int use_msg = argv[5][4] == 'm';
-        for (long i = 0; i < n; i++) {
+        /* At least N sends, more (up to 50 N) until one was refused: a flipper descheduled for
+         * the whole loop would test nothing. */
+        for (long i = 0; i < n || (refused == 0 && i < 50 * n); i++) {
             ssize_t r;
-            if (use_msg) {
+            if (by_name) {
+                r = sendmsg(fd, &named, 0);
+            } else if (use_msg) {
                 struct iovec iov = { .iov_base = "x", .iov_len = 1 };
                 struct msghdr msg = { .msg_name = &shared, .msg_namelen = sizeof shared,
                                       .msg_iov = &iov, .msg_iovlen = 1 };
