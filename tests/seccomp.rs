@@ -484,9 +484,15 @@ fn refused_udp_send(prog: Prog) {
 }
 
 fn refused_datagram_sender(prog: Prog) {
+    refused_datagram_sender_by(prog, "udprecv");
+}
+
+/// The refused sender's datagram discarded whatever call receives it: `op` is `udprecv`
+/// (`recvfrom`, the sender returned) or `udpread` (`read`, which Go's `UDPConn.Read` makes).
+fn refused_datagram_sender_by(prog: Prog, op: &str) {
     let port = free_port(LOCALHOST.into());
     let (dir, rules) = setup(
-        &format!("udprecv-{}", prog.tag()),
+        &format!("{op}-{}", prog.tag()),
         &[(
             "no datagrams from .2",
             "accept(\"127.0.0.2:0\")".to_string(),
@@ -508,7 +514,7 @@ fn refused_datagram_sender(prog: Prog) {
                 &log,
                 &[],
                 &program,
-                &["udprecv", "127.0.0.1", &port.to_string(), "1"],
+                &[op, "127.0.0.1", &port.to_string(), "1"],
             ),
             &dir.0,
             engine,
@@ -519,10 +525,15 @@ fn refused_datagram_sender(prog: Prog) {
         let allowed_port = send_from(LOCALHOST, b"allowed");
         let (status, _) = receiver.finish(TIMEOUT);
         assert_eq!(shell_status(status), 0, "{engine}: {}", receiver.context());
+        let received = if op == "udpread" {
+            "allowed".to_string()
+        } else {
+            format!("127.0.0.1:{allowed_port} allowed")
+        };
         assert_eq!(
             receiver.values("datagram"),
-            [format!("127.0.0.1:{allowed_port} allowed")],
-            "{engine}: only the allowed sender's datagram was received\n{}",
+            [received],
+            "{engine} {op}: only the allowed sender's datagram was received\n{}",
             receiver.context()
         );
         let pid = receiver.values("pid").remove(0);
@@ -549,6 +560,16 @@ fn refused_datagram_sender(prog: Prog) {
             "{engine}: the log\n{}",
             receiver.context()
         );
+    }
+}
+
+/// `read` of an unconnected UDP socket (a static C program's, Go's `UDPConn.Read`): the refused
+/// sender's datagram is discarded under the seccomp engine too (`read` is in the filter with
+/// `accept` rules; before, the program read it).
+#[test]
+fn a_datagram_read_with_read_is_judged_by_its_sender() {
+    for prog in [Prog::StaticC, Prog::Go] {
+        refused_datagram_sender_by(prog, "udpread");
     }
 }
 

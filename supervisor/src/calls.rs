@@ -417,6 +417,17 @@ impl Supervisor {
     }
 
     fn dispatch(self: &Arc<Supervisor>, pidfds: &mut Pidfds, n: Notification) -> Option<Answer> {
+        let n = match n.nr {
+            // A read of nothing is the kernel's: it returns 0 and takes no datagram (a receive
+            // of 0 bytes would take one).
+            nr::READ if n.args[2] == 0 => return Some(Answer::Continue),
+            // `read(fd, buf, count)` of a socket is `recvfrom(fd, buf, count, 0, NULL, NULL)`.
+            nr::READ => Notification {
+                args: [n.args[0], n.args[1], n.args[2], 0, 0, 0],
+                ..n
+            },
+            _ => n,
+        };
         let early = early_read(&n);
         let Taken {
             target,
@@ -451,6 +462,8 @@ impl Supervisor {
             // Not a socket: the kernel's own answer (ENOTSOCK).
             let family = match address::domain(socket.as_fd()) {
                 Ok(family) => family,
+                // A `read` of anything but a socket is the kernel's to make.
+                Err(libc::ENOTSOCK) if n.nr == nr::READ => return Some(Answer::Continue),
                 Err(errno) => return Some(Answer::Error(errno)),
             };
             if family != libc::AF_INET && family != libc::AF_INET6 {
@@ -477,6 +490,7 @@ impl Supervisor {
             nr::RECVFROM => receive::recvfrom(ctx),
             nr::RECVMSG => receive::recvmsg(ctx),
             nr::RECVMMSG => receive::recvmmsg(ctx),
+            nr::READ => receive::recvfrom(ctx),
             // Not in the filter: let the kernel make it.
             _ => Some(Answer::Continue),
         }

@@ -24,6 +24,7 @@ const fn arg_high(n: u32) -> u32 {
 
 /// The x86-64 system calls the supervisor judges.
 pub mod nr {
+    pub const READ: u32 = 0;
     pub const RECVFROM: u32 = 45;
     pub const CONNECT: u32 = 42;
     pub const ACCEPT: u32 = 43;
@@ -64,8 +65,8 @@ pub const RET_ENOSYS: u32 = RET_ERRNO | libc::ENOSYS as u32;
 /// Which calls are sent to the supervisor.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Judged {
-    /// The receive calls (`recvfrom`, `recvmsg`, `recvmmsg`): only when UDP accept rules need
-    /// them.
+    /// The receive calls (`recvfrom`, `recvmsg`, `recvmmsg`, and `read`, which a program may
+    /// call on a UDP socket): only when UDP accept rules need them.
     pub receives: bool,
 }
 
@@ -115,7 +116,7 @@ pub fn program(judged: Judged) -> Vec<sock_filter> {
         nr::SENDMMSG,
     ];
     if judged.receives {
-        notified.extend([nr::RECVFROM, nr::RECVMSG, nr::RECVMMSG]);
+        notified.extend([nr::RECVFROM, nr::RECVMSG, nr::RECVMMSG, nr::READ]);
     }
     let mut p = Vec::new();
     // The i386 block is at a distance known once the x86-64 block is built: patched below.
@@ -230,7 +231,7 @@ mod tests {
         );
         assert_eq!(x64(nr::SENDTO, [3, 0, 0, 0, 1 << 40, 16]), RET_USER_NOTIF);
         // Receives: only when asked.
-        for call in [nr::RECVFROM, nr::RECVMSG, nr::RECVMMSG] {
+        for call in [nr::RECVFROM, nr::RECVMSG, nr::RECVMMSG, nr::READ] {
             assert_eq!(x64(call, [0; 6]), RET_ALLOW);
             let with = program(Judged { receives: true });
             assert_eq!(run(&with, AUDIT_ARCH_X86_64, call, [0; 6]), RET_USER_NOTIF);
@@ -239,7 +240,7 @@ mod tests {
         for call in 425..=427 {
             assert_eq!(x64(call, [0; 6]), RET_ENOSYS, "{call}");
         }
-        for call in [0, 1, 41, 424, 428, 435, 317] {
+        for call in [1, 41, 424, 428, 435, 317] {
             assert_eq!(x64(call, [0; 6]), RET_ALLOW, "{call}");
         }
         // x32: ENOSYS, connect or not.

@@ -9,8 +9,10 @@
 //! Stream sockets and connected UDP sockets are received on behalf too, unjudged (the socket a
 //! number names is the one the supervisor took, whatever another thread does to the number).
 //!
-//! `read`, `readv` and the other calls that read a socket without a sender are not in the
-//! filter (every file read would reach the supervisor): docs/engines.md.
+//! `read` is in the filter with them: an IP socket's is a `recvfrom` without a sender's buffer,
+//! made the same way; any other descriptor's is the kernel's (`CONTINUE`: every file read then
+//! pays the round trip, under `accept` rules only). `readv` and the other calls that read a
+//! socket without a sender are not (docs/engines.md).
 
 use crate::address;
 use crate::calls::{ADDRESS_MAX, CONTROL_MAX, Ctx, io_errno, last_errno, perform};

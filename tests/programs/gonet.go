@@ -9,6 +9,8 @@
 //	gonet udp HOST PORT         "sendto: 4" or "sendto: ERRNO"
 //	gonet udprecv HOST PORT N   "bound: OK", then N of "datagram: IP:PORT DATA" or
 //	                            "datagram: ERRNO"
+//	gonet udpread HOST PORT N   the same with Read (the read system call, no sender):
+//	                            "datagram: DATA"
 //	gonet resolve NAME          IPv4 addresses of NAME by Go's resolver (its own DNS code with
 //	                            CGO_ENABLED=0, glibc's getaddrinfo with -tags netcgo):
 //	                            "resolve: IP" or "resolve: failed"
@@ -139,6 +141,30 @@ func main() {
 				continue
 			}
 			fmt.Printf("datagram: %s %s\n", from, buf[:got])
+		}
+	case "udpread":
+		udp, err := net.ResolveUDPAddr("udp4", address)
+		if err != nil {
+			report("bound", err)
+			return
+		}
+		c, err := net.ListenUDP("udp4", udp)
+		report("bound", err)
+		if err != nil {
+			return
+		}
+		n := 1
+		if len(os.Args) > 4 {
+			fmt.Sscan(os.Args[4], &n)
+		}
+		buf := make([]byte, 64)
+		for i := 0; i < n; i++ {
+			got, err := c.Read(buf)
+			if err != nil {
+				report("datagram", err)
+				continue
+			}
+			fmt.Printf("datagram: %s\n", buf[:got])
 		}
 	case "http":
 		l, err := net.Listen("tcp4", address)

@@ -10,6 +10,7 @@
  *   netops udprecv HOST PORT N      binds a UDP socket ("bound: OK"), then receives N datagrams
  *                                   with recvfrom, each "datagram: IP:PORT DATA" or
  *                                   "datagram: ERRNO"
+ *   netops udpread HOST PORT N      the same, receiving with read (no sender): "datagram: DATA"
  * ERRNO is the errno's name (ECONNREFUSED, EACCES...). Each run prints "pid: PID" first (the
  * process an event must name). Exits 0 once the operation was tried. */
 #include <arpa/inet.h>
@@ -97,6 +98,22 @@ int main(int argc, char **argv) {
                 data[got] = 0;
                 inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
                 printf("datagram: %s:%d %s\n", ip, ntohs(peer.sin_port), data);
+            }
+            fflush(stdout);
+        }
+    } else if (!strcmp(op, "udpread")) {
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        int r = bind(fd, (struct sockaddr *)&to, sizeof to);
+        report("bound", r);
+        long n = argc > 4 ? atol(argv[4]) : 1;
+        for (long i = 0; r == 0 && i < n; i++) {
+            char data[64];
+            ssize_t got = read(fd, data, sizeof data - 1);
+            if (got < 0) {
+                printf("datagram: %s\n", errname(errno));
+            } else {
+                data[got] = 0;
+                printf("datagram: %s\n", data);
             }
             fflush(stdout);
         }
