@@ -133,10 +133,13 @@ fn closing(fd: c_int) {
 /// descriptors, or a send was judged by its socket's type (`receive`). One load and one test.
 #[inline(always)]
 fn forgets() -> bool {
-    let kept = kind_bit(EventKind::BindClient)
-        | kind_bit(EventKind::Accept)
-        | kind_bit(EventKind::BindServer);
-    state::judged_kinds() & (u16::from(kept) << 4 | state::SENDS_TYPED) != 0
+    let judged = state::judged_kinds();
+    state::loaded_any(
+        judged,
+        kind_bit(EventKind::BindClient)
+            | kind_bit(EventKind::Accept)
+            | kind_bit(EventKind::BindServer),
+    ) || judged & state::SENDS_TYPED != 0
 }
 
 /// `fd`'s number is freed: every table forgets it. Both read before they write: a byte of a

@@ -123,7 +123,7 @@ func main() {
 		} else {
 			fmt.Printf("sendto: %d\n", n)
 		}
-	case "udprecv":
+	case "udprecv", "udpread":
 		c, err := net.ListenPacket("udp4", address)
 		report("bound", err)
 		if err != nil {
@@ -135,36 +135,22 @@ func main() {
 		}
 		buf := make([]byte, 64)
 		for i := 0; i < n; i++ {
+			if os.Args[1] == "udpread" {
+				// Read: the read system call, no sender.
+				got, err := c.(*net.UDPConn).Read(buf)
+				if err != nil {
+					report("datagram", err)
+					continue
+				}
+				fmt.Printf("datagram: %s\n", buf[:got])
+				continue
+			}
 			got, from, err := c.ReadFrom(buf)
 			if err != nil {
 				report("datagram", err)
 				continue
 			}
 			fmt.Printf("datagram: %s %s\n", from, buf[:got])
-		}
-	case "udpread":
-		udp, err := net.ResolveUDPAddr("udp4", address)
-		if err != nil {
-			report("bound", err)
-			return
-		}
-		c, err := net.ListenUDP("udp4", udp)
-		report("bound", err)
-		if err != nil {
-			return
-		}
-		n := 1
-		if len(os.Args) > 4 {
-			fmt.Sscan(os.Args[4], &n)
-		}
-		buf := make([]byte, 64)
-		for i := 0; i < n; i++ {
-			got, err := c.Read(buf)
-			if err != nil {
-				report("datagram", err)
-				continue
-			}
-			fmt.Printf("datagram: %s\n", buf[:got])
 		}
 	case "http":
 		l, err := net.Listen("tcp4", address)

@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
         ssize_t n = sendto(fd, "ping", 4, 0, (struct sockaddr *)&to, sizeof to);
         if (n < 0) printf("sendto: %s\n", errname(errno));
         else printf("sendto: %zd\n", n);
-    } else if (!strcmp(op, "udprecv")) {
+    } else if (!strcmp(op, "udprecv") || !strcmp(op, "udpread")) {
+        int by_read = !strcmp(op, "udpread");
         int fd = socket(AF_INET, SOCK_DGRAM, 0);
         int r = bind(fd, (struct sockaddr *)&to, sizeof to);
         report("bound", r);
@@ -90,30 +91,19 @@ int main(int argc, char **argv) {
             char data[64];
             struct sockaddr_in peer;
             socklen_t len = sizeof peer;
-            ssize_t got = recvfrom(fd, data, sizeof data - 1, 0, (struct sockaddr *)&peer, &len);
+            ssize_t got = by_read ? read(fd, data, sizeof data - 1)
+                                  : recvfrom(fd, data, sizeof data - 1, 0,
+                                             (struct sockaddr *)&peer, &len);
             if (got < 0) {
                 printf("datagram: %s\n", errname(errno));
+            } else if (by_read) {
+                data[got] = 0;
+                printf("datagram: %s\n", data);
             } else {
                 char ip[INET_ADDRSTRLEN];
                 data[got] = 0;
                 inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
                 printf("datagram: %s:%d %s\n", ip, ntohs(peer.sin_port), data);
-            }
-            fflush(stdout);
-        }
-    } else if (!strcmp(op, "udpread")) {
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        int r = bind(fd, (struct sockaddr *)&to, sizeof to);
-        report("bound", r);
-        long n = argc > 4 ? atol(argv[4]) : 1;
-        for (long i = 0; r == 0 && i < n; i++) {
-            char data[64];
-            ssize_t got = read(fd, data, sizeof data - 1);
-            if (got < 0) {
-                printf("datagram: %s\n", errname(errno));
-            } else {
-                data[got] = 0;
-                printf("datagram: %s\n", data);
             }
             fflush(stdout);
         }
