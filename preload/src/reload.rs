@@ -10,7 +10,7 @@
 use crate::state::{self, State};
 use armr_core::config::{self, Config};
 use armr_core::event::Lifecycle;
-use armr_core::language::{self, Load};
+use armr_core::language::Load;
 use armr_core::policy::compiled::{self, Provenance};
 use armr_core::policy::{Mode, Policy};
 use std::ffi::{CStr, CString};
@@ -308,22 +308,11 @@ fn fingerprint(path: &Path) -> (Vec<CString>, Vec<u64>) {
 
 /// Rules files changed: parsed and checked again; put in force if they load.
 fn reload_source(watch: &mut Watch, old: &'static State) {
-    let files = match config::rule_files(&watch.path) {
-        Ok(files) => files,
-        Err(e) => return refused(watch, old, &format!("ARMR_RULES={e}")),
+    let (load, digests) = match compiled::reread(&watch.path, watch.applied.as_deref()) {
+        compiled::Reread::Unchanged => return,
+        compiled::Reread::Refused(first) => return refused(watch, old, &first),
+        compiled::Reread::Loaded(load, digests) => (load, digests),
     };
-    let digests = compiled::Provenance::of_files(&files).sources;
-    // Touched, or changed back: the policy in force is already this one.
-    if watch.applied.as_ref() == Some(&digests) {
-        return;
-    }
-    let load = language::load_paths(&files);
-    if !load.is_ok() {
-        let first = load
-            .first_error()
-            .unwrap_or_else(|| "the rules do not load".into());
-        return refused(watch, old, &first);
-    }
     for rule in skipped_for_os(&load) {
         crate::log::write_lifecycle(
             old,

@@ -889,3 +889,36 @@ impl<'a> Iterator for PairsIter<'a> {
         Some((self.0.str()?, self.0.str()?))
     }
 }
+
+/// What a look at a rules source (`ARMR_RULES`: a file, or a directory of them) finds against
+/// the digests of the policy in force (`applied`): both engines' live reload decide on it.
+#[derive(Debug)]
+pub enum Reread {
+    /// The files hash as the policy in force: touched, or changed back.
+    Unchanged,
+    /// They cannot be read or do not load: the policy in force is kept. The first error.
+    Refused(String),
+    /// They load: the rules, and the files' digests (`Provenance::of_files`).
+    Loaded(Box<crate::language::Load>, Vec<(String, String)>),
+}
+
+/// Reads the rules at `path` again, unless their digests ([`Provenance::of_files`]) are
+/// `applied`'s ([`Reread`]).
+pub fn reread(path: &std::path::Path, applied: Option<&[(String, String)]>) -> Reread {
+    let files = match crate::config::rule_files(path) {
+        Ok(files) => files,
+        Err(e) => return Reread::Refused(format!("ARMR_RULES={e}")),
+    };
+    let digests = Provenance::of_files(&files).sources;
+    if applied == Some(digests.as_slice()) {
+        return Reread::Unchanged;
+    }
+    let load = crate::language::load_paths(&files);
+    if !load.is_ok() {
+        return Reread::Refused(
+            load.first_error()
+                .unwrap_or_else(|| "the rules do not load".into()),
+        );
+    }
+    Reread::Loaded(Box::new(load), digests)
+}

@@ -6,7 +6,6 @@
 use crate::calls::Supervisor;
 use armr::config;
 use armr::event::Lifecycle;
-use armr::language;
 use armr::policy::compiled;
 use armr::policy::{Mode, Policy, SystemResolver};
 use std::os::unix::fs::MetadataExt;
@@ -90,21 +89,11 @@ fn reload(supervisor: &Supervisor, watch: &mut Watch) {
             ),
         };
     }
-    let files = match config::rule_files(&watch.path) {
-        Ok(files) => files,
-        Err(e) => return refused(supervisor, &format!("ARMR_RULES={e}")),
+    let (load, digests) = match compiled::reread(&watch.path, watch.applied.as_deref()) {
+        compiled::Reread::Unchanged => return,
+        compiled::Reread::Refused(first) => return refused(supervisor, &first),
+        compiled::Reread::Loaded(load, digests) => (load, digests),
     };
-    let digests = compiled::Provenance::of_files(&files).sources;
-    if watch.applied.as_ref() == Some(&digests) {
-        return;
-    }
-    let load = language::load_paths(&files);
-    if !load.is_ok() {
-        let first = load
-            .first_error()
-            .unwrap_or_else(|| "the rules do not load".into());
-        return refused(supervisor, &first);
-    }
     for rule in load.skipped_for_os() {
         supervisor.events.lifecycle(&Lifecycle::Skipped {
             rule,
